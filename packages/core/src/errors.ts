@@ -1,0 +1,80 @@
+/**
+ * Every error Floodgate throws on purpose is a `FloodgateError` with a stable `code`.
+ * Each code has an entry in docs/errors.md.
+ */
+export const ERROR_CODES = {
+  /** An option has a value of the wrong type or out of range. */
+  INVALID_OPTION: 'ERR_FLOODGATE_INVALID_OPTION',
+  /** An option name that Floodgate does not know (often a typo). */
+  UNKNOWN_OPTION: 'ERR_FLOODGATE_UNKNOWN_OPTION',
+  /** A duration that is not a positive whole number of ms or a "<n> <unit>" string. */
+  INVALID_DURATION: 'ERR_FLOODGATE_INVALID_DURATION',
+  /** Two policies of one request share a name, or one name means different counters in two tiers. */
+  POLICY_CONFLICT: 'ERR_FLOODGATE_POLICY_CONFLICT',
+  /** A tier name that the limiter was not configured with. */
+  UNKNOWN_TIER: 'ERR_FLOODGATE_UNKNOWN_TIER',
+  /** A request cost that is not a positive safe integer. */
+  INVALID_COST: 'ERR_FLOODGATE_INVALID_COST',
+  /** An identifier that is not a string. */
+  INVALID_IDENTIFIER: 'ERR_FLOODGATE_INVALID_IDENTIFIER',
+  /** The store failed (connection refused, script error, …); `cause` holds the original error. */
+  STORE_ERROR: 'ERR_FLOODGATE_STORE_ERROR',
+  /** The store did not answer within the limiter's `timeout`. */
+  STORE_TIMEOUT: 'ERR_FLOODGATE_STORE_TIMEOUT',
+  /** The memory store reached `maxKeys` and every key in reach is still limited. */
+  STORE_FULL: 'ERR_FLOODGATE_STORE_FULL',
+  /** The limiter was closed and then used again. */
+  CLOSED: 'ERR_FLOODGATE_CLOSED',
+  /** An optional peer dependency (a Redis client, a framework) is missing or of the wrong kind. */
+  MISSING_DEPENDENCY: 'ERR_FLOODGATE_MISSING_DEPENDENCY',
+} as const
+
+export type FloodgateErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]
+
+const DOCS = 'https://github.com/floodgate-js/floodgate/blob/main/docs/errors.md'
+
+/** The error class of every deliberate Floodgate failure. `code` is stable; the message is for people. */
+export class FloodgateError extends Error {
+  override readonly name = 'FloodgateError'
+  readonly code: FloodgateErrorCode
+  /** The option or argument at fault, when there is one (`policies[0].limit`, `cost`). */
+  readonly option: string | undefined
+  /** The offending value, when there is one. */
+  readonly value: unknown
+
+  constructor(
+    code: FloodgateErrorCode,
+    message: string,
+    details: { option?: string; value?: unknown; cause?: unknown } = {},
+  ) {
+    super(`${message} (${code}, see ${DOCS}#${code.toLowerCase().replaceAll('_', '-')})`, {
+      cause: details.cause,
+    })
+    this.code = code
+    this.option = details.option
+    this.value = details.value
+  }
+}
+
+/** Renders a user-supplied value for an error message, briefly and without throwing. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)
+  if (typeof value === 'bigint') return `${value}n`
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return 'an object'
+}
+
+/** Throws ERR_FLOODGATE_INVALID_OPTION naming the option, the value and the fix. */
+export function invalidOption(option: string, value: unknown, expected: string): never {
+  throw new FloodgateError(
+    ERROR_CODES.INVALID_OPTION,
+    `Invalid \`${option}\`: got ${describeValue(value)}; expected ${expected}.`,
+    { option, value },
+  )
+}
+
+export function isFloodgateError(error: unknown, code?: FloodgateErrorCode): error is FloodgateError {
+  return error instanceof FloodgateError && (code === undefined || error.code === code)
+}

@@ -1,0 +1,149 @@
+import type { Decision, PolicyDecision } from './decision.js'
+import { invalidOption } from './errors.js'
+
+// One pure function per IETF draft of "RateLimit header fields for HTTP"
+// (draft-ietf-httpapi-ratelimit-headers), so that a new draft is one more function.
+// Every value is an integer; delta seconds are rounded up so a client never retries early.
+
+/** The header formats Floodgate can write. */
+export type HeaderFormat = 'draft-8' | 'draft-7' | 'draft-6' | 'legacy'
+
+/** Header name → value. Names are in the case the drafts write them. */
+export type HeaderMap = Record<string, string>
+
+export const HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'draft-7', 'draft-6', 'legacy']
+export const DEFAULT_HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'legacy']
+
+/** Validates the `headers` option: a format, a list of formats, or false for none. */
+export function resolveHeaderFormats(value: unknown): readonly HeaderFormat[] {
+  if (value === undefined) return DEFAULT_HEADER_FORMATS
+  if (value === false) return []
+  const list = Array.isArray(value) ? value : [value]
+  for (const format of list) {
+    if (!HEADER_FORMATS.includes(format as HeaderFormat)) {
+      invalidOption(
+        'headers',
+        format,
+        `false, or one or more of ${HEADER_FORMATS.map((f) => `"${f}"`).join(', ')}`,
+      )
+    }
+  }
+  return Object.freeze([...new Set(list as HeaderFormat[])])
+}
+
+/** Whole seconds from `nowMs` to `atMs`, rounded up, never negative. */
+export function deltaSeconds(atMs: number, nowMs: number): number {
+  return Math.max(0, Math.ceil((atMs - nowMs) / 1000))
+}
+
+function windowSeconds(policy: PolicyDecision): number {
+  return Math.max(1, Math.ceil(policy.windowMs / 1000))
+}
+
+/** draft-8 and later: one List member per policy in both fields. */
+export function draft8Headers(decision: Decision): HeaderMap {
+  const policy = decision.policies.map((p) => `"${p.name}";q=${p.limit};w=${windowSeconds(p)}`)
+  const state = decision.policies.map(
+    (p) => `"${p.name}";r=${p.remaining};t=${deltaSeconds(p.resetAtMs, decision.nowMs)}`,
+  )
+  return { 'RateLimit-Policy': policy.join(', '), RateLimit: state.join(', ') }
+}
+
+function binding(decision: Decision): PolicyDecision {
+  return decision.policies.find((p) => p.name === decision.policy) ?? decision.policies[0]!
+}
+
+/** draft-7: the binding policy as a Dictionary. */
+export function draft7Headers(decision: Decision): HeaderMap {
+  const p = binding(decision)
+  return {
+    'RateLimit-Policy': `${p.limit};w=${windowSeconds(p)}`,
+    RateLimit: `limit=${p.limit}, remaining=${p.remaining}, reset=${deltaSeconds(p.resetAtMs, decision.nowMs)}`,
+  }
+}
+
+/** draft-6: three fields for the binding policy plus its policy. */
+export function draft6Headers(decision: Decision): HeaderMap {
+  const p = binding(decision)
+  return {
+    'RateLimit-Policy': `${p.limit};w=${windowSeconds(p)}`,
+    'RateLimit-Limit': String(p.limit),
+    'RateLimit-Remaining': String(p.remaining),
+    'RateLimit-Reset': String(deltaSeconds(p.resetAtMs, decision.nowMs)),
+  }
+}
+
+/** The X-RateLimit-* fields as express-rate-limit and koa send them: reset in epoch seconds. */
+export function legacyHeaders(decision: Decision): HeaderMap {
+  const p = binding(decision)
+  return {
+    'X-RateLimit-Limit': String(p.limit),
+    'X-RateLimit-Remaining': String(p.remaining),
+    'X-RateLimit-Reset': String(Math.ceil(p.resetAtMs / 1000)),
+  }
+}
+
+const WRITERS: Record<HeaderFormat, (decision: Decision) => HeaderMap> = {
+  'draft-8': draft8Headers,
+  'draft-7': draft7Headers,
+  'draft-6': draft6Headers,
+  legacy: legacyHeaders,
+}
+
+/**
+ * The rate-limit headers for a decision in the given formats, plus `Retry-After` on a denial that
+ * can succeed later. A store-error decision gets none: its numbers describe no real quota.
+ */
+export function rateLimitHeaders(decision: Decision, formats: readonly HeaderFormat[]): HeaderMap {
+  if (decision.reason === 'store-error' || decision.policies.length === 0) return {}
+  const headers: HeaderMap = {}
+  for (const format of formats) Object.assign(headers, WRITERS[format](decision))
+  const retryAfter = retryAfterSeconds(decision)
+  if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter)
+  return headers
+}
+
+/** Retry-After in whole seconds (at least 1) for a denial that can succeed later; else undefined. */
+export function retryAfterSeconds(decision: Decision): number | undefined {
+  if (decision.allowed || !Number.isFinite(decision.retryAfterMs)) return undefined
+  return Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
+}
+
+/** The `type` of a quota denial (draft-9 of the RateLimit headers, IANA problem types). */
+export const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-types#quota-exceeded'
+
+/** An RFC 9457 problem body for a denial, sent as `application/problem+json`. */
+export interface ProblemDetails {
+  type: string
+  title: string
+  status: number
+  detail: string
+  'violated-policies': string[]
+}
+
+/** The problem+json body of a 429, the same on every framework. */
+export function problemDetails(decision: Decision): ProblemDetails {
+  const violated = decision.policies.filter((p) => !p.allowed).map((p) => p.name)
+  const retryAfter = retryAfterSeconds(decision)
+  const detail =
+    decision.reason === 'cost-exceeds-limit'
+      ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
+      : `Policy "${decision.policy}" allows ${decision.limit} per ${Math.ceil((binding(decision).windowMs ?? 0) / 1000)} s; retry in ${retryAfter ?? 1} s.`
+  return {
+    type: QUOTA_EXCEEDED_TYPE,
+    title: 'Too Many Requests',
+    status: 429,
+    detail,
+    'violated-policies': violated,
+  }
+}
+
+/** The body of a 503 answered when the store failed under `onStoreError: 'deny'`. */
+export function unavailableProblem(): Omit<ProblemDetails, 'violated-policies'> {
+  return {
+    type: 'about:blank',
+    title: 'Service Unavailable',
+    status: 503,
+    detail: 'The rate limiter could not reach its store; try again shortly.',
+  }
+}

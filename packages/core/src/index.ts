@@ -1,0 +1,64 @@
+export type { Decision, DecisionReason, PolicyDecision } from './decision.js'
+export { type Duration, type DurationUnit, MAX_DURATION_MS, parseDuration } from './duration.js'
+export { ERROR_CODES, FloodgateError, type FloodgateErrorCode, isFloodgateError } from './errors.js'
+export {
+  DEFAULT_HEADER_FORMATS,
+  deltaSeconds,
+  draft6Headers,
+  draft7Headers,
+  draft8Headers,
+  HEADER_FORMATS,
+  type HeaderFormat,
+  type HeaderMap,
+  legacyHeaders,
+  type ProblemDetails,
+  problemDetails,
+  QUOTA_EXCEEDED_TYPE,
+  rateLimitHeaders,
+  resolveHeaderFormats,
+  retryAfterSeconds,
+  unavailableProblem,
+} from './headers.js'
+export { boundIdentifier, MAX_IDENTIFIER_LENGTH } from './keys.js'
+export {
+  createRateLimiter,
+  createRateLimiterFromResolved,
+  type LimitOptions,
+  type RateLimiter,
+} from './limiter.js'
+export {
+  DEFAULT_TIMEOUT_MS,
+  LIMITER_OPTIONS,
+  type RateLimiterOptions,
+  type ResolvedLimiterOptions,
+  resolveLimiterOptions,
+} from './limiter-options.js'
+export { type Evaluation, evaluatePolicies, transition } from './policies/evaluate.js'
+export { type FixedWindowOptions, fixedWindow, fixedWindowTransition } from './policies/fixed-window.js'
+export {
+  type SlidingWindowOptions,
+  slidingWindow,
+  slidingWindowTransition,
+} from './policies/sliding-window.js'
+export {
+  refilledScaledTokens,
+  type TokenBucketOptions,
+  tokenBucket,
+  tokenBucketTransition,
+} from './policies/token-bucket.js'
+export type {
+  FixedWindowPolicy,
+  FixedWindowState,
+  Policy,
+  PolicyKind,
+  PolicyOutcome,
+  PolicyState,
+  SlidingWindowPolicy,
+  SlidingWindowState,
+  TokenBucketPolicy,
+  TokenBucketState,
+  Transition,
+} from './policies/types.js'
+export type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from './store.js'
+export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
+export { type Logger, Warnings } from './warnings.js'

@@ -1,0 +1,27 @@
+import { createHash } from 'node:crypto'
+import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
+
+/** Identifiers longer than this (UTF-16 code units) are replaced by a fixed-length digest. */
+export const MAX_IDENTIFIER_LENGTH = 128
+
+/**
+ * Bounds an identifier's length without merging distinct identifiers: a long one becomes a
+ * SHA-256 digest of its UTF-16 code units (so lone surrogates stay distinct). Anyone who could
+ * craft a colliding short identifier already knows the long one, so it grants nothing.
+ */
+export function boundIdentifier(id: unknown): string {
+  if (typeof id !== 'string') {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_IDENTIFIER,
+      `Invalid identifier: got ${describeValue(id)}; expected a string (a user id, an API key, an IP address).`,
+      { option: 'identifier', value: id },
+    )
+  }
+  if (id.length <= MAX_IDENTIFIER_LENGTH) return id
+  return `\0sha256:${digest(id)}`
+}
+
+/** base64url SHA-256 of a string's UTF-16 code units. */
+export function digest(value: string): string {
+  return createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url')
+}

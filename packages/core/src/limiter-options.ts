@@ -1,0 +1,198 @@
+import { type Duration, parseDuration } from './duration.js'
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
+import { rejectUnknownOptions, requireObject } from './policies/common.js'
+import type { Policy } from './policies/types.js'
+import type { RateLimitStore } from './store.js'
+import type { Logger } from './warnings.js'
+
+/** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
+export interface RateLimiterOptions {
+  /** One policy or several, all applied to every request (all-or-nothing). */
+  policies?: Policy | readonly Policy[]
+  /** Policies per plan, e.g. `{ free: [...], pro: [...] }`. A tier only chooses limits. */
+  tiers?: Record<string, Policy | readonly Policy[]>
+  /** The tier used when none is given, and for a tier name that is not configured. */
+  defaultTier?: string
+  /** Where counters live. Default: a fresh `memoryStore()`, closed with the limiter. */
+  store?: RateLimitStore
+  /** Namespace of this limiter's counters. Default `"floodgate"`. */
+  prefix?: string
+  /** Deadline of each call to a remote store. Default `"250 ms"`. */
+  timeout?: Duration
+  /** What a request gets when the store fails or times out. Default `"allow"`. */
+  onStoreError?: 'allow' | 'deny'
+  /** `"shadow"` counts and reports but never denies. Default `"enforce"`. */
+  mode?: 'enforce' | 'shadow'
+  /** Called with every store failure (after `timeout`), in addition to the logged warning. */
+  onStoreFailure?: (error: FloodgateError) => void
+  /** Where warnings go (store failures at most once a minute, misconfigurations once). Default `console`. */
+  logger?: Logger
+}
+
+export const LIMITER_OPTIONS = [
+  'policies',
+  'tiers',
+  'defaultTier',
+  'store',
+  'prefix',
+  'timeout',
+  'onStoreError',
+  'mode',
+  'onStoreFailure',
+  'logger',
+] as const
+
+/** The default deadline of a remote store call, in ms. */
+export const DEFAULT_TIMEOUT_MS = 250
+
+const PREFIX = /^[\x21-\x7a\x7c\x7e]{1,64}$/
+
+export interface ResolvedLimiterOptions {
+  tiers: Map<string, readonly Policy[]>
+  defaultTier: string | undefined
+  /** Every distinct counter name across tiers, for `reset`. */
+  allPolicies: readonly Policy[]
+  store: RateLimitStore | undefined
+  prefix: string
+  timeoutMs: number
+  onStoreError: 'allow' | 'deny'
+  shadow: boolean
+  onStoreFailure: ((error: FloodgateError) => void) | undefined
+  logger: Logger
+}
+
+/** Validates everything eagerly: a bad value throws here, never at request time. */
+export function resolveLimiterOptions(
+  options: RateLimiterOptions,
+  extraKnown: readonly string[] = [],
+): ResolvedLimiterOptions {
+  const o = requireObject(options, 'createRateLimiter(options)')
+  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...extraKnown], 'createRateLimiter()')
+  const tiers = new Map<string, readonly Policy[]>()
+  let defaultTier: string | undefined
+  if (o.policies !== undefined && o.tiers !== undefined) {
+    invalidOption(
+      'policies',
+      'policies and tiers',
+      'either `policies` or `tiers` with `defaultTier`, not both',
+    )
+  }
+  if (o.tiers !== undefined) {
+    const given = requireObject(o.tiers, 'tiers')
+    if (Object.keys(given).length === 0) invalidOption('tiers', given, 'at least one tier')
+    for (const [tier, policies] of Object.entries(given))
+      tiers.set(tier, policyList(policies, `tiers.${tier}`))
+    if (typeof o.defaultTier !== 'string' || !tiers.has(o.defaultTier)) {
+      invalidOption(
+        'defaultTier',
+        o.defaultTier,
+        `one of the configured tiers (${[...tiers.keys()].join(', ')})`,
+      )
+    }
+    defaultTier = o.defaultTier
+  } else if (o.policies !== undefined) {
+    if (o.defaultTier !== undefined)
+      invalidOption('defaultTier', o.defaultTier, 'no defaultTier without `tiers`')
+    tiers.set('', policyList(o.policies, 'policies'))
+  } else {
+    invalidOption('policies', undefined, 'a policy, an array of policies, or `tiers` with `defaultTier`')
+  }
+  const prefix = o.prefix === undefined ? 'floodgate' : o.prefix
+  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+    invalidOption('prefix', prefix, '1 to 64 printable ASCII characters without spaces, `{` or `}`')
+  }
+  const store = o.store as RateLimitStore | undefined
+  if (
+    store !== undefined &&
+    (typeof store !== 'object' || store === null || typeof store.consume !== 'function')
+  ) {
+    invalidOption(
+      'store',
+      store,
+      'a store such as memoryStore(), redisStore({ client }) or upstashStore({ redis })',
+    )
+  }
+  const onStoreError = o.onStoreError ?? 'allow'
+  if (onStoreError !== 'allow' && onStoreError !== 'deny')
+    invalidOption('onStoreError', onStoreError, '"allow" or "deny"')
+  const mode = o.mode ?? 'enforce'
+  if (mode !== 'enforce' && mode !== 'shadow') invalidOption('mode', mode, '"enforce" or "shadow"')
+  if (o.onStoreFailure !== undefined && typeof o.onStoreFailure !== 'function') {
+    invalidOption('onStoreFailure', o.onStoreFailure, 'a function')
+  }
+  const logger = o.logger ?? console
+  if (
+    logger !== false &&
+    (typeof logger !== 'object' || typeof (logger as { warn?: unknown }).warn !== 'function')
+  ) {
+    invalidOption('logger', logger, 'an object with a warn(message) method, or false')
+  }
+  return {
+    tiers,
+    defaultTier,
+    allPolicies: checkTierConsistency(tiers),
+    store,
+    prefix,
+    timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(o.timeout, 'timeout'),
+    onStoreError,
+    shadow: mode === 'shadow',
+    onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => void) | undefined,
+    logger: logger as Logger,
+  }
+}
+
+const KINDS = new Set(['fixed-window', 'sliding-window', 'token-bucket'])
+
+function policyList(value: unknown, option: string): readonly Policy[] {
+  const list = Array.isArray(value) ? value : [value]
+  if (list.length === 0) invalidOption(option, value, 'at least one policy')
+  const names = new Set<string>()
+  list.forEach((policy, i) => {
+    if (
+      policy === null ||
+      typeof policy !== 'object' ||
+      !KINDS.has((policy as Policy).kind) ||
+      !Object.isFrozen(policy)
+    ) {
+      invalidOption(
+        `${option}[${i}]`,
+        policy,
+        'a policy made by fixedWindow(), slidingWindow() or tokenBucket()',
+      )
+    }
+    const { name } = policy as Policy
+    if (names.has(name)) {
+      throw new FloodgateError(
+        ERROR_CODES.POLICY_CONFLICT,
+        `Two policies in \`${option}\` are named ${describeValue(name)}; counters are kept per name, so give each policy its own \`name\`.`,
+        { option, value: name },
+      )
+    }
+    names.add(name)
+  })
+  return Object.freeze([...list]) as readonly Policy[]
+}
+
+function period(policy: Policy): number {
+  return policy.kind === 'token-bucket' ? policy.intervalMs : policy.windowMs
+}
+
+/** One name means one counter: across tiers it must keep its kind and period (limits may differ). */
+function checkTierConsistency(tiers: Map<string, readonly Policy[]>): readonly Policy[] {
+  const byName = new Map<string, { policy: Policy; tier: string }>()
+  for (const [tier, policies] of tiers) {
+    for (const policy of policies) {
+      const seen = byName.get(policy.name)
+      if (seen === undefined) {
+        byName.set(policy.name, { policy, tier })
+      } else if (seen.policy.kind !== policy.kind || period(seen.policy) !== period(policy)) {
+        throw new FloodgateError(
+          ERROR_CODES.POLICY_CONFLICT,
+          `Policy ${describeValue(policy.name)} is a ${policy.kind} of ${period(policy)} ms in tier "${tier}" but a ${seen.policy.kind} of ${period(seen.policy)} ms in tier "${seen.tier}". A name is one counter shared by every tier, so tiers may change its limit, not its kind or window; rename one.`,
+          { option: `tiers.${tier}`, value: policy.name },
+        )
+      }
+    }
+  }
+  return Object.freeze([...byName.values()].map((v) => v.policy))
+}

@@ -1,0 +1,220 @@
+import { withDeadline } from './deadline.js'
+import { bindingIndex, type Decision, describePolicy } from './decision.js'
+import { describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+import { boundIdentifier } from './keys.js'
+import {
+  type RateLimiterOptions,
+  type ResolvedLimiterOptions,
+  resolveLimiterOptions,
+} from './limiter-options.js'
+import type { Policy } from './policies/types.js'
+import type { RateLimitStore, StoreResponse } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
+import { Warnings } from './warnings.js'
+
+/** Per-request options of `limit()` and `peek()`. */
+export interface LimitOptions {
+  /** Units this request costs: a positive safe integer. Default 1. */
+  cost?: number
+  /** The tier (plan) whose policies apply. Default: the limiter's `defaultTier`. */
+  tier?: string
+}
+
+export interface RateLimiter {
+  /** Decides on one request and charges it if admitted. Rejects only for a bad argument or after `close()`. */
+  limit(identifier: string, options?: LimitOptions): Promise<Decision>
+  /** The decision `limit()` would give now, changing nothing. */
+  peek(identifier: string, options?: LimitOptions): Promise<Decision>
+  /** Deletes exactly this identifier's counters of every policy in every tier (never a pattern). */
+  reset(identifier: string): Promise<void>
+  /** Releases the limiter (and its store, when the limiter created it). Idempotent. */
+  close(): Promise<void>
+  /** The resolved configuration, read-only (used by the adapters). */
+  readonly config: Readonly<ResolvedLimiterOptions>
+  /** Warnings sink shared with adapters, deduplicated per code. */
+  readonly warnings: Warnings
+}
+
+/** Creates a rate limiter. Every option is validated here; see `RateLimiterOptions`. */
+export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
+  return new Limiter(resolveLimiterOptions(options))
+}
+
+/** Builds a limiter from options already resolved (adapters resolve their own extra options first). */
+export function createRateLimiterFromResolved(config: ResolvedLimiterOptions): RateLimiter {
+  return new Limiter(config)
+}
+
+class Limiter implements RateLimiter {
+  readonly warnings: Warnings
+  private readonly store: RateLimitStore
+  private readonly ownsStore: boolean
+  private closed = false
+
+  constructor(readonly config: ResolvedLimiterOptions) {
+    this.store = config.store ?? memoryStore()
+    this.ownsStore = config.store === undefined
+    this.warnings = new Warnings(config.logger)
+  }
+
+  limit(identifier: string, options?: LimitOptions): Promise<Decision> {
+    return this.decide(identifier, options, false)
+  }
+
+  peek(identifier: string, options?: LimitOptions): Promise<Decision> {
+    return this.decide(identifier, options, true)
+  }
+
+  async reset(identifier: string): Promise<void> {
+    this.assertOpen()
+    const id = boundIdentifier(identifier)
+    const { prefix, allPolicies } = this.config
+    await this.call(this.store.reset({ prefix, id, policies: allPolicies }))
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.ownsStore) await this.store.close()
+  }
+
+  private async decide(
+    identifier: string,
+    options: LimitOptions | undefined,
+    peek: boolean,
+  ): Promise<Decision> {
+    this.assertOpen()
+    const id = boundIdentifier(identifier)
+    const cost = options?.cost === undefined ? 1 : checkCost(options.cost)
+    const tier = this.tierOf(options?.tier)
+    const policies = this.config.tiers.get(tier ?? '')!
+    let response: StoreResponse
+    try {
+      response = await this.call(this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek }))
+    } catch (error) {
+      return this.storeFailure(error, policies, tier, cost)
+    }
+    return this.decision(response, policies, tier, cost)
+  }
+
+  private call<T>(result: T | Promise<T>): T | Promise<T> {
+    if (this.store.local || !(result instanceof Promise)) return result
+    return withDeadline(result, this.config.timeoutMs, `The ${this.store.name} store`)
+  }
+
+  private decision(
+    response: StoreResponse,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+  ): Decision {
+    const { outcomes } = response
+    const b = bindingIndex(outcomes)
+    const binding = outcomes[b]!
+    const parts = policies.map((policy, i) => describePolicy(policy, outcomes[i]!))
+    let allowed = binding.allowed
+    let reason: Decision['reason'] = 'allowed'
+    if (!allowed) {
+      reason = parts.some((p) => !p.allowed && p.retryAfterMs === Number.POSITIVE_INFINITY)
+        ? 'cost-exceeds-limit'
+        : 'limited'
+      if (this.config.shadow) {
+        allowed = true
+        reason = 'shadow-limited'
+      }
+    }
+    return {
+      allowed,
+      limit: parts[b]!.limit,
+      remaining: binding.remaining,
+      resetAtMs: binding.resetAtMs,
+      retryAfterMs: binding.retryAfterMs,
+      policy: parts[b]!.name,
+      tier,
+      reason,
+      cost,
+      nowMs: response.nowMs,
+      policies: parts,
+    }
+  }
+
+  private storeFailure(
+    cause: unknown,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+  ): Decision {
+    const error = isFloodgateError(cause)
+      ? cause
+      : new FloodgateError(
+          ERROR_CODES.STORE_ERROR,
+          `The ${this.store.name} store failed: ${errorMessage(cause)}.`,
+          {
+            cause,
+          },
+        )
+    const allowed = this.config.onStoreError === 'allow'
+    this.warnings.warn(
+      error.code,
+      `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until the store recovers.`,
+      60_000,
+    )
+    try {
+      this.config.onStoreFailure?.(error)
+    } catch {
+      // A failing report hook must not turn a decision into an exception.
+    }
+    const nowMs = Date.now()
+    return {
+      allowed,
+      limit: 0,
+      remaining: 0,
+      resetAtMs: nowMs,
+      retryAfterMs: 0,
+      policy: policies[0]!.name,
+      tier,
+      reason: 'store-error',
+      cost,
+      nowMs,
+      policies: [],
+      error,
+    }
+  }
+
+  private tierOf(requested: string | undefined): string | undefined {
+    const { defaultTier, tiers } = this.config
+    if (defaultTier === undefined) return undefined
+    if (requested === undefined) return defaultTier
+    if (typeof requested === 'string' && tiers.has(requested)) return requested
+    // An unknown tier is never unlimited: it gets the default tier's policies.
+    this.warnings.warn(
+      `${ERROR_CODES.UNKNOWN_TIER}:${String(requested).slice(0, 40)}`,
+      `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
+    )
+    return defaultTier
+  }
+
+  private assertOpen(): void {
+    if (this.closed) {
+      throw new FloodgateError(
+        ERROR_CODES.CLOSED,
+        'This rate limiter was closed; create a new one to keep limiting.',
+      )
+    }
+  }
+}
+
+function checkCost(cost: unknown): number {
+  if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_COST,
+      `Invalid cost: got ${describeValue(cost)}; expected a whole number of at least 1.`,
+      { option: 'cost', value: cost },
+    )
+  }
+  return cost
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -1,0 +1,67 @@
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/
+
+/** Policy names end up in storage keys and headers: a short token without separators or quotes. */
+export function validatePolicyName(value: unknown, option: string): string {
+  if (typeof value !== 'string' || !NAME.test(value)) {
+    return invalidOption(option, value, 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . -')
+  }
+  return value
+}
+
+/** A positive safe integer (limits, capacities, refill rates, costs). */
+export function validatePositiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    return invalidOption(option, value, 'a whole number of at least 1')
+  }
+  return value
+}
+
+/** Reports option names a caller passed that `known` does not list, suggesting the closest. */
+export function rejectUnknownOptions(options: object, known: readonly string[], where: string): void {
+  for (const name of Object.keys(options)) {
+    if (known.includes(name)) continue
+    const guess = closest(name, known)
+    throw new FloodgateError(
+      ERROR_CODES.UNKNOWN_OPTION,
+      `Unknown option ${describeValue(name)} in ${where}.${guess ? ` Did you mean \`${guess}\`?` : ''} Known options: ${known.join(', ')}.`,
+      { option: name, value: name },
+    )
+  }
+}
+
+/** Checks that an options argument is a plain object before reading it. */
+export function requireObject(value: unknown, where: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return invalidOption(where, value, 'an options object')
+  }
+  return value as Record<string, unknown>
+}
+
+function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
+  for (const candidate of known) {
+    const d = distance(name.toLowerCase(), candidate.toLowerCase())
+    if (d < bestDistance) {
+      best = candidate
+      bestDistance = d
+    }
+  }
+  return best
+}
+
+/** Levenshtein distance, for "did you mean" hints. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

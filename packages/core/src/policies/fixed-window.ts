@@ -1,0 +1,61 @@
+import { type Duration, parseDuration } from '../duration.js'
+import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
+import type { FixedWindowPolicy, FixedWindowState, Transition } from './types.js'
+
+export interface FixedWindowOptions {
+  /** Counter name, unique within a request's policies. Default `"fixed-window"`. */
+  name?: string
+  /** Units admitted per window (a whole number ≥ 1). */
+  limit: number
+  /** Window length: ms or a string such as `"1 m"`. Windows are aligned to the Unix epoch. */
+  window: Duration
+}
+
+const OPTIONS = ['name', 'limit', 'window'] as const
+
+/**
+ * At most `limit` units in each window `[n·W, (n+1)·W)`. Cheap and predictable; a client can
+ * spend up to twice the limit across one window boundary.
+ */
+export function fixedWindow(options: FixedWindowOptions): FixedWindowPolicy {
+  const o = requireObject(options, 'fixedWindow(options)')
+  rejectUnknownOptions(o, OPTIONS, 'fixedWindow()')
+  return Object.freeze({
+    kind: 'fixed-window',
+    name: o.name === undefined ? 'fixed-window' : validatePolicyName(o.name, 'fixedWindow.name'),
+    limit: validatePositiveInteger(o.limit, 'fixedWindow.limit'),
+    windowMs: parseDuration(o.window, 'fixedWindow.window'),
+  })
+}
+
+/** Reference transition of DESIGN §3: admitted iff used + cost ≤ limit within the current window. */
+export function fixedWindowTransition(
+  policy: FixedWindowPolicy,
+  state: FixedWindowState | undefined,
+  cost: number,
+  nowMs: number,
+): Transition<FixedWindowState> {
+  const { limit, windowMs } = policy
+  const window = Math.floor(nowMs / windowMs)
+  const used = state !== undefined && state.window === window ? state.used : 0
+  const resetAtMs = (window + 1) * windowMs
+  if (used + cost <= limit) {
+    const next = { window, used: used + cost }
+    return {
+      outcome: { allowed: true, remaining: limit - next.used, resetAtMs, retryAfterMs: 0 },
+      next,
+      expiresAtMs: resetAtMs,
+    }
+  }
+  return {
+    // In the next window the count starts at zero, so any cost ≤ limit is admitted there.
+    outcome: {
+      allowed: false,
+      remaining: limit - used,
+      resetAtMs,
+      retryAfterMs: cost > limit ? Number.POSITIVE_INFINITY : resetAtMs - nowMs,
+    },
+    next: { window, used },
+    expiresAtMs: resetAtMs,
+  }
+}

@@ -1,0 +1,82 @@
+/** The three algorithms Floodgate implements, identically on every store. */
+export type PolicyKind = 'fixed-window' | 'sliding-window' | 'token-bucket'
+
+/** An epoch-aligned fixed window: at most `limit` units per window of `windowMs`. */
+export interface FixedWindowPolicy {
+  readonly kind: 'fixed-window'
+  /** Counter name; counters belong to (prefix, name, identifier). */
+  readonly name: string
+  /** Units admitted per window. */
+  readonly limit: number
+  /** Window length in milliseconds; windows start at multiples of it since the epoch. */
+  readonly windowMs: number
+}
+
+/** The weighted two-window counter: the previous window counts in proportion to its overlap. */
+export interface SlidingWindowPolicy {
+  readonly kind: 'sliding-window'
+  readonly name: string
+  /** Units admitted per sliding window. */
+  readonly limit: number
+  /** Window length in milliseconds. */
+  readonly windowMs: number
+}
+
+/** A bucket of `capacity` tokens refilling continuously at `refillRate` tokens per `intervalMs`. */
+export interface TokenBucketPolicy {
+  readonly kind: 'token-bucket'
+  readonly name: string
+  /** Tokens in a full bucket (and the largest burst). */
+  readonly capacity: number
+  /** Tokens added per interval, continuously. */
+  readonly refillRate: number
+  /** The refill interval in milliseconds. */
+  readonly intervalMs: number
+}
+
+export type Policy = FixedWindowPolicy | SlidingWindowPolicy | TokenBucketPolicy
+
+/** Stored state of a fixed window: the window index and the units used in it. */
+export interface FixedWindowState {
+  window: number
+  used: number
+}
+
+/** Stored state of a sliding window: the current window index, its usage and the previous window's. */
+export interface SlidingWindowState {
+  window: number
+  used: number
+  previousUsed: number
+}
+
+/**
+ * Stored state of a token bucket. Tokens are kept multiplied by `intervalMs` so that continuous
+ * refill stays in exact integer arithmetic: `scaledTokens / intervalMs` tokens at `updatedAtMs`.
+ */
+export interface TokenBucketState {
+  scaledTokens: number
+  updatedAtMs: number
+}
+
+export type PolicyState = FixedWindowState | SlidingWindowState | TokenBucketState
+
+/** One policy's answer for one request, as a store returns it. */
+export interface PolicyOutcome {
+  /** Whether this policy admits the request. */
+  allowed: boolean
+  /** Units left after this request (after charging it, if the whole request was admitted). */
+  remaining: number
+  /** Epoch ms at which this policy's quota is fully restored, given no further requests. */
+  resetAtMs: number
+  /** Ms until the same request would be admitted by this policy; 0 when allowed, Infinity when never. */
+  retryAfterMs: number
+}
+
+/** The result of a reference transition: the outcome and, when admitted, the state to store. */
+export interface Transition<S extends PolicyState = PolicyState> {
+  outcome: PolicyOutcome
+  /** The state after charging the request; only meaningful when `outcome.allowed`. */
+  next: S
+  /** Epoch ms after which `next` carries no information and may be deleted. */
+  expiresAtMs: number
+}

@@ -1,0 +1,52 @@
+import type { Policy, PolicyOutcome } from './policies/types.js'
+
+/**
+ * One decision asked of a store. The store evaluates every policy atomically and all-or-nothing
+ * (see `evaluatePolicies`, the reference every store must match exactly).
+ */
+export interface StoreRequest {
+  /** The limiter's namespace (validated: no `{`, `}` or NUL). */
+  readonly prefix: string
+  /** The identifier, already bounded in length by the limiter. Any string, including `*` or `{`. */
+  readonly id: string
+  /** The policies of this request's tier, in order; names are unique within the list. */
+  readonly policies: readonly Policy[]
+  /** A positive safe integer. */
+  readonly cost: number
+  /** When true, compute the outcome as if charging but change nothing. */
+  readonly peek: boolean
+}
+
+/** A store's answer: the time it decided at and one outcome per policy, in request order. */
+export interface StoreResponse {
+  /** The store's clock at the decision, epoch ms. Headers' delta seconds are computed from it. */
+  nowMs: number
+  outcomes: PolicyOutcome[]
+}
+
+/** Which counters to delete: exactly `id`'s counters of these policies, never a pattern. */
+export interface StoreResetRequest {
+  readonly prefix: string
+  readonly id: string
+  readonly policies: readonly Policy[]
+}
+
+/**
+ * The contract between the limiter and where counters live. Third-party stores implement these
+ * members and run `runStoreConformance` from `@floodgate/core/testing` in their test suite.
+ *
+ * - Denied requests change no state; peeks change no state.
+ * - Decisions equal `evaluatePolicies` on the same states, cost and clock.
+ * - Concurrent `consume` calls on one identifier never admit more than the policies allow.
+ * - Errors are thrown (or rejected); the limiter applies its `timeout` and `onStoreError`.
+ */
+export interface RateLimitStore {
+  /** A short name for messages and metrics, e.g. `"memory"`, `"redis"`. */
+  readonly name: string
+  /** True when the store lives in this process: the limiter then applies no deadline to its calls. */
+  readonly local: boolean
+  consume(request: StoreRequest): StoreResponse | Promise<StoreResponse>
+  reset(request: StoreResetRequest): void | Promise<void>
+  /** Releases what the store owns (never a client the caller passed in). Idempotent. */
+  close(): void | Promise<void>
+}

@@ -1,0 +1,172 @@
+import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import { evaluatePolicies } from '../policies/evaluate.js'
+import type { Policy, PolicyState } from '../policies/types.js'
+import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
+
+export interface MemoryStoreOptions {
+  /**
+   * Most keys held at once (one key per identifier and policy). When full, a new key replaces the
+   * oldest key that is not currently limited; limited keys are never evicted. Default 1,000,000.
+   */
+  maxKeys?: number
+  /** Returns epoch ms. Default: a monotonic clock anchored at the process's start time. */
+  clock?: () => number
+}
+
+/** The in-process store, with introspection for tests and monitoring. */
+export interface MemoryStore extends RateLimitStore {
+  readonly name: 'memory'
+  /** Keys held now, after freeing every window that has passed. */
+  readonly size: number
+  readonly maxKeys: number
+}
+
+const OPTIONS = ['maxKeys', 'clock'] as const
+/** Keys examined per call to free expired token buckets: amortised O(1), never a full scan. */
+const SWEEP_PER_CALL = 4
+/** Keys examined, at most, to make room for one new key when the store is full. */
+const EVICTION_BUDGET = 64
+
+/**
+ * Counters in this process's memory: the default store. Bounded by `maxKeys`, freed by window
+ * generations and amortised sweeping, with no timers (it never keeps the process alive).
+ *
+ * Its clock never runs backward: a clock reading earlier than one already seen is taken as that
+ * one, so a wall-clock step back can neither re-open a window nor refill a bucket.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  const o = requireObject(options, 'memoryStore(options)')
+  rejectUnknownOptions(o, OPTIONS, 'memoryStore()')
+  const maxKeys = o.maxKeys === undefined ? 1_000_000 : o.maxKeys
+  if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 1) {
+    invalidOption('memoryStore.maxKeys', maxKeys, 'a whole number of at least 1')
+  }
+  if (o.clock !== undefined && typeof o.clock !== 'function') {
+    invalidOption('memoryStore.clock', o.clock, 'a function returning epoch milliseconds')
+  }
+  return new MemoryStoreImpl(maxKeys, (o.clock as (() => number) | undefined) ?? processClock)
+}
+
+const origin = performance.timeOrigin
+/** Epoch ms that cannot jump: the process start time plus monotonic elapsed time. */
+function processClock(): number {
+  return Math.floor(origin + performance.now())
+}
+
+class MemoryStoreImpl implements MemoryStore {
+  readonly name = 'memory'
+  readonly local = true
+  private readonly keys: KeyCounter = { size: 0 }
+  private readonly slots = new Map<string, Slot>()
+  private readonly slotList: Slot[] = []
+  private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
+  private maintenance = 0
+  private lastNowMs = Number.NEGATIVE_INFINITY
+
+  constructor(
+    readonly maxKeys: number,
+    private readonly clock: () => number,
+  ) {}
+
+  get size(): number {
+    const now = this.now()
+    for (const slot of this.slotList) slot.advance(now)
+    return this.keys.size
+  }
+
+  consume(request: StoreRequest): StoreResponse {
+    const nowMs = this.now()
+    const { policies, id, cost } = request
+    const slots: Slot[] = []
+    const states: (PolicyState | undefined)[] = []
+    for (const policy of policies) {
+      const slot = this.slotFor(request.prefix, policy, true)!
+      slot.advance(nowMs)
+      slots.push(slot)
+      states.push(slot.read(id, nowMs))
+    }
+    this.maintain(nowMs)
+    const evaluation = evaluatePolicies(policies, states, cost, nowMs)
+    if (evaluation.allowed && !request.peek) {
+      let needed = 0
+      for (const slot of slots) needed += slot.missing(id)
+      this.makeRoom(needed, slots, nowMs)
+      for (let i = 0; i < slots.length; i++) {
+        const t = evaluation.transitions[i]!
+        slots[i]!.write(id, t.next, t.expiresAtMs)
+      }
+    }
+    return { nowMs, outcomes: evaluation.outcomes }
+  }
+
+  reset(request: StoreResetRequest): void {
+    for (const policy of request.policies) this.slotFor(request.prefix, policy, false)?.delete(request.id)
+  }
+
+  close(): void {
+    this.slots.clear()
+    this.cached = new WeakMap()
+    this.slotList.length = 0
+    this.keys.size = 0
+  }
+
+  private now(): number {
+    const now = this.clock()
+    if (now > this.lastNowMs) this.lastNowMs = now
+    return this.lastNowMs
+  }
+
+  private slotFor(prefix: string, policy: Policy, create: boolean): Slot | undefined {
+    const hit = this.cached.get(policy)
+    if (hit !== undefined && hit.prefix === prefix) return hit.slot
+    const key = `${prefix}\0${policy.name}`
+    let slot = this.slots.get(key)
+    if (slot === undefined) {
+      if (!create) return undefined
+      slot = createSlot(policy, this.keys)
+      this.slots.set(key, slot)
+      this.slotList.push(slot)
+    } else {
+      assertCompatible(slot, policy, prefix)
+      slot.observe(policy)
+    }
+    this.cached.set(policy, { prefix, slot })
+    return slot
+  }
+
+  /** Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed. */
+  private maintain(nowMs: number): void {
+    const count = this.slotList.length
+    if (count === 0) return
+    this.maintenance = (this.maintenance + 1) % count
+    const slot = this.slotList[this.maintenance]!
+    slot.advance(nowMs)
+    slot.sweep(nowMs, SWEEP_PER_CALL)
+  }
+
+  private makeRoom(needed: number, preferred: readonly Slot[], nowMs: number): void {
+    let budget = EVICTION_BUDGET * Math.max(1, needed)
+    while (this.keys.size + needed > this.maxKeys) {
+      let evicted = false
+      for (const slot of [...preferred, ...this.slotList]) {
+        if (budget <= 0) break
+        slot.advance(nowMs)
+        if (this.keys.size + needed <= this.maxKeys) return
+        const result = slot.evictOne(nowMs, budget)
+        budget -= result.examined
+        if (result.evicted) {
+          evicted = true
+          break
+        }
+      }
+      if (!evicted) {
+        throw new FloodgateError(
+          ERROR_CODES.STORE_FULL,
+          `The memory store holds maxKeys (${this.maxKeys}) keys and every key it examined is still limited, so a new identifier cannot be counted. The limiter answers it as a store failure (onStoreError). Raise maxKeys or move to a shared store.`,
+        )
+      }
+    }
+  }
+}
