@@ -13,5 +13,6 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   treeshake: true,
+  tsconfig: 'tsconfig.build.json',
   external: ['ioredis', 'redis', '@upstash/redis', '@upstash/ratelimit', 'vitest'],
 })
