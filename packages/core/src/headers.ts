@@ -128,7 +128,7 @@ export function problemDetails(decision: Decision): ProblemDetails {
   const detail =
     decision.reason === 'cost-exceeds-limit'
       ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
-      : `Policy "${decision.policy}" allows ${decision.limit} per ${Math.ceil((binding(decision).windowMs ?? 0) / 1000)} s; retry in ${retryAfter ?? 1} s.`
+      : `Rate limit exceeded for policy "${decision.policy}"; retry in ${retryAfter ?? 1} s.`
   return {
     type: QUOTA_EXCEEDED_TYPE,
     title: 'Too Many Requests',
