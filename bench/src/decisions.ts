@@ -1,0 +1,161 @@
+// In-process decisions per second on the memory store: Floodgate's policies against the peers'
+// in-memory limiters, in the same run, in alternating rounds.
+import {
+  createRateLimiter,
+  fixedWindow,
+  memoryStore,
+  type Policy,
+  slidingWindow,
+  tokenBucket,
+} from '@floodgate/core'
+import { MemoryStore } from 'express-rate-limit'
+import { RateLimiterMemory } from 'rate-limiter-flexible'
+import { type Contender, compare, formatInt, formatRatio, type Throughput, table } from './harness.js'
+import type { Section } from './section.js'
+
+/** High enough that nobody denies during a measurement: every contender does the admit path. */
+const NEVER_REACHED = 10_000_000_000
+const WINDOW_MS = 60_000
+const KEY_COUNT = 100_000
+/** Calls in flight at once in the batched variant. */
+const BATCH = 64
+const ROUNDS = 5
+const ROUND_MS = 300
+
+type Call = (key: string) => Promise<unknown>
+
+/** n calls over `keys` round-robin; sequential awaits each call, batched keeps BATCH in flight. */
+function contender(name: string, call: Call, keys: readonly string[], batched: boolean): Contender {
+  let next = 0
+  const key = () => {
+    const k = keys[next]!
+    next = next + 1 === keys.length ? 0 : next + 1
+    return k
+  }
+  const run = batched
+    ? async (n: number) => {
+        const inFlight: Promise<unknown>[] = new Array(BATCH)
+        for (let done = 0; done < n; done += BATCH) {
+          for (let i = 0; i < BATCH; i++) inFlight[i] = call(key())
+          await Promise.all(inFlight)
+        }
+      }
+    : async (n: number) => {
+        for (let i = 0; i < n; i++) await call(key())
+      }
+  return { name, run }
+}
+
+function floodgate(policies: Policy[]): Call {
+  const limiter = createRateLimiter({ policies, store: memoryStore() })
+  return async (key) => {
+    const d = await limiter.limit(key)
+    if (!d.allowed) throw new Error(`Floodgate denied ${key}: the benchmark limit is too low`)
+  }
+}
+
+const FLOODGATE_FIXED = 'floodgate fixedWindow'
+const RLF = 'rate-limiter-flexible consume'
+const ERL = 'express-rate-limit increment'
+
+function contenders(keys: readonly string[], batched: boolean): Contender[] {
+  const fixed = () => fixedWindow({ name: 'fixed', limit: NEVER_REACHED, window: WINDOW_MS })
+  const bucket = () =>
+    tokenBucket({ name: 'bucket', capacity: NEVER_REACHED, refillRate: NEVER_REACHED, interval: WINDOW_MS })
+  const rlf = new RateLimiterMemory({ points: NEVER_REACHED, duration: WINDOW_MS / 1000 })
+  const erl = new MemoryStore()
+  erl.init({ windowMs: WINDOW_MS } as Parameters<MemoryStore['init']>[0])
+  const calls: [string, Call][] = [
+    [FLOODGATE_FIXED, floodgate([fixed()])],
+    [
+      'floodgate slidingWindow',
+      floodgate([slidingWindow({ name: 'sliding', limit: NEVER_REACHED, window: WINDOW_MS })]),
+    ],
+    ['floodgate tokenBucket', floodgate([bucket()])],
+    ['floodgate tokenBucket + fixedWindow', floodgate([bucket(), fixed()])],
+    [RLF, (key) => rlf.consume(key)],
+    [ERL, (key) => erl.increment(key)],
+  ]
+  return calls.map(([name, call]) => contender(name, call, keys, batched))
+}
+
+function byName(results: readonly Throughput[], name: string): number {
+  return results.find((r) => r.name === name)!.opsPerSecond
+}
+
+interface Run {
+  hot: Throughput[]
+  many: Throughput[]
+}
+
+function report(title: string, run: Run): void {
+  const rows = run.hot.map((h, i) => {
+    const m = run.many[i]!
+    return [
+      h.name,
+      formatInt(h.opsPerSecond),
+      formatRatio(h.opsPerSecond / byName(run.hot, RLF)),
+      formatRatio(h.opsPerSecond / byName(run.hot, ERL)),
+      formatInt(m.opsPerSecond),
+      formatRatio(m.opsPerSecond / byName(run.many, RLF)),
+      formatRatio(m.opsPerSecond / byName(run.many, ERL)),
+    ]
+  })
+  console.log(`### ${title}\n`)
+  console.log(
+    table(['contender', 'hot key ops/s', '÷ rlf', '÷ erl', '100k keys ops/s', '÷ rlf', '÷ erl'], rows),
+  )
+  console.log('')
+}
+
+function targets(run: Run): void {
+  const checks: [string, number, number][] = [
+    [
+      'fixedWindow ÷ rate-limiter-flexible, hot key',
+      byName(run.hot, FLOODGATE_FIXED) / byName(run.hot, RLF),
+      2,
+    ],
+    [
+      'fixedWindow ÷ rate-limiter-flexible, 100k keys',
+      byName(run.many, FLOODGATE_FIXED) / byName(run.many, RLF),
+      2,
+    ],
+    [
+      'fixedWindow ÷ express-rate-limit, 100k keys',
+      byName(run.many, FLOODGATE_FIXED) / byName(run.many, ERL),
+      1,
+    ],
+  ]
+  console.log('Targets (sequential, one-policy fixed window through limiter.limit()):\n')
+  for (const [what, ratio, target] of checks) {
+    console.log(
+      `- ${what}: ${formatRatio(ratio)} (target ≥ ${target}×) ${ratio >= target ? 'met' : 'MISSED'}`,
+    )
+  }
+  console.log('')
+}
+
+async function measure(batched: boolean): Promise<Run> {
+  const options = { rounds: ROUNDS, roundMs: ROUND_MS }
+  const many = Array.from({ length: KEY_COUNT }, (_, i) => `user:${i}`)
+  const hot = await compare(contenders(['user:hot'], batched), options)
+  const manyContenders = contenders(many, batched)
+  // Warm-up: every key exists in every contender before timing, so rounds measure steady state.
+  for (const c of manyContenders) await c.run(KEY_COUNT)
+  return { hot, many: await compare(manyContenders, options) }
+}
+
+export const decisionsSection: Section = {
+  name: 'decisions',
+  description: 'in-process decisions per second, memory stores, hot key and 100k keys round-robin',
+  async run() {
+    console.log(
+      `${ROUNDS} alternating rounds of ~${ROUND_MS} ms per contender; medians. Limits are never reached ` +
+        `(limit ${NEVER_REACHED.toExponential()}, window ${WINDOW_MS / 1000} s), so every call takes the admit path.\n`,
+    )
+    const sequential = await measure(false)
+    report('Sequential: each call awaited before the next', sequential)
+    targets(sequential)
+    report(`Batched: ${BATCH} calls in flight, then Promise.all`, await measure(true))
+  },
+}
