@@ -1,1 +1,7 @@
-export {}
+// @floodgate/core/testing: the shared store conformance kit and test helpers.
+export { TRICKY_IDS } from './cases-isolation.js'
+export { seededRandom } from './cases-traces.js'
+export { runStoreConformance } from './conformance.js'
+export { CONFORMANCE_START_MS, type StoreConformanceOptions } from './conformance-fixture.js'
+export { type ManualClock, manualClock } from './manual-clock.js'
+export { type ReferenceModel, referenceModel } from './reference-model.js'

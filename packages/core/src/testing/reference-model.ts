@@ -1,0 +1,38 @@
+import { evaluatePolicies } from '../policies/evaluate.js'
+import type { PolicyState } from '../policies/types.js'
+import type { StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+
+/**
+ * The pure reference every store is held to: `evaluatePolicies` over states kept in a plain Map,
+ * keyed by (prefix, policy name, identifier). It never expires anything: the transitions already
+ * treat a stale window or a long-idle bucket exactly like a missing key.
+ */
+export interface ReferenceModel {
+  consume(request: StoreRequest, nowMs: number): StoreResponse
+  reset(request: StoreResetRequest): void
+}
+
+export function referenceModel(): ReferenceModel {
+  const states = new Map<string, PolicyState>()
+  const keyOf = (prefix: string, name: string, id: string) => JSON.stringify([prefix, name, id])
+  return {
+    consume(request, nowMs) {
+      const keys = request.policies.map((p) => keyOf(request.prefix, p.name, request.id))
+      const evaluation = evaluatePolicies(
+        request.policies,
+        keys.map((k) => states.get(k)),
+        request.cost,
+        nowMs,
+      )
+      if (evaluation.allowed && !request.peek) {
+        keys.forEach((k, i) => {
+          states.set(k, evaluation.transitions[i]!.next)
+        })
+      }
+      return { nowMs, outcomes: evaluation.outcomes }
+    },
+    reset(request) {
+      for (const p of request.policies) states.delete(keyOf(request.prefix, p.name, request.id))
+    },
+  }
+}
