@@ -43,13 +43,20 @@ function closest(name: string, known: readonly string[]): string | undefined {
   let best: string | undefined
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1
   for (const candidate of known) {
-    const d = distance(name.toLowerCase(), candidate.toLowerCase())
+    // `policy` for `policies` is a likely slip, yet 3 edits away: singular and plural match outright.
+    const d =
+      singular(name) === singular(candidate) ? 1 : distance(name.toLowerCase(), candidate.toLowerCase())
     if (d < bestDistance) {
       best = candidate
       bestDistance = d
     }
   }
   return best
+}
+
+function singular(word: string): string {
+  const w = word.toLowerCase()
+  return w.endsWith('ies') ? `${w.slice(0, -3)}y` : w.endsWith('s') ? w.slice(0, -1) : w
 }
 
 /** Levenshtein distance, for "did you mean" hints. */
