@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES, FloodgateError } from './errors.js'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { slidingWindow } from './policies/sliding-window.js'
+import { tokenBucket } from './policies/token-bucket.js'
+import { memoryStore } from './stores/memory-store.js'
+
+const { INVALID_OPTION, INVALID_DURATION, UNKNOWN_OPTION, POLICY_CONFLICT } = ERROR_CODES
+const policy = fixedWindow({ limit: 5, window: '1 s' })
+
+// [what, construction, code, option named in the message, the value as the message renders it]
+const table: [string, () => unknown, string, string, string][] = [
+  ['limit -1', () => fixedWindow({ limit: -1, window: '1 s' }), INVALID_OPTION, 'fixedWindow.limit', '-1'],
+  [
+    'limit NaN',
+    () => fixedWindow({ limit: Number.NaN, window: '1 s' }),
+    INVALID_OPTION,
+    'fixedWindow.limit',
+    'NaN',
+  ],
+  [
+    'limit Infinity',
+    () => slidingWindow({ limit: Number.POSITIVE_INFINITY, window: '1 s' }),
+    INVALID_OPTION,
+    'slidingWindow.limit',
+    'Infinity',
+  ],
+  ['limit 1.5', () => fixedWindow({ limit: 1.5, window: '1 s' }), INVALID_OPTION, 'fixedWindow.limit', '1.5'],
+  [
+    "limit '10'",
+    () => slidingWindow({ limit: '10' as unknown as number, window: '1 s' }),
+    INVALID_OPTION,
+    'slidingWindow.limit',
+    '"10"',
+  ],
+  [
+    'limit missing',
+    () => fixedWindow({ window: '1 s' } as never),
+    INVALID_OPTION,
+    'fixedWindow.limit',
+    'undefined',
+  ],
+  ['window 0', () => fixedWindow({ limit: 5, window: 0 }), INVALID_DURATION, 'fixedWindow.window', '0'],
+  [
+    'window -5',
+    () => slidingWindow({ limit: 5, window: -5 }),
+    INVALID_DURATION,
+    'slidingWindow.window',
+    '-5',
+  ],
+  [
+    'window NaN',
+    () => fixedWindow({ limit: 5, window: Number.NaN }),
+    INVALID_DURATION,
+    'fixedWindow.window',
+    'NaN',
+  ],
+  [
+    "window '10 parsecs'",
+    () => fixedWindow({ limit: 5, window: '10 parsecs' as never }),
+    INVALID_DURATION,
+    'fixedWindow.window',
+    '"10 parsecs"',
+  ],
+  [
+    "window ''",
+    () => slidingWindow({ limit: 5, window: '' as never }),
+    INVALID_DURATION,
+    'slidingWindow.window',
+    '""',
+  ],
+  [
+    'window 1e20',
+    () => fixedWindow({ limit: 5, window: 1e20 }),
+    INVALID_DURATION,
+    'fixedWindow.window',
+    '100000000000000000000',
+  ],
+  [
+    'capacity 0',
+    () => tokenBucket({ capacity: 0, refillRate: 1, interval: '1 s' }),
+    INVALID_OPTION,
+    'tokenBucket.capacity',
+    '0',
+  ],
+  [
+    'refillRate 0',
+    () => tokenBucket({ capacity: 5, refillRate: 0, interval: '1 s' }),
+    INVALID_OPTION,
+    'tokenBucket.refillRate',
+    '0',
+  ],
+  [
+    "interval 'soon'",
+    () => tokenBucket({ capacity: 5, refillRate: 1, interval: 'soon' as never }),
+    INVALID_DURATION,
+    'tokenBucket.interval',
+    '"soon"',
+  ],
+  [
+    'a sliding window too large for exact arithmetic',
+    () => slidingWindow({ limit: 2 ** 40, window: '1 d' }),
+    INVALID_OPTION,
+    'slidingWindow.limit',
+    '1099511627776',
+  ],
+  [
+    'policy name with a colon',
+    () => fixedWindow({ name: 'a:b', limit: 1, window: 1 }),
+    INVALID_OPTION,
+    'fixedWindow.name',
+    '"a:b"',
+  ],
+  ['maxKeys 0', () => memoryStore({ maxKeys: 0 }), INVALID_OPTION, 'memoryStore.maxKeys', '0'],
+  ['no policies', () => createRateLimiter({}), INVALID_OPTION, 'policies', 'undefined'],
+  [
+    'prefix with a brace',
+    () => createRateLimiter({ policies: policy, prefix: 'a{b}' }),
+    INVALID_OPTION,
+    'prefix',
+    '"a{b}"',
+  ],
+  ['timeout 0', () => createRateLimiter({ policies: policy, timeout: 0 }), INVALID_DURATION, 'timeout', '0'],
+  [
+    "onStoreError 'ignore'",
+    () => createRateLimiter({ policies: policy, onStoreError: 'ignore' as never }),
+    INVALID_OPTION,
+    'onStoreError',
+    '"ignore"',
+  ],
+  [
+    "mode 'dry-run'",
+    () => createRateLimiter({ policies: policy, mode: 'dry-run' as never }),
+    INVALID_OPTION,
+    'mode',
+    '"dry-run"',
+  ],
+  [
+    'a hand-made policy object',
+    () => createRateLimiter({ policies: { kind: 'fixed-window', name: 'x', limit: 1, windowMs: 1 } }),
+    INVALID_OPTION,
+    'policies[0]',
+    'an object',
+  ],
+  [
+    'an unknown defaultTier',
+    () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
+    INVALID_OPTION,
+    'defaultTier',
+    '"fre"',
+  ],
+  [
+    'two policies with one name',
+    () => createRateLimiter({ policies: [policy, fixedWindow({ limit: 9, window: '1 m' })] }),
+    POLICY_CONFLICT,
+    'policies',
+    '"fixed-window"',
+  ],
+]
+
+describe('configuration errors', () => {
+  it.each(table)('%s throws at construction', (_what, construct, code, option, shown) => {
+    let error: unknown
+    try {
+      construct()
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(FloodgateError)
+    const e = error as FloodgateError
+    expect(e.code).toBe(code)
+    expect(e.message).toContain(`\`${option}\``)
+    expect(e.message).toContain(shown)
+    expect(e.message).toContain(`#${code.toLowerCase().replaceAll('_', '-')}`)
+  })
+
+  const unknown: [string, () => unknown, string, string][] = [
+    ['fixedWindow', () => fixedWindow({ limit: 5, window: '1 s', windw: '1 s' } as never), 'windw', 'window'],
+    [
+      'tokenBucket',
+      () => tokenBucket({ capacity: 5, refillRate: 1, interval: '1 s', refilRate: 2 } as never),
+      'refilRate',
+      'refillRate',
+    ],
+    ['slidingWindow', () => slidingWindow({ limit: 5, window: '1 s', Limit: 5 } as never), 'Limit', 'limit'],
+    [
+      'createRateLimiter',
+      () => createRateLimiter({ policies: policy, prefx: 'x' } as never),
+      'prefx',
+      'prefix',
+    ],
+    ['createRateLimiter', () => createRateLimiter({ policy } as never), 'policy', 'policies'],
+    ['memoryStore', () => memoryStore({ maxkeys: 10 } as never), 'maxkeys', 'maxKeys'],
+  ]
+  it.each(unknown)('an unknown option name in %s is reported with a hint', (where, construct, name, hint) => {
+    expect(construct).toThrow(
+      expect.objectContaining({
+        code: UNKNOWN_OPTION,
+        option: name,
+        message: expect.stringContaining(`"${name}" in ${where}(). Did you mean \`${hint}\`?`),
+      }),
+    )
+  })
+
+  it('gives no hint when nothing known is close', () => {
+    expect(() => memoryStore({ completelyDifferent: 1 } as never)).toThrow(/Known options: maxKeys, clock\./)
+    expect(() => memoryStore({ completelyDifferent: 1 } as never)).not.toThrow(/Did you mean/)
+  })
+})
