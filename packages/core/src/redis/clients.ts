@@ -1,0 +1,114 @@
+import { ERROR_CODES, FloodgateError } from '../errors.js'
+import type { ScriptRunner } from './script-store.js'
+
+/** The few ioredis methods the store calls; a `Redis` or a `Cluster` from ioredis ≥ 5 fits. */
+export interface IoredisClient {
+  evalsha(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
+  eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
+  del(...keys: string[]): Promise<number>
+  readonly status?: string
+  readonly isCluster?: boolean
+  readonly options?: object
+}
+
+interface EvalArguments {
+  keys: string[]
+  arguments: string[]
+}
+
+/** The few node-redis methods the store calls; `createClient()` or `createCluster()` of redis 4–6 fits. */
+export interface NodeRedisClient {
+  evalSha(sha1: string, options: EvalArguments): Promise<unknown>
+  eval(script: string, options: EvalArguments): Promise<unknown>
+  del(keys: string[]): Promise<number>
+  readonly isOpen?: boolean
+  readonly isReady?: boolean
+}
+
+export type RedisClient = IoredisClient | NodeRedisClient
+
+/** A client wrapped for the script store, with what its settings put at risk. */
+export interface DetectedClient {
+  library: 'ioredis' | 'node-redis'
+  runner: ScriptRunner
+  /** Settings that break a promise of the store (double counting, requests piling up), with the fix. */
+  problems: string[]
+}
+
+export function detectClient(client: unknown): DetectedClient {
+  const c = client as Record<string, unknown> | null
+  if (c !== null && typeof c === 'object' && typeof c.evalSha === 'function') {
+    return nodeRedis(client as NodeRedisClient)
+  }
+  if (c !== null && typeof c === 'object' && typeof c.evalsha === 'function') {
+    return ioredis(client as IoredisClient)
+  }
+  throw new FloodgateError(
+    ERROR_CODES.INVALID_OPTION,
+    'Invalid `redisStore.client`: expected an ioredis client (new Redis() or new Cluster()) or a node-redis client (createClient() or createCluster()).',
+    { option: 'redisStore.client', value: client },
+  )
+}
+
+function notConnected(library: string): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    `The ${library} client is not connected to Redis (it is reconnecting or was closed).`,
+  )
+}
+
+function ioredis(client: IoredisClient): DetectedClient {
+  const options = (client.options ?? {}) as Record<string, unknown>
+  const problems: string[] = []
+  if (options.enableOfflineQueue !== false) {
+    problems.push('`enableOfflineQueue: false` (otherwise requests queue up while Redis is away)')
+  }
+  if (client.isCluster === true) {
+    // The Cluster re-sends a command whose connection closed, which may already have run.
+    if (options.retryDelayOnFailover !== 0) {
+      problems.push('`retryDelayOnFailover: 0` (otherwise a decision cut off by a failover may count twice)')
+    }
+  } else if (options.autoResendUnfulfilledCommands !== false) {
+    problems.push(
+      '`autoResendUnfulfilledCommands: false` (otherwise a decision in flight when the connection drops counts twice)',
+    )
+  }
+  return {
+    library: 'ioredis',
+    problems,
+    runner: {
+      evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
+      eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+      del: (keys) => client.del(...keys),
+      assertReady() {
+        const { status } = client
+        if (status === 'reconnecting' || status === 'close' || status === 'end') throw notConnected('ioredis')
+      },
+    },
+  }
+}
+
+function nodeRedis(client: NodeRedisClient): DetectedClient {
+  const raw = client as unknown as { options?: Record<string, unknown>; _options?: Record<string, unknown> }
+  const options = raw.options ?? raw._options ?? {}
+  // A cluster keeps its per-node client options under `defaults`.
+  const nodeOptions = Array.isArray(options.rootNodes)
+    ? ((options.defaults ?? {}) as Record<string, unknown>)
+    : options
+  const problems: string[] = []
+  if (nodeOptions.disableOfflineQueue !== true) {
+    problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
+  }
+  return {
+    library: 'node-redis',
+    problems,
+    runner: {
+      evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
+      eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
+      del: (keys) => client.del(keys),
+      assertReady() {
+        if (client.isOpen === true && client.isReady === false) throw notConnected('node-redis')
+      },
+    },
+  }
+}

@@ -1,0 +1,42 @@
+import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import type { RateLimitStore } from '../store.js'
+import { type Logger, Warnings } from '../warnings.js'
+import { detectClient, type RedisClient } from './clients.js'
+import { checkClock, createScriptStore } from './script-store.js'
+
+export interface RedisStoreOptions {
+  /**
+   * An ioredis `Redis` / `Cluster` or a node-redis `createClient()` / `createCluster()` client,
+   * connected, set up as docs/stores.md says (no offline queue, no automatic re-send).
+   * The store never closes it.
+   */
+  client: RedisClient
+  /** Returns epoch ms, for tests. Default: the Redis server's clock, so app servers agree. */
+  clock?: () => number
+  /** Where the one-time client settings warning goes. Default `console`; `false` silences it. */
+  logger?: Logger
+}
+
+const OPTIONS = ['client', 'clock', 'logger'] as const
+/** Clients already warned about, so several stores on one client warn once. */
+const warned = new WeakSet<object>()
+
+/**
+ * Counters in Redis: one EVALSHA of one Lua script per decision, every policy of the request in
+ * one atomic step, on the Redis server's clock. See docs/stores.md.
+ */
+export function redisStore(options: RedisStoreOptions): RateLimitStore {
+  const o = requireObject(options, 'redisStore(options)')
+  rejectUnknownOptions(o, OPTIONS, 'redisStore()')
+  const detected = detectClient(o.client)
+  const clock = checkClock(o.clock, 'redisStore.clock')
+  const client = o.client as object
+  if (detected.problems.length > 0 && !warned.has(client)) {
+    warned.add(client)
+    new Warnings((o.logger as Logger | undefined) ?? console).warn(
+      'ERR_FLOODGATE_CLIENT_SETTINGS',
+      `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
+    )
+  }
+  return createScriptStore(detected.runner, { name: 'redis', clock })
+}

@@ -1,0 +1,157 @@
+import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import type { Policy, PolicyOutcome } from '../policies/types.js'
+import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
+import { counterKeys } from './keys.js'
+
+/** What a script store needs from a client: run a script by hash or by source, delete keys. */
+export interface ScriptRunner {
+  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>
+  del(keys: string[]): Promise<unknown>
+  /** Throws when the client is known to be disconnected, so nothing waits on it. */
+  assertReady?(): void
+}
+
+export interface ScriptStoreSettings {
+  name: string
+  /** Epoch ms for tests; undefined = the Redis server's clock (TIME inside the script). */
+  clock: (() => number) | undefined
+}
+
+/**
+ * With an injected clock, key TTLs are relative to that clock, not to Redis time: a test clock may
+ * run slower than real time, so keys live this much longer than their state matters (an expired
+ * state means the same as a missing one, so a longer TTL never changes a decision).
+ */
+export const INJECTED_CLOCK_TTL_SLACK_MS = 60_000
+
+const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
+
+/** A store that decides with `DECIDE_SCRIPT`; the Redis and Upstash stores differ only in the runner. */
+export function createScriptStore(runner: ScriptRunner, settings: ScriptStoreSettings): RateLimitStore {
+  return new ScriptStore(runner, settings)
+}
+
+export function checkClock(clock: unknown, option: string): (() => number) | undefined {
+  if (clock !== undefined && typeof clock !== 'function') {
+    invalidOption(option, clock, 'a function returning epoch milliseconds')
+  }
+  return clock as (() => number) | undefined
+}
+
+class ScriptStore implements RateLimitStore {
+  readonly local = false
+  readonly name: string
+  private readonly clock: (() => number) | undefined
+  private lastNowMs = 0
+  private readonly policyArgs = new WeakMap<Policy, readonly string[]>()
+
+  constructor(
+    private readonly runner: ScriptRunner,
+    settings: ScriptStoreSettings,
+  ) {
+    this.name = settings.name
+    this.clock = settings.clock
+  }
+
+  async consume(request: StoreRequest): Promise<StoreResponse> {
+    const { policies } = request
+    const keys = counterKeys(
+      request.prefix,
+      request.id,
+      policies.map((p) => p.name),
+    )
+    const args = [String(request.cost), request.peek ? '1' : '0', ...this.clockArgs()]
+    for (const policy of policies) args.push(...this.argsOf(policy))
+    const reply = await this.run(keys, args)
+    return decodeReply(reply, policies.length)
+  }
+
+  async reset(request: StoreResetRequest): Promise<void> {
+    if (request.policies.length === 0) return
+    this.runner.assertReady?.()
+    // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
+    await this.runner.del(
+      counterKeys(
+        request.prefix,
+        request.id,
+        request.policies.map((p) => p.name),
+      ),
+    )
+  }
+
+  close(): void {
+    // The client belongs to the caller: closing it is theirs to do.
+  }
+
+  /** EVALSHA first; EVAL only when Redis says it lacks the script (NOSCRIPT ran nothing). */
+  private async run(keys: string[], args: string[]): Promise<unknown> {
+    this.runner.assertReady?.()
+    try {
+      return await this.runner.evalsha(DECIDE_SHA1, keys, args)
+    } catch (error) {
+      if (!isNoScript(error)) throw error
+      return await this.runner.eval(DECIDE_SCRIPT, keys, args)
+    }
+  }
+
+  private clockArgs(): [string, string] {
+    if (this.clock === undefined) return ['', '0']
+    const now = this.clock()
+    if (!Number.isSafeInteger(now) || now < 0) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `The ${this.name} store's clock returned ${String(now)}; expected whole epoch milliseconds.`,
+      )
+    }
+    // Like the memory store, never run backward: a step back could re-open a window.
+    if (now > this.lastNowMs) this.lastNowMs = now
+    return [String(this.lastNowMs), String(INJECTED_CLOCK_TTL_SLACK_MS)]
+  }
+
+  private argsOf(policy: Policy): readonly string[] {
+    let args = this.policyArgs.get(policy)
+    if (args === undefined) {
+      args =
+        policy.kind === 'token-bucket'
+          ? [
+              KIND_CODE[policy.kind],
+              String(policy.capacity),
+              String(policy.intervalMs),
+              String(policy.refillRate),
+            ]
+          : [KIND_CODE[policy.kind], String(policy.limit), String(policy.windowMs), '0']
+      this.policyArgs.set(policy, args)
+    }
+    return args
+  }
+}
+
+/** True for Redis's NOSCRIPT reply, however the client wraps it. */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && /noscript/i.test(error.message)
+}
+
+/** Turns the script's flat integer reply into outcomes; -1 stands for an infinite retryAfterMs. */
+export function decodeReply(reply: unknown, policyCount: number): StoreResponse {
+  if (!Array.isArray(reply) || reply.length !== 2 + 4 * policyCount) {
+    throw new FloodgateError(
+      ERROR_CODES.STORE_ERROR,
+      `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${2 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
+    )
+  }
+  const values = reply.map(Number)
+  const outcomes: PolicyOutcome[] = []
+  for (let i = 0; i < policyCount; i++) {
+    const at = 2 + 4 * i
+    const retryAfterMs = values[at + 3]!
+    outcomes.push({
+      allowed: values[at] === 1,
+      remaining: values[at + 1]!,
+      resetAtMs: values[at + 2]!,
+      retryAfterMs: retryAfterMs === -1 ? Number.POSITIVE_INFINITY : retryAfterMs,
+    })
+  }
+  return { nowMs: values[0]!, outcomes }
+}
