@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import { MAX_DURATION_MS, parseDuration } from './duration.js'
+import { ERROR_CODES } from './errors.js'
+
+describe('parseDuration', () => {
+  it.each([
+    [1500, 1500],
+    ['10 s', 10_000],
+    ['10s', 10_000],
+    ['1 m', 60_000],
+    ['2 h', 7_200_000],
+    ['1 d', 86_400_000],
+    ['1.5 s', 1500],
+    ['250 ms', 250],
+    ['250ms', 250],
+    ['1.1 s', 1100],
+    ['366 d', MAX_DURATION_MS],
+  ])('reads %j as %i ms', (input, ms) => {
+    expect(parseDuration(input)).toBe(ms)
+  })
+
+  it.each([
+    0,
+    -5,
+    1.5,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    1e20,
+    MAX_DURATION_MS + 1,
+    '',
+    ' ',
+    '10',
+    '1500',
+    '10 parsecs',
+    '10 S',
+    '10 sec',
+    '10 seconds',
+    '10  s',
+    ' 10 s',
+    '10 s ',
+    '-1 s',
+    '+1 s',
+    '0 s',
+    '0.5 ms',
+    '1.0005 s',
+    '.5 s',
+    '1. s',
+    '1e3 ms',
+    '1,000 ms',
+    '1_000 ms',
+    'Infinity s',
+    '367 d',
+    '1 w',
+    '1 y',
+    '1 s 1 ms',
+    null,
+    undefined,
+    true,
+    {},
+    [1000],
+    10n,
+  ])('rejects %s with ERR_FLOODGATE_INVALID_DURATION', (input) => {
+    expect(() => parseDuration(input, 'window')).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.INVALID_DURATION, option: 'window' }),
+    )
+  })
+})

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest'
+import { tokenBucket, tokenBucketTransition } from './token-bucket.js'
+import type { PolicyOutcome, TokenBucketState } from './types.js'
+
+// 5 tokens, 2 more per second: one token every 500 ms.
+const policy = tokenBucket({ capacity: 5, refillRate: 2, interval: '1 s' })
+
+function run(steps: [number, number][]): PolicyOutcome[] {
+  let state: TokenBucketState | undefined
+  return steps.map(([atMs, cost]) => {
+    const t = tokenBucketTransition(policy, state, cost, atMs)
+    if (t.outcome.allowed) state = t.next
+    return t.outcome
+  })
+}
+
+const ok = (remaining: number, resetAtMs: number) => ({
+  allowed: true,
+  remaining,
+  resetAtMs,
+  retryAfterMs: 0,
+})
+const no = (remaining: number, resetAtMs: number, retryAfterMs: number) => ({
+  allowed: false,
+  remaining,
+  resetAtMs,
+  retryAfterMs,
+})
+
+describe('tokenBucketTransition', () => {
+  it('starts full and refills continuously, one token per 500 ms', () => {
+    expect(
+      run([
+        [10_000, 5],
+        [10_000, 1],
+        [10_499, 1],
+        [10_500, 1],
+        [10_750, 1],
+        [11_000, 1],
+      ]),
+    ).toEqual([
+      ok(0, 12_500), // 5 tokens missing at 2 per second
+      no(0, 12_500, 500),
+      no(0, 12_500, 1), // 998 of the 1000 scaled units needed: 1 ms more; full at the same instant
+      ok(0, 13_000),
+      no(0, 13_000, 250), // half a token refilled: the rest takes 250 ms
+      ok(0, 13_500),
+    ])
+  })
+
+  it('refills to capacity and never above', () => {
+    const outcomes = run([
+      [0, 5],
+      [1_000_000, 5],
+      [1_000_000, 1],
+    ])
+    expect(outcomes).toEqual([ok(0, 2_500), ok(0, 1_002_500), no(0, 1_002_500, 500)])
+    const idle = tokenBucketTransition(policy, { scaledTokens: 0, updatedAtMs: 0 }, 0, 10 ** 12)
+    expect(idle.outcome.remaining).toBe(5)
+    expect(idle.next.scaledTokens).toBe(5 * 1_000)
+  })
+
+  it('charges a cost above 1 only when all of it is available', () => {
+    expect(
+      run([
+        [0, 4],
+        [0, 2],
+        [250, 2],
+        [500, 2],
+      ]),
+    ).toEqual([ok(1, 2_000), no(1, 2_000, 500), no(1, 2_000, 250), ok(0, 3_000)])
+  })
+
+  it('denies a cost above capacity forever, without charging', () => {
+    expect(
+      run([
+        [0, 6],
+        [0, 5],
+      ]),
+    ).toEqual([no(5, 0, Number.POSITIVE_INFINITY), ok(0, 2_500)])
+  })
+
+  it('does not refill when the clock steps back', () => {
+    const t = tokenBucketTransition(policy, { scaledTokens: 0, updatedAtMs: 5_000 }, 1, 4_000)
+    expect(t.outcome).toEqual(no(0, 6_500, 500))
+  })
+})
