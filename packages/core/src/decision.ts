@@ -15,6 +15,7 @@ export type DecisionReason = 'allowed' | 'limited' | 'cost-exceeds-limit' | 'sha
 export interface PolicyDecision extends PolicyOutcome {
   /** The policy's name, as in headers (`"burst"`). */
   name: string
+  /** Which algorithm the policy runs. */
   kind: PolicyKind
   /** The quota: `limit` of a window policy, `capacity` of a token bucket. */
   limit: number
@@ -38,6 +39,7 @@ export interface Decision {
   policy: string
   /** The tier whose policies applied, or undefined when the limiter has no tiers. */
   tier: string | undefined
+  /** Why the decision came out as it did; see {@link DecisionReason}. */
   reason: DecisionReason
   /** The cost charged (or that would have been). */
   cost: number

@@ -2,6 +2,7 @@ import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
 
 /** A duration: whole milliseconds, or a string such as `"10 s"`, `"10s"`, `"1.5 m"` (units ms, s, m, h, d). */
 export type Duration = number | `${number} ${DurationUnit}` | `${number}${DurationUnit}`
+/** Units of a duration string: milliseconds, seconds, minutes, hours, days (24 h). */
 export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd'
 
 const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }

@@ -29,13 +29,16 @@ export const ERROR_CODES = {
   MISSING_DEPENDENCY: 'ERR_FLOODGATE_MISSING_DEPENDENCY',
 } as const
 
+/** One of the stable `ERR_FLOODGATE_*` codes of {@link ERROR_CODES}. */
 export type FloodgateErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]
 
 const DOCS = 'https://github.com/floodgate-js/floodgate/blob/main/docs/errors.md'
 
 /** The error class of every deliberate Floodgate failure. `code` is stable; the message is for people. */
 export class FloodgateError extends Error {
+  /** Always `"FloodgateError"`. */
   override readonly name = 'FloodgateError'
+  /** The stable `ERR_FLOODGATE_*` code to branch on; see docs/errors.md. */
   readonly code: FloodgateErrorCode
   /** The option or argument at fault, when there is one (`policies[0].limit`, `cost`). */
   readonly option: string | undefined
@@ -75,6 +78,7 @@ export function invalidOption(option: string, value: unknown, expected: string):
   )
 }
 
+/** Whether `error` is a {@link FloodgateError}, optionally with exactly this `code`. */
 export function isFloodgateError(error: unknown, code?: FloodgateErrorCode): error is FloodgateError {
   return error instanceof FloodgateError && (code === undefined || error.code === code)
 }

@@ -11,7 +11,9 @@ export type HeaderFormat = 'draft-8' | 'draft-7' | 'draft-6' | 'legacy'
 /** Header name → value. Names are in the case the drafts write them. */
 export type HeaderMap = Record<string, string>
 
+/** Every header format Floodgate can write, newest draft first. */
 export const HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'draft-7', 'draft-6', 'legacy']
+/** The formats written when the `headers` option is not given: `['draft-8', 'legacy']`. */
 export const DEFAULT_HEADER_FORMATS: readonly HeaderFormat[] = ['draft-8', 'legacy']
 
 /** Validates the `headers` option: a format, a list of formats, or false for none. */
@@ -114,10 +116,15 @@ export const QUOTA_EXCEEDED_TYPE = 'https://iana.org/assignments/http-problem-ty
 
 /** An RFC 9457 problem body for a denial, sent as `application/problem+json`. */
 export interface ProblemDetails {
+  /** A URI naming the problem: {@link QUOTA_EXCEEDED_TYPE} for a denial. */
   type: string
+  /** A short, fixed summary: `"Too Many Requests"`. */
   title: string
+  /** The HTTP status code: 429. */
   status: number
+  /** A sentence for people: the binding policy and when to retry. */
   detail: string
+  /** Names of the policies that denied the request. */
   'violated-policies': string[]
 }
 
