@@ -30,7 +30,17 @@ export function resolveHeaderFormats(value: unknown): readonly HeaderFormat[] {
       )
     }
   }
-  return Object.freeze([...new Set(list as HeaderFormat[])])
+  const formats = [...new Set(list as HeaderFormat[])]
+  // The drafts write RateLimit and RateLimit-Policy with different syntaxes: one would overwrite another.
+  const drafts = formats.filter((format) => format !== 'legacy')
+  if (drafts.length > 1) {
+    invalidOption(
+      'headers',
+      drafts.join(' + '),
+      'at most one of "draft-8", "draft-7", "draft-6" (they share field names), plus "legacy" if wanted',
+    )
+  }
+  return Object.freeze(formats)
 }
 
 /** Whole seconds from `nowMs` to `atMs`, rounded up, never negative. */
