@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from './errors.js'
+import { rateLimitHeaders } from './headers.js'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { tokenBucket } from './policies/token-bucket.js'
+import type { RateLimitStore } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
+
+/** A memory store that counts every call made to it. */
+function countingStore() {
+  const inner = memoryStore({ clock: manualClock(1_000_000) })
+  const calls = { consume: 0, reset: 0 }
+  const store: RateLimitStore = {
+    name: 'counting',
+    local: true,
+    consume: (request) => {
+      calls.consume += 1
+      return inner.consume(request)
+    },
+    reset: (request) => {
+      calls.reset += 1
+      return inner.reset(request)
+    },
+    close: () => inner.close(),
+  }
+  return { store, calls }
+}
+
+describe('request cost', () => {
+  it.each([Number.NaN, -1, 0, 0.5, '5', Number.POSITIVE_INFINITY, 2 ** 53, null])(
+    'rejects a cost of %s with ERR_FLOODGATE_INVALID_COST before the store is touched',
+    async (cost) => {
+      const { store, calls } = countingStore()
+      const limiter = createRateLimiter({ policies: fixedWindow({ limit: 5, window: '1 m' }), store })
+      for (const call of [limiter.limit, limiter.peek]) {
+        await expect(call.call(limiter, 'a', { cost: cost as number })).rejects.toMatchObject({
+          code: ERROR_CODES.INVALID_COST,
+          option: 'cost',
+        })
+      }
+      expect(calls.consume).toBe(0)
+    },
+  )
+
+  it('rejects an identifier that is not a string before the store is touched', async () => {
+    const { store, calls } = countingStore()
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 5, window: '1 m' }), store })
+    await expect(limiter.limit(42 as unknown as string)).rejects.toMatchObject({
+      code: ERROR_CODES.INVALID_IDENTIFIER,
+    })
+    await expect(limiter.reset(undefined as unknown as string)).rejects.toMatchObject({
+      code: ERROR_CODES.INVALID_IDENTIFIER,
+    })
+    expect(calls).toEqual({ consume: 0, reset: 0 })
+  })
+
+  it('charges a valid cost above 1', async () => {
+    const { store } = countingStore()
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 5, window: '1 m' }), store })
+    expect(await limiter.limit('a', { cost: 3 })).toMatchObject({ allowed: true, remaining: 2, cost: 3 })
+    expect(await limiter.limit('a', { cost: 3 })).toMatchObject({ allowed: false, remaining: 2, cost: 3 })
+  })
+
+  it('denies a cost above the limit as never admissible, with no Retry-After, charging nothing', async () => {
+    const { store } = countingStore()
+    const limiter = createRateLimiter({
+      policies: [
+        fixedWindow({ name: 'hourly', limit: 10, window: '1 h' }),
+        tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 s' }),
+      ],
+      store,
+    })
+    const d = await limiter.limit('a', { cost: 5 })
+    expect(d).toMatchObject({
+      allowed: false,
+      reason: 'cost-exceeds-limit',
+      retryAfterMs: Number.POSITIVE_INFINITY,
+      policy: 'burst',
+      limit: 3,
+    })
+    const headers = rateLimitHeaders(d, ['draft-8', 'legacy'])
+    expect(headers['Retry-After']).toBeUndefined()
+    expect(headers.RateLimit).toBe('"hourly";r=10;t=2600, "burst";r=3;t=0')
+    for (const format of ['draft-7', 'draft-6'] as const) {
+      expect(rateLimitHeaders(d, [format])['Retry-After']).toBeUndefined()
+    }
+    const next = await limiter.limit('a', { cost: 3 })
+    expect(next.policies.map((p) => [p.name, p.remaining])).toEqual([
+      ['hourly', 7],
+      ['burst', 0],
+    ])
+  })
+})
