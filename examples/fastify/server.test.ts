@@ -1,0 +1,7 @@
+import { describe } from 'vitest'
+import { exampleSmokeTests, MEMORY } from '../shared/smoke-suite.js'
+import { start } from './server.js'
+
+describe('fastify example', () => {
+  exampleSmokeTests(start, MEMORY)
+})

@@ -1,0 +1,89 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { pathToFileURL } from 'node:url'
+import type { EnvStore } from './store-from-env.js'
+
+/** Options of every example's `start()`. */
+export interface StartOptions {
+  /** 0 picks a free port. Default: `PORT` or 3000. */
+  port?: number
+  /** Default 127.0.0.1: the examples are for trying out, not for exposing. */
+  host?: string
+  /** Where the store is chosen from (see store-from-env.ts). Default `process.env`. */
+  env?: Record<string, string | undefined>
+  /** Namespace of the counters in a shared store. */
+  prefix?: string
+}
+
+/** An example app listening on a port. */
+export interface RunningExample {
+  /** Base URL, without a trailing slash: `http://127.0.0.1:3000`. */
+  url: string
+  port: number
+  store: EnvStore
+  /** Stops accepting requests, then closes the limiter and the store. */
+  close(): Promise<void>
+}
+
+export function defaultPort(): number {
+  const port = Number(process.env.PORT)
+  return Number.isInteger(port) && port >= 0 ? port : 3000
+}
+
+/** Closes an HTTP server: no new connections, idle keep-alive connections dropped. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()))
+    server.closeIdleConnections()
+  })
+}
+
+/**
+ * Waits for `server` to listen and wraps it. `shutdown` stops the server and the limiter; the
+ * store is closed after it.
+ */
+export async function running(
+  server: Server,
+  store: EnvStore,
+  shutdown: () => Promise<void>,
+): Promise<RunningExample> {
+  if (!server.listening) {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve)
+      server.once('error', reject)
+    })
+  }
+  const { address, port } = server.address() as AddressInfo
+  return {
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`,
+    port,
+    store,
+    async close() {
+      await shutdown()
+      await store.close()
+    },
+  }
+}
+
+/** True when `moduleUrl` is the file node was asked to run. */
+export function isMain(moduleUrl: string): boolean {
+  const entry = process.argv[1]
+  return entry !== undefined && pathToFileURL(entry).href === moduleUrl
+}
+
+/** Logs where the example listens and closes it on Ctrl-C or SIGTERM. */
+export function serveUntilSignal(name: string, app: RunningExample, routes: readonly string[]): void {
+  console.log(`${name} example on ${app.url} (store: ${app.store.description})`)
+  for (const route of routes) console.log(`  curl -i ${app.url}${route}`)
+  const stop = () => {
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error)
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}

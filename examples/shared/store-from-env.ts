@@ -1,0 +1,94 @@
+// Picks the store from the environment, the way the Upstash clients read it:
+//   REDIS_URL                                          → redisStore over ioredis
+//   UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN  → upstashStore over @upstash/redis
+//   neither                                            → the memory store (one process only)
+// Client libraries are imported only on the path that needs them.
+import { memoryStore, type RateLimitStore } from '@floodgate/core'
+
+export type StoreKind = 'memory' | 'redis' | 'upstash'
+
+export interface EnvStore {
+  kind: StoreKind
+  store: RateLimitStore
+  /** Where the counters live, for a log line (never includes a password or token). */
+  description: string
+  /** Closes the store and any client opened for it. */
+  close(): Promise<void>
+}
+
+export type Env = Record<string, string | undefined>
+
+export async function storeFromEnv(env: Env = process.env): Promise<EnvStore> {
+  const redisUrl = nonEmpty(env.REDIS_URL)
+  const upstashUrl = nonEmpty(env.UPSTASH_REDIS_REST_URL)
+  const upstashToken = nonEmpty(env.UPSTASH_REDIS_REST_TOKEN)
+  if (redisUrl !== undefined) return redisFromUrl(redisUrl)
+  if (upstashUrl !== undefined || upstashToken !== undefined) {
+    if (upstashUrl === undefined || upstashToken === undefined) {
+      throw new Error(
+        'Set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (found only one), or neither to use the memory store.',
+      )
+    }
+    return upstash(upstashUrl, upstashToken)
+  }
+  const store = memoryStore()
+  return {
+    kind: 'memory',
+    store,
+    description: 'memory (this process only)',
+    close: async () => store.close(),
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim()
+}
+
+async function redisFromUrl(url: string): Promise<EnvStore> {
+  const [{ Redis }, { redisStore }] = await Promise.all([import('ioredis'), import('@floodgate/core/redis')])
+  // As docs/stores.md says: no offline queue (a request fails fast instead of waiting for Redis)
+  // and no automatic re-send (a decision cut off by a reconnect must not count twice).
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  })
+  await client.connect()
+  const store = redisStore({ client })
+  return {
+    kind: 'redis',
+    store,
+    description: `redis ${redacted(url)}`,
+    async close() {
+      await store.close()
+      await client.quit()
+    },
+  }
+}
+
+async function upstash(url: string, token: string): Promise<EnvStore> {
+  const [{ Redis }, { upstashStore }] = await Promise.all([
+    import('@upstash/redis'),
+    import('@floodgate/core/upstash'),
+  ])
+  const store = upstashStore({ redis: new Redis({ url, token }) })
+  return {
+    kind: 'upstash',
+    store,
+    description: `upstash ${redacted(url)}`,
+    close: async () => store.close(),
+  }
+}
+
+/** The URL without credentials, for logs. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url)
+    u.username = ''
+    u.password = ''
+    return u.toString()
+  } catch {
+    return '(unparseable URL)'
+  }
+}

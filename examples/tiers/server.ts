@@ -1,0 +1,110 @@
+// Plans chosen by API key (Express). Every request passes two policies at once: a per-second
+// burst (token bucket) and a daily quota (fixed window, reset at 00:00 UTC); the plan sets both.
+// Run: node --conditions=@floodgate/source --import tsx examples/tiers/server.ts
+import { createServer } from 'node:http'
+import { fixedWindow, memoryStore, type RateLimitStore, tokenBucket } from '@floodgate/core'
+import { rateLimit } from '@floodgate/express'
+import express, { type Express as ExpressApp, type NextFunction, type Request, type Response } from 'express'
+import {
+  closeServer,
+  defaultPort,
+  isMain,
+  type RunningExample,
+  running,
+  type StartOptions,
+  serveUntilSignal,
+} from '../shared/running-example.js'
+import { storeFromEnv } from '../shared/store-from-env.js'
+
+/** A policy name is one counter shared by every plan: plans change limits, not names or periods. */
+export const PLANS = {
+  free: [
+    tokenBucket({ name: 'burst', capacity: 5, refillRate: 5, interval: '1 s' }),
+    fixedWindow({ name: 'daily', limit: 50, window: '1 d' }),
+  ],
+  pro: [
+    tokenBucket({ name: 'burst', capacity: 20, refillRate: 20, interval: '1 s' }),
+    fixedWindow({ name: 'daily', limit: 10_000, window: '1 d' }),
+  ],
+}
+export type Plan = keyof typeof PLANS
+
+interface Account {
+  id: string
+  plan: Plan
+}
+
+/** Stands in for a database of API keys. */
+export const API_KEYS: Record<string, Account> = {
+  'demo-free-key': { id: 'alice', plan: 'free' },
+  'demo-pro-key': { id: 'bob', plan: 'pro' },
+}
+
+declare global {
+  namespace Express {
+    interface Request {
+      account?: Account
+    }
+  }
+}
+
+export interface AppOptions {
+  /** Default: a fresh memory store. */
+  store?: RateLimitStore
+  prefix?: string
+}
+
+export function createApp(options: AppOptions = {}): { app: ExpressApp; close(): Promise<void> } {
+  const limiter = rateLimit({
+    tiers: PLANS,
+    defaultTier: 'free',
+    store: options.store ?? memoryStore(),
+    prefix: options.prefix ?? 'example-tiers',
+    // Counted per account, not per IP: the plan follows the account to every address it uses.
+    key: (req) => `account:${req.account!.id}`,
+    // May be async (a database or cache lookup); a plan change applies on the next request.
+    tier: async (req) => req.account!.plan,
+  })
+  const app = express()
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' })
+  })
+  app.use('/api', authenticate, limiter)
+  app.get('/api/data', (req: Request, res) => {
+    const d = req.rateLimit!
+    res.json({ account: req.account!.id, plan: d.tier, policies: d.policies.map(usage) })
+  })
+  return { app, close: () => limiter.limiter.close() }
+}
+
+function authenticate(req: Request, res: Response, next: NextFunction): void {
+  const key = req.get('x-api-key')
+  const account = key === undefined ? undefined : API_KEYS[key]
+  if (account === undefined) {
+    res.status(401).json({ error: 'Send a valid API key in the x-api-key header.' })
+    return
+  }
+  req.account = account
+  next()
+}
+
+function usage(p: { name: string; limit: number; remaining: number }) {
+  return { name: p.name, limit: p.limit, remaining: p.remaining }
+}
+
+export async function start(options: StartOptions = {}): Promise<RunningExample> {
+  const store = await storeFromEnv(options.env)
+  const { app, close } = createApp({ store: store.store, prefix: options.prefix })
+  const server = createServer(app).listen(options.port ?? defaultPort(), options.host ?? '127.0.0.1')
+  return running(server, store, async () => {
+    await closeServer(server)
+    await close()
+  })
+}
+
+if (isMain(import.meta.url)) {
+  const app = await start()
+  serveUntilSignal('Tiers', app, [])
+  console.log(`  curl -i -H 'x-api-key: demo-free-key' ${app.url}/api/data`)
+  console.log(`  curl -i -H 'x-api-key: demo-pro-key' ${app.url}/api/data`)
+}
