@@ -29,6 +29,7 @@ export interface RateLimiterOptions {
   logger?: Logger
 }
 
+/** Every option name `createRateLimiter` accepts; any other name throws ERR_FLOODGATE_UNKNOWN_OPTION. */
 export const LIMITER_OPTIONS = [
   'policies',
   'tiers',
@@ -47,17 +48,27 @@ export const DEFAULT_TIMEOUT_MS = 250
 
 const PREFIX = /^[\x21-\x7a\x7c\x7e]{1,64}$/
 
+/** `RateLimiterOptions` after validation, with every default filled in and durations in ms. */
 export interface ResolvedLimiterOptions {
+  /** Policies per tier; a limiter without tiers has one tier named `""`. */
   tiers: Map<string, readonly Policy[]>
+  /** The tier used when none (or an unknown one) is given; undefined without tiers. */
   defaultTier: string | undefined
   /** Every distinct counter name across tiers, for `reset`. */
   allPolicies: readonly Policy[]
+  /** The store given, or undefined for a memory store the limiter creates and owns. */
   store: RateLimitStore | undefined
+  /** Namespace of the counters. Default `"floodgate"`. */
   prefix: string
+  /** Deadline of each remote store call, in ms. Default 250. */
   timeoutMs: number
+  /** What a request gets when the store fails or times out. Default `"allow"`. */
   onStoreError: 'allow' | 'deny'
+  /** True in mode `"shadow"`: count and report, never deny. Default false. */
   shadow: boolean
+  /** Called with every store failure, if given. */
   onStoreFailure: ((error: FloodgateError) => void) | undefined
+  /** Where warnings go; false when silenced. Default `console`. */
   logger: Logger
 }
 

@@ -20,6 +20,7 @@ export interface LimitOptions {
   tier?: string
 }
 
+/** A rate limiter made by {@link createRateLimiter}: decides, peeks and resets per identifier. */
 export interface RateLimiter {
   /** Decides on one request and charges it if admitted. Rejects only for a bad argument or after `close()`. */
   limit(identifier: string, options?: LimitOptions): Promise<Decision>

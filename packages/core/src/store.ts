@@ -21,13 +21,17 @@ export interface StoreRequest {
 export interface StoreResponse {
   /** The store's clock at the decision, epoch ms. Headers' delta seconds are computed from it. */
   nowMs: number
+  /** One outcome per policy of the request, in the same order. */
   outcomes: PolicyOutcome[]
 }
 
 /** Which counters to delete: exactly `id`'s counters of these policies, never a pattern. */
 export interface StoreResetRequest {
+  /** The limiter's namespace. */
   readonly prefix: string
+  /** The identifier, already bounded in length by the limiter. */
   readonly id: string
+  /** Every policy of every tier: delete each one's counter for `id`. */
   readonly policies: readonly Policy[]
 }
 
@@ -45,7 +49,9 @@ export interface RateLimitStore {
   readonly name: string
   /** True when the store lives in this process: the limiter then applies no deadline to its calls. */
   readonly local: boolean
+  /** Decides on one request atomically and charges it when every policy admits it (unless `peek`). */
   consume(request: StoreRequest): StoreResponse | Promise<StoreResponse>
+  /** Deletes exactly the counters named by the request. */
   reset(request: StoreResetRequest): void | Promise<void>
   /** Releases what the store owns (never a client the caller passed in). Idempotent. */
   close(): void | Promise<void>

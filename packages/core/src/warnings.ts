@@ -1,5 +1,10 @@
 /** Where Floodgate writes warnings. `false` silences them. */
-export type Logger = { warn(message: string): void } | false
+export type Logger =
+  | {
+      /** Receives one warning line, prefixed with `[floodgate]` and its code. */
+      warn(message: string): void
+    }
+  | false
 
 /**
  * Runtime warnings shown once per code (store failures once per `repeatMs`), so a misconfiguration

@@ -30,7 +30,9 @@ export function transition(
 
 /** The outcome of several policies on one request, and the states to write if it was admitted. */
 export interface Evaluation {
+  /** Whether every policy admits the request. */
   allowed: boolean
+  /** One outcome per policy, in the order given. */
   outcomes: PolicyOutcome[]
   /** Per policy: the transition taken; write `next` (with `expiresAtMs`) only when `allowed`. */
   transitions: Transition[]

@@ -2,6 +2,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
 import type { FixedWindowPolicy, FixedWindowState, Transition } from './types.js'
 
+/** Options of {@link fixedWindow}. */
 export interface FixedWindowOptions {
   /** Counter name, unique within a request's policies. Default `"fixed-window"`. */
   name?: string

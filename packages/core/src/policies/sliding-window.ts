@@ -4,6 +4,7 @@ import { floorDiv } from '../math.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
 import type { SlidingWindowPolicy, SlidingWindowState, Transition } from './types.js'
 
+/** Options of {@link slidingWindow}. */
 export interface SlidingWindowOptions {
   /** Counter name, unique within a request's policies. Default `"sliding-window"`. */
   name?: string

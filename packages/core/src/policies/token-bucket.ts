@@ -4,6 +4,7 @@ import { ceilDiv, floorDiv } from '../math.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
 import type { TokenBucketPolicy, TokenBucketState, Transition } from './types.js'
 
+/** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
   /** Counter name, unique within a request's policies. Default `"token-bucket"`. */
   name?: string

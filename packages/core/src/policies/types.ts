@@ -3,6 +3,7 @@ export type PolicyKind = 'fixed-window' | 'sliding-window' | 'token-bucket'
 
 /** An epoch-aligned fixed window: at most `limit` units per window of `windowMs`. */
 export interface FixedWindowPolicy {
+  /** Discriminant: `"fixed-window"`. */
   readonly kind: 'fixed-window'
   /** Counter name; counters belong to (prefix, name, identifier). */
   readonly name: string
@@ -14,7 +15,9 @@ export interface FixedWindowPolicy {
 
 /** The weighted two-window counter: the previous window counts in proportion to its overlap. */
 export interface SlidingWindowPolicy {
+  /** Discriminant: `"sliding-window"`. */
   readonly kind: 'sliding-window'
+  /** Counter name; counters belong to (prefix, name, identifier). */
   readonly name: string
   /** Units admitted per sliding window. */
   readonly limit: number
@@ -24,7 +27,9 @@ export interface SlidingWindowPolicy {
 
 /** A bucket of `capacity` tokens refilling continuously at `refillRate` tokens per `intervalMs`. */
 export interface TokenBucketPolicy {
+  /** Discriminant: `"token-bucket"`. */
   readonly kind: 'token-bucket'
+  /** Counter name; counters belong to (prefix, name, identifier). */
   readonly name: string
   /** Tokens in a full bucket (and the largest burst). */
   readonly capacity: number
@@ -34,18 +39,24 @@ export interface TokenBucketPolicy {
   readonly intervalMs: number
 }
 
+/** A policy made by `fixedWindow()`, `slidingWindow()` or `tokenBucket()`: plain frozen data. */
 export type Policy = FixedWindowPolicy | SlidingWindowPolicy | TokenBucketPolicy
 
 /** Stored state of a fixed window: the window index and the units used in it. */
 export interface FixedWindowState {
+  /** Index of the window: floor(epoch ms / windowMs). */
   window: number
+  /** Units admitted in that window. */
   used: number
 }
 
 /** Stored state of a sliding window: the current window index, its usage and the previous window's. */
 export interface SlidingWindowState {
+  /** Index of the current window: floor(epoch ms / windowMs). */
   window: number
+  /** Units admitted in the current window. */
   used: number
+  /** Units admitted in the window before it. */
   previousUsed: number
 }
 
@@ -54,10 +65,13 @@ export interface SlidingWindowState {
  * refill stays in exact integer arithmetic: `scaledTokens / intervalMs` tokens at `updatedAtMs`.
  */
 export interface TokenBucketState {
+  /** Tokens × intervalMs, an exact integer. */
   scaledTokens: number
+  /** Epoch ms at which `scaledTokens` was measured. */
   updatedAtMs: number
 }
 
+/** The stored state of any policy. */
 export type PolicyState = FixedWindowState | SlidingWindowState | TokenBucketState
 
 /** One policy's answer for one request, as a store returns it. */
@@ -74,6 +88,7 @@ export interface PolicyOutcome {
 
 /** The result of a reference transition: the outcome and, when admitted, the state to store. */
 export interface Transition<S extends PolicyState = PolicyState> {
+  /** The policy's answer to the request. */
   outcome: PolicyOutcome
   /** The state after charging the request; only meaningful when `outcome.allowed`. */
   next: S

@@ -5,6 +5,7 @@ import type { Policy, PolicyState } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 
+/** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
    * Most keys held at once (one key per identifier and policy). When full, a new key replaces the
@@ -20,6 +21,7 @@ export interface MemoryStore extends RateLimitStore {
   readonly name: 'memory'
   /** Keys held now, after freeing every window that has passed. */
   readonly size: number
+  /** The `maxKeys` option: most keys held at once. */
   readonly maxKeys: number
 }
 
