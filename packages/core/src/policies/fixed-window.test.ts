@@ -71,6 +71,11 @@ describe('fixedWindowTransition', () => {
     ).toEqual([no(3, 1_000, Number.POSITIVE_INFINITY), ok(0, 1_000)])
   })
 
+  it('reports 0 remaining, never a negative count, when more than the limit was used (a tier downgrade)', () => {
+    const t = fixedWindowTransition(policy, { window: 5, used: 50 }, 1, 5_500)
+    expect(t.outcome).toEqual(no(0, 6_000, 500))
+  })
+
   it('ignores a stored count from an older window', () => {
     const t = fixedWindowTransition(policy, { window: 4, used: 3 }, 1, 9_000)
     expect(t.outcome).toEqual(ok(2, 10_000))

@@ -52,7 +52,8 @@ export function fixedWindowTransition(
     // In the next window the count starts at zero, so any cost ≤ limit is admitted there.
     outcome: {
       allowed: false,
-      remaining: limit - used,
+      // A tier downgrade can leave more used than this tier's limit: never report a negative count.
+      remaining: Math.max(0, limit - used),
       resetAtMs,
       retryAfterMs: cost > limit ? Number.POSITIVE_INFINITY : resetAtMs - nowMs,
     },
