@@ -97,5 +97,23 @@ export function sequenceCases(kind: PolicyKindCase): ConformanceCase[] {
       }
     },
   })
+  cases.push({
+    name: 'follows a change of limit under one name, as a tier change makes it',
+    run: async (f) => {
+      const pro = kind.make('tiered', 12)
+      const free = kind.make('tiered', 4)
+      for (let i = 0; i < 9; i++) await f.step({ id: 't', policies: [pro] }, `as pro ${i}`)
+      const downgraded = await f.step({ id: 't', policies: [free] }, 'downgraded')
+      // Windows keep the usage (9 > 4: denied); a bucket keeps its tokens (3, within the new capacity).
+      expect(downgraded.outcomes[0]!).toMatchObject(
+        kind.kind === 'token-bucket' ? { allowed: true, remaining: 2 } : { allowed: false, remaining: 0 },
+      )
+      for (const advanceMs of [1, PERIOD_MS / 2, PERIOD_MS / 2, 1, PERIOD_MS]) {
+        f.clock.advance(advanceMs)
+        await f.step({ id: 't', policies: [free] }, 'as free')
+        await f.step({ id: 't', policies: [pro], cost: 2 }, 'as pro again')
+      }
+    },
+  })
   return cases
 }

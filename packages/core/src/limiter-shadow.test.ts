@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest'
+import { rateLimitHeaders } from './headers.js'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
+
+describe("mode: 'shadow'", () => {
+  it('counts and reports like enforce mode but never denies', async () => {
+    const clock = manualClock(3_600_000)
+    const store = memoryStore({ clock })
+    const policies = fixedWindow({ limit: 2, window: '1 m' })
+    const shadow = createRateLimiter({ policies, store, mode: 'shadow' })
+    const decisions = []
+    for (let i = 0; i < 5; i++) decisions.push(await shadow.limit('s'))
+    expect(decisions.map((d) => [d.allowed, d.reason, d.remaining])).toEqual([
+      [true, 'allowed', 1],
+      [true, 'allowed', 0],
+      [true, 'shadow-limited', 0],
+      [true, 'shadow-limited', 0],
+      [true, 'shadow-limited', 0],
+    ])
+    // It reports the wait an enforcing limiter would impose, without a Retry-After.
+    expect(decisions[2]!.retryAfterMs).toBe(60_000)
+    expect(rateLimitHeaders(decisions[2]!, ['draft-8'])).toEqual({
+      'RateLimit-Policy': '"fixed-window";q=2;w=60',
+      RateLimit: '"fixed-window";r=0;t=60',
+    })
+    // The admitted requests were counted: an enforcing limiter on the same counters denies.
+    const enforce = createRateLimiter({ policies, store })
+    expect(await enforce.limit('s')).toMatchObject({ allowed: false, reason: 'limited' })
+    clock.advance(60_000)
+    expect(await shadow.limit('s')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 1 })
+  })
+})

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from './errors.js'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { slidingWindow } from './policies/sliding-window.js'
+import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
+
+function tieredLimiter() {
+  const warnings: string[] = []
+  const clock = manualClock(1_000 * 60_000)
+  const limiter = createRateLimiter({
+    tiers: {
+      free: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
+      pro: fixedWindow({ name: 'api', limit: 100, window: '1 m' }),
+    },
+    defaultTier: 'free',
+    store: memoryStore({ clock }),
+    logger: { warn: (message: string) => warnings.push(message) },
+  })
+  return { limiter, warnings, clock }
+}
+
+describe('tiers', () => {
+  it('denies at once after a downgrade mid-window: usage belongs to the identifier, not the tier', async () => {
+    const { limiter } = tieredLimiter()
+    for (let i = 0; i < 50; i++) expect((await limiter.limit('u', { tier: 'pro' })).allowed).toBe(true)
+    const next = await limiter.limit('u', { tier: 'free' })
+    expect(next).toMatchObject({ allowed: false, reason: 'limited', tier: 'free', limit: 10, remaining: 0 })
+  })
+
+  it('keeps usage across an upgrade', async () => {
+    const { limiter } = tieredLimiter()
+    for (let i = 0; i < 10; i++) await limiter.limit('u')
+    expect((await limiter.limit('u')).allowed).toBe(false)
+    const upgraded = await limiter.limit('u', { tier: 'pro' })
+    expect(upgraded).toMatchObject({ allowed: true, tier: 'pro', limit: 100, remaining: 89 })
+  })
+
+  it('gives an unknown tier the default tier, never unlimited, and warns once', async () => {
+    const { limiter, warnings } = tieredLimiter()
+    const decisions = []
+    for (let i = 0; i < 12; i++) decisions.push(await limiter.limit('u', { tier: 'enterprise' }))
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(10)
+    expect(decisions[11]).toMatchObject({ allowed: false, tier: 'free', limit: 10 })
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(ERROR_CODES.UNKNOWN_TIER)
+    expect(warnings[0]).toContain('"enterprise"')
+    expect(warnings[0]).toContain('"free"')
+  })
+
+  it('uses the default tier when none is given', async () => {
+    const { limiter, warnings } = tieredLimiter()
+    expect(await limiter.limit('u')).toMatchObject({ tier: 'free', limit: 10 })
+    expect(warnings).toEqual([])
+  })
+
+  it('resets an identifier for every tier at once', async () => {
+    const { limiter } = tieredLimiter()
+    for (let i = 0; i < 10; i++) await limiter.limit('u', { tier: 'pro' })
+    await limiter.reset('u')
+    expect(await limiter.peek('u', { tier: 'pro' })).toMatchObject({ remaining: 99 })
+  })
+
+  it.each([
+    ['another kind', slidingWindow({ name: 'api', limit: 100, window: '1 m' })],
+    ['another window', fixedWindow({ name: 'api', limit: 100, window: '1 h' })],
+  ])('rejects one policy name with %s in two tiers (ERR_FLOODGATE_POLICY_CONFLICT)', (_what, pro) => {
+    expect(() =>
+      createRateLimiter({
+        tiers: { free: fixedWindow({ name: 'api', limit: 10, window: '1 m' }), pro },
+        defaultTier: 'free',
+      }),
+    ).toThrow(expect.objectContaining({ code: ERROR_CODES.POLICY_CONFLICT, value: 'api' }))
+  })
+})
