@@ -51,9 +51,11 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   const client = new Redis(url, {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 1,
     lazyConnect: true,
   })
+  // Failures surface on the commands, where Floodgate reports them (see `onStoreError`); without
+  // a listener ioredis would also print every reconnect attempt.
+  client.on('error', () => {})
   await client.connect()
   const store = redisStore({ client })
   return {
@@ -72,7 +74,8 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
     import('@upstash/redis'),
     import('@floodgate/core/upstash'),
   ])
-  const store = upstashStore({ redis: new Redis({ url, token }) })
+  // No automatic retry: a retried request that had already reached Redis would count twice.
+  const store = upstashStore({ redis: new Redis({ url, token, retry: { retries: 0 } }) })
   return {
     kind: 'upstash',
     store,
