@@ -1,1 +1,7 @@
-export {}
+export {
+  type FromUpstashOptions,
+  fromUpstash,
+  type UpstashRatelimit,
+  type UpstashRatelimitResponse,
+} from './from-upstash.js'
+export { type UpstashRedisClient, type UpstashStoreOptions, upstashStore } from './upstash-store.js'

@@ -1,0 +1,216 @@
+import { withDeadline } from '../deadline.js'
+import type { Decision, PolicyDecision } from '../decision.js'
+import type { Duration } from '../duration.js'
+import { ERROR_CODES, FloodgateError, invalidOption, isFloodgateError } from '../errors.js'
+import { boundIdentifier } from '../keys.js'
+import type { LimitOptions, RateLimiter } from '../limiter.js'
+import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
+import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import type { Logger } from '../warnings.js'
+import { Warnings } from '../warnings.js'
+
+/** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
+export interface UpstashRatelimitResponse {
+  success: boolean
+  /** The quota; 0 in its timeout answer. */
+  limit: number
+  remaining: number
+  /** Epoch ms at which the quota resets; 0 in its timeout answer. */
+  reset: number
+  pending?: Promise<unknown>
+  reason?: string
+}
+
+/** The few `Ratelimit` methods used. */
+export interface UpstashRatelimit {
+  limit(identifier: string, request?: { rate?: number }): Promise<UpstashRatelimitResponse>
+  getRemaining(identifier: string): Promise<{ remaining: number; reset: number; limit?: number }>
+  resetUsedTokens(identifier: string): Promise<void>
+}
+
+export interface FromUpstashOptions {
+  /** The window (or refill interval) the Ratelimit was built with, for the `w` of RateLimit-Policy. */
+  window: Duration
+  /** The policy name in headers. Default `"upstash"`. */
+  name?: string
+  /** Deadline of each call, on top of the Ratelimit's own `timeout`. Default `"250 ms"`. */
+  timeout?: Duration
+  /** What a request gets when Upstash fails or times out. Default `"allow"`. */
+  onStoreError?: 'allow' | 'deny'
+  onStoreFailure?: (error: FloodgateError) => void
+  logger?: Logger
+}
+
+const OPTIONS = ['window', 'name', 'timeout', 'onStoreError', 'onStoreFailure', 'logger'] as const
+
+/**
+ * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
+ * and dashboard stay; Floodgate's middleware gets decisions and headers from its answers. Its
+ * timeout answer (`reason: "timeout"`, limit/remaining/reset 0) becomes a store error, never
+ * "blocked" headers. Tiers and peek's exact maths are Floodgate-store features: `peek` here
+ * reads `getRemaining`.
+ */
+export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOptions): RateLimiter {
+  if (ratelimit === null || typeof ratelimit !== 'object' || typeof ratelimit.limit !== 'function') {
+    invalidOption('fromUpstash(ratelimit)', ratelimit, 'a Ratelimit from @upstash/ratelimit')
+  }
+  const o = requireObject(options, 'fromUpstash(ratelimit, options)')
+  rejectUnknownOptions(o, OPTIONS, 'fromUpstash()')
+  const { window, name, ...rest } = o as unknown as FromUpstashOptions
+  const policy = fixedWindow({ name: name ?? 'upstash', limit: 1, window })
+  const config = resolveLimiterOptions({ ...rest, policies: policy })
+  return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name)
+}
+
+class UpstashLimiter implements RateLimiter {
+  readonly warnings: Warnings
+  private closed = false
+
+  constructor(
+    private readonly ratelimit: UpstashRatelimit,
+    readonly config: ResolvedLimiterOptions,
+    private readonly windowMs: number,
+    private readonly name: string,
+  ) {
+    this.warnings = new Warnings(config.logger)
+  }
+
+  async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
+    const { id, cost } = this.check(identifier, options)
+    try {
+      const answer = await withDeadline(
+        this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost }),
+        this.config.timeoutMs,
+        'Upstash Ratelimit',
+      )
+      // Analytics and multi-region sync settle later; a failure there must not go unhandled.
+      answer.pending?.catch(() => undefined)
+      if (answer.reason === 'timeout') {
+        throw new FloodgateError(
+          ERROR_CODES.STORE_TIMEOUT,
+          'Upstash Ratelimit answered with its timeout response (limit 0, remaining 0).',
+        )
+      }
+      return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+    } catch (error) {
+      return this.failure(error, cost)
+    }
+  }
+
+  async peek(identifier: string, options?: LimitOptions): Promise<Decision> {
+    const { id, cost } = this.check(identifier, options)
+    try {
+      const r = await withDeadline(
+        this.ratelimit.getRemaining(id),
+        this.config.timeoutMs,
+        'Upstash Ratelimit',
+      )
+      return this.decision(r.remaining >= cost, r.limit ?? r.remaining, r.remaining, r.reset, cost)
+    } catch (error) {
+      return this.failure(error, cost)
+    }
+  }
+
+  async reset(identifier: string): Promise<void> {
+    const { id } = this.check(identifier, undefined)
+    // Ratelimit resets by SCAN pattern: escape glob characters so no other identifier matches.
+    await this.ratelimit.resetUsedTokens(id.replace(/[*?[\]\\]/g, '\\$&'))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+
+  private check(identifier: string, options: LimitOptions | undefined): { id: string; cost: number } {
+    if (this.closed) {
+      throw new FloodgateError(ERROR_CODES.CLOSED, 'This rate limiter was closed; create a new one.')
+    }
+    const id = boundIdentifier(identifier)
+    const cost = options?.cost ?? 1
+    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_COST,
+        `Invalid cost: got ${String(cost)}; expected a whole number of at least 1.`,
+        {
+          option: 'cost',
+          value: cost,
+        },
+      )
+    }
+    return { id, cost }
+  }
+
+  private decision(
+    success: boolean,
+    limit: number,
+    remaining: number,
+    resetMs: number,
+    cost: number,
+  ): Decision {
+    const nowMs = Date.now()
+    const retryAfterMs = success ? 0 : Math.max(1, resetMs - nowMs)
+    const part: PolicyDecision = {
+      name: this.name,
+      kind: 'fixed-window',
+      limit,
+      windowMs: this.windowMs,
+      allowed: success,
+      remaining: Math.max(0, remaining),
+      resetAtMs: resetMs,
+      retryAfterMs,
+    }
+    const shadow = !success && this.config.shadow
+    return {
+      allowed: success || shadow,
+      limit,
+      remaining: part.remaining,
+      resetAtMs: resetMs,
+      retryAfterMs,
+      policy: this.name,
+      tier: undefined,
+      reason: success ? 'allowed' : shadow ? 'shadow-limited' : 'limited',
+      cost,
+      nowMs,
+      policies: [part],
+    }
+  }
+
+  private failure(cause: unknown, cost: number): Decision {
+    const error = isFloodgateError(cause)
+      ? cause
+      : new FloodgateError(
+          ERROR_CODES.STORE_ERROR,
+          `Upstash Ratelimit failed: ${String((cause as Error)?.message ?? cause)}.`,
+          {
+            cause,
+          },
+        )
+    const allowed = this.config.onStoreError === 'allow'
+    this.warnings.warn(
+      error.code,
+      `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until Upstash recovers.`,
+      60_000,
+    )
+    try {
+      this.config.onStoreFailure?.(error)
+    } catch {
+      // A failing report hook must not turn a decision into an exception.
+    }
+    const nowMs = Date.now()
+    return {
+      allowed,
+      limit: 0,
+      remaining: 0,
+      resetAtMs: nowMs,
+      retryAfterMs: 0,
+      policy: this.name,
+      tier: undefined,
+      reason: 'store-error',
+      cost,
+      nowMs,
+      policies: [],
+      error,
+    }
+  }
+}

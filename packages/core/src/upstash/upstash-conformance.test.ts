@@ -1,0 +1,19 @@
+import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { Redis } from '@upstash/redis'
+import { afterAll, beforeAll } from 'vitest'
+import { runStoreConformance } from '../testing/index.js'
+import { upstashStore } from './upstash-store.js'
+
+describeRedis('upstashStore conformance', (redisUrl) => {
+  let server: UpstashServer
+  let redis: Redis
+  beforeAll(async () => {
+    server = await startUpstashServer({ redisUrl })
+    redis = new Redis({ url: server.url, token: server.token, retry: { retries: 0 }, enableTelemetry: false })
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  runStoreConformance({ name: 'upstash', createStore: ({ clock }) => upstashStore({ redis, clock }) })
+})

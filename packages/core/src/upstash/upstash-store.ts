@@ -1,0 +1,73 @@
+import { ERROR_CODES, FloodgateError } from '../errors.js'
+import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import { checkClock, createScriptStore } from '../redis/script-store.js'
+import type { RateLimitStore } from '../store.js'
+import { type Logger, Warnings } from '../warnings.js'
+
+/** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
+export interface UpstashRedisClient {
+  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>
+  del(...keys: string[]): Promise<number>
+}
+
+export interface UpstashStoreOptions {
+  /**
+   * An `@upstash/redis` client created with `retry: { retries: 0 }`: its automatic retry re-sends
+   * a request whose answer was lost, which may already have counted (`retry: false` still retries
+   * once in @upstash/redis 1.x). The store never closes it.
+   */
+  redis: UpstashRedisClient
+  /** Returns epoch ms, for tests. Default: the Redis server's clock. */
+  clock?: () => number
+  /** Where the one-time client settings warning goes. Default `console`; `false` silences it. */
+  logger?: Logger
+}
+
+const OPTIONS = ['redis', 'clock', 'logger'] as const
+const warned = new WeakSet<object>()
+
+/**
+ * Counters in Upstash Redis over REST: the same Lua script as `redisStore`, one HTTP request per
+ * decision (concurrent decisions may share one when the client auto-pipelines).
+ */
+export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
+  const o = requireObject(options, 'upstashStore(options)')
+  rejectUnknownOptions(o, OPTIONS, 'upstashStore()')
+  const redis = o.redis as UpstashRedisClient
+  if (
+    redis === null ||
+    typeof redis !== 'object' ||
+    typeof redis.evalsha !== 'function' ||
+    typeof redis.eval !== 'function'
+  ) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      'Invalid `upstashStore.redis`: expected an @upstash/redis client, `new Redis({ url, token, retry: { retries: 0 } })`.',
+      { option: 'upstashStore.redis', value: redis },
+    )
+  }
+  const clock = checkClock(o.clock, 'upstashStore.clock')
+  const attempts = retryAttempts(redis)
+  if (attempts !== 0 && !warned.has(redis)) {
+    warned.add(redis)
+    new Warnings((o.logger as Logger | undefined) ?? console).warn(
+      'ERR_FLOODGATE_CLIENT_SETTINGS',
+      `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
+    )
+  }
+  return createScriptStore(
+    {
+      evalsha: (sha1, keys, args) => redis.evalsha(sha1, keys, args),
+      eval: (script, keys, args) => redis.eval(script, keys, args),
+      del: (keys) => redis.del(...keys),
+    },
+    { name: 'upstash', clock },
+  )
+}
+
+/** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
+function retryAttempts(redis: object): number | undefined {
+  const attempts = (redis as { client?: { retry?: { attempts?: unknown } } }).client?.retry?.attempts
+  return typeof attempts === 'number' ? attempts : undefined
+}
