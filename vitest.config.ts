@@ -24,6 +24,8 @@ export default defineConfig({
       'scripts/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
+    // One Redis for the run (REDIS_URL or a private redis-server), read by tests via inject('redisUrl').
+    globalSetup: ['./tools/src/vitest-global-setup.ts'],
     pool: 'forks',
     testTimeout: 20_000,
     hookTimeout: 60_000,
