@@ -19,6 +19,7 @@ export {
   retryAfterSeconds,
   unavailableProblem,
 } from './headers.js'
+export { canonicalIp, clientIpKey, DEFAULT_IPV6_SUBNET } from './ip/canonical-ip.js'
 export { boundIdentifier, MAX_IDENTIFIER_LENGTH } from './keys.js'
 export {
   createRateLimiter,
@@ -33,6 +34,21 @@ export {
   type ResolvedLimiterOptions,
   resolveLimiterOptions,
 } from './limiter-options.js'
+export {
+  MIDDLEWARE_OPTIONS,
+  type MiddlewareOptions,
+  type ResolvedMiddlewareOptions,
+  resolveMiddlewareOptions,
+} from './middleware/middleware-options.js'
+export {
+  createRateLimitHandler,
+  MIDDLEWARE_WARNINGS,
+  PROBLEM_CONTENT_TYPE,
+  type RateLimitHandler,
+  type RateLimitOutcome,
+  type RequestBinding,
+  UNKNOWN_CLIENT_KEY,
+} from './middleware/request-handler.js'
 export { type Evaluation, evaluatePolicies, transition } from './policies/evaluate.js'
 export { type FixedWindowOptions, fixedWindow, fixedWindowTransition } from './policies/fixed-window.js'
 export {

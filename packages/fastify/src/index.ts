@@ -1,1 +1,115 @@
-export {}
+import {
+  createRateLimitHandler,
+  type Decision,
+  LIMITER_OPTIONS,
+  type MiddlewareOptions,
+  PROBLEM_CONTENT_TYPE,
+  type RateLimitHandler,
+  type RequestBinding,
+} from '@floodgate/core'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+
+/**
+ * Answers a limited request instead of the default 429 problem+json (headers are already set):
+ * send a reply, or throw an error carrying `statusCode: 429` to reach the app's error handler.
+ */
+export type OnLimited = (request: FastifyRequest, reply: FastifyReply, decision: Decision) => unknown
+
+/** Options of one route's own limiter (`config: { rateLimit: {...} }`); unset ones come from the plugin's. */
+export interface RateLimitRouteOptions extends MiddlewareOptions<FastifyRequest, OnLimited> {}
+
+export interface FastifyRateLimitOptions extends RateLimitRouteOptions {
+  /** Limit every route (default), or only routes with `config.rateLimit` when false. */
+  global?: boolean
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Floodgate's decision on this request (unset when skipped). */
+    rateLimit?: Decision
+  }
+  interface FastifyContextConfig {
+    /** This route's own limits, or false to leave it unlimited. */
+    rateLimit?: RateLimitRouteOptions | false
+  }
+}
+
+const binding: RequestBinding<FastifyRequest> = {
+  ip: (request) => request.ip,
+  headers: (request) => request.headers,
+  // Fastify defines `ips` only on the request class it builds when `trustProxy` is set.
+  trustsProxy: (request) => 'ips' in request,
+}
+
+/** Options that choose a limiter: a route giving any of them does not inherit the plugin's. */
+const LIMIT_CHOICE = ['limiter', 'policies', 'tiers', 'defaultTier'] as const
+
+const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, options) => {
+  const { global = true, ...defaults } = options
+  if (typeof global !== 'boolean') throw new TypeError('fastifyRateLimit: `global` must be a boolean')
+  const created: RateLimitHandler<FastifyRequest, OnLimited>[] = []
+  const build = (o: RateLimitRouteOptions) => {
+    const handler = createRateLimitHandler(o, binding)
+    if (o.limiter === undefined) created.push(handler)
+    return handler
+  }
+  const globalHandler = global ? build(defaults) : undefined
+  // A GET route and its automatic HEAD route share one config object, hence one limiter.
+  const perRoute = new WeakMap<RateLimitRouteOptions, RateLimitHandler<FastifyRequest, OnLimited>>()
+
+  if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
+  fastify.addHook('onRoute', (route) => {
+    const own = route.config?.rateLimit
+    if (own === false) return
+    let handler = globalHandler
+    if (own !== undefined) {
+      handler = perRoute.get(own)
+      if (handler === undefined) {
+        handler = build(routeOptions(defaults, own))
+        perRoute.set(own, handler)
+      }
+    }
+    if (handler === undefined) return
+    const hook = onRequest(handler)
+    const existing = route.onRequest
+    route.onRequest = existing === undefined ? [hook] : [...[existing].flat(), hook]
+  })
+  fastify.addHook('onClose', async () => {
+    await Promise.all(created.map((h) => h.limiter.close()))
+  })
+}
+
+function routeOptions(defaults: RateLimitRouteOptions, own: RateLimitRouteOptions): RateLimitRouteOptions {
+  const merged: Record<string, unknown> = { ...defaults }
+  if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
+    for (const name of LIMIT_CHOICE) delete merged[name]
+  }
+  // Limiter options cannot accompany a given `limiter`.
+  if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
+  return { ...merged, ...own }
+}
+
+function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequestHookHandler {
+  const { onLimited } = handler
+  return async function floodgateRateLimit(request, reply) {
+    const outcome = await handler.handle(request)
+    if (outcome.action === 'skip') return
+    request.rateLimit = outcome.decision
+    reply.headers(outcome.headers)
+    if (outcome.action === 'pass') return
+    if (outcome.action === 'limited' && onLimited !== undefined) {
+      await onLimited(request, reply, outcome.decision)
+      // An onLimited that neither answers nor throws must not let the request through.
+      if (reply.sent) return reply
+    }
+    // A Buffer, so that Fastify does not append a charset and the body matches other frameworks.
+    return reply
+      .code(outcome.status)
+      .header('content-type', PROBLEM_CONTENT_TYPE)
+      .send(Buffer.from(outcome.body))
+  }
+}
+
+/** The Floodgate plugin: `await app.register(fastifyRateLimit, { policies })`. Fastify 4 and 5. */
+export const fastifyRateLimit = fp(plugin, { fastify: '4.x || 5.x', name: '@floodgate/fastify' })

@@ -1,4 +1,6 @@
 // @floodgate/core/testing: the shared store conformance kit and test helpers.
+
+export * from './adapter-behaviour.js'
 export { TRICKY_IDS } from './cases-isolation.js'
 export { seededRandom } from './cases-traces.js'
 export { runStoreConformance } from './conformance.js'

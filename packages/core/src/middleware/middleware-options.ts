@@ -1,0 +1,112 @@
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { type HeaderFormat, resolveHeaderFormats } from '../headers.js'
+import { DEFAULT_IPV6_SUBNET } from '../ip/canonical-ip.js'
+import { createRateLimiterFromResolved, type RateLimiter } from '../limiter.js'
+import { LIMITER_OPTIONS, type RateLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
+import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+
+type MaybePromise<T> = T | Promise<T>
+
+/**
+ * Options of every adapter's middleware: everything `createRateLimiter` takes (or `limiter`, an
+ * existing one), plus how a request maps to an identifier, tier and cost. `Req` is what the
+ * framework hands to callbacks (Express `req`, Koa `ctx`, Fastify `request`); `OnLimited` is the
+ * framework's own custom-answer callback.
+ */
+export interface MiddlewareOptions<Req, OnLimited = never> extends RateLimiterOptions {
+  /** An existing limiter to use instead of building one from the limiter options. */
+  limiter?: RateLimiter
+  /**
+   * The identifier a request is counted under. Default: the client IP as the framework resolves
+   * it under its trust-proxy setting, canonicalised (`ip:192.0.2.1`, `ip:2001:db8:0:ab00::/56`).
+   * A request without a usable address is counted under `unknown-client`, with a warning.
+   */
+  key?: (req: Req) => MaybePromise<string>
+  /** The tier (plan) whose policies apply; undefined means the limiter's `defaultTier`. */
+  tier?: (req: Req) => MaybePromise<string | undefined>
+  /** What this request costs, a whole number ≥ 1. Default 1. */
+  cost?: (req: Req) => MaybePromise<number>
+  /** True to let the request through uncounted and without rate-limit headers. */
+  skip?: (req: Req) => MaybePromise<boolean>
+  /** Header formats to write: one, several, or false for none. Default `['draft-8', 'legacy']`. */
+  headers?: HeaderFormat | readonly HeaderFormat[] | false
+  /** Prefix length (1–128 bits) an IPv6 client is grouped by in the default key. Default 56. */
+  ipv6Subnet?: number
+  /** Replaces the default 429 answer. Its signature is the framework's (see each adapter). */
+  onLimited?: OnLimited
+}
+
+/** The middleware option names beyond the limiter's own. */
+export const MIDDLEWARE_OPTIONS = [
+  'limiter',
+  'key',
+  'tier',
+  'cost',
+  'skip',
+  'headers',
+  'ipv6Subnet',
+  'onLimited',
+] as const
+
+export interface ResolvedMiddlewareOptions<Req, OnLimited> {
+  limiter: RateLimiter
+  key: ((req: Req) => MaybePromise<string>) | undefined
+  tier: ((req: Req) => MaybePromise<string | undefined>) | undefined
+  cost: ((req: Req) => MaybePromise<number>) | undefined
+  skip: ((req: Req) => MaybePromise<boolean>) | undefined
+  headerFormats: readonly HeaderFormat[]
+  ipv6Subnet: number
+  onLimited: OnLimited | undefined
+}
+
+/**
+ * Validates middleware options once, when the middleware is created, and builds the limiter
+ * unless one was given. `adapterOptions` names options the adapter itself handles (Fastify's
+ * `global`); they are accepted and ignored here.
+ */
+export function resolveMiddlewareOptions<Req, OnLimited>(
+  options: MiddlewareOptions<Req, OnLimited>,
+  adapterOptions: readonly string[] = [],
+): ResolvedMiddlewareOptions<Req, OnLimited> {
+  const o = requireObject(options, 'rateLimit(options)')
+  const known = [...MIDDLEWARE_OPTIONS, ...adapterOptions]
+  for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') invalidOption(name, o[name], 'a function')
+  }
+  const subnet = o.ipv6Subnet ?? DEFAULT_IPV6_SUBNET
+  if (typeof subnet !== 'number' || !Number.isInteger(subnet) || subnet < 1 || subnet > 128) {
+    invalidOption(
+      'ipv6Subnet',
+      subnet,
+      'a whole number of bits from 1 to 128 (56 groups a typical home network)',
+    )
+  }
+  return {
+    limiter: limiterOf(o, known),
+    key: o.key as ResolvedMiddlewareOptions<Req, OnLimited>['key'],
+    tier: o.tier as ResolvedMiddlewareOptions<Req, OnLimited>['tier'],
+    cost: o.cost as ResolvedMiddlewareOptions<Req, OnLimited>['cost'],
+    skip: o.skip as ResolvedMiddlewareOptions<Req, OnLimited>['skip'],
+    headerFormats: resolveHeaderFormats(o.headers),
+    ipv6Subnet: subnet,
+    onLimited: o.onLimited as OnLimited | undefined,
+  }
+}
+
+function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLimiter {
+  if (o.limiter === undefined) return createRateLimiterFromResolved(resolveLimiterOptions(o, known))
+  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...known], 'rateLimit()')
+  const limiter = o.limiter as RateLimiter
+  if (limiter === null || typeof limiter !== 'object' || typeof limiter.limit !== 'function') {
+    invalidOption('limiter', limiter, 'a limiter made by createRateLimiter() or fromUpstash()')
+  }
+  const both = LIMITER_OPTIONS.find((name) => o[name] !== undefined)
+  if (both !== undefined) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid \`${both}\`: got ${describeValue(o[both])} together with \`limiter\`; a given limiter keeps its own configuration, so pass \`${both}\` to createRateLimiter() instead.`,
+      { option: both, value: o[both] },
+    )
+  }
+  return limiter
+}

@@ -1,0 +1,144 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import type { Decision } from '../decision.js'
+import { type HeaderMap, problemDetails, rateLimitHeaders, unavailableProblem } from '../headers.js'
+import { clientIpKey } from '../ip/canonical-ip.js'
+import type { RateLimiter } from '../limiter.js'
+import {
+  type MiddlewareOptions,
+  type ResolvedMiddlewareOptions,
+  resolveMiddlewareOptions,
+} from './middleware-options.js'
+
+/** How an adapter reads the few things core needs from its framework's request object. */
+export interface RequestBinding<Req> {
+  /** The client address as the framework resolves it under its own trust-proxy setting. */
+  ip(req: Req): string | undefined
+  headers(req: Req): IncomingHttpHeaders
+  /** Whether the framework derives `ip` from forwarding headers (trusts a proxy). */
+  trustsProxy(req: Req): boolean
+}
+
+/** The media type of every Floodgate error body (RFC 9457). */
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+/** The identifier of requests whose client address is missing or malformed (one shared bucket). */
+export const UNKNOWN_CLIENT_KEY = 'unknown-client'
+
+/** Warning codes the middleware may log, each once per limiter. */
+export const MIDDLEWARE_WARNINGS = {
+  /** A request had no usable client address; it was counted under `unknown-client`. */
+  UNKNOWN_CLIENT_IP: 'FLOODGATE_UNKNOWN_CLIENT_IP',
+  /** A forwarding header arrived but the framework does not trust proxies. */
+  FORWARDED_HEADER_IGNORED: 'FLOODGATE_FORWARDED_HEADER_IGNORED',
+} as const
+
+/**
+ * What the adapter should do with a request:
+ * - `skip`: continue, set nothing (skipped, or already counted by another mount of this limiter);
+ * - `pass`: set `headers` (none after a store failure under 'allow') and continue;
+ * - `limited`: answer `status` 429 with `headers` and `body` (problem+json), or call `onLimited`;
+ * - `unavailable`: the store failed under 'deny': answer 503 with `body`, no rate-limit headers.
+ */
+export type RateLimitOutcome =
+  | { readonly action: 'skip' }
+  | { readonly action: 'pass'; readonly decision: Decision; readonly headers: HeaderMap }
+  | {
+      readonly action: 'limited' | 'unavailable'
+      readonly decision: Decision
+      readonly headers: HeaderMap
+      readonly status: 429 | 503
+      readonly body: string
+    }
+
+export interface RateLimitHandler<Req, OnLimited> {
+  readonly limiter: RateLimiter
+  readonly onLimited: OnLimited | undefined
+  /** Decides on one request. Rejects with the error of a user callback (or a bad cost or key). */
+  handle(req: Req): Promise<RateLimitOutcome>
+}
+
+const SKIP: RateLimitOutcome = Object.freeze({ action: 'skip' })
+const UNAVAILABLE_BODY = JSON.stringify(unavailableProblem())
+const NO_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap
+
+/** Requests already counted, per limiter: a request passing two mounts is counted once. */
+const countedByLimiter = new WeakMap<RateLimiter, WeakSet<object>>()
+
+/** Validates `options` now and returns the framework-neutral per-request logic of a middleware. */
+export function createRateLimitHandler<Req extends object, OnLimited>(
+  options: MiddlewareOptions<Req, OnLimited>,
+  binding: RequestBinding<Req>,
+  adapterOptions: readonly string[] = [],
+): RateLimitHandler<Req, OnLimited> {
+  return new Handler(resolveMiddlewareOptions(options, adapterOptions), binding)
+}
+
+class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, OnLimited> {
+  readonly limiter: RateLimiter
+  readonly onLimited: OnLimited | undefined
+  private readonly counted: WeakSet<object>
+  private forwardedWarned = false
+
+  constructor(
+    private readonly o: ResolvedMiddlewareOptions<Req, OnLimited>,
+    private readonly binding: RequestBinding<Req>,
+  ) {
+    this.limiter = o.limiter
+    this.onLimited = o.onLimited
+    let counted = countedByLimiter.get(o.limiter)
+    if (counted === undefined) {
+      counted = new WeakSet()
+      countedByLimiter.set(o.limiter, counted)
+    }
+    this.counted = counted
+  }
+
+  async handle(req: Req): Promise<RateLimitOutcome> {
+    const o = this.o
+    if (this.counted.has(req)) return SKIP
+    this.counted.add(req)
+    if (o.skip !== undefined && (await o.skip(req))) return SKIP
+    const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
+    const tier = o.tier === undefined ? undefined : await o.tier(req)
+    const cost = o.cost === undefined ? undefined : await o.cost(req)
+    const decision = await this.limiter.limit(key, { cost, tier })
+    if (decision.allowed) {
+      return { action: 'pass', decision, headers: rateLimitHeaders(decision, o.headerFormats) }
+    }
+    if (decision.reason === 'store-error') {
+      return { action: 'unavailable', decision, headers: NO_HEADERS, status: 503, body: UNAVAILABLE_BODY }
+    }
+    return {
+      action: 'limited',
+      decision,
+      headers: rateLimitHeaders(decision, o.headerFormats),
+      status: 429,
+      body: JSON.stringify(problemDetails(decision)),
+    }
+  }
+
+  private clientKey(req: Req): string {
+    const address = this.binding.ip(req)
+    if (!this.forwardedWarned) this.checkForwarded(req)
+    const key = clientIpKey(address, this.o.ipv6Subnet)
+    if (key !== undefined) return key
+    this.limiter.warnings.warn(
+      MIDDLEWARE_WARNINGS.UNKNOWN_CLIENT_IP,
+      `A request arrived without a usable client address (got ${JSON.stringify(address ?? null).slice(0, 60)}); it is counted under the shared "${UNKNOWN_CLIENT_KEY}" identifier. Check the framework's trust-proxy setting, or give a \`key\` option.`,
+    )
+    return UNKNOWN_CLIENT_KEY
+  }
+
+  // express-rate-limit's ERR_ERL_UNEXPECTED_X_FORWARDED_FOR: behind an untrusted proxy every
+  // client shares the proxy's address, so one client can exhaust everyone's quota.
+  private checkForwarded(req: Req): void {
+    const headers = this.binding.headers(req)
+    if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return
+    if (this.binding.trustsProxy(req)) return
+    this.forwardedWarned = true
+    this.limiter.warnings.warn(
+      MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
+      'A request carries an X-Forwarded-For or Forwarded header, but the framework does not trust proxies, so every client behind that proxy shares one rate limit. If the app runs behind a proxy, enable trust proxy (Express: app.set("trust proxy", 1); Koa: app.proxy = true; Fastify: trustProxy: true).',
+    )
+  }
+}

@@ -1,0 +1,191 @@
+import { expect } from 'vitest'
+import type { AdapterCase, RequestWithHeaders } from './adapter-behaviour.js'
+import { rateLimitHeadersOf, withServer } from './adapter-behaviour.js'
+import { behaviourFixture, brokenStore, exposedRemaining, perMinute, statuses } from './adapter-fixture.js'
+
+/** Rows on request callbacks, onLimited, store failures, callback errors and option checks. */
+export function callbackCases(): Record<string, AdapterCase[]> {
+  return {
+    'request callbacks': requestCallbackCases,
+    'store failures': storeFailureCases,
+    'errors from callbacks': [...callbackErrorCases(), ...onLimitedErrorCases],
+    'options checked at creation': optionCases,
+  }
+}
+
+const requestCallbackCases: AdapterCase[] = [
+  {
+    name: 'charges the cost a callback returns',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const cost = (req: RequestWithHeaders) => Number(req.headers['x-cost'] ?? 1)
+      return withServer(driver, { global: f.options(perMinute(5), { cost }) }, async (server) => {
+        expect(exposedRemaining(await server.get('/', { 'x-cost': '3' }))).toBe(2)
+        expect((await server.get('/', { 'x-cost': '3' })).status).toBe(429)
+        expect(exposedRemaining(await server.get('/', { 'x-cost': '2' }))).toBe(0)
+      })
+    },
+  },
+  {
+    name: 'lets a skipped request through uncounted and without rate-limit headers',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const skip = async (req: RequestWithHeaders) => req.headers['x-skip'] === '1'
+      return withServer(driver, { global: f.options(perMinute(2), { skip }) }, async (server) => {
+        for (let i = 0; i < 4; i++) {
+          const r = await server.get('/', { 'x-skip': '1' })
+          expect(r.status).toBe(200)
+          expect(rateLimitHeadersOf(r)).toEqual({})
+          expect(exposedRemaining(r)).toBeNull()
+        }
+        expect(await statuses(server.get, 3)).toEqual([200, 200, 429])
+      })
+    },
+  },
+  {
+    name: 'lets onLimited replace the answer, with the rate-limit headers already set',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const onLimited = driver.answerLimited(418, 'custom answer')
+      return withServer(driver, { global: f.options(perMinute(1), { onLimited }) }, async (server) => {
+        await server.get('/')
+        const r = await server.get('/')
+        expect(r.status).toBe(418)
+        expect(r.body).toBe('custom answer')
+        expect(r.headers.get('retry-after')).toBe('40')
+        expect(r.headers.get('x-ratelimit-remaining')).toBe('0')
+        expect(server.handled()).toBe(1)
+      })
+    },
+  },
+]
+
+const storeFailureCases: AdapterCase[] = [
+  {
+    name: "passes with no rate-limit headers and reports the failure under onStoreError 'allow'",
+    run: (driver) => {
+      const f = behaviourFixture()
+      const failures: unknown[] = []
+      const options = {
+        policies: perMinute(5),
+        store: brokenStore(),
+        logger: f.logger,
+        onStoreFailure: (error: unknown) => void failures.push(error),
+      }
+      return withServer(driver, { global: options }, async (server) => {
+        const r = await server.get('/')
+        expect(r.status).toBe(200)
+        expect(rateLimitHeadersOf(r)).toEqual({})
+        expect(failures).toHaveLength(1)
+        expect(failures[0]).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+        expect(f.warnings.join('\n')).toContain('ERR_FLOODGATE_STORE_ERROR')
+        expect(server.errors).toEqual([])
+      })
+    },
+  },
+  {
+    name: "answers 503, never 429, with no rate-limit headers under onStoreError 'deny'",
+    run: (driver) => {
+      const f = behaviourFixture()
+      const options = { policies: perMinute(5), store: brokenStore(), logger: f.logger, onStoreError: 'deny' }
+      return withServer(driver, { global: options }, async (server) => {
+        const r = await server.get('/')
+        expect(r.status).toBe(503)
+        expect(rateLimitHeadersOf(r)).toEqual({})
+        expect(r.headers.get('content-type')).toBe('application/problem+json')
+        expect(JSON.parse(r.body)).toMatchObject({ status: 503, title: 'Service Unavailable' })
+        expect(server.handled()).toBe(0)
+      })
+    },
+  },
+]
+
+function failing(kind: 'throws' | 'rejects', message: string): () => never | Promise<never> {
+  return kind === 'throws'
+    ? () => {
+        throw new Error(message)
+      }
+    : () => Promise.reject(new Error(message))
+}
+
+function callbackErrorCases(): AdapterCase[] {
+  const cases: AdapterCase[] = []
+  for (const callback of ['key', 'tier', 'cost', 'skip'] as const) {
+    for (const kind of ['throws', 'rejects'] as const) {
+      cases.push({
+        name: `sends a ${callback} callback that ${kind} to the error path once`,
+        run: (driver) => {
+          const f = behaviourFixture()
+          const options = f.options(perMinute(5), { [callback]: failing(kind, `${callback} broke`) })
+          return withServer(driver, { global: options }, async (server) => {
+            const r = await server.get('/')
+            expect(r.status).toBe(500)
+            expect(server.errors).toHaveLength(1)
+            expect((server.errors[0] as Error).message).toBe(`${callback} broke`)
+            expect(server.handled()).toBe(0)
+          })
+        },
+      })
+    }
+  }
+  cases.push({
+    name: 'sends a cost that is not a whole number ≥ 1 to the error path as ERR_FLOODGATE_INVALID_COST',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(driver, { global: f.options(perMinute(5), { cost: () => 0.5 }) }, async (server) => {
+        expect((await server.get('/')).status).toBe(500)
+        expect(server.errors).toHaveLength(1)
+        expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_COST' })
+      })
+    },
+  })
+  return cases
+}
+
+const onLimitedErrorCases: AdapterCase[] = (['throws', 'rejects'] as const).map((kind) => ({
+  name: `sends an onLimited that ${kind} a 429 error to the error path once, keeping the headers`,
+  run: (driver) => {
+    const f = behaviourFixture()
+    const error = Object.assign(new Error('slow down'), { status: 429, statusCode: 429, expose: true })
+    const onLimited =
+      kind === 'throws'
+        ? () => {
+            throw error
+          }
+        : () => Promise.reject(error)
+    const options = f.options(perMinute(1), { onLimited })
+    return withServer(driver, { global: options }, async (server) => {
+      await server.get('/')
+      const r = await server.get('/')
+      expect(r.status).toBe(429)
+      expect(server.errors).toEqual([error])
+      expect(r.headers.get('retry-after')).toBe('40')
+      expect(r.headers.get('ratelimit')).toBe('"fw";r=0;t=40')
+    })
+  },
+}))
+
+const optionCases: AdapterCase[] = [
+  {
+    name: 'rejects an unknown option name with a hint, when the app is built',
+    run: async (driver) => {
+      const f = behaviourFixture()
+      const options = { polices: perMinute(5), store: f.store }
+      await expect(driver.start({ global: options })).rejects.toMatchObject({
+        code: 'ERR_FLOODGATE_UNKNOWN_OPTION',
+        message: expect.stringContaining('Did you mean `policies`?'),
+      })
+    },
+  },
+  {
+    name: 'rejects an ipv6Subnet outside 1–128 and a callback that is not a function',
+    run: async (driver) => {
+      const f = behaviourFixture()
+      for (const extra of [{ ipv6Subnet: 0 }, { ipv6Subnet: 129 }, { ipv6Subnet: 56.5 }, { key: 'ip' }]) {
+        await expect(driver.start({ global: f.options(perMinute(5), extra) })).rejects.toMatchObject({
+          code: 'ERR_FLOODGATE_INVALID_OPTION',
+        })
+      }
+    },
+  },
+]

@@ -1,0 +1,256 @@
+import { expect } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import type { AdapterCase, RequestWithHeaders } from './adapter-behaviour.js'
+import { rateLimitHeadersOf, withServer } from './adapter-behaviour.js'
+import { callbackCases } from './adapter-cases-callbacks.js'
+import {
+  behaviourFixture,
+  dictionary,
+  exposedRemaining,
+  listMembers,
+  perMinute,
+  statuses,
+  WINDOW_END_MS,
+} from './adapter-fixture.js'
+
+const PROBLEM_429 = {
+  type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+  title: 'Too Many Requests',
+  status: 429,
+  detail: 'Rate limit exceeded for policy "fw"; retry in 40 s.',
+  'violated-policies': ['fw'],
+}
+
+/** The rows on denials, header formats, routes and mounts; callbacks and failures are in their own file. */
+export function adapterCases(): Record<string, AdapterCase[]> {
+  return {
+    'denials and headers': denialCases,
+    ...callbackCases(),
+    'routes and mounts': routeCases,
+  }
+}
+
+const header = (name: string) => (req: RequestWithHeaders) => req.headers[name] as string
+
+const denialCases: AdapterCase[] = [
+  {
+    name: 'denies the sixth request of a 5-per-window policy with 429, Retry-After and problem+json',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(driver, { global: f.options(perMinute(5)) }, async (server) => {
+        for (let i = 0; i < 5; i++) {
+          const ok = await server.get('/')
+          expect(exposedRemaining(ok)).toBe(4 - i)
+          expect(ok.headers.get('retry-after')).toBeNull()
+        }
+        const denied = await server.get('/')
+        expect(denied.status).toBe(429)
+        expect(denied.headers.get('retry-after')).toBe('40')
+        expect(denied.headers.get('content-type')).toBe('application/problem+json')
+        expect(JSON.parse(denied.body)).toEqual(PROBLEM_429)
+        expect(server.handled()).toBe(5)
+      })
+    },
+  },
+  {
+    name: 'writes draft-8 and legacy headers by default, every value an integer',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(driver, { global: f.options(perMinute(5)) }, async (server) => {
+        const first = await server.get('/')
+        expect(listMembers(first.headers.get('ratelimit-policy'))).toEqual([
+          { name: 'fw', params: { q: 5, w: 60 } },
+        ])
+        expect(listMembers(first.headers.get('ratelimit'))).toEqual([{ name: 'fw', params: { r: 4, t: 40 } }])
+        expect(first.headers.get('x-ratelimit-limit')).toBe('5')
+        expect(first.headers.get('x-ratelimit-remaining')).toBe('4')
+        expect(first.headers.get('x-ratelimit-reset')).toBe(String(WINDOW_END_MS / 1000))
+        expect(first.headers.get('ratelimit-limit')).toBeNull()
+        await statuses(server.get, 4)
+        f.clock.advance(15_500)
+        const denied = await server.get('/')
+        expect(listMembers(denied.headers.get('ratelimit'))).toEqual([
+          { name: 'fw', params: { r: 0, t: 25 } },
+        ])
+        expect(denied.headers.get('retry-after')).toBe('25')
+      })
+    },
+  },
+  {
+    name: 'writes only draft-7 when selected',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(
+        driver,
+        { global: f.options(perMinute(5), { headers: 'draft-7' }) },
+        async (server) => {
+          const r = await server.get('/')
+          expect(r.headers.get('ratelimit-policy')).toBe('5;w=60')
+          expect(dictionary(r.headers.get('ratelimit'))).toEqual({ limit: 5, remaining: 4, reset: 40 })
+          expect(Object.keys(rateLimitHeadersOf(r)).sort()).toEqual(['ratelimit', 'ratelimit-policy'])
+        },
+      )
+    },
+  },
+  {
+    name: 'writes only draft-6 when selected',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(
+        driver,
+        { global: f.options(perMinute(5), { headers: ['draft-6'] }) },
+        async (server) => {
+          const r = await server.get('/')
+          expect(rateLimitHeadersOf(r)).toEqual({
+            'ratelimit-policy': '5;w=60',
+            'ratelimit-limit': '5',
+            'ratelimit-remaining': '4',
+            'ratelimit-reset': '40',
+          })
+        },
+      )
+    },
+  },
+  {
+    name: 'writes only draft-8 or only legacy when selected',
+    run: async (driver) => {
+      const f = behaviourFixture()
+      await withServer(
+        driver,
+        { global: f.options(perMinute(5), { headers: ['draft-8'] }) },
+        async (server) => {
+          const r = await server.get('/')
+          expect(Object.keys(rateLimitHeadersOf(r)).sort()).toEqual(['ratelimit', 'ratelimit-policy'])
+        },
+      )
+      const g = behaviourFixture()
+      await withServer(driver, { global: g.options(perMinute(5), { headers: 'legacy' }) }, async (server) => {
+        const r = await server.get('/')
+        expect(rateLimitHeadersOf(r)).toEqual({
+          'x-ratelimit-limit': '5',
+          'x-ratelimit-remaining': '4',
+          'x-ratelimit-reset': String(WINDOW_END_MS / 1000),
+        })
+      })
+    },
+  },
+  {
+    name: 'writes no rate-limit headers with headers: false, and still Retry-After on a denial',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(driver, { global: f.options(perMinute(1), { headers: false }) }, async (server) => {
+        expect(rateLimitHeadersOf(await server.get('/'))).toEqual({})
+        const denied = await server.get('/')
+        expect(denied.status).toBe(429)
+        expect(rateLimitHeadersOf(denied)).toEqual({ 'retry-after': '40' })
+      })
+    },
+  },
+  {
+    name: 'applies two policies all-or-nothing and names the violated one',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const policies = [perMinute(3, 'minute'), fixedWindow({ name: 'hourly', limit: 5, window: '1 h' })]
+      return withServer(driver, { global: f.options(policies) }, async (server) => {
+        expect(await statuses(server.get, 4)).toEqual([200, 200, 200, 429])
+        const denied = await server.get('/')
+        expect(JSON.parse(denied.body)['violated-policies']).toEqual(['minute'])
+        // The window of an hour started 20 s before BEHAVIOUR_START_MS.
+        expect(listMembers(denied.headers.get('ratelimit'))).toEqual([
+          { name: 'minute', params: { r: 0, t: 40 } },
+          { name: 'hourly', params: { r: 2, t: 3580 } },
+        ])
+        f.clock.advance(60_000)
+        expect(await statuses(server.get, 3)).toEqual([200, 200, 429])
+        const hourly = await server.get('/')
+        expect(JSON.parse(hourly.body)['violated-policies']).toEqual(['hourly'])
+        expect(hourly.headers.get('retry-after')).toBe('3520')
+      })
+    },
+  },
+  {
+    name: 'denies a cost larger than the limit without Retry-After',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const options = f.options(perMinute(5), { cost: () => 6 })
+      return withServer(driver, { global: options }, async (server) => {
+        const denied = await server.get('/')
+        expect(denied.status).toBe(429)
+        expect(denied.headers.get('retry-after')).toBeNull()
+        expect(JSON.parse(denied.body).detail).toContain('cannot succeed')
+      })
+    },
+  },
+]
+
+const routeCases: AdapterCase[] = [
+  {
+    name: 'gives a route its own limit, apart from the app-wide one',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const app = {
+        global: f.options(perMinute(5)),
+        routes: [{ path: '/special', rateLimit: f.options(perMinute(2, 'special')) }],
+      }
+      return withServer(driver, app, async (server) => {
+        expect(await statuses(server.get, 3, '/special')).toEqual([200, 200, 429])
+        const own = await server.get('/special')
+        expect(listMembers(own.headers.get('ratelimit-policy'))[0]!.name).toBe('special')
+        expect(exposedRemaining(await server.get('/'))).toBe(4)
+      })
+    },
+  },
+  {
+    name: 'leaves a route that opts out unlimited and without headers',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const app = { global: f.options(perMinute(2)), routes: [{ path: '/open', rateLimit: false as const }] }
+      return withServer(driver, app, async (server) => {
+        for (let i = 0; i < 5; i++) {
+          const r = await server.get('/open')
+          expect(r.status).toBe(200)
+          expect(rateLimitHeadersOf(r)).toEqual({})
+          expect(exposedRemaining(r)).toBeNull()
+        }
+        expect(await statuses(server.get, 3)).toEqual([200, 200, 429])
+      })
+    },
+  },
+  {
+    name: 'counts a request once when it passes two mounts of the same limiter',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const limiter = createRateLimiter({ policies: perMinute(5), store: f.store })
+      return withServer(driver, { global: { limiter }, mountTwice: true }, async (server) => {
+        const remaining: (number | null)[] = []
+        for (let i = 0; i < 5; i++) remaining.push(exposedRemaining(await server.get('/')))
+        expect(remaining).toEqual([4, 3, 2, 1, 0])
+        expect((await server.get('/')).status).toBe(429)
+      })
+    },
+  },
+  {
+    name: 'picks the tier from an async resolver, each tier with its own limits',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const options = {
+        tiers: { free: perMinute(2), pro: perMinute(4) },
+        defaultTier: 'free',
+        store: f.store,
+        key: header('x-user'),
+        tier: async (req: RequestWithHeaders) => (await Promise.resolve(req.headers['x-plan'])) as string,
+      }
+      return withServer(driver, { global: options }, async (server) => {
+        const free = { 'x-user': 'ann', 'x-plan': 'free' }
+        const pro = { 'x-user': 'bob', 'x-plan': 'pro' }
+        expect(await statuses(server.get, 3, '/', free)).toEqual([200, 200, 429])
+        const first = await server.get('/', pro)
+        expect(listMembers(first.headers.get('ratelimit-policy'))).toEqual([
+          { name: 'fw', params: { q: 4, w: 60 } },
+        ])
+        expect(await statuses(server.get, 4, '/', pro)).toEqual([200, 200, 200, 429])
+      })
+    },
+  },
+]

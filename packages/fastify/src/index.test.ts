@@ -1,0 +1,65 @@
+import { type AdapterDriver, type BehaviourApp, runAdapterBehaviour } from '@floodgate/core/testing'
+import fastify5, { type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
+import fastify4 from 'fastify4'
+import { type FastifyRateLimitOptions, fastifyRateLimit, type RateLimitRouteOptions } from './index.js'
+
+type FastifyFactory = typeof fastify5
+
+/** Builds the table's app on one Fastify major and sends requests with `inject`. */
+function driver(name: string, fastify: FastifyFactory): AdapterDriver {
+  return {
+    name,
+    answerLimited: (status: number, text: string) => (_request: FastifyRequest, reply: FastifyReply) =>
+      reply.code(status).type('text/plain').send(text),
+    start: async (spec: BehaviourApp) => {
+      const errors: unknown[] = []
+      let handled = 0
+      const handler: RouteHandlerMethod = async (request) => {
+        handled++
+        return { remaining: request.rateLimit?.remaining ?? null }
+      }
+      const app = fastify({ trustProxy: spec.trustProxy ? 'loopback' : false })
+      app.setErrorHandler((error, _request, reply) => {
+        errors.push(error)
+        reply.code((error as { statusCode?: number }).statusCode ?? 500).send((error as Error).message)
+      })
+      const global = spec.global as FastifyRateLimitOptions | undefined
+      await app.register(fastifyRateLimit, global ?? { global: false })
+      for (const route of spec.routes ?? []) {
+        const rateLimit = route.rateLimit as RateLimitRouteOptions | false
+        app.get(route.path, { config: { rateLimit } }, handler)
+      }
+      if (spec.mountTwice && global !== undefined) {
+        // The same options again in a child context: both hooks run for its routes.
+        await app.register(async (child) => {
+          await child.register(fastifyRateLimit, global)
+          child.get('/', handler)
+        })
+      } else {
+        app.get('/', handler)
+      }
+      try {
+        await app.ready()
+      } catch (error) {
+        await app.close()
+        throw error
+      }
+      return {
+        errors,
+        handled: () => handled,
+        get: async (path: string, headers: Record<string, string> = {}) => {
+          const response = await app.inject({ method: 'GET', url: path, headers })
+          const fetchHeaders = new Headers()
+          for (const [key, value] of Object.entries(response.headers)) {
+            if (value !== undefined) fetchHeaders.set(key, String(value))
+          }
+          return { status: response.statusCode, headers: fetchHeaders, body: response.body }
+        },
+        close: () => app.close(),
+      }
+    },
+  }
+}
+
+runAdapterBehaviour(driver('fastify 5', fastify5))
+runAdapterBehaviour(driver('fastify 4', fastify4 as unknown as FastifyFactory))
