@@ -190,7 +190,11 @@ class SlidingSlot implements Slot {
   evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
     let examined = 0
     for (const map of [this.previous, this.current]) {
+      // A rotated key comes round again in the same iteration: visit each key once, or a few limited
+      // keys in `previous` would use up the whole budget and `current` would never be examined.
+      let unvisited = map.size
       for (const [id, value] of map) {
+        if (unvisited-- === 0) break
         if (examined >= budget) return { evicted: false, examined }
         examined += 1
         // Evictable only if even the strictest tier would still admit one more unit now.
