@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import type { Policy } from '../policies/types.js'
+import { manualClock } from '../testing/manual-clock.js'
+import { memoryStore } from './memory-store.js'
+
+const KEYS = 1_000_000
+const START_MS = 1_700_000_000_000
+
+function fill(store: ReturnType<typeof memoryStore>, policy: Policy, count: number): void {
+  const policies = [policy]
+  for (let i = 0; i < count; i++) {
+    store.consume({ prefix: 'free', id: `client-${i}`, policies, cost: 1, peek: false })
+  }
+}
+
+describe('memory store freeing', () => {
+  it.each([
+    ['fixed window', fixedWindow({ limit: 5, window: '1 s' }), 1_000],
+    // The previous window still weighs on the current one: its keys go one window later.
+    ['sliding window', slidingWindow({ limit: 5, window: '1 s' }), 2_000],
+  ])(
+    `frees ${KEYS.toLocaleString('en')} keys of a 1 s %s once their windows pass`,
+    (_kind, policy, afterMs) => {
+      const clock = manualClock(START_MS)
+      const store = memoryStore({ clock, maxKeys: 2 * KEYS })
+      fill(store, policy, KEYS)
+      const peak = store.size
+      expect(peak).toBe(KEYS)
+      clock.advance(afterMs - 1)
+      expect(store.size).toBe(KEYS) // one ms before, every key still counts
+      clock.advance(1)
+      expect(store.size).toBeLessThan(peak / 100)
+      expect(store.size).toBe(0)
+    },
+    60_000,
+  )
+
+  it('sweeps full token buckets a few at a time as other requests arrive, with no timer', () => {
+    const clock = manualClock(START_MS)
+    const policy = tokenBucket({ capacity: 5, refillRate: 5, interval: '1 s' })
+    const store = memoryStore({ clock })
+    fill(store, policy, 100_000)
+    expect(store.size).toBe(100_000)
+    clock.advance(1_000) // every bucket is full again: it carries no information
+    const policies = [policy]
+    // Each call examines a few keys, so the sweep costs O(1) per call and finishes in bounded calls.
+    for (let i = 0; i < 30_000; i++) {
+      store.consume({ prefix: 'free', id: 'steady', policies, cost: 1, peek: false })
+      if (i % 5 === 0) clock.advance(1)
+    }
+    expect(store.size).toBeLessThan(1_000)
+  })
+})

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from '../errors.js'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import type { Policy } from '../policies/types.js'
+import { manualClock } from '../testing/manual-clock.js'
+import { memoryStore } from './memory-store.js'
+
+const MAX_KEYS = 1_000
+const START_MS = 28_333_333 * 60_000 // a minute boundary
+
+// [kind, policy, start]: the sliding window's flood crosses a window boundary (the victim's count
+// moves to the previous window and must still hold it back); a fixed window's would legitimately end it.
+const kinds: [string, Policy, number][] = [
+  ['fixed window', fixedWindow({ limit: 5, window: '1 m' }), START_MS],
+  ['sliding window', slidingWindow({ limit: 5, window: '1 m' }), START_MS + 59_800],
+  ['token bucket', tokenBucket({ capacity: 5, refillRate: 1, interval: '1 m' }), START_MS],
+]
+
+describe('memory store maxKeys', () => {
+  it.each(kinds)(
+    '%s: never holds more than maxKeys, and a limited identifier stays limited through a flood',
+    async (_kind, policy, startMs) => {
+      const clock = manualClock(startMs)
+      const store = memoryStore({ clock, maxKeys: MAX_KEYS })
+      const limiter = createRateLimiter({ policies: policy, store, logger: false })
+      for (let i = 0; i < 5; i++) await limiter.limit('victim')
+      const before = await limiter.peek('victim')
+      expect(before).toMatchObject({ allowed: false, reason: 'limited' })
+      let largest = 0
+      for (let i = 0; i < 20 * MAX_KEYS; i++) {
+        const d = await limiter.limit(`flood-${i}`)
+        expect(d.reason).toBe('allowed')
+        largest = Math.max(largest, store.size)
+        if (i % 50 === 0) clock.advance(1)
+      }
+      expect(largest).toBe(MAX_KEYS)
+      const after = await limiter.peek('victim')
+      expect(after).toMatchObject({ allowed: false, reason: 'limited', remaining: 0 })
+      expect(after.nowMs + after.retryAfterMs).toBe(before.nowMs + before.retryAfterMs)
+    },
+  )
+
+  it('answers a new identifier with ERR_FLOODGATE_STORE_FULL when every key is still limited', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 100 })
+    const policies = [fixedWindow({ limit: 1, window: '1 m' })]
+    for (let i = 0; i < 100; i++)
+      store.consume({ prefix: 'p', id: `held-${i}`, policies, cost: 1, peek: false })
+    expect(() => store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false })).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.STORE_FULL }),
+    )
+    expect(store.size).toBe(100)
+    // A peek writes nothing, so it still answers.
+    expect(
+      store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: true }).outcomes[0]!.allowed,
+    ).toBe(true)
+
+    for (const onStoreError of ['allow', 'deny'] as const) {
+      const failures: string[] = []
+      const limiter = createRateLimiter({
+        policies,
+        store,
+        prefix: 'p',
+        onStoreError,
+        onStoreFailure: (error) => failures.push(error.code),
+        logger: false,
+      })
+      const d = await limiter.limit('newcomer')
+      expect(d).toMatchObject({ allowed: onStoreError === 'allow', reason: 'store-error' })
+      expect(d.error?.code).toBe(ERROR_CODES.STORE_FULL)
+      expect(failures).toEqual([ERROR_CODES.STORE_FULL])
+      // The limited identifiers are still limited.
+      expect(await limiter.limit('held-7')).toMatchObject({ allowed: false, reason: 'limited' })
+    }
+    // Once their window passes, the new identifier is counted.
+    clock.advance(60_000)
+    expect(
+      store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false }).outcomes[0]!.allowed,
+    ).toBe(true)
+  })
+})
