@@ -1,3 +1,9 @@
+export {
+  type FaultMode,
+  type FaultProxy,
+  type StartFaultProxyOptions,
+  startFaultProxy,
+} from './fault-proxy.js'
 export { FORBIDDEN_PORTS, findFreePort, isPortFree } from './free-port.js'
 export { type GuardedProcess, isProcessAlive, spawnGuarded } from './guarded-process.js'
 export { ShebangScripts, sha1Hex } from './lua-shebang.js'
