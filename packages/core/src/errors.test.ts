@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+
+const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
+
+/** The anchor GitHub gives a Markdown heading: lower case, spaces to dashes, punctuation dropped. */
+function anchorOf(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\w\- ]/g, '')
+    .replaceAll(' ', '-')
+    .replaceAll('_', '-')
+}
+
+const headings = [...docs.matchAll(/^## (.+)$/gm)].map((m) => m[1]!)
+
+describe('FloodgateError', () => {
+  it.each(Object.values(ERROR_CODES))('%s links to its own entry in docs/errors.md', (code) => {
+    const error = new FloodgateError(code, 'Something is wrong.')
+    const anchor = /#([\w-]+)\)$/.exec(error.message)?.[1]
+    expect(anchor).toBeDefined()
+    expect(headings.map(anchorOf)).toContain(anchor)
+    const section = docs.split(/^## /m).find((s) => s.startsWith(`${code}\n`))!
+    expect(section).toMatch(/\*\*Meaning\.\*\*/)
+    expect(section).toMatch(/\*\*Typical message\.\*\*/)
+    expect(section).toMatch(/\*\*Fix\.\*\*/)
+  })
+
+  it('documents no code that does not exist', () => {
+    const codes: string[] = Object.values(ERROR_CODES)
+    expect(headings.filter((h) => h.startsWith('ERR_')).every((h) => codes.includes(h))).toBe(true)
+  })
+
+  it('keeps code, option, value and cause', () => {
+    const cause = new Error('root')
+    const error = new FloodgateError(ERROR_CODES.INVALID_OPTION, 'Bad.', {
+      option: 'limit',
+      value: -1,
+      cause,
+    })
+    expect(error).toMatchObject({
+      name: 'FloodgateError',
+      code: ERROR_CODES.INVALID_OPTION,
+      option: 'limit',
+      value: -1,
+    })
+    expect(error.cause).toBe(cause)
+    expect(isFloodgateError(error)).toBe(true)
+    expect(isFloodgateError(error, ERROR_CODES.CLOSED)).toBe(false)
+    expect(isFloodgateError(new Error('x'))).toBe(false)
+  })
+})
