@@ -35,6 +35,7 @@ export {
   resolveLimiterOptions,
 } from './limiter-options.js'
 export {
+  checkMiddlewareOptions,
   MIDDLEWARE_OPTIONS,
   type MiddlewareOptions,
   type ResolvedMiddlewareOptions,

@@ -1,4 +1,5 @@
 import {
+  checkMiddlewareOptions,
   createRateLimitHandler,
   type Decision,
   LIMITER_OPTIONS,
@@ -54,7 +55,8 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     if (o.limiter === undefined) created.push(handler)
     return handler
   }
-  const globalHandler = global ? build(defaults) : undefined
+  // Without `global`, the plugin's options are defaults completed by each route's own.
+  const globalHandler = global ? build(defaults) : void checkMiddlewareOptions(defaults)
   // A GET route and its automatic HEAD route share one config object, hence one limiter.
   const perRoute = new WeakMap<RateLimitRouteOptions, RateLimitHandler<FastifyRequest, OnLimited>>()
 

@@ -69,7 +69,29 @@ export function resolveMiddlewareOptions<Req, OnLimited>(
   adapterOptions: readonly string[] = [],
 ): ResolvedMiddlewareOptions<Req, OnLimited> {
   const o = requireObject(options, 'rateLimit(options)')
-  const known = [...MIDDLEWARE_OPTIONS, ...adapterOptions]
+  const { headerFormats, ipv6Subnet } = checkMiddlewareOptions(o, adapterOptions)
+  return {
+    limiter: limiterOf(o, [...MIDDLEWARE_OPTIONS, ...adapterOptions]),
+    key: o.key as ResolvedMiddlewareOptions<Req, OnLimited>['key'],
+    tier: o.tier as ResolvedMiddlewareOptions<Req, OnLimited>['tier'],
+    cost: o.cost as ResolvedMiddlewareOptions<Req, OnLimited>['cost'],
+    skip: o.skip as ResolvedMiddlewareOptions<Req, OnLimited>['skip'],
+    headerFormats,
+    ipv6Subnet,
+    onLimited: o.onLimited as OnLimited | undefined,
+  }
+}
+
+/**
+ * Checks the option names and the middleware's own options without building a limiter: for
+ * defaults that are completed later (Fastify's plugin options under `global: false`).
+ */
+export function checkMiddlewareOptions(
+  options: object,
+  adapterOptions: readonly string[] = [],
+): { headerFormats: readonly HeaderFormat[]; ipv6Subnet: number } {
+  const o = requireObject(options, 'rateLimit(options)')
+  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions], 'rateLimit()')
   for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') invalidOption(name, o[name], 'a function')
   }
@@ -81,21 +103,11 @@ export function resolveMiddlewareOptions<Req, OnLimited>(
       'a whole number of bits from 1 to 128 (56 groups a typical home network)',
     )
   }
-  return {
-    limiter: limiterOf(o, known),
-    key: o.key as ResolvedMiddlewareOptions<Req, OnLimited>['key'],
-    tier: o.tier as ResolvedMiddlewareOptions<Req, OnLimited>['tier'],
-    cost: o.cost as ResolvedMiddlewareOptions<Req, OnLimited>['cost'],
-    skip: o.skip as ResolvedMiddlewareOptions<Req, OnLimited>['skip'],
-    headerFormats: resolveHeaderFormats(o.headers),
-    ipv6Subnet: subnet,
-    onLimited: o.onLimited as OnLimited | undefined,
-  }
+  return { headerFormats: resolveHeaderFormats(o.headers), ipv6Subnet: subnet }
 }
 
 function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLimiter {
   if (o.limiter === undefined) return createRateLimiterFromResolved(resolveLimiterOptions(o, known))
-  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...known], 'rateLimit()')
   const limiter = o.limiter as RateLimiter
   if (limiter === null || typeof limiter !== 'object' || typeof limiter.limit !== 'function') {
     invalidOption('limiter', limiter, 'a limiter made by createRateLimiter() or fromUpstash()')

@@ -1,0 +1,100 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { canonicalIp, clientIpKey, ipv6Groups } from './canonical-ip.js'
+
+describe('canonicalIp', () => {
+  it('keeps dotted-decimal IPv4 as it is', () => {
+    expect(canonicalIp('192.0.2.1')).toBe('192.0.2.1')
+    expect(canonicalIp('0.0.0.0')).toBe('0.0.0.0')
+  })
+
+  it('turns an IPv4-mapped IPv6 address into its IPv4 address, however it is written', () => {
+    for (const mapped of [
+      '::ffff:192.0.2.1',
+      '::FFFF:192.0.2.1',
+      '::ffff:c000:201',
+      '0:0:0:0:0:ffff:c000:0201',
+    ]) {
+      expect(canonicalIp(mapped)).toBe('192.0.2.1')
+    }
+  })
+
+  it('writes one spelling per IPv6 address: lower case, no leading zeros, longest zero run as ::', () => {
+    for (const spelling of ['2001:db8::1', '2001:DB8:0:0:0:0:0:1', '2001:0db8:0000::0001', '[2001:db8::1]']) {
+      expect(canonicalIp(spelling)).toBe('2001:db8::1')
+    }
+    expect(canonicalIp('fe80::1%eth0')).toBe('fe80::1')
+    expect(canonicalIp('2001:db8:0:0:1:0:0:1')).toBe('2001:db8::1:0:0:1')
+    expect(canonicalIp('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1')
+    expect(canonicalIp('::')).toBe('::')
+    expect(canonicalIp('::1')).toBe('::1')
+    expect(canonicalIp('1::')).toBe('1::')
+    expect(canonicalIp('::192.0.2.1')).toBe('::c000:201')
+    expect(canonicalIp('1:2:3:4:5:6:192.0.2.1')).toBe('1:2:3:4:5:6:c000:201')
+  })
+
+  it('answers undefined for anything that is not an address', () => {
+    for (const bad of [
+      undefined,
+      null,
+      42,
+      '',
+      'unknown',
+      '999.1.1.1',
+      '01.2.3.4',
+      '1.2.3',
+      '::g',
+      '1:2:3',
+      '[::1',
+      '2001:db8::1::2',
+      '1.2.3.4:80',
+    ]) {
+      expect(canonicalIp(bad)).toBeUndefined()
+    }
+  })
+
+  it('agrees with the WHATWG URL serialiser on every IPv6 address that is not IPv4-mapped', () => {
+    const groups = fc.array(fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 0xffff })), {
+      minLength: 8,
+      maxLength: 8,
+    })
+    fc.assert(
+      fc.property(groups, fc.boolean(), (g, padded) => {
+        const full = g
+          .map((n) => (padded ? n.toString(16).padStart(4, '0').toUpperCase() : n.toString(16)))
+          .join(':')
+        const mapped = g.slice(0, 5).every((n) => n === 0) && g[5] === 0xffff
+        fc.pre(!mapped)
+        expect(canonicalIp(full)).toBe(new URL(`http://[${full}]/`).hostname.slice(1, -1))
+        expect(ipv6Groups(canonicalIp(full)!)).toEqual(g)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+})
+
+describe('clientIpKey', () => {
+  it('keys IPv4 clients by their address', () => {
+    expect(clientIpKey('192.0.2.1')).toBe('ip:192.0.2.1')
+    expect(clientIpKey('::ffff:192.0.2.1')).toBe('ip:192.0.2.1')
+  })
+
+  it('keys IPv6 clients by their /56 by default', () => {
+    expect(clientIpKey('2001:db8:0:ab12:3:4:5:6')).toBe('ip:2001:db8:0:ab00::/56')
+    expect(clientIpKey('2001:db8:0:abff:ffff:ffff:ffff:ffff')).toBe('ip:2001:db8:0:ab00::/56')
+    expect(clientIpKey('2001:db8:0:ac00::1')).toBe('ip:2001:db8:0:ac00::/56')
+  })
+
+  it('keys IPv6 clients by the prefix length it is given', () => {
+    expect(clientIpKey('2001:db8:1:2:3:4:5:6', 64)).toBe('ip:2001:db8:1:2::/64')
+    expect(clientIpKey('2001:db8:1:2:3:4:5:6', 128)).toBe('ip:2001:db8:1:2:3:4:5:6/128')
+    expect(clientIpKey('2001:db8:1:2:3:4:5:6', 1)).toBe('ip:::/1')
+    expect(clientIpKey('ffff:db8:1:2:3:4:5:6', 3)).toBe('ip:e000::/3')
+    expect(clientIpKey('2001:fdb8:1:2:3:4:5:6', 20)).toBe('ip:2001:f000::/20')
+  })
+
+  it('answers undefined for a missing or malformed address', () => {
+    expect(clientIpKey(undefined)).toBeUndefined()
+    expect(clientIpKey('not-an-ip')).toBeUndefined()
+  })
+})

@@ -1,0 +1,91 @@
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import { manualClock } from '@floodgate/core/testing'
+import fastify5 from 'fastify'
+import fastify4 from 'fastify4'
+import { describe, expect, it } from 'vitest'
+import { fastifyRateLimit } from './index.js'
+
+const perMinute = (limit: number, name = 'fw') => fixedWindow({ name, limit, window: '1 m' })
+
+for (const [name, fastify] of [
+  ['fastify 5', fastify5],
+  ['fastify 4', fastify4 as unknown as typeof fastify5],
+] as const) {
+  describe(`${name} plugin and route config`, () => {
+    const statuses = async (
+      app: ReturnType<typeof fastify>,
+      method: 'GET' | 'HEAD',
+      url: string,
+      n: number,
+    ) => {
+      const result: number[] = []
+      for (let i = 0; i < n; i++) result.push((await app.inject({ method, url })).statusCode)
+      return result
+    }
+
+    it('limits only routes with config.rateLimit when global is false', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { global: false, headers: 'legacy' })
+      app.get('/free', async () => 'ok')
+      app.get('/limited', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
+      expect(await statuses(app, 'GET', '/free', 4)).toEqual([200, 200, 200, 200])
+      const limited = await app.inject('/limited')
+      // The route inherits the plugin's `headers`, with its own policies.
+      expect(limited.headers['x-ratelimit-limit']).toBe('2')
+      expect(limited.headers.ratelimit).toBeUndefined()
+      expect(await statuses(app, 'GET', '/limited', 2)).toEqual([200, 429])
+      await app.close()
+    })
+
+    it('gives a GET route and its automatic HEAD route one limiter', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(3) })
+      app.get('/x', { config: { rateLimit: { policies: perMinute(3, 'x') } } }, async () => 'ok')
+      expect(await statuses(app, 'GET', '/x', 2)).toEqual([200, 200])
+      expect(await statuses(app, 'HEAD', '/x', 2)).toEqual([200, 429])
+      await app.close()
+    })
+
+    it('answers the default 429 when onLimited neither replies nor throws', async () => {
+      const app = fastify()
+      let called = 0
+      await app.register(fastifyRateLimit, { policies: perMinute(1), onLimited: () => void called++ })
+      let handled = 0
+      app.get('/', async () => {
+        handled++
+        return 'ok'
+      })
+      await app.inject('/')
+      const denied = await app.inject('/')
+      expect(denied.statusCode).toBe(429)
+      expect(denied.headers['content-type']).toBe('application/problem+json')
+      expect([called, handled]).toEqual([1, 1])
+      await app.close()
+    })
+
+    it('accepts being registered twice in one scope, counting each request once per limiter', async () => {
+      const clock = manualClock(1_800_000_020_000)
+      const store = memoryStore({ clock })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(5), store })
+      await app.register(fastifyRateLimit, { policies: perMinute(2, 'second'), store })
+      app.get('/', async () => 'ok')
+      const first = await app.inject('/')
+      expect(first.headers.ratelimit).toBe('"second";r=1;t=40')
+      expect(await statuses(app, 'GET', '/', 2)).toEqual([200, 429])
+      await app.close()
+    })
+  })
+}
+
+describe('fastifyRateLimit options', () => {
+  it('rejects a misspelt option at registration even when global is false', async () => {
+    const app = fastify5()
+    await expect(
+      app.register(fastifyRateLimit, { global: false, heders: false } as never),
+    ).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_UNKNOWN_OPTION',
+    })
+    await app.close()
+  })
+})

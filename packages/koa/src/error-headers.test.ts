@@ -1,0 +1,57 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fixedWindow } from '@floodgate/core'
+import Koa3 from 'koa'
+import Koa2 from 'koa2'
+import { afterEach, describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+const servers: Server[] = []
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+async function serve(app: Koa3): Promise<string> {
+  const server = createServer(app.callback()).listen(0, '127.0.0.1')
+  servers.push(server)
+  await new Promise((resolve) => server.once('listening', resolve))
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+for (const [name, Koa] of [
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+] as const) {
+  describe(`${name}: rate-limit headers survive a throw`, () => {
+    it('keeps them when onLimited calls ctx.throw(429)', async () => {
+      const app = new Koa()
+      app.silent = true
+      const policies = fixedWindow({ limit: 1, window: '1 m' })
+      app.use(rateLimit({ policies, onLimited: (ctx) => ctx.throw(429, 'Slow down') }))
+      app.use((ctx) => {
+        ctx.body = 'ok'
+      })
+      const base = await serve(app)
+      await fetch(base)
+      const denied = await fetch(base)
+      expect(denied.status).toBe(429)
+      expect(await denied.text()).toBe('Slow down')
+      expect(Number(denied.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+      expect(denied.headers.get('x-ratelimit-remaining')).toBe('0')
+      expect(denied.headers.get('ratelimit')).toMatch(/^"fixed-window";r=0;t=\d+$/)
+    })
+
+    it('keeps them when a later middleware throws', async () => {
+      const app = new Koa()
+      app.silent = true
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }) }))
+      app.use((ctx) => ctx.throw(404, 'Nothing here'))
+      const response = await fetch(await serve(app))
+      expect(response.status).toBe(404)
+      expect(response.headers.get('x-ratelimit-remaining')).toBe('4')
+    })
+  })
+}
