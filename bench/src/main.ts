@@ -5,6 +5,7 @@ import type { Section } from './section.js'
 /** Sections load lazily, so a section's dependencies (a Redis client, a framework) load only when it runs. */
 const SECTIONS: Record<string, () => Promise<Section>> = {
   decisions: async () => (await import('./decisions.js')).decisionsSection,
+  http: async () => (await import('./http.js')).httpSection,
 }
 
 async function main(args: readonly string[]): Promise<void> {

@@ -1,0 +1,107 @@
+// The servers of the HTTP benchmark: one tiny JSON route per framework, bare, behind Floodgate or
+// behind the framework's usual rate limiter. Every limited variant is configured alike: one counter
+// per client IP, a one-minute fixed window (the peers' algorithm), and the same limit.
+import type { Server } from 'node:http'
+import { fixedWindow } from '@floodgate/core'
+
+export const FRAMEWORKS = ['express', 'koa', 'fastify'] as const
+export type Framework = (typeof FRAMEWORKS)[number]
+
+/** `bare`: no limiter. The others: `*-allowed` never denies, `*-denied` denies all but the first request. */
+export const VARIANTS = [
+  'bare',
+  'floodgate-allowed',
+  'peer-allowed',
+  'floodgate-denied',
+  'peer-denied',
+] as const
+export type Variant = (typeof VARIANTS)[number]
+
+/** The usual rate limiter of each framework, as the tables name it. */
+export const PEERS: Record<Framework, string> = {
+  express: 'express-rate-limit',
+  koa: 'koa-ratelimit',
+  fastify: '@fastify/rate-limit',
+}
+
+export const ROUTE = '/json'
+const WINDOW_MS = 60_000
+/** High enough that no run of the benchmark reaches it. */
+const NEVER_DENIES = 1_000_000_000
+
+function limitOf(variant: Variant): number {
+  return variant.endsWith('-denied') ? 1 : NEVER_DENIES
+}
+
+/** Starts the app on 127.0.0.1 and a free port; resolves with its HTTP server. */
+export async function startBenchServer(framework: Framework, variant: Variant): Promise<Server> {
+  switch (framework) {
+    case 'express':
+      return startExpress(variant)
+    case 'koa':
+      return startKoa(variant)
+    case 'fastify':
+      return startFastify(variant)
+  }
+}
+
+function listening(server: Server): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject)
+    if (server.listening) resolve(server)
+    else server.once('listening', () => resolve(server))
+  })
+}
+
+async function startExpress(variant: Variant): Promise<Server> {
+  const { default: express } = await import('express')
+  const app = express()
+  const limit = limitOf(variant)
+  if (variant.startsWith('floodgate')) {
+    const { rateLimit } = await import('@floodgate/express')
+    app.use(rateLimit({ policies: fixedWindow({ limit, window: WINDOW_MS }) }))
+  } else if (variant.startsWith('peer')) {
+    const { rateLimit } = await import('express-rate-limit')
+    // The same header set Floodgate sends by default: draft-8 fields plus X-RateLimit-*.
+    app.use(rateLimit({ windowMs: WINDOW_MS, limit, standardHeaders: 'draft-8', legacyHeaders: true }))
+  }
+  app.get(ROUTE, (_req, res) => {
+    res.json({ hello: 'world' })
+  })
+  return listening(app.listen(0, '127.0.0.1'))
+}
+
+async function startKoa(variant: Variant): Promise<Server> {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  const limit = limitOf(variant)
+  if (variant.startsWith('floodgate')) {
+    const { rateLimit } = await import('@floodgate/koa')
+    app.use(rateLimit({ policies: fixedWindow({ limit, window: WINDOW_MS }) }))
+  } else if (variant.startsWith('peer')) {
+    const { default: ratelimit } = await import('koa-ratelimit')
+    app.use(
+      ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_MS, max: limit, id: (ctx) => ctx.ip }),
+    )
+  }
+  app.use(async (ctx) => {
+    if (ctx.method === 'GET' && ctx.path === ROUTE) ctx.body = { hello: 'world' }
+  })
+  return listening(app.listen(0, '127.0.0.1'))
+}
+
+async function startFastify(variant: Variant): Promise<Server> {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({ logger: false })
+  const limit = limitOf(variant)
+  if (variant.startsWith('floodgate')) {
+    const { fastifyRateLimit } = await import('@floodgate/fastify')
+    await app.register(fastifyRateLimit, { policies: fixedWindow({ limit, window: WINDOW_MS }) })
+  } else if (variant.startsWith('peer')) {
+    const { default: rateLimit } = await import('@fastify/rate-limit')
+    await app.register(rateLimit, { max: limit, timeWindow: WINDOW_MS })
+  }
+  app.get(ROUTE, async () => ({ hello: 'world' }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return app.server
+}

@@ -1,0 +1,124 @@
+// The parent side of the HTTP benchmark: starts a server in a child process, drives load at it with
+// autocannon from this process, and reads back the CPU time the server spent.
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import autocannon from 'autocannon'
+import { type Framework, ROUTE, type Variant } from './http-apps.js'
+import type { ChildMessage, ParentMessage } from './http-protocol.js'
+
+const SERVER_FILE = fileURLToPath(new URL('./http-server.ts', import.meta.url))
+const READY_TIMEOUT_MS = 30_000
+
+/** One measured round against one server. */
+export interface Sample {
+  requestsPerSecond: number
+  /** Server CPU time (user + system) per request received, in µs, measured in the server process. */
+  cpuMicrosPerRequest: number
+  /** Responses by status code, as the load generator saw them. */
+  statuses: Record<string, number>
+  /** Connection errors and timeouts seen by the load generator. */
+  errors: number
+}
+
+export interface LoadOptions {
+  connections: number
+  durationSeconds: number
+}
+
+/** A benchmark server running in its own process. */
+export class ServerProcess {
+  private constructor(
+    readonly framework: Framework,
+    readonly variant: Variant,
+    private readonly child: ChildProcess,
+    readonly port: number,
+  ) {}
+
+  /** `nodeOptions`: extra flags for the server's node, e.g. `--cpu-prof`. */
+  static async start(
+    framework: Framework,
+    variant: Variant,
+    nodeOptions: readonly string[] = [],
+  ): Promise<ServerProcess> {
+    const child = fork(SERVER_FILE, [framework, variant], {
+      execArgv: ['--conditions=@floodgate/source', '--import', 'tsx', ...nodeOptions],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    try {
+      const ready = await nextMessage(child, 'ready', READY_TIMEOUT_MS)
+      return new ServerProcess(framework, variant, child, ready.port)
+    } catch (error) {
+      child.kill()
+      throw error
+    }
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}${ROUTE}`
+  }
+
+  /** Loads the server for `durationSeconds` and measures it. */
+  async measure(options: LoadOptions): Promise<Sample> {
+    this.send({ type: 'begin' })
+    await nextMessage(this.child, 'begun', READY_TIMEOUT_MS)
+    const result = await autocannon({
+      url: this.url,
+      connections: options.connections,
+      duration: options.durationSeconds,
+      sampleInt: 250,
+    })
+    this.send({ type: 'end' })
+    const ended = await nextMessage(this.child, 'ended', READY_TIMEOUT_MS)
+    const statuses: Record<string, number> = {}
+    for (const [code, { count }] of Object.entries(result.statusCodeStats)) statuses[code] = count
+    return {
+      requestsPerSecond: result.requests.total / result.duration,
+      cpuMicrosPerRequest: ended.requests === 0 ? Number.NaN : ended.cpuMicros / ended.requests,
+      statuses,
+      errors: result.errors + result.timeouts,
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    const exited = once(this.child, 'exit')
+    this.child.disconnect()
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5_000)
+    await exited
+    clearTimeout(timer)
+  }
+
+  private send(message: ParentMessage): void {
+    this.child.send(message)
+  }
+}
+
+function nextMessage<T extends ChildMessage['type']>(
+  child: ChildProcess,
+  type: T,
+  timeoutMs: number,
+): Promise<Extract<ChildMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+    }
+    const onMessage = (message: ChildMessage) => {
+      if (message.type !== type) return
+      cleanup()
+      resolve(message as Extract<ChildMessage, { type: T }>)
+    }
+    const onExit = (code: number | null) => {
+      cleanup()
+      reject(new Error(`benchmark server exited (code ${code}) before sending "${type}"`))
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`benchmark server sent no "${type}" within ${timeoutMs} ms`))
+    }, timeoutMs)
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}

@@ -1,0 +1,178 @@
+// `pnpm bench http`: each framework's tiny JSON route bare, behind Floodgate and behind its usual
+// peer, allowed and all-denied. Servers run in child processes, load comes from this process
+// (autocannon), rounds alternate the servers, and CPU per request is measured inside each server.
+import { formatInt, median, table } from './harness.js'
+import { FRAMEWORKS, type Framework, PEERS, VARIANTS, type Variant } from './http-apps.js'
+import { type LoadOptions, type Sample, ServerProcess } from './http-load.js'
+import type { Section } from './section.js'
+
+const ROUNDS = positiveNumber('FLOODGATE_BENCH_HTTP_ROUNDS', 5)
+const LOAD: LoadOptions = {
+  connections: positiveNumber('FLOODGATE_BENCH_HTTP_CONNECTIONS', 10),
+  durationSeconds: positiveNumber('FLOODGATE_BENCH_HTTP_SECONDS', 1.5),
+}
+const WARM_UP: LoadOptions = { ...LOAD, durationSeconds: 1 }
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!(value > 0)) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`)
+  return value
+}
+
+/** Every round's sample per variant, in round order (so rounds pair up across variants). */
+type Samples = Record<Variant, Sample[]>
+
+async function measureFramework(framework: Framework): Promise<Samples> {
+  const servers = await Promise.all(VARIANTS.map((v) => ServerProcess.start(framework, v)))
+  try {
+    for (const server of servers) await server.measure(WARM_UP)
+    const samples = Object.fromEntries(VARIANTS.map((v) => [v, [] as Sample[]])) as Samples
+    for (let r = 0; r < ROUNDS; r++) {
+      // Rotate the order each round, so a slow phase of the shared machine hits every server alike.
+      for (let j = 0; j < servers.length; j++) {
+        const server = servers[(j + r) % servers.length]!
+        samples[server.variant].push(await server.measure(LOAD))
+      }
+    }
+    return samples
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()))
+  }
+}
+
+/** The median of a per-round quantity that pairs variant `a` with variant `b` of the same round. */
+function paired(samples: Samples, a: Variant, b: Variant, f: (a: Sample, b: Sample) => number): number {
+  return median(samples[a].map((s, i) => f(s, samples[b][i]!)))
+}
+
+const rps = (s: Sample) => s.requestsPerSecond
+const cpu = (s: Sample) => s.cpuMicrosPerRequest
+
+/** The share of responses with `status`, in %. */
+function share(sample: Sample, status: string): number {
+  const total = Object.values(sample.statuses).reduce((a, b) => a + b, 0)
+  return total === 0 ? 0 : (100 * (sample.statuses[status] ?? 0)) / total
+}
+
+export interface FrameworkResult {
+  framework: Framework
+  samples: Samples
+  /** Floodgate's and the peer's throughput ÷ bare, allowed path. */
+  floodgateThroughputRatio: number
+  peerThroughputRatio: number
+  /** Server CPU µs per request added over bare, allowed path. */
+  floodgateAddedMicros: number
+  peerAddedMicros: number
+  bareMicros: number
+  /** CPU of a 429 ÷ CPU of the bare route. */
+  floodgateDeniedRatio: number
+  peerDeniedRatio: number
+}
+
+function summarise(framework: Framework, samples: Samples): FrameworkResult {
+  return {
+    framework,
+    samples,
+    floodgateThroughputRatio: paired(samples, 'floodgate-allowed', 'bare', (a, b) => rps(a) / rps(b)),
+    peerThroughputRatio: paired(samples, 'peer-allowed', 'bare', (a, b) => rps(a) / rps(b)),
+    floodgateAddedMicros: paired(samples, 'floodgate-allowed', 'bare', (a, b) => cpu(a) - cpu(b)),
+    peerAddedMicros: paired(samples, 'peer-allowed', 'bare', (a, b) => cpu(a) - cpu(b)),
+    bareMicros: median(samples.bare.map(cpu)),
+    floodgateDeniedRatio: paired(samples, 'floodgate-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
+    peerDeniedRatio: paired(samples, 'peer-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
+  }
+}
+
+function label(framework: Framework, variant: Variant): string {
+  const peer = PEERS[framework]
+  switch (variant) {
+    case 'bare':
+      return 'bare'
+    case 'floodgate-allowed':
+      return 'Floodgate, allowed'
+    case 'peer-allowed':
+      return `${peer}, allowed`
+    case 'floodgate-denied':
+      return 'Floodgate, all denied (429)'
+    case 'peer-denied':
+      return `${peer}, all denied (429)`
+  }
+}
+
+function frameworkTable(result: FrameworkResult): string {
+  const { framework, samples } = result
+  const rows = VARIANTS.map((variant) => {
+    const s = samples[variant]
+    const expected = variant.endsWith('-denied') ? '429' : '200'
+    const errors = s.reduce((n, x) => n + x.errors, 0)
+    return [
+      label(framework, variant),
+      formatInt(median(s.map(rps))),
+      variant === 'bare' ? '1.00' : paired(samples, variant, 'bare', (a, b) => rps(a) / rps(b)).toFixed(2),
+      median(s.map(cpu)).toFixed(1),
+      variant === 'bare' ? '' : paired(samples, variant, 'bare', (a, b) => cpu(a) - cpu(b)).toFixed(1),
+      `${Math.min(...s.map((x) => share(x, expected))).toFixed(1)} % ${expected}${errors > 0 ? `, ${errors} errors` : ''}`,
+    ]
+  })
+  return table(['variant', 'req/s', '÷ bare', 'server CPU µs/req', 'added µs/req', 'answers'], rows)
+}
+
+const mark = (ok: boolean) => (ok ? 'yes' : '**no**')
+
+function targetsTable(results: readonly FrameworkResult[]): string {
+  const rows = results.map((r) => [
+    r.framework,
+    `${r.floodgateThroughputRatio.toFixed(2)} (peer ${r.peerThroughputRatio.toFixed(2)}) ${mark(r.floodgateThroughputRatio >= 0.9)}`,
+    `${(r.floodgateAddedMicros / r.peerAddedMicros).toFixed(2)} ${mark(r.floodgateAddedMicros <= r.peerAddedMicros / 2)}`,
+    `${((100 * r.floodgateAddedMicros) / r.bareMicros).toFixed(1)} % ${mark(r.floodgateAddedMicros <= r.bareMicros / 10)}`,
+    `${r.floodgateDeniedRatio.toFixed(2)} (peer ${r.peerDeniedRatio.toFixed(2)}) ${mark(r.floodgateDeniedRatio <= 1)}`,
+  ])
+  return table(
+    [
+      'framework',
+      'throughput ÷ bare (≥ 0.90)',
+      'added CPU ÷ peer added (≤ 0.50)',
+      'added CPU ÷ bare CPU (≤ 10 %)',
+      '429 CPU ÷ bare CPU (≤ 1.00)',
+    ],
+    rows,
+  )
+}
+
+async function run(): Promise<void> {
+  const frameworks = selectedFrameworks()
+  console.log(
+    `${ROUNDS} alternating rounds of ${LOAD.durationSeconds} s per server after a 1 s warm-up; ` +
+      `autocannon, ${LOAD.connections} connections, GET /json over loopback. Limited variants: one ` +
+      'counter per client IP, fixed window of 1 min, limit 10⁹ (allowed) or 1 (denied); Floodgate with ' +
+      'its default headers (draft-8 + X-RateLimit-*), express-rate-limit set to the same, the others ' +
+      'with their defaults. Medians over rounds; ratios and differences are paired per round.\n',
+  )
+  const results: FrameworkResult[] = []
+  for (const framework of frameworks) {
+    const result = summarise(framework, await measureFramework(framework))
+    results.push(result)
+    console.log(`### ${framework}\n\n${frameworkTable(result)}\n`)
+  }
+  console.log(`### Targets (issue #3)\n\n${targetsTable(results)}`)
+}
+
+/** `FLOODGATE_BENCH_HTTP_FRAMEWORKS=koa,fastify` narrows the run (for profiling one framework). */
+function selectedFrameworks(): Framework[] {
+  const raw = process.env.FLOODGATE_BENCH_HTTP_FRAMEWORKS
+  if (raw === undefined || raw === '') return [...FRAMEWORKS]
+  const list = raw.split(',').map((s) => s.trim()) as Framework[]
+  for (const f of list) {
+    if (!FRAMEWORKS.includes(f)) throw new Error(`FLOODGATE_BENCH_HTTP_FRAMEWORKS: unknown framework "${f}"`)
+  }
+  return list
+}
+
+export const httpSection: Section = {
+  name: 'http',
+  description:
+    'HTTP throughput and server CPU per request: bare, Floodgate and the usual peer, per framework',
+  run,
+}
