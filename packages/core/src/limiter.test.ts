@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { slidingWindow } from './policies/sliding-window.js'
+import { tokenBucket } from './policies/token-bucket.js'
+import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
+
+const DAY_MS = 86_400_000
+
+function twoPolicyLimiter(startMs = 20_000 * DAY_MS) {
+  const clock = manualClock(startMs)
+  const limiter = createRateLimiter({
+    policies: [
+      tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 s' }),
+      fixedWindow({ name: 'daily', limit: 5, window: '1 d' }),
+    ],
+    store: memoryStore({ clock }),
+  })
+  return { limiter, clock }
+}
+
+describe('createRateLimiter', () => {
+  it('returns a decision naming the binding policy and listing every policy', async () => {
+    const { limiter, clock } = twoPolicyLimiter()
+    const first = await limiter.limit('u')
+    expect(first).toEqual({
+      allowed: true,
+      limit: 3,
+      remaining: 2,
+      resetAtMs: clock() + 1_000,
+      retryAfterMs: 0,
+      policy: 'burst', // the least remaining
+      tier: undefined,
+      reason: 'allowed',
+      cost: 1,
+      nowMs: clock(),
+      policies: [
+        {
+          name: 'burst',
+          kind: 'token-bucket',
+          limit: 3,
+          windowMs: 1_000,
+          allowed: true,
+          remaining: 2,
+          resetAtMs: clock() + 1_000,
+          retryAfterMs: 0,
+        },
+        {
+          name: 'daily',
+          kind: 'fixed-window',
+          limit: 5,
+          windowMs: DAY_MS,
+          allowed: true,
+          remaining: 4,
+          resetAtMs: clock() + DAY_MS,
+          retryAfterMs: 0,
+        },
+      ],
+    })
+  })
+
+  it('binds the denying policy with the longest wait', async () => {
+    const { limiter, clock } = twoPolicyLimiter()
+    for (let i = 0; i < 3; i++) await limiter.limit('u')
+    const burstDenied = await limiter.limit('u')
+    expect(burstDenied).toMatchObject({ allowed: false, policy: 'burst', retryAfterMs: 1_000 })
+    clock.advance(2_000)
+    await limiter.limit('u')
+    await limiter.limit('u') // daily is spent: 5 of 5
+    clock.advance(1_000)
+    // Both refuse a cost of 3: the bucket for 2 s more, the day until midnight.
+    const d = await limiter.limit('u', { cost: 3 })
+    expect(d).toMatchObject({ allowed: false, reason: 'limited', policy: 'daily', limit: 5 })
+    expect(d.retryAfterMs).toBe(DAY_MS - 3_000)
+    expect(d.policies.map((p) => p.allowed)).toEqual([false, false])
+  })
+
+  it('peek() answers as limit() would and changes nothing', async () => {
+    const { limiter } = twoPolicyLimiter()
+    await limiter.limit('u')
+    const peeked = await limiter.peek('u')
+    expect(await limiter.peek('u')).toEqual(peeked)
+    expect(await limiter.limit('u')).toEqual(peeked)
+  })
+
+  it('reset() restores exactly that identifier', async () => {
+    const { limiter } = twoPolicyLimiter()
+    for (const id of ['a', 'a:b', '*']) for (let i = 0; i < 3; i++) await limiter.limit(id)
+    await limiter.reset('*')
+    expect((await limiter.peek('*')).remaining).toBe(2)
+    expect((await limiter.peek('a')).allowed).toBe(false)
+    expect((await limiter.peek('a:b')).allowed).toBe(false)
+  })
+
+  it('keeps long identifiers apart, even when they share a long beginning', async () => {
+    const { limiter } = twoPolicyLimiter()
+    const long = 'k'.repeat(10_000)
+    for (let i = 0; i < 3; i++) await limiter.limit(`${long}1`)
+    expect((await limiter.limit(`${long}1`)).allowed).toBe(false)
+    expect((await limiter.limit(`${long}2`)).allowed).toBe(true)
+  })
+
+  it('keeps two limiters with different prefixes on one store apart', async () => {
+    const store = memoryStore({ clock: manualClock(0) })
+    const policies = slidingWindow({ limit: 1, window: '1 m' })
+    const a = createRateLimiter({ policies, store, prefix: 'a' })
+    const b = createRateLimiter({ policies, store, prefix: 'b' })
+    expect((await a.limit('u')).allowed).toBe(true)
+    expect((await a.limit('u')).allowed).toBe(false)
+    expect((await b.limit('u')).allowed).toBe(true)
+  })
+})
