@@ -1,0 +1,166 @@
+// External consumer test: `pnpm test:consumer` (add `--no-build` when dist/ is fresh).
+// Packs every published package, installs the tarballs with npm into a fresh app outside the
+// workspace, and runs a real request through each framework from ESM, CJS and TypeScript
+// (moduleResolution node16, compiled and run; bundler, type-checked). Bounded, and it always
+// removes its temporary directory.
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { ADAPTERS, type Adapter, appSource } from './consumer/apps.js'
+import { runCommand } from './consumer/run-command.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const startedAt = Date.now()
+/** The whole run must end well within CI's patience: 3 minutes including the build. */
+const DEADLINE_MS = 175_000
+
+function remainingMs(capMs: number): number {
+  const left = DEADLINE_MS - (Date.now() - startedAt)
+  if (left <= 1_000) throw new Error(`consumer test: out of time after ${Date.now() - startedAt} ms`)
+  return Math.min(capMs, left)
+}
+
+function step(message: string): void {
+  console.log(`[consumer ${((Date.now() - startedAt) / 1000).toFixed(1)} s] ${message}`)
+}
+
+async function packageJson(path: string): Promise<Record<string, Record<string, string>>> {
+  return JSON.parse(await readFile(join(root, path, 'package.json'), 'utf8'))
+}
+
+/** The framework and type packages at the versions the workspace tests, so npm's cache is reused. */
+async function thirdPartyDependencies(adapters: readonly Adapter[]): Promise<string[]> {
+  const workspace = await packageJson('.')
+  const wanted = [`@types/node@${workspace.devDependencies!['@types/node']}`]
+  for (const adapter of adapters) {
+    const dev = (await packageJson(`packages/${adapter}`)).devDependencies ?? {}
+    for (const name of [adapter, `@types/${adapter}`]) if (dev[name]) wanted.push(`${name}@${dev[name]}`)
+  }
+  return wanted
+}
+
+/** npm must not inherit pnpm's lifecycle settings (npm_config_*) when run from a pnpm script. */
+function npmEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(name) || /^npm_config_(registry|cache|userconfig)$/i.test(name)) env[name] = value
+  }
+  return env
+}
+
+// skipLibCheck as `tsc --init` sets it: without it, @types/koa 3.0.3 fails on its own dependency
+// (content-disposition) and the check would test third-party typings instead of ours.
+const NODE16_TSCONFIG = {
+  compilerOptions: {
+    module: 'node16',
+    moduleResolution: 'node16',
+    target: 'es2022',
+    lib: ['es2022'],
+    types: ['node'],
+    strict: true,
+    skipLibCheck: true,
+    rootDir: '.',
+    outDir: 'out',
+  },
+  files: ['app-node16.mts', 'app-node16.cts'],
+}
+
+const BUNDLER_TSCONFIG = {
+  compilerOptions: {
+    module: 'esnext',
+    moduleResolution: 'bundler',
+    target: 'es2022',
+    lib: ['es2022'],
+    types: ['node'],
+    strict: true,
+    skipLibCheck: true,
+    noEmit: true,
+  },
+  files: ['app-bundler.ts'],
+}
+
+async function writeApp(dir: string, adapters: readonly Adapter[]): Promise<void> {
+  const files: Record<string, string> = {
+    'package.json': JSON.stringify({ name: 'floodgate-consumer', version: '1.0.0', private: true }, null, 2),
+    'app.mjs': appSource('esm', adapters, false),
+    'app.cjs': appSource('cjs', adapters, false),
+    'app-node16.mts': appSource('esm', adapters, true),
+    'app-node16.cts': appSource('cjs', adapters, true),
+    'app-bundler.ts': appSource('esm', adapters, true),
+    'tsconfig.node16.json': JSON.stringify(NODE16_TSCONFIG, null, 2),
+    'tsconfig.bundler.json': JSON.stringify(BUNDLER_TSCONFIG, null, 2),
+  }
+  for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
+}
+
+async function main(): Promise<void> {
+  const build = !process.argv.includes('--no-build')
+  const adapters = ADAPTERS
+  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc')
+  if (build) {
+    step('pnpm build')
+    await runCommand('pnpm', ['run', 'build'], { cwd: root, timeoutMs: remainingMs(120_000) })
+  }
+  const tmp = await mkdtemp(join(tmpdir(), 'floodgate-consumer-'))
+  const cleanup = () => rm(tmp, { recursive: true, force: true })
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
+  try {
+    const tarballDir = join(tmp, 'tarballs')
+    const appDir = join(tmp, 'app')
+    await mkdir(appDir, { recursive: true })
+    for (const name of ['core', ...adapters]) {
+      step(`pnpm pack @floodgate/${name}`)
+      await runCommand('pnpm', ['pack', '--pack-destination', tarballDir], {
+        cwd: join(root, 'packages', name),
+        timeoutMs: remainingMs(30_000),
+      })
+    }
+    const tarballs = (await readdir(tarballDir))
+      .filter((f) => f.endsWith('.tgz'))
+      .map((f) => join(tarballDir, f))
+    await writeApp(appDir, adapters)
+    const dependencies = await thirdPartyDependencies(adapters)
+    step(`npm install ${tarballs.length} tarballs + ${dependencies.join(' ')} in ${appDir}`)
+    await runCommand(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--loglevel=error',
+        ...tarballs,
+        ...dependencies,
+      ],
+      { cwd: appDir, timeoutMs: remainingMs(120_000), env: npmEnvironment() },
+    )
+    const node = (file: string) =>
+      runCommand(process.execPath, [file], { cwd: appDir, timeoutMs: remainingMs(30_000) })
+    step('ESM JavaScript')
+    process.stdout.write(await node('app.mjs'))
+    step('CJS JavaScript')
+    process.stdout.write(await node('app.cjs'))
+    step('TypeScript, moduleResolution node16: tsc, then run the .mjs and .cjs output')
+    await runCommand(process.execPath, [tsc, '-p', 'tsconfig.node16.json'], {
+      cwd: appDir,
+      timeoutMs: remainingMs(60_000),
+    })
+    process.stdout.write(await node('out/app-node16.mjs'))
+    process.stdout.write(await node('out/app-node16.cjs'))
+    step('TypeScript, moduleResolution bundler: tsc --noEmit')
+    await runCommand(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], {
+      cwd: appDir,
+      timeoutMs: remainingMs(60_000),
+    })
+    step('passed')
+  } finally {
+    await cleanup()
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exitCode = 1
+})
