@@ -1,5 +1,5 @@
 import { withDeadline } from './deadline.js'
-import { bindingIndex, type Decision, describePolicy } from './decision.js'
+import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import { describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
 import { boundIdentifier } from './keys.js'
 import {
@@ -51,8 +51,13 @@ class Limiter implements RateLimiter {
   private readonly store: RateLimitStore
   private readonly ownsStore: boolean
   private closed = false
+  /** What a request without options gets: `tierOf(undefined)` and its policies, resolved once. */
+  private readonly defaultTier: string | undefined
+  private readonly defaultPolicies: readonly Policy[]
 
   constructor(readonly config: ResolvedLimiterOptions) {
+    this.defaultTier = config.defaultTier
+    this.defaultPolicies = config.tiers.get(config.defaultTier ?? '')!
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
     this.warnings = new Warnings(config.logger)
@@ -79,23 +84,41 @@ class Limiter implements RateLimiter {
     if (this.ownsStore) await this.store.close()
   }
 
-  private async decide(
-    identifier: string,
-    options: LimitOptions | undefined,
-    peek: boolean,
-  ): Promise<Decision> {
-    this.assertOpen()
-    const id = boundIdentifier(identifier)
-    const cost = options?.cost === undefined ? 1 : checkCost(options.cost)
-    const tier = this.tierOf(options?.tier)
-    const policies = this.config.tiers.get(tier ?? '')!
-    let response: StoreResponse
+  // Not `async`: a local store answers synchronously, and resolving the decision directly saves
+  // the extra promise and microtask an `await` of a plain value costs on every request.
+  private decide(identifier: string, options: LimitOptions | undefined, peek: boolean): Promise<Decision> {
+    let id: string
+    let cost = 1
+    let tier = this.defaultTier
+    let policies = this.defaultPolicies
     try {
-      response = await this.call(this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek }))
+      this.assertOpen()
+      id = boundIdentifier(identifier)
+      if (options !== undefined && options !== null) {
+        if (options.cost !== undefined) cost = checkCost(options.cost)
+        tier = this.tierOf(options.tier)
+        policies = this.config.tiers.get(tier ?? '')!
+      }
     } catch (error) {
-      return this.storeFailure(error, policies, tier, cost)
+      return Promise.reject(error)
     }
-    return this.decision(response, policies, tier, cost)
+    let result: StoreResponse | Promise<StoreResponse>
+    try {
+      result = this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek })
+    } catch (error) {
+      return Promise.resolve(this.storeFailure(error, policies, tier, cost))
+    }
+    if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
+      return Promise.resolve(this.call(result)).then(
+        (response) => this.decision(response, policies, tier, cost),
+        (error: unknown) => this.storeFailure(error, policies, tier, cost),
+      )
+    }
+    try {
+      return Promise.resolve(this.decision(result as StoreResponse, policies, tier, cost))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   private call<T>(result: T | Promise<T>): T | Promise<T> {
@@ -112,13 +135,17 @@ class Limiter implements RateLimiter {
     const { outcomes } = response
     const b = bindingIndex(outcomes)
     const binding = outcomes[b]!
-    const parts = policies.map((policy, i) => describePolicy(policy, outcomes[i]!))
+    const parts: PolicyDecision[] = []
+    let neverAdmissible = false
+    for (let i = 0; i < policies.length; i++) {
+      const part = describePolicy(policies[i]!, outcomes[i]!)
+      if (!part.allowed && part.retryAfterMs === Number.POSITIVE_INFINITY) neverAdmissible = true
+      parts.push(part)
+    }
     let allowed = binding.allowed
     let reason: Decision['reason'] = 'allowed'
     if (!allowed) {
-      reason = parts.some((p) => !p.allowed && p.retryAfterMs === Number.POSITIVE_INFINITY)
-        ? 'cost-exceeds-limit'
-        : 'limited'
+      reason = neverAdmissible ? 'cost-exceeds-limit' : 'limited'
       if (this.config.shadow) {
         allowed = true
         reason = 'shadow-limited'

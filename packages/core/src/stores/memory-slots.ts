@@ -105,9 +105,10 @@ class FixedSlot implements Slot {
   }
 
   write(id: string, next: PolicyState): void {
-    const used = (next as { used: number }).used
-    if (!this.current.has(id)) this.keys.size += 1
-    this.current.set(id, used)
+    // One hash lookup instead of has() + set(): the map grew iff the key is new.
+    const before = this.current.size
+    this.current.set(id, (next as { used: number }).used)
+    this.keys.size += this.current.size - before
   }
 
   delete(id: string): void {
@@ -178,8 +179,9 @@ class SlidingSlot implements Slot {
   }
 
   write(id: string, next: PolicyState): void {
-    if (!this.current.has(id)) this.keys.size += 1
+    const before = this.current.size
     this.current.set(id, (next as { used: number }).used)
+    this.keys.size += this.current.size - before
   }
 
   delete(id: string): void {

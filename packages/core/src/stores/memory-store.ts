@@ -1,6 +1,6 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
-import { evaluatePolicies } from '../policies/evaluate.js'
+import { evaluatePolicies, transition } from '../policies/evaluate.js'
 import type { Policy, PolicyState } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
@@ -66,6 +66,9 @@ class MemoryStoreImpl implements MemoryStore {
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
   private lastNowMs = Number.NEGATIVE_INFINITY
+  private lastPolicies: readonly Policy[] | undefined
+  private lastPrefix = ''
+  private lastSlots: readonly Slot[] = []
 
   constructor(
     readonly maxKeys: number,
@@ -81,26 +84,51 @@ class MemoryStoreImpl implements MemoryStore {
   consume(request: StoreRequest): StoreResponse {
     const nowMs = this.now()
     const { policies, id, cost } = request
-    const slots: Slot[] = []
-    const states: (PolicyState | undefined)[] = []
-    for (const policy of policies) {
-      const slot = this.slotFor(request.prefix, policy, true)!
+    const slots = this.slotsFor(request.prefix, policies)
+    if (slots.length === 1) {
+      // One policy: `evaluatePolicies` reduces to its transition; skip the arrays it builds.
+      const slot = slots[0]!
       slot.advance(nowMs)
-      slots.push(slot)
+      const state = slot.read(id, nowMs)
+      this.maintain(nowMs)
+      const t = transition(policies[0]!, state, cost, nowMs)
+      if (t.outcome.allowed && !request.peek) {
+        if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs)
+        slot.write(id, t.next, t.expiresAtMs)
+      }
+      return { nowMs, outcomes: [t.outcome] }
+    }
+    const states: (PolicyState | undefined)[] = []
+    for (const slot of slots) {
+      slot.advance(nowMs)
       states.push(slot.read(id, nowMs))
     }
     this.maintain(nowMs)
     const evaluation = evaluatePolicies(policies, states, cost, nowMs)
     if (evaluation.allowed && !request.peek) {
-      let needed = 0
-      for (const slot of slots) needed += slot.missing(id)
-      this.makeRoom(needed, slots, nowMs)
+      // Room is only ever needed when every slot could add a key past maxKeys.
+      if (this.keys.size + slots.length > this.maxKeys) {
+        let needed = 0
+        for (const slot of slots) needed += slot.missing(id)
+        this.makeRoom(needed, slots, nowMs)
+      }
       for (let i = 0; i < slots.length; i++) {
         const t = evaluation.transitions[i]!
         slots[i]!.write(id, t.next, t.expiresAtMs)
       }
     }
     return { nowMs, outcomes: evaluation.outcomes }
+  }
+
+  /** The slots of a request's policies; the last list is kept, since requests repeat the same one. */
+  private slotsFor(prefix: string, policies: readonly Policy[]): readonly Slot[] {
+    if (policies === this.lastPolicies && prefix === this.lastPrefix) return this.lastSlots
+    const slots: Slot[] = []
+    for (const policy of policies) slots.push(this.slotFor(prefix, policy, true)!)
+    this.lastPolicies = policies
+    this.lastPrefix = prefix
+    this.lastSlots = slots
+    return slots
   }
 
   reset(request: StoreResetRequest): void {
@@ -110,6 +138,8 @@ class MemoryStoreImpl implements MemoryStore {
   close(): void {
     this.slots.clear()
     this.cached = new WeakMap()
+    this.lastPolicies = undefined
+    this.lastSlots = []
     this.slotList.length = 0
     this.keys.size = 0
   }
