@@ -1,0 +1,152 @@
+import { randomUUID } from 'node:crypto'
+import {
+  describeRedisServer,
+  type RedisServer,
+  startRedisServer,
+  startUpstashServer,
+  type UpstashServer,
+} from '@floodgate/tools'
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Decision } from '../decision.js'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import type { RateLimitStore } from '../store.js'
+import { upstashStore } from '../upstash/upstash-store.js'
+import { redisStore } from './redis-store.js'
+
+// Redis stopped under load, then restarted empty (script cache included): every call answers
+// within the limiter's deadline plus a margin for a loaded test machine, as onStoreError says,
+// nothing rejects, and limiting resumes by itself.
+
+const TIMEOUT_MS = 250
+/** Scheduling slack on a shared 2-core machine; the deadline itself is what is being tested. */
+const MARGIN_MS = 750
+const RUN = randomUUID().slice(0, 8)
+
+interface Harness {
+  store: RateLimitStore
+  close(): Promise<void>
+}
+
+type Library = 'ioredis' | 'node-redis' | 'upstash'
+
+async function harness(library: Library, server: RedisServer, upstash: UpstashServer): Promise<Harness> {
+  if (library === 'ioredis') {
+    const client = new Redis(server.url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (attempt) => Math.min(attempt * 20, 200),
+    })
+    client.on('error', () => undefined)
+    await new Promise((resolve) => client.once('ready', resolve))
+    return { store: redisStore({ client }), close: async () => client.disconnect() }
+  }
+  if (library === 'node-redis') {
+    const client = createClient({
+      url: server.url,
+      disableOfflineQueue: true,
+      socket: { reconnectStrategy: (attempt) => Math.min(attempt * 20, 200) },
+    })
+    client.on('error', () => undefined)
+    await client.connect()
+    return { store: redisStore({ client }), close: async () => void client.destroy() }
+  }
+  const redis = new UpstashRedis({
+    url: upstash.url,
+    token: upstash.token,
+    retry: { retries: 0 },
+    enableTelemetry: false,
+  })
+  return { store: upstashStore({ redis }), close: async () => undefined }
+}
+
+async function timed(work: Promise<Decision>): Promise<{ decision: Decision; ms: number }> {
+  const start = performance.now()
+  const decision = await work
+  return { decision, ms: performance.now() - start }
+}
+
+describeRedisServer('a remote store while Redis is away', () => {
+  let server: RedisServer
+  let upstash: UpstashServer
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+
+  beforeAll(async () => {
+    server = await startRedisServer()
+    upstash = await startUpstashServer({ redisUrl: server.url })
+    process.on('unhandledRejection', onUnhandled)
+  })
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled)
+    await upstash?.stop()
+    await server?.stop()
+  })
+  beforeEach(() => {
+    unhandled.length = 0
+  })
+  afterEach(() => {
+    expect(unhandled).toEqual([])
+  })
+
+  describe.each(['ioredis', 'node-redis', 'upstash'] as const)('through %s', (library) => {
+    for (const onStoreError of ['allow', 'deny'] as const) {
+      it(`answers every call within the deadline with onStoreError '${onStoreError}', then resumes after a restart that emptied Redis`, async () => {
+        const h = await harness(library, server, upstash)
+        const limiter = createRateLimiter({
+          policies: fixedWindow({ limit: 5, window: '1 h' }),
+          store: h.store,
+          prefix: `outage-${RUN}-${library}-${onStoreError}`,
+          timeout: TIMEOUT_MS,
+          onStoreError,
+          logger: false,
+        })
+        try {
+          expect((await limiter.limit('before')).reason).toBe('allowed')
+          // Calls in flight while Redis goes away, and calls made while it is gone.
+          const inFlight = Array.from({ length: 50 }, (_, i) => timed(limiter.limit(`load-${i}`)))
+          await server.stop()
+          const during = await Promise.all(
+            Array.from({ length: 100 }, (_, i) => timed(limiter.limit(`down-${i}`))),
+          )
+          const answered = [...(await Promise.all(inFlight)), ...during]
+          for (const { decision, ms } of answered) {
+            expect(ms).toBeLessThan(TIMEOUT_MS + MARGIN_MS)
+            if (decision.reason === 'store-error') {
+              expect(decision.allowed).toBe(onStoreError === 'allow')
+              expect(decision.policies).toEqual([])
+            }
+          }
+          expect(during.every(({ decision }) => decision.reason === 'store-error')).toBe(true)
+
+          await server.restart()
+          // A bounded wait for the client to reconnect on its own.
+          const deadline = Date.now() + 10_000
+          let d = await limiter.limit('after')
+          while (d.reason === 'store-error' && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 50))
+            d = await limiter.limit('after')
+          }
+          const reasons = [d.reason]
+          for (let i = 0; i < 6; i++) reasons.push((await limiter.limit('after')).reason)
+          expect(reasons).toEqual([
+            'allowed',
+            'allowed',
+            'allowed',
+            'allowed',
+            'allowed',
+            'limited',
+            'limited',
+          ])
+        } finally {
+          await limiter.close()
+          await h.close()
+        }
+      }, 30_000)
+    }
+  })
+})
