@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { canonicalIp, clientIpKey, ipv6Groups } from './canonical-ip.js'
@@ -48,6 +49,11 @@ describe('canonicalIp', () => {
       '[::1',
       '2001:db8::1::2',
       '1.2.3.4:80',
+      '1:2:3:4::5:6:7:8',
+      '::1:2:3:4:5:6:7:8',
+      '1:2:3:4:5:6:7:8::',
+      '1:2:3:4:5:6:7:1.2.3.4',
+      'fe80::1%',
     ]) {
       expect(canonicalIp(bad)).toBeUndefined()
     }
@@ -69,6 +75,27 @@ describe('canonicalIp', () => {
         expect(ipv6Groups(canonicalIp(full)!)).toEqual(g)
       }),
       { numRuns: 2000 },
+    )
+  })
+  it('accepts exactly the strings node:net isIP accepts, on random address-like text', () => {
+    const atoms = ['0', '1', '9', 'a', 'F', 'ff', '0db8', '12345', '255', '256', '01', '']
+    const separated = fc
+      .tuple(
+        fc.array(fc.tuple(fc.constantFrom(...atoms), fc.constantFrom(':', '.', '::')), { maxLength: 9 }),
+        fc.constantFrom(...atoms),
+      )
+      .map(([pairs, last]) => pairs.flat().join('') + last)
+    const dotted = fc.array(fc.constantFrom(...atoms), { minLength: 3, maxLength: 5 }).map((a) => a.join('.'))
+    const text = fc.oneof(
+      separated,
+      dotted,
+      fc.tuple(separated, dotted).map(([a, b]) => `${a}:${b}`),
+    )
+    fc.assert(
+      fc.property(text, (address) => {
+        expect(canonicalIp(address) !== undefined).toBe(isIP(address) !== 0)
+      }),
+      { numRuns: 20_000 },
     )
   })
 })

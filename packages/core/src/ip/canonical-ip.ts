@@ -1,8 +1,7 @@
-import { isIPv4, isIPv6 } from 'node:net'
-
 // One spelling per address, so that a client cannot get fresh buckets by rewriting its address
 // (`::FFFF:1.2.3.4`, `2001:0db8::1`, `[2001:db8::1]`, `fe80::1%eth0`) and so that an IPv6 client,
 // which usually holds a whole /64 or /56, cannot rotate through it (PEERS.md, "Identity").
+// Parsed by hand in one pass: this runs on every request (the tests hold it to node:net's isIP).
 
 /** The default IPv6 prefix length a client is grouped by: a typical end-user allocation. */
 export const DEFAULT_IPV6_SUBNET = 56
@@ -15,7 +14,7 @@ export const DEFAULT_IPV6_SUBNET = 56
  */
 export function canonicalIp(address: unknown): string | undefined {
   if (typeof address !== 'string') return undefined
-  if (isIPv4(address)) return address
+  if (ipv4Value(address, 0, address.length) !== -1) return address
   const groups = ipv6Groups(address)
   if (groups === undefined) return undefined
   return mappedIpv4(groups) ?? formatIpv6(groups)
@@ -28,7 +27,7 @@ export function canonicalIp(address: unknown): string | undefined {
  */
 export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string | undefined {
   if (typeof address !== 'string') return undefined
-  if (isIPv4(address)) return `ip:${address}`
+  if (ipv4Value(address, 0, address.length) !== -1) return `ip:${address}`
   const groups = ipv6Groups(address)
   if (groups === undefined) return undefined
   const v4 = mappedIpv4(groups)
@@ -40,33 +39,95 @@ export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_
   return `ip:${formatIpv6(groups)}/${ipv6Subnet}`
 }
 
+/** The value of a strict dotted-decimal IPv4 address in `text[start, end)` (no leading zeros), or -1. */
+function ipv4Value(text: string, start: number, end: number): number {
+  let value = 0
+  let parts = 0
+  let i = start
+  while (parts < 4) {
+    let octet = 0
+    let digits = 0
+    const first = i
+    for (; i < end && digits < 4; i++, digits++) {
+      const c = text.charCodeAt(i) - 48
+      if (c < 0 || c > 9) break
+      octet = octet * 10 + c
+    }
+    if (digits === 0 || digits > 3 || octet > 255 || (digits > 1 && text.charCodeAt(first) === 48)) return -1
+    value = value * 256 + octet
+    parts++
+    if (parts < 4) {
+      if (text.charCodeAt(i) !== 46) return -1
+      i++
+    }
+  }
+  return i === end ? value : -1
+}
+
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48
+  const lower = code | 0x20
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1
+}
+
 /** The eight 16-bit groups of an IPv6 address (brackets and zone id allowed), or undefined. */
 export function ipv6Groups(address: string): number[] | undefined {
-  let text = address
-  if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1)
-  const zone = text.indexOf('%')
-  if (zone !== -1) text = text.slice(0, zone)
-  if (!isIPv6(text)) return undefined
-  let tail: number[] = []
-  const lastColon = text.lastIndexOf(':')
-  if (text.includes('.', lastColon)) {
-    // An embedded IPv4 address (`::ffff:192.0.2.1`) is the last two groups.
-    const octets = text
-      .slice(lastColon + 1)
-      .split('.')
-      .map(Number)
-    tail = [(octets[0]! << 8) | octets[1]!, (octets[2]! << 8) | octets[3]!]
-    const prefix = text.slice(0, lastColon + 1)
-    text = prefix.endsWith('::') ? prefix : prefix.slice(0, -1)
+  let i = 0
+  let end = address.length
+  if (address.charCodeAt(0) === 91) {
+    if (address.charCodeAt(end - 1) !== 93) return undefined
+    i = 1
+    end--
   }
-  const hex = (part: string) => (part === '' ? [] : part.split(':').map((g) => Number.parseInt(g, 16)))
-  const gap = text.indexOf('::')
-  const head = hex(gap === -1 ? text : text.slice(0, gap))
-  const rest = gap === -1 ? [] : hex(text.slice(gap + 2))
-  const known = head.length + rest.length + tail.length
-  const zeros = gap === -1 ? 0 : 8 - known
-  const groups = [...head, ...new Array<number>(zeros).fill(0), ...rest, ...tail]
-  return groups.length === 8 ? groups : undefined
+  const zone = address.indexOf('%', i)
+  if (zone !== -1 && zone < end) {
+    if (zone === end - 1) return undefined
+    end = zone
+  }
+  const groups = [0, 0, 0, 0, 0, 0, 0, 0]
+  let n = 0
+  let gap = -1
+  if (address.charCodeAt(i) === 58) {
+    if (address.charCodeAt(i + 1) !== 58) return undefined
+    gap = 0
+    i += 2
+  }
+  while (i < end) {
+    if (n === 8) return undefined
+    let value = 0
+    let j = i
+    for (; j < end && j - i <= 4; j++) {
+      const h = hexDigit(address.charCodeAt(j))
+      if (h === -1) break
+      value = value * 16 + h
+    }
+    if (address.charCodeAt(j) === 46 && j < end) {
+      // An embedded IPv4 address (`::ffff:192.0.2.1`) is the last two groups.
+      const v4 = n > 6 ? -1 : ipv4Value(address, i, end)
+      if (v4 === -1) return undefined
+      groups[n++] = Math.floor(v4 / 65536)
+      groups[n++] = v4 % 65536
+      break
+    }
+    if (j === i || j - i > 4) return undefined
+    groups[n++] = value
+    if (j === end) break
+    if (address.charCodeAt(j) !== 58) return undefined
+    i = j + 1
+    if (address.charCodeAt(i) === 58 && i < end) {
+      if (gap !== -1) return undefined
+      gap = n
+      i++
+    } else if (i === end) {
+      return undefined
+    }
+  }
+  if (gap === -1) return n === 8 ? groups : undefined
+  if (n > 7) return undefined
+  const after = n - gap
+  for (let k = 0; k < after; k++) groups[7 - k] = groups[n - 1 - k]!
+  for (let k = gap; k < 8 - after; k++) groups[k] = 0
+  return groups
 }
 
 function mappedIpv4(groups: readonly number[]): string | undefined {
@@ -94,7 +155,15 @@ export function formatIpv6(groups: readonly number[]): string {
     }
     i = j
   }
-  const hex = (list: readonly number[]) => list.map((g) => g.toString(16)).join(':')
-  if (bestStart === -1) return hex(groups)
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`
+  let text = ''
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::'
+      i += bestLength - 1
+    } else {
+      if (i > 0 && i !== bestStart + bestLength) text += ':'
+      text += groups[i]!.toString(16)
+    }
+  }
+  return text
 }
