@@ -5,6 +5,7 @@ import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import type { Policy } from '../policies/types.js'
+import type { StoreResponse } from '../store.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { memoryStore } from './memory-store.js'
 
@@ -55,7 +56,8 @@ describe('memory store maxKeys', () => {
     expect(store.size).toBe(100)
     // A peek writes nothing, so it still answers.
     expect(
-      store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: true }).outcomes[0]!.allowed,
+      (store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: true }) as StoreResponse)
+        .outcomes[0]!.allowed,
     ).toBe(true)
 
     for (const onStoreError of ['allow', 'deny'] as const) {
@@ -78,7 +80,8 @@ describe('memory store maxKeys', () => {
     // Once their window passes, the new identifier is counted.
     clock.advance(60_000)
     expect(
-      store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false }).outcomes[0]!.allowed,
+      (store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false }) as StoreResponse)
+        .outcomes[0]!.allowed,
     ).toBe(true)
   })
 })
