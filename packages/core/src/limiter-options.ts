@@ -1,3 +1,4 @@
+import { type DenyCache, type DenyCacheOptions, resolveDenyCache } from './deny-cache.js'
 import { type Duration, parseDuration } from './duration.js'
 import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
@@ -27,6 +28,12 @@ export interface RateLimiterOptions {
   onStoreFailure?: (error: FloodgateError) => void
   /** Where warnings go (store failures at most once a minute, misconfigurations once). Default `console`. */
   logger?: Logger
+  /**
+   * Answers an identifier the store just denied locally until its retry time, without a round
+   * trip. Default: on (10,000 identifiers) for a remote store, off for the memory store; `false`
+   * turns it off. Never used by `peek` or in shadow mode.
+   */
+  denyCache?: boolean | DenyCacheOptions
 }
 
 /** Every option name `createRateLimiter` accepts; any other name throws ERR_FLOODGATE_UNKNOWN_OPTION. */
@@ -41,6 +48,7 @@ export const LIMITER_OPTIONS = [
   'mode',
   'onStoreFailure',
   'logger',
+  'denyCache',
 ] as const
 
 /** The default deadline of a remote store call, in ms. */
@@ -70,6 +78,8 @@ export interface ResolvedLimiterOptions {
   onStoreFailure: ((error: FloodgateError) => void) | undefined
   /** Where warnings go; false when silenced. Default `console`. */
   logger: Logger
+  /** The local cache of denials, when on. */
+  denyCache: DenyCache | undefined
 }
 
 /** Validates everything eagerly: a bad value throws here, never at request time. */
@@ -149,6 +159,7 @@ export function resolveLimiterOptions(
     shadow: mode === 'shadow',
     onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => void) | undefined,
     logger: logger as Logger,
+    denyCache: mode === 'shadow' ? undefined : resolveDenyCache(o.denyCache, store?.local ?? true),
   }
 }
 

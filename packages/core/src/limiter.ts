@@ -75,6 +75,7 @@ class Limiter implements RateLimiter {
     this.assertOpen()
     const id = boundIdentifier(identifier)
     const { prefix, allPolicies } = this.config
+    this.config.denyCache?.forget(id)
     await this.call(this.store.reset({ prefix, id, policies: allPolicies }))
   }
 
@@ -102,6 +103,11 @@ class Limiter implements RateLimiter {
     } catch (error) {
       return Promise.reject(error)
     }
+    // Repeat offenders are answered locally until their retry time (never for peek or shadow).
+    const denyCache = peek ? undefined : this.config.denyCache
+    const cached = denyCache?.get(tier, id, cost)
+    if (cached !== undefined) return Promise.resolve(cached)
+    const sentAt = denyCache?.now() ?? 0
     let result: StoreResponse | Promise<StoreResponse>
     try {
       result = this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek })
@@ -110,7 +116,12 @@ class Limiter implements RateLimiter {
     }
     if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
       return Promise.resolve(this.call(result)).then(
-        (response) => this.decision(response, policies, tier, cost),
+        (response) => {
+          const decision = this.decision(response, policies, tier, cost)
+          if (denyCache !== undefined && decision.reason === 'limited')
+            denyCache.remember(tier, id, decision, sentAt)
+          return decision
+        },
         (error: unknown) => this.storeFailure(error, policies, tier, cost),
       )
     }
