@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { checkMiddlewareOptions, resolveMiddlewareOptions } from './middleware-options.js'
+
+const policies = fixedWindow({ limit: 5, window: '1 m' })
+
+describe('resolveMiddlewareOptions', () => {
+  it('builds a limiter from the limiter options, with the documented defaults', () => {
+    const resolved = resolveMiddlewareOptions({ policies })
+    expect(resolved.limiter.config.tiers.get('')).toEqual([policies])
+    expect(resolved.headerFormats).toEqual(['draft-8', 'legacy'])
+    expect(resolved.ipv6Subnet).toBe(56)
+  })
+
+  it('uses a given limiter as it is', () => {
+    const limiter = createRateLimiter({ policies })
+    expect(resolveMiddlewareOptions({ limiter, headers: false }).limiter).toBe(limiter)
+  })
+
+  it('rejects limiter options beside a given limiter, naming the option', () => {
+    const limiter = createRateLimiter({ policies })
+    expect(() => resolveMiddlewareOptions({ limiter, policies })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'policies' }),
+    )
+    expect(() => resolveMiddlewareOptions({ limiter: {} as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'limiter' }),
+    )
+  })
+
+  it('rejects an unknown option with the closest known name', () => {
+    expect(() => resolveMiddlewareOptions({ policies, onLimted: () => {} } as never)).toThrow(
+      /Unknown option "onLimted" in rateLimit\(\)\. Did you mean `onLimited`\?/,
+    )
+  })
+
+  it('accepts the names an adapter handles itself', () => {
+    expect(() => checkMiddlewareOptions({ global: false }, ['global'])).not.toThrow()
+    expect(() => checkMiddlewareOptions({ global: false })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_UNKNOWN_OPTION' }),
+    )
+  })
+
+  it('rejects a bad ipv6Subnet, headers value or callback', () => {
+    for (const bad of [
+      { ipv6Subnet: 0 },
+      { ipv6Subnet: 129 },
+      { ipv6Subnet: '56' },
+      { ipv6Subnet: Number.NaN },
+      { headers: 'draft-9' },
+      { headers: true },
+      { skip: true },
+      { onLimited: 'json' },
+    ]) {
+      expect(() => resolveMiddlewareOptions({ policies, ...bad } as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION' }),
+      )
+    }
+  })
+})
