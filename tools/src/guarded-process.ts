@@ -84,7 +84,7 @@ export function spawnGuarded(command: string, args: readonly string[], cwd: stri
 function startWatchdog(pid: number): ChildProcess | undefined {
   try {
     const watchdog = spawn(
-      'sh',
+      '/bin/sh',
       ['-c', 'read _line; kill -KILL "$1" 2>/dev/null', 'floodgate-watchdog', String(pid)],
       {
         stdio: ['pipe', 'ignore', 'ignore'],

@@ -45,6 +45,28 @@ describeRedisServer('startRedisCluster', () => {
   })
 })
 
+describeRedisServer('restarting a cluster node', () => {
+  it('brings the node back empty, still owning its slots', async () => {
+    const cluster = await startRedisCluster()
+    const client = new Cluster(cluster.nodes, { clusterRetryStrategy: () => 100 })
+    try {
+      const key = 'floodgate-tools:restart'
+      await client.set(key, 'before')
+      const slot = await client.cluster('KEYSLOT', key)
+      const owner = await findSlotOwner(cluster, slot)
+      const server = cluster.servers.find((s) => s.port === owner.port)!
+      await server.restart()
+      await cluster.waitUntilOk()
+      expect(await findSlotOwner(cluster, slot)).toEqual(owner)
+      expect(await sendRespCommand(owner.host, owner.port, ['GET', key])).toBeNull()
+      expect(await sendRespCommand(owner.host, owner.port, ['SET', key, 'after'])).toBe('OK')
+    } finally {
+      client.disconnect()
+      await cluster.stop()
+    }
+  })
+})
+
 describeRedisServer('stopping a cluster', () => {
   it('ends every node process', async () => {
     const cluster = await startRedisCluster({ masters: 1 })

@@ -17,8 +17,13 @@ export interface StartRedisClusterOptions {
 export interface RedisCluster {
   /** Seed nodes for a cluster client, e.g. `new Cluster(cluster.nodes)`. */
   readonly nodes: { host: string; port: number }[]
-  /** The node servers, for fault tests (stop or restart one node). */
+  /**
+   * The node servers, for fault tests. `restart()` on one brings it back empty but still a member
+   * with its slots; follow it with `waitUntilOk()`.
+   */
   readonly servers: RedisServer[]
+  /** Resolves when every node reports cluster_state:ok again (bounded by readyTimeoutMs). */
+  waitUntilOk(): Promise<void>
   /** Stops every node by PID. */
   stop(): Promise<void>
 }
@@ -28,6 +33,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   if (!Number.isInteger(masters) || masters < 1) {
     throw new RangeError(`startRedisCluster: masters must be a positive integer, got ${masters}`)
   }
+  const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS
   const servers: RedisServer[] = []
   const stop = async () => {
     await Promise.all(servers.map((server) => server.stop()))
@@ -37,7 +43,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
     servers.push(...started.map(({ server }) => server))
     await assignSlots(started.map(({ server }) => server))
     await joinNodes(started)
-    await waitUntilClusterOk(servers, masters, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS)
+    await waitUntilClusterOk(servers, masters, readyTimeoutMs)
   } catch (error) {
     await stop()
     throw error
@@ -45,6 +51,7 @@ export async function startRedisCluster(options: StartRedisClusterOptions = {}):
   return {
     nodes: servers.map(({ host, port }) => ({ host, port })),
     servers,
+    waitUntilOk: () => waitUntilClusterOk(servers, masters, readyTimeoutMs),
     stop,
   }
 }

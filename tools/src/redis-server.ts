@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FORBIDDEN_PORTS, findFreePort } from './free-port.js'
@@ -28,44 +28,59 @@ export interface RedisServer {
   readonly pid: number
   /** SIGTERM, SIGKILL after 5 s; removes the temp dir. Safe to call twice. */
   stop(): Promise<void>
-  /** Stops the server and starts a fresh, empty one on the same port (a "Redis restarted empty"). */
+  /**
+   * Stops the server and starts it again on the same port with no data (a "Redis restarted
+   * empty"); a cluster node keeps its nodes.conf and so rejoins its cluster.
+   */
   restart(): Promise<void>
 }
 
 export async function startRedisServer(options: StartRedisServerOptions = {}): Promise<RedisServer> {
   const extraArgs = options.args ?? []
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS
-  let current: Launched | undefined
-  for (let attempt = 1; current === undefined; attempt++) {
-    const port = options.port ?? (await findFreePort(HOST))
-    try {
-      current = await launch(port, extraArgs, startTimeoutMs)
-    } catch (error) {
-      // Another process took the port between our probe and redis-server's bind: pick another.
-      const retryable = error instanceof PortTakenError && options.port === undefined
-      if (!retryable || attempt >= PORT_ATTEMPTS) throw error
+  const dir = await mkdtemp(join(tmpdir(), 'floodgate-redis-'))
+  let child: GuardedProcess | undefined
+  let port = options.port ?? 0
+  try {
+    for (let attempt = 1; child === undefined; attempt++) {
+      port = options.port ?? (await findFreePort(HOST))
+      try {
+        child = await launch(port, dir, extraArgs, startTimeoutMs)
+      } catch (error) {
+        // Another process took the port between our probe and redis-server's bind: pick another.
+        const retryable = error instanceof PortTakenError && options.port === undefined
+        if (!retryable || attempt >= PORT_ATTEMPTS) throw error
+      }
     }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true })
+    throw error
   }
-  const port = current.port
   return {
     url: `redis://${HOST}:${port}`,
     host: HOST,
     port,
     get pid() {
-      return current?.child.pid ?? -1
+      return child?.pid ?? -1
     },
     async stop() {
-      const stopping = current
-      current = undefined
-      if (stopping) await stopLaunched(stopping)
+      const stopping = child
+      child = undefined
+      await stopping?.stop()
+      await rm(dir, { recursive: true, force: true })
     },
     async restart() {
-      const stopping = current
-      current = undefined
-      if (stopping) await stopLaunched(stopping)
-      for (let attempt = 1; current === undefined; attempt++) {
+      const stopping = child
+      child = undefined
+      await stopping?.stop()
+      // Same dir, so a cluster node keeps its nodes.conf (its identity and slots), but no data.
+      await mkdir(dir, { recursive: true })
+      for (const dataFile of await readdir(dir)) {
+        if (dataFile !== 'nodes.conf') await rm(join(dir, dataFile), { recursive: true, force: true })
+      }
+      for (let attempt = 1; child === undefined; attempt++) {
         try {
-          current = await launch(port, extraArgs, startTimeoutMs)
+          child = await launch(port, dir, extraArgs, startTimeoutMs)
         } catch (error) {
           if (!(error instanceof PortTakenError) || attempt >= PORT_ATTEMPTS) throw error
           await new Promise((resolve) => setTimeout(resolve, 100 * attempt))
@@ -75,18 +90,16 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
   }
 }
 
-interface Launched {
-  port: number
-  dir: string
-  child: GuardedProcess
-}
-
 class PortTakenError extends Error {}
 
-async function launch(port: number, extraArgs: readonly string[], startTimeoutMs: number): Promise<Launched> {
+async function launch(
+  port: number,
+  dir: string,
+  extraArgs: readonly string[],
+  startTimeoutMs: number,
+): Promise<GuardedProcess> {
   if (FORBIDDEN_PORTS.has(port))
     throw new Error(`port ${port} belongs to the machine's shared Redis; never use it`)
-  const dir = await mkdtemp(join(tmpdir(), 'floodgate-redis-'))
   // biome-ignore format: one flag and its value per line
   const args = [
     '--port', String(port),
@@ -102,12 +115,11 @@ async function launch(port: number, extraArgs: readonly string[], startTimeoutMs
     ...extraArgs,
   ]
   const child = spawnGuarded('redis-server', args, dir)
-  const launched = { port, dir, child }
   try {
-    await waitUntilServing(launched, startTimeoutMs)
-    return launched
+    await waitUntilServing(port, child, startTimeoutMs)
+    return child
   } catch (error) {
-    await stopLaunched(launched)
+    await child.stop()
     throw error
   }
 }
@@ -116,7 +128,7 @@ async function launch(port: number, extraArgs: readonly string[], startTimeoutMs
  * Ready when the server on the port answers INFO with OUR pid: a PONG alone could come from
  * another engineer's redis-server that won the race for the port.
  */
-async function waitUntilServing({ port, child }: Launched, timeoutMs: number): Promise<void> {
+async function waitUntilServing(port: number, child: GuardedProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   while (Date.now() < deadline) {
@@ -143,9 +155,4 @@ async function waitUntilServing({ port, child }: Launched, timeoutMs: number): P
   throw new Error(
     `redis-server on port ${port} did not answer within ${timeoutMs} ms (${String(lastError)}):\n${child.output()}`,
   )
-}
-
-async function stopLaunched({ dir, child }: Launched): Promise<void> {
-  await child.stop()
-  await rm(dir, { recursive: true, force: true })
 }

@@ -28,6 +28,8 @@ export interface StartUpstashServerOptions {
   token?: string
   /** Port to listen on (loopback); a free one by default. */
   port?: number
+  /** Answer 503 when Redis has not replied within this time; no limit by default. */
+  commandTimeoutMs?: number
 }
 
 /** A local server speaking the Upstash Redis REST protocol, forwarding to a real Redis. */
@@ -54,6 +56,7 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(attempt * 50, 500),
+    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
   })
   redis.on('error', () => {}) // Connection errors surface on the commands; reconnects are automatic.
   await redis.connect()
