@@ -1,0 +1,193 @@
+import {
+  describeRedisServer,
+  type RedisServer,
+  startRedisServer,
+  startUpstashServer,
+  type UpstashServer,
+} from '@floodgate/tools'
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import { manualClock } from '../testing/index.js'
+import { upstashStore } from '../upstash/upstash-store.js'
+import { redisStore } from './redis-store.js'
+
+// Round trips, TTLs and the deny cache, measured on a private Redis so INFO commandstats counts
+// only this file's commands.
+
+/** Commands Redis ran, by name, from INFO commandstats. */
+async function commandCounts(admin: Redis): Promise<Map<string, number>> {
+  const info = await admin.info('commandstats')
+  const counts = new Map<string, number>()
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) counts.set(m[1]!, Number(m[2]))
+  return counts
+}
+
+/** Commands the decision script itself calls: commandstats counts them too. */
+const INSIDE_SCRIPT = new Set(['hmget', 'hset', 'pexpire', 'pttl', 'time'])
+
+/** Commands clients sent between two snapshots (not INFO, not the script's own calls). */
+function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [name, calls] of after) {
+    const d = calls - (before.get(name) ?? 0)
+    if (d > 0 && name !== 'info' && !INSIDE_SCRIPT.has(name)) out[name] = d
+  }
+  return out
+}
+
+const twoPolicies = [
+  tokenBucket({ name: 'burst', capacity: 5, refillRate: 1, interval: '1 s' }),
+  slidingWindow({ name: 'minute', limit: 8, window: '1 m' }),
+]
+
+describeRedisServer('redisStore on a private Redis', () => {
+  let server: RedisServer
+  let admin: Redis
+  let ioredis: Redis
+  let nodeRedis: ReturnType<typeof createClient>
+  let upstash: UpstashServer
+
+  beforeAll(async () => {
+    server = await startRedisServer()
+    upstash = await startUpstashServer({ redisUrl: server.url })
+    admin = new Redis(server.url)
+    ioredis = new Redis(server.url, { enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+    await new Promise((resolve) => ioredis.once('ready', resolve))
+    nodeRedis = createClient({ url: server.url, disableOfflineQueue: true })
+    await nodeRedis.connect()
+  })
+  afterAll(async () => {
+    ioredis?.disconnect()
+    await nodeRedis?.close()
+    admin?.disconnect()
+    await upstash?.stop()
+    await server?.stop()
+  })
+
+  describe.each([
+    ['ioredis', () => redisStore({ client: ioredis })],
+    ['node-redis', () => redisStore({ client: nodeRedis })],
+  ] as const)('through %s', (library, makeStore) => {
+    it('runs one EVALSHA per decision and nothing else, two-policy requests and denials included', async () => {
+      const limiter = createRateLimiter({
+        policies: twoPolicies,
+        store: makeStore(),
+        prefix: `rt-${library}`,
+        denyCache: false,
+      })
+      await limiter.limit('warm-up') // loads the script once (NOSCRIPT → EVAL) if needed
+      const before = await commandCounts(admin)
+      const reasons: string[] = []
+      for (let i = 0; i < 12; i++) reasons.push((await limiter.limit('client')).reason)
+      await limiter.peek('client')
+      const after = await commandCounts(admin)
+      expect(reasons).toContain('limited')
+      expect(delta(before, after)).toEqual({ evalsha: 13 })
+    })
+
+    it('leaves no Floodgate key without a TTL after a long mixed run, and heals one it finds', async () => {
+      const prefix = `ttl-${library}`
+      const limiter = createRateLimiter({
+        tiers: {
+          free: [fixedWindow({ name: 'f', limit: 3, window: '1 h' }), ...twoPolicies],
+          pro: [
+            fixedWindow({ name: 'f', limit: 30, window: '1 h' }),
+            tokenBucket({ name: 'burst', capacity: 9, refillRate: 1, interval: '1 s' }),
+          ],
+        },
+        defaultTier: 'free',
+        store: makeStore(),
+        prefix,
+        denyCache: false,
+      })
+      for (let i = 0; i < 400; i++) {
+        const id = `user-${i % 17}{${i % 3}}`
+        const tier = i % 5 === 0 ? 'pro' : 'free'
+        if (i % 50 === 49) await limiter.reset(id)
+        else if (i % 7 === 0) await limiter.peek(id, { tier })
+        else await limiter.limit(id, { tier, cost: 1 + (i % 4 === 0 ? 2 : 0) })
+      }
+      const keys: string[] = []
+      let cursor = '0'
+      do {
+        const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
+        cursor = next
+        keys.push(...batch)
+      } while (cursor !== '0')
+      expect(keys.length).toBeGreaterThan(20)
+      const ttls = await Promise.all(keys.map((k) => admin.pttl(k)))
+      expect(ttls.filter((t) => t < 0)).toEqual([])
+
+      // A key stripped of its TTL (a restore, a PERSIST) gets one back on the next denial.
+      const denied = createRateLimiter({
+        policies: fixedWindow({ name: 'f', limit: 1, window: '1 h' }),
+        store: makeStore(),
+        prefix: `heal-${library}`,
+        denyCache: false,
+      })
+      await denied.limit('x')
+      const [key] = await admin.keys(`heal-${library}:*`)
+      await admin.persist(key!)
+      expect((await denied.limit('x')).reason).toBe('limited')
+      expect(await admin.pttl(key!)).toBeGreaterThan(0)
+    })
+
+    it('with the deny cache, a flood from a limited identifier costs no Redis command until its retry time', async () => {
+      const clock = manualClock(1_999_987_200_000)
+      const limiter = createRateLimiter({
+        policies: slidingWindow({ limit: 3, window: '10 s' }),
+        store: redisStore({ client: library === 'ioredis' ? ioredis : nodeRedis, clock }),
+        prefix: `deny-${library}-${Date.now()}`,
+        denyCache: { clock },
+      })
+      for (let i = 0; i < 3; i++) expect((await limiter.limit('flooder')).reason).toBe('allowed')
+      clock.advance(4_000)
+      const first = await limiter.limit('flooder')
+      expect(first.reason).toBe('limited')
+      const before = await commandCounts(admin)
+      for (let i = 0; i < 200; i++) expect((await limiter.limit('flooder')).allowed).toBe(false)
+      clock.advance(first.retryAfterMs - 1)
+      expect((await limiter.limit('flooder')).retryAfterMs).toBe(1)
+      expect(delta(before, await commandCounts(admin))).toEqual({})
+      // Exactly the retry time later the store is asked again, and admits.
+      clock.advance(1)
+      expect((await limiter.limit('flooder')).reason).toBe('allowed')
+      expect(delta(before, await commandCounts(admin))).toEqual({ evalsha: 1 })
+    })
+  })
+
+  it('through @upstash/redis, sends at most one HTTP request per decision', async () => {
+    for (const enableAutoPipelining of [false, true]) {
+      const redis = new UpstashRedis({
+        url: upstash.url,
+        token: upstash.token,
+        retry: { retries: 0 },
+        enableTelemetry: false,
+        enableAutoPipelining,
+      })
+      const limiter = createRateLimiter({
+        policies: twoPolicies,
+        store: upstashStore({ redis }),
+        prefix: `http-${enableAutoPipelining}`,
+        denyCache: false,
+      })
+      await limiter.limit('warm-up')
+      const requests = upstash.stats.requests
+      const before = await commandCounts(admin)
+      const sequential = []
+      for (let i = 0; i < 10; i++) sequential.push((await limiter.limit('client')).reason)
+      const concurrent = await Promise.all(Array.from({ length: 20 }, (_, i) => limiter.limit(`c-${i % 4}`)))
+      expect(sequential).toContain('limited')
+      expect(concurrent.every((d) => d.reason !== 'store-error')).toBe(true)
+      expect(upstash.stats.requests - requests).toBeLessThanOrEqual(30)
+      if (!enableAutoPipelining) expect(upstash.stats.requests - requests).toBe(30)
+      expect(delta(before, await commandCounts(admin))).toEqual({ evalsha: 30 })
+    }
+  })
+})
