@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
 import { type HeaderMap, problemDetails, rateLimitHeaders, unavailableProblem } from '../headers.js'
 import { clientIpKey } from '../ip/canonical-ip.js'
-import type { RateLimiter } from '../limiter.js'
+import type { LimitOptions, RateLimiter } from '../limiter.js'
 import {
   type MiddlewareOptions,
   type ResolvedMiddlewareOptions,
@@ -103,9 +103,14 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     marks[this.counted] = true
     if (o.skip !== undefined && (await o.skip(req))) return SKIP
     const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
-    const tier = o.tier === undefined ? undefined : await o.tier(req)
-    const cost = o.cost === undefined ? undefined : await o.cost(req)
-    const decision = await this.limiter.limit(key, { cost, tier })
+    let options: LimitOptions | undefined
+    if (o.tier !== undefined || o.cost !== undefined) {
+      options = {
+        tier: o.tier === undefined ? undefined : await o.tier(req),
+        cost: o.cost === undefined ? undefined : await o.cost(req),
+      }
+    }
+    const decision = await this.limiter.limit(key, options)
     if (decision.allowed) {
       return { action: 'pass', decision, headers: rateLimitHeaders(decision, o.headerFormats) }
     }
