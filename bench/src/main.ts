@@ -5,6 +5,8 @@ import type { Section } from './section.js'
 /** Sections load lazily, so a section's dependencies (a Redis client, a framework) load only when it runs. */
 const SECTIONS: Record<string, () => Promise<Section>> = {
   decisions: async () => (await import('./decisions.js')).decisionsSection,
+  memory: async () => (await import('./memory.js')).memorySection,
+  accuracy: async () => (await import('./accuracy.js')).accuracySection,
   http: async () => (await import('./http.js')).httpSection,
 }
 
