@@ -140,6 +140,29 @@ describeRedisServer('startUpstashServer', () => {
       await expect(client.get('anything')).rejects.toThrow(/Unauthorized/)
     })
 
+    it('serves concurrent single, pipeline and multi-exec requests on its one connection without mixing replies', async () => {
+      const key = 'tools-test:concurrent'
+      const requests = Array.from({ length: 60 }, (_, i) => {
+        if (i % 3 === 0) return post('/', ['INCR', key])
+        if (i % 3 === 1)
+          return post('/pipeline', [
+            ['INCR', key],
+            ['INCR', key],
+          ])
+        return post('/multi-exec', [
+          ['INCR', key],
+          ['INCR', key],
+          ['INCR', key],
+        ])
+      })
+      const bodies = await Promise.all(requests.map(async (response) => (await response).json()))
+      const transactions = bodies.filter((_, i) => i % 3 === 2) as { result: number }[][]
+      for (const [a, b, c] of transactions)
+        expect([b?.result, c?.result]).toEqual([a!.result + 1, a!.result + 2])
+      const finalCount = await sendRespCommand(redisServer.host, redisServer.port, ['GET', key])
+      expect(finalCount).toBe(String(20 * 1 + 20 * 2 + 20 * 3))
+    })
+
     it('rejects a body that is not a command array with 400', async () => {
       expect((await post('/', { not: 'a command' })).status).toBe(400)
       expect((await post('/pipeline', [])).status).toBe(400)
