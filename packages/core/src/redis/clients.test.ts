@@ -1,0 +1,77 @@
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Cluster, Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { describe, expect, it } from 'vitest'
+import { isFloodgateError } from '../errors.js'
+import { upstashStore } from '../upstash/upstash-store.js'
+import { redisStore } from './redis-store.js'
+
+// Client detection and the one-time settings warning. No command is sent: clients stay unconnected.
+
+function collect() {
+  const lines: string[] = []
+  return { lines, logger: { warn: (line: string) => lines.push(line) } }
+}
+
+describe('redisStore client settings', () => {
+  it('warns once per client that queues offline or re-sends unanswered commands, naming the fix', () => {
+    const client = new Redis({ lazyConnect: true })
+    const { lines, logger } = collect()
+    redisStore({ client, logger })
+    redisStore({ client, logger })
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/enableOfflineQueue: false/)
+    expect(lines[0]).toMatch(/autoResendUnfulfilledCommands: false/)
+  })
+
+  it('stays quiet for clients set up as documented', () => {
+    const { lines, logger } = collect()
+    redisStore({
+      client: new Redis({
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        autoResendUnfulfilledCommands: false,
+      }),
+      logger,
+    })
+    redisStore({
+      client: new Cluster([], { lazyConnect: true, enableOfflineQueue: false, retryDelayOnFailover: 0 }),
+      logger,
+    })
+    redisStore({ client: createClient({ disableOfflineQueue: true }), logger })
+    upstashStore({
+      redis: new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: { retries: 0 } }),
+      logger,
+    })
+    expect(lines).toEqual([])
+  })
+
+  it('names the setting for an ioredis Cluster, node-redis and @upstash/redis', () => {
+    const { lines, logger } = collect()
+    redisStore({ client: new Cluster([], { lazyConnect: true }), logger })
+    redisStore({ client: createClient(), logger })
+    upstashStore({ redis: new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: false }), logger })
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toMatch(/retryDelayOnFailover: 0/)
+    expect(lines[1]).toMatch(/disableOfflineQueue: true/)
+    expect(lines[2]).toMatch(/retries: 0/)
+  })
+
+  it('rejects anything that is not a supported client, and unknown options', () => {
+    for (const bad of [{}, null, { evalsha: 1 }, 'redis://localhost']) {
+      let caught: unknown
+      try {
+        redisStore({ client: bad as never })
+      } catch (error) {
+        caught = error
+      }
+      expect(isFloodgateError(caught, 'ERR_FLOODGATE_INVALID_OPTION')).toBe(true)
+    }
+    expect(() => redisStore({ client: createClient(), clok: () => 0 } as never)).toThrow(
+      /ERR_FLOODGATE_UNKNOWN_OPTION/,
+    )
+    expect(() => redisStore({ client: createClient(), clock: 5 as never })).toThrow(
+      /ERR_FLOODGATE_INVALID_OPTION/,
+    )
+  })
+})

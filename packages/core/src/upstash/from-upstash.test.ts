@@ -1,0 +1,117 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server, type Socket } from 'node:net'
+import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { Ratelimit } from '@upstash/ratelimit'
+import { Redis } from '@upstash/redis'
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
+import { isFloodgateError } from '../errors.js'
+import { rateLimitHeaders } from '../headers.js'
+import { fromUpstash } from './from-upstash.js'
+
+// @upstash/ratelimit reads Date.now(); a fixed fake date keeps every call inside one window.
+const NOW_MS = Date.UTC(2031, 0, 1, 12, 0, 30)
+const RUN = randomUUID().slice(0, 8)
+
+describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
+  let upstash: UpstashServer
+  let redis: Redis
+  /** Accepts connections and never answers: an Upstash that hangs. */
+  let blackHole: Server
+  let blackHoleUrl: string
+  const sockets = new Set<Socket>()
+
+  beforeAll(async () => {
+    upstash = await startUpstashServer({ redisUrl })
+    redis = new Redis({
+      url: upstash.url,
+      token: upstash.token,
+      retry: { retries: 0 },
+      enableTelemetry: false,
+    })
+    blackHole = createServer((socket) => {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+    })
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve))
+    const address = blackHole.address()
+    blackHoleUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  })
+  afterAll(async () => {
+    for (const socket of sockets) socket.destroy()
+    await new Promise((resolve) => blackHole?.close(resolve))
+    await upstash?.stop()
+  })
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOW_MS })
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('turns its answers into decisions with the right headers', async () => {
+    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s'), prefix: `fu-${RUN}` })
+    const limiter = fromUpstash(ratelimit, { window: '60 s', name: 'api' })
+    const decisions = []
+    for (let i = 0; i < 4; i++) decisions.push(await limiter.limit('client'))
+    expect(decisions.map((d) => [d.allowed, d.reason, d.remaining])).toEqual([
+      [true, 'allowed', 2],
+      [true, 'allowed', 1],
+      [true, 'allowed', 0],
+      [false, 'limited', 0],
+    ])
+    const resetAtMs = Math.ceil((NOW_MS + 1) / 60_000) * 60_000
+    expect(decisions[3]).toMatchObject({
+      limit: 3,
+      resetAtMs,
+      retryAfterMs: resetAtMs - NOW_MS,
+      policy: 'api',
+    })
+    expect(rateLimitHeaders(decisions[3]!, ['draft-8'])).toEqual({
+      'RateLimit-Policy': '"api";q=3;w=60',
+      RateLimit: `"api";r=0;t=${Math.ceil((resetAtMs - NOW_MS) / 1000)}`,
+      'Retry-After': String(Math.ceil((resetAtMs - NOW_MS) / 1000)),
+    })
+    expect(await limiter.peek('client')).toMatchObject({ allowed: false, remaining: 0 })
+    await limiter.reset('client')
+    expect((await limiter.limit('client')).reason).toBe('allowed')
+  })
+
+  it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
+    const hanging = new Redis({
+      url: blackHoleUrl,
+      token: 't',
+      retry: { retries: 0 },
+      enableTelemetry: false,
+    })
+    const ratelimit = new Ratelimit({
+      redis: hanging,
+      limiter: Ratelimit.fixedWindow(3, '60 s'),
+      timeout: 50,
+    })
+    for (const onStoreError of ['allow', 'deny'] as const) {
+      const failures: unknown[] = []
+      const limiter = fromUpstash(ratelimit, {
+        window: '60 s',
+        timeout: '5 s',
+        onStoreError,
+        logger: false,
+        onStoreFailure: (e) => failures.push(e),
+      })
+      const d = await limiter.limit('client')
+      expect(d).toMatchObject({ reason: 'store-error', allowed: onStoreError === 'allow', policies: [] })
+      expect(rateLimitHeaders(d, ['draft-8', 'legacy'])).toEqual({})
+      expect(failures.length === 1 && isFloodgateError(failures[0], 'ERR_FLOODGATE_STORE_TIMEOUT')).toBe(true)
+    }
+  })
+
+  it('validates its options at construction', () => {
+    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s') })
+    expect(() => fromUpstash(ratelimit, { window: 'soon' as never })).toThrow(
+      /ERR_FLOODGATE_INVALID_DURATION/,
+    )
+    expect(() => fromUpstash(ratelimit, { window: '1 s', windw: 1 } as never)).toThrow(
+      /ERR_FLOODGATE_UNKNOWN_OPTION/,
+    )
+    expect(() => fromUpstash({} as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
+  })
+})
