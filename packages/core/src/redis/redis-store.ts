@@ -34,7 +34,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   if (detected.problems.length > 0 && !warned.has(client)) {
     warned.add(client)
     new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      'ERR_FLOODGATE_CLIENT_SETTINGS',
+      'WARN_FLOODGATE_CLIENT_SETTINGS',
       `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
     )
   }

@@ -52,7 +52,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   if (attempts !== 0 && !warned.has(redis)) {
     warned.add(redis)
     new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      'ERR_FLOODGATE_CLIENT_SETTINGS',
+      'WARN_FLOODGATE_CLIENT_SETTINGS',
       `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
     )
   }
