@@ -1,7 +1,10 @@
 import { describeRedisServer, type RedisCluster, startRedisCluster } from '@floodgate/tools'
 import { Cluster } from 'ioredis'
 import { createCluster } from 'redis'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
 import { runStoreConformance } from '../testing/index.js'
 import { redisStore } from './redis-store.js'
 
@@ -32,5 +35,25 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
   runStoreConformance({
     name: 'redis cluster (node-redis)',
     createStore: ({ clock }) => redisStore({ client: nodeRedis, clock }),
+  })
+
+  it('decides two-policy requests for identifiers full of braces on both clients, each in one slot', async () => {
+    const ids = ['{a}', 'x{y}z', '}{', '{}', '{{a}}', 'user:{42}', '']
+    for (const client of [ioredis, nodeRedis]) {
+      const limiter = createRateLimiter({
+        policies: [
+          tokenBucket({ name: 'burst', capacity: 2, refillRate: 1, interval: '1 h' }),
+          fixedWindow({ name: 'day', limit: 3, window: '1 d' }),
+        ],
+        store: redisStore({ client }),
+        prefix: `braces-${client === ioredis ? 'io' : 'node'}-${Date.now()}`,
+        logger: false,
+      })
+      for (const id of ids) {
+        const reasons = []
+        for (let i = 0; i < 3; i++) reasons.push((await limiter.limit(id)).reason)
+        expect({ id, reasons }).toEqual({ id, reasons: ['allowed', 'allowed', 'limited'] })
+      }
+    }
   })
 })
