@@ -19,8 +19,8 @@ const WINDOW_MS = 60_000
 const KEY_COUNT = 100_000
 /** Calls in flight at once in the batched variant. */
 const BATCH = 64
-const ROUNDS = 5
-const ROUND_MS = 300
+const ROUNDS = 9
+const ROUND_MS = 200
 
 type Call = (key: string) => Promise<unknown>
 
