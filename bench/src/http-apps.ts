@@ -2,20 +2,39 @@
 // behind the framework's usual rate limiter. Every limited variant is configured alike: one counter
 // per client IP, a one-minute fixed window (the peers' algorithm), and the same limit.
 import type { Server } from 'node:http'
-import { fixedWindow } from '@floodgate/core'
+import { fixedWindow, type HeaderFormat } from '@floodgate/core'
 
 export const FRAMEWORKS = ['express', 'koa', 'fastify'] as const
 export type Framework = (typeof FRAMEWORKS)[number]
 
-/** `bare`: no limiter. The others: `*-allowed` never denies, `*-denied` denies all but the first request. */
+/**
+ * `bare`: no limiter. `*-allowed` never denies, `*-denied` denies all but the first request.
+ * `floodgate-*` sends the same rate-limit headers as the framework's peer (like for like);
+ * `floodgate-allowed-default-headers` sends Floodgate's defaults (draft-8 + legacy) where they differ.
+ */
 export const VARIANTS = [
   'bare',
   'floodgate-allowed',
+  'floodgate-allowed-default-headers',
   'peer-allowed',
   'floodgate-denied',
   'peer-denied',
 ] as const
 export type Variant = (typeof VARIANTS)[number]
+
+/** The variants measured for a framework: the default-headers row only where it differs. */
+export function variantsOf(framework: Framework): Variant[] {
+  return VARIANTS.filter((v) => v !== 'floodgate-allowed-default-headers' || framework !== 'express')
+}
+
+/**
+ * Floodgate's `headers` option matching what the peer sends: express-rate-limit is set to draft-8 +
+ * X-RateLimit-* (Floodgate's default); koa-ratelimit and @fastify/rate-limit send X-RateLimit-* only.
+ */
+function floodgateHeaders(framework: Framework, variant: Variant): HeaderFormat[] {
+  if (framework === 'express' || variant === 'floodgate-allowed-default-headers') return ['draft-8', 'legacy']
+  return ['legacy']
+}
 
 /** The usual rate limiter of each framework, as the tables name it. */
 export const PEERS: Record<Framework, string> = {
@@ -28,6 +47,10 @@ export const ROUTE = '/json'
 const WINDOW_MS = 60_000
 /** High enough that no run of the benchmark reaches it. */
 const NEVER_DENIES = 1_000_000_000
+
+function policy(limit: number) {
+  return fixedWindow({ limit, window: WINDOW_MS })
+}
 
 function limitOf(variant: Variant): number {
   return variant.endsWith('-denied') ? 1 : NEVER_DENIES
@@ -59,7 +82,7 @@ async function startExpress(variant: Variant): Promise<Server> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { rateLimit } = await import('@floodgate/express')
-    app.use(rateLimit({ policies: fixedWindow({ limit, window: WINDOW_MS }) }))
+    app.use(rateLimit({ policies: policy(limit), headers: floodgateHeaders('express', variant) }))
   } else if (variant.startsWith('peer')) {
     const { rateLimit } = await import('express-rate-limit')
     // The same header set Floodgate sends by default: draft-8 fields plus X-RateLimit-*.
@@ -77,7 +100,7 @@ async function startKoa(variant: Variant): Promise<Server> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { rateLimit } = await import('@floodgate/koa')
-    app.use(rateLimit({ policies: fixedWindow({ limit, window: WINDOW_MS }) }))
+    app.use(rateLimit({ policies: policy(limit), headers: floodgateHeaders('koa', variant) }))
   } else if (variant.startsWith('peer')) {
     const { default: ratelimit } = await import('koa-ratelimit')
     app.use(
@@ -96,7 +119,10 @@ async function startFastify(variant: Variant): Promise<Server> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { fastifyRateLimit } = await import('@floodgate/fastify')
-    await app.register(fastifyRateLimit, { policies: fixedWindow({ limit, window: WINDOW_MS }) })
+    await app.register(fastifyRateLimit, {
+      policies: policy(limit),
+      headers: floodgateHeaders('fastify', variant),
+    })
   } else if (variant.startsWith('peer')) {
     const { default: rateLimit } = await import('@fastify/rate-limit')
     await app.register(rateLimit, { max: limit, timeWindow: WINDOW_MS })

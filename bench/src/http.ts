@@ -2,14 +2,14 @@
 // peer, allowed and all-denied. Servers run in child processes, load comes from this process
 // (autocannon), rounds alternate the servers, and CPU per request is measured inside each server.
 import { formatInt, median, table } from './harness.js'
-import { FRAMEWORKS, type Framework, PEERS, VARIANTS, type Variant } from './http-apps.js'
+import { FRAMEWORKS, type Framework, PEERS, type Variant, variantsOf } from './http-apps.js'
 import { type LoadOptions, type Sample, ServerProcess } from './http-load.js'
 import type { Section } from './section.js'
 
-const ROUNDS = positiveNumber('FLOODGATE_BENCH_HTTP_ROUNDS', 5)
+const ROUNDS = positiveNumber('FLOODGATE_BENCH_HTTP_ROUNDS', 7)
 const LOAD: LoadOptions = {
   connections: positiveNumber('FLOODGATE_BENCH_HTTP_CONNECTIONS', 10),
-  durationSeconds: positiveNumber('FLOODGATE_BENCH_HTTP_SECONDS', 1.5),
+  durationSeconds: positiveNumber('FLOODGATE_BENCH_HTTP_SECONDS', 1),
 }
 const WARM_UP: LoadOptions = { ...LOAD, durationSeconds: 1 }
 
@@ -22,18 +22,19 @@ function positiveNumber(name: string, fallback: number): number {
 }
 
 /** Every round's sample per variant, in round order (so rounds pair up across variants). */
-type Samples = Record<Variant, Sample[]>
+type Samples = Partial<Record<Variant, Sample[]>>
 
 async function measureFramework(framework: Framework): Promise<Samples> {
-  const servers = await Promise.all(VARIANTS.map((v) => ServerProcess.start(framework, v)))
+  const variants = variantsOf(framework)
+  const servers = await Promise.all(variants.map((v) => ServerProcess.start(framework, v)))
   try {
     for (const server of servers) await server.measure(WARM_UP)
-    const samples = Object.fromEntries(VARIANTS.map((v) => [v, [] as Sample[]])) as Samples
+    const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
     for (let r = 0; r < ROUNDS; r++) {
       // Rotate the order each round, so a slow phase of the shared machine hits every server alike.
       for (let j = 0; j < servers.length; j++) {
         const server = servers[(j + r) % servers.length]!
-        samples[server.variant].push(await server.measure(LOAD))
+        samples[server.variant]!.push(await server.measure(LOAD))
       }
     }
     return samples
@@ -44,7 +45,7 @@ async function measureFramework(framework: Framework): Promise<Samples> {
 
 /** The median of a per-round quantity that pairs variant `a` with variant `b` of the same round. */
 function paired(samples: Samples, a: Variant, b: Variant, f: (a: Sample, b: Sample) => number): number {
-  return median(samples[a].map((s, i) => f(s, samples[b][i]!)))
+  return median(samples[a]!.map((s, i) => f(s, samples[b]![i]!)))
 }
 
 const rps = (s: Sample) => s.requestsPerSecond
@@ -79,7 +80,7 @@ function summarise(framework: Framework, samples: Samples): FrameworkResult {
     peerThroughputRatio: paired(samples, 'peer-allowed', 'bare', (a, b) => rps(a) / rps(b)),
     floodgateAddedMicros: paired(samples, 'floodgate-allowed', 'bare', (a, b) => cpu(a) - cpu(b)),
     peerAddedMicros: paired(samples, 'peer-allowed', 'bare', (a, b) => cpu(a) - cpu(b)),
-    bareMicros: median(samples.bare.map(cpu)),
+    bareMicros: median(samples.bare!.map(cpu)),
     floodgateDeniedRatio: paired(samples, 'floodgate-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
     peerDeniedRatio: paired(samples, 'peer-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
   }
@@ -91,7 +92,11 @@ function label(framework: Framework, variant: Variant): string {
     case 'bare':
       return 'bare'
     case 'floodgate-allowed':
-      return 'Floodgate, allowed'
+      return framework === 'express'
+        ? 'Floodgate, allowed'
+        : 'Floodgate, allowed (X-RateLimit-* like the peer)'
+    case 'floodgate-allowed-default-headers':
+      return 'Floodgate, allowed (default: draft-8 + X-RateLimit-*)'
     case 'peer-allowed':
       return `${peer}, allowed`
     case 'floodgate-denied':
@@ -103,8 +108,8 @@ function label(framework: Framework, variant: Variant): string {
 
 function frameworkTable(result: FrameworkResult): string {
   const { framework, samples } = result
-  const rows = VARIANTS.map((variant) => {
-    const s = samples[variant]
+  const rows = variantsOf(framework).map((variant) => {
+    const s = samples[variant]!
     const expected = variant.endsWith('-denied') ? '429' : '200'
     const errors = s.reduce((n, x) => n + x.errors, 0)
     return [
@@ -146,9 +151,10 @@ async function run(): Promise<void> {
   console.log(
     `${ROUNDS} alternating rounds of ${LOAD.durationSeconds} s per server after a 1 s warm-up; ` +
       `autocannon, ${LOAD.connections} connections, GET /json over loopback. Limited variants: one ` +
-      'counter per client IP, fixed window of 1 min, limit 10⁹ (allowed) or 1 (denied); Floodgate with ' +
-      'its default headers (draft-8 + X-RateLimit-*), express-rate-limit set to the same, the others ' +
-      'with their defaults. Medians over rounds; ratios and differences are paired per round.\n',
+      'counter per client IP, fixed window of 1 min, limit 10⁹ (allowed) or 1 (denied). Same headers ' +
+      "on both sides: draft-8 + X-RateLimit-* on Express (Floodgate's default; express-rate-limit set " +
+      'to it), X-RateLimit-* only on Koa and Fastify (what their peers send), plus one row with ' +
+      "Floodgate's default headers there. Medians over rounds; ratios and differences paired per round.\n",
   )
   const results: FrameworkResult[] = []
   for (const framework of frameworks) {
