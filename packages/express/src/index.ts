@@ -23,7 +23,10 @@ export type OnLimited = (req: Request, res: Response, next: NextFunction, decisi
 export interface RateLimitOptions extends MiddlewareOptions<Request, OnLimited> {}
 
 /** An Express middleware with its limiter, for `reset()`, `peek()` and `close()`. */
-export type RateLimitMiddleware = RequestHandler & { readonly limiter: RateLimiter }
+export type RateLimitMiddleware = RequestHandler & {
+  /** The limiter of this middleware: `peek(key)`, `reset(key)`, `close()`. */
+  readonly limiter: RateLimiter
+}
 
 const binding: RequestBinding<Request> = {
   ip: (req) => req.ip,

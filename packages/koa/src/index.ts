@@ -25,7 +25,10 @@ export type OnLimited = (ctx: Context, decision: Decision) => unknown
 export interface RateLimitOptions extends MiddlewareOptions<Context, OnLimited> {}
 
 /** A Koa middleware with its limiter, for `reset()`, `peek()` and `close()`. */
-export type RateLimitMiddleware = Middleware & { readonly limiter: RateLimiter }
+export type RateLimitMiddleware = Middleware & {
+  /** The limiter of this middleware: `peek(key)`, `reset(key)`, `close()`. */
+  readonly limiter: RateLimiter
+}
 
 const binding: RequestBinding<Context> = {
   ip: (ctx) => ctx.ip,

@@ -48,14 +48,23 @@ export const MIDDLEWARE_OPTIONS = [
   'onLimited',
 ] as const
 
+/** `MiddlewareOptions` after validation, with the limiter built and defaults filled in. */
 export interface ResolvedMiddlewareOptions<Req, OnLimited> {
+  /** The limiter given, or the one built from the limiter options. */
   limiter: RateLimiter
+  /** The `key` callback; undefined means the canonical client IP. */
   key: ((req: Req) => MaybePromise<string>) | undefined
+  /** The `tier` callback, if any. */
   tier: ((req: Req) => MaybePromise<string | undefined>) | undefined
+  /** The `cost` callback; undefined means cost 1. */
   cost: ((req: Req) => MaybePromise<number>) | undefined
+  /** The `skip` callback, if any. */
   skip: ((req: Req) => MaybePromise<boolean>) | undefined
+  /** Header formats to write; empty for none. Default `['draft-8', 'legacy']`. */
   headerFormats: readonly HeaderFormat[]
+  /** IPv6 grouping of the default key, in bits. Default 56. */
   ipv6Subnet: number
+  /** The adapter's custom answer to a limited request, if any. */
   onLimited: OnLimited | undefined
 }
 
@@ -89,7 +98,12 @@ export function resolveMiddlewareOptions<Req, OnLimited>(
 export function checkMiddlewareOptions(
   options: object,
   adapterOptions: readonly string[] = [],
-): { headerFormats: readonly HeaderFormat[]; ipv6Subnet: number } {
+): {
+  /** The validated `headers` option. */
+  headerFormats: readonly HeaderFormat[]
+  /** The validated `ipv6Subnet` option, in bits. */
+  ipv6Subnet: number
+} {
   const o = requireObject(options, 'rateLimit(options)')
   rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions], 'rateLimit()')
   for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {

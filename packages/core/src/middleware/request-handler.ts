@@ -13,6 +13,7 @@ import {
 export interface RequestBinding<Req> {
   /** The client address as the framework resolves it under its own trust-proxy setting. */
   ip(req: Req): string | undefined
+  /** The request headers, for the forwarded-header warning. */
   headers(req: Req): IncomingHttpHeaders
   /** Whether the framework derives `ip` from forwarding headers (trusts a proxy). */
   trustsProxy(req: Req): boolean
@@ -40,18 +41,36 @@ export const MIDDLEWARE_WARNINGS = {
  * - `unavailable`: the store failed under 'deny': answer 503 with `body`, no rate-limit headers.
  */
 export type RateLimitOutcome =
-  | { readonly action: 'skip' }
-  | { readonly action: 'pass'; readonly decision: Decision; readonly headers: HeaderMap }
   | {
-      readonly action: 'limited' | 'unavailable'
+      /** Continue without setting anything. */
+      readonly action: 'skip'
+    }
+  | {
+      /** Set `headers` and continue. */
+      readonly action: 'pass'
+      /** The limiter's decision, exposed on the request. */
       readonly decision: Decision
+      /** Rate-limit headers to set (none after a store failure). */
       readonly headers: HeaderMap
+    }
+  | {
+      /** Answer now: 429 for `limited`, 503 for `unavailable`. */
+      readonly action: 'limited' | 'unavailable'
+      /** The limiter's decision, exposed on the request. */
+      readonly decision: Decision
+      /** Rate-limit headers and `Retry-After` to set (none when unavailable). */
+      readonly headers: HeaderMap
+      /** The status code to answer with. */
       readonly status: 429 | 503
+      /** The `application/problem+json` body, serialised. */
       readonly body: string
     }
 
+/** The framework-neutral part of a middleware, made by {@link createRateLimitHandler}. */
 export interface RateLimitHandler<Req, OnLimited> {
+  /** The limiter deciding every request (given or built from the options). */
   readonly limiter: RateLimiter
+  /** The adapter's custom answer to a limited request, if configured. */
   readonly onLimited: OnLimited | undefined
   /** Decides on one request. Rejects with the error of a user callback (or a bad cost or key). */
   handle(req: Req): Promise<RateLimitOutcome>

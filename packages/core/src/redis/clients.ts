@@ -3,14 +3,21 @@ import type { ScriptRunner } from './script-store.js'
 
 /** The few ioredis methods the store calls; a `Redis` or a `Cluster` from ioredis ≥ 5 fits. */
 export interface IoredisClient {
+  /** Runs a cached Lua script by its SHA1. */
   evalsha(sha1: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
+  /** Runs a Lua script (only after a NOSCRIPT answer). */
   eval(script: string, numKeys: number, ...keysAndArgs: string[]): Promise<unknown>
+  /** Deletes keys, for `reset`. */
   del(...keys: string[]): Promise<number>
+  /** Connection state (`"ready"`, …), read to recognise an ioredis client. */
   readonly status?: string
+  /** True on an ioredis `Cluster`. */
   readonly isCluster?: boolean
+  /** The client's settings, checked once for risky ones (offline queue, retries). */
   readonly options?: object
 }
 
+/** The second argument of node-redis `eval` / `evalSha`. */
 interface EvalArguments {
   keys: string[]
   arguments: string[]
@@ -18,13 +25,19 @@ interface EvalArguments {
 
 /** The few node-redis methods the store calls; `createClient()` or `createCluster()` of redis 4–6 fits. */
 export interface NodeRedisClient {
+  /** Runs a cached Lua script by its SHA1. */
   evalSha(sha1: string, options: EvalArguments): Promise<unknown>
+  /** Runs a Lua script (only after a NOSCRIPT answer). */
   eval(script: string, options: EvalArguments): Promise<unknown>
+  /** Deletes keys, for `reset`. */
   del(keys: string[]): Promise<number>
+  /** Whether the client was connected, read to recognise a node-redis client. */
   readonly isOpen?: boolean
+  /** Whether the client is ready for commands. */
   readonly isReady?: boolean
 }
 
+/** A client `redisStore` accepts: ioredis (`Redis`, `Cluster`) or node-redis (`createClient`, `createCluster`). */
 export type RedisClient = IoredisClient | NodeRedisClient
 
 /** A client wrapped for the script store, with what its settings put at risk. */

@@ -4,6 +4,7 @@ import { type Logger, Warnings } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
 import { checkClock, createScriptStore } from './script-store.js'
 
+/** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
   /**
    * An ioredis `Redis` / `Cluster` or a node-redis `createClient()` / `createCluster()` client,

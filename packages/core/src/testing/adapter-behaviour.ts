@@ -8,6 +8,7 @@ import { adapterIpCases } from './adapter-ip-cases.js'
  * `request`. The shared table writes its callbacks against this shape only.
  */
 export interface RequestWithHeaders {
+  /** The request headers, as Node parses them. */
   headers: IncomingHttpHeaders
 }
 
@@ -22,7 +23,12 @@ export interface BehaviourApp {
    * Routes beside `/`: with their own limiter (Express router, Koa router, Fastify route config)
    * replacing the app-wide one, or `false` to leave the route unlimited.
    */
-  routes?: { path: string; rateLimit: BehaviourOptions | false }[]
+  routes?: {
+    /** The route's path, e.g. `/own`. */
+    path: string
+    /** The route's own middleware options, or false for no limit. */
+    rateLimit: BehaviourOptions | false
+  }[]
   /**
    * Mount the app-wide limiter a second time in front of `/` (Express/Koa: the same middleware on
    * a router; Fastify: the plugin registered again in a child context with the same options).
@@ -32,12 +38,17 @@ export interface BehaviourApp {
   trustProxy?: boolean
 }
 
+/** One HTTP answer as the table reads it. */
 export interface BehaviourResponse {
+  /** The status code. */
   status: number
+  /** The response headers. */
   headers: Headers
+  /** The body as text. */
   body: string
 }
 
+/** A running app built by a driver. */
 export interface BehaviourServer {
   /** Sends GET `path` (over loopback HTTP, or Fastify's inject). */
   get(path: string, headers?: Record<string, string>): Promise<BehaviourResponse>
@@ -45,6 +56,7 @@ export interface BehaviourServer {
   readonly errors: unknown[]
   /** How many times a route handler ran. */
   readonly handled: () => number
+  /** Stops the app and closes its limiters. */
   close(): Promise<void>
 }
 
@@ -78,7 +90,9 @@ export function runAdapterBehaviour(driver: AdapterDriver): void {
 
 /** One row of the table. */
 export interface AdapterCase {
+  /** The behaviour, as a test name. */
   name: string
+  /** Runs the case against one adapter; throws when the adapter misbehaves. */
   run(driver: AdapterDriver): Promise<void>
 }
 

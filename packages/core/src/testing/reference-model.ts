@@ -8,10 +8,13 @@ import type { StoreRequest, StoreResetRequest, StoreResponse } from '../store.js
  * treat a stale window or a long-idle bucket exactly like a missing key.
  */
 export interface ReferenceModel {
+  /** The decision every store must give for `request` at `nowMs`, applied to the model's states. */
   consume(request: StoreRequest, nowMs: number): StoreResponse
+  /** Deletes exactly the counters named by the request. */
   reset(request: StoreResetRequest): void
 }
 
+/** A fresh, empty {@link ReferenceModel}. */
 export function referenceModel(): ReferenceModel {
   const states = new Map<string, PolicyState>()
   const keyOf = (prefix: string, name: string, id: string) => JSON.stringify([prefix, name, id])

@@ -12,23 +12,38 @@ import { Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
+  /** Whether the request is admitted. */
   success: boolean
   /** The quota; 0 in its timeout answer. */
   limit: number
+  /** Requests left in the quota. */
   remaining: number
   /** Epoch ms at which the quota resets; 0 in its timeout answer. */
   reset: number
+  /** Background work (analytics, multi-region sync) that the Ratelimit asks callers to await. */
   pending?: Promise<unknown>
+  /** Why the answer came out this way, e.g. `"timeout"`, `"cacheBlock"`, `"denyList"`. */
   reason?: string
 }
 
 /** The few `Ratelimit` methods used. */
 export interface UpstashRatelimit {
+  /** Decides on one request; `rate` is its cost. */
   limit(identifier: string, request?: { rate?: number }): Promise<UpstashRatelimitResponse>
-  getRemaining(identifier: string): Promise<{ remaining: number; reset: number; limit?: number }>
+  /** The quota left (`remaining`), when it resets (`reset`, epoch ms) and the quota (`limit`), without charging. */
+  getRemaining(identifier: string): Promise<{
+    /** Requests left. */
+    remaining: number
+    /** Epoch ms at which the quota resets. */
+    reset: number
+    /** The quota, when the Ratelimit reports it. */
+    limit?: number
+  }>
+  /** Deletes the identifier's counters. */
   resetUsedTokens(identifier: string): Promise<void>
 }
 
+/** Options of {@link fromUpstash}. */
 export interface FromUpstashOptions {
   /** The window (or refill interval) the Ratelimit was built with, for the `w` of RateLimit-Policy. */
   window: Duration
@@ -38,7 +53,9 @@ export interface FromUpstashOptions {
   timeout?: Duration
   /** What a request gets when Upstash fails or times out. Default `"allow"`. */
   onStoreError?: 'allow' | 'deny'
+  /** Called with every failure or timeout of the Ratelimit, besides the logged warning. */
   onStoreFailure?: (error: FloodgateError) => void
+  /** Where warnings go. Default `console`; `false` silences them. */
   logger?: Logger
 }
 

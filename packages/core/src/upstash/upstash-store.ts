@@ -6,11 +6,15 @@ import { type Logger, Warnings } from '../warnings.js'
 
 /** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
 export interface UpstashRedisClient {
+  /** Runs a cached Lua script by its SHA1. */
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
+  /** Runs a Lua script (only after a NOSCRIPT answer). */
   eval(script: string, keys: string[], args: string[]): Promise<unknown>
+  /** Deletes keys, for `reset`. */
   del(...keys: string[]): Promise<number>
 }
 
+/** Options of {@link upstashStore}. */
 export interface UpstashStoreOptions {
   /**
    * An `@upstash/redis` client created with `retry: { retries: 0 }`: its automatic retry re-sends
