@@ -52,7 +52,8 @@ local function fixed(limit, w, s, k)
   end
   local retry = resetAt - now
   if k > limit then retry = INF end
-  return { 0, limit - used, resetAt, retry, nil, resetAt }
+  -- A tier downgrade can leave more used than this limit: never a negative remaining.
+  return { 0, math.max(0, limit - used), resetAt, retry, nil, resetAt }
 end
 
 local function sliding(limit, w, s, k)
@@ -167,4 +168,4 @@ return reply
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '08790de5374e8b220e104bc2bc383f96221ac738'
+export const DECIDE_SHA1 = '92404ccf2fa52218e19fe49708ac8ed5b3035488'
