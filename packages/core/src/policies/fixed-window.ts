@@ -1,6 +1,6 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
-import type { FixedWindowPolicy, FixedWindowState, Transition } from './types.js'
+import type { FixedWindowPolicy, FixedWindowState, PolicyOutcome, Transition } from './types.js'
 
 /** Options of {@link fixedWindow}. */
 export interface FixedWindowOptions {
@@ -39,25 +39,38 @@ export function fixedWindowTransition(
   const { limit, windowMs } = policy
   const window = Math.floor(nowMs / windowMs)
   const used = state !== undefined && state.window === window ? state.used : 0
+  const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+  const next = fixedWindowStep(limit, windowMs, window, used, cost, nowMs, outcome)
+  return { outcome, next: { window, used: next }, expiresAtMs: outcome.resetAtMs }
+}
+
+/**
+ * The fixed-window maths on scalars, allocating nothing (the memory store calls it per request):
+ * `window` is floor(nowMs / windowMs) and `used` the units already counted in it. Writes the
+ * outcome into `out` and returns the count to store (unchanged when denied); it expires at
+ * `out.resetAtMs`.
+ */
+export function fixedWindowStep(
+  limit: number,
+  windowMs: number,
+  window: number,
+  used: number,
+  cost: number,
+  nowMs: number,
+  out: PolicyOutcome,
+): number {
   const resetAtMs = (window + 1) * windowMs
+  out.resetAtMs = resetAtMs
   if (used + cost <= limit) {
-    const next = { window, used: used + cost }
-    return {
-      outcome: { allowed: true, remaining: limit - next.used, resetAtMs, retryAfterMs: 0 },
-      next,
-      expiresAtMs: resetAtMs,
-    }
+    out.allowed = true
+    out.remaining = limit - used - cost
+    out.retryAfterMs = 0
+    return used + cost
   }
-  return {
-    // In the next window the count starts at zero, so any cost ≤ limit is admitted there.
-    outcome: {
-      allowed: false,
-      // A tier downgrade can leave more used than this tier's limit: never report a negative count.
-      remaining: Math.max(0, limit - used),
-      resetAtMs,
-      retryAfterMs: cost > limit ? Number.POSITIVE_INFINITY : resetAtMs - nowMs,
-    },
-    next: { window, used },
-    expiresAtMs: resetAtMs,
-  }
+  out.allowed = false
+  // A tier downgrade can leave more used than this tier's limit: never report a negative count.
+  out.remaining = Math.max(0, limit - used)
+  // In the next window the count starts at zero, so any cost ≤ limit is admitted there.
+  out.retryAfterMs = cost > limit ? Number.POSITIVE_INFINITY : resetAtMs - nowMs
+  return used
 }

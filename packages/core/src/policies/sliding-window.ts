@@ -2,7 +2,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { invalidOption } from '../errors.js'
 import { floorDiv } from '../math.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
-import type { SlidingWindowPolicy, SlidingWindowState, Transition } from './types.js'
+import type { PolicyOutcome, SlidingWindowPolicy, SlidingWindowState, Transition } from './types.js'
 
 /** Options of {@link slidingWindow}. */
 export interface SlidingWindowOptions {
@@ -55,7 +55,6 @@ export function slidingWindowTransition(
 ): Transition<SlidingWindowState> {
   const { limit, windowMs: w } = policy
   const window = Math.floor(nowMs / w)
-  const elapsed = nowMs - window * w
   let used = 0
   let previousUsed = 0
   if (state !== undefined) {
@@ -66,15 +65,39 @@ export function slidingWindowTransition(
       previousUsed = state.used
     }
   }
+  const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+  const usedAfter = slidingWindowStep(limit, w, window, used, previousUsed, cost, nowMs, outcome)
+  return {
+    outcome,
+    next: { window, used: usedAfter, previousUsed },
+    expiresAtMs: (window + 2) * w,
+  }
+}
+
+/**
+ * The sliding-window maths on scalars, allocating nothing (the memory store calls it per request):
+ * `window` is floor(nowMs / w), `used` and `previousUsed` the units counted in it and in the one
+ * before. Writes the outcome into `out` and returns the current window's count to store
+ * (unchanged when denied); it expires at (window + 2)·w.
+ */
+export function slidingWindowStep(
+  limit: number,
+  w: number,
+  window: number,
+  used: number,
+  previousUsed: number,
+  cost: number,
+  nowMs: number,
+  out: PolicyOutcome,
+): number {
+  const elapsed = nowMs - window * w
   const weighted = previousUsed * (w - elapsed)
   const allowed = weighted + (used + cost) * w <= limit * w
   const usedAfter = allowed ? used + cost : used
-  const remaining = Math.min(
-    limit,
-    Math.max(0, floorDiv(Math.max(0, limit * w - weighted - usedAfter * w), w)),
-  )
+  out.allowed = allowed
+  out.remaining = Math.min(limit, Math.max(0, floorDiv(Math.max(0, limit * w - weighted - usedAfter * w), w)))
   // Quota is fully restored once both windows' usage has slid out.
-  const resetAtMs = usedAfter > 0 ? (window + 2) * w : previousUsed > 0 ? (window + 1) * w : nowMs
+  out.resetAtMs = usedAfter > 0 ? (window + 2) * w : previousUsed > 0 ? (window + 1) * w : nowMs
   let retryAfterMs = 0
   if (!allowed) {
     if (cost > limit) {
@@ -90,9 +113,6 @@ export function slidingWindowTransition(
       retryAfterMs = (window + 1) * w + earliest - nowMs
     }
   }
-  return {
-    outcome: { allowed, remaining, resetAtMs, retryAfterMs },
-    next: { window, used: usedAfter, previousUsed },
-    expiresAtMs: (window + 2) * w,
-  }
+  out.retryAfterMs = retryAfterMs
+  return usedAfter
 }

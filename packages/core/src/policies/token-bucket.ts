@@ -2,7 +2,7 @@ import { type Duration, parseDuration } from '../duration.js'
 import { invalidOption } from '../errors.js'
 import { ceilDiv, floorDiv } from '../math.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
-import type { TokenBucketPolicy, TokenBucketState, Transition } from './types.js'
+import type { PolicyOutcome, TokenBucketPolicy, TokenBucketState, Transition } from './types.js'
 
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
@@ -57,8 +57,19 @@ export function refilledScaledTokens(
 ): number {
   const full = policy.capacity * policy.intervalMs
   if (state === undefined) return full
-  const elapsed = Math.min(Math.max(0, nowMs - state.updatedAtMs), ceilDiv(full, policy.refillRate))
-  return Math.min(full, state.scaledTokens + elapsed * policy.refillRate)
+  return refilledScaled(full, policy.refillRate, state.scaledTokens, state.updatedAtMs, nowMs)
+}
+
+/** {@link refilledScaledTokens} on scalars: `full` is capacity × intervalMs. */
+export function refilledScaled(
+  full: number,
+  refillRate: number,
+  scaledTokens: number,
+  updatedAtMs: number,
+  nowMs: number,
+): number {
+  const elapsed = Math.min(Math.max(0, nowMs - updatedAtMs), ceilDiv(full, refillRate))
+  return Math.min(full, scaledTokens + elapsed * refillRate)
 }
 
 /** Reference transition of DESIGN §3: admitted iff at least `cost` tokens are available now. */
@@ -69,18 +80,41 @@ export function tokenBucketTransition(
   nowMs: number,
 ): Transition<TokenBucketState> {
   const { capacity, refillRate, intervalMs } = policy
-  const full = capacity * intervalMs
   const available = refilledScaledTokens(policy, state, nowMs)
+  const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+  const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, outcome)
+  return {
+    outcome,
+    next: { scaledTokens: after, updatedAtMs: nowMs },
+    expiresAtMs: outcome.resetAtMs,
+  }
+}
+
+/**
+ * The token-bucket maths on scalars, allocating nothing (the memory store calls it per request):
+ * `available` is the refilled scaled token count at `nowMs` (see {@link refilledScaled}). Writes
+ * the outcome into `out` and returns the scaled tokens to store, measured at `nowMs` (unchanged
+ * when denied); they expire at `out.resetAtMs`, when the bucket is full again.
+ */
+export function tokenBucketStep(
+  capacity: number,
+  refillRate: number,
+  intervalMs: number,
+  available: number,
+  cost: number,
+  nowMs: number,
+  out: PolicyOutcome,
+): number {
   const need = cost * intervalMs
   const allowed = available >= need
   const after = allowed ? available - need : available
-  const resetAtMs = nowMs + ceilDiv(full - after, refillRate)
-  let retryAfterMs = 0
-  if (!allowed)
-    retryAfterMs = cost > capacity ? Number.POSITIVE_INFINITY : ceilDiv(need - available, refillRate)
-  return {
-    outcome: { allowed, remaining: floorDiv(after, intervalMs), resetAtMs, retryAfterMs },
-    next: { scaledTokens: after, updatedAtMs: nowMs },
-    expiresAtMs: resetAtMs,
-  }
+  out.allowed = allowed
+  out.remaining = floorDiv(after, intervalMs)
+  out.resetAtMs = nowMs + ceilDiv(capacity * intervalMs - after, refillRate)
+  out.retryAfterMs = allowed
+    ? 0
+    : cost > capacity
+      ? Number.POSITIVE_INFINITY
+      : ceilDiv(need - available, refillRate)
+  return after
 }
