@@ -1,8 +1,12 @@
 import { ERROR_CODES, FloodgateError } from '../errors.js'
-import { slidingWindowTransition } from '../policies/sliding-window.js'
+import { fixedWindowStep } from '../policies/fixed-window.js'
+import { slidingWindowStep, slidingWindowTransition } from '../policies/sliding-window.js'
+import { refilledScaled, tokenBucketStep } from '../policies/token-bucket.js'
 import type {
   FixedWindowPolicy,
+  FixedWindowState,
   Policy,
+  PolicyOutcome,
   PolicyState,
   SlidingWindowPolicy,
   SlidingWindowState,
@@ -15,9 +19,13 @@ import type {
 // with no per-key timer and no scan. Token buckets keep one Map of small records swept a few at a
 // time on each call.
 
-/** Shared bookkeeping: the store-wide key count that `maxKeys` bounds. */
+/** Shared bookkeeping: the store-wide key count that `maxKeys` bounds, and scan statistics. */
 export interface KeyCounter {
   size: number
+  /** Keys looked at by eviction and sweeping, in total. */
+  examined: number
+  /** Times an eviction or sweep scan started over from a map's first entry. */
+  scans: number
 }
 
 export interface Slot {
@@ -26,6 +34,13 @@ export interface Slot {
   /** Brings the slot's generations up to `nowMs`, freeing windows that have passed. */
   advance(nowMs: number): void
   read(id: string, nowMs: number): PolicyState | undefined
+  /**
+   * The policy's reference outcome for `id` at `nowMs` (after `advance(nowMs)`), written into `out`
+   * straight from the stored counts, allocating nothing. Returns the value `commit` stores.
+   */
+  decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number
+  /** Stores what `decide` returned for an admitted request; a bucket's entry expires at `resetAtMs`. */
+  commit(id: string, value: number, nowMs: number, resetAtMs: number): void
   /** How many new keys a write of `id` would add. */
   missing(id: string): number
   write(id: string, next: PolicyState, expiresAtMs: number): void
@@ -61,10 +76,42 @@ export function assertCompatible(slot: Slot, policy: Policy, prefix: string): vo
   }
 }
 
-/** Moves `id` to the back of `map`'s iteration order so the next scan starts elsewhere. */
-function rotate<V>(map: Map<string, V>, id: string, value: V): void {
-  map.delete(id)
-  map.set(id, value)
+/**
+ * A scan of a Map that resumes where it stopped. A Map iterator skips deleted entries one by one
+ * until V8 compacts the table, so starting a fresh iterator on every call would cost O(keys deleted
+ * since the last compaction): under a flood that made each eviction ~100 µs at 100,000 keys.
+ * Resuming keeps each step O(1); starting over happens once per pass.
+ */
+class Scan<V> {
+  private map: Map<string, V> | undefined
+  private iterator: Iterator<[string, V]> | undefined
+
+  constructor(private readonly keys: KeyCounter) {}
+
+  /** The next entry of `map` after the last one returned, starting over once the end is reached. */
+  next(map: Map<string, V>): [string, V] | undefined {
+    if (this.map !== map || this.iterator === undefined) this.restart(map)
+    let step = this.iterator!.next()
+    if (step.done) {
+      this.restart(map)
+      step = this.iterator!.next()
+      if (step.done) return undefined
+    }
+    this.keys.examined += 1
+    return step.value
+  }
+
+  /** Lets go of a map that was replaced (a passed window), so it can be collected. */
+  forget(): void {
+    this.map = undefined
+    this.iterator = undefined
+  }
+
+  private restart(map: Map<string, V>): void {
+    this.map = map
+    this.iterator = map.entries()
+    this.keys.scans += 1
+  }
 }
 
 class FixedSlot implements Slot {
@@ -73,6 +120,7 @@ class FixedSlot implements Slot {
   private window = Number.NEGATIVE_INFINITY
   private current = new Map<string, number>()
   private minLimit: number
+  private readonly scan: Scan<number>
 
   constructor(
     policy: FixedWindowPolicy,
@@ -80,6 +128,7 @@ class FixedSlot implements Slot {
   ) {
     this.periodMs = policy.windowMs
     this.minLimit = policy.limit
+    this.scan = new Scan(keys)
   }
 
   observe(policy: Policy): void {
@@ -92,6 +141,7 @@ class FixedSlot implements Slot {
     if (window <= this.window) return
     this.keys.size -= this.current.size
     if (this.current.size > 0) this.current = new Map()
+    this.scan.forget()
     this.window = window
   }
 
@@ -100,15 +150,25 @@ class FixedSlot implements Slot {
     return used === undefined ? undefined : { window: this.window, used }
   }
 
+  decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
+    const used = this.current.get(id)
+    const { limit } = policy as FixedWindowPolicy
+    return fixedWindowStep(limit, this.periodMs, this.window, used === undefined ? 0 : used, cost, nowMs, out)
+  }
+
+  commit(id: string, value: number): void {
+    // One hash lookup instead of has() + set(): the map grew iff the key is new.
+    const before = this.current.size
+    this.current.set(id, value)
+    this.keys.size += this.current.size - before
+  }
+
   missing(id: string): number {
     return this.current.has(id) ? 0 : 1
   }
 
   write(id: string, next: PolicyState): void {
-    // One hash lookup instead of has() + set(): the map grew iff the key is new.
-    const before = this.current.size
-    this.current.set(id, (next as { used: number }).used)
-    this.keys.size += this.current.size - before
+    this.commit(id, (next as FixedWindowState).used)
   }
 
   delete(id: string): void {
@@ -116,17 +176,16 @@ class FixedSlot implements Slot {
   }
 
   evictOne(_nowMs: number, budget: number): { evicted: boolean; examined: number } {
-    let examined = 0
-    for (const [id, used] of this.current) {
-      if (examined >= budget) break
-      examined += 1
+    // Each key at most once per call: a limited key is passed over, not moved.
+    const limit = Math.min(budget, this.current.size)
+    for (let examined = 1; examined <= limit; examined++) {
+      const [id, used] = this.scan.next(this.current)!
       if (used < this.minLimit) {
         this.delete(id)
         return { evicted: true, examined }
       }
-      rotate(this.current, id, used)
     }
-    return { evicted: false, examined }
+    return { evicted: false, examined: limit }
   }
 
   sweep(): void {}
@@ -139,6 +198,8 @@ class SlidingSlot implements Slot {
   private current = new Map<string, number>()
   private previous = new Map<string, number>()
   private strictest: SlidingWindowPolicy
+  private readonly previousScan: Scan<number>
+  private readonly currentScan: Scan<number>
 
   constructor(
     policy: SlidingWindowPolicy,
@@ -146,6 +207,8 @@ class SlidingSlot implements Slot {
   ) {
     this.periodMs = policy.windowMs
     this.strictest = policy
+    this.previousScan = new Scan(keys)
+    this.currentScan = new Scan(keys)
   }
 
   observe(policy: Policy): void {
@@ -164,6 +227,8 @@ class SlidingSlot implements Slot {
       this.previous = new Map()
     }
     this.current = new Map()
+    this.previousScan.forget()
+    this.currentScan.forget()
     this.window = window
   }
 
@@ -174,14 +239,33 @@ class SlidingSlot implements Slot {
     return { window: this.window, used: used ?? 0, previousUsed: previousUsed ?? 0 }
   }
 
+  decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
+    const used = this.current.get(id)
+    const previousUsed = this.previous.get(id)
+    return slidingWindowStep(
+      (policy as SlidingWindowPolicy).limit,
+      this.periodMs,
+      this.window,
+      used === undefined ? 0 : used,
+      previousUsed === undefined ? 0 : previousUsed,
+      cost,
+      nowMs,
+      out,
+    )
+  }
+
+  commit(id: string, value: number): void {
+    const before = this.current.size
+    this.current.set(id, value)
+    this.keys.size += this.current.size - before
+  }
+
   missing(id: string): number {
     return this.current.has(id) ? 0 : 1
   }
 
   write(id: string, next: PolicyState): void {
-    const before = this.current.size
-    this.current.set(id, (next as { used: number }).used)
-    this.keys.size += this.current.size - before
+    this.commit(id, (next as SlidingWindowState).used)
   }
 
   delete(id: string): void {
@@ -191,13 +275,15 @@ class SlidingSlot implements Slot {
 
   evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
     let examined = 0
-    for (const map of [this.previous, this.current]) {
-      // A rotated key comes round again in the same iteration: visit each key once, or a few limited
-      // keys in `previous` would use up the whole budget and `current` would never be examined.
-      let unvisited = map.size
-      for (const [id, value] of map) {
-        if (unvisited-- === 0) break
-        if (examined >= budget) return { evicted: false, examined }
+    // Each key at most once per call, `previous` first, so a few limited keys there cannot use up
+    // the whole budget before `current` is looked at.
+    for (const [map, scan] of [
+      [this.previous, this.previousScan],
+      [this.current, this.currentScan],
+    ] as const) {
+      const limit = Math.min(budget - examined, map.size)
+      for (let i = 0; i < limit; i++) {
+        const [id] = scan.next(map)!
         examined += 1
         // Evictable only if even the strictest tier would still admit one more unit now.
         if (
@@ -207,7 +293,6 @@ class SlidingSlot implements Slot {
           this.delete(id)
           return { evicted: true, examined }
         }
-        rotate(map, id, value)
       }
     }
     return { evicted: false, examined }
@@ -224,13 +309,16 @@ class BucketSlot implements Slot {
   readonly kind = 'token-bucket'
   readonly periodMs: number
   private readonly buckets = new Map<string, BucketEntry>()
-  private cursor: Iterator<[string, BucketEntry]> | undefined
+  private readonly evictScan: Scan<BucketEntry>
+  private readonly sweepScan: Scan<BucketEntry>
 
   constructor(
     policy: TokenBucketPolicy,
     private readonly keys: KeyCounter,
   ) {
     this.periodMs = policy.intervalMs
+    this.evictScan = new Scan(keys)
+    this.sweepScan = new Scan(keys)
   }
 
   observe(): void {}
@@ -241,12 +329,31 @@ class BucketSlot implements Slot {
     return this.buckets.get(id)
   }
 
+  decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
+    const { capacity, refillRate, intervalMs } = policy as TokenBucketPolicy
+    const full = capacity * intervalMs
+    const entry = this.buckets.get(id)
+    const available =
+      entry === undefined
+        ? full
+        : refilledScaled(full, refillRate, entry.scaledTokens, entry.updatedAtMs, nowMs)
+    return tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)
+  }
+
+  commit(id: string, value: number, nowMs: number, resetAtMs: number): void {
+    this.put(id, value, nowMs, resetAtMs)
+  }
+
   missing(id: string): number {
     return this.buckets.has(id) ? 0 : 1
   }
 
   write(id: string, next: PolicyState, expiresAtMs: number): void {
     const { scaledTokens, updatedAtMs } = next as TokenBucketState
+    this.put(id, scaledTokens, updatedAtMs, expiresAtMs)
+  }
+
+  private put(id: string, scaledTokens: number, updatedAtMs: number, expiresAtMs: number): void {
     const entry = this.buckets.get(id)
     if (entry === undefined) {
       this.keys.size += 1
@@ -263,30 +370,23 @@ class BucketSlot implements Slot {
   }
 
   evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
-    let examined = 0
-    for (const [id, entry] of this.buckets) {
-      if (examined >= budget) break
-      examined += 1
+    const limit = Math.min(budget, this.buckets.size)
+    for (let examined = 1; examined <= limit; examined++) {
+      const [id, entry] = this.evictScan.next(this.buckets)!
       // A bucket holding at least one token (before refill, so at least that now) is not limited.
       if (entry.expiresAtMs <= nowMs || entry.scaledTokens >= this.periodMs) {
         this.delete(id)
         return { evicted: true, examined }
       }
-      rotate(this.buckets, id, entry)
     }
-    return { evicted: false, examined }
+    return { evicted: false, examined: limit }
   }
 
   sweep(nowMs: number, budget: number): void {
     // A full bucket carries no information: delete buckets whose refill has completed.
-    for (let i = 0; i < budget; i++) {
-      this.cursor ??= this.buckets.entries()
-      const step = this.cursor.next()
-      if (step.done) {
-        this.cursor = undefined
-        return
-      }
-      const [id, entry] = step.value
+    const limit = Math.min(budget, this.buckets.size)
+    for (let i = 0; i < limit; i++) {
+      const [id, entry] = this.sweepScan.next(this.buckets)!
       if (entry.expiresAtMs <= nowMs) this.delete(id)
     }
   }

@@ -1,7 +1,7 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
-import { evaluatePolicies, transition } from '../policies/evaluate.js'
-import type { Policy, PolicyState } from '../policies/types.js'
+import { evaluatePolicies } from '../policies/evaluate.js'
+import type { Policy, PolicyOutcome, PolicyState } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 
@@ -23,6 +23,13 @@ export interface MemoryStore extends RateLimitStore {
   readonly size: number
   /** The `maxKeys` option: most keys held at once. */
   readonly maxKeys: number
+  /**
+   * Keys looked at by eviction and sweeping since the store was created: for tests and monitoring
+   * (each call looks at a bounded number, never the whole map).
+   */
+  readonly examined: number
+  /** Times an eviction or sweep scan started over from the first key of a map (once per pass). */
+  readonly scans: number
 }
 
 const OPTIONS = ['maxKeys', 'clock'] as const
@@ -57,10 +64,34 @@ function processClock(): number {
   return Math.floor(origin + performance.now())
 }
 
-class MemoryStoreImpl implements MemoryStore {
+/**
+ * The limiter's allocation-free path into a memory store it recognises (third-party stores keep the
+ * plain `consume` contract). Not part of the public API.
+ */
+export interface MemoryFastPath {
+  /**
+   * Decides one single-policy request exactly as `consume` does, writing the policy's outcome into
+   * `out` instead of allocating a response. Returns the store's clock at the decision.
+   */
+  decideOne(
+    prefix: string,
+    policies: readonly Policy[],
+    id: string,
+    cost: number,
+    peek: boolean,
+    out: PolicyOutcome,
+  ): number
+}
+
+/** The fast path of a store made by {@link memoryStore}; undefined for any other store. */
+export function memoryFastPath(store: RateLimitStore): MemoryFastPath | undefined {
+  return store instanceof MemoryStoreImpl ? store : undefined
+}
+
+class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   readonly name = 'memory'
   readonly local = true
-  private readonly keys: KeyCounter = { size: 0 }
+  private readonly keys: KeyCounter = { size: 0, examined: 0, scans: 0 }
   private readonly slots = new Map<string, Slot>()
   private readonly slotList: Slot[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
@@ -81,23 +112,24 @@ class MemoryStoreImpl implements MemoryStore {
     return this.keys.size
   }
 
+  get examined(): number {
+    return this.keys.examined
+  }
+
+  get scans(): number {
+    return this.keys.scans
+  }
+
   consume(request: StoreRequest): StoreResponse {
-    const nowMs = this.now()
     const { policies, id, cost } = request
-    const slots = this.slotsFor(request.prefix, policies)
-    if (slots.length === 1) {
+    if (policies.length === 1) {
       // One policy: `evaluatePolicies` reduces to its transition; skip the arrays it builds.
-      const slot = slots[0]!
-      slot.advance(nowMs)
-      const state = slot.read(id, nowMs)
-      this.maintain(nowMs)
-      const t = transition(policies[0]!, state, cost, nowMs)
-      if (t.outcome.allowed && !request.peek) {
-        if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs)
-        slot.write(id, t.next, t.expiresAtMs)
-      }
-      return { nowMs, outcomes: [t.outcome] }
+      const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+      const nowMs = this.decideOne(request.prefix, policies, id, cost, request.peek, outcome)
+      return { nowMs, outcomes: [outcome] }
     }
+    const nowMs = this.now()
+    const slots = this.slotsFor(request.prefix, policies)
     const states: (PolicyState | undefined)[] = []
     for (const slot of slots) {
       slot.advance(nowMs)
@@ -118,6 +150,28 @@ class MemoryStoreImpl implements MemoryStore {
       }
     }
     return { nowMs, outcomes: evaluation.outcomes }
+  }
+
+  decideOne(
+    prefix: string,
+    policies: readonly Policy[],
+    id: string,
+    cost: number,
+    peek: boolean,
+    out: PolicyOutcome,
+  ): number {
+    const nowMs = this.now()
+    const slots = this.slotsFor(prefix, policies)
+    const slot = slots[0]!
+    slot.advance(nowMs)
+    // Before deciding, so a sweep can never delete the key between the decision and its write.
+    this.maintain(nowMs)
+    const value = slot.decide(policies[0]!, id, cost, nowMs, out)
+    if (out.allowed && !peek) {
+      if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs)
+      slot.commit(id, value, nowMs, out.resetAtMs)
+    }
+    return nowMs
   }
 
   /** The slots of a request's policies; the last list is kept, since requests repeat the same one. */
