@@ -130,7 +130,9 @@ function targetsTable(results: readonly FrameworkResult[]): string {
   const rows = results.map((r) => [
     r.framework,
     `${r.floodgateThroughputRatio.toFixed(2)} (peer ${r.peerThroughputRatio.toFixed(2)}) ${mark(r.floodgateThroughputRatio >= 0.9)}`,
-    `${(r.floodgateAddedMicros / r.peerAddedMicros).toFixed(2)} ${mark(r.floodgateAddedMicros <= r.peerAddedMicros / 2)}`,
+    r.peerAddedMicros > 0
+      ? `${(r.floodgateAddedMicros / r.peerAddedMicros).toFixed(2)} ${mark(r.floodgateAddedMicros <= r.peerAddedMicros / 2)}`
+      : `peer adds ${r.peerAddedMicros.toFixed(1)} µs ${mark(r.floodgateAddedMicros <= 0)}`,
     `${((100 * r.floodgateAddedMicros) / r.bareMicros).toFixed(1)} % ${mark(r.floodgateAddedMicros <= r.bareMicros / 10)}`,
     `${r.floodgateDeniedRatio.toFixed(2)} (peer ${r.peerDeniedRatio.toFixed(2)}) ${mark(r.floodgateDeniedRatio <= 1)}`,
   ])
