@@ -7,9 +7,9 @@ import {
   type ResolvedLimiterOptions,
   resolveLimiterOptions,
 } from './limiter-options.js'
-import type { Policy } from './policies/types.js'
+import type { Policy, PolicyOutcome } from './policies/types.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
-import { memoryStore } from './stores/memory-store.js'
+import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { Warnings } from './warnings.js'
 
 /** Per-request options of `limit()` and `peek()`. */
@@ -54,12 +54,15 @@ class Limiter implements RateLimiter {
   /** What a request without options gets: `tierOf(undefined)` and its policies, resolved once. */
   private readonly defaultTier: string | undefined
   private readonly defaultPolicies: readonly Policy[]
+  /** Set when the store is a `memoryStore()`: its allocation-free path for one-policy requests. */
+  private readonly memory: MemoryFastPath | undefined
 
   constructor(readonly config: ResolvedLimiterOptions) {
     this.defaultTier = config.defaultTier
     this.defaultPolicies = config.tiers.get(config.defaultTier ?? '')!
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
+    this.memory = memoryFastPath(this.store)
     this.warnings = new Warnings(config.logger)
   }
 
@@ -107,6 +110,9 @@ class Limiter implements RateLimiter {
     const denyCache = peek ? undefined : this.config.denyCache
     const cached = denyCache?.get(tier, id, cost)
     if (cached !== undefined) return Promise.resolve(cached)
+    if (this.memory !== undefined && policies.length === 1) {
+      return this.decideInMemory(this.memory, id, policies, tier, cost, peek)
+    }
     const sentAt = denyCache?.now() ?? 0
     let result: StoreResponse | Promise<StoreResponse>
     try {
@@ -130,6 +136,50 @@ class Limiter implements RateLimiter {
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * One policy on the memory store: the store writes its outcome straight into the PolicyDecision
+   * returned, so a decision allocates only that, its array, the Decision and the promise. Gives
+   * exactly what `consume` + `decision()` give (the store's `consume` runs the same code).
+   */
+  private decideInMemory(
+    memory: MemoryFastPath,
+    id: string,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+    peek: boolean,
+  ): Promise<Decision> {
+    const part = describePolicy(policies[0]!, UNDECIDED)
+    let nowMs: number
+    try {
+      nowMs = memory.decideOne(this.config.prefix, policies, id, cost, peek, part)
+    } catch (error) {
+      return Promise.resolve(this.storeFailure(error, policies, tier, cost))
+    }
+    let allowed = part.allowed
+    let reason: Decision['reason'] = 'allowed'
+    if (!allowed) {
+      reason = part.retryAfterMs === Number.POSITIVE_INFINITY ? 'cost-exceeds-limit' : 'limited'
+      if (this.config.shadow) {
+        allowed = true
+        reason = 'shadow-limited'
+      }
+    }
+    return Promise.resolve({
+      allowed,
+      limit: part.limit,
+      remaining: part.remaining,
+      resetAtMs: part.resetAtMs,
+      retryAfterMs: part.retryAfterMs,
+      policy: part.name,
+      tier,
+      reason,
+      cost,
+      nowMs,
+      policies: [part],
+    })
   }
 
   private call<T>(result: T | Promise<T>): T | Promise<T> {
@@ -242,6 +292,9 @@ class Limiter implements RateLimiter {
     }
   }
 }
+
+/** Placeholder outcome of a PolicyDecision the memory store is about to fill in. */
+const UNDECIDED: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
 
 function checkCost(cost: unknown): number {
   if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
