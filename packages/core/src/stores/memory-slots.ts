@@ -24,8 +24,11 @@ export interface KeyCounter {
   size: number
   /** Keys looked at by eviction and sweeping, in total. */
   examined: number
-  /** Times an eviction or sweep scan started over from a map's first entry. */
-  scans: number
+  /**
+   * Keys passed again by scans that started over from a map's first entry (the map's size each
+   * time): the cost of a fresh iterator that `examined` does not show.
+   */
+  rescanned: number
 }
 
 export interface Slot {
@@ -110,7 +113,7 @@ class Scan<V> {
   private restart(map: Map<string, V>): void {
     this.map = map
     this.iterator = map.entries()
-    this.keys.scans += 1
+    this.keys.rescanned += map.size
   }
 }
 

@@ -28,8 +28,11 @@ export interface MemoryStore extends RateLimitStore {
    * (each call looks at a bounded number, never the whole map).
    */
   readonly examined: number
-  /** Times an eviction or sweep scan started over from the first key of a map (once per pass). */
-  readonly scans: number
+  /**
+   * Keys passed again when an eviction or sweep scan started over from the first key of a map (the
+   * map's size each time; at most about once per pass over the keys).
+   */
+  readonly rescanned: number
 }
 
 const OPTIONS = ['maxKeys', 'clock'] as const
@@ -91,7 +94,7 @@ export function memoryFastPath(store: RateLimitStore): MemoryFastPath | undefine
 class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   readonly name = 'memory'
   readonly local = true
-  private readonly keys: KeyCounter = { size: 0, examined: 0, scans: 0 }
+  private readonly keys: KeyCounter = { size: 0, examined: 0, rescanned: 0 }
   private readonly slots = new Map<string, Slot>()
   private readonly slotList: Slot[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
@@ -116,8 +119,8 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     return this.keys.examined
   }
 
-  get scans(): number {
-    return this.keys.scans
+  get rescanned(): number {
+    return this.keys.rescanned
   }
 
   consume(request: StoreRequest): StoreResponse {
