@@ -48,6 +48,13 @@ function paired(samples: Samples, a: Variant, b: Variant, f: (a: Sample, b: Samp
   return median(samples[a]!.map((s, i) => f(s, samples[b]![i]!)))
 }
 
+/** The 25th to 75th percentile of a per-round paired quantity: how much the rounds disagree. */
+function spread(samples: Samples, a: Variant, f: (a: Sample, b: Sample) => number): string {
+  const values = samples[a]!.map((s, i) => f(s, samples.bare![i]!)).sort((x, y) => x - y)
+  const at = (q: number) => values[Math.round(q * (values.length - 1))]!
+  return `${at(0.25).toFixed(1)} … ${at(0.75).toFixed(1)}`
+}
+
 const rps = (s: Sample) => s.requestsPerSecond
 const cpu = (s: Sample) => s.cpuMicrosPerRequest
 
@@ -118,10 +125,14 @@ function frameworkTable(result: FrameworkResult): string {
       variant === 'bare' ? '1.00' : paired(samples, variant, 'bare', (a, b) => rps(a) / rps(b)).toFixed(2),
       median(s.map(cpu)).toFixed(1),
       variant === 'bare' ? '' : paired(samples, variant, 'bare', (a, b) => cpu(a) - cpu(b)).toFixed(1),
+      variant === 'bare' ? '' : spread(samples, variant, (a, b) => cpu(a) - cpu(b)),
       `${Math.min(...s.map((x) => share(x, expected))).toFixed(1)} % ${expected}${errors > 0 ? `, ${errors} errors` : ''}`,
     ]
   })
-  return table(['variant', 'req/s', '÷ bare', 'server CPU µs/req', 'added µs/req', 'answers'], rows)
+  return table(
+    ['variant', 'req/s', '÷ bare', 'server CPU µs/req', 'added µs/req', 'middle half of rounds', 'answers'],
+    rows,
+  )
 }
 
 const mark = (ok: boolean) => (ok ? 'yes' : '**no**')
