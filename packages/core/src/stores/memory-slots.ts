@@ -121,6 +121,8 @@ class FixedSlot implements Slot {
   readonly kind = 'fixed-window'
   readonly periodMs: number
   private window = Number.NEGATIVE_INFINITY
+  /** Start of the window after `window`: until then `advance` has nothing to do (no division). */
+  private nextWindowMs = Number.NEGATIVE_INFINITY
   private current = new Map<string, number>()
   private minLimit: number
   private readonly scan: Scan<number>
@@ -140,8 +142,10 @@ class FixedSlot implements Slot {
   }
 
   advance(nowMs: number): void {
+    if (nowMs < this.nextWindowMs) return
     const window = Math.floor(nowMs / this.periodMs)
     if (window <= this.window) return
+    this.nextWindowMs = (window + 1) * this.periodMs
     this.keys.size -= this.current.size
     if (this.current.size > 0) this.current = new Map()
     this.scan.forget()
@@ -198,6 +202,8 @@ class SlidingSlot implements Slot {
   readonly kind = 'sliding-window'
   readonly periodMs: number
   private window = Number.NEGATIVE_INFINITY
+  /** Start of the window after `window`: until then `advance` has nothing to do (no division). */
+  private nextWindowMs = Number.NEGATIVE_INFINITY
   private current = new Map<string, number>()
   private previous = new Map<string, number>()
   private strictest: SlidingWindowPolicy
@@ -220,8 +226,10 @@ class SlidingSlot implements Slot {
   }
 
   advance(nowMs: number): void {
+    if (nowMs < this.nextWindowMs) return
     const window = Math.floor(nowMs / this.periodMs)
     if (window <= this.window) return
+    this.nextWindowMs = (window + 1) * this.periodMs
     this.keys.size -= this.previous.size
     if (window === this.window + 1) {
       this.previous = this.current

@@ -61,10 +61,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStoreImpl(maxKeys, (o.clock as (() => number) | undefined) ?? processClock)
 }
 
-const origin = performance.timeOrigin
+// Node defines the `performance` global as a lazy getter: read it once, not on every decision.
+const perf = performance
+const origin = perf.timeOrigin
 /** Epoch ms that cannot jump: the process start time plus monotonic elapsed time. */
 function processClock(): number {
-  return Math.floor(origin + performance.now())
+  return Math.floor(origin + perf.now())
 }
 
 /**
