@@ -1,5 +1,11 @@
 // @floodgate/core/testing: the shared store conformance kit and test helpers.
 
+export {
+  type AttackDriver,
+  type AttackServer,
+  type ProxyTrust,
+  runAdapterAttacks,
+} from '../reliability/adapter-attacks.js'
 export * from './adapter-behaviour.js'
 export { TRICKY_IDS } from './cases-isolation.js'
 export { seededRandom } from './cases-traces.js'
