@@ -16,6 +16,8 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
     cluster = await startRedisCluster({ masters: 3 })
     ioredis = new Cluster(cluster.nodes, { enableOfflineQueue: false, retryDelayOnFailover: 0 })
     await new Promise((resolve) => ioredis.once('ready', resolve))
+    // Open the lazy node connections: without an offline queue, a node still connecting fails commands.
+    await Promise.all(ioredis.nodes('master').map((node) => node.ping()))
     nodeRedis = createCluster({
       rootNodes: cluster.nodes.map((n) => ({ url: `redis://${n.host}:${n.port}` })),
       defaults: { disableOfflineQueue: true },

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import {
   describeRedisServer,
+  type RedisCluster,
   type RedisServer,
+  startRedisCluster,
   startRedisServer,
   startUpstashServer,
   type UpstashServer,
@@ -27,8 +29,17 @@ async function evalCalls(admin: Redis): Promise<number> {
   return Number(/^cmdstat_eval:calls=(\d+)/m.exec(await admin.info('commandstats'))?.[1] ?? 0)
 }
 
-function total(results: LoadResult[], reason: string): number {
-  return results.reduce((sum, r) => sum + (r.reasons[reason] ?? 0), 0)
+/** Exactly 100 admitted and 1,900 limited across the 8 processes: no store error, nothing lost. */
+function expectExactly100(results: LoadResult[], set: string, run: number): void {
+  const reasons: Record<string, number> = {}
+  for (const r of results) for (const [k, n] of Object.entries(r.reasons)) reasons[k] = (reasons[k] ?? 0) + n
+  const error = results.find((r) => r.firstError !== undefined)?.firstError
+  expect({ set, run, reasons, error }).toEqual({
+    set,
+    run,
+    reasons: { allowed: 100, limited: 1_900 },
+    error: undefined,
+  })
 }
 
 describeRedisServer('8 processes × 250 concurrent limit() calls on one identifier', () => {
@@ -36,19 +47,39 @@ describeRedisServer('8 processes × 250 concurrent limit() calls on one identifi
   let upstash: UpstashServer
   let children: LoadChildren
   let admin: Redis
+  let cluster: RedisCluster
 
   beforeAll(async () => {
     server = await startRedisServer()
     upstash = await startUpstashServer({ redisUrl: server.url })
     admin = new Redis(server.url)
-    children = await startLoadChildren(8, server.url, upstash)
+    cluster = await startRedisCluster({ masters: 3 })
+    children = await startLoadChildren(8, server.url, upstash, cluster.nodes)
   })
   afterAll(async () => {
     await children?.stop()
     admin?.disconnect()
     await upstash?.stop()
     await server?.stop()
+    await cluster?.stop()
   })
+
+  it('admits exactly 100 through an ioredis Cluster, for each policy and a two-policy request', async () => {
+    for (const set of SETS) {
+      for (let run = 1; run <= REPEATS; run++) {
+        const job: LoadJob = {
+          store: 'ioredis-cluster',
+          set,
+          prefix: `mp-${RUN}-cluster-${set}-${run}`,
+          calls: 250,
+          timeoutMs: 10_000,
+          onStoreError: 'deny',
+        }
+        const results = await children.run(job)
+        expectExactly100(results, set, run)
+      }
+    }
+  }, 120_000)
 
   for (const store of ['ioredis', 'node-redis', 'upstash'] as const) {
     it(`admits exactly 100 through ${store}, for each policy and a two-policy request, with SCRIPT FLUSH every 250 ms`, async () => {
@@ -72,17 +103,7 @@ describeRedisServer('8 processes × 250 concurrent limit() calls on one identifi
               onStoreError: 'deny',
             }
             const results = await children.run(job)
-            expect({
-              set,
-              run,
-              admitted: total(results, 'allowed'),
-              limited: total(results, 'limited'),
-            }).toEqual({
-              set,
-              run,
-              admitted: 100,
-              limited: 1_900,
-            })
+            expectExactly100(results, set, run)
           }
         }
       } finally {

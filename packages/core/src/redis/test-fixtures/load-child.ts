@@ -1,15 +1,20 @@
 // A child process for the multi-process tests: it opens every kind of client once, then for each
 // JSON line on stdin fires `calls` concurrent limit() calls and prints one JSON line of counts.
-// Run as `node --conditions=@floodgate/source --import tsx load-child.ts <redisUrl> <upstashUrl> <token>`.
+// Run as `node --conditions=@floodgate/source --import tsx load-child.ts <redisUrl> <upstashUrl> <token> <clusterNodesJson>`.
 import { createInterface } from 'node:readline'
 import { Redis as UpstashRedis } from '@upstash/redis'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { createRateLimiter, fixedWindow, type Policy, slidingWindow, tokenBucket } from '../../index.js'
 import { upstashStore } from '../../upstash/index.js'
 import { redisStore } from '../index.js'
 
-const [redisUrl, upstashUrl, upstashToken] = process.argv.slice(2) as [string, string, string]
+const [redisUrl, upstashUrl, upstashToken, clusterNodes] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+]
 
 const POLICY_SETS: Record<string, Policy[]> = {
   fixed: [fixedWindow({ limit: 100, window: '1 d' })],
@@ -35,7 +40,17 @@ const upstash = new UpstashRedis({
   retry: { retries: 0 },
   enableTelemetry: false,
 })
+const cluster = new Cluster(JSON.parse(clusterNodes) as { host: string; port: number }[], {
+  enableOfflineQueue: false,
+  retryDelayOnFailover: 0,
+})
+cluster.on('error', () => {})
 await nodeRedis.connect()
+await new Promise((resolve) =>
+  cluster.status === 'ready' ? resolve(undefined) : cluster.once('ready', resolve),
+)
+// Node connections open lazily; with no offline queue, commands to a node still connecting fail.
+await Promise.all(cluster.nodes('master').map((node) => node.ping()))
 await new Promise((resolve) =>
   ioredis.status === 'ready' ? resolve(undefined) : ioredis.once('ready', resolve),
 )
@@ -43,6 +58,7 @@ const stores = {
   ioredis: redisStore({ client: ioredis }),
   'node-redis': redisStore({ client: nodeRedis }),
   upstash: upstashStore({ redis: upstash }),
+  'ioredis-cluster': redisStore({ client: cluster }),
 }
 
 interface Job {
@@ -68,16 +84,20 @@ for await (const line of createInterface({ input: process.stdin })) {
   })
   const reasons: Record<string, number> = {}
   let slowestMs = 0
+  let firstError: string | undefined
   await Promise.all(
     Array.from({ length: job.calls }, async () => {
       const start = performance.now()
       const d = await limiter.limit('one-identifier')
       slowestMs = Math.max(slowestMs, performance.now() - start)
       reasons[d.reason] = (reasons[d.reason] ?? 0) + 1
+      if (d.error !== undefined)
+        firstError ??= String((d.error.cause as Error | undefined)?.message ?? d.error.message)
     }),
   )
   await limiter.close()
-  process.stdout.write(`${JSON.stringify({ reasons, slowestMs })}\n`)
+  process.stdout.write(`${JSON.stringify({ reasons, slowestMs, firstError })}\n`)
 }
 ioredis.disconnect()
+cluster.disconnect()
 await nodeRedis.close()

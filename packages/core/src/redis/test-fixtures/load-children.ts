@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 const CHILD = fileURLToPath(new URL('./load-child.ts', import.meta.url))
 
 export interface LoadJob {
-  store: 'ioredis' | 'node-redis' | 'upstash'
+  store: 'ioredis' | 'node-redis' | 'upstash' | 'ioredis-cluster'
   set: 'fixed' | 'sliding' | 'bucket' | 'two'
   prefix: string
   calls: number
@@ -16,6 +16,8 @@ export interface LoadJob {
 export interface LoadResult {
   reasons: Record<string, number>
   slowestMs: number
+  /** The first store error's message, to explain a failed count. */
+  firstError?: string
 }
 
 /** Child processes running load-child.ts, all given the same job at once. */
@@ -28,12 +30,22 @@ export async function startLoadChildren(
   count: number,
   redisUrl: string,
   upstash: { url: string; token: string },
+  clusterNodes: { host: string; port: number }[],
 ): Promise<LoadChildren> {
   const children: { process: ChildProcess; next: () => Promise<string> }[] = []
   for (let i = 0; i < count; i++) {
     const child = spawn(
       process.execPath,
-      ['--conditions=@floodgate/source', '--import', 'tsx', CHILD, redisUrl, upstash.url, upstash.token],
+      [
+        '--conditions=@floodgate/source',
+        '--import',
+        'tsx',
+        CHILD,
+        redisUrl,
+        upstash.url,
+        upstash.token,
+        JSON.stringify(clusterNodes),
+      ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     )
     const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]()
