@@ -35,6 +35,7 @@ const binding: RequestBinding<Request> = {
     const setting: unknown = req.app.get('trust proxy')
     return setting !== false && setting !== 0 && setting !== undefined
   },
+  trustsEveryHop: (req) => req.app.get('trust proxy') === true,
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */

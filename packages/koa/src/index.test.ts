@@ -25,6 +25,7 @@ function driver(name: string, Koa: KoaClass): AdapterDriver {
       }
       const app = new Koa()
       app.proxy = spec.trustProxy === true
+      if (spec.trustProxy === true) app.maxIpsCount = 1
       app.silent = true
       app.use(async (_ctx, next) => {
         try {

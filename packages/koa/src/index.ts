@@ -34,6 +34,7 @@ const binding: RequestBinding<Context> = {
   ip: (ctx) => ctx.ip,
   headers: (ctx) => ctx.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
+  trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */

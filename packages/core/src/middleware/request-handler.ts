@@ -17,6 +17,12 @@ export interface RequestBinding<Req> {
   headers(req: Req): IncomingHttpHeaders
   /** Whether the framework derives `ip` from forwarding headers (trusts a proxy). */
   trustsProxy(req: Req): boolean
+  /**
+   * Whether the framework trusts every hop of X-Forwarded-For, so that the client itself picks
+   * its address (Express `trust proxy: true`, Koa `proxy` without `maxIpsCount`). Optional: a
+   * framework that cannot tell leaves it out.
+   */
+  trustsEveryHop?(req: Req): boolean
 }
 
 /** The media type of every Floodgate error body (RFC 9457). */
@@ -31,6 +37,8 @@ export const MIDDLEWARE_WARNINGS = {
   UNKNOWN_CLIENT_IP: 'FLOODGATE_UNKNOWN_CLIENT_IP',
   /** A forwarding header arrived but the framework does not trust proxies. */
   FORWARDED_HEADER_IGNORED: 'FLOODGATE_FORWARDED_HEADER_IGNORED',
+  /** The framework trusts every forwarding hop, so a client can forge its address freely. */
+  PERMISSIVE_TRUST_PROXY: 'FLOODGATE_PERMISSIVE_TRUST_PROXY',
 } as const
 
 /**
@@ -162,7 +170,18 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private checkForwarded(req: Req): void {
     const headers = this.binding.headers(req)
     if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return
-    if (this.binding.trustsProxy(req)) return
+    if (this.binding.trustsProxy(req)) {
+      // express-rate-limit's ERR_ERL_PERMISSIVE_TRUST_PROXY: trusting every hop lets each forged
+      // left-most X-Forwarded-For value open a fresh bucket.
+      if (this.binding.trustsEveryHop?.(req) === true) {
+        this.forwardedWarned = true
+        this.limiter.warnings.warn(
+          MIDDLEWARE_WARNINGS.PERMISSIVE_TRUST_PROXY,
+          'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<proxy address>").',
+        )
+      }
+      return
+    }
     this.forwardedWarned = true
     this.limiter.warnings.warn(
       MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,

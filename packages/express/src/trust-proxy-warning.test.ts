@@ -1,0 +1,51 @@
+import type { AddressInfo } from 'node:net'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import express5 from 'express'
+import express4 from 'express4'
+import { describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+type ExpressFactory = typeof express5
+
+async function warningsFor(express: ExpressFactory, trust: unknown): Promise<string[]> {
+  const warnings: string[] = []
+  const app = express()
+  app.set('trust proxy', trust)
+  app.use(
+    rateLimit({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: memoryStore({ clock: () => 1_700_000_000_000 }),
+      logger: { warn: (message) => warnings.push(message) },
+    }),
+  )
+  app.get('/', (_req, res) => res.json({ ok: true }))
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+      const response = await fetch(base, { headers: { 'x-forwarded-for': forged } })
+      expect(response.status).toBe(200)
+    }
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  return warnings.filter((w) => w.includes('FLOODGATE_PERMISSIVE_TRUST_PROXY'))
+}
+
+for (const [name, express] of [
+  ['express 5', express5],
+  ['express 4', express4 as unknown as ExpressFactory],
+] as const) {
+  describe(`${name}: trust proxy warnings`, () => {
+    it('warns once when every X-Forwarded-For hop is trusted (trust proxy: true)', async () => {
+      expect(await warningsFor(express, true)).toHaveLength(1)
+    })
+
+    it('does not warn when only the proxy is trusted (loopback, or one hop)', async () => {
+      expect(await warningsFor(express, 'loopback')).toHaveLength(0)
+      expect(await warningsFor(express, 1)).toHaveLength(0)
+    })
+  })
+}

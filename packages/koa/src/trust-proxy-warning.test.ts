@@ -1,0 +1,53 @@
+import type { AddressInfo } from 'node:net'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import Koa3 from 'koa'
+import Koa2 from 'koa2'
+import { describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+type KoaClass = typeof Koa3
+
+async function warningsFor(Koa: KoaClass, maxIpsCount: number): Promise<string[]> {
+  const warnings: string[] = []
+  const app = new Koa()
+  app.proxy = true
+  app.maxIpsCount = maxIpsCount
+  app.use(
+    rateLimit({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: memoryStore({ clock: () => 1_700_000_000_000 }),
+      logger: { warn: (message) => warnings.push(message) },
+    }),
+  )
+  app.use((ctx) => {
+    ctx.body = { ok: true }
+  })
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  try {
+    for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
+      const response = await fetch(base, { headers: { 'x-forwarded-for': forged } })
+      expect(response.status).toBe(200)
+    }
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  return warnings.filter((w) => w.includes('FLOODGATE_PERMISSIVE_TRUST_PROXY'))
+}
+
+for (const [name, Koa] of [
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as KoaClass],
+] as const) {
+  describe(`${name}: trust proxy warnings`, () => {
+    it('warns once when app.proxy trusts every hop (no maxIpsCount)', async () => {
+      expect(await warningsFor(Koa, 0)).toHaveLength(1)
+    })
+
+    it('does not warn when maxIpsCount limits the trusted hops', async () => {
+      expect(await warningsFor(Koa, 1)).toHaveLength(0)
+    })
+  })
+}
