@@ -43,6 +43,7 @@ export {
 } from './middleware/middleware-options.js'
 export {
   createRateLimitHandler,
+  type DecidedOutcome,
   MIDDLEWARE_WARNINGS,
   PROBLEM_CONTENT_TYPE,
   type RateLimitHandler,

@@ -1,5 +1,6 @@
 import {
   createRateLimitHandler,
+  type DecidedOutcome,
   type Decision,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
@@ -43,24 +44,21 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   const handler = createRateLimitHandler(options, binding)
   const { onLimited } = handler
 
-  // Express 4 ignores a returned promise, so every rejection is routed to next(err) here.
-  async function run(req: Request, res: Response, next: NextFunction): Promise<void> {
-    let outcome: Awaited<ReturnType<typeof handler.handle>>
+  // Express 4 ignores a returned promise, so every rejection is routed to next(err) here. No async
+  // frame: the limiter's promise is the only one a request waits on.
+  function answer(req: Request, res: Response, next: NextFunction, decision: Decision | undefined) {
+    if (decision === undefined) return next()
+    let outcome: DecidedOutcome
     try {
-      outcome = await handler.handle(req)
+      outcome = handler.outcome(decision)
+      req.rateLimit = decision
+      for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
     } catch (error) {
       return next(error)
     }
-    if (outcome.action === 'skip') return next()
-    req.rateLimit = outcome.decision
-    for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
     if (outcome.action === 'pass') return next()
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      try {
-        await onLimited(req, res, next, outcome.decision)
-      } catch (error) {
-        next(error)
-      }
+      limitedBy(onLimited, req, res, next, decision)
       return
     }
     res.statusCode = outcome.status
@@ -69,7 +67,29 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   }
 
   const middleware: RequestHandler = (req, res, next) => {
-    void run(req, res, next)
+    handler.decide(req).then((decision) => answer(req, res, next, decision), next)
   }
   return Object.assign(middleware, { limiter: handler.limiter })
+}
+
+// The user's answer; a throw or a rejection reaches Express's error path.
+function limitedBy(
+  onLimited: OnLimited,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+  decision: Decision,
+): void {
+  try {
+    const result = onLimited(req, res, next, decision)
+    if (isThenable(result)) result.then(undefined, next)
+  } catch (error) {
+    next(error)
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as PromiseLike<unknown>).then === 'function'
+  )
 }

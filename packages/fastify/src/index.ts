@@ -1,6 +1,7 @@
 import {
   checkMiddlewareOptions,
   createRateLimitHandler,
+  type DecidedOutcome,
   type Decision,
   LIMITER_OPTIONS,
   type MiddlewareOptions,
@@ -92,25 +93,60 @@ function routeOptions(defaults: RateLimitRouteOptions, own: RateLimitRouteOption
   return { ...merged, ...own }
 }
 
+// A callback hook, not an async one: the limiter's promise is the only one a request waits on.
 function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequestHookHandler {
   const { onLimited } = handler
-  return async function floodgateRateLimit(request, reply) {
-    const outcome = await handler.handle(request)
-    if (outcome.action === 'skip') return
-    request.rateLimit = outcome.decision
-    reply.headers(outcome.headers)
-    if (outcome.action === 'pass') return
-    if (outcome.action === 'limited' && onLimited !== undefined) {
-      await onLimited(request, reply, outcome.decision)
-      // An onLimited that neither answers nor throws must not let the request through.
-      if (reply.sent) return reply
-    }
-    // A Buffer, so that Fastify does not append a charset and the body matches other frameworks.
-    return reply
-      .code(outcome.status)
-      .header('content-type', PROBLEM_CONTENT_TYPE)
-      .send(Buffer.from(outcome.body))
+  return function floodgateRateLimit(request, reply, done) {
+    handler.decide(request).then((decision) => {
+      if (decision === undefined) return done()
+      let outcome: DecidedOutcome
+      try {
+        outcome = handler.outcome(decision)
+        request.rateLimit = decision
+        reply.headers(outcome.headers)
+      } catch (error) {
+        return done(error as Error)
+      }
+      if (outcome.action === 'pass') return done()
+      if (outcome.action === 'limited' && onLimited !== undefined) {
+        answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, done)
+        return
+      }
+      try {
+        sendProblem(reply, outcome.status, outcome.body)
+      } catch (error) {
+        done(error as Error)
+      }
+    }, done)
   }
+}
+
+async function answerBy(
+  onLimited: OnLimited,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  decision: Decision,
+  body: string,
+): Promise<void> {
+  await onLimited(request, reply, decision)
+  // An onLimited that neither answers nor throws must not let the request through.
+  if (!reply.sent) sendProblem(reply, 429, body)
+}
+
+/** Past this many the cache starts afresh: the core hands out a few distinct bodies per policy. */
+const MAX_CACHED_BUFFERS = 256
+const buffers = new Map<string, Buffer>()
+
+// A Buffer, so that Fastify does not append a charset and the body matches other frameworks. The
+// core returns the same string for the same denial, so the lookup hashes it once.
+function sendProblem(reply: FastifyReply, status: number, body: string): void {
+  let buffer = buffers.get(body)
+  if (buffer === undefined) {
+    if (buffers.size >= MAX_CACHED_BUFFERS) buffers.clear()
+    buffer = Buffer.from(body)
+    buffers.set(body, buffer)
+  }
+  reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).send(buffer)
 }
 
 /** The Floodgate plugin: `await app.register(fastifyRateLimit, { policies })`. Fastify 4 and 5. */

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest'
+import type { Decision, PolicyDecision } from '../decision.js'
+import { problemDetails } from '../headers.js'
+import { ProblemBodies, problemBody } from './problem-body.js'
+
+function policy(name: string, allowed: boolean, retryAfterMs = 0): PolicyDecision {
+  return {
+    name,
+    kind: 'fixed-window',
+    limit: 5,
+    windowMs: 60_000,
+    allowed,
+    remaining: allowed ? 2 : 0,
+    resetAtMs: 1_060_000,
+    retryAfterMs,
+  }
+}
+
+function denial(policies: PolicyDecision[], overrides: Partial<Decision> = {}): Decision {
+  const binding = policies.find((p) => !p.allowed) ?? policies[0]!
+  return {
+    allowed: false,
+    limit: binding.limit,
+    remaining: 0,
+    resetAtMs: binding.resetAtMs,
+    retryAfterMs: binding.retryAfterMs,
+    policy: binding.name,
+    tier: undefined,
+    reason: 'limited',
+    cost: 1,
+    nowMs: 1_000_000,
+    policies,
+    ...overrides,
+  }
+}
+
+const DENIALS: Record<string, Decision> = {
+  'one policy': denial([policy('api', false, 12_345)]),
+  'two policies, one denying': denial([policy('burst', true), policy('daily', false, 3_600_000)]),
+  'two policies, both denying': denial([policy('burst', false, 900), policy('daily', false, 50_000)]),
+  'a cost above the limit': denial([policy('api', false, Number.POSITIVE_INFINITY)], {
+    reason: 'cost-exceeds-limit',
+    retryAfterMs: Number.POSITIVE_INFINITY,
+    cost: 9,
+  }),
+  'names needing escapes': denial([policy('a"b\\c\n\u2028é😀\ud800', false, 1)]),
+  'a sub-second wait': denial([policy('api', false, 1)]),
+}
+
+describe('problemBody', () => {
+  for (const [name, decision] of Object.entries(DENIALS)) {
+    it(`serialises ${name} exactly as JSON.stringify(problemDetails(decision))`, () => {
+      expect(problemBody(decision)).toBe(JSON.stringify(problemDetails(decision)))
+    })
+  }
+})
+
+describe('ProblemBodies', () => {
+  for (const [name, decision] of Object.entries(DENIALS)) {
+    it(`answers ${name} with the same body as problemDetails, cached or not`, () => {
+      const bodies = new ProblemBodies()
+      const expected = JSON.stringify(problemDetails(decision))
+      expect(bodies.of(decision)).toBe(expected)
+      expect(bodies.of(decision)).toBe(expected)
+    })
+  }
+
+  it('keys a cached body by policy name and Retry-After, so neither leaks into another denial', () => {
+    const bodies = new ProblemBodies()
+    const a = denial([policy('a', false, 5_000)])
+    const b = denial([policy('b', false, 5_000)])
+    const later = denial([policy('a', false, 7_000)])
+    bodies.of(a)
+    expect(bodies.of(b)).toBe(JSON.stringify(problemDetails(b)))
+    expect(bodies.of(later)).toBe(JSON.stringify(problemDetails(later)))
+  })
+
+  it('stays correct past its bound of cached bodies', () => {
+    const bodies = new ProblemBodies()
+    for (let seconds = 1; seconds <= 600; seconds++) {
+      const decision = denial([policy('api', false, seconds * 1000)])
+      expect(bodies.of(decision)).toBe(JSON.stringify(problemDetails(decision)))
+    }
+  })
+})

@@ -1,0 +1,53 @@
+import type { Decision } from '../decision.js'
+import { QUOTA_EXCEEDED_TYPE, retryAfterSeconds } from '../headers.js'
+
+// The serialised problem+json of a 429, the same string as JSON.stringify(problemDetails(decision)),
+// written by template: stringifying the object cost about 2 µs of every denial.
+
+const HEAD = `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":"Too Many Requests","status":429,"detail":`
+
+/** `JSON.stringify(problemDetails(decision))`, built without the intermediate object. */
+export function problemBody(decision: Decision): string {
+  const detail =
+    decision.reason === 'cost-exceeds-limit'
+      ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
+      : `Rate limit exceeded for policy "${decision.policy}"; retry in ${retryAfterSeconds(decision) ?? 1} s.`
+  let violated = ''
+  for (const p of decision.policies) {
+    if (p.allowed) continue
+    violated += violated === '' ? JSON.stringify(p.name) : `,${JSON.stringify(p.name)}`
+  }
+  return `${HEAD}${JSON.stringify(detail)},"violated-policies":[${violated}]}`
+}
+
+/** Past this many cached bodies the cache starts afresh, so odd Retry-After values cannot grow it. */
+const MAX_CACHED_BODIES = 256
+
+/**
+ * The bodies of one middleware's denials. A plain one-policy denial depends only on the policy's
+ * name and Retry-After, so the same string comes back for every denial of a client in the same
+ * second, and adapters can key their own caches (a Buffer on Fastify) by it cheaply.
+ */
+export class ProblemBodies {
+  private readonly cache = new Map<string, string>()
+
+  of(decision: Decision): string {
+    const only = decision.policies.length === 1 ? decision.policies[0]! : undefined
+    if (
+      decision.reason !== 'limited' ||
+      only === undefined ||
+      only.allowed ||
+      only.name !== decision.policy
+    ) {
+      return problemBody(decision)
+    }
+    const key = `${retryAfterSeconds(decision) ?? 1} ${decision.policy}`
+    let body = this.cache.get(key)
+    if (body === undefined) {
+      if (this.cache.size >= MAX_CACHED_BODIES) this.cache.clear()
+      body = problemBody(decision)
+      this.cache.set(key, body)
+    }
+    return body
+  }
+}
