@@ -26,6 +26,15 @@ export interface ScriptStoreSettings {
  */
 export const INJECTED_CLOCK_TTL_SLACK_MS = 60_000
 
+/**
+ * After this long without any answer from the client while calls wait, the connection is taken for
+ * dead (a partition: TCP open, nothing coming back) and new calls fail at once instead of joining
+ * the pile. A client whose timeouts close such a connection sooner (ioredis `commandTimeout` +
+ * `socketTimeout`) never reaches it; node-redis's socket timeout is an idle timer that steady
+ * traffic keeps resetting, so it needs this bound.
+ */
+export const STALL_MS = 1_000
+
 const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
 
 /** A store that decides with `DECIDE_SCRIPT`; the Redis and Upstash stores differ only in the runner. */
@@ -46,6 +55,10 @@ class ScriptStore implements RateLimitStore {
   private readonly clock: (() => number) | undefined
   private lastNowMs = 0
   private readonly policyArgs = new WeakMap<Policy, readonly string[]>()
+  /** Calls handed to the client and not yet settled. */
+  private inFlight = 0
+  /** Monotonic ms of the last settled call, or of the first call sent after none were waiting. */
+  private heardAtMs = 0
 
   constructor(
     private readonly runner: ScriptRunner,
@@ -88,11 +101,27 @@ class ScriptStore implements RateLimitStore {
   /** EVALSHA first; EVAL only when Redis says it lacks the script (NOSCRIPT ran nothing). */
   private async run(keys: string[], args: string[]): Promise<unknown> {
     this.runner.assertReady?.()
+    const nowMs = performance.now()
+    if (this.inFlight === 0) this.heardAtMs = nowMs
+    else if (nowMs - this.heardAtMs > STALL_MS) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
+      )
+    }
+    this.inFlight++
     try {
-      return await this.runner.evalsha(DECIDE_SHA1, keys, args)
+      try {
+        return await this.runner.evalsha(DECIDE_SHA1, keys, args)
+      } catch (error) {
+        if (!isNoScript(error)) throw error
+        return await this.runner.eval(DECIDE_SCRIPT, keys, args)
+      }
     } catch (error) {
-      if (!isNoScript(error)) throw error
-      return await this.runner.eval(DECIDE_SCRIPT, keys, args)
+      throw asTimeout(error, this.name)
+    } finally {
+      this.inFlight--
+      this.heardAtMs = performance.now()
     }
   }
 
@@ -126,6 +155,25 @@ class ScriptStore implements RateLimitStore {
     }
     return args
   }
+}
+
+/**
+ * The client's own timeout (ioredis `socketTimeout` / `commandTimeout`, node-redis `socketTimeout` /
+ * `commandOptions.timeout`, set below the limiter's `timeout` as docs/stores.md says) is the same
+ * event as the limiter's deadline, only noticed first: it gets the same code.
+ */
+function asTimeout(error: unknown, store: string): unknown {
+  if (!(error instanceof Error)) return error
+  const timedOut =
+    error.name === 'TimeoutError' ||
+    /^(Socket timeout|Command timed out)/.test(error.message) ||
+    error.constructor.name === 'SocketTimeoutError'
+  if (!timedOut) return error
+  return new FloodgateError(
+    ERROR_CODES.STORE_TIMEOUT,
+    `The ${store} store's client gave up waiting for Redis: ${error.message || error.name}`,
+    { cause: error },
+  )
 }
 
 /** True for Redis's NOSCRIPT reply, however the client wraps it. */
