@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto'
+import { describeRedis, type FaultProxy, startFaultProxy } from '@floodgate/tools'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { Decision } from '../decision.js'
+import { ERROR_CODES } from '../errors.js'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { STALL_MS } from '../redis/script-store.js'
+import { CLIENT_TIMEOUT_MS, connectClient, InFlightCounter, REDIS_LIBRARIES } from './redis-fault-harness.js'
+
+// A partition (the proxy accepts and never answers) is the outage peers never test: quit() fails
+// at once, a blackhole hangs. Every limit() must still answer by the store deadline plus 50 ms.
+
+const TIMEOUT_MS = 250
+const MARGIN_MS = 50
+const LOAD_MS = 1_500
+const RUN = randomUUID().slice(0, 8)
+
+describeRedis('a blackholed Redis', (redisUrl) => {
+  let proxy: FaultProxy
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+
+  beforeAll(async () => {
+    const { hostname, port } = new URL(redisUrl)
+    proxy = await startFaultProxy({ target: { host: hostname, port: Number(port) } })
+    process.on('unhandledRejection', onUnhandled)
+  })
+  afterAll(async () => {
+    process.off('unhandledRejection', onUnhandled)
+    await proxy?.stop()
+  })
+  beforeEach(() => {
+    unhandled.length = 0
+    proxy.setMode('pass')
+  })
+  afterEach(() => {
+    expect(unhandled).toEqual([])
+  })
+
+  describe.each(REDIS_LIBRARIES)('through %s', (library) => {
+    for (const onStoreError of ['allow', 'deny'] as const) {
+      const pile =
+        library === 'ioredis'
+          ? 'never has more store calls pending than requests waiting'
+          : 'stops sending after 1 s of silence so the pending calls stay bounded'
+      it(`answers every limit() within the deadline plus 50 ms with onStoreError '${onStoreError}', ${pile}, and recovers`, async () => {
+        const client = await connectClient(library, proxy.url)
+        const counter = new InFlightCounter()
+        const limiter = createRateLimiter({
+          policies: fixedWindow({ limit: 3, window: '1 h' }),
+          store: counter.wrap(client.store),
+          prefix: `blackhole-${RUN}-${library}-${onStoreError}`,
+          timeout: TIMEOUT_MS,
+          onStoreError,
+          denyCache: false,
+          logger: false,
+        })
+        try {
+          expect((await counter.limit(limiter, 'warm')).decision.reason).toBe('allowed')
+          proxy.setMode('blackhole')
+          // Steady load: a request every 10 ms for 1.5 s, about 25 waiting at any moment.
+          const started: Promise<{ decision: Decision; ms: number }>[] = []
+          /** Requests started before the store's stall bound plus one client socket timeout. */
+          let startedBeforeBound = -1
+          const loadStart = performance.now()
+          while (performance.now() - loadStart < LOAD_MS) {
+            started.push(counter.limit(limiter, `id-${started.length % 7}`))
+            if (startedBeforeBound < 0 && performance.now() - loadStart > STALL_MS + CLIENT_TIMEOUT_MS) {
+              startedBeforeBound = started.length
+            }
+            await new Promise((resolve) => setTimeout(resolve, 10))
+          }
+          const answers = await Promise.all(started)
+          for (const { decision, ms } of answers) {
+            expect(ms).toBeLessThanOrEqual(TIMEOUT_MS + MARGIN_MS)
+            expect(decision).toMatchObject({ reason: 'store-error', allowed: onStoreError === 'allow' })
+            expect([ERROR_CODES.STORE_TIMEOUT, ERROR_CODES.STORE_ERROR]).toContain(decision.error?.code)
+          }
+          // The first calls went out on a connection that looked healthy: they timed out.
+          expect(answers[0]!.decision.error?.code).toBe(ERROR_CODES.STORE_TIMEOUT)
+          if (library === 'ioredis') {
+            // Its command and socket timeouts settle every call by the deadline: no pile-up at all.
+            expect(counter.worstExcess).toBe(0)
+          } else {
+            // node-redis keeps written calls until its socket goes idle for its socketTimeout, which
+            // steady traffic prevents; after STALL_MS without an answer the store sends nothing more,
+            // the socket goes idle and closes, and every call settles: the pile is bounded.
+            expect(counter.maxPendingStoreCalls).toBeLessThan(startedBeforeBound)
+            expect(counter.pendingStoreCalls).toBe(0)
+          }
+
+          proxy.setMode('pass')
+          const deadline = performance.now() + 10_000
+          let reason = (await counter.limit(limiter, 'after')).decision.reason
+          while (reason === 'store-error' && performance.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 20))
+            reason = (await counter.limit(limiter, 'after')).decision.reason
+          }
+          expect(reason).toBe('allowed')
+          expect(counter.pendingStoreCalls).toBe(0)
+          expect(client.queuedCommands()).toBe(0) // ioredis's command queue; node-redis's is private
+          expect(counter.maxPendingStoreCalls).toBeGreaterThan(0)
+        } finally {
+          await limiter.close()
+          await client.close()
+        }
+      })
+    }
+  })
+})

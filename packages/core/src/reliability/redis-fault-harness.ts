@@ -1,0 +1,106 @@
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import type { Decision } from '../decision.js'
+import type { RateLimiter } from '../limiter.js'
+import { redisStore } from '../redis/redis-store.js'
+import type { RateLimitStore, StoreResponse } from '../store.js'
+
+// Shared by the fault-proxy tests: clients set up as docs/stores.md says, a store that counts its
+// pending calls against the requests in flight, and a timed limit().
+
+export const CLIENT_TIMEOUT_MS = 200
+
+export type RedisLibrary = 'ioredis' | 'node-redis'
+export const REDIS_LIBRARIES: readonly RedisLibrary[] = ['ioredis', 'node-redis']
+
+export interface FaultClient {
+  store: RateLimitStore
+  /** Commands the client holds (queued or awaiting a reply). */
+  queuedCommands(): number
+  close(): Promise<void>
+}
+
+/** A client through `url` with exactly the settings docs/stores.md gives, connected. */
+export async function connectClient(library: RedisLibrary, url: string): Promise<FaultClient> {
+  if (library === 'ioredis') {
+    const client = new Redis(url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: CLIENT_TIMEOUT_MS,
+      socketTimeout: CLIENT_TIMEOUT_MS + 20,
+      retryStrategy: () => 20,
+    })
+    client.on('error', () => undefined)
+    await new Promise((resolve) => client.once('ready', resolve))
+    const internals = client as unknown as { commandQueue: { length: number } }
+    return {
+      store: redisStore({ client }),
+      queuedCommands: () => internals.commandQueue.length,
+      close: async () => client.disconnect(),
+    }
+  }
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    commandOptions: { timeout: CLIENT_TIMEOUT_MS },
+    socket: { socketTimeout: CLIENT_TIMEOUT_MS, reconnectStrategy: () => 20 },
+  })
+  client.on('error', () => undefined)
+  await client.connect()
+  return {
+    store: redisStore({ client }),
+    // node-redis keeps its queue in private fields: the pending store calls are what is counted.
+    queuedCommands: () => 0,
+    close: async () => void client.destroy(),
+  }
+}
+
+/**
+ * Wraps a store and the limiter calls made on it, and records the worst moment at which more store
+ * calls were pending than requests were waiting for an answer (a pile-up).
+ */
+export class InFlightCounter {
+  pendingStoreCalls = 0
+  requestsInFlight = 0
+  /** Largest excess of pending store calls over requests in flight seen so far. */
+  worstExcess = 0
+  maxPendingStoreCalls = 0
+
+  wrap(store: RateLimitStore): RateLimitStore {
+    return {
+      name: store.name,
+      local: store.local,
+      consume: (request) => {
+        this.pendingStoreCalls++
+        this.maxPendingStoreCalls = Math.max(this.maxPendingStoreCalls, this.pendingStoreCalls)
+        this.check()
+        const settle = () => {
+          this.pendingStoreCalls--
+        }
+        const result = Promise.resolve(store.consume(request)) as Promise<StoreResponse>
+        result.then(settle, settle)
+        return result
+      },
+      reset: (request) => store.reset(request),
+      close: () => store.close(),
+    }
+  }
+
+  /** limit() timed with performance.now(), counted as a request in flight until it answers. */
+  async limit(limiter: RateLimiter, id: string): Promise<{ decision: Decision; ms: number }> {
+    this.requestsInFlight++
+    const start = performance.now()
+    try {
+      const decision = await limiter.limit(id)
+      return { decision, ms: performance.now() - start }
+    } finally {
+      this.requestsInFlight--
+      this.check()
+    }
+  }
+
+  private check(): void {
+    this.worstExcess = Math.max(this.worstExcess, this.pendingStoreCalls - this.requestsInFlight)
+  }
+}
