@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
@@ -97,8 +98,10 @@ export function policyProperties(
     ['token bucket', bucketCase.map((c) => [c])],
     ['fixed window + token bucket', fc.tuple(fixedCase, bucketCase)],
   ]
+  // Prefixes unique per call, case and trace: stores on a shared Redis start every trace empty.
+  const namespace = `prop-${randomUUID().slice(0, 8)}`
   describe(`${storeName} store: policies against an independent model (${numRuns} traces each)`, () => {
-    for (const [name, policyCases] of cases) {
+    for (const [caseIndex, [name, policyCases]] of cases.entries()) {
       it(
         `${name}: admits exactly what the model admits, denials change nothing, remaining stays in [0, limit], Retry-After is honest`,
         async () => {
@@ -114,7 +117,7 @@ export function policyProperties(
                 const limiter = createRateLimiter({
                   policies: policyList.map((c) => c.policy),
                   store,
-                  prefix: `prop${run}`,
+                  prefix: `${namespace}-${caseIndex}-${run}`,
                   logger: false,
                   denyCache: false,
                 })

@@ -1,0 +1,29 @@
+import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { Redis } from '@upstash/redis'
+import { afterAll, beforeAll } from 'vitest'
+import { upstashStore } from '../upstash/upstash-store.js'
+import { policyProperties } from './policy-properties.js'
+
+// The same properties through the real @upstash/redis client over REST, 1,000 traces per policy.
+
+describeRedis('upstashStore against independent policy models', (redisUrl) => {
+  let upstash: UpstashServer
+  beforeAll(async () => {
+    upstash = await startUpstashServer({ redisUrl })
+  })
+  afterAll(async () => {
+    await upstash?.stop()
+  })
+
+  policyProperties('upstash', (clock) =>
+    upstashStore({
+      redis: new Redis({
+        url: upstash.url,
+        token: upstash.token,
+        retry: { retries: 0 },
+        enableTelemetry: false,
+      }),
+      clock,
+    }),
+  )
+})
