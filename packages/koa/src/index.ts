@@ -31,8 +31,9 @@ export type RateLimitMiddleware = Middleware & {
 }
 
 const binding: RequestBinding<Context> = {
-  ip: (ctx) => ctx.ip,
-  headers: (ctx) => ctx.headers,
+  // Through ctx.request and ctx.req, not Koa's ctx delegates: one property hop less per request.
+  ip: (ctx) => ctx.request.ip,
+  headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
   trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
 }

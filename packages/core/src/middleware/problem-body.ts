@@ -26,10 +26,12 @@ const MAX_CACHED_BODIES = 256
 /**
  * The bodies of one middleware's denials. A plain one-policy denial depends only on the policy's
  * name and Retry-After, so the same string comes back for every denial of a client in the same
- * second, and adapters can key their own caches (a Buffer on Fastify) by it cheaply.
+ * second, and adapters can key their own caches (a Buffer on Fastify) by it cheaply. Keyed by name,
+ * then by seconds: a joined string key cost as much to hash as the body saved.
  */
 export class ProblemBodies {
-  private readonly cache = new Map<string, string>()
+  private readonly cache = new Map<string, Map<number, string>>()
+  private size = 0
 
   of(decision: Decision): string {
     const only = decision.policies.length === 1 ? decision.policies[0]! : undefined
@@ -41,13 +43,22 @@ export class ProblemBodies {
     ) {
       return problemBody(decision)
     }
-    const key = `${retryAfterSeconds(decision) ?? 1} ${decision.policy}`
-    let body = this.cache.get(key)
-    if (body === undefined) {
-      if (this.cache.size >= MAX_CACHED_BODIES) this.cache.clear()
-      body = problemBody(decision)
-      this.cache.set(key, body)
+    const seconds = retryAfterSeconds(decision) ?? 1
+    let bySeconds = this.cache.get(decision.policy)
+    let body = bySeconds?.get(seconds)
+    if (body !== undefined) return body
+    if (this.size >= MAX_CACHED_BODIES) {
+      this.cache.clear()
+      this.size = 0
+      bySeconds = undefined
     }
+    if (bySeconds === undefined) {
+      bySeconds = new Map()
+      this.cache.set(decision.policy, bySeconds)
+    }
+    body = problemBody(decision)
+    bySeconds.set(seconds, body)
+    this.size++
     return body
   }
 }

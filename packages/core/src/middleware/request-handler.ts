@@ -1,8 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
-import { type HeaderMap, rateLimitHeaders, unavailableProblem } from '../headers.js'
+import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { clientIpKey } from '../ip/canonical-ip.js'
 import type { LimitOptions, RateLimiter } from '../limiter.js'
+import { headerWriter } from './header-writer.js'
 import {
   type MiddlewareOptions,
   type ResolvedMiddlewareOptions,
@@ -122,6 +123,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private readonly counted: symbol
   private readonly hasCallbacks: boolean
   private readonly bodies = new ProblemBodies()
+  private readonly headers: (decision: Decision) => HeaderMap
   private forwardedWarned = false
 
   constructor(
@@ -130,6 +132,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   ) {
     this.limiter = o.limiter
     this.onLimited = o.onLimited
+    this.headers = headerWriter(o.headerFormats)
     this.hasCallbacks =
       o.skip !== undefined || o.key !== undefined || o.tier !== undefined || o.cost !== undefined
     let mark = markOfLimiter.get(o.limiter)
@@ -174,7 +177,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
 
   outcome(decision: Decision): DecidedOutcome {
     if (decision.allowed) {
-      return { action: 'pass', decision, headers: rateLimitHeaders(decision, this.o.headerFormats) }
+      return { action: 'pass', decision, headers: this.headers(decision) }
     }
     if (decision.reason === 'store-error') {
       return { action: 'unavailable', decision, headers: NO_HEADERS, status: 503, body: UNAVAILABLE_BODY }
@@ -182,7 +185,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     return {
       action: 'limited',
       decision,
-      headers: rateLimitHeaders(decision, this.o.headerFormats),
+      headers: this.headers(decision),
       status: 429,
       body: this.bodies.of(decision),
     }

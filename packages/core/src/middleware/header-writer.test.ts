@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import type { Decision, PolicyDecision } from '../decision.js'
+import { type HeaderFormat, rateLimitHeaders } from '../headers.js'
+import { headerWriter } from './header-writer.js'
+
+function policy(name: string, overrides: Partial<PolicyDecision> = {}): PolicyDecision {
+  return {
+    name,
+    kind: 'fixed-window',
+    limit: 100,
+    windowMs: 60_000,
+    allowed: true,
+    remaining: 41,
+    resetAtMs: 1_000_123_456,
+    retryAfterMs: 0,
+    ...overrides,
+  }
+}
+
+function decision(policies: PolicyDecision[], overrides: Partial<Decision> = {}): Decision {
+  const binding = policies.find((p) => !p.allowed) ?? policies[0]
+  return {
+    allowed: policies.every((p) => p.allowed),
+    limit: binding?.limit ?? 0,
+    remaining: binding?.remaining ?? 0,
+    resetAtMs: binding?.resetAtMs ?? 0,
+    retryAfterMs: binding?.retryAfterMs ?? 0,
+    policy: binding?.name ?? '',
+    tier: undefined,
+    reason: policies.every((p) => p.allowed) ? 'allowed' : 'limited',
+    cost: 1,
+    nowMs: 1_000_000_000,
+    policies,
+    ...overrides,
+  }
+}
+
+const DECISIONS: Record<string, Decision> = {
+  'an allowed one-policy request': decision([policy('api')]),
+  'a denied one-policy request': decision([
+    policy('api', { allowed: false, remaining: 0, retryAfterMs: 2_500 }),
+  ]),
+  'a cost that can never pass': decision(
+    [policy('api', { allowed: false, remaining: 0, retryAfterMs: Number.POSITIVE_INFINITY })],
+    { reason: 'cost-exceeds-limit' },
+  ),
+  'a sub-second window': decision([policy('fast', { windowMs: 500, resetAtMs: 1_000_000_200 })]),
+  'a token bucket': decision([policy('bucket', { kind: 'token-bucket', windowMs: 1_000, limit: 20 })]),
+  'a name with quotes': decision([policy('a "quoted" name')]),
+  'two policies': decision([policy('burst', { remaining: 3 }), policy('daily', { windowMs: 86_400_000 })]),
+  'a store error': decision([], { reason: 'store-error' }),
+}
+
+const FORMATS: HeaderFormat[][] = [
+  [],
+  ['draft-8'],
+  ['draft-7'],
+  ['draft-6'],
+  ['legacy'],
+  ['draft-8', 'legacy'],
+  ['legacy', 'draft-8'],
+  ['draft-7', 'legacy'],
+  ['legacy', 'draft-6'],
+]
+
+describe('headerWriter', () => {
+  for (const formats of FORMATS) {
+    for (const [name, d] of Object.entries(DECISIONS)) {
+      it(`writes ${name} in [${formats.join(', ')}] exactly as rateLimitHeaders, in the same order`, () => {
+        const write = headerWriter(formats)
+        expect(Object.entries(write(d))).toEqual(Object.entries(rateLimitHeaders(d, formats)))
+        // Twice: the second answer comes from the cached RateLimit-Policy value.
+        expect(Object.entries(write(d))).toEqual(Object.entries(rateLimitHeaders(d, formats)))
+      })
+    }
+  }
+
+  it('rebuilds the cached RateLimit-Policy when a policy of the same name has another limit (tiers)', () => {
+    const write = headerWriter(['draft-8'])
+    const free = decision([policy('api', { limit: 10 })])
+    const pro = decision([policy('api', { limit: 1_000, windowMs: 3_600_000 })])
+    write(free)
+    expect(write(pro)['RateLimit-Policy']).toBe('"api";q=1000;w=3600')
+    expect(write(free)['RateLimit-Policy']).toBe('"api";q=10;w=60')
+  })
+})
