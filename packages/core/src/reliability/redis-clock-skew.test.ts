@@ -28,7 +28,7 @@ async function alternate(a: RateLimiter, b: RateLimiter, id: string): Promise<[n
   const admitted: [number, number] = [0, 0]
   for (let i = 0; i < 20; i++) {
     const side = i % 2
-    if ((await (side === 0 ? a : b).limit(id)).allowed) admitted[side]++
+    if ((await (side === 0 ? a : b).limit(id)).allowed) admitted[side] = admitted[side]! + 1
   }
   return admitted
 }
