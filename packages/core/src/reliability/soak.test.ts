@@ -12,8 +12,11 @@ describeRedis('soak (short form)', (redisUrl) => {
       `soak: ${result.requests} requests ${JSON.stringify(result.statusCounts)}, heap median first/last third ${result.firstThirdMedianBytes}/${result.lastThirdMedianBytes} B`,
     )
     expect(result.logged).toEqual([])
-    // Exactly 5 per client address in the minute, every other request limited.
-    expect(result.statusCounts).toEqual({ 200: SOAK_CLIENTS * 5, 429: result.requests - SOAK_CLIENTS * 5 })
+    // 5 per client address per sliding minute: at least 5 each, and never more than two windows'
+    // worth (8 s may cross a minute boundary, where the previous window's weight starts to fall).
+    expect(Object.keys(result.statusCounts).sort()).toEqual(['200', '429'])
+    expect(result.statusCounts[200]).toBeGreaterThanOrEqual(SOAK_CLIENTS * 5)
+    expect(result.statusCounts[200]).toBeLessThanOrEqual(SOAK_CLIENTS * 10)
     expect(result.heapSamplesBytes.length).toBeGreaterThanOrEqual(6)
     expect(heapTrendsUp(result), JSON.stringify(result.heapSamplesBytes)).toBe(false)
     expect(result.keysScanned).toBe(SOAK_CLIENTS)
