@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import * as crypto from 'node:crypto'
 import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
 
 /** Identifiers longer than this (UTF-16 code units) are replaced by a fixed-length digest. */
@@ -23,5 +23,11 @@ export function boundIdentifier(id: unknown): string {
 
 /** base64url SHA-256 of a string's UTF-16 code units. */
 export function digest(value: string): string {
-  return createHash('sha256').update(Buffer.from(value, 'utf16le')).digest('base64url')
+  const units = Buffer.from(value, 'utf16le')
+  // The one-shot `crypto.hash` (Node ≥ 20.12) skips the Hash object: about a third cheaper.
+  if (oneShotHash !== undefined) return oneShotHash('sha256', units, 'base64url')
+  return crypto.createHash('sha256').update(units).digest('base64url')
 }
+
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: Buffer, encoding: 'base64url') => string })
+  .hash

@@ -70,6 +70,12 @@ function notConnected(library: string): FloodgateError {
   )
 }
 
+/** ioredis commands take nested arrays too (`Command` flattens its arguments one level). */
+interface FlatArgs {
+  evalsha(sha1: string, numKeys: number, keys: string[], args: string[]): Promise<unknown>
+  eval(script: string, numKeys: number, keys: string[], args: string[]): Promise<unknown>
+}
+
 function ioredis(client: IoredisClient): DetectedClient {
   const options = (client.options ?? {}) as Record<string, unknown>
   const problems: string[] = []
@@ -90,8 +96,9 @@ function ioredis(client: IoredisClient): DetectedClient {
     library: 'ioredis',
     problems,
     runner: {
-      evalsha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
-      eval: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+      // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
+      evalsha: (sha1, keys, args) => (client as unknown as FlatArgs).evalsha(sha1, keys.length, keys, args),
+      eval: (script, keys, args) => (client as unknown as FlatArgs).eval(script, keys.length, keys, args),
       del: (keys) => client.del(...keys),
       assertReady() {
         const { status } = client

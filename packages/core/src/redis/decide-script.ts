@@ -4,168 +4,179 @@
  * `evaluatePolicies`: Lua 5.1 numbers are IEEE doubles like JavaScript's, so the same operations in
  * the same order give the same integers (every policy keeps its products below 2^53).
  *
+ * It is written for speed, since Redis runs it on every request: EVALSHA re-runs the whole chunk,
+ * so it defines no functions (each would be a closure allocated per call) and inlines `floorDiv` /
+ * `ceilDiv`; each counter is one string read with GET and written with one SET … PX.
+ *
  * KEYS[i]  the counter of policy i (all in one Cluster slot).
- * ARGV     cost, peek ('1' | '0'), nowMs ('' = the Redis server's TIME), ttlSlackMs,
- *          then four per policy: kind ('1' fixed, '2' sliding, '3' bucket),
- *          limit or capacity, windowMs or intervalMs, refillRate (0 for windows).
- * Returns  { nowMs, allowed, then per policy: allowed, remaining, resetAtMs, retryAfterMs },
+ * ARGV     cost, peek ('1' | '0'), the policies as one string of `kind limit period rate;` per
+ *          policy (kind 1 fixed, 2 sliding, 3 bucket; limit or capacity; windowMs or intervalMs;
+ *          refillRate, 0 for windows), then only with an injected clock: nowMs, ttlSlackMs
+ *          (without them: the Redis server's TIME, no slack).
+ * Returns  { nowMs, then per policy: allowed, remaining, resetAtMs - nowMs, retryAfterMs },
  *          booleans as 1 / 0 and an infinite retryAfterMs as -1.
  *
- * State (one hash per key, decimal integers written by this script only):
- *   fixed window   w = window index, u = used
- *   sliding window w = window index, u = used in it, p = used in the previous window
- *   token bucket   t = tokens × intervalMs, at = epoch ms of the last charge
+ * State (one string per key, written by this script only; anything else reads as no state):
+ *   fixed window   `f<window index>:<used>`
+ *   sliding window `s<window index>:<used in it>:<used in the previous window>`
+ *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`
  * Every write sets a TTL (the transition's expiresAtMs); a denial heals a key found without one.
  */
-export const DECIDE_SCRIPT = `local function floorDiv(a, b)
-  local q = math.floor(a / b)
-  if q * b > a then q = q - 1 elseif (q + 1) * b <= a then q = q + 1 end
-  return q
-end
-local function ceilDiv(a, b)
-  local q = floorDiv(a, b)
-  if q * b == a then return q end
-  return q + 1
-end
-local function int(x) return string.format('%.0f', x) end
-
-local cost = tonumber(ARGV[1])
+export const DECIDE_SCRIPT = `local cost = tonumber(ARGV[1])
 local peek = ARGV[2] == '1'
-local now
-if ARGV[3] == '' then
+local spec = ARGV[3]
+local now, slack = tonumber(ARGV[4]), tonumber(ARGV[5])
+if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-else
-  now = tonumber(ARGV[3])
-end
-local slack = tonumber(ARGV[4])
-local INF = -1
-
-local function fixed(limit, w, s, k)
-  local window = math.floor(now / w)
-  local used = 0
-  local sw, su = tonumber(s[1]), tonumber(s[2])
-  if sw ~= nil and su ~= nil and sw == window then used = su end
-  local resetAt = (window + 1) * w
-  if used + k <= limit then
-    return { 1, limit - (used + k), resetAt, 0, { 'w', int(window), 'u', int(used + k) }, resetAt }
-  end
-  local retry = resetAt - now
-  if k > limit then retry = INF end
-  -- A tier downgrade can leave more used than this limit: never a negative remaining.
-  return { 0, math.max(0, limit - used), resetAt, retry, nil, resetAt }
-end
-
-local function sliding(limit, w, s, k)
-  local window = math.floor(now / w)
-  local elapsed = now - window * w
-  local used, prev = 0, 0
-  local sw, su, sp = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
-  if sw ~= nil and su ~= nil and sp ~= nil then
-    if sw == window then
-      used = su
-      prev = sp
-    elseif sw == window - 1 then
-      prev = su
-    end
-  end
-  local weighted = prev * (w - elapsed)
-  local allowed = weighted + (used + k) * w <= limit * w
-  local usedAfter = used
-  if allowed then usedAfter = used + k end
-  local remaining = math.min(limit, math.max(0, floorDiv(math.max(0, limit * w - weighted - usedAfter * w), w)))
-  local resetAt = now
-  if usedAfter > 0 then resetAt = (window + 2) * w elseif prev > 0 then resetAt = (window + 1) * w end
-  local retry = 0
-  if not allowed then
-    if k > limit then
-      retry = INF
-    elseif used + k <= limit then
-      local earliest = w - floorDiv((limit - used - k) * w, prev)
-      retry = window * w + earliest - now
-    else
-      local earliest = math.max(0, w - floorDiv((limit - k) * w, used))
-      retry = (window + 1) * w + earliest - now
-    end
-  end
-  local a = 0
-  if allowed then a = 1 end
-  return { a, remaining, resetAt, retry, { 'w', int(window), 'u', int(usedAfter), 'p', int(prev) }, (window + 2) * w }
-end
-
-local function bucket(capacity, rate, iv, s, k)
-  local full = capacity * iv
-  local available = full
-  local st, sat = tonumber(s[1]), tonumber(s[2])
-  if st ~= nil and sat ~= nil then
-    local elapsed = math.min(math.max(0, now - sat), ceilDiv(full, rate))
-    available = math.min(full, st + elapsed * rate)
-  end
-  local need = k * iv
-  local allowed = available >= need
-  local after = available
-  if allowed then after = available - need end
-  local resetAt = now + ceilDiv(full - after, rate)
-  local retry = 0
-  if not allowed then
-    if k > capacity then retry = INF else retry = ceilDiv(need - available, rate) end
-  end
-  local a = 0
-  if allowed then a = 1 end
-  return { a, floorDiv(after, iv), resetAt, retry, { 't', int(after), 'at', int(now) }, resetAt }
+  slack = 0
 end
 
 local n = #KEYS
-local kinds, states, results = {}, {}, {}
-local function decide(i, k)
-  local b = 4 + (i - 1) * 4
-  local kind, q, period, rate = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
-  if kind == '1' then return fixed(q, period, states[i], k) end
-  if kind == '2' then return sliding(q, period, states[i], k) end
-  return bucket(q, rate, period, states[i], k)
-end
-local allowed = true
+local pol, raw, out, put = {}, {}, { now }, {}
+local pos = 1
 for i = 1, n do
-  if ARGV[4 + (i - 1) * 4 + 1] == '3' then
-    states[i] = redis.call('HMGET', KEYS[i], 't', 'at')
-  else
-    states[i] = redis.call('HMGET', KEYS[i], 'w', 'u', 'p')
-  end
-  results[i] = decide(i, cost)
-  if results[i][1] == 0 then allowed = false end
+  local _, e, kind, q, period, rate = string.find(spec, '^(%d) (%d+) (%d+) (%d+);', pos)
+  pos = e + 1
+  local b = 4 * i
+  pol[b - 3], pol[b - 2], pol[b - 1], pol[b] = kind, tonumber(q), tonumber(period), tonumber(rate)
+  -- pcall: a key of another type (an older Floodgate's hash) reads as no state and is overwritten.
+  raw[i] = redis.pcall('GET', KEYS[i])
 end
 
-local function ttl(expiresAt)
-  return int(math.max(1, expiresAt - now) + slack)
-end
-if allowed then
-  if not peek then
-    for i = 1, n do
-      redis.call('HSET', KEYS[i], unpack(results[i][5]))
-      redis.call('PEXPIRE', KEYS[i], ttl(results[i][6]))
+local allowed = true
+for pass = 1, 2 do
+  for i = 1, n do
+    local b = 4 * i
+    if pass == 1 or out[b - 2] == 1 then
+      local k = cost
+      if pass == 2 then k = 0 end
+      local kind, q, w, s = pol[b - 3], pol[b - 2], pol[b - 1], raw[i]
+      if type(s) ~= 'string' then s = '' end
+      local a, remaining, resetAt, retry, expiresAt, value = 0, 0, 0, 0, 0, nil
+      if kind == '1' then
+        local window = math.floor(now / w)
+        local used = 0
+        local sw, su = string.match(s, '^f(%d+):(%d+)$')
+        if sw ~= nil and tonumber(sw) == window then used = tonumber(su) end
+        resetAt = (window + 1) * w
+        expiresAt = resetAt
+        if used + k <= q then
+          a, remaining = 1, q - (used + k)
+          if pass == 1 and not peek then value = string.format('f%.0f:%.0f', window, used + k) end
+        else
+          -- A tier downgrade can leave more used than this limit: never a negative remaining.
+          remaining = math.max(0, q - used)
+          retry = resetAt - now
+          if k > q then retry = -1 end
+        end
+      elseif kind == '2' then
+        local window = math.floor(now / w)
+        local elapsed = now - window * w
+        local used, prev = 0, 0
+        local sw, su, sp = string.match(s, '^s(%d+):(%d+):(%d+)$')
+        if sw ~= nil then
+          sw = tonumber(sw)
+          if sw == window then
+            used, prev = tonumber(su), tonumber(sp)
+          elseif sw == window - 1 then
+            prev = tonumber(su)
+          end
+        end
+        local weighted = prev * (w - elapsed)
+        local usedAfter = used
+        if weighted + (used + k) * w <= q * w then
+          a = 1
+          usedAfter = used + k
+        end
+        local x = math.max(0, q * w - weighted - usedAfter * w)
+        local d = math.floor(x / w)
+        if d * w > x then d = d - 1 elseif (d + 1) * w <= x then d = d + 1 end
+        remaining = math.min(q, math.max(0, d))
+        resetAt = now
+        if usedAfter > 0 then resetAt = (window + 2) * w elseif prev > 0 then resetAt = (window + 1) * w end
+        expiresAt = (window + 2) * w
+        if a == 0 then
+          if k > q then
+            retry = -1
+          elseif used + k <= q then
+            x = (q - used - k) * w
+            d = math.floor(x / prev)
+            if d * prev > x then d = d - 1 elseif (d + 1) * prev <= x then d = d + 1 end
+            retry = window * w + (w - d) - now
+          else
+            x = (q - k) * w
+            d = math.floor(x / used)
+            if d * used > x then d = d - 1 elseif (d + 1) * used <= x then d = d + 1 end
+            retry = (window + 1) * w + math.max(0, w - d) - now
+          end
+        elseif pass == 1 and not peek then
+          value = string.format('s%.0f:%.0f:%.0f', window, usedAfter, prev)
+        end
+      else
+        -- Token bucket: q = capacity, w = intervalMs; tokens are kept × intervalMs.
+        local rate = pol[b]
+        local full = q * w
+        local available = full
+        local st, sat = string.match(s, '^b(%d+):(%d+)$')
+        if st ~= nil then
+          local cap = math.floor(full / rate)
+          if cap * rate > full then cap = cap - 1 elseif (cap + 1) * rate <= full then cap = cap + 1 end
+          if cap * rate ~= full then cap = cap + 1 end
+          available = math.min(full, tonumber(st) + math.min(math.max(0, now - tonumber(sat)), cap) * rate)
+        end
+        local need = k * w
+        local after = available
+        if available >= need then
+          a = 1
+          after = available - need
+        end
+        local x = full - after
+        local d = math.floor(x / rate)
+        if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+        if d * rate ~= x then d = d + 1 end
+        resetAt = now + d
+        expiresAt = resetAt
+        d = math.floor(after / w)
+        if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
+        remaining = d
+        if a == 0 then
+          if k > q then
+            retry = -1
+          else
+            x = need - available
+            d = math.floor(x / rate)
+            if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+            if d * rate ~= x then d = d + 1 end
+            retry = d
+          end
+        elseif pass == 1 and not peek then
+          value = string.format('b%.0f:%.0f', after, now)
+        end
+      end
+      out[b - 2], out[b - 1], out[b], out[b + 1] = a, remaining, resetAt - now, retry
+      put[i], put[n + i] = value, expiresAt
+      if a == 0 then allowed = false end
     end
+  end
+  if allowed then break end
+end
+
+if peek then return out end
+if allowed then
+  for i = 1, n do
+    redis.call('SET', KEYS[i], put[i], 'PX', string.format('%.0f', math.max(1, put[n + i] - now) + slack))
   end
 else
-  -- All-or-nothing: the policies that would admit report their quota uncharged.
+  -- A denial writes nothing, but heals a key it finds without a TTL (a restore, a PERSIST).
   for i = 1, n do
-    if results[i][1] == 1 then results[i] = decide(i, 0) end
-    if not peek and states[i][1] ~= false and redis.call('PTTL', KEYS[i]) == -1 then
-      redis.call('PEXPIRE', KEYS[i], ttl(results[i][6]))
+    if raw[i] and redis.call('PTTL', KEYS[i]) == -1 then
+      redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.max(1, put[n + i] - now) + slack))
     end
   end
 end
-
-local reply = { now, 0 }
-if allowed then reply[2] = 1 end
-for i = 1, n do
-  local r = results[i]
-  reply[#reply + 1] = r[1]
-  reply[#reply + 1] = r[2]
-  reply[#reply + 1] = r[3]
-  reply[#reply + 1] = r[4]
-end
-return reply
+return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '92404ccf2fa52218e19fe49708ac8ed5b3035488'
+export const DECIDE_SHA1 = '88780e7a310eb9410d0eb797e6ec97ad36db73b1'

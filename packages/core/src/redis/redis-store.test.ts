@@ -29,7 +29,7 @@ async function commandCounts(admin: Redis): Promise<Map<string, number>> {
 }
 
 /** Commands the decision script itself calls: commandstats counts them too. */
-const INSIDE_SCRIPT = new Set(['hmget', 'hset', 'pexpire', 'pttl', 'time'])
+const INSIDE_SCRIPT = new Set(['get', 'set', 'pexpire', 'pttl', 'time'])
 
 /** Commands clients sent between two snapshots (not INFO, not the script's own calls). */
 function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
