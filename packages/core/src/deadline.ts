@@ -23,3 +23,70 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
     )
   })
 }
+
+/** A call waiting on a remote store: its queue calls `expire` at `atMs` unless it settled first. */
+export interface PendingCall {
+  readonly atMs: number
+  settled: boolean
+  readonly expire: () => void
+}
+
+/**
+ * Deadlines for calls that all wait the same `ms`, so they expire in the order they were added:
+ * one unref'd timer for the whole queue, armed for the oldest unsettled call, instead of a timer
+ * armed and cleared per call. A settled call stays in the queue until the timer passes it.
+ */
+export class DeadlineQueue {
+  private calls: PendingCall[] = []
+  private head = 0
+  private timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(readonly ms: number) {}
+
+  /** Starts a call's deadline. The caller sets `settled` when the call answers in time. */
+  add(expire: () => void): PendingCall {
+    const call: PendingCall = { atMs: performance.now() + this.ms, settled: false, expire }
+    this.calls.push(call)
+    if (this.timer === undefined) this.arm(this.ms)
+    return call
+  }
+
+  private arm(delayMs: number): void {
+    this.timer = setTimeout(this.sweep, delayMs)
+    this.timer.unref?.()
+  }
+
+  private readonly sweep = (): void => {
+    this.timer = undefined
+    const nowMs = performance.now()
+    const calls = this.calls
+    let i = this.head
+    // `expire` may add calls (a hook that decides again): the loop sees them, none are due.
+    while (i < calls.length) {
+      const call = calls[i]!
+      if (!call.settled) {
+        if (call.atMs > nowMs) break
+        call.settled = true
+        try {
+          call.expire()
+        } catch {
+          // `expire` answers a decision and must not throw; if it did, the other calls still expire.
+        }
+      }
+      i++
+    }
+    if (i === calls.length) {
+      calls.length = 0
+      this.head = 0
+    } else if (i > 1024 && i * 2 > calls.length) {
+      this.calls = calls.slice(i)
+      this.head = 0
+    } else {
+      this.head = i
+    }
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    const next = this.calls[this.head]
+    if (next !== undefined) this.arm(Math.max(1, Math.ceil(next.atMs - nowMs)))
+  }
+}

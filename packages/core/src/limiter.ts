@@ -1,5 +1,6 @@
-import { withDeadline } from './deadline.js'
+import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
+import type { DenyCache } from './deny-cache.js'
 import { describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
 import { boundIdentifier } from './keys.js'
 import {
@@ -56,6 +57,8 @@ class Limiter implements RateLimiter {
   private readonly defaultPolicies: readonly Policy[]
   /** Set when the store is a `memoryStore()`: its allocation-free path for one-policy requests. */
   private readonly memory: MemoryFastPath | undefined
+  /** The `timeout` of calls to a remote store. */
+  private readonly deadlines: DeadlineQueue
 
   constructor(readonly config: ResolvedLimiterOptions) {
     this.defaultTier = config.defaultTier
@@ -64,6 +67,7 @@ class Limiter implements RateLimiter {
     this.ownsStore = config.store === undefined
     this.memory = memoryFastPath(this.store)
     this.warnings = new Warnings(config.logger)
+    this.deadlines = new DeadlineQueue(config.timeoutMs)
   }
 
   limit(identifier: string, options?: LimitOptions): Promise<Decision> {
@@ -121,14 +125,14 @@ class Limiter implements RateLimiter {
       return Promise.resolve(this.storeFailure(error, policies, tier, cost))
     }
     if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
-      return Promise.resolve(this.call(result)).then(
-        (response) => {
-          const decision = this.decision(response, policies, tier, cost)
-          if (denyCache !== undefined && decision.reason === 'limited')
-            denyCache.remember(tier, id, decision, sentAt)
-          return decision
-        },
-        (error: unknown) => this.storeFailure(error, policies, tier, cost),
+      return this.decideRemotely(
+        result as PromiseLike<StoreResponse>,
+        id,
+        policies,
+        tier,
+        cost,
+        denyCache,
+        sentAt,
       )
     }
     try {
@@ -180,6 +184,71 @@ class Limiter implements RateLimiter {
       nowMs,
       policies: [part],
     })
+  }
+
+  /**
+   * Waits for a store's answer, or for the limiter's `timeout` (a non-local store only): one
+   * promise per decision, settled by whichever comes first; the loser is ignored, and a store
+   * rejecting after its deadline is still handled, so it never becomes an unhandled rejection.
+   */
+  private decideRemotely(
+    result: PromiseLike<StoreResponse>,
+    id: string,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+    denyCache: DenyCache | undefined,
+    sentAt: number,
+  ): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      let call: PendingCall | undefined
+      const onResponse = (response: StoreResponse) => {
+        if (call !== undefined) {
+          if (call.settled) return
+          call.settled = true
+        }
+        try {
+          const decision = this.decision(response, policies, tier, cost)
+          if (denyCache !== undefined && decision.reason === 'limited')
+            denyCache.remember(tier, id, decision, sentAt)
+          resolve(decision)
+        } catch (error) {
+          reject(error)
+        }
+      }
+      const onError = (error: unknown) => {
+        if (call !== undefined) {
+          if (call.settled) return
+          call.settled = true
+        }
+        try {
+          resolve(this.storeFailure(error, policies, tier, cost))
+        } catch (failure) {
+          reject(failure)
+        }
+      }
+      if (!this.store.local) {
+        call = this.deadlines.add(() => {
+          try {
+            resolve(this.storeFailure(this.timeoutError(), policies, tier, cost))
+          } catch (failure) {
+            reject(failure)
+          }
+        })
+      }
+      try {
+        result.then(onResponse, onError)
+      } catch (error) {
+        onError(error)
+      }
+    })
+  }
+
+  private timeoutError(): FloodgateError {
+    return new FloodgateError(
+      ERROR_CODES.STORE_TIMEOUT,
+      `The ${this.store.name} store did not answer within ${this.config.timeoutMs} ms.`,
+    )
   }
 
   private call<T>(result: T | Promise<T>): T | Promise<T> {
