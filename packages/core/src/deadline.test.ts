@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { DeadlineQueue } from './deadline.js'
+
+describe('DeadlineQueue', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('expires each unsettled call exactly its timeout after it was added, not before', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(100)
+    const expired: string[] = []
+    queue.add(() => expired.push('a'))
+    await vi.advanceTimersByTimeAsync(30)
+    queue.add(() => expired.push('b'))
+    await vi.advanceTimersByTimeAsync(69)
+    expect(expired).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(expired).toEqual(['a'])
+    await vi.advanceTimersByTimeAsync(29)
+    expect(expired).toEqual(['a'])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(expired).toEqual(['a', 'b'])
+  })
+
+  it('never expires a call settled in time, and still expires the unsettled ones behind it', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(50)
+    const expired: number[] = []
+    const calls = Array.from({ length: 5 }, (_, i) => queue.add(() => expired.push(i)))
+    calls[0]!.settled = true
+    calls[2]!.settled = true
+    await vi.advanceTimersByTimeAsync(10)
+    const late = queue.add(() => expired.push(5))
+    await vi.advanceTimersByTimeAsync(40)
+    expect(expired).toEqual([1, 3, 4])
+    await vi.advanceTimersByTimeAsync(10)
+    expect(expired).toEqual([1, 3, 4, 5])
+    expect(late.settled).toBe(true)
+  })
+
+  it('keeps expiring the other calls when one expiry throws', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(20)
+    const expired: string[] = []
+    queue.add(() => {
+      throw new Error('a broken hook')
+    })
+    queue.add(() => expired.push('second'))
+    await vi.advanceTimersByTimeAsync(20)
+    expect(expired).toEqual(['second'])
+  })
+
+  it('expires calls added by an expiry at their own deadline', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(40)
+    const expired: string[] = []
+    queue.add(() => {
+      expired.push('first')
+      queue.add(() => expired.push('added by first'))
+    })
+    await vi.advanceTimersByTimeAsync(40)
+    expect(expired).toEqual(['first'])
+    await vi.advanceTimersByTimeAsync(39)
+    expect(expired).toEqual(['first'])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(expired).toEqual(['first', 'added by first'])
+  })
+})
