@@ -46,11 +46,16 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 async function redisFromUrl(url: string): Promise<EnvStore> {
   const [{ Redis }, { redisStore }] = await Promise.all([import('ioredis'), import('@floodgate/core/redis')])
-  // As docs/stores.md says: no offline queue (a request fails fast instead of waiting for Redis)
-  // and no automatic re-send (a decision cut off by a reconnect must not count twice).
+  // As docs/stores.md says: no offline queue (a request fails fast instead of waiting for Redis),
+  // no automatic re-send (a decision cut off by a reconnect must not count twice), and client
+  // timeouts just under the limiter's 250 ms deadline, so a silent Redis drops the connection
+  // instead of piling up unanswered commands.
   const client = new Redis(url, {
     enableOfflineQueue: false,
     autoResendUnfulfilledCommands: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 200,
+    socketTimeout: 220,
     lazyConnect: true,
   })
   // Failures surface on the commands, where Floodgate reports them (see `onStoreError`); without
