@@ -32,8 +32,14 @@ export const INJECTED_CLOCK_TTL_SLACK_MS = 60_000
  * the pile. A client whose timeouts close such a connection sooner (ioredis `commandTimeout` +
  * `socketTimeout`) never reaches it; node-redis's socket timeout is an idle timer that steady
  * traffic keeps resetting, so it needs this bound.
+ *
+ * The silence is judged by a watchdog that looks only after the event loop has polled for I/O:
+ * a process too busy to read its socket (a burst of thousands of calls sent in one synchronous
+ * loop, a CPU-starved machine) has replies waiting, not a silent Redis, and must not fail them.
  */
 export const STALL_MS = 1_000
+/** How often the watchdog looks while calls wait. */
+const WATCH_EVERY_MS = STALL_MS / 10
 
 const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
 
@@ -60,6 +66,9 @@ class ScriptStore implements RateLimitStore {
   private inFlight = 0
   /** Monotonic ms of the last settled call, or of the first call sent after none were waiting. */
   private heardAtMs = 0
+  /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
+  private stalled = false
+  private watchdog: ReturnType<typeof setInterval> | undefined
 
   constructor(
     private readonly runner: ScriptRunner,
@@ -106,18 +115,21 @@ class ScriptStore implements RateLimitStore {
 
   close(): void {
     // The client belongs to the caller: closing it is theirs to do.
+    this.stopWatching()
   }
 
   /** EVALSHA first; EVAL only when Redis says it lacks the script (NOSCRIPT ran nothing). */
   private run(keys: string[], args: string[], policyCount: number): Promise<StoreResponse> {
     this.runner.assertReady?.()
-    const nowMs = performance.now()
-    if (this.inFlight === 0) this.heardAtMs = nowMs
-    else if (nowMs - this.heardAtMs > STALL_MS) {
+    if (this.stalled) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
         `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
       )
+    }
+    if (this.inFlight === 0) {
+      this.heardAtMs = performance.now()
+      this.watch()
     }
     this.inFlight++
     let sent: Promise<unknown>
@@ -154,6 +166,29 @@ class ScriptStore implements RateLimitStore {
   private settled(): void {
     this.inFlight--
     this.heardAtMs = performance.now()
+    this.stalled = false
+  }
+
+  private watch(): void {
+    if (this.watchdog !== undefined) return
+    // Timers run before the poll phase; setImmediate runs after it, once every reply that arrived
+    // while the loop was busy has been read. Unref'd: it never keeps the process alive.
+    this.watchdog = setInterval(() => setImmediate(() => this.inspect()), WATCH_EVERY_MS)
+    this.watchdog.unref?.()
+  }
+
+  private inspect(): void {
+    if (this.inFlight === 0) {
+      this.stopWatching()
+      return
+    }
+    this.stalled = performance.now() - this.heardAtMs > STALL_MS
+  }
+
+  private stopWatching(): void {
+    if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    this.watchdog = undefined
+    this.stalled = false
   }
 
   private injectedNowMs(): string {
