@@ -11,8 +11,6 @@ export const ERROR_CODES = {
   INVALID_DURATION: 'ERR_FLOODGATE_INVALID_DURATION',
   /** Two policies of one request share a name, or one name means different counters in two tiers. */
   POLICY_CONFLICT: 'ERR_FLOODGATE_POLICY_CONFLICT',
-  /** A tier name that the limiter was not configured with. */
-  UNKNOWN_TIER: 'ERR_FLOODGATE_UNKNOWN_TIER',
   /** A request cost that is not a positive safe integer. */
   INVALID_COST: 'ERR_FLOODGATE_INVALID_COST',
   /** An identifier that is not a string. */
@@ -25,8 +23,6 @@ export const ERROR_CODES = {
   STORE_FULL: 'ERR_FLOODGATE_STORE_FULL',
   /** The limiter was closed and then used again. */
   CLOSED: 'ERR_FLOODGATE_CLOSED',
-  /** An optional peer dependency (a Redis client, a framework) is missing or of the wrong kind. */
-  MISSING_DEPENDENCY: 'ERR_FLOODGATE_MISSING_DEPENDENCY',
 } as const
 
 /** One of the stable `ERR_FLOODGATE_*` codes of {@link ERROR_CODES}. */

@@ -4,7 +4,7 @@ import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './err
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
-import type { Logger } from './warnings.js'
+import { type Logger, WARNING_CODES, type WarningCode } from './warnings.js'
 
 /** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
 export interface RateLimiterOptions {
@@ -28,6 +28,8 @@ export interface RateLimiterOptions {
   onStoreFailure?: (error: FloodgateError) => void
   /** Where warnings go (store failures at most once a minute, misconfigurations once). Default `console`. */
   logger?: Logger
+  /** Warning codes (`WARN_FLOODGATE_*`, see docs/errors.md) not to log, one by one. Default none. */
+  silenceWarnings?: readonly WarningCode[]
   /**
    * Answers an identifier the store just denied locally until its retry time, without a round
    * trip. Default: on (10,000 identifiers) for a remote store, off for the memory store; `false`
@@ -48,6 +50,7 @@ export const LIMITER_OPTIONS = [
   'mode',
   'onStoreFailure',
   'logger',
+  'silenceWarnings',
   'denyCache',
 ] as const
 
@@ -78,6 +81,8 @@ export interface ResolvedLimiterOptions {
   onStoreFailure: ((error: FloodgateError) => void) | undefined
   /** Where warnings go; false when silenced. Default `console`. */
   logger: Logger
+  /** Warning codes not to log. */
+  silencedWarnings: ReadonlySet<string>
   /** The local cache of denials, when on. */
   denyCache: DenyCache | undefined
 }
@@ -148,6 +153,15 @@ export function resolveLimiterOptions(
   ) {
     invalidOption('logger', logger, 'an object with a warn(message) method, or false')
   }
+  const known: readonly string[] = Object.values(WARNING_CODES)
+  const silenced = o.silenceWarnings ?? []
+  if (!Array.isArray(silenced))
+    invalidOption('silenceWarnings', silenced, 'an array of WARN_FLOODGATE_* codes')
+  for (const code of silenced as unknown[]) {
+    if (typeof code !== 'string' || !known.includes(code)) {
+      invalidOption('silenceWarnings', code, `one of ${known.join(', ')}`)
+    }
+  }
   return {
     tiers,
     defaultTier,
@@ -159,6 +173,7 @@ export function resolveLimiterOptions(
     shadow: mode === 'shadow',
     onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => void) | undefined,
     logger: logger as Logger,
+    silencedWarnings: new Set(silenced as string[]),
     denyCache: mode === 'shadow' ? undefined : resolveDenyCache(o.denyCache, store?.local ?? true),
   }
 }

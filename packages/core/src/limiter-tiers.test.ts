@@ -5,6 +5,7 @@ import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
+import { WARNING_CODES } from './warnings.js'
 
 function tieredLimiter() {
   const warnings: string[] = []
@@ -44,7 +45,7 @@ describe('tiers', () => {
     expect(decisions.filter((d) => d.allowed)).toHaveLength(10)
     expect(decisions[11]).toMatchObject({ allowed: false, tier: 'free', limit: 10 })
     expect(warnings).toHaveLength(1)
-    expect(warnings[0]).toContain(ERROR_CODES.UNKNOWN_TIER)
+    expect(warnings[0]).toContain(WARNING_CODES.UNKNOWN_TIER)
     expect(warnings[0]).toContain('"enterprise"')
     expect(warnings[0]).toContain('"free"')
   })

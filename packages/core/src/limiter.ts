@@ -11,7 +11,7 @@ import {
 import type { Policy, PolicyOutcome } from './policies/types.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
-import { Warnings } from './warnings.js'
+import { WARNING_CODES, Warnings } from './warnings.js'
 
 /** Per-request options of `limit()` and `peek()`. */
 export interface LimitOptions {
@@ -66,7 +66,7 @@ class Limiter implements RateLimiter {
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
     this.memory = memoryFastPath(this.store)
-    this.warnings = new Warnings(config.logger)
+    this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
     this.deadlines = new DeadlineQueue(config.timeoutMs)
   }
 
@@ -313,9 +313,10 @@ class Limiter implements RateLimiter {
         )
     const allowed = this.config.onStoreError === 'allow'
     this.warnings.warn(
-      error.code,
+      WARNING_CODES.STORE_FAILURE,
       `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until the store recovers.`,
       60_000,
+      error.code,
     )
     try {
       this.config.onStoreFailure?.(error)
@@ -346,8 +347,10 @@ class Limiter implements RateLimiter {
     if (typeof requested === 'string' && tiers.has(requested)) return requested
     // An unknown tier is never unlimited: it gets the default tier's policies.
     this.warnings.warn(
-      `${ERROR_CODES.UNKNOWN_TIER}:${String(requested).slice(0, 40)}`,
+      WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
+      Number.POSITIVE_INFINITY,
+      `unknown-tier:${String(requested).slice(0, 40)}`,
     )
     return defaultTier
   }

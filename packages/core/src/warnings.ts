@@ -7,6 +7,27 @@ export type Logger =
   | false
 
 /**
+ * The code of every runtime warning, the first word of its log line. Each has an entry in
+ * docs/errors.md; list codes in the limiter's `silenceWarnings` to turn them off one by one.
+ */
+export const WARNING_CODES = {
+  /** A request had no usable client address; it was counted under the shared `unknown-client` key. */
+  UNKNOWN_CLIENT_IP: 'WARN_FLOODGATE_UNKNOWN_CLIENT_IP',
+  /** An X-Forwarded-For or Forwarded header arrived, but the framework does not trust proxies. */
+  FORWARDED_HEADER_IGNORED: 'WARN_FLOODGATE_FORWARDED_HEADER_IGNORED',
+  /** The framework trusts every forwarding hop, so a client can choose its own address. */
+  PERMISSIVE_TRUST_PROXY: 'WARN_FLOODGATE_PERMISSIVE_TRUST_PROXY',
+  /** A Redis or Upstash client is set up in a way that can pile up or double-count requests. */
+  CLIENT_SETTINGS: 'WARN_FLOODGATE_CLIENT_SETTINGS',
+  /** A request named a tier the limiter does not have; the default tier applied. */
+  UNKNOWN_TIER: 'WARN_FLOODGATE_UNKNOWN_TIER',
+  /** The store failed or timed out; requests follow `onStoreError` (logged at most once a minute). */
+  STORE_FAILURE: 'WARN_FLOODGATE_STORE_FAILURE',
+} as const
+
+export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES]
+
+/**
  * Runtime warnings shown once per code (store failures once per `repeatMs`), so a misconfiguration
  * is visible without flooding the log. `logger: false` silences them all.
  */
@@ -16,16 +37,20 @@ export class Warnings {
   constructor(
     private readonly logger: Logger,
     private readonly clock: () => number = Date.now,
+    private readonly silenced: ReadonlySet<string> = new Set(),
   ) {}
 
-  /** Writes `message` unless `code` was written within `repeatMs` (default: never again). */
-  warn(code: string, message: string, repeatMs = Number.POSITIVE_INFINITY): void {
-    if (this.logger === false) return
+  /**
+   * Writes `message` unless `code` is silenced or this `key` (default: the code) was written
+   * within `repeatMs` (default: never again).
+   */
+  warn(code: string, message: string, repeatMs = Number.POSITIVE_INFINITY, key: string = code): void {
+    if (this.logger === false || this.silenced.has(code)) return
     const now = this.clock()
-    const last = this.seen.get(code)
+    const last = this.seen.get(key)
     if (last !== undefined && now - last < repeatMs) return
     if (this.seen.size >= 1000 && last === undefined) return
-    this.seen.set(code, now)
+    this.seen.set(key, now)
     this.logger.warn(`[floodgate] ${code}: ${message}`)
   }
 }

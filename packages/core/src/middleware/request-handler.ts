@@ -3,6 +3,7 @@ import type { Decision } from '../decision.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { clientIpKey } from '../ip/canonical-ip.js'
 import type { LimitOptions, RateLimiter } from '../limiter.js'
+import { WARNING_CODES } from '../warnings.js'
 import { headerWriter } from './header-writer.js'
 import {
   type MiddlewareOptions,
@@ -36,11 +37,11 @@ export const UNKNOWN_CLIENT_KEY = 'unknown-client'
 /** Warning codes the middleware may log, each once per limiter. */
 export const MIDDLEWARE_WARNINGS = {
   /** A request had no usable client address; it was counted under `unknown-client`. */
-  UNKNOWN_CLIENT_IP: 'FLOODGATE_UNKNOWN_CLIENT_IP',
+  UNKNOWN_CLIENT_IP: WARNING_CODES.UNKNOWN_CLIENT_IP,
   /** A forwarding header arrived but the framework does not trust proxies. */
-  FORWARDED_HEADER_IGNORED: 'FLOODGATE_FORWARDED_HEADER_IGNORED',
+  FORWARDED_HEADER_IGNORED: WARNING_CODES.FORWARDED_HEADER_IGNORED,
   /** The framework trusts every forwarding hop, so a client can forge its address freely. */
-  PERMISSIVE_TRUST_PROXY: 'FLOODGATE_PERMISSIVE_TRUST_PROXY',
+  PERMISSIVE_TRUST_PROXY: WARNING_CODES.PERMISSIVE_TRUST_PROXY,
 } as const
 
 /**

@@ -1,6 +1,6 @@
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { RateLimitStore } from '../store.js'
-import { type Logger, Warnings } from '../warnings.js'
+import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
 import { checkClock, createScriptStore } from './script-store.js'
 
@@ -35,7 +35,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   if (detected.problems.length > 0 && !warned.has(client)) {
     warned.add(client)
     new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      'WARN_FLOODGATE_CLIENT_SETTINGS',
+      WARNING_CODES.CLIENT_SETTINGS,
       `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
     )
   }

@@ -8,7 +8,7 @@ import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-o
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import type { Logger } from '../warnings.js'
-import { Warnings } from '../warnings.js'
+import { WARNING_CODES, Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
@@ -90,7 +90,7 @@ class UpstashLimiter implements RateLimiter {
     private readonly windowMs: number,
     private readonly name: string,
   ) {
-    this.warnings = new Warnings(config.logger)
+    this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
   }
 
   async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
@@ -205,9 +205,10 @@ class UpstashLimiter implements RateLimiter {
         )
     const allowed = this.config.onStoreError === 'allow'
     this.warnings.warn(
-      error.code,
+      WARNING_CODES.STORE_FAILURE,
       `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until Upstash recovers.`,
       60_000,
+      error.code,
     )
     try {
       this.config.onStoreFailure?.(error)

@@ -2,7 +2,7 @@ import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { checkClock, createScriptStore } from '../redis/script-store.js'
 import type { RateLimitStore } from '../store.js'
-import { type Logger, Warnings } from '../warnings.js'
+import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
 
 /** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
 export interface UpstashRedisClient {
@@ -56,7 +56,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   if (attempts !== 0 && !warned.has(redis)) {
     warned.add(redis)
     new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      'WARN_FLOODGATE_CLIENT_SETTINGS',
+      WARNING_CODES.CLIENT_SETTINGS,
       `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
     )
   }
