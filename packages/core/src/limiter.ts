@@ -1,7 +1,7 @@
 import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import type { DenyCache } from './deny-cache.js'
-import { describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
 import { boundIdentifier } from './keys.js'
 import {
   type RateLimiterOptions,
@@ -10,6 +10,7 @@ import {
 } from './limiter-options.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
+import { storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { WARNING_CODES, Warnings } from './warnings.js'
 
@@ -302,42 +303,8 @@ class Limiter implements RateLimiter {
     tier: string | undefined,
     cost: number,
   ): Decision {
-    const error = isFloodgateError(cause)
-      ? cause
-      : new FloodgateError(
-          ERROR_CODES.STORE_ERROR,
-          `The ${this.store.name} store failed: ${errorMessage(cause)}.`,
-          {
-            cause,
-          },
-        )
-    const allowed = this.config.onStoreError === 'allow'
-    this.warnings.warn(
-      WARNING_CODES.STORE_FAILURE,
-      `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until the store recovers.`,
-      60_000,
-      error.code,
-    )
-    try {
-      this.config.onStoreFailure?.(error)
-    } catch {
-      // A failing report hook must not turn a decision into an exception.
-    }
-    const nowMs = Date.now()
-    return {
-      allowed,
-      limit: 0,
-      remaining: 0,
-      resetAtMs: nowMs,
-      retryAfterMs: 0,
-      policy: policies[0]!.name,
-      tier,
-      reason: 'store-error',
-      cost,
-      nowMs,
-      policies: [],
-      error,
-    }
+    const request = { storeName: `${this.store.name} store`, policy: policies[0]!.name, tier, cost }
+    return storeFailureDecision(cause, request, this.config, this.warnings)
   }
 
   private tierOf(requested: string | undefined): string | undefined {
@@ -377,8 +344,4 @@ function checkCost(cost: unknown): number {
     )
   }
   return cost
-}
-
-function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

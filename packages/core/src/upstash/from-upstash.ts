@@ -1,14 +1,15 @@
 import { withDeadline } from '../deadline.js'
 import type { Decision, PolicyDecision } from '../decision.js'
 import type { Duration } from '../duration.js'
-import { ERROR_CODES, FloodgateError, invalidOption, isFloodgateError } from '../errors.js'
+import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
 import type { LimitOptions, RateLimiter } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { storeFailureDecision } from '../store-failure.js'
 import type { Logger } from '../warnings.js'
-import { WARNING_CODES, Warnings } from '../warnings.js'
+import { Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
@@ -194,41 +195,7 @@ class UpstashLimiter implements RateLimiter {
   }
 
   private failure(cause: unknown, cost: number): Decision {
-    const error = isFloodgateError(cause)
-      ? cause
-      : new FloodgateError(
-          ERROR_CODES.STORE_ERROR,
-          `Upstash Ratelimit failed: ${String((cause as Error)?.message ?? cause)}.`,
-          {
-            cause,
-          },
-        )
-    const allowed = this.config.onStoreError === 'allow'
-    this.warnings.warn(
-      WARNING_CODES.STORE_FAILURE,
-      `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${this.config.onStoreError}') until Upstash recovers.`,
-      60_000,
-      error.code,
-    )
-    try {
-      this.config.onStoreFailure?.(error)
-    } catch {
-      // A failing report hook must not turn a decision into an exception.
-    }
-    const nowMs = Date.now()
-    return {
-      allowed,
-      limit: 0,
-      remaining: 0,
-      resetAtMs: nowMs,
-      retryAfterMs: 0,
-      policy: this.name,
-      tier: undefined,
-      reason: 'store-error',
-      cost,
-      nowMs,
-      policies: [],
-      error,
-    }
+    const request = { storeName: 'Upstash Ratelimit', policy: this.name, tier: undefined, cost }
+    return storeFailureDecision(cause, request, this.config, this.warnings)
   }
 }

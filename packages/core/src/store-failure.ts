@@ -1,0 +1,61 @@
+import type { Decision } from './decision.js'
+import { ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+import type { ResolvedLimiterOptions } from './limiter-options.js'
+import { WARNING_CODES, type Warnings } from './warnings.js'
+
+/** Who failed and for which request, as a store-error decision reports it. */
+export interface FailedRequest {
+  /** Names the store in messages: `"redis store"`, `"Upstash Ratelimit"`. */
+  storeName: string
+  /** The binding policy's name to report (the first policy of the request). */
+  policy: string
+  tier: string | undefined
+  cost: number
+}
+
+/**
+ * The decision for a store that failed or timed out: allowed per `onStoreError`, no quota numbers
+ * (so no rate-limit headers), the error attached, the failure logged at most once a minute per
+ * code and reported to `onStoreFailure`. Shared by every limiter, so they all fail the same way.
+ */
+export function storeFailureDecision(
+  cause: unknown,
+  request: FailedRequest,
+  config: Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure'>,
+  warnings: Warnings,
+): Decision {
+  const error = isFloodgateError(cause)
+    ? cause
+    : new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `The ${request.storeName} failed: ${cause instanceof Error ? cause.message : String(cause)}.`,
+        { cause },
+      )
+  const allowed = config.onStoreError === 'allow'
+  warnings.warn(
+    WARNING_CODES.STORE_FAILURE,
+    `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${config.onStoreError}') until the store recovers.`,
+    60_000,
+    error.code,
+  )
+  try {
+    config.onStoreFailure?.(error)
+  } catch {
+    // A failing report hook must not turn a decision into an exception.
+  }
+  const nowMs = Date.now()
+  return {
+    allowed,
+    limit: 0,
+    remaining: 0,
+    resetAtMs: nowMs,
+    retryAfterMs: 0,
+    policy: request.policy,
+    tier: request.tier,
+    reason: 'store-error',
+    cost: request.cost,
+    nowMs,
+    policies: [],
+    error,
+  }
+}
