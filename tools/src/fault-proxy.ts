@@ -103,11 +103,21 @@ export async function startFaultProxy(options: StartFaultProxyOptions): Promise<
         return
       }
       link.lastDueMs = dueMs
-      const timer = setTimeout(() => {
-        timers.delete(timer)
+      // Node truncates a timer's delay to whole ms and measures it from the loop's cached time, so
+      // a timer can fire a little before `dueMs`: wait again for what is left.
+      const release = (): void => {
+        const leftMs = dueMs - performance.now()
+        if (leftMs > 0) {
+          const timer = setTimeout(() => {
+            timers.delete(timer)
+            release()
+          }, Math.ceil(leftMs))
+          timers.add(timer)
+          return
+        }
         if (links.has(link) && !link.muted) client.write(chunk)
-      }, dueMs - nowMs)
-      timers.add(timer)
+      }
+      release()
     })
   })
 
