@@ -1,14 +1,15 @@
 // External consumer test: `pnpm test:consumer` (add `--no-build` when dist/ is fresh).
 // Packs every published package, installs the tarballs with npm into a fresh app outside the
 // workspace, and runs a real request through each framework from ESM, CJS and TypeScript
-// (moduleResolution node16, compiled and run; bundler, type-checked). Bounded, and it always
-// removes its temporary directory.
+// (moduleResolution node16, compiled and run; bundler, type-checked), then runs the README's
+// per-framework snippets as pasted. Bounded, and it always removes its temporary directory.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ADAPTERS, type Adapter, appSource } from './consumer/apps.js'
+import { runReadmeSnippets } from './consumer/readme-snippets.js'
 import { runCommand } from './consumer/run-command.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -154,6 +155,9 @@ async function main(): Promise<void> {
       cwd: appDir,
       timeoutMs: remainingMs(60_000),
     })
+    step("The README's Express, Koa and Fastify snippets, pasted into the app")
+    const readme = await readFile(join(root, 'README.md'), 'utf8')
+    process.stdout.write(await runReadmeSnippets(readme, appDir, remainingMs(30_000)))
     step('passed')
   } finally {
     await cleanup()
