@@ -42,13 +42,16 @@ export {
   resolveMiddlewareOptions,
 } from './middleware/middleware-options.js'
 export {
+  type AnswerOutcome,
   createRateLimitHandler,
   type DecidedOutcome,
   MIDDLEWARE_WARNINGS,
+  type PassOutcome,
   PROBLEM_CONTENT_TYPE,
   type RateLimitHandler,
   type RateLimitOutcome,
   type RequestBinding,
+  type SkipOutcome,
   UNKNOWN_CLIENT_KEY,
 } from './middleware/request-handler.js'
 export { type Evaluation, evaluatePolicies, transition } from './policies/evaluate.js'

@@ -25,6 +25,7 @@ export const WARNING_CODES = {
   STORE_FAILURE: 'WARN_FLOODGATE_STORE_FAILURE',
 } as const
 
+/** One of the `WARN_FLOODGATE_*` codes of {@link WARNING_CODES}. */
 export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES]
 
 /**

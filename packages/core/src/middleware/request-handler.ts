@@ -51,34 +51,40 @@ export const MIDDLEWARE_WARNINGS = {
  * - `limited`: answer `status` 429 with `headers` and `body` (problem+json), or call `onLimited`;
  * - `unavailable`: the store failed under 'deny': answer 503 with `body`, no rate-limit headers.
  */
-export type RateLimitOutcome =
-  | {
-      /** Continue without setting anything. */
-      readonly action: 'skip'
-    }
-  | {
-      /** Set `headers` and continue. */
-      readonly action: 'pass'
-      /** The limiter's decision, exposed on the request. */
-      readonly decision: Decision
-      /** Rate-limit headers to set (none after a store failure). */
-      readonly headers: HeaderMap
-    }
-  | {
-      /** Answer now: 429 for `limited`, 503 for `unavailable`. */
-      readonly action: 'limited' | 'unavailable'
-      /** The limiter's decision, exposed on the request. */
-      readonly decision: Decision
-      /** Rate-limit headers and `Retry-After` to set (none when unavailable). */
-      readonly headers: HeaderMap
-      /** The status code to answer with. */
-      readonly status: 429 | 503
-      /** The `application/problem+json` body, serialised. */
-      readonly body: string
-    }
+export type RateLimitOutcome = SkipOutcome | DecidedOutcome
+
+/** Continue without setting anything. */
+export interface SkipOutcome {
+  /** Continue without setting anything. */
+  readonly action: 'skip'
+}
+
+/** Set `headers` and continue. */
+export interface PassOutcome {
+  /** Set `headers` and continue. */
+  readonly action: 'pass'
+  /** The limiter's decision, exposed on the request. */
+  readonly decision: Decision
+  /** Rate-limit headers to set (none after a store failure). */
+  readonly headers: HeaderMap
+}
+
+/** Answer now: 429 for `limited`, 503 for `unavailable`. */
+export interface AnswerOutcome {
+  /** Answer now: 429 for `limited`, 503 for `unavailable`. */
+  readonly action: 'limited' | 'unavailable'
+  /** The limiter's decision, exposed on the request. */
+  readonly decision: Decision
+  /** Rate-limit headers and `Retry-After` to set (none when unavailable). */
+  readonly headers: HeaderMap
+  /** The status code to answer with. */
+  readonly status: 429 | 503
+  /** The `application/problem+json` body, serialised. */
+  readonly body: string
+}
 
 /** An outcome other than `skip`: what {@link RateLimitHandler.outcome} answers for a decision. */
-export type DecidedOutcome = Exclude<RateLimitOutcome, { readonly action: 'skip' }>
+export type DecidedOutcome = PassOutcome | AnswerOutcome
 
 /** The framework-neutral part of a middleware, made by {@link createRateLimitHandler}. */
 export interface RateLimitHandler<Req, OnLimited> {

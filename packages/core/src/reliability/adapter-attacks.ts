@@ -16,6 +16,7 @@ import { HOSTILE_IDENTIFIERS } from './hostile-identifiers.js'
  */
 export type ProxyTrust = 'none' | 'one-hop' | 'every-hop'
 
+/** Builds one framework's app for the identity-attack table (see `runAdapterAttacks`). */
 export interface AttackDriver {
   /** Shown in test names, e.g. `"express 5"`. */
   name: string
@@ -23,8 +24,11 @@ export interface AttackDriver {
   start(options: Record<string, unknown>, proxy: ProxyTrust): Promise<AttackServer>
 }
 
+/** A running app of the attack table. */
 export interface AttackServer {
+  /** Sends GET `/` over loopback with these request headers. */
   get(headers?: Record<string, string>): Promise<BehaviourResponse>
+  /** Stops the server and closes its limiter. */
   close(): Promise<void>
 }
 
