@@ -1,0 +1,100 @@
+import { refilledScaled, tokenBucketStep } from '../policies/token-bucket.js'
+import type {
+  Policy,
+  PolicyOutcome,
+  PolicyState,
+  TokenBucketPolicy,
+  TokenBucketState,
+} from '../policies/types.js'
+import { type KeyCounter, Scan, type Slot } from './slot.js'
+
+interface BucketEntry extends TokenBucketState {
+  expiresAtMs: number
+}
+
+export class BucketSlot implements Slot {
+  readonly kind = 'token-bucket'
+  readonly periodMs: number
+  private readonly buckets = new Map<string, BucketEntry>()
+  private readonly evictScan: Scan<BucketEntry>
+  private readonly sweepScan: Scan<BucketEntry>
+
+  constructor(
+    policy: TokenBucketPolicy,
+    private readonly keys: KeyCounter,
+  ) {
+    this.periodMs = policy.intervalMs
+    this.evictScan = new Scan(keys)
+    this.sweepScan = new Scan(keys)
+  }
+
+  observe(): void {}
+
+  advance(): void {}
+
+  read(id: string): PolicyState | undefined {
+    return this.buckets.get(id)
+  }
+
+  decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
+    const { capacity, refillRate, intervalMs } = policy as TokenBucketPolicy
+    const full = capacity * intervalMs
+    const entry = this.buckets.get(id)
+    const available =
+      entry === undefined
+        ? full
+        : refilledScaled(full, refillRate, entry.scaledTokens, entry.updatedAtMs, nowMs)
+    return tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)
+  }
+
+  commit(id: string, value: number, nowMs: number, resetAtMs: number): void {
+    this.put(id, value, nowMs, resetAtMs)
+  }
+
+  missing(id: string): number {
+    return this.buckets.has(id) ? 0 : 1
+  }
+
+  write(id: string, next: PolicyState, expiresAtMs: number): void {
+    const { scaledTokens, updatedAtMs } = next as TokenBucketState
+    this.put(id, scaledTokens, updatedAtMs, expiresAtMs)
+  }
+
+  private put(id: string, scaledTokens: number, updatedAtMs: number, expiresAtMs: number): void {
+    const entry = this.buckets.get(id)
+    if (entry === undefined) {
+      this.keys.size += 1
+      this.buckets.set(id, { scaledTokens, updatedAtMs, expiresAtMs })
+    } else {
+      entry.scaledTokens = scaledTokens
+      entry.updatedAtMs = updatedAtMs
+      entry.expiresAtMs = expiresAtMs
+    }
+  }
+
+  delete(id: string): void {
+    if (this.buckets.delete(id)) this.keys.size -= 1
+  }
+
+  evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
+    const limit = Math.min(budget, this.buckets.size)
+    for (let examined = 1; examined <= limit; examined++) {
+      const [id, entry] = this.evictScan.next(this.buckets)!
+      // A bucket holding at least one token (before refill, so at least that now) is not limited.
+      if (entry.expiresAtMs <= nowMs || entry.scaledTokens >= this.periodMs) {
+        this.delete(id)
+        return { evicted: true, examined }
+      }
+    }
+    return { evicted: false, examined: limit }
+  }
+
+  sweep(nowMs: number, budget: number): void {
+    // A full bucket carries no information: delete buckets whose refill has completed.
+    const limit = Math.min(budget, this.buckets.size)
+    for (let i = 0; i < limit; i++) {
+      const [id, entry] = this.sweepScan.next(this.buckets)!
+      if (entry.expiresAtMs <= nowMs) this.delete(id)
+    }
+  }
+}
