@@ -3,6 +3,8 @@ import {
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
+  ERROR_CODES,
+  FloodgateError,
   LIMITER_OPTIONS,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
@@ -49,7 +51,13 @@ const LIMIT_CHOICE = ['limiter', 'policies', 'tiers', 'defaultTier'] as const
 
 const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, options) => {
   const { global = true, ...defaults } = options
-  if (typeof global !== 'boolean') throw new TypeError('fastifyRateLimit: `global` must be a boolean')
+  if (typeof global !== 'boolean') {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid \`global\`: got ${JSON.stringify(global) ?? typeof global}; expected true (limit every route) or false (only routes with config.rateLimit).`,
+      { option: 'global', value: global },
+    )
+  }
   const created: RateLimitHandler<FastifyRequest, OnLimited>[] = []
   const build = (o: RateLimitRouteOptions) => {
     const handler = createRateLimitHandler(o, binding)

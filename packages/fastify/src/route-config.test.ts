@@ -88,4 +88,13 @@ describe('fastifyRateLimit options', () => {
     })
     await app.close()
   })
+
+  it('rejects a global that is not a boolean at registration, with a code', async () => {
+    const app = fastify5()
+    await expect(app.register(fastifyRateLimit, { global: 'yes' } as never)).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_INVALID_OPTION',
+      option: 'global',
+    })
+    await app.close()
+  })
 })
