@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { fixedWindow } from '@floodgate/core'
+import { fixedWindow, memoryStore } from '@floodgate/core'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,6 +13,9 @@ afterEach(async () => {
     await new Promise((resolve) => server.close(resolve))
   }
 })
+
+/** A store whose clock stands still, so no window boundary can fall between two requests. */
+const fixedClockStore = () => memoryStore({ clock: () => 1_700_000_000_000 })
 
 async function serve(app: Koa3): Promise<string> {
   const server = createServer(app.callback()).listen(0, '127.0.0.1')
@@ -30,7 +33,9 @@ for (const [name, Koa] of [
       const app = new Koa()
       app.silent = true
       const policies = fixedWindow({ limit: 1, window: '1 m' })
-      app.use(rateLimit({ policies, onLimited: (ctx) => ctx.throw(429, 'Slow down') }))
+      app.use(
+        rateLimit({ policies, store: fixedClockStore(), onLimited: (ctx) => ctx.throw(429, 'Slow down') }),
+      )
       app.use((ctx) => {
         ctx.body = 'ok'
       })
@@ -47,7 +52,7 @@ for (const [name, Koa] of [
     it('keeps them when a later middleware throws', async () => {
       const app = new Koa()
       app.silent = true
-      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }) }))
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
       app.use((ctx) => ctx.throw(404, 'Nothing here'))
       const response = await fetch(await serve(app))
       expect(response.status).toBe(404)
