@@ -1,31 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import { fixedWindow, fixedWindowTransition } from './fixed-window.js'
-import type { FixedWindowState, PolicyOutcome } from './types.js'
+import { no, ok, runTrace } from './reference-trace.js'
 
 const policy = fixedWindow({ limit: 3, window: '1 s' })
 
-/** Runs [atMs, cost] steps through the reference, keeping state only when admitted. */
-function run(steps: [number, number][]): PolicyOutcome[] {
-  let state: FixedWindowState | undefined
-  return steps.map(([atMs, cost]) => {
-    const t = fixedWindowTransition(policy, state, cost, atMs)
-    if (t.outcome.allowed) state = t.next
-    return t.outcome
-  })
-}
-
-const ok = (remaining: number, resetAtMs: number) => ({
-  allowed: true,
-  remaining,
-  resetAtMs,
-  retryAfterMs: 0,
-})
-const no = (remaining: number, resetAtMs: number, retryAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  resetAtMs,
-  retryAfterMs,
-})
+const run = (steps: [number, number][]) => runTrace(policy, steps)
 
 describe('fixedWindowTransition', () => {
   it('admits up to the limit in an epoch-aligned window, then denies until its end', () => {

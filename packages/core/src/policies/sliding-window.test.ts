@@ -1,30 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { no, ok, runTrace } from './reference-trace.js'
 import { slidingWindow, slidingWindowTransition } from './sliding-window.js'
-import type { PolicyOutcome, SlidingWindowState } from './types.js'
 
 const policy = slidingWindow({ limit: 10, window: 1_000 })
 
-function run(steps: [number, number][]): PolicyOutcome[] {
-  let state: SlidingWindowState | undefined
-  return steps.map(([atMs, cost]) => {
-    const t = slidingWindowTransition(policy, state, cost, atMs)
-    if (t.outcome.allowed) state = t.next
-    return t.outcome
-  })
-}
-
-const ok = (remaining: number, resetAtMs: number) => ({
-  allowed: true,
-  remaining,
-  resetAtMs,
-  retryAfterMs: 0,
-})
-const no = (remaining: number, resetAtMs: number, retryAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  resetAtMs,
-  retryAfterMs,
-})
+const run = (steps: [number, number][]) => runTrace(policy, steps)
 
 describe('slidingWindowTransition', () => {
   // 8 used in window 0; at 1250 (e = 250) the previous window weighs 8 × 750 = 6000 of 10 × 1000.

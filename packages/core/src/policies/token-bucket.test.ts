@@ -1,31 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { no, ok, runTrace } from './reference-trace.js'
 import { tokenBucket, tokenBucketTransition } from './token-bucket.js'
-import type { PolicyOutcome, TokenBucketState } from './types.js'
 
 // 5 tokens, 2 more per second: one token every 500 ms.
 const policy = tokenBucket({ capacity: 5, refillRate: 2, interval: '1 s' })
 
-function run(steps: [number, number][]): PolicyOutcome[] {
-  let state: TokenBucketState | undefined
-  return steps.map(([atMs, cost]) => {
-    const t = tokenBucketTransition(policy, state, cost, atMs)
-    if (t.outcome.allowed) state = t.next
-    return t.outcome
-  })
-}
-
-const ok = (remaining: number, resetAtMs: number) => ({
-  allowed: true,
-  remaining,
-  resetAtMs,
-  retryAfterMs: 0,
-})
-const no = (remaining: number, resetAtMs: number, retryAfterMs: number) => ({
-  allowed: false,
-  remaining,
-  resetAtMs,
-  retryAfterMs,
-})
+const run = (steps: [number, number][]) => runTrace(policy, steps)
 
 describe('tokenBucketTransition', () => {
   it('starts full and refills continuously, one token per 500 ms', () => {
