@@ -149,14 +149,16 @@ function report(results: readonly Result[]): void {
 
 function targets(results: readonly Result[], floods: readonly FloodResult[]): void {
   const checks: [string, string, boolean][] = []
+  // Decisions started in the same tick share one EVALSHA (the Redis store batches them), so a
+  // decision costs at most one: nothing but EVALSHA sent, and no more of them than decisions.
   const oneRoundTrip = (name: string) => {
     const c = byName(results, name)!.commands!
-    return c.sentTotal === COUNTED_DECISIONS && c.sentBreakdown === 'evalsha 1.00'
+    return c.sentTotal > 0 && c.sentTotal <= COUNTED_DECISIONS && /^evalsha [0-9.]+$/.test(c.sentBreakdown)
   }
   for (const name of [FG_IOREDIS, FG_NODE_REDIS, FG_TWO_POLICIES, FG_UPSTASH]) {
     const c = byName(results, name)!.commands!
     checks.push([
-      `${name}: one EVALSHA per decision`,
+      `${name}: at most one EVALSHA per decision`,
       `${c.sentPerOperation.toFixed(2)} (${c.sentBreakdown})`,
       oneRoundTrip(name),
     ])

@@ -43,6 +43,8 @@ export type RedisClient = IoredisClient | NodeRedisClient
 /** A client wrapped for the script store, with what its settings put at risk. */
 export interface DetectedClient {
   library: 'ioredis' | 'node-redis'
+  /** A Redis Cluster client: the keys of one call must share one slot. */
+  cluster: boolean
   runner: ScriptRunner
   /** Settings that break a promise of the store (double counting, requests piling up), with the fix. */
   problems: string[]
@@ -94,6 +96,7 @@ function ioredis(client: IoredisClient): DetectedClient {
   }
   return {
     library: 'ioredis',
+    cluster: client.isCluster === true,
     problems,
     runner: {
       // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
@@ -112,15 +115,15 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   const raw = client as unknown as { options?: Record<string, unknown>; _options?: Record<string, unknown> }
   const options = raw.options ?? raw._options ?? {}
   // A cluster keeps its per-node client options under `defaults`.
-  const nodeOptions = Array.isArray(options.rootNodes)
-    ? ((options.defaults ?? {}) as Record<string, unknown>)
-    : options
+  const cluster = Array.isArray(options.rootNodes)
+  const nodeOptions = cluster ? ((options.defaults ?? {}) as Record<string, unknown>) : options
   const problems: string[] = []
   if (nodeOptions.disableOfflineQueue !== true) {
     problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
   }
   return {
     library: 'node-redis',
+    cluster,
     problems,
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),

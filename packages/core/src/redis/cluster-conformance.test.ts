@@ -58,4 +58,20 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
       }
     }
   })
+
+  it('sends each decision of a tick alone on a Cluster, so identifiers in different slots never share a call', async () => {
+    for (const client of [ioredis, nodeRedis]) {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 1, window: '1 h' }),
+        store: redisStore({ client }),
+        prefix: `tick-${client === ioredis ? 'io' : 'node'}-${Date.now()}`,
+        logger: false,
+      })
+      const ids = Array.from({ length: 40 }, (_, i) => `user-${i}`)
+      const first = await Promise.all(ids.map((id) => limiter.limit(id)))
+      expect(first.map((d) => d.reason)).toEqual(ids.map(() => 'allowed'))
+      const again = await Promise.all(ids.map((id) => limiter.limit(id)))
+      expect(again.map((d) => d.reason)).toEqual(ids.map(() => 'limited'))
+    }
+  })
 })

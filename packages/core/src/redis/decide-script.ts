@@ -8,13 +8,18 @@
  * so it defines no functions (each would be a closure allocated per call) and inlines `floorDiv` /
  * `ceilDiv`; each counter is one string read with GET and written with one SET … PX.
  *
- * KEYS[i]  the counter of policy i (all in one Cluster slot).
- * ARGV     cost, peek ('1' | '0'), the policies as one string of `kind limit period rate;` per
- *          policy (kind 1 fixed, 2 sliding, 3 bucket; limit or capacity; windowMs or intervalMs;
- *          refillRate, 0 for windows), then only with an injected clock: nowMs, ttlSlackMs
- *          (without them: the Redis server's TIME, no slack).
- * Returns  { nowMs, then per policy: allowed, remaining, resetAtMs - nowMs, retryAfterMs },
- *          booleans as 1 / 0 and an infinite retryAfterMs as -1.
+ * One call decides a batch of requests, one after the other, each all-or-nothing on its own: the
+ * store sends the decisions started in the same tick together (one command, one reply), and a
+ * request later in a batch sees the writes of those before it, exactly as if each were sent alone.
+ *
+ * KEYS     the counters of every request in order, one per policy (a Cluster client sends one
+ *          request per call, so all keys of a call share one slot).
+ * ARGV     nowMs and ttlSlackMs, both '' for the Redis server's TIME and no slack (an injected
+ *          clock sends them); then per request: cost, peek ('1' | '0'), and its policies as one
+ *          string of `kind limit period rate;` per policy (kind 1 fixed, 2 sliding, 3 bucket;
+ *          limit or capacity; windowMs or intervalMs; refillRate, 0 for windows).
+ * Returns  { nowMs, then per request and policy: allowed, remaining, resetAtMs - nowMs,
+ *          retryAfterMs }, booleans as 1 / 0 and an infinite retryAfterMs as -1.
  *
  * State (one string per key, written by this script only; anything else reads as no state):
  *   fixed window   `f<window index>:<used>`
@@ -22,161 +27,168 @@
  *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`
  * Every write sets a TTL (the transition's expiresAtMs); a denial heals a key found without one.
  */
-export const DECIDE_SCRIPT = `local cost = tonumber(ARGV[1])
-local peek = ARGV[2] == '1'
-local spec = ARGV[3]
-local now, slack = tonumber(ARGV[4]), tonumber(ARGV[5])
+export const DECIDE_SCRIPT = `local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   slack = 0
 end
 
-local n = #KEYS
 local pol, raw, out, put = {}, {}, { now }, {}
-local pos = 1
-for i = 1, n do
-  local _, e, kind, q, period, rate = string.find(spec, '^(%d) (%d+) (%d+) (%d+);', pos)
-  pos = e + 1
-  local b = 4 * i
-  pol[b - 3], pol[b - 2], pol[b - 1], pol[b] = kind, tonumber(q), tonumber(period), tonumber(rate)
-  -- pcall: a key of another type (an older Floodgate's hash) reads as no state and is overwritten.
-  raw[i] = redis.pcall('GET', KEYS[i])
-end
+-- k0: keys of the requests before this one; o: their last result's index in out (1: nowMs).
+local k0, o = 0, 1
+for d0 = 3, #ARGV, 3 do
+  local cost = tonumber(ARGV[d0])
+  local peek = ARGV[d0 + 1] == '1'
+  local spec = ARGV[d0 + 2]
+  local n, pos = 0, 1
+  while pos <= #spec do
+    local _, e, kind, q, period, rate = string.find(spec, '^(%d) (%d+) (%d+) (%d+);', pos)
+    if e == nil then return redis.error_reply('ERR Floodgate: malformed policy list ' .. spec) end
+    pos = e + 1
+    n = n + 1
+    local b = 4 * n
+    pol[b - 3], pol[b - 2], pol[b - 1], pol[b] = kind, tonumber(q), tonumber(period), tonumber(rate)
+    -- pcall: a key of another type (an older Floodgate's hash) reads as no state and is overwritten.
+    raw[n] = redis.pcall('GET', KEYS[k0 + n])
+  end
 
-local allowed = true
-for pass = 1, 2 do
-  for i = 1, n do
-    local b = 4 * i
-    if pass == 1 or out[b - 2] == 1 then
-      local k = cost
-      if pass == 2 then k = 0 end
-      local kind, q, w, s = pol[b - 3], pol[b - 2], pol[b - 1], raw[i]
-      if type(s) ~= 'string' then s = '' end
-      local a, remaining, resetAt, retry, expiresAt, value = 0, 0, 0, 0, 0, nil
-      if kind == '1' then
-        local window = math.floor(now / w)
-        local used = 0
-        local sw, su = string.match(s, '^f(%d+):(%d+)$')
-        if sw ~= nil and tonumber(sw) == window then used = tonumber(su) end
-        resetAt = (window + 1) * w
-        expiresAt = resetAt
-        if used + k <= q then
-          a, remaining = 1, q - (used + k)
-          if pass == 1 and not peek then value = string.format('f%.0f:%.0f', window, used + k) end
+  local allowed = true
+  for pass = 1, 2 do
+    for i = 1, n do
+      local b = 4 * i
+      if pass == 1 or out[o + b - 3] == 1 then
+        local k = cost
+        if pass == 2 then k = 0 end
+        local kind, q, w, s = pol[b - 3], pol[b - 2], pol[b - 1], raw[i]
+        if type(s) ~= 'string' then s = '' end
+        local a, remaining, resetAt, retry, expiresAt, value = 0, 0, 0, 0, 0, nil
+        if kind == '1' then
+          local window = math.floor(now / w)
+          local used = 0
+          local sw, su = string.match(s, '^f(%d+):(%d+)$')
+          if sw ~= nil and tonumber(sw) == window then used = tonumber(su) end
+          resetAt = (window + 1) * w
+          expiresAt = resetAt
+          if used + k <= q then
+            a, remaining = 1, q - (used + k)
+            if pass == 1 and not peek then value = string.format('f%.0f:%.0f', window, used + k) end
+          else
+            -- A tier downgrade can leave more used than this limit: never a negative remaining.
+            remaining = math.max(0, q - used)
+            retry = resetAt - now
+            if k > q then retry = -1 end
+          end
+        elseif kind == '2' then
+          local window = math.floor(now / w)
+          local elapsed = now - window * w
+          local used, prev = 0, 0
+          local sw, su, sp = string.match(s, '^s(%d+):(%d+):(%d+)$')
+          if sw ~= nil then
+            sw = tonumber(sw)
+            if sw == window then
+              used, prev = tonumber(su), tonumber(sp)
+            elseif sw == window - 1 then
+              prev = tonumber(su)
+            end
+          end
+          local weighted = prev * (w - elapsed)
+          local usedAfter = used
+          if weighted + (used + k) * w <= q * w then
+            a = 1
+            usedAfter = used + k
+          end
+          local x = math.max(0, q * w - weighted - usedAfter * w)
+          local d = math.floor(x / w)
+          if d * w > x then d = d - 1 elseif (d + 1) * w <= x then d = d + 1 end
+          remaining = math.min(q, math.max(0, d))
+          resetAt = now
+          if usedAfter > 0 then resetAt = (window + 2) * w elseif prev > 0 then resetAt = (window + 1) * w end
+          expiresAt = (window + 2) * w
+          if a == 0 then
+            if k > q then
+              retry = -1
+            elseif used + k <= q then
+              x = (q - used - k) * w
+              d = math.floor(x / prev)
+              if d * prev > x then d = d - 1 elseif (d + 1) * prev <= x then d = d + 1 end
+              retry = window * w + (w - d) - now
+            else
+              x = (q - k) * w
+              d = math.floor(x / used)
+              if d * used > x then d = d - 1 elseif (d + 1) * used <= x then d = d + 1 end
+              retry = (window + 1) * w + math.max(0, w - d) - now
+            end
+          elseif pass == 1 and not peek then
+            value = string.format('s%.0f:%.0f:%.0f', window, usedAfter, prev)
+          end
         else
-          -- A tier downgrade can leave more used than this limit: never a negative remaining.
-          remaining = math.max(0, q - used)
-          retry = resetAt - now
-          if k > q then retry = -1 end
-        end
-      elseif kind == '2' then
-        local window = math.floor(now / w)
-        local elapsed = now - window * w
-        local used, prev = 0, 0
-        local sw, su, sp = string.match(s, '^s(%d+):(%d+):(%d+)$')
-        if sw ~= nil then
-          sw = tonumber(sw)
-          if sw == window then
-            used, prev = tonumber(su), tonumber(sp)
-          elseif sw == window - 1 then
-            prev = tonumber(su)
+          -- Token bucket: q = capacity, w = intervalMs; tokens are kept × intervalMs.
+          local rate = pol[b]
+          local full = q * w
+          local available = full
+          local st, sat = string.match(s, '^b(%d+):(%d+)$')
+          if st ~= nil then
+            local cap = math.floor(full / rate)
+            if cap * rate > full then cap = cap - 1 elseif (cap + 1) * rate <= full then cap = cap + 1 end
+            if cap * rate ~= full then cap = cap + 1 end
+            available = math.min(full, tonumber(st) + math.min(math.max(0, now - tonumber(sat)), cap) * rate)
+          end
+          local need = k * w
+          local after = available
+          if available >= need then
+            a = 1
+            after = available - need
+          end
+          local x = full - after
+          local d = math.floor(x / rate)
+          if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+          if d * rate ~= x then d = d + 1 end
+          resetAt = now + d
+          expiresAt = resetAt
+          d = math.floor(after / w)
+          if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
+          remaining = d
+          if a == 0 then
+            if k > q then
+              retry = -1
+            else
+              x = need - available
+              d = math.floor(x / rate)
+              if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+              if d * rate ~= x then d = d + 1 end
+              retry = d
+            end
+          elseif pass == 1 and not peek then
+            value = string.format('b%.0f:%.0f', after, now)
           end
         end
-        local weighted = prev * (w - elapsed)
-        local usedAfter = used
-        if weighted + (used + k) * w <= q * w then
-          a = 1
-          usedAfter = used + k
-        end
-        local x = math.max(0, q * w - weighted - usedAfter * w)
-        local d = math.floor(x / w)
-        if d * w > x then d = d - 1 elseif (d + 1) * w <= x then d = d + 1 end
-        remaining = math.min(q, math.max(0, d))
-        resetAt = now
-        if usedAfter > 0 then resetAt = (window + 2) * w elseif prev > 0 then resetAt = (window + 1) * w end
-        expiresAt = (window + 2) * w
-        if a == 0 then
-          if k > q then
-            retry = -1
-          elseif used + k <= q then
-            x = (q - used - k) * w
-            d = math.floor(x / prev)
-            if d * prev > x then d = d - 1 elseif (d + 1) * prev <= x then d = d + 1 end
-            retry = window * w + (w - d) - now
-          else
-            x = (q - k) * w
-            d = math.floor(x / used)
-            if d * used > x then d = d - 1 elseif (d + 1) * used <= x then d = d + 1 end
-            retry = (window + 1) * w + math.max(0, w - d) - now
-          end
-        elseif pass == 1 and not peek then
-          value = string.format('s%.0f:%.0f:%.0f', window, usedAfter, prev)
-        end
-      else
-        -- Token bucket: q = capacity, w = intervalMs; tokens are kept × intervalMs.
-        local rate = pol[b]
-        local full = q * w
-        local available = full
-        local st, sat = string.match(s, '^b(%d+):(%d+)$')
-        if st ~= nil then
-          local cap = math.floor(full / rate)
-          if cap * rate > full then cap = cap - 1 elseif (cap + 1) * rate <= full then cap = cap + 1 end
-          if cap * rate ~= full then cap = cap + 1 end
-          available = math.min(full, tonumber(st) + math.min(math.max(0, now - tonumber(sat)), cap) * rate)
-        end
-        local need = k * w
-        local after = available
-        if available >= need then
-          a = 1
-          after = available - need
-        end
-        local x = full - after
-        local d = math.floor(x / rate)
-        if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-        if d * rate ~= x then d = d + 1 end
-        resetAt = now + d
-        expiresAt = resetAt
-        d = math.floor(after / w)
-        if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
-        remaining = d
-        if a == 0 then
-          if k > q then
-            retry = -1
-          else
-            x = need - available
-            d = math.floor(x / rate)
-            if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-            if d * rate ~= x then d = d + 1 end
-            retry = d
-          end
-        elseif pass == 1 and not peek then
-          value = string.format('b%.0f:%.0f', after, now)
-        end
+        out[o + b - 3], out[o + b - 2], out[o + b - 1], out[o + b] = a, remaining, resetAt - now, retry
+        put[i], put[n + i] = value, expiresAt
+        if a == 0 then allowed = false end
       end
-      out[b - 2], out[b - 1], out[b], out[b + 1] = a, remaining, resetAt - now, retry
-      put[i], put[n + i] = value, expiresAt
-      if a == 0 then allowed = false end
     end
+    if allowed then break end
   end
-  if allowed then break end
-end
 
-if peek then return out end
-if allowed then
-  for i = 1, n do
-    redis.call('SET', KEYS[i], put[i], 'PX', string.format('%.0f', math.max(1, put[n + i] - now) + slack))
-  end
-else
-  -- A denial writes nothing, but heals a key it finds without a TTL (a restore, a PERSIST).
-  for i = 1, n do
-    if raw[i] and redis.call('PTTL', KEYS[i]) == -1 then
-      redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.max(1, put[n + i] - now) + slack))
+  if peek then
+    -- Peeking writes nothing.
+  elseif allowed then
+    for i = 1, n do
+      redis.call('SET', KEYS[k0 + i], put[i], 'PX', string.format('%.0f', math.max(1, put[n + i] - now) + slack))
+    end
+  else
+    -- A denial writes nothing, but heals a key it finds without a TTL (a restore, a PERSIST).
+    for i = 1, n do
+      if raw[i] and redis.call('PTTL', KEYS[k0 + i]) == -1 then
+        redis.call('PEXPIRE', KEYS[k0 + i], string.format('%.0f', math.max(1, put[n + i] - now) + slack))
+      end
     end
   end
+  k0, o = k0 + n, o + 4 * n
 end
 return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '88780e7a310eb9410d0eb797e6ec97ad36db73b1'
+export const DECIDE_SHA1 = '694de7ab711a59115e05c235936b791e3e3fedac'

@@ -9,13 +9,15 @@ import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createRateLimiter } from '../limiter.js'
+import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
+import { memoryStore } from '../stores/memory-store.js'
 import { manualClock } from '../testing/index.js'
 import { upstashStore } from '../upstash/upstash-store.js'
 import { redisStore } from './redis-store.js'
+import { MAX_BATCH } from './script-store.js'
 
 // Round trips, TTLs and the deny cache, measured on a private Redis so INFO commandstats counts
 // only this file's commands.
@@ -71,9 +73,9 @@ describeRedisServer('redisStore on a private Redis', () => {
   })
 
   describe.each([
-    ['ioredis', () => redisStore({ client: ioredis })],
-    ['node-redis', () => redisStore({ client: nodeRedis })],
-  ] as const)('through %s', (library, makeStore) => {
+    ['ioredis', () => redisStore({ client: ioredis }), () => ioredis],
+    ['node-redis', () => redisStore({ client: nodeRedis }), () => nodeRedis],
+  ] as const)('through %s', (library, makeStore, client) => {
     it('runs one EVALSHA per decision and nothing else, two-policy requests and denials included', async () => {
       const limiter = createRateLimiter({
         policies: twoPolicies,
@@ -89,6 +91,49 @@ describeRedisServer('redisStore on a private Redis', () => {
       const after = await commandCounts(admin)
       expect(reasons).toContain('limited')
       expect(delta(before, after)).toEqual({ evalsha: 13 })
+    })
+
+    it('sends the decisions started in one tick together, at most MAX_BATCH per EVALSHA, each as if sent alone', async () => {
+      const clock = manualClock(1_999_987_200_000)
+      const config = {
+        tiers: {
+          free: [fixedWindow({ name: 'f', limit: 4, window: '1 m' }), ...twoPolicies],
+          pro: [fixedWindow({ name: 'f', limit: 9, window: '1 m' })],
+        },
+        defaultTier: 'free',
+        prefix: `batch-${library}-${Date.now()}`,
+        denyCache: false,
+      } as const
+      const onRedis = createRateLimiter({ ...config, store: redisStore({ client: client(), clock }) })
+      const inMemory = createRateLimiter({ ...config, store: memoryStore({ clock }) })
+      // Repeated identifiers, costs, peeks, two tiers: later calls must see the earlier calls' writes.
+      const calls = Array.from({ length: 2 * MAX_BATCH + 7 }, (_, i) => ({
+        id: `user-${i % 5}`,
+        peek: i % 6 === 5,
+        options: { tier: i % 4 === 3 ? 'pro' : 'free', cost: 1 + (i % 3 === 2 ? 1 : 0) },
+      }))
+      const run = (limiter: RateLimiter) =>
+        Promise.all(calls.map((c) => (c.peek ? limiter.peek(c.id, c.options) : limiter.limit(c.id, c.options))))
+      await onRedis.limit('warm-up') // loads the script once (NOSCRIPT → EVAL) if needed
+      await inMemory.limit('warm-up')
+      const before = await commandCounts(admin)
+      const decisions = await run(onRedis)
+      expect(delta(before, await commandCounts(admin))).toEqual({ evalsha: 3 })
+      expect(decisions).toEqual(await run(inMemory))
+      expect(new Set(decisions.map((d) => d.reason))).toEqual(new Set(['allowed', 'limited']))
+
+      // A clock that moves between two calls of one tick starts a new batch: each sees its own time.
+      const moved = [onRedis, inMemory].map((limiter) => {
+        const first = limiter.limit('user-0')
+        clock.advance(60_000)
+        const second = limiter.limit('user-0')
+        clock.advance(-60_000)
+        return Promise.all([first, second])
+      })
+      clock.advance(60_000)
+      const [redisMoved, memoryMoved] = await Promise.all(moved)
+      expect(redisMoved).toEqual(memoryMoved)
+      expect(redisMoved!.map((d) => d.reason)).toEqual(['limited', 'allowed'])
     })
 
     it('leaves no Floodgate key without a TTL after a long mixed run, and heals one it finds', async () => {

@@ -2,7 +2,7 @@ import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { RateLimitStore } from '../store.js'
 import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
-import { checkClock, createScriptStore } from './script-store.js'
+import { checkClock, createScriptStore, MAX_BATCH } from './script-store.js'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -39,5 +39,10 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
       `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
     )
   }
-  return createScriptStore(detected.runner, { name: 'redis', clock })
+  return createScriptStore(detected.runner, {
+    name: 'redis',
+    clock,
+    // One call's keys must share a Cluster slot: a cluster client sends each decision alone.
+    maxBatch: detected.cluster ? 1 : MAX_BATCH,
+  })
 }

@@ -17,6 +17,33 @@ export interface ScriptStoreSettings {
   name: string
   /** Epoch ms for tests; undefined = the Redis server's clock (TIME inside the script). */
   clock: (() => number) | undefined
+  /**
+   * Most decisions one script call carries. Decisions started in the same tick share a call, up to
+   * this many; 1 sends each alone at once (a Cluster client: the keys of one call share one slot).
+   */
+  maxBatch: number
+}
+
+/**
+ * Most decisions one script call carries by default: enough to share one command among the
+ * decisions a busy process starts in one tick, few enough that one call holds Redis for well under
+ * a millisecond.
+ */
+export const MAX_BATCH = 16
+
+/** A decision waiting in a batch: how many policies it has and how to answer it. */
+interface Waiter {
+  policyCount: number
+  resolve(response: StoreResponse): void
+  reject(error: unknown): void
+}
+
+/** Decisions queued for one script call: their keys and arguments in order, and their waiters. */
+interface Batch {
+  nowArg: string
+  keys: string[]
+  args: string[]
+  waiters: Waiter[]
 }
 
 /**
@@ -25,6 +52,7 @@ export interface ScriptStoreSettings {
  * state means the same as a missing one, so a longer TTL never changes a decision).
  */
 export const INJECTED_CLOCK_TTL_SLACK_MS = 60_000
+const SLACK = String(INJECTED_CLOCK_TTL_SLACK_MS)
 
 /**
  * After this long without any answer from the client while calls wait, the connection is taken for
@@ -62,7 +90,11 @@ class ScriptStore implements RateLimitStore {
   private lastNowMs = 0
   /** Per policy list: the script's policy argument and each key's tail after the digest. */
   private readonly lists = new WeakMap<readonly Policy[], { spec: string; tails: readonly string[] }>()
-  /** Calls handed to the client and not yet settled. */
+  private readonly maxBatch: number
+  /** Decisions waiting for this tick's flush. */
+  private queued: Batch | undefined
+  private tickQueued = false
+  /** Decisions handed to the client and not yet answered. */
   private inFlight = 0
   /** Monotonic ms of the last settled call, or of the first call sent after none were waiting. */
   private heardAtMs = 0
@@ -76,28 +108,118 @@ class ScriptStore implements RateLimitStore {
   ) {
     this.name = settings.name
     this.clock = settings.clock
+    this.maxBatch = settings.maxBatch
   }
 
-  // Not `async`, and one `then` on the client's promise: every decision goes through here, and
-  // each promise layer is garbage the event loop pays for at 64 calls in flight.
+  /**
+   * Queues the decision into this tick's batch (sent by `process.nextTick`, or at once when the
+   * batch is full, when the injected clock moved, or with `maxBatch` 1). Refusals (client not
+   * connected, Redis silent) throw here, so nothing waits on a call that will not be answered.
+   */
   consume(request: StoreRequest): Promise<StoreResponse> {
     try {
       const { policies } = request
       const list = this.listOf(policies)
+      this.runner.assertReady?.()
+      if (this.stalled) {
+        throw new FloodgateError(
+          ERROR_CODES.STORE_ERROR,
+          `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
+        )
+      }
+      const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
+      let batch = this.queued
+      if (batch !== undefined && batch.nowArg !== nowArg) {
+        this.flush()
+        batch = undefined
+      }
+      if (batch === undefined) {
+        batch = { nowArg, keys: [], args: [nowArg, this.clock === undefined ? '' : SLACK], waiters: [] }
+        this.queued = batch
+      }
       const head = `${request.prefix}:{${cachedDigest(request.id)}`
-      const n = policies.length
-      const keys = new Array<string>(n)
-      for (let i = 0; i < n; i++) keys[i] = head + list.tails[i]!
-      const cost = request.cost === 1 ? '1' : String(request.cost)
-      const peek = request.peek ? '1' : '0'
-      const args =
-        this.clock === undefined
-          ? [cost, peek, list.spec]
-          : [cost, peek, list.spec, this.injectedNowMs(), String(INJECTED_CLOCK_TTL_SLACK_MS)]
-      return this.run(keys, args, n)
+      for (const tail of list.tails) batch.keys.push(head + tail)
+      batch.args.push(request.cost === 1 ? '1' : String(request.cost), request.peek ? '1' : '0', list.spec)
+      const answer = new Promise<StoreResponse>((resolve, reject) => {
+        batch.waiters.push({ policyCount: policies.length, resolve, reject })
+      })
+      if (batch.waiters.length >= this.maxBatch) this.flush()
+      else if (!this.tickQueued) {
+        this.tickQueued = true
+        process.nextTick(this.flushQueued)
+      }
+      return answer
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  private readonly flushQueued = (): void => {
+    this.tickQueued = false
+    this.flush()
+  }
+
+  /** Sends the queued batch as one EVALSHA; EVAL only when Redis says it lacks the script. */
+  private flush(): void {
+    const batch = this.queued
+    if (batch === undefined) return
+    this.queued = undefined
+    const { keys, args, waiters } = batch
+    if (this.inFlight === 0) {
+      this.heardAtMs = performance.now()
+      this.watch()
+    }
+    this.inFlight += waiters.length
+    let sent: Promise<unknown>
+    try {
+      sent = this.runner.evalsha(DECIDE_SHA1, keys, args)
+    } catch (error) {
+      this.fail(waiters, error)
+      return
+    }
+    sent.then(
+      (reply) => this.deliver(waiters, reply),
+      (error: unknown) => {
+        // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe.
+        if (!isNoScript(error)) return this.fail(waiters, error)
+        let again: Promise<unknown>
+        try {
+          again = this.runner.eval(DECIDE_SCRIPT, keys, args)
+        } catch (evalError) {
+          return this.fail(waiters, evalError)
+        }
+        again.then(
+          (reply) => this.deliver(waiters, reply),
+          (evalError: unknown) => this.fail(waiters, evalError),
+        )
+      },
+    )
+  }
+
+  private deliver(waiters: readonly Waiter[], reply: unknown): void {
+    this.settled(waiters.length)
+    let policyCount = 0
+    for (const w of waiters) policyCount += w.policyCount
+    if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
+      const error = new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${1 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
+      )
+      for (const w of waiters) w.reject(error)
+      return
+    }
+    const nowMs = Number(reply[0])
+    let at = 1
+    for (const w of waiters) {
+      w.resolve(decodeOutcomes(reply, at, w.policyCount, nowMs))
+      at += 4 * w.policyCount
+    }
+  }
+
+  private fail(waiters: readonly Waiter[], error: unknown): void {
+    this.settled(waiters.length)
+    const reason = asTimeout(error, this.name)
+    for (const w of waiters) w.reject(reason)
   }
 
   async reset(request: StoreResetRequest): Promise<void> {
@@ -118,53 +240,8 @@ class ScriptStore implements RateLimitStore {
     this.stopWatching()
   }
 
-  /** EVALSHA first; EVAL only when Redis says it lacks the script (NOSCRIPT ran nothing). */
-  private run(keys: string[], args: string[], policyCount: number): Promise<StoreResponse> {
-    this.runner.assertReady?.()
-    if (this.stalled) {
-      throw new FloodgateError(
-        ERROR_CODES.STORE_ERROR,
-        `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
-      )
-    }
-    if (this.inFlight === 0) {
-      this.heardAtMs = performance.now()
-      this.watch()
-    }
-    this.inFlight++
-    let sent: Promise<unknown>
-    try {
-      sent = this.runner.evalsha(DECIDE_SHA1, keys, args)
-    } catch (error) {
-      this.settled()
-      throw asTimeout(error, this.name)
-    }
-    return sent.then(
-      (reply) => {
-        this.settled()
-        return decodeReply(reply, policyCount)
-      },
-      (error: unknown) => {
-        if (!isNoScript(error)) {
-          this.settled()
-          throw asTimeout(error, this.name)
-        }
-        return this.runner.eval(DECIDE_SCRIPT, keys, args).then(
-          (reply) => {
-            this.settled()
-            return decodeReply(reply, policyCount)
-          },
-          (evalError: unknown) => {
-            this.settled()
-            throw asTimeout(evalError, this.name)
-          },
-        )
-      },
-    )
-  }
-
-  private settled(): void {
-    this.inFlight--
+  private settled(count: number): void {
+    this.inFlight -= count
     this.heardAtMs = performance.now()
     this.stalled = false
   }
@@ -246,20 +323,13 @@ export function isNoScript(error: unknown): boolean {
 }
 
 /**
- * Turns the script's flat integer reply into outcomes: nowMs, then per policy allowed, remaining,
- * resetAtMs - nowMs and retryAfterMs, where -1 stands for an infinite retryAfterMs.
+ * One decision's outcomes from the script's flat integer reply, starting at `at`: per policy
+ * allowed, remaining, resetAtMs - nowMs and retryAfterMs, where -1 stands for an infinite
+ * retryAfterMs.
  */
-export function decodeReply(reply: unknown, policyCount: number): StoreResponse {
-  if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
-    throw new FloodgateError(
-      ERROR_CODES.STORE_ERROR,
-      `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${1 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
-    )
-  }
-  const nowMs = Number(reply[0])
+function decodeOutcomes(reply: unknown[], at: number, policyCount: number, nowMs: number): StoreResponse {
   const outcomes = new Array<PolicyOutcome>(policyCount)
   for (let i = 0; i < policyCount; i++) {
-    const at = 1 + 4 * i
     const retryAfterMs = Number(reply[at + 3])
     outcomes[i] = {
       allowed: reply[at] === 1 || reply[at] === '1',
@@ -267,6 +337,7 @@ export function decodeReply(reply: unknown, policyCount: number): StoreResponse 
       resetAtMs: nowMs + Number(reply[at + 2]),
       retryAfterMs: retryAfterMs === -1 ? Number.POSITIVE_INFINITY : retryAfterMs,
     }
+    at += 4
   }
   return { nowMs, outcomes }
 }
