@@ -113,7 +113,9 @@ describeRedisServer('redisStore on a private Redis', () => {
         options: { tier: i % 4 === 3 ? 'pro' : 'free', cost: 1 + (i % 3 === 2 ? 1 : 0) },
       }))
       const run = (limiter: RateLimiter) =>
-        Promise.all(calls.map((c) => (c.peek ? limiter.peek(c.id, c.options) : limiter.limit(c.id, c.options))))
+        Promise.all(
+          calls.map((c) => (c.peek ? limiter.peek(c.id, c.options) : limiter.limit(c.id, c.options))),
+        )
       await onRedis.limit('warm-up') // loads the script once (NOSCRIPT → EVAL) if needed
       await inMemory.limit('warm-up')
       const before = await commandCounts(admin)
