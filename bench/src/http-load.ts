@@ -42,7 +42,7 @@ export class ServerProcess {
     nodeOptions: readonly string[] = [],
   ): Promise<ServerProcess> {
     const child = fork(SERVER_FILE, [framework, variant], {
-      execArgv: ['--conditions=@floodgate/source', '--import', 'tsx', ...nodeOptions],
+      execArgv: ['--import', 'tsx', ...nodeOptions],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     try {

@@ -12,7 +12,7 @@ const CHILD = fileURLToPath(new URL('./memory-child.ts', import.meta.url))
 const TARGET_BYTES_PER_KEY = 150
 
 async function inChild(name: string): Promise<MemoryResult> {
-  // execArgv carries --conditions, --import tsx and --expose-gc from `pnpm bench`.
+  // execArgv carries --import tsx and --expose-gc from `pnpm bench`.
   const flags = process.execArgv.includes('--expose-gc')
     ? process.execArgv
     : [...process.execArgv, '--expose-gc']

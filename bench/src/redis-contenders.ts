@@ -55,7 +55,7 @@ export async function startRig(): Promise<Rig> {
     await nodeRedis.connect()
     opened.push({ close: () => nodeRedis.destroy() })
     const child = fork(fileURLToPath(new URL('./redis-upstash-child.ts', import.meta.url)), [server.url], {
-      execArgv: ['--conditions=@floodgate/source', '--import', 'tsx'],
+      execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     opened.push({ close: () => child.send({ type: 'stop' }) })
