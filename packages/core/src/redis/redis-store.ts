@@ -23,8 +23,9 @@ const OPTIONS = ['client', 'clock', 'logger'] as const
 const warned = new WeakSet<object>()
 
 /**
- * Counters in Redis: one EVALSHA of one Lua script per decision, every policy of the request in
- * one atomic step, on the Redis server's clock. See docs/stores.md.
+ * Counters in Redis: one Lua script per decision, every policy of the request in one atomic step,
+ * on the Redis server's clock. The decisions started in one tick share one EVALSHA (up to
+ * `MAX_BATCH`, except on a Cluster). See docs/stores.md.
  */
 export function redisStore(options: RedisStoreOptions): RateLimitStore {
   const o = requireObject(options, 'redisStore(options)')
