@@ -74,3 +74,42 @@ describe('express trust proxy given as addresses', () => {
     },
   )
 })
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as ExpressFactory],
+])('%s: a limiter on a mounted sub-app', (_name, express) => {
+  it.each([
+    ['trusts one hop', 1, ['99', '99']],
+    ['trusts no proxy', false, ['99', '98']],
+  ])('follows the trust proxy setting it inherits when the parent %s', async (_t, trust, expected) => {
+    const parent = express()
+    parent.set('trust proxy', trust)
+    const api = express()
+    api.use(
+      rateLimit({
+        policies: fixedWindow({ limit: 100, window: '1 m' }),
+        store: memoryStore({ clock: manualClock(1_800_000_000_000) }),
+        logger: false,
+      }),
+    )
+    api.get('/', (_req, res) => {
+      res.json({})
+    })
+    parent.use('/api', api)
+    const server = parent.listen(0, '127.0.0.1')
+    await new Promise<void>((resolve) => server.once('listening', resolve))
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/`
+      const remaining: (string | null)[] = []
+      for (const client of ['198.51.100.1', '198.51.100.2']) {
+        const response = await fetch(base, { headers: { 'x-forwarded-for': client } })
+        remaining.push(response.headers.get('x-ratelimit-remaining'))
+      }
+      expect(remaining).toEqual(expected)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  })
+})
