@@ -138,6 +138,20 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(redisMoved!.map((d) => d.reason)).toEqual(['limited', 'allowed'])
     })
 
+    it('sends a decision queued in this tick before a reset made after it', async () => {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        store: makeStore(),
+        prefix: `order-${library}-${Date.now()}`,
+        denyCache: false,
+      })
+      expect((await limiter.limit('r')).remaining).toBe(2)
+      const [decision] = await Promise.all([limiter.limit('r'), limiter.reset('r')])
+      expect(decision.remaining).toBe(1)
+      // Reset after that decision: the next request would be the first again (peek counts itself).
+      expect((await limiter.peek('r')).remaining).toBe(2)
+    })
+
     it('leaves no Floodgate key without a TTL after a long mixed run, and heals one it finds', async () => {
       const prefix = `ttl-${library}`
       const limiter = createRateLimiter({

@@ -225,6 +225,8 @@ class ScriptStore implements RateLimitStore {
   async reset(request: StoreResetRequest): Promise<void> {
     if (request.policies.length === 0) return
     this.runner.assertReady?.()
+    // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
+    this.flush()
     // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
     await this.runner.del(
       counterKeys(
