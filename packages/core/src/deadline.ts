@@ -28,7 +28,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
 export interface PendingCall {
   readonly atMs: number
   settled: boolean
-  readonly expire: () => void
+  /** Answers the call as timed out; the queue has already set `settled`. */
+  expire(): void
 }
 
 /**
@@ -46,9 +47,14 @@ export class DeadlineQueue {
   /** Starts a call's deadline. The caller sets `settled` when the call answers in time. */
   add(expire: () => void): PendingCall {
     const call: PendingCall = { atMs: performance.now() + this.ms, settled: false, expire }
+    this.track(call)
+    return call
+  }
+
+  /** Queues a call made with `atMs` = `performance.now() + ms` (calls must arrive in that order). */
+  track(call: PendingCall): void {
     this.calls.push(call)
     if (this.timer === undefined) this.arm(this.ms)
-    return call
   }
 
   private arm(delayMs: number): void {

@@ -9,6 +9,7 @@ import {
   resolveLimiterOptions,
 } from './limiter-options.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
+import { type QueuedCall, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
@@ -58,6 +59,8 @@ class Limiter implements RateLimiter {
   private readonly defaultPolicies: readonly Policy[]
   /** Set when the store is a `memoryStore()`: its allocation-free path for one-policy requests. */
   private readonly memory: MemoryFastPath | undefined
+  /** Set when the store offers the SUBMIT path (the Redis and Upstash stores): no promise layers. */
+  private readonly submitting: SubmittingStore | undefined
   /** The `timeout` of calls to a remote store. */
   private readonly deadlines: DeadlineQueue
 
@@ -67,6 +70,7 @@ class Limiter implements RateLimiter {
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
     this.memory = memoryFastPath(this.store)
+    this.submitting = submittingStore(this.store)
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
     this.deadlines = new DeadlineQueue(config.timeoutMs)
   }
@@ -119,6 +123,9 @@ class Limiter implements RateLimiter {
       return this.decideInMemory(this.memory, id, policies, tier, cost, peek)
     }
     const sentAt = denyCache?.now() ?? 0
+    if (this.submitting !== undefined) {
+      return this.decideBySubmit(this.submitting, id, policies, tier, cost, peek, denyCache, sentAt)
+    }
     let result: StoreResponse | Promise<StoreResponse>
     try {
       result = this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek })
@@ -245,7 +252,36 @@ class Limiter implements RateLimiter {
     })
   }
 
-  private timeoutError(): FloodgateError {
+  /**
+   * A decision on a store with the SUBMIT path: the store answers the RemoteDecision itself,
+   * which is also the deadline queue's entry, so a decision costs one promise and one object.
+   * Settles as `decideRemotely` does: the Redis and Upstash fault tests run this path,
+   * limiter-store-failure.test.ts the other.
+   */
+  private decideBySubmit(
+    store: SubmittingStore,
+    id: string,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+    peek: boolean,
+    denyCache: DenyCache | undefined,
+    sentAt: number,
+  ): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      const call = new RemoteDecision(this, id, policies, tier, cost, denyCache, sentAt, resolve, reject)
+      try {
+        store[SUBMIT](this.config.prefix, id, policies, cost, peek, call)
+      } catch (error) {
+        call.fail(error)
+        return
+      }
+      this.deadlines.track(call)
+    })
+  }
+
+  /** @internal The store failure a timed-out call answers with. */
+  timeoutError(): FloodgateError {
     return new FloodgateError(
       ERROR_CODES.STORE_TIMEOUT,
       `The ${this.store.name} store did not answer within ${this.config.timeoutMs} ms.`,
@@ -257,7 +293,8 @@ class Limiter implements RateLimiter {
     return withDeadline(result, this.config.timeoutMs, `The ${this.store.name} store`)
   }
 
-  private decision(
+  /** @internal */
+  decision(
     response: StoreResponse,
     policies: readonly Policy[],
     tier: string | undefined,
@@ -297,7 +334,8 @@ class Limiter implements RateLimiter {
     }
   }
 
-  private storeFailure(
+  /** @internal */
+  storeFailure(
     cause: unknown,
     policies: readonly Policy[],
     tier: string | undefined,
@@ -328,6 +366,61 @@ class Limiter implements RateLimiter {
         ERROR_CODES.CLOSED,
         'This rate limiter was closed; create a new one to keep limiting.',
       )
+    }
+  }
+}
+
+/**
+ * One decision waiting on a store's SUBMIT path: answered by the store (`respond`, `fail`) or by the
+ * limiter's deadline (`expire`), whichever comes first; the others are then ignored.
+ */
+class RemoteDecision implements QueuedCall, PendingCall {
+  settled = false
+  readonly atMs: number
+
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly id: string,
+    private readonly policies: readonly Policy[],
+    private readonly tier: string | undefined,
+    private readonly cost: number,
+    private readonly denyCache: DenyCache | undefined,
+    private readonly sentAt: number,
+    private readonly resolve: (decision: Decision) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.atMs = performance.now() + limiter.config.timeoutMs
+  }
+
+  respond(response: StoreResponse): void {
+    if (this.settled) return
+    this.settled = true
+    try {
+      const decision = this.limiter.decision(response, this.policies, this.tier, this.cost)
+      if (this.denyCache !== undefined && decision.reason === 'limited')
+        this.denyCache.remember(this.tier, this.id, decision, this.sentAt)
+      this.resolve(decision)
+    } catch (error) {
+      this.reject(error)
+    }
+  }
+
+  fail(error: unknown): void {
+    if (this.settled) return
+    this.settled = true
+    this.answerFailure(error)
+  }
+
+  expire(): void {
+    // The deadline queue set `settled` already.
+    this.answerFailure(this.limiter.timeoutError())
+  }
+
+  private answerFailure(error: unknown): void {
+    try {
+      this.resolve(this.limiter.storeFailure(error, this.policies, this.tier, this.cost))
+    } catch (failure) {
+      this.reject(failure)
     }
   }
 }

@@ -1,5 +1,6 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
+import { type QueuedCall, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, counterKeys } from './keys.js'
@@ -31,19 +32,14 @@ export interface ScriptStoreSettings {
  */
 export const MAX_BATCH = 16
 
-/** A decision waiting in a batch: how many policies it has and how to answer it. */
-interface Waiter {
-  policyCount: number
-  resolve(response: StoreResponse): void
-  reject(error: unknown): void
-}
-
-/** Decisions queued for one script call: their keys and arguments in order, and their waiters. */
+/** Decisions queued for one script call: their keys and arguments in order, and their calls. */
 interface Batch {
   nowArg: string
   keys: string[]
   args: string[]
-  waiters: Waiter[]
+  calls: QueuedCall[]
+  /** Policies of each call, to split the reply. */
+  counts: number[]
 }
 
 /**
@@ -83,7 +79,7 @@ export function checkClock(clock: unknown, option: string): (() => number) | und
   return clock as (() => number) | undefined
 }
 
-class ScriptStore implements RateLimitStore {
+class ScriptStore implements RateLimitStore, SubmittingStore {
   readonly local = false
   readonly name: string
   private readonly clock: (() => number) | undefined
@@ -111,46 +107,54 @@ class ScriptStore implements RateLimitStore {
     this.maxBatch = settings.maxBatch
   }
 
+  consume(request: StoreRequest): Promise<StoreResponse> {
+    return new Promise<StoreResponse>((resolve, reject) => {
+      const { prefix, id, policies, cost, peek } = request
+      this[SUBMIT](prefix, id, policies, cost, peek, { respond: resolve, fail: reject })
+    })
+  }
+
   /**
    * Queues the decision into this tick's batch (sent by `process.nextTick`, or at once when the
    * batch is full, when the injected clock moved, or with `maxBatch` 1). Refusals (client not
    * connected, Redis silent) throw here, so nothing waits on a call that will not be answered.
    */
-  consume(request: StoreRequest): Promise<StoreResponse> {
-    try {
-      const { policies } = request
-      const list = this.listOf(policies)
-      this.runner.assertReady?.()
-      if (this.stalled) {
-        throw new FloodgateError(
-          ERROR_CODES.STORE_ERROR,
-          `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
-        )
-      }
-      const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
-      let batch = this.queued
-      if (batch !== undefined && batch.nowArg !== nowArg) {
-        this.flush()
-        batch = undefined
-      }
-      if (batch === undefined) {
-        batch = { nowArg, keys: [], args: [nowArg, this.clock === undefined ? '' : SLACK], waiters: [] }
-        this.queued = batch
-      }
-      const head = `${request.prefix}:{${cachedDigest(request.id)}`
-      for (const tail of list.tails) batch.keys.push(head + tail)
-      batch.args.push(request.cost === 1 ? '1' : String(request.cost), request.peek ? '1' : '0', list.spec)
-      const answer = new Promise<StoreResponse>((resolve, reject) => {
-        batch.waiters.push({ policyCount: policies.length, resolve, reject })
-      })
-      if (batch.waiters.length >= this.maxBatch) this.flush()
-      else if (!this.tickQueued) {
-        this.tickQueued = true
-        process.nextTick(this.flushQueued)
-      }
-      return answer
-    } catch (error) {
-      return Promise.reject(error)
+  [SUBMIT](
+    prefix: string,
+    id: string,
+    policies: readonly Policy[],
+    cost: number,
+    peek: boolean,
+    call: QueuedCall,
+  ): void {
+    const list = this.listOf(policies)
+    this.runner.assertReady?.()
+    if (this.stalled) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
+      )
+    }
+    const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
+    let batch = this.queued
+    if (batch !== undefined && batch.nowArg !== nowArg) {
+      this.flush()
+      batch = undefined
+    }
+    if (batch === undefined) {
+      const slack = this.clock === undefined ? '' : SLACK
+      batch = { nowArg, keys: [], args: [nowArg, slack], calls: [], counts: [] }
+      this.queued = batch
+    }
+    const head = `${prefix}:{${cachedDigest(id)}`
+    for (const tail of list.tails) batch.keys.push(head + tail)
+    batch.args.push(cost === 1 ? '1' : String(cost), peek ? '1' : '0', list.spec)
+    batch.calls.push(call)
+    batch.counts.push(policies.length)
+    if (batch.calls.length >= this.maxBatch) this.flush()
+    else if (!this.tickQueued) {
+      this.tickQueued = true
+      process.nextTick(this.flushQueued)
     }
   }
 
@@ -164,62 +168,64 @@ class ScriptStore implements RateLimitStore {
     const batch = this.queued
     if (batch === undefined) return
     this.queued = undefined
-    const { keys, args, waiters } = batch
+    const { keys, args } = batch
     if (this.inFlight === 0) {
       this.heardAtMs = performance.now()
       this.watch()
     }
-    this.inFlight += waiters.length
+    this.inFlight += batch.calls.length
     let sent: Promise<unknown>
     try {
       sent = this.runner.evalsha(DECIDE_SHA1, keys, args)
     } catch (error) {
-      this.fail(waiters, error)
+      this.fail(batch, error)
       return
     }
     sent.then(
-      (reply) => this.deliver(waiters, reply),
+      (reply) => this.deliver(batch, reply),
       (error: unknown) => {
         // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe.
-        if (!isNoScript(error)) return this.fail(waiters, error)
+        if (!isNoScript(error)) return this.fail(batch, error)
         let again: Promise<unknown>
         try {
           again = this.runner.eval(DECIDE_SCRIPT, keys, args)
         } catch (evalError) {
-          return this.fail(waiters, evalError)
+          return this.fail(batch, evalError)
         }
         again.then(
-          (reply) => this.deliver(waiters, reply),
-          (evalError: unknown) => this.fail(waiters, evalError),
+          (reply) => this.deliver(batch, reply),
+          (evalError: unknown) => this.fail(batch, evalError),
         )
       },
     )
   }
 
-  private deliver(waiters: readonly Waiter[], reply: unknown): void {
-    this.settled(waiters.length)
+  private deliver(batch: Batch, reply: unknown): void {
+    const { calls, counts } = batch
+    this.settled(calls.length)
     let policyCount = 0
-    for (const w of waiters) policyCount += w.policyCount
+    for (const count of counts) policyCount += count
     if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
       const error = new FloodgateError(
         ERROR_CODES.STORE_ERROR,
         `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${1 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
       )
-      for (const w of waiters) w.reject(error)
+      for (const call of calls) call.fail(error)
       return
     }
     const nowMs = Number(reply[0])
     let at = 1
-    for (const w of waiters) {
-      w.resolve(decodeOutcomes(reply, at, w.policyCount, nowMs))
-      at += 4 * w.policyCount
+    for (let i = 0; i < calls.length; i++) {
+      const count = counts[i]!
+      calls[i]!.respond(decodeOutcomes(reply, at, count, nowMs))
+      at += 4 * count
     }
   }
 
-  private fail(waiters: readonly Waiter[], error: unknown): void {
-    this.settled(waiters.length)
+  private fail(batch: Batch, error: unknown): void {
+    this.settled(batch.calls.length)
     const reason = asTimeout(error, this.name)
-    for (const w of waiters) w.reject(reason)
+    for (const call of batch.calls) call.fail(reason)
   }
 
   async reset(request: StoreResetRequest): Promise<void> {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import type { Decision } from '../decision.js'
 import type { RateLimiter } from '../limiter.js'
+import { SUBMIT, type SubmittingStore, submittingStore } from '../queued-call.js'
 import { redisStore } from '../redis/redis-store.js'
 import type { RateLimitStore, StoreResponse } from '../store.js'
 
@@ -68,23 +69,57 @@ export class InFlightCounter {
   maxPendingStoreCalls = 0
 
   wrap(store: RateLimitStore): RateLimitStore {
-    return {
+    const wrapped: RateLimitStore & Partial<SubmittingStore> = {
       name: store.name,
       local: store.local,
       consume: (request) => {
-        this.pendingStoreCalls++
-        this.maxPendingStoreCalls = Math.max(this.maxPendingStoreCalls, this.pendingStoreCalls)
-        this.check()
-        const settle = () => {
-          this.pendingStoreCalls--
-        }
+        this.started()
         const result = Promise.resolve(store.consume(request)) as Promise<StoreResponse>
-        result.then(settle, settle)
+        result.then(this.settled, this.settled)
         return result
       },
       reset: (request) => store.reset(request),
       close: () => store.close(),
     }
+    // The limiter's own path into the Redis store, counted the same way, so the pile-up is measured
+    // on what applications run.
+    const submitting = submittingStore(store)
+    if (submitting !== undefined) {
+      wrapped[SUBMIT] = (prefix, id, policies, cost, peek, call) => {
+        this.started()
+        let open = true
+        const settle = () => {
+          if (open) this.settled()
+          open = false
+        }
+        try {
+          submitting[SUBMIT](prefix, id, policies, cost, peek, {
+            respond: (response) => {
+              settle()
+              call.respond(response)
+            },
+            fail: (error) => {
+              settle()
+              call.fail(error)
+            },
+          })
+        } catch (error) {
+          settle()
+          throw error
+        }
+      }
+    }
+    return wrapped
+  }
+
+  private started(): void {
+    this.pendingStoreCalls++
+    this.maxPendingStoreCalls = Math.max(this.maxPendingStoreCalls, this.pendingStoreCalls)
+    this.check()
+  }
+
+  private readonly settled = (): void => {
+    this.pendingStoreCalls--
   }
 
   /** limit() timed with performance.now(), counted as a request in flight until it answers. */
