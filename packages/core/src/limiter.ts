@@ -209,54 +209,24 @@ class Limiter implements RateLimiter {
     sentAt: number,
   ): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
-      let call: PendingCall | undefined
-      const onResponse = (response: StoreResponse) => {
-        if (call !== undefined) {
-          if (call.settled) return
-          call.settled = true
-        }
-        try {
-          const decision = this.decision(response, policies, tier, cost)
-          if (denyCache !== undefined && decision.reason === 'limited')
-            denyCache.remember(tier, id, decision, sentAt)
-          resolve(decision)
-        } catch (error) {
-          reject(error)
-        }
-      }
-      const onError = (error: unknown) => {
-        if (call !== undefined) {
-          if (call.settled) return
-          call.settled = true
-        }
-        try {
-          resolve(this.storeFailure(error, policies, tier, cost))
-        } catch (failure) {
-          reject(failure)
-        }
-      }
-      if (!this.store.local) {
-        call = this.deadlines.add(() => {
-          try {
-            resolve(this.storeFailure(this.timeoutError(), policies, tier, cost))
-          } catch (failure) {
-            reject(failure)
-          }
-        })
-      }
+      const call = new RemoteDecision(this, id, policies, tier, cost, denyCache, sentAt, resolve, reject)
+      if (!this.store.local) this.deadlines.track(call)
       try {
-        result.then(onResponse, onError)
+        result.then(
+          (response) => call.respond(response),
+          (error: unknown) => call.fail(error),
+        )
       } catch (error) {
-        onError(error)
+        call.fail(error)
       }
     })
   }
 
   /**
    * A decision on a store with the SUBMIT path: the store answers the RemoteDecision itself,
-   * which is also the deadline queue's entry, so a decision costs one promise and one object.
-   * Settles as `decideRemotely` does: the Redis and Upstash fault tests run this path,
-   * limiter-store-failure.test.ts the other.
+   * which is also the deadline queue's entry, so a decision costs one promise and one object and
+   * no promise of the store's. The Redis and Upstash fault tests run this path;
+   * limiter-store-failure.test.ts runs `decideRemotely`, which settles through the same object.
    */
   private decideBySubmit(
     store: SubmittingStore,
