@@ -8,12 +8,15 @@ export const FRAMEWORKS = ['express', 'koa', 'fastify'] as const
 export type Framework = (typeof FRAMEWORKS)[number]
 
 /**
- * `bare`: no limiter. `*-allowed` never denies, `*-denied` denies all but the first request.
+ * `bare`: no limiter. `headers-only`: no limiter, but a middleware setting the same rate-limit
+ * headers as the like-for-like Floodgate row, with constant values: the floor any limiter sending
+ * them pays. `*-allowed` never denies, `*-denied` denies all but the first request.
  * `floodgate-*` sends the same rate-limit headers as the framework's peer (like for like);
  * `floodgate-allowed-default-headers` sends Floodgate's defaults (draft-8 + legacy) where they differ.
  */
 export const VARIANTS = [
   'bare',
+  'headers-only',
   'floodgate-allowed',
   'floodgate-allowed-default-headers',
   'peer-allowed',
@@ -34,6 +37,27 @@ export function variantsOf(framework: Framework): Variant[] {
 function floodgateHeaders(framework: Framework, variant: Variant): HeaderFormat[] {
   if (framework === 'express' || variant === 'floodgate-allowed-default-headers') return ['draft-8', 'legacy']
   return ['legacy']
+}
+
+/** The like-for-like Floodgate headers of each framework, with constant values (`headers-only`). */
+const CONSTANT_HEADERS: Record<Framework, Record<string, string>> = {
+  express: {
+    'RateLimit-Policy': '"fixed-window";q=1000000000;w=60',
+    RateLimit: '"fixed-window";r=999999999;t=60',
+    'X-RateLimit-Limit': '1000000000',
+    'X-RateLimit-Remaining': '999999999',
+    'X-RateLimit-Reset': '1800000060',
+  },
+  koa: {
+    'X-RateLimit-Limit': '1000000000',
+    'X-RateLimit-Remaining': '999999999',
+    'X-RateLimit-Reset': '1800000060',
+  },
+  fastify: {
+    'X-RateLimit-Limit': '1000000000',
+    'X-RateLimit-Remaining': '999999999',
+    'X-RateLimit-Reset': '1800000060',
+  },
 }
 
 /** The usual rate limiter of each framework, as the tables name it. */
@@ -87,6 +111,12 @@ async function startExpress(variant: Variant): Promise<Server> {
     const { rateLimit } = await import('express-rate-limit')
     // The same header set Floodgate sends by default: draft-8 fields plus X-RateLimit-*.
     app.use(rateLimit({ windowMs: WINDOW_MS, limit, standardHeaders: 'draft-8', legacyHeaders: true }))
+  } else if (variant === 'headers-only') {
+    const headers = Object.entries(CONSTANT_HEADERS.express)
+    app.use((_req, res, next) => {
+      for (const [name, value] of headers) res.setHeader(name, value)
+      next()
+    })
   }
   app.get(ROUTE, (_req, res) => {
     res.json({ hello: 'world' })
@@ -106,6 +136,12 @@ async function startKoa(variant: Variant): Promise<Server> {
     app.use(
       ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_MS, max: limit, id: (ctx) => ctx.ip }),
     )
+  } else if (variant === 'headers-only') {
+    const headers = Object.entries(CONSTANT_HEADERS.koa)
+    app.use(async (ctx, next) => {
+      for (const [name, value] of headers) ctx.res.setHeader(name, value)
+      await next()
+    })
   }
   app.use(async (ctx) => {
     if (ctx.method === 'GET' && ctx.path === ROUTE) ctx.body = { hello: 'world' }
@@ -126,6 +162,11 @@ async function startFastify(variant: Variant): Promise<Server> {
   } else if (variant.startsWith('peer')) {
     const { default: rateLimit } = await import('@fastify/rate-limit')
     await app.register(rateLimit, { max: limit, timeWindow: WINDOW_MS })
+  } else if (variant === 'headers-only') {
+    const headers = CONSTANT_HEADERS.fastify
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.headers(headers)
+    })
   }
   app.get(ROUTE, async () => ({ hello: 'world' }))
   await app.listen({ port: 0, host: '127.0.0.1' })

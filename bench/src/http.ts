@@ -98,6 +98,8 @@ function label(framework: Framework, variant: Variant): string {
   switch (variant) {
     case 'bare':
       return 'bare'
+    case 'headers-only':
+      return 'bare + the same headers, constant (floor)'
     case 'floodgate-allowed':
       return framework === 'express'
         ? 'Floodgate, allowed'
