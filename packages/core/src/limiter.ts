@@ -9,7 +9,7 @@ import {
   resolveLimiterOptions,
 } from './limiter-options.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
-import { type QueuedCall, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
+import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
@@ -213,7 +213,7 @@ class Limiter implements RateLimiter {
       if (!this.store.local) this.deadlines.track(call)
       try {
         result.then(
-          (response) => call.respond(response),
+          (response) => call.respondWith(response),
           (error: unknown) => call.fail(error),
         )
       } catch (error) {
@@ -271,14 +271,44 @@ class Limiter implements RateLimiter {
     cost: number,
   ): Decision {
     const { outcomes } = response
-    const b = bindingIndex(outcomes)
-    const binding = outcomes[b]!
     const parts: PolicyDecision[] = []
-    let neverAdmissible = false
+    for (let i = 0; i < policies.length; i++) parts.push(describePolicy(policies[i]!, outcomes[i]!))
+    return this.decisionOf(parts, response.nowMs, tier, cost)
+  }
+
+  /**
+   * @internal The decision of a script store's flat reply (see `readOutcome`), read straight into
+   * the PolicyDecisions it returns.
+   */
+  decisionOfReply(
+    reply: readonly unknown[],
+    at: number,
+    nowMs: number,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+  ): Decision {
+    const parts: PolicyDecision[] = []
     for (let i = 0; i < policies.length; i++) {
-      const part = describePolicy(policies[i]!, outcomes[i]!)
-      if (!part.allowed && part.retryAfterMs === Number.POSITIVE_INFINITY) neverAdmissible = true
+      const part = describePolicy(policies[i]!, UNDECIDED)
+      readOutcome(reply, at + 4 * i, nowMs, part)
       parts.push(part)
+    }
+    return this.decisionOf(parts, nowMs, tier, cost)
+  }
+
+  /** The decision of every policy's part: the binding one's figures, and why. */
+  private decisionOf(
+    parts: PolicyDecision[],
+    nowMs: number,
+    tier: string | undefined,
+    cost: number,
+  ): Decision {
+    const b = bindingIndex(parts)
+    const binding = parts[b]!
+    let neverAdmissible = false
+    for (const part of parts) {
+      if (!part.allowed && part.retryAfterMs === Number.POSITIVE_INFINITY) neverAdmissible = true
     }
     let allowed = binding.allowed
     let reason: Decision['reason'] = 'allowed'
@@ -291,15 +321,15 @@ class Limiter implements RateLimiter {
     }
     return {
       allowed,
-      limit: parts[b]!.limit,
+      limit: binding.limit,
       remaining: binding.remaining,
       resetAtMs: binding.resetAtMs,
       retryAfterMs: binding.retryAfterMs,
-      policy: parts[b]!.name,
+      policy: binding.name,
       tier,
       reason,
       cost,
-      nowMs: response.nowMs,
+      nowMs,
       policies: parts,
     }
   }
@@ -362,17 +392,32 @@ class RemoteDecision implements QueuedCall, PendingCall {
     this.atMs = performance.now() + limiter.config.timeoutMs
   }
 
-  respond(response: StoreResponse): void {
+  /** The answer of a store's SUBMIT path: the script's flat reply. */
+  respond(reply: readonly unknown[], at: number, nowMs: number): void {
     if (this.settled) return
     this.settled = true
     try {
-      const decision = this.limiter.decision(response, this.policies, this.tier, this.cost)
-      if (this.denyCache !== undefined && decision.reason === 'limited')
-        this.denyCache.remember(this.tier, this.id, decision, this.sentAt)
-      this.resolve(decision)
+      this.answer(this.limiter.decisionOfReply(reply, at, nowMs, this.policies, this.tier, this.cost))
     } catch (error) {
       this.reject(error)
     }
+  }
+
+  /** The answer of a store's `consume`. */
+  respondWith(response: StoreResponse): void {
+    if (this.settled) return
+    this.settled = true
+    try {
+      this.answer(this.limiter.decision(response, this.policies, this.tier, this.cost))
+    } catch (error) {
+      this.reject(error)
+    }
+  }
+
+  private answer(decision: Decision): void {
+    if (this.denyCache !== undefined && decision.reason === 'limited')
+      this.denyCache.remember(this.tier, this.id, decision, this.sentAt)
+    this.resolve(decision)
   }
 
   fail(error: unknown): void {

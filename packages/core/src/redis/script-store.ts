@@ -1,6 +1,6 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
-import { type QueuedCall, SUBMIT, type SubmittingStore } from '../queued-call.js'
+import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, counterKeys } from './keys.js'
@@ -110,7 +110,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   consume(request: StoreRequest): Promise<StoreResponse> {
     return new Promise<StoreResponse>((resolve, reject) => {
       const { prefix, id, policies, cost, peek } = request
-      this[SUBMIT](prefix, id, policies, cost, peek, { respond: resolve, fail: reject })
+      this[SUBMIT](prefix, id, policies, cost, peek, {
+        respond: (reply, at, nowMs) => resolve(decodeOutcomes(reply, at, policies.length, nowMs)),
+        fail: reject,
+      })
     })
   }
 
@@ -217,7 +220,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     let at = 1
     for (let i = 0; i < calls.length; i++) {
       const count = counts[i]!
-      calls[i]!.respond(decodeOutcomes(reply, at, count, nowMs))
+      calls[i]!.respond(reply, at, nowMs)
       at += 4 * count
     }
   }
@@ -335,17 +338,17 @@ export function isNoScript(error: unknown): boolean {
  * allowed, remaining, resetAtMs - nowMs and retryAfterMs, where -1 stands for an infinite
  * retryAfterMs.
  */
-function decodeOutcomes(reply: unknown[], at: number, policyCount: number, nowMs: number): StoreResponse {
+function decodeOutcomes(
+  reply: readonly unknown[],
+  at: number,
+  policyCount: number,
+  nowMs: number,
+): StoreResponse {
   const outcomes = new Array<PolicyOutcome>(policyCount)
   for (let i = 0; i < policyCount; i++) {
-    const retryAfterMs = Number(reply[at + 3])
-    outcomes[i] = {
-      allowed: reply[at] === 1 || reply[at] === '1',
-      remaining: Number(reply[at + 1]),
-      resetAtMs: nowMs + Number(reply[at + 2]),
-      retryAfterMs: retryAfterMs === -1 ? Number.POSITIVE_INFINITY : retryAfterMs,
-    }
-    at += 4
+    const outcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+    readOutcome(reply, at + 4 * i, nowMs, outcome)
+    outcomes[i] = outcome
   }
   return { nowMs, outcomes }
 }

@@ -94,9 +94,9 @@ export class InFlightCounter {
         }
         try {
           submitting[SUBMIT](prefix, id, policies, cost, peek, {
-            respond: (response) => {
+            respond: (reply, at, nowMs) => {
               settle()
-              call.respond(response)
+              call.respond(reply, at, nowMs)
             },
             fail: (error) => {
               settle()
