@@ -13,6 +13,9 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   treeshake: true,
+  // One copy of every module for CJS too (shared chunks): otherwise index.cjs and redis.cjs each carry
+  // their own FloodgateError class, and `instanceof` fails across entry points.
+  splitting: true,
   tsconfig: 'tsconfig.build.json',
   external: ['ioredis', 'redis', '@upstash/redis', '@upstash/ratelimit', 'vitest'],
 })

@@ -14,14 +14,14 @@ function header(style: ModuleStyle, adapters: readonly Adapter[], typescript: bo
     ? [
         `import { once } from 'node:events'`,
         `import { createServer } from 'node:http'`,
-        `import { createRateLimiter, DEFAULT_HEADER_FORMATS, fixedWindow, problemDetails, rateLimitHeaders } from '@floodgate/core'`,
+        `import { createRateLimiter, DEFAULT_HEADER_FORMATS, FloodgateError, fixedWindow, problemDetails, rateLimitHeaders } from '@floodgate/core'`,
         `import { redisStore } from '@floodgate/core/redis'`,
         `import { fromUpstash, upstashStore } from '@floodgate/core/upstash'`,
       ]
     : [
         `const { once } = require('node:events')`,
         `const { createServer } = require('node:http')`,
-        `const { createRateLimiter, DEFAULT_HEADER_FORMATS, fixedWindow, problemDetails, rateLimitHeaders } = require('@floodgate/core')`,
+        `const { createRateLimiter, DEFAULT_HEADER_FORMATS, FloodgateError, fixedWindow, problemDetails, rateLimitHeaders } = require('@floodgate/core')`,
         `const { redisStore } = require('@floodgate/core/redis')`,
         `const { fromUpstash, upstashStore } = require('@floodgate/core/upstash')`,
       ]
@@ -86,6 +86,20 @@ const withServer = async (name = '', server = createServer()) => {
 const checkCore = async () => {
   for (const [name, value] of Object.entries({ redisStore, upstashStore, fromUpstash })) {
     if (typeof value !== 'function') throw new Error('@floodgate/core: ' + name + ' is not a function')
+  }
+  // One FloodgateError class across the entry points (in CJS too): an error thrown by the redis
+  // entry is an instance of the class the main entry exports.
+  const thrownBy = (fn = () => {}) => {
+    try {
+      fn()
+    } catch (error) {
+      return error
+    }
+    return undefined
+  }
+  const thrown = thrownBy(() => redisStore({ client: JSON.parse('{}') }))
+  if (!(thrown instanceof FloodgateError)) {
+    throw new Error('@floodgate/core/redis threw ' + String(thrown) + ', not a FloodgateError of @floodgate/core')
   }
   const limiter = createRateLimiter({ policies: policies() })
   const server = createServer(async (req, res) => {
