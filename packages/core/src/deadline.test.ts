@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DeadlineQueue } from './deadline.js'
+import { DeadlineQueue, type PendingCall } from './deadline.js'
+
+/** Starts a deadline for a call that runs `expire` when it times out. */
+function add(queue: DeadlineQueue, expire: () => void): PendingCall {
+  const call: PendingCall = { atMs: 0, settled: false, expire }
+  queue.track(call)
+  return call
+}
 
 describe('DeadlineQueue', () => {
   afterEach(() => {
@@ -10,9 +17,9 @@ describe('DeadlineQueue', () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(100)
     const expired: string[] = []
-    queue.add(() => expired.push('a'))
+    add(queue, () => expired.push('a'))
     await vi.advanceTimersByTimeAsync(30)
-    queue.add(() => expired.push('b'))
+    add(queue, () => expired.push('b'))
     await vi.advanceTimersByTimeAsync(69)
     expect(expired).toEqual([])
     await vi.advanceTimersByTimeAsync(1)
@@ -27,11 +34,11 @@ describe('DeadlineQueue', () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(50)
     const expired: number[] = []
-    const calls = Array.from({ length: 5 }, (_, i) => queue.add(() => expired.push(i)))
+    const calls = Array.from({ length: 5 }, (_, i) => add(queue, () => expired.push(i)))
     calls[0]!.settled = true
     calls[2]!.settled = true
     await vi.advanceTimersByTimeAsync(10)
-    const late = queue.add(() => expired.push(5))
+    const late = add(queue, () => expired.push(5))
     await vi.advanceTimersByTimeAsync(40)
     expect(expired).toEqual([1, 3, 4])
     await vi.advanceTimersByTimeAsync(10)
@@ -43,10 +50,10 @@ describe('DeadlineQueue', () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(20)
     const expired: string[] = []
-    queue.add(() => {
+    add(queue, () => {
       throw new Error('a broken hook')
     })
-    queue.add(() => expired.push('second'))
+    add(queue, () => expired.push('second'))
     await vi.advanceTimersByTimeAsync(20)
     expect(expired).toEqual(['second'])
   })
@@ -55,9 +62,9 @@ describe('DeadlineQueue', () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(40)
     const expired: string[] = []
-    queue.add(() => {
+    add(queue, () => {
       expired.push('first')
-      queue.add(() => expired.push('added by first'))
+      add(queue, () => expired.push('added by first'))
     })
     await vi.advanceTimersByTimeAsync(40)
     expect(expired).toEqual(['first'])

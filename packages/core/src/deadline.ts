@@ -26,7 +26,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
 
 /** A call waiting on a remote store: its queue calls `expire` at `atMs` unless it settled first. */
 export interface PendingCall {
-  readonly atMs: number
+  /** Set by {@link DeadlineQueue.track}: `performance.now()` then, plus the queue's `ms`. */
+  atMs: number
   settled: boolean
   /** Answers the call as timed out; the queue has already set `settled`. */
   expire(): void
@@ -44,15 +45,9 @@ export class DeadlineQueue {
 
   constructor(readonly ms: number) {}
 
-  /** Starts a call's deadline. The caller sets `settled` when the call answers in time. */
-  add(expire: () => void): PendingCall {
-    const call: PendingCall = { atMs: performance.now() + this.ms, settled: false, expire }
-    this.track(call)
-    return call
-  }
-
-  /** Queues a call made with `atMs` = `performance.now() + ms` (calls must arrive in that order). */
+  /** Starts a call's deadline now. The caller sets `settled` when the call answers in time. */
   track(call: PendingCall): void {
+    call.atMs = performance.now() + this.ms
     this.calls.push(call)
     if (this.timer === undefined) this.arm(this.ms)
   }

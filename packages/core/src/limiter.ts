@@ -376,7 +376,7 @@ class Limiter implements RateLimiter {
  */
 class RemoteDecision implements QueuedCall, PendingCall {
   settled = false
-  readonly atMs: number
+  atMs = 0
 
   constructor(
     private readonly limiter: Limiter,
@@ -388,9 +388,7 @@ class RemoteDecision implements QueuedCall, PendingCall {
     private readonly sentAt: number,
     private readonly resolve: (decision: Decision) => void,
     private readonly reject: (error: unknown) => void,
-  ) {
-    this.atMs = performance.now() + limiter.config.timeoutMs
-  }
+  ) {}
 
   /** The answer of a store's SUBMIT path: the script's flat reply. */
   respond(reply: readonly unknown[], at: number, nowMs: number): void {
