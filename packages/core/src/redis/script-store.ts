@@ -34,8 +34,8 @@ export const MAX_BATCH = 16
 
 /** Decisions queued for one script call: their keys and arguments in order, and their calls. */
 interface Batch {
-  nowArg: string
   keys: string[]
+  /** nowMs and slack ('' for the server clock), then cost, peek and policy list per call. */
   args: string[]
   calls: QueuedCall[]
   /** Policies of each call, to split the reply. */
@@ -140,13 +140,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     let batch = this.queued
-    if (batch !== undefined && batch.nowArg !== nowArg) {
+    if (batch !== undefined && batch.args[0] !== nowArg) {
       this.flush()
       batch = undefined
     }
     if (batch === undefined) {
       const slack = this.clock === undefined ? '' : SLACK
-      batch = { nowArg, keys: [], args: [nowArg, slack], calls: [], counts: [] }
+      batch = { keys: [], args: [nowArg, slack], calls: [], counts: [] }
       this.queued = batch
     }
     const head = `${prefix}:{${cachedDigest(id)}`
