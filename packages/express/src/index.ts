@@ -29,19 +29,22 @@ export type RateLimitMiddleware = RequestHandler & {
   readonly limiter: RateLimiter
 }
 
+/** Express's `trust proxy` setting for this request's app (sub-apps inherit their parent's). */
+const trustSetting = (req: Request): unknown => req.app.get('trust proxy')
+
+/** `trust proxy` off: false (the default), 0 hops, or unset. */
+const trustsNoProxy = (req: Request): boolean => {
+  const setting = trustSetting(req)
+  return setting === false || setting === 0 || setting === undefined
+}
+
 const binding: RequestBinding<Request> = {
-  // With 'trust proxy' off (the default, or 0 hops) Express's req.ip is the socket's address after
-  // parsing X-Forwarded-For for nothing: read the socket directly, ~2 µs less per request.
-  ip: (req) => {
-    const trust: unknown = req.app.settings['trust proxy']
-    return trust === false || trust === undefined || trust === 0 ? req.socket.remoteAddress : req.ip
-  },
+  // With no proxy trusted, Express's req.ip is the socket's address after parsing X-Forwarded-For
+  // for nothing: read the socket directly, ~2 µs less per request.
+  ip: (req) => (trustsNoProxy(req) ? req.socket.remoteAddress : req.ip),
   headers: (req) => req.headers,
-  trustsProxy: (req) => {
-    const setting: unknown = req.app.get('trust proxy')
-    return setting !== false && setting !== 0 && setting !== undefined
-  },
-  trustsEveryHop: (req) => req.app.get('trust proxy') === true,
+  trustsProxy: (req) => !trustsNoProxy(req),
+  trustsEveryHop: (req) => trustSetting(req) === true,
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */
