@@ -15,9 +15,11 @@
  * KEYS     the counters of every request in order, one per policy (a Cluster client sends one
  *          request per call, so all keys of a call share one slot).
  * ARGV     nowMs and ttlSlackMs, both '' for the Redis server's TIME and no slack (an injected
- *          clock sends them); then per request: cost, peek ('1' | '0'), and its policies as one
- *          string of `kind limit period rate;` per policy (kind 1 fixed, 2 sliding, 3 bucket;
- *          limit or capacity; windowMs or intervalMs; refillRate, 0 for windows).
+ *          clock sends them); then one argument per request: `<cost>[p][:<policies>]`, `p` for a
+ *          peek, and its policies as `kind limit period rate;` per policy (kind 1 fixed,
+ *          2 sliding, 3 bucket; limit or capacity; windowMs or intervalMs; refillRate, 0 for
+ *          windows), left out when they are the previous request's (the first always has them).
+ *          The usual request is the single character `1`: cost 1, no peek, the same policies.
  * Returns  { nowMs, then per request and policy: allowed, remaining, resetAtMs - nowMs,
  *          retryAfterMs }, booleans as 1 / 0 and an infinite retryAfterMs as -1.
  *
@@ -36,13 +38,19 @@ end
 
 local pol, raw, out, put = {}, {}, { now }, {}
 -- k0: keys of the requests before this one; o: their last result's index in out (1: nowMs).
--- The requests of a batch mostly share one policy list: it is parsed again only when it changes.
+-- A request names its policy list only when it differs from the one before, and the list is
+-- parsed again only then.
 local k0, o, n, parsed = 0, 1, 0, nil
-for d0 = 3, #ARGV, 3 do
-  local cost = tonumber(ARGV[d0])
-  local peek = ARGV[d0 + 1] == '1'
-  local spec = ARGV[d0 + 2]
-  if spec ~= parsed then
+for d0 = 3, #ARGV do
+  local r = ARGV[d0]
+  local cost, peek, spec = 1, false, ''
+  if r ~= '1' then
+    local c, p
+    c, p, spec = string.match(r, '^(%d+)(p?):?(.*)$')
+    if c == nil then return redis.error_reply('ERR Floodgate: malformed request ' .. r) end
+    cost, peek = tonumber(c), p == 'p'
+  end
+  if spec ~= '' and spec ~= parsed then
     local pos = 1
     n = 0
     while pos <= #spec do
@@ -54,6 +62,8 @@ for d0 = 3, #ARGV, 3 do
       pol[b - 3], pol[b - 2], pol[b - 1], pol[b] = kind, tonumber(q), tonumber(period), tonumber(rate)
     end
     parsed = spec
+  elseif parsed == nil then
+    return redis.error_reply('ERR Floodgate: the first request of a batch carries no policy list')
   end
   for i = 1, n do
     -- pcall: a key of another type (an older Floodgate's hash) reads as no state and is overwritten.
@@ -198,4 +208,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = 'cae09c9779b5d6b1e0feb6373f3d3ce6a63016ce'
+export const DECIDE_SHA1 = '8ee99b72b674af8be7ef8ef92fca4b14f0492e7d'

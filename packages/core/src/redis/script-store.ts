@@ -35,8 +35,10 @@ export const MAX_BATCH = 16
 /** Decisions queued for one script call: their keys and arguments in order, and their calls. */
 interface Batch {
   keys: string[]
-  /** nowMs and slack ('' for the server clock), then cost, peek and policy list per call. */
+  /** nowMs and slack ('' for the server clock), then one `<cost>[p][:<policies>]` per call. */
   args: string[]
+  /** The policy list the last call named (a call names its list only when it differs). */
+  spec: string
   calls: QueuedCall[]
   /** Policies of each call, to split the reply. */
   counts: number[]
@@ -146,12 +148,17 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
     if (batch === undefined) {
       const slack = this.clock === undefined ? '' : SLACK
-      batch = { keys: [], args: [nowArg, slack], calls: [], counts: [] }
+      batch = { keys: [], args: [nowArg, slack], spec: '', calls: [], counts: [] }
       this.queued = batch
     }
     const head = `${prefix}:{${cachedDigest(id)}`
     for (const tail of list.tails) batch.keys.push(head + tail)
-    batch.args.push(cost === 1 ? '1' : String(cost), peek ? '1' : '0', list.spec)
+    if (cost === 1 && !peek && list.spec === batch.spec) batch.args.push('1')
+    else {
+      const request = peek ? `${cost}p` : String(cost)
+      batch.args.push(list.spec === batch.spec ? request : `${request}:${list.spec}`)
+      batch.spec = list.spec
+    }
     batch.calls.push(call)
     batch.counts.push(policies.length)
     if (batch.calls.length >= this.maxBatch) this.flush()
