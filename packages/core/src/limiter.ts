@@ -39,6 +39,41 @@ export interface RateLimiter {
   readonly warnings: Warnings
 }
 
+/**
+ * The limiter's `limit()` that answers with the decision itself when it is known at once (the memory
+ * store), and with a promise of it otherwise; throws for a bad argument. The adapters call it so
+ * that a request on the memory store waits on no promise at all. Not part of the public API.
+ */
+export const DECIDE_NOW = Symbol('floodgate.decideNow')
+
+/** A limiter offering {@link DECIDE_NOW}: every limiter made by {@link createRateLimiter}. */
+export interface DecidingNow {
+  [DECIDE_NOW](identifier: string, options?: LimitOptions): Decision | Promise<Decision>
+}
+
+/** `limiter`'s {@link DECIDE_NOW} path, or undefined for another implementation of RateLimiter. */
+export function decidingNow(limiter: RateLimiter): DecidingNow | undefined {
+  return typeof (limiter as Partial<DecidingNow>)[DECIDE_NOW] === 'function'
+    ? (limiter as RateLimiter & DecidingNow)
+    : undefined
+}
+
+/** `decide` as a promise, for `limit()` and `peek()`: a bad argument rejects, never throws. */
+function promised(
+  limiter: Limiter,
+  identifier: string,
+  options: LimitOptions | undefined,
+  peek: boolean,
+): Promise<Decision> {
+  let decided: Decision | Promise<Decision>
+  try {
+    decided = limiter.decide(identifier, options, peek)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+  return decided instanceof Promise ? decided : Promise.resolve(decided)
+}
+
 /** Creates a rate limiter. Every option is validated here; see `RateLimiterOptions`. */
 export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   return new Limiter(resolveLimiterOptions(options))
@@ -49,7 +84,7 @@ export function createRateLimiterFromResolved(config: ResolvedLimiterOptions): R
   return new Limiter(config)
 }
 
-class Limiter implements RateLimiter {
+class Limiter implements RateLimiter, DecidingNow {
   readonly warnings: Warnings
   private readonly store: RateLimitStore
   private readonly ownsStore: boolean
@@ -76,11 +111,16 @@ class Limiter implements RateLimiter {
   }
 
   limit(identifier: string, options?: LimitOptions): Promise<Decision> {
-    return this.decide(identifier, options, false)
+    return promised(this, identifier, options, false)
   }
 
   peek(identifier: string, options?: LimitOptions): Promise<Decision> {
-    return this.decide(identifier, options, true)
+    return promised(this, identifier, options, true)
+  }
+
+  /** `limit()` without the promise when the store answers at once (the memory store). */
+  [DECIDE_NOW](identifier: string, options?: LimitOptions): Decision | Promise<Decision> {
+    return this.decide(identifier, options, false)
   }
 
   async reset(identifier: string): Promise<void> {
@@ -97,28 +137,25 @@ class Limiter implements RateLimiter {
     if (this.ownsStore) await this.store.close()
   }
 
-  // Not `async`: a local store answers synchronously, and resolving the decision directly saves
-  // the extra promise and microtask an `await` of a plain value costs on every request.
-  private decide(identifier: string, options: LimitOptions | undefined, peek: boolean): Promise<Decision> {
-    let id: string
+  /**
+   * The decision itself when it is known at once (a local store, the deny cache, a store that threw),
+   * a promise of it otherwise. Throws for a bad argument or after `close()`.
+   */
+  decide(identifier: string, options: LimitOptions | undefined, peek: boolean): Decision | Promise<Decision> {
+    this.assertOpen()
+    const id = boundIdentifier(identifier)
     let cost = 1
     let tier = this.defaultTier
     let policies = this.defaultPolicies
-    try {
-      this.assertOpen()
-      id = boundIdentifier(identifier)
-      if (options !== undefined && options !== null) {
-        if (options.cost !== undefined) cost = checkCost(options.cost)
-        tier = this.tierOf(options.tier)
-        policies = this.config.tiers.get(tier ?? '')!
-      }
-    } catch (error) {
-      return Promise.reject(error)
+    if (options !== undefined && options !== null) {
+      if (options.cost !== undefined) cost = checkCost(options.cost)
+      tier = this.tierOf(options.tier)
+      policies = this.config.tiers.get(tier ?? '')!
     }
     // Repeat offenders are answered locally until their retry time (never for peek or shadow).
     const denyCache = peek ? undefined : this.config.denyCache
     const cached = denyCache?.get(tier, id, cost)
-    if (cached !== undefined) return Promise.resolve(cached)
+    if (cached !== undefined) return cached
     if (this.memory !== undefined && policies.length === 1) {
       return this.decideInMemory(this.memory, id, policies, tier, cost, peek)
     }
@@ -130,7 +167,7 @@ class Limiter implements RateLimiter {
     try {
       result = this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek })
     } catch (error) {
-      return Promise.resolve(this.storeFailure(error, policies, tier, cost))
+      return this.storeFailure(error, policies, tier, cost)
     }
     if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
       return this.decideRemotely(
@@ -143,11 +180,7 @@ class Limiter implements RateLimiter {
         sentAt,
       )
     }
-    try {
-      return Promise.resolve(this.decision(result as StoreResponse, policies, tier, cost))
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    return this.decision(result as StoreResponse, policies, tier, cost)
   }
 
   /**
@@ -162,13 +195,13 @@ class Limiter implements RateLimiter {
     tier: string | undefined,
     cost: number,
     peek: boolean,
-  ): Promise<Decision> {
+  ): Decision {
     const part = describePolicy(policies[0]!, UNDECIDED)
     let nowMs: number
     try {
       nowMs = memory.decideOne(this.config.prefix, policies, id, cost, peek, part)
     } catch (error) {
-      return Promise.resolve(this.storeFailure(error, policies, tier, cost))
+      return this.storeFailure(error, policies, tier, cost)
     }
     let allowed = part.allowed
     let reason: Decision['reason'] = 'allowed'
@@ -179,7 +212,7 @@ class Limiter implements RateLimiter {
         reason = 'shadow-limited'
       }
     }
-    return Promise.resolve({
+    return {
       allowed,
       limit: part.limit,
       remaining: part.remaining,
@@ -191,7 +224,7 @@ class Limiter implements RateLimiter {
       cost,
       nowMs,
       policies: [part],
-    })
+    }
   }
 
   /**

@@ -53,7 +53,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   const { onLimited } = handler
 
   // Express 4 ignores a returned promise, so every rejection is routed to next(err) here. No async
-  // frame: the limiter's promise is the only one a request waits on.
+  // frame: the limiter's promise, on a remote store, is the only one a request waits on.
   function answer(req: Request, res: Response, next: NextFunction, decision: Decision | undefined) {
     if (decision === undefined) return next()
     let outcome: DecidedOutcome
@@ -74,8 +74,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     res.end(outcome.body)
   }
 
+  // On the memory store the decision is there at once: answer in the same call, with no promise.
   const middleware: RequestHandler = (req, res, next) => {
-    handler.decide(req).then((decision) => answer(req, res, next, decision), next)
+    const decided = handler.decideNow(req)
+    if (decided instanceof Promise) decided.then((decision) => answer(req, res, next, decision), next)
+    else answer(req, res, next, decided)
   }
   return Object.assign(middleware, { limiter: handler.limiter })
 }

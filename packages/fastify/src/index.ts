@@ -11,7 +11,13 @@ import {
   type RateLimitHandler,
   type RequestBinding,
 } from '@floodgate/core'
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type {
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+} from 'fastify'
 import fp from 'fastify-plugin'
 
 /**
@@ -101,31 +107,47 @@ function routeOptions(defaults: RateLimitRouteOptions, own: RateLimitRouteOption
   return { ...merged, ...own }
 }
 
-// A callback hook, not an async one: the limiter's promise is the only one a request waits on.
+// A callback hook, not an async one: on a remote store the limiter's promise is the only one a
+// request waits on, and on the memory store the hook calls `done` before it returns.
 function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequestHookHandler {
   const { onLimited } = handler
+  function proceed(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: HookHandlerDoneFunction,
+    decision: Decision | undefined,
+  ): void {
+    if (decision === undefined) {
+      done()
+      return
+    }
+    let outcome: DecidedOutcome
+    try {
+      outcome = handler.outcome(decision)
+      request.rateLimit = decision
+      reply.headers(outcome.headers)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    if (outcome.action === 'pass') {
+      done()
+      return
+    }
+    if (outcome.action === 'limited' && onLimited !== undefined) {
+      answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, done)
+      return
+    }
+    try {
+      sendProblem(reply, outcome.status, outcome.body)
+    } catch (error) {
+      done(error as Error)
+    }
+  }
   return function floodgateRateLimit(request, reply, done) {
-    handler.decide(request).then((decision) => {
-      if (decision === undefined) return done()
-      let outcome: DecidedOutcome
-      try {
-        outcome = handler.outcome(decision)
-        request.rateLimit = decision
-        reply.headers(outcome.headers)
-      } catch (error) {
-        return done(error as Error)
-      }
-      if (outcome.action === 'pass') return done()
-      if (outcome.action === 'limited' && onLimited !== undefined) {
-        answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, done)
-        return
-      }
-      try {
-        sendProblem(reply, outcome.status, outcome.body)
-      } catch (error) {
-        done(error as Error)
-      }
-    }, done)
+    const decided = handler.decideNow(request)
+    if (decided instanceof Promise) decided.then((decision) => proceed(request, reply, done, decision), done)
+    else proceed(request, reply, done, decided)
   }
 }
 

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { clientIpKey } from '../ip/canonical-ip.js'
-import type { LimitOptions, RateLimiter } from '../limiter.js'
+import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
 import { WARNING_CODES } from '../warnings.js'
 import { headerWriter } from './header-writer.js'
 import {
@@ -100,6 +100,12 @@ export interface RateLimitHandler<Req, OnLimited> {
    * what to answer. Saves the promise that joins them.
    */
   decide(req: Req): Promise<Decision | undefined>
+  /**
+   * {@link decide} without the promise when the answer is known at once (the memory store, no
+   * async callbacks): the decision, or undefined when the request is skipped. Otherwise a promise
+   * of the same, rejected with the error of a user callback (or a bad cost or key); never throws.
+   */
+  decideNow(req: Req): Decision | undefined | Promise<Decision | undefined>
   /** What to answer for a decision from {@link decide}. */
   outcome(decision: Decision): DecidedOutcome
 }
@@ -132,12 +138,15 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private readonly bodies = new ProblemBodies()
   private readonly headers: (decision: Decision) => HeaderMap
   private forwardedWarned = false
+  /** The limiter's synchronous path, when it has one (any limiter made by createRateLimiter). */
+  private readonly now: DecidingNow | undefined
 
   constructor(
     private readonly o: ResolvedMiddlewareOptions<Req, OnLimited>,
     private readonly binding: RequestBinding<Req>,
   ) {
     this.limiter = o.limiter
+    this.now = decidingNow(o.limiter)
     this.onLimited = o.onLimited
     this.headers = headerWriter(o.headerFormats)
     this.hasCallbacks =
@@ -163,6 +172,21 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     if (this.hasCallbacks) return this.decideWithCallbacks(req)
     try {
       return this.limiter.limit(this.clientKey(req))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  // On the memory store without callbacks, a request waits on no promise at all: the adapter
+  // answers or continues in the same call.
+  decideNow(req: Req): Decision | undefined | Promise<Decision | undefined> {
+    const now = this.now
+    if (now === undefined || this.hasCallbacks) return this.decide(req)
+    const marks = req as Record<symbol, unknown>
+    if (marks[this.counted] === true) return undefined
+    marks[this.counted] = true
+    try {
+      return now[DECIDE_NOW](this.clientKey(req))
     } catch (error) {
       return Promise.reject(error)
     }

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest'
+import type { Decision } from '../decision.js'
+import { ERROR_CODES } from '../errors.js'
+import { createRateLimiter, type RateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { memoryStore } from '../stores/memory-store.js'
+import { createRateLimitHandler, type RequestBinding } from './request-handler.js'
+
+// The adapters' path into the limiter: on the memory store with no callbacks the decision comes
+// back as a value, so a request waits on no promise; everywhere else, a promise that never throws.
+
+interface FakeRequest {
+  ip: string
+  headers: Record<string, string>
+}
+
+const binding: RequestBinding<FakeRequest> = {
+  ip: (req) => req.ip,
+  headers: (req) => req.headers,
+  trustsProxy: () => false,
+}
+
+const policies = fixedWindow({ limit: 2, window: '1 m' })
+const request = (): FakeRequest => ({ ip: '192.0.2.7', headers: {} })
+
+describe('decideNow', () => {
+  it('gives the decision itself on the memory store, the same decisions limit() gives', async () => {
+    let now = 1_700_000_000_000
+    const handler = createRateLimitHandler(
+      { policies, store: memoryStore({ clock: () => now }), logger: false },
+      binding,
+    )
+    const answers = [1, 2, 3].map(() => handler.decideNow(request()))
+    for (const answer of answers) expect(answer).not.toBeInstanceOf(Promise)
+    const decisions = answers as (Decision | undefined)[]
+    expect(decisions.map((d) => d?.remaining)).toEqual([1, 0, 0])
+    expect(decisions.map((d) => d?.allowed)).toEqual([true, true, false])
+    now += 60_000
+    const next = handler.decideNow(request())
+    expect(next).toMatchObject({ allowed: true, remaining: 1 })
+    expect(await handler.limiter.peek('ip:192.0.2.7')).toMatchObject({ remaining: 0 })
+  })
+
+  it('skips, synchronously, a request this limiter already counted', () => {
+    const handler = createRateLimitHandler({ policies, logger: false }, binding)
+    const req = request()
+    expect(handler.decideNow(req)).toMatchObject({ allowed: true })
+    expect(handler.decideNow(req)).toBeUndefined()
+  })
+
+  it('returns a promise when a callback is asynchronous, and its rejection', async () => {
+    const keyed = createRateLimitHandler({ policies, logger: false, key: async () => 'k' }, binding)
+    const answer = keyed.decideNow(request())
+    expect(answer).toBeInstanceOf(Promise)
+    await expect(answer).resolves.toMatchObject({ allowed: true, remaining: 1 })
+
+    const failing = createRateLimitHandler(
+      {
+        policies,
+        logger: false,
+        key: () => {
+          throw new Error('no key')
+        },
+      },
+      binding,
+    )
+    await expect(failing.decideNow(request())).rejects.toThrow('no key')
+  })
+
+  it('rejects, and does not throw, once the limiter is closed', async () => {
+    const handler = createRateLimitHandler({ policies, logger: false }, binding)
+    await handler.limiter.close()
+    let answer: unknown
+    expect(() => {
+      answer = handler.decideNow(request())
+    }).not.toThrow()
+    await expect(answer).rejects.toMatchObject({ code: ERROR_CODES.CLOSED })
+  })
+
+  it('goes through limit() for a limiter of another make', async () => {
+    const inner = createRateLimiter({ policies, logger: false })
+    const calls: string[] = []
+    const wrapped: RateLimiter = {
+      limit: (id, options) => {
+        calls.push(id)
+        return inner.limit(id, options)
+      },
+      peek: (id, options) => inner.peek(id, options),
+      reset: (id) => inner.reset(id),
+      close: () => inner.close(),
+      config: inner.config,
+      warnings: inner.warnings,
+    }
+    const handler = createRateLimitHandler({ limiter: wrapped }, binding)
+    const answer = handler.decideNow(request())
+    expect(answer).toBeInstanceOf(Promise)
+    await expect(answer).resolves.toMatchObject({ allowed: true })
+    expect(calls).toEqual(['ip:192.0.2.7'])
+  })
+})
