@@ -48,6 +48,12 @@ export interface DetectedClient {
   runner: ScriptRunner
   /** Settings that break a promise of the store (double counting, requests piling up), with the fix. */
   problems: string[]
+  /**
+   * How long the store waits for the reply of a command already written, when the client does not
+   * bound that itself: node-redis's `commandOptions.timeout`, which node-redis applies only while a
+   * command waits to be written.
+   */
+  replyTimeoutMs: number | undefined
 }
 
 export function detectClient(client: unknown): DetectedClient {
@@ -97,6 +103,8 @@ function ioredis(client: IoredisClient): DetectedClient {
   return {
     library: 'ioredis',
     cluster: client.isCluster === true,
+    // ioredis's `commandTimeout` covers a command until its reply.
+    replyTimeoutMs: undefined,
     problems,
     runner: {
       // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
@@ -121,10 +129,14 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   if (nodeOptions.disableOfflineQueue !== true) {
     problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
   }
+  const commandOptions = nodeOptions.commandOptions as { timeout?: unknown } | undefined
+  const timeout = commandOptions?.timeout
   return {
     library: 'node-redis',
     cluster,
     problems,
+    replyTimeoutMs:
+      typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout) ? timeout : undefined,
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),

@@ -45,5 +45,6 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     clock,
     // One call's keys must share a Cluster slot: a cluster client sends each decision alone.
     maxBatch: detected.cluster ? 1 : MAX_BATCH,
+    replyTimeoutMs: detected.replyTimeoutMs,
   })
 }

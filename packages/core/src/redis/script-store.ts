@@ -23,6 +23,12 @@ export interface ScriptStoreSettings {
    * this many; 1 sends each alone at once (a Cluster client: the keys of one call share one slot).
    */
   maxBatch: number
+  /**
+   * A call sent and still unanswered after this many ms fails as a timeout, and its late reply is
+   * ignored. For node-redis, whose `commandOptions.timeout` stops applying once a command is
+   * written; undefined where the client times its commands out itself (ioredis `commandTimeout`).
+   */
+  replyTimeoutMs?: number | undefined
 }
 
 /**
@@ -42,6 +48,9 @@ interface Batch {
   calls: QueuedCall[]
   /** Policies of each call, to split the reply. */
   counts: number[]
+  /** Set once the calls are answered (by a reply, an error or the reply timeout). */
+  answered: boolean
+  replyTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 /**
@@ -53,11 +62,13 @@ export const INJECTED_CLOCK_TTL_SLACK_MS = 60_000
 const SLACK = String(INJECTED_CLOCK_TTL_SLACK_MS)
 
 /**
- * After this long without any answer from the client while calls wait, the connection is taken for
- * dead (a partition: TCP open, nothing coming back) and new calls fail at once instead of joining
- * the pile. A client whose timeouts close such a connection sooner (ioredis `commandTimeout` +
- * `socketTimeout`) never reaches it; node-redis's socket timeout is an idle timer that steady
- * traffic keeps resetting, so it needs this bound.
+ * After this long without any answer from the client while commands it was handed wait, the
+ * connection is taken for dead (a partition: TCP open, nothing coming back) and new calls fail at
+ * once instead of joining the pile. A timeout is not an answer: a call the reply timeout failed
+ * still waits in the client. A client whose timeouts close such a connection sooner (ioredis
+ * `commandTimeout` + `socketTimeout`) never reaches it; node-redis's socket timeout is an idle timer
+ * that steady traffic keeps resetting, so it needs this bound: with nothing more written, the socket
+ * goes idle, closes, and the client lets go of every command.
  *
  * The silence is judged by a watchdog that looks only after the event loop has polled for I/O:
  * a process too busy to read its socket (a burst of thousands of calls sent in one synchronous
@@ -65,7 +76,7 @@ const SLACK = String(INJECTED_CLOCK_TTL_SLACK_MS)
  */
 export const STALL_MS = 1_000
 /** How often the watchdog looks while calls wait. */
-const WATCH_EVERY_MS = STALL_MS / 10
+export const WATCH_EVERY_MS = STALL_MS / 10
 
 const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
 
@@ -92,9 +103,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Decisions waiting for this tick's flush. */
   private queued: Batch | undefined
   private tickQueued = false
-  /** Decisions handed to the client and not yet answered. */
-  private inFlight = 0
-  /** Monotonic ms of the last settled call, or of the first call sent after none were waiting. */
+  private readonly replyTimeoutMs: number | undefined
+  /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
+  private outstanding = 0
+  /** Monotonic ms of the client's last answer, or of the first command sent after none were waiting. */
   private heardAtMs = 0
   /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
   private stalled = false
@@ -107,6 +119,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.name = settings.name
     this.clock = settings.clock
     this.maxBatch = settings.maxBatch
+    this.replyTimeoutMs = settings.replyTimeoutMs
+  }
+
+  /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
+  get commandsHeld(): number {
+    return this.outstanding
   }
 
   consume(request: StoreRequest): Promise<StoreResponse> {
@@ -137,7 +155,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.stalled) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `Redis has answered none of the ${this.inFlight} calls waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until one settles.`,
+        `Redis has answered none of the ${this.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until the client lets go of them.`,
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
@@ -148,7 +166,15 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
     if (batch === undefined) {
       const slack = this.clock === undefined ? '' : SLACK
-      batch = { keys: [], args: [nowArg, slack], spec: '', calls: [], counts: [] }
+      batch = {
+        keys: [],
+        args: [nowArg, slack],
+        spec: '',
+        calls: [],
+        counts: [],
+        answered: false,
+        replyTimer: undefined,
+      }
       this.queued = batch
     }
     const head = `${prefix}:{${cachedDigest(id)}`
@@ -179,30 +205,17 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (batch === undefined) return
     this.queued = undefined
     const { keys, args } = batch
-    if (this.inFlight === 0) {
-      this.heardAtMs = performance.now()
-      this.watch()
+    if (this.replyTimeoutMs !== undefined) {
+      batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
+      batch.replyTimer.unref?.()
     }
-    this.inFlight += batch.calls.length
-    let sent: Promise<unknown>
-    try {
-      sent = this.runner.evalsha(DECIDE_SHA1, keys, args)
-    } catch (error) {
-      this.fail(batch, error)
-      return
-    }
-    sent.then(
+    const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
+    sent?.then(
       (reply) => this.deliver(batch, reply),
       (error: unknown) => {
         // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe.
         if (!isNoScript(error)) return this.fail(batch, error)
-        let again: Promise<unknown>
-        try {
-          again = this.runner.eval(DECIDE_SCRIPT, keys, args)
-        } catch (evalError) {
-          return this.fail(batch, evalError)
-        }
-        again.then(
+        this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
           (reply) => this.deliver(batch, reply),
           (evalError: unknown) => this.fail(batch, evalError),
         )
@@ -210,9 +223,40 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     )
   }
 
+  /**
+   * Hands one command to the client and keeps count of it until its promise settles. Undefined when
+   * the client threw (the batch has failed).
+   */
+  private send(batch: Batch, command: () => Promise<unknown>): Promise<unknown> | undefined {
+    let sent: Promise<unknown>
+    try {
+      sent = command()
+    } catch (error) {
+      this.fail(batch, error)
+      return undefined
+    }
+    if (this.outstanding === 0) {
+      this.heardAtMs = performance.now()
+      this.watch()
+    }
+    this.outstanding++
+    return sent.then(
+      (reply) => {
+        this.outstanding--
+        this.heard()
+        return reply
+      },
+      (error: unknown) => {
+        this.outstanding--
+        if (!isTimeout(error)) this.heard()
+        throw error
+      },
+    )
+  }
+
   private deliver(batch: Batch, reply: unknown): void {
+    if (!this.answer(batch)) return
     const { calls, counts } = batch
-    this.settled(calls.length)
     let policyCount = 0
     for (const count of counts) policyCount += count
     if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
@@ -233,9 +277,28 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private fail(batch: Batch, error: unknown): void {
-    this.settled(batch.calls.length)
+    if (!this.answer(batch)) return
     const reason = asTimeout(error, this.name)
     for (const call of batch.calls) call.fail(reason)
+  }
+
+  /** The reply timeout: the calls fail now; the command stays with the client until it lets go. */
+  private timedOut(batch: Batch): void {
+    this.fail(
+      batch,
+      new FloodgateError(
+        ERROR_CODES.STORE_TIMEOUT,
+        `Redis did not answer the ${this.name} store within ${this.replyTimeoutMs} ms (the client's command timeout).`,
+      ),
+    )
+  }
+
+  /** Marks the batch answered; false when it already was (a late reply after the reply timeout). */
+  private answer(batch: Batch): boolean {
+    if (batch.answered) return false
+    batch.answered = true
+    if (batch.replyTimer !== undefined) clearTimeout(batch.replyTimer)
+    return true
   }
 
   async reset(request: StoreResetRequest): Promise<void> {
@@ -258,8 +321,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.stopWatching()
   }
 
-  private settled(count: number): void {
-    this.inFlight -= count
+  private heard(): void {
     this.heardAtMs = performance.now()
     this.stalled = false
   }
@@ -273,7 +335,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private inspect(): void {
-    if (this.inFlight === 0) {
+    if (this.outstanding === 0) {
       this.stopWatching()
       return
     }
@@ -322,16 +384,22 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
  * event as the limiter's deadline, only noticed first: it gets the same code.
  */
 function asTimeout(error: unknown, store: string): unknown {
-  if (!(error instanceof Error)) return error
-  const timedOut =
-    error.name === 'TimeoutError' ||
-    /^(Socket timeout|Command timed out)/.test(error.message) ||
-    error.constructor.name === 'SocketTimeoutError'
-  if (!timedOut) return error
+  if (!isTimeout(error) || error instanceof FloodgateError) return error
   return new FloodgateError(
     ERROR_CODES.STORE_TIMEOUT,
     `The ${store} store's client gave up waiting for Redis: ${error.message || error.name}`,
     { cause: error },
+  )
+}
+
+/** A client's timeout error (not an answer from Redis). */
+function isTimeout(error: unknown): error is Error {
+  if (!(error instanceof Error)) return false
+  if (error instanceof FloodgateError) return error.code === ERROR_CODES.STORE_TIMEOUT
+  return (
+    error.name === 'TimeoutError' ||
+    /^(Socket timeout|Command timed out)/.test(error.message) ||
+    error.constructor.name === 'SocketTimeoutError'
   )
 }
 

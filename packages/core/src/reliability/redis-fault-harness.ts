@@ -16,8 +16,11 @@ export const REDIS_LIBRARIES: readonly RedisLibrary[] = ['ioredis', 'node-redis'
 
 export interface FaultClient {
   store: RateLimitStore
-  /** Commands the client holds (queued or awaiting a reply). */
-  queuedCommands(): number
+  /**
+   * Commands the client holds (queued or awaiting a reply): ioredis's command queue; for node-redis,
+   * whose queue is private, the store's count of commands whose promise node-redis has not settled.
+   */
+  heldCommands(): number
   close(): Promise<void>
 }
 
@@ -37,7 +40,7 @@ export async function connectClient(library: RedisLibrary, url: string): Promise
     const internals = client as unknown as { commandQueue: { length: number } }
     return {
       store: redisStore({ client }),
-      queuedCommands: () => internals.commandQueue.length,
+      heldCommands: () => internals.commandQueue.length,
       close: async () => client.disconnect(),
     }
   }
@@ -49,10 +52,10 @@ export async function connectClient(library: RedisLibrary, url: string): Promise
   })
   client.on('error', () => undefined)
   await client.connect()
+  const store = redisStore({ client })
   return {
-    store: redisStore({ client }),
-    // node-redis keeps its queue in private fields: the pending store calls are what is counted.
-    queuedCommands: () => 0,
+    store,
+    heldCommands: () => (store as unknown as { commandsHeld: number }).commandsHeld,
     close: async () => void client.destroy(),
   }
 }
