@@ -6,7 +6,8 @@
  *
  * It is written for speed, since Redis runs it on every request: EVALSHA re-runs the whole chunk,
  * so it defines no functions (each would be a closure allocated per call) and inlines `floorDiv` /
- * `ceilDiv`; each counter is one string read with GET and written with one SET … PX.
+ * `ceilDiv`; a fixed window's counter is one HGET and one HINCRBY, the others' one GET and one
+ * SET … PX.
  *
  * One call decides a batch of requests, one after the other, each all-or-nothing on its own: the
  * store sends the decisions started in the same tick together (one command, one reply), and a
@@ -23,11 +24,15 @@
  * Returns  { nowMs, then per request and policy: allowed, remaining, resetAtMs - nowMs,
  *          retryAfterMs }, booleans as 1 / 0 and an infinite retryAfterMs as -1.
  *
- * State (one string per key, written by this script only; anything else reads as no state):
- *   fixed window   `f<window index>:<used>`
+ * State (written by this script only; a key of another type reads as no state):
+ *   fixed window   a hash: field `<window index>` → units used in that window, so a write is one
+ *                  HINCRBY (the key's TTL is set at its first write in a window, and it expires
+ *                  with the window)
  *   sliding window `s<window index>:<used in it>:<used in the previous window>`
  *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`
- * Every write sets a TTL (the transition's expiresAtMs); a denial heals a key found without one.
+ * and one string per key for the others. Every key gets a TTL (the transition's expiresAtMs)
+ * when written (a fixed window's, at its first write in a window); a denial heals a key found
+ * without one. A fixed window that lost its TTL still counts each window afresh.
  */
 export const DECIDE_SCRIPT = `local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
 if now == nil then
@@ -36,7 +41,7 @@ if now == nil then
   slack = 0
 end
 
-local pol, raw, out, put = {}, {}, { now }, {}
+local pol, raw, fld, out, put = {}, {}, {}, { now }, {}
 -- k0: keys of the requests before this one; o: their last result's index in out (1: nowMs).
 -- A request names its policy list only when it differs from the one before, and the list is
 -- parsed again only then.
@@ -66,8 +71,15 @@ for d0 = 3, #ARGV do
     return redis.error_reply('ERR Floodgate: the first request of a batch carries no policy list')
   end
   for i = 1, n do
-    -- pcall: a key of another type (an older Floodgate's hash) reads as no state and is overwritten.
-    raw[i] = redis.pcall('GET', KEYS[k0 + i])
+    -- pcall: a key of another type (an older Floodgate's state) reads as no state and is overwritten.
+    local b = 4 * i
+    if pol[b - 3] == '1' then
+      -- A fixed window reads only its current window's field.
+      fld[i] = string.format('%.0f', math.floor(now / pol[b - 1]))
+      raw[i] = redis.pcall('HGET', KEYS[k0 + i], fld[i])
+    else
+      raw[i] = redis.pcall('GET', KEYS[k0 + i])
+    end
   end
 
   local allowed = true
@@ -82,14 +94,11 @@ for d0 = 3, #ARGV do
         local a, remaining, resetAt, retry, expiresAt, value = 0, 0, 0, 0, 0, nil
         if kind == '1' then
           local window = math.floor(now / w)
-          local used = 0
-          local sw, su = string.match(s, '^f(%d+):(%d+)$')
-          if sw ~= nil and tonumber(sw) == window then used = tonumber(su) end
+          local used = tonumber(s) or 0
           resetAt = (window + 1) * w
           expiresAt = resetAt
           if used + k <= q then
             a, remaining = 1, q - (used + k)
-            if pass == 1 and not peek then value = string.format('f%.0f:%.0f', window, used + k) end
           else
             -- A tier downgrade can leave more used than this limit: never a negative remaining.
             remaining = math.max(0, q - used)
@@ -192,7 +201,25 @@ for d0 = 3, #ARGV do
     -- Peeking writes nothing.
   elseif allowed then
     for i = 1, n do
-      redis.call('SET', KEYS[k0 + i], put[i], 'PX', string.format('%.0f', math.max(1, put[n + i] - now) + slack))
+      local key, ttl = KEYS[k0 + i], math.max(1, put[n + i] - now) + slack
+      if pol[4 * i - 3] == '1' then
+        -- One HINCRBY of the window's field; its first write in a window also sets the TTL, and
+        -- the key expires with the window. An injected clock's slack lets a key outlive windows:
+        -- then the fields older than the window before are dropped, so a key holds at most three.
+        if type(raw[i]) == 'table' then redis.call('DEL', key) end
+        redis.call('HINCRBY', key, fld[i], string.format('%.0f', cost))
+        if not raw[i] or type(raw[i]) == 'table' then
+          redis.call('PEXPIRE', key, string.format('%.0f', ttl))
+          if slack > 0 and redis.call('HLEN', key) > 2 then
+            local keep = math.floor(now / pol[4 * i - 1]) - 1
+            for _, f in ipairs(redis.call('HKEYS', key)) do
+              if tonumber(f) < keep then redis.call('HDEL', key, f) end
+            end
+          end
+        end
+      else
+        redis.call('SET', key, put[i], 'PX', string.format('%.0f', ttl))
+      end
     end
   else
     -- A denial writes nothing, but heals a key it finds without a TTL (a restore, a PERSIST).
@@ -208,4 +235,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '8ee99b72b674af8be7ef8ef92fca4b14f0492e7d'
+export const DECIDE_SHA1 = '1dd57f6dee971784237ee17c0fdccf4107448202'

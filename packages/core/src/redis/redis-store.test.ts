@@ -31,7 +31,19 @@ async function commandCounts(admin: Redis): Promise<Map<string, number>> {
 }
 
 /** Commands the decision script itself calls: commandstats counts them too. */
-const INSIDE_SCRIPT = new Set(['get', 'set', 'pexpire', 'pttl', 'time'])
+const INSIDE_SCRIPT = new Set([
+  'get',
+  'set',
+  'hget',
+  'hincrby',
+  'hlen',
+  'hkeys',
+  'hdel',
+  'del',
+  'pexpire',
+  'pttl',
+  'time',
+])
 
 /** Commands clients sent between two snapshots (not INFO, not the script's own calls). */
 function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
@@ -197,6 +209,33 @@ describeRedisServer('redisStore on a private Redis', () => {
       await admin.persist(key!)
       expect((await denied.limit('x')).reason).toBe('limited')
       expect(await admin.pttl(key!)).toBeGreaterThan(0)
+    })
+
+    it('keeps a fixed window as one hash field per window, and at most the window before when a key outlives its window', async () => {
+      // With an injected clock a key lives its window plus a slack, so it sees later windows.
+      const clock = manualClock(1_999_987_200_000)
+      const prefix = `fields-${library}-${Date.now()}`
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ name: 'f', limit: 3, window: '1 s' }),
+        store: redisStore({ client: library === 'ioredis' ? ioredis : nodeRedis, clock }),
+        prefix,
+        denyCache: false,
+      })
+      for (let i = 0; i < 3; i++) expect((await limiter.limit('k')).remaining).toBe(2 - i)
+      const [key] = await admin.keys(`${prefix}:*`)
+      const window = 1_999_987_200_000 / 1_000
+      expect(await admin.hgetall(key!)).toEqual({ [window]: '3' })
+      expect((await limiter.limit('k')).reason).toBe('limited')
+      expect(await admin.hgetall(key!)).toEqual({ [window]: '3' }) // a denial writes nothing
+      const fields: number[] = []
+      for (const step of [1_000, 1_000, 1_000, 5_000, 1_000]) {
+        clock.advance(step)
+        expect((await limiter.limit('k')).remaining).toBe(2)
+        fields.push(await admin.hlen(key!))
+        expect(await admin.pttl(key!)).toBeGreaterThan(0)
+      }
+      expect(fields).toEqual([2, 2, 2, 1, 2])
+      expect(Object.keys(await admin.hgetall(key!)).map(Number)).toEqual([window + 8, window + 9])
     })
 
     it('with the deny cache, a flood from a limited identifier costs no Redis command until its retry time', async () => {
