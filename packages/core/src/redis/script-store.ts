@@ -213,8 +213,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     sent?.then(
       (reply) => this.deliver(batch, reply),
       (error: unknown) => {
-        // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe.
+        // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe;
+        // unless the reply timeout already answered the calls as failed: then nothing is sent.
         if (!isNoScript(error)) return this.fail(batch, error)
+        if (batch.answered) return
         this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
           (reply) => this.deliver(batch, reply),
           (evalError: unknown) => this.fail(batch, evalError),
