@@ -1,9 +1,10 @@
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Cluster, Redis } from 'ioredis'
-import { createClient } from 'redis'
+import { createClient, createCluster } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { isFloodgateError } from '../errors.js'
 import { upstashStore } from '../upstash/upstash-store.js'
+import { detectClient } from './clients.js'
 import { redisStore } from './redis-store.js'
 
 // Client detection and the one-time settings warning. No command is sent: clients stay unconnected.
@@ -73,5 +74,21 @@ describe('redisStore client settings', () => {
     expect(() => redisStore({ client: createClient(), clock: 5 as never })).toThrow(
       /ERR_FLOODGATE_INVALID_OPTION/,
     )
+  })
+})
+
+describe('the reply timeout', () => {
+  it("is node-redis's commandOptions.timeout, on a client and on a cluster, and unset otherwise", () => {
+    const timed = createClient({ disableOfflineQueue: true, commandOptions: { timeout: 200 } })
+    expect(detectClient(timed).replyTimeoutMs).toBe(200)
+    expect(detectClient(createClient({ disableOfflineQueue: true })).replyTimeoutMs).toBeUndefined()
+    const cluster = createCluster({
+      rootNodes: [{ url: 'redis://127.0.0.1:1' }],
+      defaults: { disableOfflineQueue: true },
+      commandOptions: { timeout: 150 },
+    })
+    expect(detectClient(cluster).replyTimeoutMs).toBe(150)
+    // ioredis's commandTimeout already covers a command until its reply.
+    expect(detectClient(new Redis({ lazyConnect: true, commandTimeout: 200 })).replyTimeoutMs).toBeUndefined()
   })
 })

@@ -129,7 +129,10 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   if (nodeOptions.disableOfflineQueue !== true) {
     problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
   }
-  const commandOptions = nodeOptions.commandOptions as { timeout?: unknown } | undefined
+  // A cluster takes its command options at the top level, a client among its own.
+  const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
+    | { timeout?: unknown }
+    | undefined
   const timeout = commandOptions?.timeout
   return {
     library: 'node-redis',
