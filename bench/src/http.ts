@@ -24,23 +24,26 @@ function positiveNumber(name: string, fallback: number): number {
 /** Every round's sample per variant, in round order (so rounds pair up across variants). */
 type Samples = Partial<Record<Variant, Sample[]>>
 
+// Every round starts its servers afresh: a server process keeps a bias of a few µs per request for
+// its whole life (memory layout, JIT, where the scheduler puts it), which rotating the order of
+// rounds cannot average out, and which made bare servers measure slower than limited ones.
 async function measureFramework(framework: Framework): Promise<Samples> {
   const variants = variantsOf(framework)
-  const servers = await Promise.all(variants.map((v) => ServerProcess.start(framework, v)))
-  try {
-    for (const server of servers) await server.measure(WARM_UP)
-    const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
-    for (let r = 0; r < ROUNDS; r++) {
+  const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
+  for (let r = 0; r < ROUNDS; r++) {
+    const servers = await Promise.all(variants.map((v) => ServerProcess.start(framework, v)))
+    try {
+      for (const server of servers) await server.measure(WARM_UP)
       // Rotate the order each round, so a slow phase of the shared machine hits every server alike.
       for (let j = 0; j < servers.length; j++) {
         const server = servers[(j + r) % servers.length]!
         samples[server.variant]!.push(await server.measure(LOAD))
       }
+    } finally {
+      await Promise.all(servers.map((s) => s.stop()))
     }
-    return samples
-  } finally {
-    await Promise.all(servers.map((s) => s.stop()))
   }
+  return samples
 }
 
 /** The median of a per-round quantity that pairs variant `a` with variant `b` of the same round. */
@@ -164,7 +167,7 @@ function targetsTable(results: readonly FrameworkResult[]): string {
 async function run(): Promise<void> {
   const frameworks = selectedFrameworks()
   console.log(
-    `${ROUNDS} alternating rounds of ${LOAD.durationSeconds} s per server after a 1 s warm-up; ` +
+    `${ROUNDS} rounds of ${LOAD.durationSeconds} s per server, each round with every server started afresh and warmed up for ${WARM_UP.durationSeconds} s, in an order rotated every round; ` +
       `autocannon, ${LOAD.connections} connections, GET /json over loopback. Limited variants: one ` +
       'counter per client IP, fixed window of 1 min, limit 10⁹ (allowed) or 1 (denied). Same headers ' +
       "on both sides: draft-8 + X-RateLimit-* on Express (Floodgate's default; express-rate-limit set " +
