@@ -77,7 +77,7 @@ describe('decideNow', () => {
     await expect(answer).rejects.toMatchObject({ code: ERROR_CODES.CLOSED })
   })
 
-  it('goes through limit() for a limiter of another make', async () => {
+  it('goes through limit() for a limiter of another make, as a native Promise', async () => {
     const inner = createRateLimiter({ policies, logger: false })
     const calls: string[] = []
     const wrapped: RateLimiter = {
@@ -96,5 +96,18 @@ describe('decideNow', () => {
     expect(answer).toBeInstanceOf(Promise)
     await expect(answer).resolves.toMatchObject({ allowed: true })
     expect(calls).toEqual(['ip:192.0.2.7'])
+
+    // Its own thenable comes back as a native Promise, which the adapters can tell from a decision.
+    const thenable: RateLimiter = {
+      ...wrapped,
+      limit: (id, options) => {
+        const decided = inner.limit(id, options)
+        // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native Promise, on purpose
+        return { then: (ok, fail) => decided.then(ok, fail) } as Promise<Decision>
+      },
+    }
+    const foreign = createRateLimitHandler({ limiter: thenable }, binding).decideNow(request())
+    expect(foreign).toBeInstanceOf(Promise)
+    await expect(foreign).resolves.toMatchObject({ allowed: true, remaining: 0 })
   })
 })

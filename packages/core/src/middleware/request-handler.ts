@@ -102,8 +102,9 @@ export interface RateLimitHandler<Req, OnLimited> {
   decide(req: Req): Promise<Decision | undefined>
   /**
    * {@link decide} without the promise when the answer is known at once (the memory store, no
-   * async callbacks): the decision, or undefined when the request is skipped. Otherwise a promise
-   * of the same, rejected with the error of a user callback (or a bad cost or key); never throws.
+   * async callbacks): the decision, or undefined when the request is skipped. Otherwise a native
+   * Promise of the same, rejected with the error of a user callback (or a bad cost or key); never
+   * throws.
    */
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined>
   /** What to answer for a decision from {@link decide}. */
@@ -181,7 +182,9 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   // answers or continues in the same call.
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined> {
     const now = this.now
-    if (now === undefined || this.hasCallbacks) return this.decide(req)
+    // Promise.resolve: a limiter of another make may answer with a thenable of its own, and the
+    // adapters tell a pending answer from a decision with `instanceof Promise`.
+    if (now === undefined || this.hasCallbacks) return Promise.resolve(this.decide(req))
     const marks = req as Record<symbol, unknown>
     if (marks[this.counted] === true) return undefined
     marks[this.counted] = true
