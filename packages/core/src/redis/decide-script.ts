@@ -41,7 +41,8 @@ if now == nil then
   slack = 0
 end
 
-local pol, raw, fld, out, put = {}, {}, {}, { now }, {}
+-- fld, win: a fixed window's field name and window index, per policy of the request.
+local pol, raw, fld, win, out, put = {}, {}, {}, {}, { now }, {}
 -- k0: keys of the requests before this one; o: their last result's index in out (1: nowMs).
 -- A request names its policy list only when it differs from the one before, and the list is
 -- parsed again only then.
@@ -75,7 +76,8 @@ for d0 = 3, #ARGV do
     local b = 4 * i
     if pol[b - 3] == '1' then
       -- A fixed window reads only its current window's field.
-      fld[i] = string.format('%.0f', math.floor(now / pol[b - 1]))
+      win[i] = math.floor(now / pol[b - 1])
+      fld[i] = string.format('%.0f', win[i])
       raw[i] = redis.pcall('HGET', KEYS[k0 + i], fld[i])
     else
       raw[i] = redis.pcall('GET', KEYS[k0 + i])
@@ -93,7 +95,7 @@ for d0 = 3, #ARGV do
         if type(s) ~= 'string' then s = '' end
         local a, remaining, resetAt, retry, expiresAt, value = 0, 0, 0, 0, 0, nil
         if kind == '1' then
-          local window = math.floor(now / w)
+          local window = win[i]
           local used = tonumber(s) or 0
           resetAt = (window + 1) * w
           expiresAt = resetAt
@@ -211,7 +213,7 @@ for d0 = 3, #ARGV do
         if not raw[i] or type(raw[i]) == 'table' then
           redis.call('PEXPIRE', key, string.format('%.0f', ttl))
           if slack > 0 and redis.call('HLEN', key) > 2 then
-            local keep = math.floor(now / pol[4 * i - 1]) - 1
+            local keep = win[i] - 1
             for _, f in ipairs(redis.call('HKEYS', key)) do
               if tonumber(f) < keep then redis.call('HDEL', key, f) end
             end
@@ -235,4 +237,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '1dd57f6dee971784237ee17c0fdccf4107448202'
+export const DECIDE_SHA1 = 'b9edab690b551691b9c6034268eac033f01b6a08'
