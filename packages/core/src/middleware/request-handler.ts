@@ -26,6 +26,12 @@ export interface RequestBinding<Req> {
    * framework that cannot tell leaves it out.
    */
   trustsEveryHop?(req: Req): boolean
+  /**
+   * The per-request object on which a limiter records that it has counted the request (one symbol
+   * property per limiter). Optional: the request itself by default. The object must live exactly
+   * as long as the request and be the same for every middleware that sees it.
+   */
+  marks?(req: Req): object
 }
 
 /** The media type of every Floodgate error body (RFC 9457). */
@@ -172,7 +178,10 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   // that: the adapter answers or continues in the same call, with no promise and no await of its
   // own (an async frame here cost about 1 µs per request).
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined> {
-    const marks = req as Record<symbol, unknown>
+    const marks = (this.binding.marks === undefined ? req : this.binding.marks(req)) as Record<
+      symbol,
+      unknown
+    >
     if (marks[this.counted] === true) return undefined
     marks[this.counted] = true
     if (this.hasCallbacks) return this.decideWithCallbacks(req)

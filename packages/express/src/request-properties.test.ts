@@ -1,0 +1,101 @@
+import type { AddressInfo } from 'node:net'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import express5, { type Request, type RequestHandler } from 'express'
+import express4 from 'express4'
+import { describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+// Express swaps each request's prototype, so every property added to `req` costs V8 a new hidden
+// class: the middleware adds `rateLimit` (the contract's name) and nothing else, and keeps the mark
+// that stops a second mount of the same limiter from counting again in `res.locals`.
+
+type Express = typeof express5
+
+interface Seen {
+  addedNames: string[]
+  addedSymbols: number
+  localSymbols: number
+  remaining: number | undefined
+}
+
+async function serve(
+  express: Express,
+  before: RequestHandler[],
+  limiter: RequestHandler,
+  requests: number,
+): Promise<Seen[]> {
+  const app = express()
+  const seen: Seen[] = []
+  const snapshots = new WeakMap<Request, { names: Set<string>; symbols: number }>()
+  app.use((req, _res, next) => {
+    snapshots.set(req, {
+      names: new Set(Object.getOwnPropertyNames(req)),
+      symbols: Object.getOwnPropertySymbols(req).length,
+    })
+    next()
+  })
+  for (const handler of before) app.use(handler)
+  app.use(limiter)
+  const router = express.Router()
+  router.use(limiter)
+  router.get('/', (req, res) => {
+    const snapshot = snapshots.get(req)!
+    const locals = res.locals as object | undefined
+    seen.push({
+      addedNames: Object.getOwnPropertyNames(req).filter((name) => !snapshot.names.has(name)),
+      addedSymbols: Object.getOwnPropertySymbols(req).length - snapshot.symbols,
+      localSymbols: locals === undefined ? 0 : Object.getOwnPropertySymbols(locals).length,
+      remaining: req.rateLimit?.remaining,
+    })
+    res.send('ok')
+  })
+  app.use(router)
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+    for (let i = 0; i < requests; i++) expect((await fetch(url)).status).toBe(200)
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  return seen
+}
+
+const limiterOf = () =>
+  rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: memoryStore(), logger: false })
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as Express],
+])('%s: what the middleware writes on the request', (_name, express) => {
+  it('adds only rateLimit to req and marks the request counted in res.locals, once for two mounts', async () => {
+    const seen = await serve(express, [], limiterOf(), 2)
+    // Whatever else Express added on the way, Floodgate's part is `rateLimit` alone.
+    for (const s of seen) {
+      expect(s.addedNames).toContain('rateLimit')
+      expect(s.addedNames.filter((name) => name === 'rateLimit' || !isExpressOwn(name))).toEqual([
+        'rateLimit',
+      ])
+      expect(s.addedSymbols).toBe(0)
+      expect(s.localSymbols).toBe(1)
+    }
+    // Mounted on the app and again on the router, the limiter counted each request once.
+    expect(seen.map((s) => s.remaining)).toEqual([4, 3])
+  })
+
+  it('keeps the mark on req when res.locals is not an object, still counting once', async () => {
+    const dropLocals: RequestHandler = (_req, res, next) => {
+      ;(res as { locals: unknown }).locals = undefined
+      next()
+    }
+    const seen = await serve(express, [dropLocals], limiterOf(), 2)
+    expect(seen.map((s) => s.addedSymbols)).toEqual([1, 1])
+    expect(seen.map((s) => s.remaining)).toEqual([4, 3])
+  })
+})
+
+/** Properties Express itself sets on a request as it routes it. */
+function isExpressOwn(name: string): boolean {
+  return ['baseUrl', 'originalUrl', 'params', 'next', 'route', 'res', 'query', '_parsedUrl'].includes(name)
+}
