@@ -3,6 +3,9 @@
 // per client IP, a one-minute fixed window (the peers' algorithm), and the same limit.
 import type { Server } from 'node:http'
 import { fixedWindow, type HeaderFormat } from '@floodgate/core'
+import type { RequestHandler } from 'express'
+import type { FastifyInstance } from 'fastify'
+import type { Middleware as KoaMiddleware } from 'koa'
 
 export const FRAMEWORKS = ['express', 'koa', 'fastify'] as const
 export type Framework = (typeof FRAMEWORKS)[number]
@@ -80,15 +83,33 @@ function limitOf(variant: Variant): number {
   return variant.endsWith('-denied') ? 1 : NEVER_DENIES
 }
 
-/** Starts the app on 127.0.0.1 and a free port; resolves with its HTTP server. */
-export async function startBenchServer(framework: Framework, variant: Variant): Promise<Server> {
+/** A running benchmark server: one variant, or every variant of a framework behind a switch. */
+export interface BenchServer {
+  server: Server
+  /** Makes `variant` the one served (a switchable server only); resolves with the path to load. */
+  select(variant: Variant): string
+}
+
+/**
+ * Starts the app on 127.0.0.1 and a free port. `variant`: that variant alone. `'switch'`: every
+ * variant of the framework in one process, each built once at start, the one served chosen by
+ * `select()` (on Express and Koa one dispatching middleware in front calls the chosen variant's
+ * middleware, or `next()` for bare; on Fastify each variant is an encapsulated plugin context with
+ * its own route prefix, as Fastify's hooks cannot be swapped). So variants are compared inside one
+ * process, with one heap and one JIT state, and a process's own bias cancels out of their difference.
+ */
+export async function startBenchServer(
+  framework: Framework,
+  variant: Variant | 'switch',
+): Promise<BenchServer> {
+  const variants = variant === 'switch' ? variantsOf(framework) : [variant]
   switch (framework) {
     case 'express':
-      return startExpress(variant)
+      return startExpress(variants)
     case 'koa':
-      return startKoa(variant)
+      return startKoa(variants)
     case 'fastify':
-      return startFastify(variant)
+      return startFastify(variants)
   }
 }
 
@@ -100,59 +121,107 @@ function listening(server: Server): Promise<Server> {
   })
 }
 
-async function startExpress(variant: Variant): Promise<Server> {
-  const { default: express } = await import('express')
-  const app = express()
+function unknownVariant(variant: Variant): never {
+  throw new Error(`this server was not started with variant "${variant}"`)
+}
+
+async function expressMiddleware(variant: Variant): Promise<RequestHandler | undefined> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { rateLimit } = await import('@floodgate/express')
-    app.use(rateLimit({ policies: policy(limit), headers: floodgateHeaders('express', variant) }))
-  } else if (variant.startsWith('peer')) {
+    return rateLimit({ policies: policy(limit), headers: floodgateHeaders('express', variant) })
+  }
+  if (variant.startsWith('peer')) {
     const { rateLimit } = await import('express-rate-limit')
     // The same header set Floodgate sends by default: draft-8 fields plus X-RateLimit-*.
-    app.use(rateLimit({ windowMs: WINDOW_MS, limit, standardHeaders: 'draft-8', legacyHeaders: true }))
-  } else if (variant === 'headers-only') {
+    return rateLimit({ windowMs: WINDOW_MS, limit, standardHeaders: 'draft-8', legacyHeaders: true })
+  }
+  if (variant === 'headers-only') {
     const headers = Object.entries(CONSTANT_HEADERS.express)
-    app.use((_req, res, next) => {
+    return (_req, res, next) => {
       for (const [name, value] of headers) res.setHeader(name, value)
       next()
-    })
+    }
+  }
+  return undefined
+}
+
+async function startExpress(variants: readonly Variant[]): Promise<BenchServer> {
+  const { default: express } = await import('express')
+  const app = express()
+  let select: (variant: Variant) => string = () => ROUTE
+  if (variants.length === 1) {
+    const middleware = await expressMiddleware(variants[0]!)
+    if (middleware !== undefined) app.use(middleware)
+  } else {
+    const passOn: RequestHandler = (_req, _res, next) => next()
+    const chosen = new Map<Variant, RequestHandler>()
+    for (const v of variants) chosen.set(v, (await expressMiddleware(v)) ?? passOn)
+    let current = passOn
+    app.use((req, res, next) => current(req, res, next))
+    select = (variant) => {
+      current = chosen.get(variant) ?? unknownVariant(variant)
+      return ROUTE
+    }
   }
   app.get(ROUTE, (_req, res) => {
     res.json({ hello: 'world' })
   })
-  return listening(app.listen(0, '127.0.0.1'))
+  return { server: await listening(app.listen(0, '127.0.0.1')), select }
 }
 
-async function startKoa(variant: Variant): Promise<Server> {
-  const { default: Koa } = await import('koa')
-  const app = new Koa()
+async function koaMiddleware(variant: Variant): Promise<KoaMiddleware | undefined> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { rateLimit } = await import('@floodgate/koa')
-    app.use(rateLimit({ policies: policy(limit), headers: floodgateHeaders('koa', variant) }))
-  } else if (variant.startsWith('peer')) {
+    return rateLimit({ policies: policy(limit), headers: floodgateHeaders('koa', variant) })
+  }
+  if (variant.startsWith('peer')) {
     const { default: ratelimit } = await import('koa-ratelimit')
-    app.use(
-      ratelimit({ driver: 'memory', db: new Map(), duration: WINDOW_MS, max: limit, id: (ctx) => ctx.ip }),
-    )
-  } else if (variant === 'headers-only') {
+    return ratelimit({
+      driver: 'memory',
+      db: new Map(),
+      duration: WINDOW_MS,
+      max: limit,
+      id: (ctx) => ctx.ip,
+    })
+  }
+  if (variant === 'headers-only') {
     const headers = Object.entries(CONSTANT_HEADERS.koa)
     // No async frame: the least a middleware can cost.
-    app.use((ctx, next) => {
+    return (ctx, next) => {
       for (const [name, value] of headers) ctx.res.setHeader(name, value)
       return next()
-    })
+    }
+  }
+  return undefined
+}
+
+async function startKoa(variants: readonly Variant[]): Promise<BenchServer> {
+  const { default: Koa } = await import('koa')
+  const app = new Koa()
+  let select: (variant: Variant) => string = () => ROUTE
+  if (variants.length === 1) {
+    const middleware = await koaMiddleware(variants[0]!)
+    if (middleware !== undefined) app.use(middleware)
+  } else {
+    const passOn: KoaMiddleware = (_ctx, next) => next()
+    const chosen = new Map<Variant, KoaMiddleware>()
+    for (const v of variants) chosen.set(v, (await koaMiddleware(v)) ?? passOn)
+    let current = passOn
+    app.use((ctx, next) => current(ctx, next))
+    select = (variant) => {
+      current = chosen.get(variant) ?? unknownVariant(variant)
+      return ROUTE
+    }
   }
   app.use(async (ctx) => {
     if (ctx.method === 'GET' && ctx.path === ROUTE) ctx.body = { hello: 'world' }
   })
-  return listening(app.listen(0, '127.0.0.1'))
+  return { server: await listening(app.listen(0, '127.0.0.1')), select }
 }
 
-async function startFastify(variant: Variant): Promise<Server> {
-  const { default: Fastify } = await import('fastify')
-  const app = Fastify({ logger: false })
+async function registerFastifyVariant(app: FastifyInstance, variant: Variant): Promise<void> {
   const limit = limitOf(variant)
   if (variant.startsWith('floodgate')) {
     const { fastifyRateLimit } = await import('@floodgate/fastify')
@@ -172,6 +241,22 @@ async function startFastify(variant: Variant): Promise<Server> {
     })
   }
   app.get(ROUTE, async () => ({ hello: 'world' }))
+}
+
+async function startFastify(variants: readonly Variant[]): Promise<BenchServer> {
+  const { default: Fastify } = await import('fastify')
+  const app = Fastify({ logger: false })
+  let select: (variant: Variant) => string = () => ROUTE
+  if (variants.length === 1) {
+    await registerFastifyVariant(app, variants[0]!)
+  } else {
+    // Prefixes of one length, so no variant's route is found faster than another's.
+    const prefixes = new Map(variants.map((v, i) => [v, `/v${i}`]))
+    for (const [v, prefix] of prefixes) {
+      await app.register((child) => registerFastifyVariant(child, v), { prefix })
+    }
+    select = (variant) => (prefixes.get(variant) ?? unknownVariant(variant)) + ROUTE
+  }
   await app.listen({ port: 0, host: '127.0.0.1' })
-  return app.server
+  return { server: app.server, select }
 }

@@ -15,6 +15,8 @@ export interface Sample {
   requestsPerSecond: number
   /** Server CPU time (user + system) per request received, in µs, measured in the server process. */
   cpuMicrosPerRequest: number
+  /** The kernel's share of it (system time): mostly the socket writes, which grow with the response. */
+  systemMicrosPerRequest: number
   /** Responses by status code, as the load generator saw them. */
   statuses: Record<string, number>
   /** Connection errors and timeouts seen by the load generator. */
@@ -28,9 +30,13 @@ export interface LoadOptions {
 
 /** A benchmark server running in its own process. */
 export class ServerProcess {
+  /** The path loaded: the route, or on a switchable server the selected variant's. */
+  private path = ROUTE
+
   private constructor(
     readonly framework: Framework,
-    readonly variant: Variant,
+    /** The variant served, or `'switch'`: every variant of the framework, chosen by `select()`. */
+    readonly variant: Variant | 'switch',
     private readonly child: ChildProcess,
     readonly port: number,
   ) {}
@@ -38,7 +44,7 @@ export class ServerProcess {
   /** `nodeOptions`: extra flags for the server's node, e.g. `--cpu-prof`. */
   static async start(
     framework: Framework,
-    variant: Variant,
+    variant: Variant | 'switch',
     nodeOptions: readonly string[] = [],
   ): Promise<ServerProcess> {
     const child = fork(SERVER_FILE, [framework, variant], {
@@ -55,7 +61,13 @@ export class ServerProcess {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}${ROUTE}`
+    return `http://127.0.0.1:${this.port}${this.path}`
+  }
+
+  /** On a switchable server, serves `variant` from now on. */
+  async select(variant: Variant): Promise<void> {
+    this.send({ type: 'select', variant })
+    this.path = (await nextMessage(this.child, 'selected', READY_TIMEOUT_MS)).path
   }
 
   /** Loads the server for `durationSeconds` and measures it. */
@@ -75,6 +87,7 @@ export class ServerProcess {
     return {
       requestsPerSecond: result.requests.total / result.duration,
       cpuMicrosPerRequest: ended.requests === 0 ? Number.NaN : ended.cpuMicros / ended.requests,
+      systemMicrosPerRequest: ended.requests === 0 ? Number.NaN : ended.systemMicros / ended.requests,
       statuses,
       errors: result.errors + result.timeouts,
     }

@@ -1,11 +1,20 @@
 // Messages between the HTTP benchmark and its server processes (Node IPC, JSON-serialised).
+import type { Variant } from './http-apps.js'
 
-/** Parent → server: `begin` opens a measurement, `end` closes it. */
-export type ParentMessage = { type: 'begin' } | { type: 'end' }
+/**
+ * Parent → server: `begin` opens a measurement, `end` closes it; `select` makes a switchable server
+ * serve one of its variants.
+ */
+export type ParentMessage = { type: 'begin' } | { type: 'end' } | { type: 'select'; variant: Variant }
 
 /** Server → parent. */
 export type ChildMessage =
   | { type: 'ready'; port: number }
   | { type: 'begun' }
-  /** CPU time (user + system, µs) the server process used and requests it received since `begin`. */
-  | { type: 'ended'; cpuMicros: number; requests: number }
+  /** The path that now serves the selected variant. */
+  | { type: 'selected'; path: string }
+  /**
+   * CPU time (user + system, µs) the server process used since `begin`, the system (kernel) part of
+   * it, and the requests it received.
+   */
+  | { type: 'ended'; cpuMicros: number; systemMicros: number; requests: number }

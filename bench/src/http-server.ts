@@ -1,17 +1,17 @@
-// Child process of the HTTP benchmark: `http-server.ts <framework> <variant>`. Serves one app and
-// answers its parent over IPC. CPU time is measured here, inside the server process, because
+// Child process of the HTTP benchmark: `http-server.ts <framework> <variant | switch>`. Serves one
+// app (one variant, or every variant behind a switch) and answers its parent over IPC. CPU time is measured here, inside the server process, because
 // throughput on a shared machine mostly measures the neighbours.
 import { FRAMEWORKS, type Framework, startBenchServer, VARIANTS, type Variant } from './http-apps.js'
 import type { ChildMessage, ParentMessage } from './http-protocol.js'
 
-const [framework, variant] = process.argv.slice(2) as [Framework, Variant]
-if (!FRAMEWORKS.includes(framework) || !VARIANTS.includes(variant)) {
-  throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${VARIANTS.join('|')}>`)
+const [framework, variant] = process.argv.slice(2) as [Framework, Variant | 'switch']
+if (!FRAMEWORKS.includes(framework) || !(variant === 'switch' || VARIANTS.includes(variant))) {
+  throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${VARIANTS.join('|')}|switch>`)
 }
 if (typeof process.send !== 'function') throw new Error('http-server.ts must be started with an IPC channel')
 
 const send = (message: ChildMessage) => process.send!(message)
-const server = await startBenchServer(framework, variant)
+const { server, select } = await startBenchServer(framework, variant)
 let served = 0
 server.on('request', () => {
   served++
@@ -20,13 +20,20 @@ let startCpu = process.cpuUsage()
 let startServed = 0
 
 process.on('message', (message: ParentMessage) => {
-  if (message.type === 'begin') {
+  if (message.type === 'select') {
+    send({ type: 'selected', path: select(message.variant) })
+  } else if (message.type === 'begin') {
     startServed = served
     startCpu = process.cpuUsage()
     send({ type: 'begun' })
   } else if (message.type === 'end') {
     const cpu = process.cpuUsage(startCpu)
-    send({ type: 'ended', cpuMicros: cpu.user + cpu.system, requests: served - startServed })
+    send({
+      type: 'ended',
+      cpuMicros: cpu.user + cpu.system,
+      systemMicros: cpu.system,
+      requests: served - startServed,
+    })
   }
 })
 // The parent going away (normally or not) ends the server.

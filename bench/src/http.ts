@@ -24,10 +24,53 @@ function positiveNumber(name: string, fallback: number): number {
 /** Every round's sample per variant, in round order (so rounds pair up across variants). */
 type Samples = Partial<Record<Variant, Sample[]>>
 
-// Every round starts its servers afresh: a server process keeps a bias of a few µs per request for
-// its whole life (memory layout, JIT, where the scheduler puts it), which rotating the order of
-// rounds cannot average out, and which made bare servers measure slower than limited ones.
+/**
+ * `same-process` (the default since the fourth session): each round starts one server process per
+ * framework holding every variant, and measures the variants one after another by switching which
+ * one it serves. `processes`: each round starts one process per variant, as before.
+ */
+const MODE = (() => {
+  const raw = process.env.FLOODGATE_BENCH_HTTP_MODE ?? 'same-process'
+  if (raw !== 'same-process' && raw !== 'processes') {
+    throw new Error(`FLOODGATE_BENCH_HTTP_MODE must be same-process or processes, got ${JSON.stringify(raw)}`)
+  }
+  return raw
+})()
+
 async function measureFramework(framework: Framework): Promise<Samples> {
+  return MODE === 'same-process' ? measureInOneProcess(framework) : measureInProcesses(framework)
+}
+
+// A server process keeps a bias of a few µs per request for its whole life (memory layout, JIT,
+// where the scheduler puts it), which rotating the order of rounds cannot average out, and which
+// once made bare servers measure slower than limited ones. With every variant in one process that
+// bias is common to all of them and cancels out of each paired difference; a fresh process every
+// round keeps one process's layout from deciding the run.
+async function measureInOneProcess(framework: Framework): Promise<Samples> {
+  const variants = variantsOf(framework)
+  const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
+  for (let r = 0; r < ROUNDS; r++) {
+    const server = await ServerProcess.start(framework, 'switch')
+    try {
+      for (const variant of variants) {
+        await server.select(variant)
+        await server.measure(WARM_UP)
+      }
+      // Rotate the order each round, so a slow phase of the shared machine hits every variant alike.
+      for (let j = 0; j < variants.length; j++) {
+        const variant = variants[(j + r) % variants.length]!
+        await server.select(variant)
+        samples[variant]!.push(await server.measure(LOAD))
+      }
+    } finally {
+      await server.stop()
+    }
+  }
+  return samples
+}
+
+// Every round starts its servers afresh, for the reason above.
+async function measureInProcesses(framework: Framework): Promise<Samples> {
   const variants = variantsOf(framework)
   const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
   for (let r = 0; r < ROUNDS; r++) {
@@ -37,7 +80,7 @@ async function measureFramework(framework: Framework): Promise<Samples> {
       // Rotate the order each round, so a slow phase of the shared machine hits every server alike.
       for (let j = 0; j < servers.length; j++) {
         const server = servers[(j + r) % servers.length]!
-        samples[server.variant]!.push(await server.measure(LOAD))
+        samples[server.variant as Variant]!.push(await server.measure(LOAD))
       }
     } finally {
       await Promise.all(servers.map((s) => s.stop()))
@@ -129,13 +172,23 @@ function frameworkTable(result: FrameworkResult): string {
       formatInt(median(s.map(rps))),
       variant === 'bare' ? '1.00' : paired(samples, variant, 'bare', (a, b) => rps(a) / rps(b)).toFixed(2),
       median(s.map(cpu)).toFixed(1),
+      median(s.map((x) => x.systemMicrosPerRequest)).toFixed(1),
       variant === 'bare' ? '' : paired(samples, variant, 'bare', (a, b) => cpu(a) - cpu(b)).toFixed(1),
       variant === 'bare' ? '' : spread(samples, variant, (a, b) => cpu(a) - cpu(b)),
       `${Math.min(...s.map((x) => share(x, expected))).toFixed(1)} % ${expected}${errors > 0 ? `, ${errors} errors` : ''}`,
     ]
   })
   return table(
-    ['variant', 'req/s', '÷ bare', 'server CPU µs/req', 'added µs/req', 'middle half of rounds', 'answers'],
+    [
+      'variant',
+      'req/s',
+      '÷ bare',
+      'server CPU µs/req',
+      'of it kernel',
+      'added µs/req',
+      'middle half of rounds',
+      'answers',
+    ],
     rows,
   )
 }
@@ -167,7 +220,9 @@ function targetsTable(results: readonly FrameworkResult[]): string {
 async function run(): Promise<void> {
   const frameworks = selectedFrameworks()
   console.log(
-    `${ROUNDS} rounds of ${LOAD.durationSeconds} s per server, each round with every server started afresh and warmed up for ${WARM_UP.durationSeconds} s, in an order rotated every round; ` +
+    (MODE === 'same-process'
+      ? `${ROUNDS} rounds of ${LOAD.durationSeconds} s per variant; every round starts one server process per framework holding all its variants, warms each up for ${WARM_UP.durationSeconds} s, then measures them one after another, switching the variant served, in an order rotated every round; `
+      : `${ROUNDS} rounds of ${LOAD.durationSeconds} s per server, each round with every server started afresh and warmed up for ${WARM_UP.durationSeconds} s, in an order rotated every round; `) +
       `autocannon, ${LOAD.connections} connections, GET /json over loopback. Limited variants: one ` +
       'counter per client IP, fixed window of 1 min, limit 10⁹ (allowed) or 1 (denied). Same headers ' +
       "on both sides: draft-8 + X-RateLimit-* on Express (Floodgate's default; express-rate-limit set " +
