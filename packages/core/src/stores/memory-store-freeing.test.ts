@@ -38,19 +38,27 @@ describe('memory store freeing', () => {
     60_000,
   )
 
-  it('sweeps full token buckets a few at a time as other requests arrive, with no timer', () => {
+  it('sweeps token buckets a whole interval after they fill, a few at a time as other requests arrive, with no timer', () => {
     const clock = manualClock(START_MS)
+    // One token refills in 200 ms: each bucket below is full again at START_MS + 200.
     const policy = tokenBucket({ capacity: 5, refillRate: 5, interval: '1 s' })
     const store = memoryStore({ clock })
     fill(store, policy, 100_000)
     expect(store.size).toBe(100_000)
-    clock.advance(1_000) // every bucket is full again: it carries no information
     const policies = [policy]
-    // Each call examines a few keys, so the sweep costs O(1) per call and finishes in bounded calls.
-    for (let i = 0; i < 30_000; i++) {
-      store.consume({ prefix: 'free', id: 'steady', policies, cost: 1, peek: false })
-      if (i % 5 === 0) clock.advance(1)
+    // Each call examines a few keys, so the sweep costs O(1) per call; 30,000 calls pass every key.
+    const steadyCalls = () => {
+      for (let i = 0; i < 30_000; i++) {
+        store.consume({ prefix: 'free', id: 'steady', policies, cost: 1, peek: false })
+      }
     }
-    expect(store.size).toBeLessThan(1_000)
+    // Full, but not yet for a whole interval: a key coming back now still finds its entry.
+    clock.advance(1_199)
+    steadyCalls()
+    expect(store.size).toBe(100_001)
+    // Full for a whole interval: it carries no information, and the sweep frees it.
+    clock.advance(1)
+    steadyCalls()
+    expect(store.size).toBe(1) // the steady key alone
   })
 })
