@@ -48,6 +48,26 @@ describe('decideNow', () => {
     expect(handler.decideNow(req)).toBeUndefined()
   })
 
+  it("keeps the counted mark where the binding's marks() says, leaving the request untouched", () => {
+    const holders = new Map<FakeRequest, object>()
+    const marked: RequestBinding<FakeRequest> = {
+      ...binding,
+      marks: (req) => {
+        const holder = holders.get(req) ?? {}
+        holders.set(req, holder)
+        return holder
+      },
+    }
+    const handler = createRateLimitHandler({ policies, logger: false }, marked)
+    const req = request()
+    expect(handler.decideNow(req)).toMatchObject({ allowed: true, remaining: 1 })
+    expect(Object.getOwnPropertySymbols(req)).toEqual([])
+    expect(Object.getOwnPropertySymbols(holders.get(req)!)).toHaveLength(1)
+    // The same request again: already counted, by the mark in its holder.
+    expect(handler.decideNow(req)).toBeUndefined()
+    expect(handler.decideNow(request())).toMatchObject({ allowed: true, remaining: 0 })
+  })
+
   it('returns a promise when a callback is asynchronous, and its rejection', async () => {
     const keyed = createRateLimitHandler({ policies, logger: false, key: async () => 'k' }, binding)
     const answer = keyed.decideNow(request())

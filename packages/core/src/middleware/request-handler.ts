@@ -178,10 +178,8 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   // that: the adapter answers or continues in the same call, with no promise and no await of its
   // own (an async frame here cost about 1 µs per request).
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined> {
-    const marks = (this.binding.marks === undefined ? req : this.binding.marks(req)) as Record<
-      symbol,
-      unknown
-    >
+    const holder = this.binding.marks === undefined ? req : this.binding.marks(req)
+    const marks = holder as Record<symbol, unknown>
     if (marks[this.counted] === true) return undefined
     marks[this.counted] = true
     if (this.hasCallbacks) return this.decideWithCallbacks(req)
