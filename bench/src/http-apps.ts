@@ -83,6 +83,17 @@ function limitOf(variant: Variant): number {
   return variant.endsWith('-denied') ? 1 : NEVER_DENIES
 }
 
+/**
+ * The time the selected variant's middleware (or hook) takes before it hands the request on, summed
+ * over requests, on a server started `'switch-timed'`: from just before it to the moment it calls
+ * `next()` (Express, Koa) or to the next hook (Fastify, whose hook runner is inside the span for
+ * every variant alike). A denied request never hands on and is not counted.
+ */
+export const ownTime = { micros: 0, requests: 0 }
+
+/** How a server is started: one variant, every variant behind a switch, or that and timed. */
+export type ServerMode = Variant | 'switch' | 'switch-timed'
+
 /** A running benchmark server: one variant, or every variant of a framework behind a switch. */
 export interface BenchServer {
   server: Server
@@ -98,19 +109,25 @@ export interface BenchServer {
  * its own route prefix, as Fastify's hooks cannot be swapped). So variants are compared inside one
  * process, with one heap and one JIT state, and a process's own bias cancels out of their difference.
  */
-export async function startBenchServer(
-  framework: Framework,
-  variant: Variant | 'switch',
-): Promise<BenchServer> {
-  const variants = variant === 'switch' ? variantsOf(framework) : [variant]
+export async function startBenchServer(framework: Framework, mode: ServerMode): Promise<BenchServer> {
+  const switched = mode === 'switch' || mode === 'switch-timed'
+  const variants = switched ? variantsOf(framework) : [mode]
+  const timed = mode === 'switch-timed'
   switch (framework) {
     case 'express':
-      return startExpress(variants)
+      return startExpress(variants, timed)
     case 'koa':
-      return startKoa(variants)
+      return startKoa(variants, timed)
     case 'fastify':
-      return startFastify(variants)
+      return startFastify(variants, timed)
   }
+}
+
+const clock = performance
+
+function record(startMs: number): void {
+  ownTime.micros += (clock.now() - startMs) * 1000
+  ownTime.requests++
 }
 
 function listening(server: Server): Promise<Server> {
@@ -146,7 +163,7 @@ async function expressMiddleware(variant: Variant): Promise<RequestHandler | und
   return undefined
 }
 
-async function startExpress(variants: readonly Variant[]): Promise<BenchServer> {
+async function startExpress(variants: readonly Variant[], timed: boolean): Promise<BenchServer> {
   const { default: express } = await import('express')
   const app = express()
   let select: (variant: Variant) => string = () => ROUTE
@@ -158,7 +175,17 @@ async function startExpress(variants: readonly Variant[]): Promise<BenchServer> 
     const chosen = new Map<Variant, RequestHandler>()
     for (const v of variants) chosen.set(v, (await expressMiddleware(v)) ?? passOn)
     let current = passOn
-    app.use((req, res, next) => current(req, res, next))
+    if (timed) {
+      app.use((req, res, next) => {
+        const start = clock.now()
+        current(req, res, (error?: unknown) => {
+          record(start)
+          next(error)
+        })
+      })
+    } else {
+      app.use((req, res, next) => current(req, res, next))
+    }
     select = (variant) => {
       current = chosen.get(variant) ?? unknownVariant(variant)
       return ROUTE
@@ -197,7 +224,7 @@ async function koaMiddleware(variant: Variant): Promise<KoaMiddleware | undefine
   return undefined
 }
 
-async function startKoa(variants: readonly Variant[]): Promise<BenchServer> {
+async function startKoa(variants: readonly Variant[], timed: boolean): Promise<BenchServer> {
   const { default: Koa } = await import('koa')
   const app = new Koa()
   let select: (variant: Variant) => string = () => ROUTE
@@ -209,7 +236,17 @@ async function startKoa(variants: readonly Variant[]): Promise<BenchServer> {
     const chosen = new Map<Variant, KoaMiddleware>()
     for (const v of variants) chosen.set(v, (await koaMiddleware(v)) ?? passOn)
     let current = passOn
-    app.use((ctx, next) => current(ctx, next))
+    if (timed) {
+      app.use((ctx, next) => {
+        const start = clock.now()
+        return current(ctx, () => {
+          record(start)
+          return next()
+        })
+      })
+    } else {
+      app.use((ctx, next) => current(ctx, next))
+    }
     select = (variant) => {
       current = chosen.get(variant) ?? unknownVariant(variant)
       return ROUTE
@@ -221,8 +258,21 @@ async function startKoa(variants: readonly Variant[]): Promise<BenchServer> {
   return { server: await listening(app.listen(0, '127.0.0.1')), select }
 }
 
-async function registerFastifyVariant(app: FastifyInstance, variant: Variant): Promise<void> {
+async function registerFastifyVariant(app: FastifyInstance, variant: Variant, timed: boolean): Promise<void> {
   const limit = limitOf(variant)
+  if (timed) {
+    // The span runs from this context's first onRequest hook to its preValidation hook: the
+    // variant's route-level onRequest hook, and Fastify's hook runner around it, lie between.
+    app.decorateRequest('benchStart', 0)
+    app.addHook('onRequest', (request, _reply, done) => {
+      ;(request as unknown as { benchStart: number }).benchStart = clock.now()
+      done()
+    })
+    app.addHook('preValidation', (request, _reply, done) => {
+      record((request as unknown as { benchStart: number }).benchStart)
+      done()
+    })
+  }
   if (variant.startsWith('floodgate')) {
     const { fastifyRateLimit } = await import('@floodgate/fastify')
     await app.register(fastifyRateLimit, {
@@ -243,17 +293,17 @@ async function registerFastifyVariant(app: FastifyInstance, variant: Variant): P
   app.get(ROUTE, async () => ({ hello: 'world' }))
 }
 
-async function startFastify(variants: readonly Variant[]): Promise<BenchServer> {
+async function startFastify(variants: readonly Variant[], timed: boolean): Promise<BenchServer> {
   const { default: Fastify } = await import('fastify')
   const app = Fastify({ logger: false })
   let select: (variant: Variant) => string = () => ROUTE
   if (variants.length === 1) {
-    await registerFastifyVariant(app, variants[0]!)
+    await registerFastifyVariant(app, variants[0]!, false)
   } else {
     // Prefixes of one length, so no variant's route is found faster than another's.
     const prefixes = new Map(variants.map((v, i) => [v, `/v${i}`]))
     for (const [v, prefix] of prefixes) {
-      await app.register((child) => registerFastifyVariant(child, v), { prefix })
+      await app.register((child) => registerFastifyVariant(child, v, timed), { prefix })
     }
     select = (variant) => (prefixes.get(variant) ?? unknownVariant(variant)) + ROUTE
   }

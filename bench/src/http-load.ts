@@ -4,7 +4,7 @@ import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
-import { type Framework, ROUTE, type Variant } from './http-apps.js'
+import { type Framework, ROUTE, type ServerMode, type Variant } from './http-apps.js'
 import type { ChildMessage, ParentMessage } from './http-protocol.js'
 
 const SERVER_FILE = fileURLToPath(new URL('./http-server.ts', import.meta.url))
@@ -17,6 +17,8 @@ export interface Sample {
   cpuMicrosPerRequest: number
   /** The kernel's share of it (system time): mostly the socket writes, which grow with the response. */
   systemMicrosPerRequest: number
+  /** On a `switch-timed` server, the variant's own time per request it handed on, in µs (else NaN). */
+  ownMicrosPerRequest: number
   /** Responses by status code, as the load generator saw them. */
   statuses: Record<string, number>
   /** Connection errors and timeouts seen by the load generator. */
@@ -35,8 +37,8 @@ export class ServerProcess {
 
   private constructor(
     readonly framework: Framework,
-    /** The variant served, or `'switch'`: every variant of the framework, chosen by `select()`. */
-    readonly variant: Variant | 'switch',
+    /** The variant served, or `'switch'`/`'switch-timed'`: every variant, chosen by `select()`. */
+    readonly variant: ServerMode,
     private readonly child: ChildProcess,
     readonly port: number,
   ) {}
@@ -44,7 +46,7 @@ export class ServerProcess {
   /** `nodeOptions`: extra flags for the server's node, e.g. `--cpu-prof`. */
   static async start(
     framework: Framework,
-    variant: Variant | 'switch',
+    variant: ServerMode,
     nodeOptions: readonly string[] = [],
   ): Promise<ServerProcess> {
     const child = fork(SERVER_FILE, [framework, variant], {
@@ -88,6 +90,7 @@ export class ServerProcess {
       requestsPerSecond: result.requests.total / result.duration,
       cpuMicrosPerRequest: ended.requests === 0 ? Number.NaN : ended.cpuMicros / ended.requests,
       systemMicrosPerRequest: ended.requests === 0 ? Number.NaN : ended.systemMicros / ended.requests,
+      ownMicrosPerRequest: ended.ownRequests === 0 ? Number.NaN : ended.ownMicros / ended.ownRequests,
       statuses,
       errors: result.errors + result.timeouts,
     }

@@ -17,4 +17,12 @@ export type ChildMessage =
    * CPU time (user + system, µs) the server process used since `begin`, the system (kernel) part of
    * it, and the requests it received.
    */
-  | { type: 'ended'; cpuMicros: number; systemMicros: number; requests: number }
+  | {
+      type: 'ended'
+      cpuMicros: number
+      systemMicros: number
+      requests: number
+      /** A `switch-timed` server: the variant's own time and the requests it handed on (else 0). */
+      ownMicros: number
+      ownRequests: number
+    }

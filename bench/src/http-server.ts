@@ -1,17 +1,26 @@
-// Child process of the HTTP benchmark: `http-server.ts <framework> <variant | switch>`. Serves one
-// app (one variant, or every variant behind a switch) and answers its parent over IPC. CPU time is measured here, inside the server process, because
+// Child process of the HTTP benchmark: `http-server.ts <framework> <variant | switch | switch-timed>`.
+// Serves one app (one variant, or every variant behind a switch, timed or not) and answers its
+// parent over IPC. CPU time is measured here, inside the server process, because
 // throughput on a shared machine mostly measures the neighbours.
-import { FRAMEWORKS, type Framework, startBenchServer, VARIANTS, type Variant } from './http-apps.js'
+import {
+  FRAMEWORKS,
+  type Framework,
+  ownTime,
+  type ServerMode,
+  startBenchServer,
+  VARIANTS,
+} from './http-apps.js'
 import type { ChildMessage, ParentMessage } from './http-protocol.js'
 
-const [framework, variant] = process.argv.slice(2) as [Framework, Variant | 'switch']
-if (!FRAMEWORKS.includes(framework) || !(variant === 'switch' || VARIANTS.includes(variant))) {
-  throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${VARIANTS.join('|')}|switch>`)
+const [framework, mode] = process.argv.slice(2) as [Framework, ServerMode]
+const modes: readonly string[] = [...VARIANTS, 'switch', 'switch-timed']
+if (!FRAMEWORKS.includes(framework) || !modes.includes(mode)) {
+  throw new Error(`usage: http-server.ts <${FRAMEWORKS.join('|')}> <${modes.join('|')}>`)
 }
 if (typeof process.send !== 'function') throw new Error('http-server.ts must be started with an IPC channel')
 
 const send = (message: ChildMessage) => process.send!(message)
-const { server, select } = await startBenchServer(framework, variant)
+const { server, select } = await startBenchServer(framework, mode)
 let served = 0
 server.on('request', () => {
   served++
@@ -24,6 +33,8 @@ process.on('message', (message: ParentMessage) => {
     send({ type: 'selected', path: select(message.variant) })
   } else if (message.type === 'begin') {
     startServed = served
+    ownTime.micros = 0
+    ownTime.requests = 0
     startCpu = process.cpuUsage()
     send({ type: 'begun' })
   } else if (message.type === 'end') {
@@ -33,6 +44,8 @@ process.on('message', (message: ParentMessage) => {
       cpuMicros: cpu.user + cpu.system,
       systemMicros: cpu.system,
       requests: served - startServed,
+      ownMicros: ownTime.micros,
+      ownRequests: ownTime.requests,
     })
   }
 })

@@ -8,6 +8,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   memory: async () => (await import('./memory.js')).memorySection,
   accuracy: async () => (await import('./accuracy.js')).accuracySection,
   http: async () => (await import('./http.js')).httpSection,
+  middleware: async () => (await import('./middleware.js')).middlewareSection,
   redis: async () => (await import('./redis.js')).redisSection,
 }
 
