@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
-import { clientIpKey } from '../ip/canonical-ip.js'
+import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
 import { WARNING_CODES } from '../warnings.js'
 import { headerWriter } from './header-writer.js'
@@ -144,6 +144,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private readonly bodies = new ProblemBodies()
   private readonly headers: (decision: Decision) => HeaderMap
   private forwardedWarned = false
+  private readonly clientKeys: ClientKeys
   /** The limiter's synchronous path, when it has one (any limiter made by createRateLimiter). */
   private readonly now: DecidingNow | undefined
 
@@ -152,6 +153,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     private readonly binding: RequestBinding<Req>,
   ) {
     this.limiter = o.limiter
+    this.clientKeys = new ClientKeys(o.ipv6Subnet)
     this.now = decidingNow(o.limiter)
     this.onLimited = o.onLimited
     this.headers = headerWriter(o.headerFormats)
@@ -226,7 +228,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private clientKey(req: Req): string {
     const address = this.binding.ip(req)
     if (!this.forwardedWarned) this.checkForwarded(req)
-    const key = clientIpKey(address, this.o.ipv6Subnet)
+    const key = this.clientKeys.of(address)
     if (key !== undefined) return key
     this.limiter.warnings.warn(
       MIDDLEWARE_WARNINGS.UNKNOWN_CLIENT_IP,
