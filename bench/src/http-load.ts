@@ -110,6 +110,40 @@ export class ServerProcess {
   }
 }
 
+/**
+ * Rounds against switchable servers (`'switch'` or `'switch-timed'`), one started afresh every
+ * round: each variant is warmed up with `warmUp`, then measured with `load` in an order rotated
+ * every round, so that a slow phase of the shared machine hits every variant alike. Each variant's
+ * samples come back in round order, so rounds pair up across variants.
+ */
+export async function measureSwitched(
+  framework: Framework,
+  mode: 'switch' | 'switch-timed',
+  variants: readonly Variant[],
+  rounds: number,
+  warmUp: LoadOptions,
+  load: LoadOptions,
+): Promise<Map<Variant, Sample[]>> {
+  const samples = new Map<Variant, Sample[]>(variants.map((v) => [v, []]))
+  for (let r = 0; r < rounds; r++) {
+    const server = await ServerProcess.start(framework, mode)
+    try {
+      for (const variant of variants) {
+        await server.select(variant)
+        await server.measure(warmUp)
+      }
+      for (let j = 0; j < variants.length; j++) {
+        const variant = variants[(j + r) % variants.length]!
+        await server.select(variant)
+        samples.get(variant)!.push(await server.measure(load))
+      }
+    } finally {
+      await server.stop()
+    }
+  }
+  return samples
+}
+
 function nextMessage<T extends ChildMessage['type']>(
   child: ChildProcess,
   type: T,

@@ -3,7 +3,7 @@
 // (autocannon), rounds alternate the servers, and CPU per request is measured inside each server.
 import { formatInt, median, table } from './harness.js'
 import { FRAMEWORKS, type Framework, PEERS, type Variant, variantsOf } from './http-apps.js'
-import { type LoadOptions, type Sample, ServerProcess } from './http-load.js'
+import { type LoadOptions, measureSwitched, type Sample, ServerProcess } from './http-load.js'
 import type { Section } from './section.js'
 
 const ROUNDS = positiveNumber('FLOODGATE_BENCH_HTTP_ROUNDS', 7)
@@ -47,26 +47,8 @@ async function measureFramework(framework: Framework): Promise<Samples> {
 // bias is common to all of them and cancels out of each paired difference; a fresh process every
 // round keeps one process's layout from deciding the run.
 async function measureInOneProcess(framework: Framework): Promise<Samples> {
-  const variants = variantsOf(framework)
-  const samples: Samples = Object.fromEntries(variants.map((v) => [v, [] as Sample[]]))
-  for (let r = 0; r < ROUNDS; r++) {
-    const server = await ServerProcess.start(framework, 'switch')
-    try {
-      for (const variant of variants) {
-        await server.select(variant)
-        await server.measure(WARM_UP)
-      }
-      // Rotate the order each round, so a slow phase of the shared machine hits every variant alike.
-      for (let j = 0; j < variants.length; j++) {
-        const variant = variants[(j + r) % variants.length]!
-        await server.select(variant)
-        samples[variant]!.push(await server.measure(LOAD))
-      }
-    } finally {
-      await server.stop()
-    }
-  }
-  return samples
+  const samples = await measureSwitched(framework, 'switch', variantsOf(framework), ROUNDS, WARM_UP, LOAD)
+  return Object.fromEntries(samples)
 }
 
 // Every round starts its servers afresh, for the reason above.

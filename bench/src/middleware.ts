@@ -5,7 +5,7 @@
 // itself costs inside the framework, which the CPU figures cannot.
 import { median, table } from './harness.js'
 import { FRAMEWORKS, type Framework, PEERS, type Variant, variantsOf } from './http-apps.js'
-import { type LoadOptions, ServerProcess } from './http-load.js'
+import { type LoadOptions, measureSwitched } from './http-load.js'
 import type { Section } from './section.js'
 
 const ROUNDS = 7
@@ -20,24 +20,8 @@ function measuredVariants(framework: Framework): Variant[] {
 
 async function measureFramework(framework: Framework): Promise<Map<Variant, number[]>> {
   const variants = measuredVariants(framework)
-  const spans = new Map<Variant, number[]>(variants.map((v) => [v, []]))
-  for (let r = 0; r < ROUNDS; r++) {
-    const server = await ServerProcess.start(framework, 'switch-timed')
-    try {
-      for (const variant of variants) {
-        await server.select(variant)
-        await server.measure(LOAD)
-      }
-      for (let j = 0; j < variants.length; j++) {
-        const variant = variants[(j + r) % variants.length]!
-        await server.select(variant)
-        spans.get(variant)!.push((await server.measure(LOAD)).ownMicrosPerRequest)
-      }
-    } finally {
-      await server.stop()
-    }
-  }
-  return spans
+  const samples = await measureSwitched(framework, 'switch-timed', variants, ROUNDS, LOAD, LOAD)
+  return new Map(variants.map((v) => [v, samples.get(v)!.map((s) => s.ownMicrosPerRequest)]))
 }
 
 function label(framework: Framework, variant: Variant): string {
