@@ -97,7 +97,7 @@ export type ServerMode = Variant | 'switch' | 'switch-timed'
 /** A running benchmark server: one variant, or every variant of a framework behind a switch. */
 export interface BenchServer {
   server: Server
-  /** Makes `variant` the one served (a switchable server only); resolves with the path to load. */
+  /** Makes `variant` the one served (a switchable server only); returns the path to load. */
   select(variant: Variant): string
 }
 
@@ -108,6 +108,7 @@ export interface BenchServer {
  * middleware, or `next()` for bare; on Fastify each variant is an encapsulated plugin context with
  * its own route prefix, as Fastify's hooks cannot be swapped). So variants are compared inside one
  * process, with one heap and one JIT state, and a process's own bias cancels out of their difference.
+ * `'switch-timed'`: the same, with the selected variant's own span summed in `ownTime`.
  */
 export async function startBenchServer(framework: Framework, mode: ServerMode): Promise<BenchServer> {
   const switched = mode === 'switch' || mode === 'switch-timed'
