@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { createRateLimitHandler, FORWARDED_CHECKS, type RequestBinding } from './request-handler.js'
+
+// The forwarded-header warning reads each request's headers until a request carrying one settles
+// it, or until FORWARDED_CHECKS requests have carried none; after that no request pays for it.
+
+interface FakeRequest {
+  headers: Record<string, string>
+}
+
+function setup(trust: 'none' | 'one hop' | 'every hop') {
+  const warnings: string[] = []
+  let headerReads = 0
+  const binding: RequestBinding<FakeRequest> = {
+    ip: () => '192.0.2.7',
+    headers: (req) => {
+      headerReads++
+      return req.headers
+    },
+    trustsProxy: () => trust !== 'none',
+    trustsEveryHop: () => trust === 'every hop',
+  }
+  const handler = createRateLimitHandler(
+    {
+      policies: fixedWindow({ limit: 1e9, window: '1 m' }),
+      logger: { warn: (message) => warnings.push(message) },
+    },
+    binding,
+  )
+  const send = (count: number, headers: Record<string, string> = {}) => {
+    for (let i = 0; i < count; i++) handler.decideNow({ headers })
+  }
+  return { send, warnings, reads: () => headerReads }
+}
+
+const forged = { 'x-forwarded-for': '198.51.100.1' }
+
+describe('the forwarded-header check', () => {
+  it('stops after FORWARDED_CHECKS requests that carried no forwarding header', () => {
+    const s = setup('none')
+    s.send(FORWARDED_CHECKS)
+    expect(s.reads()).toBe(FORWARDED_CHECKS)
+    s.send(100, forged)
+    expect(s.reads()).toBe(FORWARDED_CHECKS)
+    expect(s.warnings).toEqual([])
+  })
+
+  it('warns at the first forged header before then, once, and stops reading', () => {
+    const s = setup('none')
+    s.send(5)
+    s.send(3, forged)
+    s.send(10)
+    expect(s.reads()).toBe(6)
+    expect(s.warnings).toHaveLength(1)
+    expect(s.warnings[0]).toContain('FORWARDED_HEADER_IGNORED')
+  })
+
+  it('is settled by the first forwarded request behind a proxy trusted for one hop: no warning', () => {
+    const s = setup('one hop')
+    s.send(3, forged)
+    expect(s.reads()).toBe(1)
+    expect(s.warnings).toEqual([])
+  })
+
+  it('warns once when every hop is trusted', () => {
+    const s = setup('every hop')
+    s.send(3, forged)
+    expect(s.reads()).toBe(1)
+    expect(s.warnings).toHaveLength(1)
+    expect(s.warnings[0]).toContain('PERMISSIVE_TRUST_PROXY')
+  })
+})
