@@ -1,5 +1,6 @@
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type Request, type RequestHandler } from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -50,14 +51,11 @@ async function serve(
     res.send('ok')
   })
   app.use(router)
-  const server = app.listen(0, '127.0.0.1')
-  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const server = await serveOnLoopback(createServer(app))
   try {
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-    for (let i = 0; i < requests; i++) expect((await fetch(url)).status).toBe(200)
+    for (let i = 0; i < requests; i++) expect((await fetch(`${server.base}/`)).status).toBe(200)
   } finally {
-    server.closeAllConnections()
-    await new Promise((resolve) => server.close(resolve))
+    await server.close()
   }
   return seen
 }

@@ -1,5 +1,6 @@
-import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:http'
 import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -35,18 +36,15 @@ describe.each([
       seen.push(inside)
       res.send('ok')
     })
-    const server = app.listen(0, '127.0.0.1')
-    await new Promise<void>((resolve) => server.once('listening', resolve))
+    const server = await serveOnLoopback(createServer(app))
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-      expect((await fetch(base)).status).toBe(200)
-      const limited = await fetch(base)
+      expect((await fetch(`${server.base}/`)).status).toBe(200)
+      const limited = await fetch(`${server.base}/`)
       expect(limited.status).toBe(429)
       expect(limited.headers.get('retry-after')).toBe('60')
       expect(seen).toEqual([true])
     } finally {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      await server.close()
     }
   })
 })

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { describe, expect, it } from 'vitest'
@@ -38,18 +38,15 @@ describe.each([
       seen.push(inside)
       ctx.body = 'ok'
     })
-    const server = createServer(app.callback()).listen(0, '127.0.0.1')
-    await new Promise<void>((resolve) => server.once('listening', resolve))
+    const server = await serveOnLoopback(createServer(app.callback()))
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
-      expect((await fetch(base)).status).toBe(200)
-      const limited = await fetch(base)
+      expect((await fetch(`${server.base}/`)).status).toBe(200)
+      const limited = await fetch(`${server.base}/`)
       expect(limited.status).toBe(429)
       expect(limited.headers.get('retry-after')).toBe('60')
       expect(seen).toEqual([true])
     } finally {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
+      await server.close()
     }
   })
 })

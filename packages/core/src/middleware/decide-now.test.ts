@@ -4,21 +4,11 @@ import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { memoryStore } from '../stores/memory-store.js'
+import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
 import { createRateLimitHandler, type RequestBinding } from './request-handler.js'
 
 // The adapters' path into the limiter: on the memory store with no callbacks the decision comes
 // back as a value, so a request waits on no promise; everywhere else, a promise that never throws.
-
-interface FakeRequest {
-  ip: string
-  headers: Record<string, string>
-}
-
-const binding: RequestBinding<FakeRequest> = {
-  ip: (req) => req.ip,
-  headers: (req) => req.headers,
-  trustsProxy: () => false,
-}
 
 const policies = fixedWindow({ limit: 2, window: '1 m' })
 const request = (): FakeRequest => ({ ip: '192.0.2.7', headers: {} })

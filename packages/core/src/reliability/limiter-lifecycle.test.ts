@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
-import { createRateLimitHandler, type RequestBinding } from '../middleware/request-handler.js'
+import { fakeBinding as binding } from '../middleware/fake-request.js'
+import { createRateLimitHandler } from '../middleware/request-handler.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
@@ -18,17 +19,6 @@ const policies = [
 /** Timers, sockets and other handles that keep the event loop alive, by type. */
 function activeResources(): string[] {
   return process.getActiveResourcesInfo().sort()
-}
-
-interface FakeRequest {
-  ip: string
-  headers: Record<string, string>
-}
-
-const binding: RequestBinding<FakeRequest> = {
-  ip: (req) => req.ip,
-  headers: (req) => req.headers,
-  trustsProxy: () => false,
 }
 
 describe('limiters created and closed by the thousand', () => {
