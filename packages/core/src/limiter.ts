@@ -77,6 +77,12 @@ class Limiter implements RateLimiter, DecidingNow {
   /** What a request without options gets: `tierOf(undefined)` and its policies, resolved once. */
   private readonly defaultTier: string | undefined
   private readonly defaultPolicies: readonly Policy[]
+  /**
+   * Each tier's policies, in arrays of the limiter's own. The config's arrays are frozen, and V8 11
+   * (Node 20) reads an element of a frozen array in optimised code through a generic keyed load:
+   * about 3 % of a hot-key decision on the memory store.
+   */
+  private readonly tierPolicies: ReadonlyMap<string, readonly Policy[]>
   /** Set when the store is a `memoryStore()`: its allocation-free path for one-policy requests. */
   private readonly memory: MemoryFastPath | undefined
   /** Set when the store offers the SUBMIT path (the Redis and Upstash stores): no promise layers. */
@@ -86,7 +92,8 @@ class Limiter implements RateLimiter, DecidingNow {
 
   constructor(readonly config: ResolvedLimiterOptions) {
     this.defaultTier = config.defaultTier
-    this.defaultPolicies = config.tiers.get(config.defaultTier ?? '')!
+    this.tierPolicies = new Map([...config.tiers].map(([name, list]) => [name, [...list]]))
+    this.defaultPolicies = this.tierPolicies.get(config.defaultTier ?? '')!
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
     this.memory = memoryFastPath(this.store)
@@ -145,7 +152,7 @@ class Limiter implements RateLimiter, DecidingNow {
       if (options !== undefined && options !== null) {
         if (options.cost !== undefined) cost = checkCost(options.cost)
         tier = this.tierOf(options.tier)
-        policies = this.config.tiers.get(tier ?? '')!
+        policies = this.tierPolicies.get(tier ?? '')!
       }
     } catch (error) {
       if (now) throw error
