@@ -3,6 +3,8 @@ import { ERROR_CODES } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
+import type { Policy } from './policies/types.js'
+import type { StoreRequest } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
 import { WARNING_CODES } from './warnings.js'
@@ -61,6 +63,48 @@ describe('tiers', () => {
     for (let i = 0; i < 10; i++) await limiter.limit('u', { tier: 'pro' })
     await limiter.reset('u')
     expect(await limiter.peek('u', { tier: 'pro' })).toMatchObject({ remaining: 99 })
+  })
+
+  it("hands the store one list per tier on every call, and keeps the config's lists frozen", async () => {
+    // The memory store keeps the slots of the last list it was given, by identity. The limiter
+    // passes lists of its own; the config's stay frozen.
+    const seen: (readonly Policy[])[] = []
+    const store = memoryStore()
+    const limiter = createRateLimiter({
+      tiers: {
+        free: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
+        pro: [
+          fixedWindow({ name: 'api', limit: 100, window: '1 m' }),
+          fixedWindow({ name: 'day', limit: 1_000, window: '1 d' }),
+        ],
+      },
+      defaultTier: 'free',
+      store: {
+        name: 'recording',
+        local: true,
+        consume: (request: StoreRequest) => {
+          seen.push(request.policies)
+          return store.consume(request)
+        },
+        reset: (request) => store.reset(request),
+        close: () => store.close(),
+      },
+    })
+    for (const tier of [undefined, 'free', 'pro', 'pro', undefined]) await limiter.limit('u', { tier })
+    expect(seen.map((list) => list.map((p) => p.name).join('+'))).toEqual([
+      'api',
+      'api',
+      'api+day',
+      'api+day',
+      'api',
+    ])
+    expect(seen[1]).toBe(seen[0])
+    expect(seen[4]).toBe(seen[0])
+    expect(seen[3]).toBe(seen[2])
+    expect(seen[0]).toEqual(limiter.config.tiers.get('free'))
+    // Node 20 reads an element of a frozen array through a generic keyed load: not on this path.
+    expect(Object.isFrozen(seen[0])).toBe(false)
+    for (const list of limiter.config.tiers.values()) expect(Object.isFrozen(list)).toBe(true)
   })
 
   it.each([
