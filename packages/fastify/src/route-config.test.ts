@@ -63,6 +63,36 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('sends the 429 body as given: no charset added, a content-length that matches it', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      app.get('/', async () => 'ok')
+      await app.inject('/')
+      const denied = await app.inject('/')
+      expect(denied.headers['content-type']).toBe('application/problem+json')
+      expect(denied.headers['content-length']).toBe(String(Buffer.byteLength(denied.body)))
+      expect(JSON.parse(denied.body)).toMatchObject({ status: 429, 'violated-policies': ['fw'] })
+      await app.close()
+    })
+
+    it("serialises an error handler's object as JSON when an onSend hook throws on the 429", async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      app.addHook('onSend', async (_request, reply, payload) => {
+        if (reply.statusCode === 429) throw new Error('onSend failed')
+        return payload
+      })
+      app.setErrorHandler((error, _request, reply) => {
+        reply.code(500).send({ failed: (error as Error).message })
+      })
+      app.get('/', async () => 'ok')
+      await app.inject('/')
+      const failed = await app.inject('/')
+      expect(failed.statusCode).toBe(500)
+      expect(JSON.parse(failed.body)).toEqual({ failed: 'onSend failed' })
+      await app.close()
+    })
+
     it('accepts being registered twice in one scope, counting each request once per limiter', async () => {
       const clock = manualClock(1_800_000_020_000)
       const store = memoryStore({ clock })
