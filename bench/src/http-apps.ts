@@ -91,8 +91,15 @@ function limitOf(variant: Variant): number {
  */
 export const ownTime = { micros: 0, requests: 0 }
 
-/** How a server is started: one variant, every variant behind a switch, or that and timed. */
-export type ServerMode = Variant | 'switch' | 'switch-timed'
+/**
+ * How a server is started: one variant, every variant behind a switch, or that and timed; or
+ * `'interleaved'`: every variant at once, each request served by the variant its
+ * {@link VARIANT_HEADER} names (its index in `variantsOf(framework)`; on Fastify, its path).
+ */
+export type ServerMode = Variant | 'switch' | 'switch-timed' | 'interleaved'
+
+/** The request header naming a variant's index on an `'interleaved'` server. */
+export const VARIANT_HEADER = 'x-bench-variant'
 
 /** A running benchmark server: one variant, or every variant of a framework behind a switch. */
 export interface BenchServer {
@@ -111,14 +118,15 @@ export interface BenchServer {
  * `'switch-timed'`: the same, with the selected variant's own span summed in `ownTime`.
  */
 export async function startBenchServer(framework: Framework, mode: ServerMode): Promise<BenchServer> {
-  const switched = mode === 'switch' || mode === 'switch-timed'
+  const switched = mode === 'switch' || mode === 'switch-timed' || mode === 'interleaved'
   const variants = switched ? variantsOf(framework) : [mode]
   const timed = mode === 'switch-timed'
+  const interleaved = mode === 'interleaved'
   switch (framework) {
     case 'express':
-      return startExpress(variants, timed)
+      return startExpress(variants, timed, interleaved)
     case 'koa':
-      return startKoa(variants, timed)
+      return startKoa(variants, timed, interleaved)
     case 'fastify':
       return startFastify(variants, timed)
   }
@@ -164,7 +172,11 @@ async function expressMiddleware(variant: Variant): Promise<RequestHandler | und
   return undefined
 }
 
-async function startExpress(variants: readonly Variant[], timed: boolean): Promise<BenchServer> {
+async function startExpress(
+  variants: readonly Variant[],
+  timed: boolean,
+  interleaved: boolean,
+): Promise<BenchServer> {
   const { default: express } = await import('express')
   const app = express()
   let select: (variant: Variant) => string = () => ROUTE
@@ -176,7 +188,10 @@ async function startExpress(variants: readonly Variant[], timed: boolean): Promi
     const chosen = new Map<Variant, RequestHandler>()
     for (const v of variants) chosen.set(v, (await expressMiddleware(v)) ?? passOn)
     let current = passOn
-    if (timed) {
+    if (interleaved) {
+      const byIndex = variants.map((v) => chosen.get(v)!)
+      app.use((req, res, next) => byIndex[Number(req.headers[VARIANT_HEADER])]!(req, res, next))
+    } else if (timed) {
       app.use((req, res, next) => {
         const start = clock.now()
         current(req, res, (error?: unknown) => {
@@ -225,7 +240,11 @@ async function koaMiddleware(variant: Variant): Promise<KoaMiddleware | undefine
   return undefined
 }
 
-async function startKoa(variants: readonly Variant[], timed: boolean): Promise<BenchServer> {
+async function startKoa(
+  variants: readonly Variant[],
+  timed: boolean,
+  interleaved: boolean,
+): Promise<BenchServer> {
   const { default: Koa } = await import('koa')
   const app = new Koa()
   let select: (variant: Variant) => string = () => ROUTE
@@ -237,7 +256,10 @@ async function startKoa(variants: readonly Variant[], timed: boolean): Promise<B
     const chosen = new Map<Variant, KoaMiddleware>()
     for (const v of variants) chosen.set(v, (await koaMiddleware(v)) ?? passOn)
     let current = passOn
-    if (timed) {
+    if (interleaved) {
+      const byIndex = variants.map((v) => chosen.get(v)!)
+      app.use((ctx, next) => byIndex[Number(ctx.req.headers[VARIANT_HEADER])]!(ctx, next))
+    } else if (timed) {
       app.use((ctx, next) => {
         const start = clock.now()
         return current(ctx, () => {

@@ -8,6 +8,8 @@ declare module 'autocannon' {
     duration?: number
     /** Sampling interval, ms. */
     sampleInt?: number
+    /** Requests each connection sends in turn, cycling. */
+    requests?: { path?: string; headers?: Record<string, string> }[]
   }
   interface Result {
     /** Seconds actually run. */
