@@ -72,6 +72,13 @@ describe('headerWriter', () => {
         // Twice: the second answer comes from the cached RateLimit-Policy value.
         expect(Object.entries(write(d))).toEqual(Object.entries(rateLimitHeaders(d, formats)))
       })
+
+      it(`writes ${name} in [${formats.join(', ')}] with lowercase names when asked, values and order unchanged`, () => {
+        const write = headerWriter(formats, true)
+        const lower = Object.entries(rateLimitHeaders(d, formats)).map(([k, v]) => [k.toLowerCase(), v])
+        expect(Object.entries(write(d))).toEqual(lower)
+        expect(Object.entries(write(d))).toEqual(lower)
+      })
     }
   }
 

@@ -11,45 +11,99 @@ import {
 // general path maps and joins per-policy arrays, builds an object per format and merges them, about
 // 0.5 µs per request. The output is the same map, keys in the same order (held by its test).
 
-/** A function giving the same map as `rateLimitHeaders(decision, formats)`, faster for one policy. */
-export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decision) => HeaderMap {
+/** The field names the writer uses, in one of two spellings. */
+interface FieldNames {
+  policy: string
+  state: string
+  limit: string
+  remaining: string
+  reset: string
+  legacyLimit: string
+  legacyRemaining: string
+  legacyReset: string
+  retryAfter: string
+}
+
+const CANONICAL: FieldNames = {
+  policy: 'RateLimit-Policy',
+  state: 'RateLimit',
+  limit: 'RateLimit-Limit',
+  remaining: 'RateLimit-Remaining',
+  reset: 'RateLimit-Reset',
+  legacyLimit: 'X-RateLimit-Limit',
+  legacyRemaining: 'X-RateLimit-Remaining',
+  legacyReset: 'X-RateLimit-Reset',
+  retryAfter: 'Retry-After',
+}
+
+// Literals, not `toLowerCase()` results: V8 keeps literal strings in its string table already, so
+// using one as a property name costs no lookup there.
+const LOWERCASE: FieldNames = {
+  policy: 'ratelimit-policy',
+  state: 'ratelimit',
+  limit: 'ratelimit-limit',
+  remaining: 'ratelimit-remaining',
+  reset: 'ratelimit-reset',
+  legacyLimit: 'x-ratelimit-limit',
+  legacyRemaining: 'x-ratelimit-remaining',
+  legacyReset: 'x-ratelimit-reset',
+  retryAfter: 'retry-after',
+}
+
+/**
+ * A function giving the same map as `rateLimitHeaders(decision, formats)`, faster for one policy;
+ * with `lowercase`, the same map with every name in lowercase.
+ */
+export function headerWriter(
+  formats: readonly HeaderFormat[],
+  lowercase = false,
+): (decision: Decision) => HeaderMap {
   const draft = formats.find((f) => f !== 'legacy')
   const legacyAt = formats.indexOf('legacy')
   const draftAt = draft === undefined ? -1 : formats.indexOf(draft)
   const legacyFirst = legacyAt !== -1 && (draftAt === -1 || legacyAt < draftAt)
   const policyField = new PolicyFields(draft)
+  const n = lowercase ? LOWERCASE : CANONICAL
 
   return (decision) => {
     if (decision.policies.length !== 1 || decision.reason === 'store-error') {
-      return rateLimitHeaders(decision, formats)
+      const headers = rateLimitHeaders(decision, formats)
+      return lowercase ? lowercaseNames(headers) : headers
     }
     const p = decision.policies[0]!
     const headers: HeaderMap = {}
-    if (legacyFirst) writeLegacy(headers, p)
+    if (legacyFirst) writeLegacy(headers, p, n)
     if (draft !== undefined) {
       const reset = deltaSeconds(p.resetAtMs, decision.nowMs)
-      headers['RateLimit-Policy'] = policyField.of(p)
+      headers[n.policy] = policyField.of(p)
       if (draft === 'draft-8') {
-        headers.RateLimit = `"${p.name}";r=${p.remaining};t=${reset}`
+        headers[n.state] = `"${p.name}";r=${p.remaining};t=${reset}`
       } else if (draft === 'draft-7') {
-        headers.RateLimit = `limit=${p.limit}, remaining=${p.remaining}, reset=${reset}`
+        headers[n.state] = `limit=${p.limit}, remaining=${p.remaining}, reset=${reset}`
       } else {
-        headers['RateLimit-Limit'] = String(p.limit)
-        headers['RateLimit-Remaining'] = String(p.remaining)
-        headers['RateLimit-Reset'] = String(reset)
+        headers[n.limit] = String(p.limit)
+        headers[n.remaining] = String(p.remaining)
+        headers[n.reset] = String(reset)
       }
     }
-    if (legacyAt !== -1 && !legacyFirst) writeLegacy(headers, p)
+    if (legacyAt !== -1 && !legacyFirst) writeLegacy(headers, p, n)
     const retryAfter = retryAfterSeconds(decision)
-    if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter)
+    if (retryAfter !== undefined) headers[n.retryAfter] = String(retryAfter)
     return headers
   }
 }
 
-function writeLegacy(headers: HeaderMap, p: PolicyDecision): void {
-  headers['X-RateLimit-Limit'] = String(p.limit)
-  headers['X-RateLimit-Remaining'] = String(p.remaining)
-  headers['X-RateLimit-Reset'] = String(Math.ceil(p.resetAtMs / 1000))
+function writeLegacy(headers: HeaderMap, p: PolicyDecision, n: FieldNames): void {
+  headers[n.legacyLimit] = String(p.limit)
+  headers[n.legacyRemaining] = String(p.remaining)
+  headers[n.legacyReset] = String(Math.ceil(p.resetAtMs / 1000))
+}
+
+/** The general path's map with lowercase names (several policies: rare enough to copy). */
+function lowercaseNames(headers: HeaderMap): HeaderMap {
+  const lower: HeaderMap = {}
+  for (const name of Object.keys(headers)) lower[name.toLowerCase()] = headers[name]!
+  return lower
 }
 
 /** The RateLimit-Policy value of a policy: constant for its name, limit and window, so built once. */

@@ -32,6 +32,12 @@ export interface RequestBinding<Req> {
    * as long as the request and be the same for every middleware that sees it.
    */
   marks?(req: Req): object
+  /**
+   * True when the framework lowercases every header name it is given (Fastify): the handler then
+   * writes them in lowercase, so the adapter hands over names that need no new string per request.
+   * Nothing changes on the wire. Default false: names as the drafts spell them.
+   */
+  readonly lowercaseHeaderNames?: boolean
 }
 
 /** The media type of every Floodgate error body (RFC 9457). */
@@ -163,7 +169,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     this.clientKeys = new ClientKeys(o.ipv6Subnet)
     this.now = decidingNow(o.limiter)
     this.onLimited = o.onLimited
-    this.headers = headerWriter(o.headerFormats)
+    this.headers = headerWriter(o.headerFormats, binding.lowercaseHeaderNames === true)
     this.hasCallbacks =
       o.skip !== undefined || o.key !== undefined || o.tier !== undefined || o.cost !== undefined
     let mark = markOfLimiter.get(o.limiter)
