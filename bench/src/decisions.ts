@@ -11,6 +11,7 @@ import {
 } from '@floodgate/core'
 import { MemoryStore } from 'express-rate-limit'
 import { RateLimiterMemory } from 'rate-limiter-flexible'
+import { DecisionFloor } from './decision-floor.js'
 import { type Contender, compare, formatInt, formatRatio, type Throughput, table } from './harness.js'
 import type { Section } from './section.js'
 
@@ -94,22 +95,28 @@ function floodgate(policies: Policy[]): Call {
   const limiter = createRateLimiter({ policies, store: memoryStore() })
   return {
     call: (key) => limiter.limit(key),
-    check: (d) => {
-      if (!(d as Decision).allowed)
-        throw new Error('Floodgate denied a request: the benchmark limit is too low')
-    },
+    check: admitted('Floodgate'),
+  }
+}
+
+/** Checks that a Decision admitted: every call in this bench must take the admit path. */
+function admitted(who: string): (answer: unknown) => void {
+  return (d) => {
+    if (!(d as Decision).allowed) throw new Error(`${who} denied a request: the benchmark limit is too low`)
   }
 }
 
 const FLOODGATE_FIXED = 'floodgate fixedWindow'
 const RLF = 'rate-limiter-flexible consume'
 const ERL = 'express-rate-limit increment'
+const FLOOR = 'reference: least code giving a Decision'
 
 function contenders(keys: readonly string[], batched: boolean): Contender[] {
   const fixed = () => fixedWindow({ name: 'fixed', limit: NEVER_REACHED, window: WINDOW_MS })
   const bucket = () =>
     tokenBucket({ name: 'bucket', capacity: NEVER_REACHED, refillRate: NEVER_REACHED, interval: WINDOW_MS })
   const rlf = new RateLimiterMemory({ points: NEVER_REACHED, duration: WINDOW_MS / 1000 })
+  const floor = new DecisionFloor(NEVER_REACHED, WINDOW_MS)
   const erl = new MemoryStore()
   erl.init({ windowMs: WINDOW_MS } as Parameters<MemoryStore['init']>[0])
   const calls: [string, Call][] = [
@@ -123,6 +130,7 @@ function contenders(keys: readonly string[], batched: boolean): Contender[] {
     // rate-limiter-flexible rejects a denied consume, so an awaited call checks itself.
     [RLF, { call: (key) => rlf.consume(key) }],
     [ERL, { call: (key) => erl.increment(key) }],
+    [FLOOR, { call: (key) => floor.limit(key), check: admitted('The reference') }],
   ]
   return calls.map(([name, call]) => contender(name, call, keys, batched))
 }
@@ -180,6 +188,14 @@ function targets(run: Run): void {
       `- ${what}: ${formatRatio(ratio)} (target ≥ ${target}×) ${ratio >= target ? 'met' : 'MISSED'}`,
     )
   }
+  const hot = byName(run.hot, FLOODGATE_FIXED) / byName(run.hot, FLOOR)
+  const many = byName(run.many, FLOODGATE_FIXED) / byName(run.many, FLOOR)
+  const erl = byName(run.many, ERL) / byName(run.many, FLOOR)
+  console.log(
+    `\nAgainst the reference row (the least code that gives the contract's Decision): fixedWindow ` +
+      `${formatRatio(hot)} on the hot key and ${formatRatio(many)} on 100k keys; express-rate-limit's ` +
+      `increment ${formatRatio(erl)} on 100k keys.`,
+  )
   console.log('')
 }
 
