@@ -409,12 +409,7 @@ class Limiter implements RateLimiter, DecidingNow {
   }
 
   private assertOpen(): void {
-    if (this.closed) {
-      throw new FloodgateError(
-        ERROR_CODES.CLOSED,
-        'This rate limiter was closed; create a new one to keep limiting.',
-      )
-    }
+    if (this.closed) throw closedError() // the error out of line, as WindowSlot.advance explains
   }
 }
 
@@ -488,6 +483,13 @@ class RemoteDecision implements QueuedCall, PendingCall {
 
 /** Placeholder outcome of a PolicyDecision the memory store is about to fill in. */
 const UNDECIDED: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
+
+function closedError(): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.CLOSED,
+    'This rate limiter was closed; create a new one to keep limiting.',
+  )
+}
 
 function checkCost(cost: unknown): number {
   if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {

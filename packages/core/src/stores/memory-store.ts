@@ -182,6 +182,10 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   /** The slots of a request's policies; the last list is kept, since requests repeat the same one. */
   private slotsFor(prefix: string, policies: readonly Policy[]): readonly Slot[] {
     if (policies === this.lastPolicies && prefix === this.lastPrefix) return this.lastSlots
+    return this.findSlots(prefix, policies) // out of line, as WindowSlot.advance explains
+  }
+
+  private findSlots(prefix: string, policies: readonly Policy[]): readonly Slot[] {
     const slots: Slot[] = []
     for (const policy of policies) slots.push(this.slotFor(prefix, policy, true)!)
     this.lastPolicies = policies
