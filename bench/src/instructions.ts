@@ -1,0 +1,66 @@
+// Instructions per call, counted by valgrind: a measure this shared, noisy host cannot disturb.
+//
+//   pnpm --filter @floodgate/bench exec node --import tsx src/instructions.ts [--keys N] [contender ...]
+//
+// Each contender runs in a child process under `valgrind --tool=cachegrind` twice, with LOW and
+// HIGH calls; the difference in instructions over the difference in calls is the cost of one call
+// in steady state (start-up, compilation and warm-up cancel out). V8 runs with `--predictable`
+// (no concurrent compiler or GC threads), so a repeat gives the same count to within about 1 %;
+// different builds of the same code can still differ by a few percent where V8's choices of what
+// to inline change. It counts instructions only: no cache misses, so on 100k keys it leaves out
+// what `pnpm bench decisions` is mostly made of. Needs valgrind; about a minute per contender.
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+
+const run = promisify(execFile)
+const LOW = 300_000
+const HIGH = 1_500_000
+const DEFAULT_CONTENDERS = [
+  'floodgate',
+  'floodgate-mixed',
+  'reference',
+  'express-rate-limit',
+  'rate-limiter-flexible',
+]
+const CHILD = fileURLToPath(new URL('./instructions-child.ts', import.meta.url))
+
+async function instructions(contender: string, keys: number, calls: number): Promise<number> {
+  const args = [
+    '--tool=cachegrind',
+    '--cache-sim=no',
+    '--smc-check=all-non-file',
+    '--cachegrind-out-file=/dev/null',
+    process.execPath,
+    '--predictable',
+    '--import',
+    'tsx',
+    CHILD,
+    contender,
+    String(keys),
+    String(calls),
+  ]
+  const { stderr } = await run('valgrind', args, { maxBuffer: 16 * 2 ** 20 })
+  const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
+  if (match === null) throw new Error(`valgrind printed no instruction count for ${contender}:\n${stderr}`)
+  return Number(match[1]!.replaceAll(',', ''))
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const at = argv.indexOf('--keys')
+  const keys = at === -1 ? 1 : Number(argv[at + 1])
+  const named = at === -1 ? argv : argv.filter((_, i) => i !== at && i !== at + 1)
+  const contenders = named.length > 0 ? named : DEFAULT_CONTENDERS
+  console.log(`Instructions per call, ${keys === 1 ? 'one key' : `${keys} keys round-robin`} (valgrind):\n`)
+  console.log('| contender | instructions per call |\n| --- | ---: |')
+  for (const contender of contenders) {
+    // The two counts of one contender run side by side: each is single-threaded under valgrind.
+    const [low, high] = await Promise.all([
+      instructions(contender, keys, LOW),
+      instructions(contender, keys, HIGH),
+    ])
+    console.log(`| ${contender} | ${Math.round((high - low) / (HIGH - LOW)).toLocaleString('en-US')} |`)
+  }
+}
+
+await main(process.argv.slice(2))
