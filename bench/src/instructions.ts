@@ -2,16 +2,17 @@
 //
 //   pnpm --filter @floodgate/bench exec node --import tsx src/instructions.ts [--keys N] [contender ...]
 //
-// Each contender runs in a child process under `valgrind --tool=cachegrind` twice, with LOW and
-// HIGH calls; the difference in instructions over the difference in calls is the cost of one call
-// in steady state (start-up, compilation and warm-up cancel out). V8 runs with `--predictable`
-// (no concurrent compiler or GC threads), so a repeat gives the same count to within about 1 %;
-// different builds of the same code can still differ by a few percent where V8's choices of what
-// to inline change. It counts instructions only: no cache misses, so on 100k keys it leaves out
-// what `pnpm bench decisions` is mostly made of. Needs valgrind; about a minute per contender.
+// Each contender runs in a child process under valgrind twice, with LOW and HIGH calls; the
+// difference in instructions over the difference in calls is the cost of one call in steady state
+// (start-up, compilation and warm-up cancel out). Two runs of one build agree to within about 1 %
+// (see valgrind.ts); different builds of the same code can differ by a few percent where V8's
+// choices of what to inline change. It counts instructions only: no cache misses, so on 100k keys
+// it leaves out what `pnpm bench decisions` is mostly made of. Needs valgrind; about a minute per
+// contender.
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { COUNTED_NODE, COUNTING, instructionsIn } from './valgrind.js'
 
 const run = promisify(execFile)
 const LOW = 300_000
@@ -26,24 +27,9 @@ const DEFAULT_CONTENDERS = [
 const CHILD = fileURLToPath(new URL('./instructions-child.ts', import.meta.url))
 
 async function instructions(contender: string, keys: number, calls: number): Promise<number> {
-  const args = [
-    '--tool=cachegrind',
-    '--cache-sim=no',
-    '--smc-check=all-non-file',
-    '--cachegrind-out-file=/dev/null',
-    process.execPath,
-    '--predictable',
-    '--import',
-    'tsx',
-    CHILD,
-    contender,
-    String(keys),
-    String(calls),
-  ]
+  const args = [...COUNTING, ...COUNTED_NODE, CHILD, contender, String(keys), String(calls)]
   const { stderr } = await run('valgrind', args, { maxBuffer: 16 * 2 ** 20 })
-  const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
-  if (match === null) throw new Error(`valgrind printed no instruction count for ${contender}:\n${stderr}`)
-  return Number(match[1]!.replaceAll(',', ''))
+  return instructionsIn(stderr, contender)
 }
 
 async function main(argv: readonly string[]): Promise<void> {

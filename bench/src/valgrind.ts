@@ -1,0 +1,26 @@
+// What the instruction-counting tools share: how they run a process under valgrind, and how they
+// read its count.
+
+/**
+ * valgrind's arguments before the program: cachegrind counting instructions only (no cache
+ * simulation), with V8's generated code checked for changes (it rewrites code in place).
+ */
+export const COUNTING = [
+  '--tool=cachegrind',
+  '--cache-sim=no',
+  '--smc-check=all-non-file',
+  '--cachegrind-out-file=/dev/null',
+]
+
+/**
+ * Node's arguments for a counted process: `--predictable` keeps V8's compiler and garbage collector
+ * on the main thread, so two runs of one program give the same count to within about 1 %.
+ */
+export const COUNTED_NODE = [process.execPath, '--predictable', '--import', 'tsx']
+
+/** The instruction total in valgrind's report (its stderr); `what` names the run in an error. */
+export function instructionsIn(stderr: string, what: string): number {
+  const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
+  if (match === null) throw new Error(`valgrind printed no instruction count for ${what}:\n${stderr}`)
+  return Number(match[1]!.replaceAll(',', ''))
+}
