@@ -192,9 +192,9 @@ function targets(run: Run): void {
   const many = byName(run.many, FLOODGATE_FIXED) / byName(run.many, FLOOR)
   const erl = byName(run.many, ERL) / byName(run.many, FLOOR)
   console.log(
-    `\nAgainst the reference row (the least code that gives the contract's Decision): fixedWindow ` +
+    `\nEach ÷ the reference row (the least code that gives the contract's Decision): fixedWindow ` +
       `${formatRatio(hot)} on the hot key and ${formatRatio(many)} on 100k keys; express-rate-limit's ` +
-      `increment ${formatRatio(erl)} on 100k keys.`,
+      `increment ${formatRatio(erl)} on 100k keys (above 1× means faster than the reference).`,
   )
   console.log('')
 }
