@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { FRAMEWORKS, type Framework, PEERS, ROUTE, type Variant } from './http-apps.js'
-import { COUNTED_NODE, COUNTING, instructionsIn } from './valgrind.js'
+import { COUNTED_NODE, COUNTING, instructionsIn, option } from './valgrind.js'
 
 /**
  * Requests of the two runs. The low count is past the warm-up: V8's tiers, and the 10,000 requests
@@ -79,13 +79,6 @@ async function perRequest(
     instructions(framework, variant, requests.high),
   ])
   return (high - low) / (requests.high - requests.low)
-}
-
-/** The value after `--name` in argv (removed from `rest`), if given. */
-function option(argv: string[], name: string): string | undefined {
-  const at = argv.indexOf(name)
-  if (at === -1) return undefined
-  return argv.splice(at, 2)[1]
 }
 
 async function main(argv: string[]): Promise<void> {

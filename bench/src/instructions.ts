@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { COUNTED_NODE, COUNTING, instructionsIn } from './valgrind.js'
+import { COUNTED_NODE, COUNTING, instructionsIn, option } from './valgrind.js'
 
 const run = promisify(execFile)
 const LOW = 300_000
@@ -32,11 +32,9 @@ async function instructions(contender: string, keys: number, calls: number): Pro
   return instructionsIn(stderr, contender)
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const at = argv.indexOf('--keys')
-  const keys = at === -1 ? 1 : Number(argv[at + 1])
-  const named = at === -1 ? argv : argv.filter((_, i) => i !== at && i !== at + 1)
-  const contenders = named.length > 0 ? named : DEFAULT_CONTENDERS
+async function main(argv: string[]): Promise<void> {
+  const keys = Number(option(argv, '--keys') ?? 1)
+  const contenders = argv.length > 0 ? argv : DEFAULT_CONTENDERS
   console.log(`Instructions per call, ${keys === 1 ? 'one key' : `${keys} keys round-robin`} (valgrind):\n`)
   console.log('| contender | instructions per call |\n| --- | ---: |')
   for (const contender of contenders) {

@@ -1,5 +1,5 @@
-// What the instruction-counting tools share: how they run a process under valgrind, and how they
-// read its count.
+// What the instruction-counting tools share: how they run a process under valgrind, how they read
+// its count, and how they read their command line.
 
 /**
  * valgrind's arguments before the program: cachegrind counting instructions only (no cache
@@ -23,4 +23,11 @@ export function instructionsIn(stderr: string, what: string): number {
   const match = /I\s+refs:\s+([\d,]+)/.exec(stderr)
   if (match === null) throw new Error(`valgrind printed no instruction count for ${what}:\n${stderr}`)
   return Number(match[1]!.replaceAll(',', ''))
+}
+
+/** The value after `name` (`--keys 100000`) in `argv`, taken out of it; undefined when absent. */
+export function option(argv: string[], name: string): string | undefined {
+  const at = argv.indexOf(name)
+  if (at === -1) return undefined
+  return argv.splice(at, 2)[1]
 }
