@@ -8,6 +8,7 @@ import {
   type RequestBinding,
 } from '@floodgate/core'
 import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { exposeDecision } from './decision-property.js'
 
 declare global {
   namespace Express {
@@ -46,6 +47,7 @@ const binding: RequestBinding<Request> = {
   trustsProxy: (req) => !trustsNoProxy(req),
   trustsEveryHop: (req) => trustSetting(req) === true,
   marks: countedMarks,
+  lowercaseHeaderNames: true,
 }
 
 /**
@@ -53,7 +55,7 @@ const binding: RequestBinding<Request> = {
  * request's own variables (a null-prototype object made for every request before any middleware
  * runs). Not `req`: Express swaps the request's prototype on every request, so V8 gives each `req`
  * a hidden class of its own, and adding a property to it builds another one, about 3–5 µs a
- * property on this machine. `req.rateLimit`, which the contract names, pays that once.
+ * property on this machine (decision-property.ts keeps `req.rateLimit` off `req` too).
  */
 function countedMarks(req: Request): object {
   const locals: unknown = req.res?.locals
@@ -72,7 +74,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     let outcome: DecidedOutcome
     try {
       outcome = handler.outcome(decision)
-      req.rateLimit = decision
+      exposeDecision(req, decision)
       for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
     } catch (error) {
       return next(error)
@@ -83,7 +85,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       return
     }
     res.statusCode = outcome.status
-    res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
+    res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
     res.end(outcome.body)
   }
 

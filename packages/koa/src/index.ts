@@ -36,6 +36,7 @@ const binding: RequestBinding<Context> = {
   headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
   trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
+  lowercaseHeaderNames: true,
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */
@@ -65,7 +66,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       })
     }
     ctx.status = outcome.status
-    if (!res.headersSent) res.setHeader('Content-Type', PROBLEM_CONTENT_TYPE)
+    if (!res.headersSent) res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
     ctx.body = outcome.body
     return undefined
   }

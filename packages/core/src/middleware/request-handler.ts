@@ -33,9 +33,11 @@ export interface RequestBinding<Req> {
    */
   marks?(req: Req): object
   /**
-   * True when the framework lowercases every header name it is given (Fastify): the handler then
-   * writes them in lowercase, so the adapter hands over names that need no new string per request.
-   * Nothing changes on the wire. Default false: names as the drafts spell them.
+   * True to have the handler write header names in lowercase, as HTTP/2 sends them (names are
+   * case-insensitive). Node lowercases every name it is given, to key it and again as it writes the
+   * head, and Fastify does too: a name already in lowercase needs no new string, 700–1,300
+   * instructions less per header and request on Node 20 (valgrind). All three adapters set it. Default false: names
+   * as the drafts spell them.
    */
   readonly lowercaseHeaderNames?: boolean
 }

@@ -1,0 +1,52 @@
+import { createServer } from 'node:http'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import { headerNamesAsSent, serveOnLoopback } from '@floodgate/core/testing'
+import Koa3 from 'koa'
+import Koa2 from 'koa2'
+import { describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+// Header names go on the wire in lowercase, as on Express and Fastify (which lowercases every name):
+// names are case-insensitive, and Node spends less on a name that is lowercase already.
+
+const RATE_LIMIT = /^(x-)?ratelimit|^retry-after$/i
+const CONTENT_TYPE = /^content-type$/i
+
+describe.each([
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+])('%s', (_name, Koa) => {
+  it('writes every rate-limit header name, and the 429’s, in lowercase', async () => {
+    const app = new Koa()
+    app.use(
+      rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore(), logger: false }),
+    )
+    app.use((ctx) => {
+      ctx.body = 'ok'
+    })
+    const server = await serveOnLoopback(createServer(app.callback()))
+    try {
+      const allowed = await headerNamesAsSent(`${server.base}/`)
+      const denied = await headerNamesAsSent(`${server.base}/`)
+      expect([allowed.status, denied.status]).toEqual([200, 429])
+      expect(allowed.names.filter((n) => RATE_LIMIT.test(n))).toEqual([
+        'ratelimit-policy',
+        'ratelimit',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ])
+      expect(denied.names.filter((n) => RATE_LIMIT.test(n) || CONTENT_TYPE.test(n))).toEqual([
+        'ratelimit-policy',
+        'ratelimit',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+        'retry-after',
+        'content-type',
+      ])
+    } finally {
+      await server.close()
+    }
+  })
+})
