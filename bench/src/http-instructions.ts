@@ -2,7 +2,7 @@
 // measured so that the host's noise cannot move it.
 //
 //   pnpm --filter @floodgate/bench exec node --import tsx src/http-instructions.ts
-//     [--requests LOW,HIGH] [--variants v1,v2,...] [framework ...]
+//     [--requests LOW,HIGH] [--variants v1,v2,...] [--repeat N] [framework ...]
 //
 // For each framework and variant (bare, Floodgate and the peer allowing every request, both
 // denying every request), the server runs in a child process under `valgrind --tool=cachegrind`
@@ -11,7 +11,9 @@
 // the difference in requests is one request in steady state. It counts the server's own
 // instructions only: not the kernel's socket work (a large share of a request's CPU on this host),
 // so "÷ bare" overstates the limiter's share of a request's CPU. Needs valgrind; about ten
-// minutes per framework.
+// minutes per framework and repetition. Counts depend on the host (its CPU's features choose the
+// code Node, V8 and the C library run), so compare variants counted on one host; `--repeat N` runs
+// each variant N times and reports the median and the range.
 import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { fileURLToPath } from 'node:url'
@@ -87,24 +89,43 @@ async function main(argv: string[]): Promise<void> {
     .map(Number)
   const requests = { low: low!, high: high! }
   const measured = (option(argv, '--variants')?.split(',') as Variant[] | undefined) ?? DEFAULT_VARIANTS
+  const repeat = Number(option(argv, '--repeat') ?? 1)
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error('--repeat takes a whole number ≥ 1')
   const frameworks = argv.length > 0 ? (argv as Framework[]) : FRAMEWORKS
   for (const framework of frameworks) {
     if (!FRAMEWORKS.includes(framework)) throw new Error(`Unknown framework "${framework}"`)
-    const counts = new Map<Variant, number>()
-    for (const variant of measured) counts.set(variant, await perRequest(framework, variant, requests))
-    report(framework, counts)
+    const runs = new Map<Variant, number[]>(measured.map((v) => [v, []]))
+    // Repetitions outermost, so that a slow drift of the host touches every variant alike.
+    for (let r = 0; r < repeat; r++) {
+      for (const variant of measured) runs.get(variant)!.push(await perRequest(framework, variant, requests))
+    }
+    report(framework, runs)
   }
 }
 
-function report(framework: Framework, counts: ReadonlyMap<Variant, number>): void {
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+function report(framework: Framework, runs: ReadonlyMap<Variant, readonly number[]>): void {
   const format = (n: number) => Math.round(n).toLocaleString('en-US')
+  const counts = new Map([...runs].map(([variant, values]) => [variant, median(values)]))
   const bare = counts.get('bare')
+  const repeated = [...runs.values()].some((values) => values.length > 1)
   console.log(`### ${framework} (peer: ${PEERS[framework]}), server instructions per request\n`)
-  console.log('| variant | instructions | added over bare | ÷ bare |\n| --- | ---: | ---: | ---: |')
+  console.log(
+    repeated
+      ? '| variant | instructions (median) | runs, lowest … highest | added over bare | ÷ bare |\n| --- | ---: | ---: | ---: | ---: |'
+      : '| variant | instructions | added over bare | ÷ bare |\n| --- | ---: | ---: | ---: |',
+  )
   for (const [variant, n] of counts) {
+    const values = runs.get(variant)!
+    const range = repeated ? ` ${format(Math.min(...values))} … ${format(Math.max(...values))} |` : ''
     const over = bare === undefined || variant === 'bare' ? '' : format(n - bare)
     console.log(
-      `| ${variant} | ${format(n)} | ${over} | ${bare === undefined ? '' : (n / bare).toFixed(3)} |`,
+      `| ${variant} | ${format(n)} |${range} ${over} | ${bare === undefined ? '' : (n / bare).toFixed(3)} |`,
     )
   }
   const floodgate = counts.get('floodgate-allowed')
