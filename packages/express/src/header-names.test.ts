@@ -1,16 +1,13 @@
 import { createServer } from 'node:http'
 import { fixedWindow, memoryStore } from '@floodgate/core'
-import { headerNamesAsSent, serveOnLoopback } from '@floodgate/core/testing'
+import { expectLowercaseHeaderNames, serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
-import { describe, expect, it } from 'vitest'
+import { describe, it } from 'vitest'
 import { rateLimit } from './index.js'
 
 // Header names go on the wire in lowercase, as on Koa and Fastify (which lowercases every name):
 // names are case-insensitive, and Node spends less on a name that is lowercase already.
-
-const RATE_LIMIT = /^(x-)?ratelimit|^retry-after$/i
-const CONTENT_TYPE = /^content-type$/i
 
 describe.each([
   ['express 5', express5],
@@ -26,25 +23,7 @@ describe.each([
     })
     const server = await serveOnLoopback(createServer(app))
     try {
-      const allowed = await headerNamesAsSent(`${server.base}/`)
-      const denied = await headerNamesAsSent(`${server.base}/`)
-      expect([allowed.status, denied.status]).toEqual([200, 429])
-      expect(allowed.names.filter((n) => RATE_LIMIT.test(n))).toEqual([
-        'ratelimit-policy',
-        'ratelimit',
-        'x-ratelimit-limit',
-        'x-ratelimit-remaining',
-        'x-ratelimit-reset',
-      ])
-      expect(denied.names.filter((n) => RATE_LIMIT.test(n) || CONTENT_TYPE.test(n))).toEqual([
-        'ratelimit-policy',
-        'ratelimit',
-        'x-ratelimit-limit',
-        'x-ratelimit-remaining',
-        'x-ratelimit-reset',
-        'retry-after',
-        'content-type',
-      ])
+      await expectLowercaseHeaderNames(`${server.base}/`)
     } finally {
       await server.close()
     }

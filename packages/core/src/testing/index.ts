@@ -11,11 +11,7 @@ export { TRICKY_IDS } from './cases-isolation.js'
 export { seededRandom } from './cases-traces.js'
 export { runStoreConformance } from './conformance.js'
 export { CONFORMANCE_START_MS, type StoreConformanceOptions } from './conformance-fixture.js'
-export {
-  type HeaderNamesAsSent,
-  headerNamesAsSent,
-  type LoopbackServer,
-  serveOnLoopback,
-} from './loopback-server.js'
+export { expectLowercaseHeaderNames } from './header-names.js'
+export { type LoopbackServer, serveOnLoopback } from './loopback-server.js'
 export { type ManualClock, manualClock } from './manual-clock.js'
 export { type ReferenceModel, referenceModel } from './reference-model.js'

@@ -1,4 +1,4 @@
-import { get, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 /** A server listening on a free loopback port, for an adapter's HTTP tests. */
@@ -28,28 +28,4 @@ export async function serveOnLoopback(server: Server): Promise<LoopbackServer> {
       await new Promise((resolve) => server.close(resolve))
     },
   }
-}
-
-/** A response's status and its header names as the server wrote them. */
-export interface HeaderNamesAsSent {
-  /** The status code. */
-  status: number
-  /** Every header name in order, spelled as it went on the wire. */
-  names: string[]
-}
-
-/**
- * The header names of a GET's response as the server wrote them (`fetch` and most clients lowercase
- * them), with the status: for checking the spelling an adapter puts on the wire.
- */
-export function headerNamesAsSent(url: string): Promise<HeaderNamesAsSent> {
-  return new Promise((resolve, reject) => {
-    get(url, (res) => {
-      res.resume()
-      res.on('end', () => {
-        resolve({ status: res.statusCode ?? 0, names: res.rawHeaders.filter((_, i) => i % 2 === 0) })
-      })
-      res.on('error', reject)
-    }).on('error', reject)
-  })
 }
