@@ -36,8 +36,8 @@ export interface RequestBinding<Req> {
    * True to have the handler write header names in lowercase, as HTTP/2 sends them (names are
    * case-insensitive). Node lowercases every name it is given, to key it and again as it writes the
    * head, and Fastify does too: a name already in lowercase needs no new string, 700–1,300
-   * instructions less per header and request on Node 20 (valgrind). All three adapters set it. Default false: names
-   * as the drafts spell them.
+   * instructions less per header and request on Node 20 (valgrind). All three adapters set it.
+   * Default false: names as the drafts spell them.
    */
   readonly lowercaseHeaderNames?: boolean
 }
