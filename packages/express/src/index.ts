@@ -47,7 +47,6 @@ const binding: RequestBinding<Request> = {
   trustsProxy: (req) => !trustsNoProxy(req),
   trustsEveryHop: (req) => trustSetting(req) === true,
   marks: countedMarks,
-  lowercaseHeaderNames: true,
 }
 
 /**

@@ -50,7 +50,6 @@ const binding: RequestBinding<FastifyRequest> = {
   headers: (request) => request.headers,
   // Fastify defines `ips` only on the request class it builds when `trustProxy` is set.
   trustsProxy: (request) => 'ips' in request,
-  lowercaseHeaderNames: true,
 }
 
 /** Options that choose a limiter: a route giving any of them does not inherit the plugin's. */

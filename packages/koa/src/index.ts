@@ -36,7 +36,6 @@ const binding: RequestBinding<Context> = {
   headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
   trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
-  lowercaseHeaderNames: true,
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */

@@ -66,17 +66,11 @@ const FORMATS: HeaderFormat[][] = [
 describe('headerWriter', () => {
   for (const formats of FORMATS) {
     for (const [name, d] of Object.entries(DECISIONS)) {
-      it(`writes ${name} in [${formats.join(', ')}] exactly as rateLimitHeaders, in the same order`, () => {
+      it(`writes ${name} in [${formats.join(', ')}] as rateLimitHeaders with lowercase names, same order`, () => {
         const write = headerWriter(formats)
-        expect(Object.entries(write(d))).toEqual(Object.entries(rateLimitHeaders(d, formats)))
-        // Twice: the second answer comes from the cached RateLimit-Policy value.
-        expect(Object.entries(write(d))).toEqual(Object.entries(rateLimitHeaders(d, formats)))
-      })
-
-      it(`writes ${name} in [${formats.join(', ')}] with lowercase names when asked, values and order unchanged`, () => {
-        const write = headerWriter(formats, true)
         const lower = Object.entries(rateLimitHeaders(d, formats)).map(([k, v]) => [k.toLowerCase(), v])
         expect(Object.entries(write(d))).toEqual(lower)
+        // Twice: the second answer comes from the cached RateLimit-Policy value.
         expect(Object.entries(write(d))).toEqual(lower)
       })
     }
@@ -87,7 +81,7 @@ describe('headerWriter', () => {
     const free = decision([policy('api', { limit: 10 })])
     const pro = decision([policy('api', { limit: 1_000, windowMs: 3_600_000 })])
     write(free)
-    expect(write(pro)['RateLimit-Policy']).toBe('"api";q=1000;w=3600')
-    expect(write(free)['RateLimit-Policy']).toBe('"api";q=10;w=60')
+    expect(write(pro)['ratelimit-policy']).toBe('"api";q=1000;w=3600')
+    expect(write(free)['ratelimit-policy']).toBe('"api";q=10;w=60')
   })
 })
