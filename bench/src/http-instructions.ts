@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { FRAMEWORKS, type Framework, PEERS, ROUTE, type Variant } from './http-apps.js'
-import { COUNTED_NODE, COUNTING, instructionsIn, option } from './valgrind.js'
+import { COUNTED_NODE, COUNTING, instructionsIn, option, perOperation } from './valgrind.js'
 
 /**
  * Requests of the two runs. The low count is past the warm-up: V8's tiers, and the 10,000 requests
@@ -70,19 +70,6 @@ function get(agent: Agent, port: number): Promise<void> {
   })
 }
 
-async function perRequest(
-  framework: Framework,
-  variant: Variant,
-  requests: typeof REQUESTS,
-): Promise<number> {
-  // Each run is single-threaded under valgrind: the two of one variant run side by side.
-  const [low, high] = await Promise.all([
-    instructions(framework, variant, requests.low),
-    instructions(framework, variant, requests.high),
-  ])
-  return (high - low) / (requests.high - requests.low)
-}
-
 async function main(argv: string[]): Promise<void> {
   const [low, high] = (option(argv, '--requests') ?? `${REQUESTS.low},${REQUESTS.high}`)
     .split(',')
@@ -97,7 +84,10 @@ async function main(argv: string[]): Promise<void> {
     const runs = new Map<Variant, number[]>(measured.map((v) => [v, []]))
     // Repetitions outermost, so that a slow drift of the host touches every variant alike.
     for (let r = 0; r < repeat; r++) {
-      for (const variant of measured) runs.get(variant)!.push(await perRequest(framework, variant, requests))
+      for (const variant of measured)
+        runs
+          .get(variant)!
+          .push(await perOperation((n) => instructions(framework, variant, n), requests.low, requests.high))
     }
     report(framework, runs)
   }

@@ -12,7 +12,7 @@
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { COUNTED_NODE, COUNTING, instructionsIn, option } from './valgrind.js'
+import { COUNTED_NODE, COUNTING, instructionsIn, option, perOperation } from './valgrind.js'
 
 const run = promisify(execFile)
 const LOW = 300_000
@@ -38,12 +38,8 @@ async function main(argv: string[]): Promise<void> {
   console.log(`Instructions per call, ${keys === 1 ? 'one key' : `${keys} keys round-robin`} (valgrind):\n`)
   console.log('| contender | instructions per call |\n| --- | ---: |')
   for (const contender of contenders) {
-    // The two counts of one contender run side by side: each is single-threaded under valgrind.
-    const [low, high] = await Promise.all([
-      instructions(contender, keys, LOW),
-      instructions(contender, keys, HIGH),
-    ])
-    console.log(`| ${contender} | ${Math.round((high - low) / (HIGH - LOW)).toLocaleString('en-US')} |`)
+    const perCall = await perOperation((calls) => instructions(contender, keys, calls), LOW, HIGH)
+    console.log(`| ${contender} | ${Math.round(perCall).toLocaleString('en-US')} |`)
   }
 }
 

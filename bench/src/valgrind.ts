@@ -31,3 +31,18 @@ export function option(argv: string[], name: string): string | undefined {
   if (at === -1) return undefined
   return argv.splice(at, 2)[1]
 }
+
+/**
+ * The instructions of one operation in steady state: `count(n)` counts a process doing n operations
+ * (start-up, compilation and warm-up included); the difference between `low` and `high` operations,
+ * over the difference in operations, leaves only the operations. The two counts run side by side:
+ * each process is single-threaded under valgrind.
+ */
+export async function perOperation(
+  count: (operations: number) => Promise<number>,
+  low: number,
+  high: number,
+): Promise<number> {
+  const [atLow, atHigh] = await Promise.all([count(low), count(high)])
+  return (atHigh - atLow) / (high - low)
+}
