@@ -22,6 +22,7 @@ export default defineConfig({
       'tools/src/**/*.test.ts',
       'examples/**/*.test.ts',
       'scripts/**/*.test.ts',
+      'bench/src/**/*.test.ts',
     ],
     exclude: ['**/node_modules/**', '**/dist/**'],
     // One Redis for the run (REDIS_URL or a private redis-server), read by tests via inject('redisUrl').

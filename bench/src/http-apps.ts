@@ -14,6 +14,8 @@ export type Framework = (typeof FRAMEWORKS)[number]
  * `bare`: no limiter. `headers-only`: no limiter, but a middleware setting the same rate-limit
  * headers as the like-for-like Floodgate row, with constant values: the floor any limiter sending
  * them pays. `*-allowed` never denies, `*-denied` denies all but the first request.
+ * `constant-denied`: no limiter, every request answered with a constant 429 carrying the headers and
+ * the problem+json body of the like-for-like Floodgate 429: the floor of any 429 that sends them.
  * `floodgate-*` sends the same rate-limit headers as the framework's peer (like for like);
  * `floodgate-allowed-default-headers` sends Floodgate's defaults (draft-8 + legacy) where they differ.
  */
@@ -25,6 +27,7 @@ export const VARIANTS = [
   'peer-allowed',
   'floodgate-denied',
   'peer-denied',
+  'constant-denied',
 ] as const
 export type Variant = (typeof VARIANTS)[number]
 
@@ -59,6 +62,25 @@ const CONSTANT_HEADERS: Record<Framework, Record<string, string>> = {
   },
   koa: LEGACY_CONSTANT_HEADERS,
   fastify: LEGACY_CONSTANT_HEADERS,
+}
+
+/**
+ * What `constant-denied` adds to the constant headers: Floodgate's 429 of this benchmark's policy,
+ * its Retry-After and body fixed at one value (the body is the one `problemBody()` writes).
+ */
+const CONSTANT_DENIAL = {
+  headers: { 'retry-after': '60', 'content-type': 'application/problem+json' },
+  body: JSON.stringify({
+    type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+    title: 'Too Many Requests',
+    status: 429,
+    detail: 'Rate limit exceeded for policy "fixed-window"; retry in 60 s.',
+    'violated-policies': ['fixed-window'],
+  }),
+}
+
+function constantDenialHeaders(framework: Framework): [string, string][] {
+  return Object.entries({ ...CONSTANT_HEADERS[framework], ...CONSTANT_DENIAL.headers })
 }
 
 /** The usual rate limiter of each framework, as the tables name it. */
@@ -167,6 +189,15 @@ async function expressMiddleware(variant: Variant): Promise<RequestHandler | und
       next()
     }
   }
+  if (variant === 'constant-denied') {
+    // As the Floodgate middleware answers: straight to Node's response.
+    const headers = constantDenialHeaders('express')
+    return (_req, res) => {
+      res.statusCode = 429
+      for (const [name, value] of headers) res.setHeader(name, value)
+      res.end(CONSTANT_DENIAL.body)
+    }
+  }
   return undefined
 }
 
@@ -233,6 +264,15 @@ async function koaMiddleware(variant: Variant): Promise<KoaMiddleware | undefine
     return (ctx, next) => {
       for (const [name, value] of headers) ctx.res.setHeader(name, value)
       return next()
+    }
+  }
+  if (variant === 'constant-denied') {
+    // As the Floodgate middleware answers: headers to Node's response, status and body through Koa.
+    const headers = constantDenialHeaders('koa')
+    return (ctx) => {
+      for (const [name, value] of headers) ctx.res.setHeader(name, value)
+      ctx.status = 429
+      ctx.body = CONSTANT_DENIAL.body
     }
   }
   return undefined
@@ -309,6 +349,13 @@ async function registerFastifyVariant(app: FastifyInstance, variant: Variant, ti
     app.addHook('onRequest', (_request, reply, done) => {
       reply.headers(headers)
       done()
+    })
+  } else if (variant === 'constant-denied') {
+    // As the Floodgate plugin answers: a string body its own serializer passes through as it is.
+    const headers = Object.fromEntries(constantDenialHeaders('fastify'))
+    const asIs = (payload: unknown) => (typeof payload === 'string' ? payload : JSON.stringify(payload))
+    app.addHook('onRequest', (_request, reply, _done) => {
+      reply.code(429).headers(headers).serializer(asIs).send(CONSTANT_DENIAL.body)
     })
   }
   app.get(ROUTE, async () => ({ hello: 'world' }))

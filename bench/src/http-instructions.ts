@@ -5,12 +5,13 @@
 //     [--requests LOW,HIGH] [--variants v1,v2,...] [--repeat N] [framework ...]
 //
 // For each framework and variant (bare, Floodgate and the peer allowing every request, both
-// denying every request), the server runs in a child process under `valgrind --tool=cachegrind`
-// with V8's `--predictable`, and this process sends it LOW, then in a second child HIGH, requests
-// one after another on one keep-alive connection. The difference in the server's instructions over
+// denying every request, and two floors with no limiter: the same headers, and a constant 429
+// with the same headers and body), the server runs in a child process under
+// `valgrind --tool=cachegrind` with V8's `--predictable`, and this process sends it LOW, then in a
+// second child HIGH, requests one after another on one keep-alive connection. The difference in the server's instructions over
 // the difference in requests is one request in steady state. It counts the server's own
 // instructions only: not the kernel's socket work (a large share of a request's CPU on this host),
-// so "÷ bare" overstates the limiter's share of a request's CPU. Needs valgrind; about ten
+// so "÷ bare" overstates the limiter's share of a request's CPU. Needs valgrind; about five
 // minutes per framework and repetition. Counts depend on the host (its CPU's features choose the
 // code Node, V8 and the C library run), so compare variants counted on one host; `--repeat N` runs
 // each variant N times and reports the median and the range.
@@ -27,8 +28,10 @@ import { COUNTED_NODE, COUNTING, instructionsIn, option, perOperation } from './
 const REQUESTS = { low: 12_000, high: 32_000 }
 const DEFAULT_VARIANTS: readonly Variant[] = [
   'bare',
+  'headers-only',
   'floodgate-allowed',
   'peer-allowed',
+  'constant-denied',
   'floodgate-denied',
   'peer-denied',
 ]
@@ -125,6 +128,20 @@ function report(framework: Framework, runs: ReadonlyMap<Variant, readonly number
     console.log(
       `\nFloodgate's addition ÷ the peer's: ${((floodgate - bare) / (peer - bare)).toFixed(2)}; ` +
         `÷ bare: ${((100 * (floodgate - bare)) / bare).toFixed(1)} %; Floodgate's 429 ÷ bare: ${(denied / bare).toFixed(3)}.`,
+    )
+  }
+  // The floors: what the headers (and a 429's body) cost with no limiter at all.
+  const headers = counts.get('headers-only')
+  const constantDenial = counts.get('constant-denied')
+  if (bare !== undefined && peer !== undefined && headers !== undefined) {
+    console.log(
+      `The constant headers alone: ${((headers - bare) / (peer - bare)).toFixed(2)} of the peer's addition, ` +
+        `${((100 * (headers - bare)) / bare).toFixed(1)} % of bare.`,
+    )
+  }
+  if (bare !== undefined && constantDenial !== undefined) {
+    console.log(
+      `A constant 429 with the same headers and body ÷ bare: ${(constantDenial / bare).toFixed(3)}.`,
     )
   }
   console.log('')

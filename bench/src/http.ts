@@ -105,6 +105,9 @@ export interface FrameworkResult {
   /** CPU of a 429 ÷ CPU of the bare route. */
   floodgateDeniedRatio: number
   peerDeniedRatio: number
+  /** The floors, with no limiter: server CPU µs the constant headers add, and a constant 429 ÷ bare. */
+  headersAddedMicros: number
+  constantDeniedRatio: number
 }
 
 function summarise(framework: Framework, samples: Samples): FrameworkResult {
@@ -118,6 +121,8 @@ function summarise(framework: Framework, samples: Samples): FrameworkResult {
     bareMicros: median(samples.bare!.map(cpu)),
     floodgateDeniedRatio: paired(samples, 'floodgate-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
     peerDeniedRatio: paired(samples, 'peer-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
+    headersAddedMicros: paired(samples, 'headers-only', 'bare', (a, b) => cpu(a) - cpu(b)),
+    constantDeniedRatio: paired(samples, 'constant-denied', 'bare', (a, b) => cpu(a) / cpu(b)),
   }
 }
 
@@ -140,6 +145,8 @@ function label(framework: Framework, variant: Variant): string {
       return 'Floodgate, all denied (429)'
     case 'peer-denied':
       return `${peer}, all denied (429)`
+    case 'constant-denied':
+      return 'a constant 429 with the same headers and body (floor)'
   }
 }
 
@@ -199,6 +206,25 @@ function targetsTable(results: readonly FrameworkResult[]): string {
   )
 }
 
+/** What no limiter can go below: the same headers, and the same 429, with no limiter at all. */
+function floorsTable(results: readonly FrameworkResult[]): string {
+  const rows = results.map((r) => [
+    r.framework,
+    r.peerAddedMicros > 0 ? (r.headersAddedMicros / r.peerAddedMicros).toFixed(2) : 'peer adds ≤ 0',
+    `${((100 * r.headersAddedMicros) / r.bareMicros).toFixed(1)} %`,
+    r.constantDeniedRatio.toFixed(2),
+  ])
+  return table(
+    [
+      'framework',
+      'constant headers ÷ peer added',
+      'constant headers ÷ bare CPU',
+      'constant 429 CPU ÷ bare CPU',
+    ],
+    rows,
+  )
+}
+
 async function run(): Promise<void> {
   const frameworks = selectedFrameworks()
   console.log(
@@ -218,6 +244,12 @@ async function run(): Promise<void> {
     console.log(`### ${framework}\n\n${frameworkTable(result)}\n`)
   }
   console.log(`### Targets (issue #3)\n\n${targetsTable(results)}`)
+  console.log(
+    '\n### Floors: the same headers and the same 429 with no limiter\n\n' +
+      'A target is out of reach for any limiter sending these headers where its floor alone misses it ' +
+      '(above 0.50, 10 % or 1.00). The server-instruction counts of `src/http-instructions.ts` ' +
+      `resolve these floors where CPU time cannot.\n\n${floorsTable(results)}`,
+  )
 }
 
 /** `FLOODGATE_BENCH_HTTP_FRAMEWORKS=koa,fastify` narrows the run (for profiling one framework). */
