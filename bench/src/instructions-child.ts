@@ -28,6 +28,12 @@ const CONTENDERS: Record<string, (keys: readonly string[]) => Promise<Call>> = {
     }
     return call
   },
+  /** A two-policy request (a token bucket and a fixed window, all or nothing), alone in the process. */
+  'floodgate-two-policies': async () =>
+    limiterCall([
+      tokenBucket({ name: 'bucket', capacity: LIMIT, refillRate: LIMIT, interval: WINDOW_MS }),
+      fixedWindow({ name: 'fixed', limit: LIMIT, window: WINDOW_MS }),
+    ]),
   reference: async () => {
     const floor = new DecisionFloor(LIMIT, WINDOW_MS)
     return (key) => floor.limit(key)

@@ -8,7 +8,8 @@
 // (see valgrind.ts); different builds of the same code can differ by a few percent where V8's
 // choices of what to inline change. It counts instructions only: no cache misses, so on 100k keys
 // it leaves out what `pnpm bench decisions` is mostly made of. Needs valgrind; about a minute per
-// contender.
+// contender. Besides the defaults, `floodgate-two-policies` counts a request of a token bucket and a
+// fixed window.
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'

@@ -9,9 +9,10 @@ import type { RateLimitStore } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
 
-// The limiter takes an allocation-free path into a store made by memoryStore() for one-policy
-// requests. A memory store wrapped in a plain object takes the generic `consume` path, which the
-// conformance kit holds to the reference transitions: both must give identical decisions.
+// The limiter takes its own paths into a store made by memoryStore(): `decideOne` for one-policy
+// requests, `decideSeveral` for several. A memory store wrapped in a plain object takes the generic
+// `consume` path, which the conformance kit holds to the reference transitions (`evaluatePolicies`
+// for several policies): both must give identical decisions.
 
 const START_MS = 1_999_987_200_000
 const WINDOW_MS = 10_000
@@ -42,10 +43,18 @@ function comparable(decision: Decision): unknown {
   return { allowed: decision.allowed, reason: decision.reason, code: decision.error?.code }
 }
 
-const KINDS: Record<string, (limit: number) => Policy> = {
-  'fixed window': (limit) => fixedWindow({ name: 'p', limit, window: WINDOW_MS }),
-  'sliding window': (limit) => slidingWindow({ name: 'p', limit, window: WINDOW_MS }),
-  'token bucket': (limit) => tokenBucket({ name: 'p', capacity: limit, refillRate: 3, interval: WINDOW_MS }),
+const KINDS: Record<string, (limit: number) => Policy[]> = {
+  'fixed window': (limit) => [fixedWindow({ name: 'p', limit, window: WINDOW_MS })],
+  'sliding window': (limit) => [slidingWindow({ name: 'p', limit, window: WINDOW_MS })],
+  'token bucket': (limit) => [
+    tokenBucket({ name: 'p', capacity: limit, refillRate: 3, interval: WINDOW_MS }),
+  ],
+  // All or nothing: each of the three denies some requests the others would admit.
+  'three-policy (all or nothing)': (limit) => [
+    fixedWindow({ name: 'f', limit: limit + 2, window: WINDOW_MS }),
+    slidingWindow({ name: 's', limit, window: WINDOW_MS * 2 }),
+    tokenBucket({ name: 'b', capacity: limit + 1, refillRate: 2, interval: WINDOW_MS / 2 }),
+  ],
 }
 
 interface Variant {
@@ -59,11 +68,11 @@ interface Pair {
   clock: ReturnType<typeof manualClock>
 }
 
-function pair(make: (limit: number) => Policy, variant: Variant): Pair {
+function pair(make: (limit: number) => Policy[], variant: Variant): Pair {
   const clock = manualClock(START_MS)
   const build = (store: RateLimitStore) =>
     createRateLimiter({
-      tiers: { free: [make(4)], pro: [make(9)] },
+      tiers: { free: make(4), pro: make(9) },
       defaultTier: 'free',
       store,
       mode: variant.shadow ? 'shadow' : 'enforce',

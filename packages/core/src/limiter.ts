@@ -162,8 +162,9 @@ class Limiter implements RateLimiter, DecidingNow {
     const denyCache = peek ? undefined : this.config.denyCache
     const cached = denyCache?.get(tier, id, cost)
     if (cached !== undefined) return now ? cached : Promise.resolve(cached)
-    if (this.memory !== undefined && policies.length === 1) {
-      return this.decideInMemory(this.memory, id, policies, tier, cost, peek, now)
+    if (this.memory !== undefined) {
+      if (policies.length === 1) return this.decideInMemory(this.memory, id, policies, tier, cost, peek, now)
+      return this.decideSeveralInMemory(this.memory, id, policies, tier, cost, peek, now)
     }
     const sentAt = denyCache?.now() ?? 0
     if (this.submitting !== undefined) {
@@ -239,6 +240,33 @@ class Limiter implements RateLimiter, DecidingNow {
       nowMs,
       policies: [part],
     }
+    return now ? decision : Promise.resolve(decision)
+  }
+
+  /**
+   * Several policies on the memory store: as {@link decideInMemory}, the store writes each policy's
+   * outcome straight into the PolicyDecision returned, with none of the states, transitions and
+   * outcome arrays that `consume` builds. Gives exactly what `consume` + `decision()` give.
+   */
+  private decideSeveralInMemory(
+    memory: MemoryFastPath,
+    id: string,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+    peek: boolean,
+    now: boolean,
+  ): Decision | Promise<Decision> {
+    const parts: PolicyDecision[] = []
+    for (const policy of policies) parts.push(describePolicy(policy, UNDECIDED))
+    let nowMs: number
+    try {
+      nowMs = memory.decideSeveral(this.config.prefix, policies, id, cost, peek, parts)
+    } catch (error) {
+      const failure = this.storeFailure(error, policies, tier, cost)
+      return now ? failure : Promise.resolve(failure)
+    }
+    const decision = this.decisionOf(parts, nowMs, tier, cost)
     return now ? decision : Promise.resolve(decision)
   }
 

@@ -86,6 +86,18 @@ export interface MemoryFastPath {
     peek: boolean,
     out: PolicyOutcome,
   ): number
+  /**
+   * Decides a request of several policies exactly as `consume` does (all or nothing), writing each
+   * policy's outcome into `outs` (one per policy, in order). Returns the store's clock at the decision.
+   */
+  decideSeveral(
+    prefix: string,
+    policies: readonly Policy[],
+    id: string,
+    cost: number,
+    peek: boolean,
+    outs: readonly PolicyOutcome[],
+  ): number
 }
 
 /** The fast path of a store made by {@link memoryStore}; undefined for any other store. */
@@ -105,6 +117,8 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private lastPolicies: readonly Policy[] | undefined
   private lastPrefix = ''
   private lastSlots: readonly Slot[] = []
+  /** What `decideSeveral` commits per policy; reused, as nothing runs between its decide and commit. */
+  private readonly values: number[] = []
 
   constructor(
     readonly maxKeys: number,
@@ -135,12 +149,12 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     }
     const nowMs = this.now()
     const slots = this.slotsFor(request.prefix, policies)
-    const states: (PolicyState | undefined)[] = []
-    for (const slot of slots) {
-      slot.advance(nowMs)
-      states.push(slot.read(id, nowMs))
-    }
+    for (const slot of slots) slot.advance(nowMs)
+    // Before reading, as in `decideOne` and `decideSeveral`: a sweep then never deletes a key
+    // between its read and its write, and all three read the same state.
     this.maintain(nowMs)
+    const states: (PolicyState | undefined)[] = []
+    for (const slot of slots) states.push(slot.read(id, nowMs))
     const evaluation = evaluatePolicies(policies, states, cost, nowMs)
     if (evaluation.allowed && !request.peek) {
       // Room is only ever needed when every slot could add a key past maxKeys.
@@ -175,6 +189,41 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     if (out.allowed && !peek) {
       if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs)
       slot.commit(id, value, nowMs, out.resetAtMs)
+    }
+    return nowMs
+  }
+
+  decideSeveral(
+    prefix: string,
+    policies: readonly Policy[],
+    id: string,
+    cost: number,
+    peek: boolean,
+    outs: readonly PolicyOutcome[],
+  ): number {
+    const nowMs = this.now()
+    const slots = this.slotsFor(prefix, policies)
+    for (const slot of slots) slot.advance(nowMs)
+    this.maintain(nowMs)
+    const values = this.values
+    let allowed = true
+    for (let i = 0; i < slots.length; i++) {
+      values[i] = slots[i]!.decide(policies[i]!, id, cost, nowMs, outs[i]!)
+      if (!outs[i]!.allowed) allowed = false
+    }
+    if (!allowed) {
+      // All or nothing (`evaluatePolicies`): the policies that would have admitted the request
+      // report their quota uncharged, which is their outcome at a cost of 0.
+      for (let i = 0; i < slots.length; i++) {
+        if (outs[i]!.allowed) slots[i]!.decide(policies[i]!, id, 0, nowMs, outs[i]!)
+      }
+    } else if (!peek) {
+      if (this.keys.size + slots.length > this.maxKeys) {
+        let needed = 0
+        for (const slot of slots) needed += slot.missing(id)
+        this.makeRoom(needed, slots, nowMs)
+      }
+      for (let i = 0; i < slots.length; i++) slots[i]!.commit(id, values[i]!, nowMs, outs[i]!.resetAtMs)
     }
     return nowMs
   }
