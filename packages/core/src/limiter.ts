@@ -174,8 +174,7 @@ class Limiter implements RateLimiter, DecidingNow {
     try {
       result = this.store.consume({ prefix: this.config.prefix, id, policies, cost, peek })
     } catch (error) {
-      const failure = this.storeFailure(error, policies, tier, cost)
-      return now ? failure : Promise.resolve(failure)
+      return this.failedAt(error, policies, tier, cost, now)
     }
     if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
       return this.decideRemotely(
@@ -215,8 +214,7 @@ class Limiter implements RateLimiter, DecidingNow {
     try {
       nowMs = memory.decideOne(this.config.prefix, policies, id, cost, peek, part)
     } catch (error) {
-      const failure = this.storeFailure(error, policies, tier, cost)
-      return now ? failure : Promise.resolve(failure)
+      return this.failedAt(error, policies, tier, cost, now)
     }
     let allowed = part.allowed
     let reason: Decision['reason'] = 'allowed'
@@ -263,8 +261,7 @@ class Limiter implements RateLimiter, DecidingNow {
     try {
       nowMs = memory.decideSeveral(this.config.prefix, policies, id, cost, peek, parts)
     } catch (error) {
-      const failure = this.storeFailure(error, policies, tier, cost)
-      return now ? failure : Promise.resolve(failure)
+      return this.failedAt(error, policies, tier, cost, now)
     }
     const decision = this.decisionOf(parts, nowMs, tier, cost)
     return now ? decision : Promise.resolve(decision)
@@ -408,6 +405,18 @@ class Limiter implements RateLimiter, DecidingNow {
       nowMs,
       policies: parts,
     }
+  }
+
+  /** A store that threw while deciding: its failure decision, as `now` asks (see `decide`). */
+  private failedAt(
+    cause: unknown,
+    policies: readonly Policy[],
+    tier: string | undefined,
+    cost: number,
+    now: boolean,
+  ): Decision | Promise<Decision> {
+    const failure = this.storeFailure(cause, policies, tier, cost)
+    return now ? failure : Promise.resolve(failure)
   }
 
   /** @internal */
