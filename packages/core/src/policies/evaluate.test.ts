@@ -16,7 +16,7 @@ describe('evaluatePolicies', () => {
     expect(e.transitions.map((t) => t.next)).toEqual([
       { window: 0, used: 2 },
       { window: 0, used: 2, previousUsed: 0 },
-      { scaledTokens: 2_000, updatedAtMs: 0 },
+      { scaledTokens: 2_000, updatedAtMs: 0, expiresAtMs: 2_000 },
     ])
   })
 
@@ -32,7 +32,7 @@ describe('evaluatePolicies', () => {
     expect(e.transitions.map((t) => t.next)).toEqual([
       { window: 0, used: 2 },
       { window: 0, used: 1, previousUsed: 0 },
-      { scaledTokens: 4_000, updatedAtMs: 500 },
+      { scaledTokens: 4_000, updatedAtMs: 500, expiresAtMs: 500 },
     ])
   })
 })

@@ -56,8 +56,16 @@ export function refilledScaledTokens(
   nowMs: number,
 ): number {
   const full = policy.capacity * policy.intervalMs
-  if (state === undefined) return full
+  if (state === undefined || expired(state, nowMs)) return full
   return refilledScaled(full, policy.refillRate, state.scaledTokens, state.updatedAtMs, nowMs)
+}
+
+/**
+ * Whether a bucket's counter has expired: it was full again under the policy that wrote it. Strictly
+ * after its expiry, as Redis keeps a key until its expiry instant has passed.
+ */
+function expired(state: TokenBucketState, nowMs: number): boolean {
+  return state.expiresAtMs !== undefined && state.expiresAtMs < nowMs
 }
 
 /** {@link refilledScaledTokens} on scalars: `full` is capacity × intervalMs. */
@@ -85,7 +93,7 @@ export function tokenBucketTransition(
   const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, outcome)
   return {
     outcome,
-    next: { scaledTokens: after, updatedAtMs: nowMs },
+    next: { scaledTokens: after, updatedAtMs: nowMs, expiresAtMs: outcome.resetAtMs },
     expiresAtMs: outcome.resetAtMs,
   }
 }

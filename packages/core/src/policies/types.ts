@@ -69,6 +69,12 @@ export interface TokenBucketState {
   scaledTokens: number
   /** Epoch ms at which `scaledTokens` was measured. */
   updatedAtMs: number
+  /**
+   * Epoch ms at which the bucket was full again under the policy that wrote it: its counter's
+   * expiry. After it the bucket counts as full under any policy (a tier's larger capacity too), as
+   * the key has then expired in a Redis store. Optional: a state without it refills as usual.
+   */
+  expiresAtMs?: number
 }
 
 /** The stored state of any policy. */

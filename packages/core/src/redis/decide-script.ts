@@ -29,12 +29,17 @@
  *                  HINCRBY (the key's TTL is set at its first write in a window, and it expires
  *                  with the window)
  *   sliding window `s<window index>:<used in it>:<used in the previous window>`
- *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`
+ *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`, and under an injected
+ *                  clock `:<epoch ms when full>` (its expiry, past which it reads as a full bucket:
+ *                  the key itself outlives it by the slack). On the server's clock the key expires
+ *                  then, and the value keeps the two fields that earlier versions read.
  * and one string per key for the others. Every key gets a TTL (the transition's expiresAtMs)
  * when written (a fixed window's, at its first write in a window); a denial heals a key found
  * without one. A fixed window that lost its TTL still counts each window afresh.
  */
 export const DECIDE_SCRIPT = `local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- An injected clock's keys outlive their expiry by the slack, so a bucket's value carries it.
+local stamped = now ~= nil
 if now == nil then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -155,7 +160,9 @@ for d0 = 3, #ARGV do
           local rate = pol[b]
           local full = q * w
           local available = full
-          local st, sat = string.match(s, '^b(%d+):(%d+)$')
+          -- The third field, the bucket's expiry (injected clocks only): after it, a full bucket.
+          local st, sat, sx = string.match(s, '^b(%d+):(%d+):?(%d*)$')
+          if st ~= nil and sx ~= '' and tonumber(sx) < now then st = nil end
           if st ~= nil then
             local cap = math.floor(full / rate)
             if cap * rate > full then cap = cap - 1 elseif (cap + 1) * rate <= full then cap = cap + 1 end
@@ -188,7 +195,11 @@ for d0 = 3, #ARGV do
               retry = d
             end
           elseif pass == 1 and not peek then
-            value = string.format('b%.0f:%.0f', after, now)
+            if stamped then
+              value = string.format('b%.0f:%.0f:%.0f', after, now, resetAt)
+            else
+              value = string.format('b%.0f:%.0f', after, now)
+            end
           end
         end
         out[o + b - 3], out[o + b - 2], out[o + b - 1], out[o + b] = a, remaining, resetAt - now, retry
@@ -237,4 +248,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = 'b9edab690b551691b9c6034268eac033f01b6a08'
+export const DECIDE_SHA1 = '14884d3bf8a6f6e867e06b4c14ec5f8e3d3fbbeb'

@@ -211,6 +211,28 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(await admin.pttl(key!)).toBeGreaterThan(0)
     })
 
+    it("keeps a token bucket's value in the two fields earlier versions read, and its expiry in a third only under an injected clock", async () => {
+      const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
+      const client = library === 'ioredis' ? ioredis : nodeRedis
+      const valueAfterCharge = async (clock?: () => number) => {
+        const prefix = `bucket-${library}-${clock === undefined ? 'server' : 'injected'}-${Date.now()}`
+        const limiter = createRateLimiter({ policies: bucket, store: redisStore({ client, clock }), prefix })
+        expect((await limiter.limit('k', { cost: 2 })).remaining).toBe(2)
+        const [key] = await admin.keys(`${prefix}:*`)
+        return { value: await admin.get(key!), pttl: await admin.pttl(key!) }
+      }
+      // The server's clock: the key itself expires when the bucket is full again (2 tokens, 2 s).
+      const onServer = await valueAfterCharge()
+      expect(onServer.value).toMatch(/^b2000:\d+$/)
+      expect(onServer.pttl).toBeGreaterThan(0)
+      expect(onServer.pttl).toBeLessThanOrEqual(2_000)
+      // An injected clock: the key outlives that instant by the slack, so the value carries it.
+      const clock = manualClock(1_999_987_200_000)
+      const injected = await valueAfterCharge(clock)
+      expect(injected.value).toBe(`b2000:${1_999_987_200_000}:${1_999_987_202_000}`)
+      expect(injected.pttl).toBeGreaterThan(2_000)
+    })
+
     it('keeps a fixed window as one hash field per window, and at most the window before when a key outlives its window', async () => {
       // With an injected clock a key lives its window plus a slack, so it sees later windows.
       const clock = manualClock(1_999_987_200_000)

@@ -40,8 +40,9 @@ export class BucketSlot implements Slot {
     const { capacity, refillRate, intervalMs } = policy as TokenBucketPolicy
     const full = capacity * intervalMs
     const entry = this.buckets.get(id)
+    // An entry past its expiry is a full bucket, whatever the capacity now (see TokenBucketState).
     const available =
-      entry === undefined
+      entry === undefined || entry.expiresAtMs < nowMs
         ? full
         : refilledScaled(full, refillRate, entry.scaledTokens, entry.updatedAtMs, nowMs)
     return tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)

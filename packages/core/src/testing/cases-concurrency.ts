@@ -71,6 +71,28 @@ export function multiPolicyCases(kinds: readonly PolicyKindCase[]): ConformanceC
   })
 
   cases.push({
+    name: 'counts a token bucket full again under its own capacity as full under a larger one (a tier upgrade)',
+    run: async (f) => {
+      // Two tokens per period: capacity 2 refills in one period, capacity 6 would take three.
+      const bucket = kinds.find((k) => k.kind === 'token-bucket')!
+      const [small, large] = [bucket.make('upgrade', 2), bucket.make('upgrade', 6)]
+      await f.step({ id: 'u', policies: [small], cost: 2 }, 'empty the small bucket')
+      f.clock.advance(PERIOD_MS / 2)
+      // Before the small bucket is full, the larger capacity refills from its count: one token.
+      const during = await f.step({ id: 'u', policies: [large], peek: true }, 'half a period later')
+      expect(during.outcomes[0]!.remaining).toBe(0)
+      f.clock.advance(PERIOD_MS)
+      // Past the moment it was full (its counter's expiry), the bucket is full under the larger
+      // capacity too: 6 tokens, 5 after this request, not the 3 that refilling its count gives.
+      const after = await f.step({ id: 'u', policies: [large], peek: true }, 'after it was full')
+      expect(after.outcomes[0]!.remaining).toBe(5)
+      await f.step({ id: 'u', policies: [large], cost: 4 }, 'spend under the larger capacity')
+      const spent = await f.step({ id: 'u', policies: [large], peek: true }, 'after spending')
+      expect(spent.outcomes[0]!.remaining).toBe(1)
+    },
+  })
+
+  cases.push({
     name: 'resets only the policies named in the reset request',
     run: async (f) => {
       const [a, b] = [kinds[0]!.make('ra', 3), kinds[2]!.make('rb', 3)]
