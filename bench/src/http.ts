@@ -247,8 +247,8 @@ async function run(): Promise<void> {
   console.log(
     '\n### Floors: the same headers and the same 429 with no limiter\n\n' +
       'A target is out of reach for any limiter sending these headers where its floor alone misses it ' +
-      '(above 0.50, 10 % or 1.00). The server-instruction counts of `src/http-instructions.ts` ' +
-      `resolve these floors where CPU time cannot.\n\n${floorsTable(results)}`,
+      '(above 0.50, 10 % or 1.00). `src/http-instructions.ts` counts them more steadily, but ' +
+      `leaves out the kernel's share of a request, so its floors come out larger.\n\n${floorsTable(results)}`,
   )
 }
 
