@@ -1,11 +1,5 @@
 import { refilledScaled, tokenBucketStep } from '../policies/token-bucket.js'
-import type {
-  Policy,
-  PolicyOutcome,
-  PolicyState,
-  TokenBucketPolicy,
-  TokenBucketState,
-} from '../policies/types.js'
+import type { Policy, PolicyOutcome, TokenBucketPolicy, TokenBucketState } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 
 interface BucketEntry extends TokenBucketState {
@@ -32,10 +26,6 @@ export class BucketSlot implements Slot {
 
   advance(): void {}
 
-  read(id: string): PolicyState | undefined {
-    return this.buckets.get(id)
-  }
-
   decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
     const { capacity, refillRate, intervalMs } = policy as TokenBucketPolicy
     const full = capacity * intervalMs
@@ -54,11 +44,6 @@ export class BucketSlot implements Slot {
 
   missing(id: string): number {
     return this.buckets.has(id) ? 0 : 1
-  }
-
-  write(id: string, next: PolicyState, expiresAtMs: number): void {
-    const { scaledTokens, updatedAtMs } = next as TokenBucketState
-    this.put(id, scaledTokens, updatedAtMs, expiresAtMs)
   }
 
   private put(id: string, scaledTokens: number, updatedAtMs: number, expiresAtMs: number): void {

@@ -1,5 +1,5 @@
 import { fixedWindowStep } from '../policies/fixed-window.js'
-import type { FixedWindowPolicy, Policy, PolicyOutcome, PolicyState } from '../policies/types.js'
+import type { FixedWindowPolicy, Policy, PolicyOutcome } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 import { WindowSlot } from './window-slot.js'
 
@@ -24,11 +24,6 @@ export class FixedSlot extends WindowSlot implements Slot {
     this.keys.size -= this.current.size
     if (this.current.size > 0) this.current = new Map()
     this.scan.forget()
-  }
-
-  read(id: string): PolicyState | undefined {
-    const used = this.current.get(id)
-    return used === undefined ? undefined : { window: this.window, used }
   }
 
   decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {

@@ -1,7 +1,6 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
-import { evaluatePolicies } from '../policies/evaluate.js'
-import type { Policy, PolicyOutcome, PolicyState } from '../policies/types.js'
+import type { Policy, PolicyOutcome } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 
@@ -141,34 +140,17 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
 
   consume(request: StoreRequest): StoreResponse {
     const { policies, id, cost } = request
-    if (policies.length === 1) {
-      // One policy: `evaluatePolicies` reduces to its transition; skip the arrays it builds.
-      const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
-      const nowMs = this.decideOne(request.prefix, policies, id, cost, request.peek, outcome)
-      return { nowMs, outcomes: [outcome] }
+    // The limiter's own paths, with outcomes of the response's own. The conformance kit holds
+    // both to the reference (`evaluatePolicies`).
+    const outcomes: PolicyOutcome[] = []
+    for (let i = 0; i < policies.length; i++) {
+      outcomes.push({ allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 })
     }
-    const nowMs = this.now()
-    const slots = this.slotsFor(request.prefix, policies)
-    for (const slot of slots) slot.advance(nowMs)
-    // Before reading, as in `decideOne` and `decideSeveral`: a sweep then never deletes a key
-    // between its read and its write, and all three read the same state.
-    this.maintain(nowMs)
-    const states: (PolicyState | undefined)[] = []
-    for (const slot of slots) states.push(slot.read(id, nowMs))
-    const evaluation = evaluatePolicies(policies, states, cost, nowMs)
-    if (evaluation.allowed && !request.peek) {
-      // Room is only ever needed when every slot could add a key past maxKeys.
-      if (this.keys.size + slots.length > this.maxKeys) {
-        let needed = 0
-        for (const slot of slots) needed += slot.missing(id)
-        this.makeRoom(needed, slots, nowMs)
-      }
-      for (let i = 0; i < slots.length; i++) {
-        const t = evaluation.transitions[i]!
-        slots[i]!.write(id, t.next, t.expiresAtMs)
-      }
-    }
-    return { nowMs, outcomes: evaluation.outcomes }
+    const nowMs =
+      policies.length === 1
+        ? this.decideOne(request.prefix, policies, id, cost, request.peek, outcomes[0]!)
+        : this.decideSeveral(request.prefix, policies, id, cost, request.peek, outcomes)
+    return { nowMs, outcomes }
   }
 
   decideOne(
@@ -212,12 +194,13 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
       if (!outs[i]!.allowed) allowed = false
     }
     if (!allowed) {
-      // All or nothing (`evaluatePolicies`): the policies that would have admitted the request
+      // All or nothing, as `evaluatePolicies`: the policies that would have admitted the request
       // report their quota uncharged, which is their outcome at a cost of 0.
       for (let i = 0; i < slots.length; i++) {
         if (outs[i]!.allowed) slots[i]!.decide(policies[i]!, id, 0, nowMs, outs[i]!)
       }
     } else if (!peek) {
+      // Room is only ever needed when every slot could add a key past maxKeys.
       if (this.keys.size + slots.length > this.maxKeys) {
         let needed = 0
         for (const slot of slots) needed += slot.missing(id)

@@ -1,11 +1,5 @@
 import { slidingWindowStep, slidingWindowTransition } from '../policies/sliding-window.js'
-import type {
-  Policy,
-  PolicyOutcome,
-  PolicyState,
-  SlidingWindowPolicy,
-  SlidingWindowState,
-} from '../policies/types.js'
+import type { Policy, PolicyOutcome, SlidingWindowPolicy, SlidingWindowState } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 import { WindowSlot } from './window-slot.js'
 
@@ -42,7 +36,8 @@ export class SlidingSlot extends WindowSlot implements Slot {
     this.currentScan.forget()
   }
 
-  read(id: string): PolicyState | undefined {
+  /** The stored state of `id`, for eviction's check against the reference transition. */
+  private read(id: string): SlidingWindowState | undefined {
     const used = this.current.get(id)
     const previousUsed = this.previous.get(id)
     if (used === undefined && previousUsed === undefined) return undefined
@@ -82,10 +77,7 @@ export class SlidingSlot extends WindowSlot implements Slot {
         const [id] = scan.next(map)!
         examined += 1
         // Evictable only if even the strictest tier would still admit one more unit now.
-        if (
-          slidingWindowTransition(this.strictest, this.read(id) as SlidingWindowState | undefined, 1, nowMs)
-            .outcome.allowed
-        ) {
+        if (slidingWindowTransition(this.strictest, this.read(id), 1, nowMs).outcome.allowed) {
           this.delete(id)
           return { evicted: true, examined }
         }

@@ -1,4 +1,4 @@
-import type { Policy, PolicyOutcome, PolicyState } from '../policies/types.js'
+import type { Policy, PolicyOutcome } from '../policies/types.js'
 
 // A slot holds the counters of one (prefix, policy name). Window policies keep one Map per window
 // generation, of plain integer counts: a whole window is freed at once when time moves past it,
@@ -22,7 +22,6 @@ export interface Slot {
   readonly periodMs: number
   /** Brings the slot's generations up to `nowMs`, freeing windows that have passed. */
   advance(nowMs: number): void
-  read(id: string, nowMs: number): PolicyState | undefined
   /**
    * The policy's reference outcome for `id` at `nowMs` (after `advance(nowMs)`), written into `out`
    * straight from the stored counts, allocating nothing. Returns the value `commit` stores.
@@ -32,7 +31,6 @@ export interface Slot {
   commit(id: string, value: number, nowMs: number, resetAtMs: number): void
   /** How many new keys a write of `id` would add. */
   missing(id: string): number
-  write(id: string, next: PolicyState, expiresAtMs: number): void
   delete(id: string): void
   /** Tries to free one key that is not currently limited, looking at no more than `budget` keys. */
   evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number }

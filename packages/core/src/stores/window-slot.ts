@@ -1,4 +1,3 @@
-import type { PolicyState } from '../policies/types.js'
 import type { KeyCounter } from './slot.js'
 
 /**
@@ -45,10 +44,6 @@ export abstract class WindowSlot {
 
   missing(id: string): number {
     return this.current.has(id) ? 0 : 1
-  }
-
-  write(id: string, next: PolicyState): void {
-    this.commit(id, (next as { used: number }).used)
   }
 
   sweep(): void {}
