@@ -15,34 +15,9 @@ import {
 // Lowercase, as HTTP/2 sends them (HTTP names are case-insensitive), on every framework: Node
 // lowercases each name it is given, to key it and again as it writes the head, and Fastify does
 // too, so a name already in lowercase needs no new string: 700–1,300 instructions less per header
-// and request on Node 20 (valgrind, docs/benchmarks.md).
-
-/** The field names the writer uses. */
-interface FieldNames {
-  policy: string
-  state: string
-  limit: string
-  remaining: string
-  reset: string
-  legacyLimit: string
-  legacyRemaining: string
-  legacyReset: string
-  retryAfter: string
-}
-
-// Literals, not `toLowerCase()` results: V8 keeps literal strings in its string table already, so
-// using one as a property name costs no lookup there.
-const NAMES: FieldNames = {
-  policy: 'ratelimit-policy',
-  state: 'ratelimit',
-  limit: 'ratelimit-limit',
-  remaining: 'ratelimit-remaining',
-  reset: 'ratelimit-reset',
-  legacyLimit: 'x-ratelimit-limit',
-  legacyRemaining: 'x-ratelimit-remaining',
-  legacyReset: 'x-ratelimit-reset',
-  retryAfter: 'retry-after',
-}
+// and request on Node 20 (valgrind, docs/benchmarks.md). The names are literals, not
+// `toLowerCase()` results: V8 keeps literal strings in its string table already, so using one as
+// a property name costs no lookup there.
 
 /** A function giving the map of `rateLimitHeaders(decision, formats)` with lowercase names. */
 export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decision) => HeaderMap {
@@ -51,7 +26,6 @@ export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decis
   const draftAt = draft === undefined ? -1 : formats.indexOf(draft)
   const legacyFirst = legacyAt !== -1 && (draftAt === -1 || legacyAt < draftAt)
   const policyField = new PolicyFields(draft)
-  const n = NAMES
 
   return (decision) => {
     if (decision.policies.length !== 1 || decision.reason === 'store-error') {
@@ -59,31 +33,31 @@ export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decis
     }
     const p = decision.policies[0]!
     const headers: HeaderMap = {}
-    if (legacyFirst) writeLegacy(headers, p, n)
+    if (legacyFirst) writeLegacy(headers, p)
     if (draft !== undefined) {
       const reset = deltaSeconds(p.resetAtMs, decision.nowMs)
-      headers[n.policy] = policyField.of(p)
+      headers['ratelimit-policy'] = policyField.of(p)
       if (draft === 'draft-8') {
-        headers[n.state] = `"${p.name}";r=${p.remaining};t=${reset}`
+        headers.ratelimit = `"${p.name}";r=${p.remaining};t=${reset}`
       } else if (draft === 'draft-7') {
-        headers[n.state] = `limit=${p.limit}, remaining=${p.remaining}, reset=${reset}`
+        headers.ratelimit = `limit=${p.limit}, remaining=${p.remaining}, reset=${reset}`
       } else {
-        headers[n.limit] = String(p.limit)
-        headers[n.remaining] = String(p.remaining)
-        headers[n.reset] = String(reset)
+        headers['ratelimit-limit'] = String(p.limit)
+        headers['ratelimit-remaining'] = String(p.remaining)
+        headers['ratelimit-reset'] = String(reset)
       }
     }
-    if (legacyAt !== -1 && !legacyFirst) writeLegacy(headers, p, n)
+    if (legacyAt !== -1 && !legacyFirst) writeLegacy(headers, p)
     const retryAfter = retryAfterSeconds(decision)
-    if (retryAfter !== undefined) headers[n.retryAfter] = String(retryAfter)
+    if (retryAfter !== undefined) headers['retry-after'] = String(retryAfter)
     return headers
   }
 }
 
-function writeLegacy(headers: HeaderMap, p: PolicyDecision, n: FieldNames): void {
-  headers[n.legacyLimit] = String(p.limit)
-  headers[n.legacyRemaining] = String(p.remaining)
-  headers[n.legacyReset] = String(Math.ceil(p.resetAtMs / 1000))
+function writeLegacy(headers: HeaderMap, p: PolicyDecision): void {
+  headers['x-ratelimit-limit'] = String(p.limit)
+  headers['x-ratelimit-remaining'] = String(p.remaining)
+  headers['x-ratelimit-reset'] = String(Math.ceil(p.resetAtMs / 1000))
 }
 
 /** The general path's map with lowercase names (several policies: rare enough to copy). */
