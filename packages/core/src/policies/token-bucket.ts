@@ -57,7 +57,8 @@ export function refilledScaledTokens(
 ): number {
   const full = policy.capacity * policy.intervalMs
   if (state === undefined || expired(state, nowMs)) return full
-  return refilledScaled(full, policy.refillRate, state.scaledTokens, state.updatedAtMs, nowMs)
+  const elapsed = Math.min(Math.max(0, nowMs - state.updatedAtMs), ceilDiv(full, policy.refillRate))
+  return Math.min(full, state.scaledTokens + elapsed * policy.refillRate)
 }
 
 /**
@@ -66,18 +67,6 @@ export function refilledScaledTokens(
  */
 function expired(state: TokenBucketState, nowMs: number): boolean {
   return state.expiresAtMs !== undefined && state.expiresAtMs < nowMs
-}
-
-/** {@link refilledScaledTokens} on scalars: `full` is capacity × intervalMs. */
-export function refilledScaled(
-  full: number,
-  refillRate: number,
-  scaledTokens: number,
-  updatedAtMs: number,
-  nowMs: number,
-): number {
-  const elapsed = Math.min(Math.max(0, nowMs - updatedAtMs), ceilDiv(full, refillRate))
-  return Math.min(full, scaledTokens + elapsed * refillRate)
 }
 
 /** Reference transition of DESIGN §3: admitted iff at least `cost` tokens are available now. */
@@ -100,7 +89,7 @@ export function tokenBucketTransition(
 
 /**
  * The token-bucket maths on scalars, allocating nothing (the memory store calls it per request):
- * `available` is the refilled scaled token count at `nowMs` (see {@link refilledScaled}). Writes
+ * `available` is the refilled scaled token count at `nowMs` (see {@link refilledScaledTokens}). Writes
  * the outcome into `out` and returns the scaled tokens to store, measured at `nowMs` (unchanged
  * when denied); they expire at `out.resetAtMs`, when the bucket is full again.
  */

@@ -1,4 +1,4 @@
-import { refilledScaled, tokenBucketStep } from '../policies/token-bucket.js'
+import { refilledScaledTokens, tokenBucketStep } from '../policies/token-bucket.js'
 import type { Policy, PolicyOutcome, TokenBucketPolicy, TokenBucketState } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 
@@ -27,14 +27,10 @@ export class BucketSlot implements Slot {
   advance(): void {}
 
   decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
-    const { capacity, refillRate, intervalMs } = policy as TokenBucketPolicy
-    const full = capacity * intervalMs
-    const entry = this.buckets.get(id)
-    // An entry past its expiry is a full bucket, whatever the capacity now (see TokenBucketState).
-    const available =
-      entry === undefined || entry.expiresAtMs < nowMs
-        ? full
-        : refilledScaled(full, refillRate, entry.scaledTokens, entry.updatedAtMs, nowMs)
+    const bucket = policy as TokenBucketPolicy
+    const { capacity, refillRate, intervalMs } = bucket
+    // The entry is the reference's state: past its expiry, a full bucket under any capacity.
+    const available = refilledScaledTokens(bucket, this.buckets.get(id), nowMs)
     return tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)
   }
 
