@@ -3,7 +3,7 @@ import { ERROR_CODES, isFloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { memoryStore } from './stores/memory-store.js'
-import { WARNING_CODES } from './warnings.js'
+import { KEYS_PER_CODE, WARNING_CODES, Warnings } from './warnings.js'
 
 function limiterWith(silenceWarnings?: string[]) {
   const lines: string[] = []
@@ -46,5 +46,26 @@ describe('warnings', () => {
     }
     expect(isFloodgateError(error, ERROR_CODES.INVALID_OPTION)).toBe(true)
     expect((error as Error).message).toContain('WARN_FLOODGATE_UNKNOWN_TEIR')
+  })
+
+  it("keeps each code's keys apart: a flood of request-chosen keys cannot silence another code", async () => {
+    const { limiter, lines } = limiterWith()
+    for (let i = 0; i < 1_000; i++) await limiter.limit('a', { tier: `bogus-${i}` })
+    expect(lines).toHaveLength(KEYS_PER_CODE)
+    limiter.warnings.warn(WARNING_CODES.UNKNOWN_CLIENT_IP, 'still logged')
+    limiter.warnings.warn(WARNING_CODES.STORE_FAILURE, 'a new store error', 60_000, 'ERR_X')
+    expect(lines.slice(KEYS_PER_CODE)).toEqual([
+      `[floodgate] ${WARNING_CODES.UNKNOWN_CLIENT_IP}: still logged`,
+      `[floodgate] ${WARNING_CODES.STORE_FAILURE}: a new store error`,
+    ])
+  })
+
+  it('logs a code under its own key even after its other keys are used up', () => {
+    const lines: string[] = []
+    const warnings = new Warnings({ warn: (line) => lines.push(line) })
+    for (let i = 0; i <= KEYS_PER_CODE; i++) warnings.warn('W', `key ${i}`, Number.POSITIVE_INFINITY, `k${i}`)
+    warnings.warn('W', 'the code itself')
+    expect(lines).toHaveLength(KEYS_PER_CODE + 1)
+    expect(lines.at(-1)).toBe('[floodgate] W: the code itself')
   })
 })

@@ -29,11 +29,19 @@ export const WARNING_CODES = {
 export type WarningCode = (typeof WARNING_CODES)[keyof typeof WARNING_CODES]
 
 /**
+ * Distinct keys remembered per code beyond the code itself. Keys can come from requests (an unknown
+ * tier's name), so each code has a budget of its own: a flood of one kind cannot use up another
+ * code's, and every code is logged at least once.
+ */
+export const KEYS_PER_CODE = 100
+
+/**
  * Runtime warnings shown once per code (store failures once per `repeatMs`), so a misconfiguration
  * is visible without flooding the log. `logger: false` silences them all.
  */
 export class Warnings {
   private readonly seen = new Map<string, number>()
+  private readonly keysOf = new Map<string, number>()
 
   constructor(
     private readonly logger: Logger,
@@ -50,7 +58,11 @@ export class Warnings {
     const now = this.clock()
     const last = this.seen.get(key)
     if (last !== undefined && now - last < repeatMs) return
-    if (this.seen.size >= 1000 && last === undefined) return
+    if (last === undefined && key !== code) {
+      const keys = this.keysOf.get(code) ?? 0
+      if (keys >= KEYS_PER_CODE) return
+      this.keysOf.set(code, keys + 1)
+    }
     this.seen.set(key, now)
     this.logger.warn(`[floodgate] ${code}: ${message}`)
   }
