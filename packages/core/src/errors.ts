@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   STORE_FULL: 'ERR_FLOODGATE_STORE_FULL',
   /** The limiter was closed and then used again. */
   CLOSED: 'ERR_FLOODGATE_CLOSED',
+  /** A middleware's custom `limiter` answered with something that is not a Decision. */
+  INVALID_DECISION: 'ERR_FLOODGATE_INVALID_DECISION',
 } as const
 
 /** One of the stable `ERR_FLOODGATE_*` codes of {@link ERROR_CODES}. */

@@ -74,18 +74,18 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     try {
       outcome = handler.outcome(decision)
       exposeDecision(req, decision)
-      for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
+      // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
+      if (!res.headersSent) for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
     } catch (error) {
       return next(error)
     }
     if (outcome.action === 'pass') return next()
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      limitedBy(onLimited, req, res, next, decision)
+      limitedBy(onLimited, req, res, next, decision, outcome.body)
       return
     }
-    res.statusCode = outcome.status
-    res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-    res.end(outcome.body)
+    // Denied: the route never runs. A response already sent by an earlier middleware stays as it is.
+    if (!res.headersSent) sendProblem(res, outcome.status, outcome.body)
   }
 
   // On the memory store the decision is there at once: answer in the same call, with no promise.
@@ -97,20 +97,38 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   return Object.assign(middleware, { limiter: handler.limiter })
 }
 
-// The user's answer; a throw or a rejection reaches Express's error path.
+// The user's answer; a throw or a rejection reaches Express's error path. An onLimited that settles
+// having done nothing at all (no response begun, no status set, no next) gets the default 429, as on
+// Koa and Fastify, instead of leaving the request hanging.
 function limitedBy(
   onLimited: OnLimited,
   req: Request,
   res: Response,
   next: NextFunction,
   decision: Decision,
+  body: string,
 ): void {
-  try {
-    const result = onLimited(req, res, next, decision)
-    if (isThenable(result)) result.then(undefined, next)
-  } catch (error) {
+  let nextCalled = false
+  const onward: NextFunction = (error?: unknown) => {
+    nextCalled = true
     next(error)
   }
+  const settled = () => {
+    if (!nextCalled && !res.headersSent && res.statusCode === 200) sendProblem(res, 429, body)
+  }
+  try {
+    const result = onLimited(req, res, onward, decision)
+    if (isThenable(result)) result.then(settled, onward).then(undefined, onward)
+    else settled()
+  } catch (error) {
+    onward(error)
+  }
+}
+
+function sendProblem(res: Response, status: number, body: string): void {
+  res.statusCode = status
+  res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+  res.end(body)
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -32,7 +32,8 @@ function driver(name: string, fastify: FastifyFactory): AdapterDriver {
       if (spec.mountTwice && global !== undefined) {
         // The same options again in a child context: both hooks run for its routes.
         await app.register(async (child) => {
-          await child.register(fastifyRateLimit, global)
+          const second = spec.mountTwice === true ? global : (spec.mountTwice as FastifyRateLimitOptions)
+          await child.register(fastifyRateLimit, second)
           child.get('/', handler)
         })
       } else {

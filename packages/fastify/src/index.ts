@@ -50,6 +50,36 @@ const binding: RequestBinding<FastifyRequest> = {
   headers: (request) => request.headers,
   // Fastify defines `ips` only on the request class it builds when `trustProxy` is set.
   trustsProxy: (request) => 'ips' in request,
+  trustsEveryHop,
+}
+
+/** Forwarded hops in the probe of {@link trustsEveryHop}: more proxies than any real chain has. */
+const PROBE_HOPS = 10
+
+/**
+ * Whether `trustProxy` trusts every hop (`true`, or a function or hop count as permissive), so that
+ * a client picks its own address. Fastify keeps its trust function to itself, so this asks the
+ * request class's `ips` getter about a made-up request from a public address forwarding PROBE_HOPS
+ * public addresses: only a setting that trusts them all lists every one. Runs once, on the first
+ * request carrying a forwarding header.
+ */
+function trustsEveryHop(request: FastifyRequest): boolean {
+  try {
+    let proto: object | null = Object.getPrototypeOf(request)
+    let getter: (() => unknown) | undefined
+    while (proto !== null && getter === undefined) {
+      getter = Object.getOwnPropertyDescriptor(proto, 'ips')?.get
+      proto = Object.getPrototypeOf(proto)
+    }
+    if (getter === undefined) return false
+    const hops = Array.from({ length: PROBE_HOPS }, (_, i) => `198.51.100.${i + 1}`).join(', ')
+    const socket = { remoteAddress: '203.0.113.1' }
+    const raw = { headers: { 'x-forwarded-for': hops }, socket, connection: socket }
+    const ips = getter.call({ raw, headers: raw.headers, socket })
+    return Array.isArray(ips) && ips.length > PROBE_HOPS
+  } catch {
+    return false
+  }
 }
 
 /** Options that choose a limiter: a route giving any of them does not inherit the plugin's. */
@@ -158,7 +188,10 @@ async function answerBy(
   decision: Decision,
   body: string,
 ): Promise<void> {
-  await onLimited(request, reply, decision)
+  const result = onLimited(request, reply, decision)
+  // The reply is a thenable that settles once it is sent: awaiting one returned unsent would wait
+  // for ever. Returned or not, a reply left unsent gets the default 429 below.
+  if (result !== reply) await result
   // An onLimited that neither answers nor throws must not let the request through.
   if (!reply.sent) sendProblem(reply, 429, body)
 }

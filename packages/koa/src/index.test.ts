@@ -46,7 +46,8 @@ function driver(name: string, Koa: KoaClass): AdapterDriver {
       if (spec.global !== undefined) {
         const limiter = rateLimit(spec.global as RateLimitOptions)
         app.use(limiter)
-        if (spec.mountTwice) main.use(limiter)
+        if (spec.mountTwice === true) main.use(limiter)
+        else if (spec.mountTwice) main.use(rateLimit(spec.mountTwice as RateLimitOptions))
       }
       main.get('/', handler)
       app.use(main.routes())

@@ -60,7 +60,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       })
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      return answerBy(onLimited, ctx, decision).then(undefined, (error: unknown) => {
+      return answerBy(onLimited, ctx, decision, outcome.body).then(undefined, (error: unknown) => {
         throw withHeaders(error, headers)
       })
     }
@@ -79,8 +79,16 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
 }
 
 /** The user's answer as a promise: a throw inside it rejects, like a rejection. */
-async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision): Promise<void> {
+async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, body: string): Promise<void> {
   await onLimited(ctx, decision)
+  // An onLimited that neither answers nor throws must not turn into Koa's 404, nor let the request
+  // through: it gets the default 429, as on Express and Fastify.
+  const status = ctx.response as { _explicitStatus?: boolean }
+  if (ctx.body == null && ctx.status === 404 && status._explicitStatus !== true && !ctx.res.headersSent) {
+    ctx.status = 429
+    ctx.res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+    ctx.body = body
+  }
 }
 
 // Koa's error handler drops every header set before the throw and keeps only `err.headers`.

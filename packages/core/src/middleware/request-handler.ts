@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
+import { describeValue, ERROR_CODES, FloodgateError } from '../errors.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
@@ -190,21 +191,26 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     const holder = this.binding.marks === undefined ? req : this.binding.marks(req)
     const marks = holder as Record<symbol, unknown>
     if (marks[this.counted] === true) return undefined
+    if (this.hasCallbacks) return this.decideWithCallbacks(req, marks)
     marks[this.counted] = true
-    if (this.hasCallbacks) return this.decideWithCallbacks(req)
     try {
       const key = this.clientKey(req)
-      // Promise.resolve: a limiter of another make may answer with a thenable of its own, and the
-      // adapters tell a pending answer from a decision with `instanceof Promise`.
-      return this.now === undefined ? Promise.resolve(this.limiter.limit(key)) : this.now[DECIDE_NOW](key)
+      if (this.now !== undefined) return this.now[DECIDE_NOW](key)
+      // A limiter of another make may answer with a thenable of its own, and the adapters tell a
+      // pending answer from a decision with `instanceof Promise`.
+      return Promise.resolve(this.limiter.limit(key)).then(checkedDecision)
     } catch (error) {
       return Promise.reject(error)
     }
   }
 
-  private async decideWithCallbacks(req: Req): Promise<Decision | undefined> {
+  private async decideWithCallbacks(req: Req, marks: Record<symbol, unknown>): Promise<Decision | undefined> {
     const o = this.o
     if (o.skip !== undefined && (await o.skip(req))) return undefined
+    // Marked only once it is certain to be counted: a mount that skips the request leaves it to
+    // the next mount of the same limiter, which must not take it as counted.
+    if (marks[this.counted] === true) return undefined
+    marks[this.counted] = true
     const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
     let options: LimitOptions | undefined
     if (o.tier !== undefined || o.cost !== undefined) {
@@ -213,7 +219,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
         cost: o.cost === undefined ? undefined : await o.cost(req),
       }
     }
-    return this.limiter.limit(key, options)
+    return checkedDecision(await this.limiter.limit(key, options))
   }
 
   outcome(decision: Decision): DecidedOutcome {
@@ -239,7 +245,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     if (key !== undefined) return key
     this.limiter.warnings.warn(
       MIDDLEWARE_WARNINGS.UNKNOWN_CLIENT_IP,
-      `A request arrived without a usable client address (got ${JSON.stringify(address ?? null).slice(0, 60)}); it is counted under the shared "${UNKNOWN_CLIENT_KEY}" identifier. Check the framework's trust-proxy setting, or give a \`key\` option.`,
+      `A request arrived without a usable client address (got ${describeValue(address)}); it is counted under the shared "${UNKNOWN_CLIENT_KEY}" identifier. Check the framework's trust-proxy setting, or give a \`key\` option.`,
     )
     return UNKNOWN_CLIENT_KEY
   }
@@ -260,14 +266,30 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
       if (this.binding.trustsEveryHop?.(req) === true) {
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.PERMISSIVE_TRUST_PROXY,
-          'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<proxy address>").',
+          'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>").',
         )
       }
       return
     }
     this.limiter.warnings.warn(
       MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
-      'A request carries an X-Forwarded-For or Forwarded header, but the framework does not trust proxies, so every client behind that proxy shares one rate limit. If the app runs behind a proxy, enable trust proxy (Express: app.set("trust proxy", 1); Koa: app.proxy = true; Fastify: trustProxy: true).',
+      'A request carries an X-Forwarded-For or Forwarded header, but the framework does not trust proxies, so every client behind that proxy shares one rate limit. If the app runs behind a proxy, trust that proxy and no more (Express: app.set("trust proxy", 1); Koa: app.proxy = true with app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>"). Never trust every hop: a client could then choose its own address.',
     )
   }
+}
+
+/**
+ * A custom `limiter`'s answer, checked: anything but a decision is an error on the framework's error
+ * path, never a skip (undefined means "skipped" to the adapters) and never a pass without a limit.
+ */
+function checkedDecision(answer: unknown): Decision {
+  const d = answer as Partial<Decision> | null | undefined
+  if (typeof d === 'object' && d !== null && typeof d.allowed === 'boolean' && Array.isArray(d.policies)) {
+    return d as Decision
+  }
+  throw new FloodgateError(
+    ERROR_CODES.INVALID_DECISION,
+    `The limiter's limit() answered ${describeValue(answer)}, not a Decision; the request is not let through unlimited. A custom \`limiter\` must resolve with the Decision of createRateLimiter's limit() (allowed, limit, remaining, resetAtMs, retryAfterMs, policy, tier, reason, policies).`,
+    { option: 'limiter', value: answer },
+  )
 }

@@ -31,9 +31,11 @@ export interface BehaviourApp {
   }[]
   /**
    * Mount the app-wide limiter a second time in front of `/` (Express/Koa: the same middleware on
-   * a router; Fastify: the plugin registered again in a child context with the same options).
+   * a router; Fastify: the plugin registered again in a child context with the same options). Given
+   * options instead of `true`, the second mount is a middleware of its own built from them (with the
+   * same `limiter`, it counts into the same counters).
    */
-  mountTwice?: boolean
+  mountTwice?: boolean | BehaviourOptions
   /** Trust a proxy on the loopback interface (X-Forwarded-For). Default false. */
   trustProxy?: boolean
 }

@@ -1,4 +1,6 @@
 import { expect } from 'vitest'
+import type { Decision } from '../decision.js'
+import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import type { AdapterCase, RequestWithHeaders } from './adapter-behaviour.js'
 import { rateLimitHeadersOf, withServer } from './adapter-behaviour.js'
 import { behaviourFixture, brokenStore, exposedRemaining, perMinute, statuses } from './adapter-fixture.js'
@@ -55,6 +57,65 @@ const requestCallbackCases: AdapterCase[] = [
         expect(r.headers.get('retry-after')).toBe('40')
         expect(r.headers.get('x-ratelimit-remaining')).toBe('0')
         expect(server.handled()).toBe(1)
+      })
+    },
+  },
+  {
+    name: 'counts a request that one mount skips at the next mount of the same limiter',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const limiter = createRateLimiter({ policies: perMinute(2), store: f.store })
+      const app = { global: { limiter, skip: () => true }, mountTwice: { limiter } }
+      return withServer(driver, app, async (server) => {
+        const first = await server.get('/')
+        expect(exposedRemaining(first)).toBe(1)
+        expect(rateLimitHeadersOf(first)['x-ratelimit-remaining']).toBe('1')
+        expect(await statuses(server.get, 2)).toEqual([200, 429])
+      })
+    },
+  },
+  {
+    name: 'answers the default 429 when onLimited neither answers nor throws',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const calls: Decision[] = []
+      const onLimited = (...args: unknown[]) => void calls.push(args.at(-1) as Decision)
+      return withServer(driver, { global: f.options(perMinute(1), { onLimited }) }, async (server) => {
+        await server.get('/')
+        const r = await server.get('/')
+        expect(r.status).toBe(429)
+        expect(r.headers.get('content-type')).toBe('application/problem+json')
+        expect(JSON.parse(r.body)).toMatchObject({ status: 429, title: 'Too Many Requests' })
+        expect(r.headers.get('retry-after')).toBe('40')
+        expect(calls.map((d) => d.reason)).toEqual(['limited'])
+        expect(server.handled()).toBe(1)
+        expect(server.errors).toEqual([])
+      })
+    },
+  },
+  {
+    name: 'sends a custom limiter that answers something else than a decision to the error path, never through',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const real = createRateLimiter({ policies: perMinute(5), store: f.store })
+      // A wrapper that forgot its `return`: limit() resolves undefined, which must not read as "skipped".
+      const forgetful: RateLimiter = {
+        config: real.config,
+        warnings: real.warnings,
+        limit: async (id, options) => {
+          void real.limit(id, options)
+          return undefined as unknown as Decision
+        },
+        peek: (id, options) => real.peek(id, options),
+        reset: (id) => real.reset(id),
+        close: () => real.close(),
+      }
+      return withServer(driver, { global: { limiter: forgetful } }, async (server) => {
+        const r = await server.get('/')
+        expect(r.status).toBe(500)
+        expect(server.errors).toHaveLength(1)
+        expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
+        expect(server.handled()).toBe(0)
       })
     },
   },

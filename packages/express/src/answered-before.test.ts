@@ -1,0 +1,79 @@
+import { createServer } from 'node:http'
+import { fixedWindow, memoryStore, type RateLimitStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
+import express5, { type ErrorRequestHandler } from 'express'
+import express4 from 'express4'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type RateLimitOptions, rateLimit } from './index.js'
+
+// A middleware before the limiter may answer and still call next(). The limiter must then leave the
+// response alone on every path (pass, 429, 503, sync or async) and never throw where Express 4
+// cannot catch it: an unhandled rejection there takes the process down.
+
+/** A remote store that fails on every call, as an unreachable Redis would. */
+const failingStore = (): RateLimitStore => ({
+  name: 'failing',
+  local: false,
+  consume: () => Promise.reject(new Error('connection refused')),
+  reset: () => undefined,
+  close: () => undefined,
+})
+
+const policies = fixedWindow({ limit: 1, window: '1 m' })
+const cases: [string, RateLimitOptions][] = [
+  ['memory store, admitted then denied', { policies, store: memoryStore(), logger: false }],
+  [
+    "failing store, onStoreError 'deny'",
+    { policies, store: failingStore(), onStoreError: 'deny', logger: false },
+  ],
+  ["failing store, onStoreError 'allow'", { policies, store: failingStore(), logger: false }],
+  ['an async key callback', { policies, store: memoryStore(), key: async () => 'one', logger: false }],
+]
+
+let unhandled: unknown[] = []
+const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+beforeEach(() => {
+  unhandled = []
+  process.on('unhandledRejection', onUnhandled)
+})
+afterEach(() => {
+  process.off('unhandledRejection', onUnhandled)
+})
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: a response sent before the limiter', (_name, express) => {
+  it.each(cases)('is left alone, with no error and no unhandled rejection: %s', async (_case, options) => {
+    const app = express()
+    const errors: unknown[] = []
+    app.use((_req, res, next) => {
+      res.end('early')
+      next()
+    })
+    app.use(rateLimit(options))
+    app.get('/', (_req, res) => {
+      if (!res.headersSent) res.send('route')
+    })
+    const onError: ErrorRequestHandler = (error, _req, _res, next) => {
+      errors.push(error)
+      next()
+    }
+    app.use(onError)
+    const server = await serveOnLoopback(createServer(app))
+    try {
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${server.base}/`)
+        expect(response.status).toBe(200)
+        expect(await response.text()).toBe('early')
+        expect(response.headers.get('x-ratelimit-limit')).toBeNull()
+      }
+      // Any late rejection surfaces within a few turns of the event loop.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(errors).toEqual([])
+      expect(unhandled).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+})
