@@ -116,3 +116,71 @@ describe('store failures', () => {
     expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'store-error' })
   })
 })
+
+describe('a store answering something that is not a decision', () => {
+  const ok = { allowed: true, remaining: 4, resetAtMs: 1_700_000_060_000, retryAfterMs: 0 }
+  const answers: [string, unknown, string][] = [
+    ['undefined', undefined, 'got undefined'],
+    ['null', null, 'got null'],
+    ['no outcomes', { nowMs: 1_700_000_000_000 }, 'expected 1 outcome(s), got undefined'],
+    ['no outcome', { nowMs: 1_700_000_000_000, outcomes: [] }, 'expected 1 outcome(s), got 0'],
+    [
+      'two outcomes for one policy',
+      { nowMs: 1_700_000_000_000, outcomes: [ok, ok] },
+      'expected 1 outcome(s), got 2',
+    ],
+    ['an empty outcome', { nowMs: 1_700_000_000_000, outcomes: [{}] }, 'outcomes[0].allowed is undefined'],
+    [
+      'an outcome with only allowed',
+      { nowMs: 1_700_000_000_000, outcomes: [{ allowed: true }] },
+      'outcomes[0].remaining is undefined',
+    ],
+    [
+      'a fractional count',
+      { nowMs: 1_700_000_000_000, outcomes: [{ ...ok, remaining: 1.5 }] },
+      'outcomes[0].remaining is 1.5',
+    ],
+    ['NaN as the time', { nowMs: Number.NaN, outcomes: [ok] }, 'nowMs is NaN'],
+    [
+      'a negative wait',
+      { nowMs: 1_700_000_000_000, outcomes: [{ ...ok, allowed: false, retryAfterMs: -1 }] },
+      'outcomes[0].retryAfterMs is -1',
+    ],
+  ]
+  for (const [what, answer, problem] of answers) {
+    for (const [how, consume] of [
+      ['at once', () => answer as StoreResponse],
+      ['in a promise', () => Promise.resolve(answer as StoreResponse)],
+    ] as const) {
+      for (const onStoreError of ['allow', 'deny'] as const) {
+        it(`${what}, ${how}: a store failure that follows onStoreError '${onStoreError}' (${problem})`, async () => {
+          const { limiter, failures } = limiterOn(failingStore(consume), onStoreError)
+          const d = await limiter.limit('a')
+          expect(d).toMatchObject({ allowed: onStoreError === 'allow', reason: 'store-error', policies: [] })
+          expect(rateLimitHeaders(d, ['draft-8', 'legacy'])).toEqual({})
+          expect(failures).toHaveLength(1)
+          expect(failures[0]!.code).toBe(ERROR_CODES.STORE_ERROR)
+          expect(failures[0]!.message).toContain(
+            `The flaky store answered with an invalid response: ${problem}`,
+          )
+        })
+      }
+    }
+  }
+
+  it('accepts a store clock with fractions of a millisecond, and a denial that never clears', async () => {
+    const nowMs = 1_700_000_000_000.25
+    const store = failingStore(() => ({
+      nowMs,
+      outcomes: [
+        { allowed: false, remaining: 0, resetAtMs: nowMs + 1_000.5, retryAfterMs: Number.POSITIVE_INFINITY },
+      ],
+    }))
+    const { limiter, failures } = limiterOn(store, 'deny')
+    expect(await limiter.limit('a', { cost: 9 })).toMatchObject({
+      allowed: false,
+      reason: 'cost-exceeds-limit',
+    })
+    expect(failures).toEqual([])
+  })
+})

@@ -176,7 +176,7 @@ class Limiter implements RateLimiter, DecidingNow {
     } catch (error) {
       return this.failedAt(error, policies, tier, cost, now)
     }
-    if (typeof (result as Partial<PromiseLike<StoreResponse>>).then === 'function') {
+    if (typeof (result as Partial<PromiseLike<StoreResponse>> | null | undefined)?.then === 'function') {
       return this.decideRemotely(
         result as PromiseLike<StoreResponse>,
         id,
@@ -187,12 +187,13 @@ class Limiter implements RateLimiter, DecidingNow {
         sentAt,
       )
     }
-    if (now) return this.decision(result as StoreResponse, policies, tier, cost)
+    let decision: Decision
     try {
-      return Promise.resolve(this.decision(result as StoreResponse, policies, tier, cost))
+      decision = this.decision(result as StoreResponse, policies, tier, cost)
     } catch (error) {
-      return Promise.reject(error)
+      return this.failedAt(error, policies, tier, cost, now)
     }
+    return now ? decision : Promise.resolve(decision)
   }
 
   /**
@@ -343,6 +344,7 @@ class Limiter implements RateLimiter, DecidingNow {
     tier: string | undefined,
     cost: number,
   ): Decision {
+    checkResponse(response, policies.length, this.store.name)
     const { outcomes } = response
     const parts: PolicyDecision[] = []
     for (let i = 0; i < policies.length; i++) parts.push(describePolicy(policies[i]!, outcomes[i]!))
@@ -477,7 +479,7 @@ class RemoteDecision implements QueuedCall, PendingCall {
     try {
       this.answer(this.limiter.decisionOfReply(reply, at, nowMs, this.policies, this.tier, this.cost))
     } catch (error) {
-      this.reject(error)
+      this.answerFailure(error)
     }
   }
 
@@ -488,7 +490,7 @@ class RemoteDecision implements QueuedCall, PendingCall {
     try {
       this.answer(this.limiter.decision(response, this.policies, this.tier, this.cost))
     } catch (error) {
-      this.reject(error)
+      this.answerFailure(error)
     }
   }
 
@@ -537,4 +539,50 @@ function checkCost(cost: unknown): number {
     )
   }
   return cost
+}
+
+/**
+ * Checks a store's `consume` answer before any of it is used: one outcome per policy, each with a
+ * boolean `allowed`, a whole `remaining` and finite, non-negative times. A store answering anything else has
+ * failed (a custom store's bug, a proxy's garbage): the request follows `onStoreError`, as for any
+ * store failure, and is never answered with headers made of `undefined` or `NaN`.
+ */
+function checkResponse(response: unknown, policyCount: number, storeName: string): void {
+  const problem = responseProblem(response as Partial<StoreResponse> | null | undefined, policyCount)
+  if (problem === undefined) return
+  throw new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    `The ${storeName} store answered with an invalid response: ${problem}. A store's consume() must resolve with { nowMs, outcomes } and one outcome per policy (see docs/stores.md).`,
+  )
+}
+
+function responseProblem(
+  response: Partial<StoreResponse> | null | undefined,
+  policyCount: number,
+): string | undefined {
+  if (typeof response !== 'object' || response === null) return `got ${describeValue(response)}`
+  if (!isTime(response.nowMs)) return `nowMs is ${describeValue(response.nowMs)}`
+  const { outcomes } = response
+  if (!Array.isArray(outcomes) || outcomes.length !== policyCount) {
+    return `expected ${policyCount} outcome(s), got ${Array.isArray(outcomes) ? outcomes.length : describeValue(outcomes)}`
+  }
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i] as Partial<PolicyOutcome> | null | undefined
+    if (typeof o !== 'object' || o === null) return `outcomes[${i}] is ${describeValue(o)}`
+    if (typeof o.allowed !== 'boolean') return `outcomes[${i}].allowed is ${describeValue(o.allowed)}`
+    const { remaining, resetAtMs, retryAfterMs } = o
+    if (!(Number.isSafeInteger(remaining) && (remaining as number) >= 0)) {
+      return `outcomes[${i}].remaining is ${describeValue(remaining)}`
+    }
+    if (!isTime(resetAtMs)) return `outcomes[${i}].resetAtMs is ${describeValue(resetAtMs)}`
+    if (!(isTime(retryAfterMs) || retryAfterMs === Number.POSITIVE_INFINITY)) {
+      return `outcomes[${i}].retryAfterMs is ${describeValue(retryAfterMs)}`
+    }
+  }
+  return undefined
+}
+
+/** A finite number of milliseconds, at least 0 (a store's clock may give fractions). */
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0
 }
