@@ -47,6 +47,26 @@ describe('redisStore client settings', () => {
     expect(lines).toEqual([])
   })
 
+  it('warns for a node-redis socket timeout without a reconnect strategy, which closes an idle client for good', () => {
+    const { lines, logger } = collect()
+    const settings = { disableOfflineQueue: true, commandOptions: { timeout: 200 } }
+    redisStore({ client: createClient({ ...settings, socket: { socketTimeout: 5_000 } }), logger })
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/socket\.reconnectStrategy/)
+    const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** retries, 2_000)
+    redisStore({
+      client: createClient({ ...settings, socket: { socketTimeout: 5_000, reconnectStrategy } }),
+      logger,
+    })
+    redisStore({ client: createClient(settings), logger })
+    redisStore({
+      client: createCluster({ rootNodes: [], defaults: { ...settings, socket: { socketTimeout: 5_000 } } }),
+      logger,
+    })
+    expect(lines).toHaveLength(2)
+    expect(lines[1]).toMatch(/socket\.reconnectStrategy/)
+  })
+
   it('names the setting for an ioredis Cluster, node-redis and @upstash/redis', () => {
     const { lines, logger } = collect()
     redisStore({ client: new Cluster([], { lazyConnect: true }), logger })

@@ -129,6 +129,16 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   if (nodeOptions.disableOfflineQueue !== true) {
     problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
   }
+  // node-redis's socket timeout is an idle timer, and its default reconnect strategy gives up on it:
+  // the first quiet spell would close the client for good and fail every later decision.
+  const socket = (nodeOptions.socket ?? {}) as { socketTimeout?: unknown; reconnectStrategy?: unknown }
+  const reconnects =
+    typeof socket.reconnectStrategy === 'function' || typeof socket.reconnectStrategy === 'number'
+  if (typeof socket.socketTimeout === 'number' && socket.socketTimeout > 0 && !reconnects) {
+    problems.push(
+      '`socket.reconnectStrategy` beside `socket.socketTimeout`, e.g. `(retries) => Math.min(50 * 2 ** retries, 2000)` (otherwise the client closes for good the first time its socket is idle that long, and every later decision is a store failure)',
+    )
+  }
   // A cluster takes its command options at the top level, a client among its own.
   const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
     | { timeout?: unknown }
