@@ -76,6 +76,38 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect((await limiter.limit('client')).reason).toBe('allowed')
   })
 
+  it('denies a cost above the limit as cost-exceeds-limit, with no time to retry at', async () => {
+    const ratelimit = new Ratelimit({
+      redis,
+      limiter: Ratelimit.fixedWindow(2, '60 s'),
+      prefix: `fu-cost-${RUN}`,
+    })
+    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    const d = await limiter.limit('big', { cost: 5 })
+    expect(d).toMatchObject({
+      allowed: false,
+      reason: 'cost-exceeds-limit',
+      retryAfterMs: Number.POSITIVE_INFINITY,
+    })
+    expect(rateLimitHeaders(d, ['draft-8'])['Retry-After']).toBeUndefined()
+  })
+
+  it('reset() lifts the block Ratelimit caches in process, for an identifier with glob characters too', async () => {
+    // ephemeralCache is on by default: a denied identifier is answered from memory until its reset.
+    const ratelimit = new Ratelimit({
+      redis,
+      limiter: Ratelimit.fixedWindow(1, '60 s'),
+      prefix: `fu-glob-${RUN}`,
+    })
+    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    for (const id of ['plain', 'x*', 'a?[b]\\']) {
+      expect((await limiter.limit(id)).allowed).toBe(true)
+      expect((await limiter.limit(id)).allowed).toBe(false)
+      await limiter.reset(id)
+      expect((await limiter.limit(id)).allowed).toBe(true)
+    }
+  })
+
   it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
     const hanging = new Redis({
       url: blackHoleUrl,

@@ -133,7 +133,17 @@ class UpstashLimiter implements RateLimiter {
   async reset(identifier: string): Promise<void> {
     const { id } = this.check(identifier, undefined)
     // Ratelimit resets by SCAN pattern: escape glob characters so no other identifier matches.
-    await this.ratelimit.resetUsedTokens(id.replace(/[*?[\]\\]/g, '\\$&'))
+    const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
+    await this.ratelimit.resetUsedTokens(pattern)
+    // Ratelimit also forgets the identifier's block in its in-process cache, but under the key it
+    // was given, which for an escaped identifier is not the key it blocked: forget that one too.
+    if (pattern !== id) {
+      const internals = this.ratelimit as unknown as {
+        prefix?: unknown
+        ctx?: { cache?: { pop?: (key: string) => void } }
+      }
+      if (typeof internals.prefix === 'string') internals.ctx?.cache?.pop?.(`${internals.prefix}:${id}`)
+    }
   }
 
   async close(): Promise<void> {
@@ -167,7 +177,13 @@ class UpstashLimiter implements RateLimiter {
     cost: number,
   ): Decision {
     const nowMs = Date.now()
-    const retryAfterMs = success ? 0 : Math.max(1, resetMs - nowMs)
+    // A cost above the limit is never admitted, so no time to retry at (as every policy answers).
+    const neverAdmissible = !success && cost > limit
+    const retryAfterMs = success
+      ? 0
+      : neverAdmissible
+        ? Number.POSITIVE_INFINITY
+        : Math.max(1, resetMs - nowMs)
     const part: PolicyDecision = {
       name: this.name,
       kind: 'fixed-window',
@@ -187,7 +203,13 @@ class UpstashLimiter implements RateLimiter {
       retryAfterMs,
       policy: this.name,
       tier: undefined,
-      reason: success ? 'allowed' : shadow ? 'shadow-limited' : 'limited',
+      reason: success
+        ? 'allowed'
+        : shadow
+          ? 'shadow-limited'
+          : neverAdmissible
+            ? 'cost-exceeds-limit'
+            : 'limited',
       cost,
       nowMs,
       policies: [part],
