@@ -14,6 +14,11 @@ describe('parseDuration', () => {
     ['250 ms', 250],
     ['250ms', 250],
     ['1.1 s', 1100],
+    ['0.001 s', 1],
+    ['0.0100 s', 10],
+    ['1.25 m', 75_000],
+    ['2.5 h', 9_000_000],
+    ['0.5 d', 43_200_000],
     ['366 d', MAX_DURATION_MS],
   ])('reads %j as %i ms', (input, ms) => {
     expect(parseDuration(input)).toBe(ms)
@@ -43,6 +48,12 @@ describe('parseDuration', () => {
     '0 s',
     '0.5 ms',
     '1.0005 s',
+    // Not whole milliseconds, however close: no rounding.
+    '1.0000000001 s',
+    '1.00000000000000000001 s',
+    '0.0000001 d',
+    '366.00000001 d',
+    '99999999999999999999999 d',
     '.5 s',
     '1. s',
     '1e3 ms',

@@ -24,11 +24,14 @@ export function parseDuration(value: unknown, option = 'duration'): number {
     const match = PATTERN.exec(value)
     if (!match)
       return fail(option, value, 'a number of milliseconds or a string like "10 s" (units ms, s, m, h, d)')
-    ms = Number(match[1]) * UNIT_MS[match[2] as DurationUnit]
-    // "1.0005 s" is not a whole millisecond; round only away float noise such as 1.1 * 1000.
-    const rounded = Math.round(ms)
-    if (Math.abs(ms - rounded) > 1e-6) return fail(option, value, 'a whole number of milliseconds')
-    ms = rounded
+    // Exact decimal arithmetic: "1.1 s" is 1100 ms, and "1.0000000001 s" is not a whole
+    // millisecond (floating point would round either way).
+    const [whole, fraction = ''] = match[1]!.split('.')
+    const scale = 10n ** BigInt(fraction.length)
+    const scaled = BigInt(whole! + fraction) * BigInt(UNIT_MS[match[2] as DurationUnit])
+    if (scaled % scale !== 0n) return fail(option, value, 'a whole number of milliseconds')
+    const exact = scaled / scale
+    ms = exact > BigInt(MAX_DURATION_MS) ? MAX_DURATION_MS + 1 : Number(exact)
   } else {
     return fail(option, value, 'a number of milliseconds or a string like "10 s"')
   }

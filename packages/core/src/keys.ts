@@ -12,11 +12,18 @@ export const MAX_IDENTIFIER_LENGTH = 128
 export function boundIdentifier(id: unknown): string {
   // Only the common case here, small enough for V8 to inline into the decision path; the rest
   // (a digest, an error) out of line.
-  if (typeof id === 'string' && id.length <= MAX_IDENTIFIER_LENGTH) return id
+  // An identifier starting with NUL might spell a digest: the uncommon path looks closer.
+  if (typeof id === 'string' && id.length <= MAX_IDENTIFIER_LENGTH && id.charCodeAt(0) !== 0) return id
   return boundUncommonIdentifier(id)
 }
 
-/** A long identifier's digest, or the error for one that is not a string. */
+/** What a digest starts with; an identifier can never be written that way (it is digested too). */
+const DIGEST_PREFIX = '\0sha256:'
+
+/**
+ * A long identifier's digest, or the error for one that is not a string. A short identifier that
+ * starts like a digest is digested as well, so no identifier can stand for another, long one.
+ */
 function boundUncommonIdentifier(id: unknown): string {
   if (typeof id !== 'string') {
     throw new FloodgateError(
@@ -25,7 +32,8 @@ function boundUncommonIdentifier(id: unknown): string {
       { option: 'identifier', value: id },
     )
   }
-  return `\0sha256:${digest(id)}`
+  if (id.length <= MAX_IDENTIFIER_LENGTH && !id.startsWith(DIGEST_PREFIX)) return id
+  return `${DIGEST_PREFIX}${digest(id)}`
 }
 
 /** base64url SHA-256 of a string's UTF-16 code units. */

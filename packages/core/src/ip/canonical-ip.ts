@@ -3,6 +3,8 @@
 // which usually holds a whole /64 or /56, cannot rotate through it (PEERS.md, "Identity").
 // Parsed by hand in one pass: this runs on every request (the tests hold it to node:net's isIP).
 
+import { invalidOption } from '../errors.js'
+
 /** The default IPv6 prefix length a client is grouped by: a typical end-user allocation. */
 export const DEFAULT_IPV6_SUBNET = 56
 
@@ -32,6 +34,9 @@ export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_
   if (groups === undefined) return undefined
   const v4 = mappedIpv4(groups)
   if (v4 !== undefined) return `ip:${v4}`
+  if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128) {
+    invalidOption('ipv6Subnet', ipv6Subnet, 'a whole number of prefix bits from 1 to 128 (default 56)')
+  }
   for (let i = 0; i < 8; i++) {
     const bits = Math.min(16, Math.max(0, ipv6Subnet - 16 * i))
     groups[i]! &= (0xffff << (16 - bits)) & 0xffff
