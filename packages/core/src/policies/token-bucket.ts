@@ -69,6 +69,22 @@ function expired(state: TokenBucketState, nowMs: number): boolean {
   return state.expiresAtMs !== undefined && state.expiresAtMs < nowMs
 }
 
+/**
+ * A denied request leaves the bucket's state as it is, and a state strictly past its expiry reads
+ * as a full bucket (see {@link refilledScaledTokens}): under a policy other than the one that wrote
+ * it (a tier with a larger capacity or a slower refill), that comes before the refill alone would
+ * fill it. So the denial's times reach no later than 1 ms past the expiry: there the bucket is full,
+ * and any cost up to the capacity is admitted.
+ */
+export function boundByExpiry(out: PolicyOutcome, expiresAtMs: number | undefined, nowMs: number): void {
+  if (expiresAtMs === undefined || expiresAtMs < nowMs) return
+  const fullAtMs = expiresAtMs + 1
+  if (out.resetAtMs > fullAtMs) out.resetAtMs = fullAtMs
+  if (out.retryAfterMs !== Number.POSITIVE_INFINITY && nowMs + out.retryAfterMs > fullAtMs) {
+    out.retryAfterMs = fullAtMs - nowMs
+  }
+}
+
 /** Reference transition of DESIGN §3: admitted iff at least `cost` tokens are available now. */
 export function tokenBucketTransition(
   policy: TokenBucketPolicy,
@@ -80,6 +96,7 @@ export function tokenBucketTransition(
   const available = refilledScaledTokens(policy, state, nowMs)
   const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
   const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, outcome)
+  if (!outcome.allowed && state !== undefined) boundByExpiry(outcome, state.expiresAtMs, nowMs)
   return {
     outcome,
     next: { scaledTokens: after, updatedAtMs: nowMs, expiresAtMs: outcome.resetAtMs },

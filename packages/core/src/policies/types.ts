@@ -72,7 +72,8 @@ export interface TokenBucketState {
   /**
    * Epoch ms at which the bucket was full again under the policy that wrote it: its counter's
    * expiry. After it the bucket counts as full under any policy (a tier's larger capacity too), as
-   * the key has then expired in a Redis store. Optional: a state without it refills as usual.
+   * the key has then expired in a Redis store, so a denial's `resetAtMs` and `retryAfterMs` reach
+   * no later than 1 ms past it. Optional: a state without it refills as usual.
    */
   expiresAtMs?: number
 }

@@ -194,6 +194,21 @@ for d0 = 3, #ARGV do
               if d * rate ~= x then d = d + 1 end
               retry = d
             end
+            -- A denial leaves the state as it is, and past its expiry it reads as a full bucket
+            -- (the key is gone, or its third field says so): no later than that instant + 1 ms.
+            if st ~= nil then
+              local ex = nil
+              if sx ~= '' then
+                ex = tonumber(sx)
+              elseif not stamped then
+                local ttl = redis.call('PTTL', KEYS[k0 + i])
+                if ttl >= 0 then ex = now + ttl end
+              end
+              if ex ~= nil then
+                if resetAt > ex + 1 then resetAt = ex + 1 end
+                if retry ~= -1 and now + retry > ex + 1 then retry = ex + 1 - now end
+              end
+            end
           elseif pass == 1 and not peek then
             if stamped then
               value = string.format('b%.0f:%.0f:%.0f', after, now, resetAt)
@@ -248,4 +263,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '14884d3bf8a6f6e867e06b4c14ec5f8e3d3fbbeb'
+export const DECIDE_SHA1 = 'e92fbc73bea8a11a190394bd8bf9c8d529dd5b5a'

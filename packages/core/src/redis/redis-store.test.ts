@@ -233,6 +233,25 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(injected.pttl).toBeGreaterThan(2_000)
     })
 
+    it("times a denial by a token bucket key's expiry on the server's clock, when a tier's larger bucket shares it", async () => {
+      const burst = (capacity: number) =>
+        tokenBucket({ name: 'burst', capacity, refillRate: 2, interval: '10 s' })
+      const limiter = createRateLimiter({
+        tiers: { free: [burst(2)], pro: [burst(6)] },
+        defaultTier: 'free',
+        store: makeStore(),
+        prefix: `expiry-${library}-${Date.now()}`,
+      })
+      const charged = await limiter.limit('t', { cost: 2 })
+      expect(charged.remaining).toBe(0)
+      // The key expires when the free bucket is full again; 1 ms later the pro bucket is full too,
+      // long before refilling 6 tokens would take (30 s).
+      const pro = await limiter.peek('t', { tier: 'pro', cost: 6 })
+      expect(pro.allowed).toBe(false)
+      expect(pro.resetAtMs).toBe(charged.resetAtMs + 1)
+      expect(pro.retryAfterMs).toBe(charged.resetAtMs + 1 - pro.nowMs)
+    })
+
     it('keeps a fixed window as one hash field per window, and at most the window before when a key outlives its window', async () => {
       // With an injected clock a key lives its window plus a slack, so it sees later windows.
       const clock = manualClock(1_999_987_200_000)

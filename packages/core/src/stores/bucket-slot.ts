@@ -1,4 +1,4 @@
-import { refilledScaledTokens, tokenBucketStep } from '../policies/token-bucket.js'
+import { boundByExpiry, refilledScaledTokens, tokenBucketStep } from '../policies/token-bucket.js'
 import type { Policy, PolicyOutcome, TokenBucketPolicy, TokenBucketState } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 
@@ -30,8 +30,11 @@ export class BucketSlot implements Slot {
     const bucket = policy as TokenBucketPolicy
     const { capacity, refillRate, intervalMs } = bucket
     // The entry is the reference's state: past its expiry, a full bucket under any capacity.
-    const available = refilledScaledTokens(bucket, this.buckets.get(id), nowMs)
-    return tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)
+    const entry = this.buckets.get(id)
+    const available = refilledScaledTokens(bucket, entry, nowMs)
+    const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, out)
+    if (!out.allowed && entry !== undefined) boundByExpiry(out, entry.expiresAtMs, nowMs)
+    return after
   }
 
   commit(id: string, value: number, nowMs: number, resetAtMs: number): void {

@@ -93,6 +93,32 @@ export function multiPolicyCases(kinds: readonly PolicyKindCase[]): ConformanceC
   })
 
   cases.push({
+    name: "times a denial by a token bucket's expiry: a larger capacity is full 1 ms past it",
+    run: async (f) => {
+      const bucket = kinds.find((k) => k.kind === 'token-bucket')!
+      const [small, large] = [bucket.make('expiry', 2), bucket.make('expiry', 6)]
+      const start = f.clock()
+      const charged = await f.step({ id: 'e', policies: [small], cost: 2 }, 'empty the small bucket')
+      // Under the small capacity the bucket is full again one period later: that is its expiry.
+      const expiresAtMs = charged.outcomes[0]!.resetAtMs
+      expect(expiresAtMs).toBe(start + PERIOD_MS)
+      // Refilling alone would take three periods to hold 6 tokens; the expiry comes first.
+      const now = await f.step({ id: 'e', policies: [large], cost: 6, peek: true }, 'the whole larger bucket')
+      expect(now.outcomes[0]).toMatchObject({
+        allowed: false,
+        retryAfterMs: PERIOD_MS + 1,
+        resetAtMs: expiresAtMs + 1,
+      })
+      f.clock.advance(PERIOD_MS)
+      const at = await f.step({ id: 'e', policies: [large], cost: 6, peek: true }, 'at the expiry')
+      expect(at.outcomes[0]).toMatchObject({ allowed: false, remaining: 2, retryAfterMs: 1 })
+      f.clock.advance(1)
+      const past = await f.step({ id: 'e', policies: [large], cost: 6 }, '1 ms past the expiry')
+      expect(past.outcomes[0]).toMatchObject({ allowed: true, remaining: 0 })
+    },
+  })
+
+  cases.push({
     name: 'resets only the policies named in the reset request',
     run: async (f) => {
       const [a, b] = [kinds[0]!.make('ra', 3), kinds[2]!.make('rb', 3)]
