@@ -164,6 +164,20 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await limiter.peek('r')).remaining).toBe(2)
     })
 
+    it('keeps that order when the script cache was flushed and the decision goes again as EVAL', async () => {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        store: makeStore(),
+        prefix: `order-flush-${library}-${Date.now()}`,
+        denyCache: false,
+      })
+      expect((await limiter.limit('r')).remaining).toBe(2)
+      await admin.script('FLUSH')
+      const [decision] = await Promise.all([limiter.limit('r'), limiter.reset('r')])
+      expect(decision.remaining).toBe(1)
+      expect((await limiter.peek('r')).remaining).toBe(2)
+    })
+
     it('leaves no Floodgate key without a TTL after a long mixed run, and heals one it finds', async () => {
       const prefix = `ttl-${library}`
       const limiter = createRateLimiter({

@@ -51,6 +51,8 @@ interface Batch {
   /** Set once the calls are answered (by a reply, an error or the reply timeout). */
   answered: boolean
   replyTimer: ReturnType<typeof setTimeout> | undefined
+  /** Resets waiting for this batch's commands to be done with (see `reset`); rarely any. */
+  waiters: (() => void)[] | undefined
 }
 
 /**
@@ -102,6 +104,11 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private readonly maxBatch: number
   /** Decisions waiting for this tick's flush. */
   private queued: Batch | undefined
+  /**
+   * Batches whose commands may still run in Redis: sent, and not yet answered by Redis (an EVALSHA
+   * refused with NOSCRIPT is sent again as EVAL, after whatever was sent meanwhile).
+   */
+  private readonly unsettled = new Set<Batch>()
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
@@ -174,6 +181,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         counts: [],
         answered: false,
         replyTimer: undefined,
+        waiters: undefined,
       }
       this.queued = batch
     }
@@ -210,19 +218,44 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       batch.replyTimer.unref?.()
     }
     const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
-    sent?.then(
-      (reply) => this.deliver(batch, reply),
+    if (sent === undefined) return
+    this.unsettled.add(batch)
+    sent.then(
+      (reply) => {
+        this.settle(batch)
+        this.deliver(batch, reply)
+      },
       (error: unknown) => {
         // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe;
         // unless the reply timeout already answered the calls as failed: then nothing is sent.
-        if (!isNoScript(error)) return this.fail(batch, error)
-        if (batch.answered) return
-        this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
-          (reply) => this.deliver(batch, reply),
-          (evalError: unknown) => this.fail(batch, evalError),
+        if (!isNoScript(error) || batch.answered) {
+          this.settle(batch)
+          this.fail(batch, error)
+          return
+        }
+        const retried = this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))
+        if (retried === undefined) return this.settle(batch)
+        retried.then(
+          (reply) => {
+            this.settle(batch)
+            this.deliver(batch, reply)
+          },
+          (evalError: unknown) => {
+            this.settle(batch)
+            this.fail(batch, evalError)
+          },
         )
       },
     )
+  }
+
+  /** The batch's commands are done with in Redis: resets waiting on it may go. */
+  private settle(batch: Batch): void {
+    this.unsettled.delete(batch)
+    const waiters = batch.waiters
+    if (waiters === undefined) return
+    batch.waiters = undefined
+    for (const go of waiters) go()
   }
 
   /**
@@ -308,6 +341,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.runner.assertReady?.()
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
     this.flush()
+    // A batch still unanswered may come back NOSCRIPT and be sent again as EVAL, which would then
+    // run after this DEL: wait for the batches sent before it (only those: later ones may pass).
+    if (this.unsettled.size > 0) {
+      const before = [...this.unsettled]
+      await Promise.all(before.map(whenSettled))
+    }
     // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
     await this.runner.del(
       counterKeys(
@@ -428,4 +467,12 @@ function decodeOutcomes(
     outcomes[i] = outcome
   }
   return { nowMs, outcomes }
+}
+
+/** A promise settled once `batch` is done with in Redis (see ScriptStore.settle). */
+function whenSettled(batch: Batch): Promise<void> {
+  return new Promise<void>((go) => {
+    if (batch.waiters === undefined) batch.waiters = []
+    batch.waiters.push(go)
+  })
 }
