@@ -164,18 +164,42 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await limiter.peek('r')).remaining).toBe(2)
     })
 
-    it('keeps that order when the script cache was flushed and the decision goes again as EVAL', async () => {
+    it('keeps that order when the script cache was flushed: the decision is not run again after the reset', async () => {
+      const failures: unknown[] = []
       const limiter = createRateLimiter({
         policies: fixedWindow({ limit: 3, window: '1 h' }),
         store: makeStore(),
         prefix: `order-flush-${library}-${Date.now()}`,
         denyCache: false,
+        logger: false,
+        onStoreFailure: (error) => void failures.push(error),
       })
       expect((await limiter.limit('r')).remaining).toBe(2)
       await admin.script('FLUSH')
+      // NOSCRIPT: Redis ran nothing, and sending it again as EVAL would land after the DEL.
       const [decision] = await Promise.all([limiter.limit('r'), limiter.reset('r')])
-      expect(decision.remaining).toBe(1)
+      expect(decision.reason).toBe('store-error')
+      expect(failures).toHaveLength(1)
       expect((await limiter.peek('r')).remaining).toBe(2)
+      // Without a reset in between, a NOSCRIPT decision is sent again as EVAL, as ever.
+      await admin.script('FLUSH')
+      expect((await limiter.limit('r')).remaining).toBe(2)
+    })
+
+    it('sends a decision made after a reset after its DEL, whatever else is in flight', async () => {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        store: makeStore(),
+        prefix: `order-after-${library}-${Date.now()}`,
+        denyCache: false,
+      })
+      await limiter.limit('r')
+      await limiter.limit('r')
+      const other = limiter.limit('other')
+      await new Promise((resolve) => setImmediate(resolve))
+      const [, decision] = await Promise.all([limiter.reset('r'), limiter.limit('r'), other])
+      expect(decision.remaining).toBe(2)
+      expect((await limiter.peek('r')).remaining).toBe(1)
     })
 
     it('leaves no Floodgate key without a TTL after a long mixed run, and heals one it finds', async () => {

@@ -51,8 +51,8 @@ interface Batch {
   /** Set once the calls are answered (by a reply, an error or the reply timeout). */
   answered: boolean
   replyTimer: ReturnType<typeof setTimeout> | undefined
-  /** Resets waiting for this batch's commands to be done with (see `reset`); rarely any. */
-  waiters: (() => void)[] | undefined
+  /** The store's count of resets sent when this batch was sent (see the NOSCRIPT branch of flush). */
+  resetsBefore: number
 }
 
 /**
@@ -104,11 +104,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private readonly maxBatch: number
   /** Decisions waiting for this tick's flush. */
   private queued: Batch | undefined
-  /**
-   * Batches whose commands may still run in Redis: sent, and not yet answered by Redis (an EVALSHA
-   * refused with NOSCRIPT is sent again as EVAL, after whatever was sent meanwhile).
-   */
-  private readonly unsettled = new Set<Batch>()
+  /** Resets sent so far: a batch sent again after NOSCRIPT must not land after one of them. */
+  private resets = 0
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
@@ -181,7 +178,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         counts: [],
         answered: false,
         replyTimer: undefined,
-        waiters: undefined,
+        resetsBefore: 0,
       }
       this.queued = batch
     }
@@ -213,49 +210,28 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (batch === undefined) return
     this.queued = undefined
     const { keys, args } = batch
+    batch.resetsBefore = this.resets
     if (this.replyTimeoutMs !== undefined) {
       batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
     }
     const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
-    if (sent === undefined) return
-    this.unsettled.add(batch)
-    sent.then(
-      (reply) => {
-        this.settle(batch)
-        this.deliver(batch, reply)
-      },
+    sent?.then(
+      (reply) => this.deliver(batch, reply),
       (error: unknown) => {
         // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe;
         // unless the reply timeout already answered the calls as failed: then nothing is sent.
-        if (!isNoScript(error) || batch.answered) {
-          this.settle(batch)
-          this.fail(batch, error)
-          return
-        }
-        const retried = this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))
-        if (retried === undefined) return this.settle(batch)
-        retried.then(
-          (reply) => {
-            this.settle(batch)
-            this.deliver(batch, reply)
-          },
-          (evalError: unknown) => {
-            this.settle(batch)
-            this.fail(batch, evalError)
-          },
+        if (!isNoScript(error)) return this.fail(batch, error)
+        if (batch.answered) return
+        // A reset sent since would run before the EVAL and leave this decision's count standing:
+        // Redis ran nothing, so answering the calls as failed keeps every call in its order.
+        if (this.resets !== batch.resetsBefore) return this.fail(batch, lostScript(this.name))
+        this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
+          (reply) => this.deliver(batch, reply),
+          (evalError: unknown) => this.fail(batch, evalError),
         )
       },
     )
-  }
-
-  /** The batch's commands are done with in Redis: resets waiting on it may go. */
-  private settle(batch: Batch): void {
-    this.unsettled.delete(batch)
-    const waiters = batch.waiters
-    if (waiters === undefined) return
-    batch.waiters = undefined
-    for (const go of waiters) go()
   }
 
   /**
@@ -341,12 +317,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.runner.assertReady?.()
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
     this.flush()
-    // A batch still unanswered may come back NOSCRIPT and be sent again as EVAL, which would then
-    // run after this DEL: wait for the batches sent before it (only those: later ones may pass).
-    if (this.unsettled.size > 0) {
-      const before = [...this.unsettled]
-      await Promise.all(before.map(whenSettled))
-    }
+    this.resets++
     // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
     await this.runner.del(
       counterKeys(
@@ -469,10 +440,10 @@ function decodeOutcomes(
   return { nowMs, outcomes }
 }
 
-/** A promise settled once `batch` is done with in Redis (see ScriptStore.settle). */
-function whenSettled(batch: Batch): Promise<void> {
-  return new Promise<void>((go) => {
-    if (batch.waiters === undefined) batch.waiters = []
-    batch.waiters.push(go)
-  })
+/** The failure of a batch that Redis refused with NOSCRIPT after a reset was sent behind it. */
+function lostScript(storeName: string): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    `Redis had lost the decision script (a restart or SCRIPT FLUSH) and a reset was sent after the decision: the ${storeName} store did not run it again, so that it cannot count after the reset.`,
+  )
 }
