@@ -28,6 +28,15 @@ const cases: [string, RateLimitOptions][] = [
   ],
   ["failing store, onStoreError 'allow'", { policies, store: failingStore(), logger: false }],
   ['an async key callback', { policies, store: memoryStore(), key: async () => 'one', logger: false }],
+  [
+    'an onLimited that answers',
+    {
+      policies,
+      store: memoryStore(),
+      logger: false,
+      onLimited: (_req, res) => res.status(429).json({ custom: true }),
+    },
+  ],
 ]
 
 let unhandled: unknown[] = []

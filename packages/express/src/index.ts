@@ -80,12 +80,13 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       return next(error)
     }
     if (outcome.action === 'pass') return next()
+    // Denied: the route never runs. A response already sent by an earlier middleware stays as it is.
+    if (res.headersSent) return
     if (outcome.action === 'limited' && onLimited !== undefined) {
       limitedBy(onLimited, req, res, next, decision, outcome.body)
       return
     }
-    // Denied: the route never runs. A response already sent by an earlier middleware stays as it is.
-    if (!res.headersSent) sendProblem(res, outcome.status, outcome.body)
+    sendProblem(res, outcome.status, outcome.body)
   }
 
   // On the memory store the decision is there at once: answer in the same call, with no promise.
@@ -97,9 +98,10 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   return Object.assign(middleware, { limiter: handler.limiter })
 }
 
-// The user's answer; a throw or a rejection reaches Express's error path. An onLimited that settles
-// having done nothing at all (no response begun, no status set, no next) gets the default 429, as on
-// Koa and Fastify, instead of leaving the request hanging.
+// The user's answer; a throw or a rejection reaches Express's error path. An onLimited returning a
+// promise is done when it settles: if by then it has done nothing at all (no response begun, no
+// status set, no next), the default 429 goes out, as on Koa and Fastify, rather than a request left
+// hanging. One returning anything else may still answer later, from a callback, so it is left be.
 function limitedBy(
   onLimited: OnLimited,
   req: Request,
@@ -109,17 +111,17 @@ function limitedBy(
   body: string,
 ): void {
   let nextCalled = false
-  const onward: NextFunction = (error?: unknown) => {
+  const onward = ((error?: unknown) => {
     nextCalled = true
     next(error)
-  }
-  const settled = () => {
-    if (!nextCalled && !res.headersSent && res.statusCode === 200) sendProblem(res, 429, body)
-  }
+  }) as NextFunction
   try {
     const result = onLimited(req, res, onward, decision)
-    if (isThenable(result)) result.then(settled, onward).then(undefined, onward)
-    else settled()
+    if (!isThenable(result)) return
+    const settled = () => {
+      if (!nextCalled && !res.headersSent && res.statusCode === 200) sendProblem(res, 429, body)
+    }
+    result.then(settled, onward).then(undefined, onward)
   } catch (error) {
     onward(error)
   }

@@ -1,6 +1,8 @@
+import { fixedWindow, memoryStore } from '@floodgate/core'
 import { type AdapterDriver, type BehaviourApp, runAdapterBehaviour } from '@floodgate/core/testing'
 import fastify5, { type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
 import fastify4 from 'fastify4'
+import { describe, expect, it } from 'vitest'
 import { type FastifyRateLimitOptions, fastifyRateLimit, type RateLimitRouteOptions } from './index.js'
 
 type FastifyFactory = typeof fastify5
@@ -64,3 +66,28 @@ function driver(name: string, fastify: FastifyFactory): AdapterDriver {
 
 runAdapterBehaviour(driver('fastify 5', fastify5))
 runAdapterBehaviour(driver('fastify 4', fastify4 as unknown as FastifyFactory))
+
+describe.each([
+  ['fastify 5', fastify5],
+  ['fastify 4', fastify4 as unknown as FastifyFactory],
+])('%s: onLimited returning the reply', (_name, fastify) => {
+  it('answers later, as Fastify reads a returned reply: "I will send it"', async () => {
+    const app = fastify()
+    await app.register(fastifyRateLimit, {
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      store: memoryStore(),
+      onLimited: (_request, reply) => {
+        setImmediate(() => reply.code(429).type('text/plain').send('custom, later'))
+        return reply
+      },
+    })
+    app.get('/', async () => 'route')
+    try {
+      await app.inject('/')
+      const response = await app.inject('/')
+      expect([response.statusCode, response.body]).toEqual([429, 'custom, later'])
+    } finally {
+      await app.close()
+    }
+  })
+})

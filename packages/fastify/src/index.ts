@@ -188,10 +188,8 @@ async function answerBy(
   decision: Decision,
   body: string,
 ): Promise<void> {
-  const result = onLimited(request, reply, decision)
-  // The reply is a thenable that settles once it is sent: awaiting one returned unsent would wait
-  // for ever. Returned or not, a reply left unsent gets the default 429 below.
-  if (result !== reply) await result
+  // Returning the reply (Fastify's "I will send it") waits until it is sent: the reply is a thenable.
+  await onLimited(request, reply, decision)
   // An onLimited that neither answers nor throws must not let the request through.
   if (!reply.sent) sendProblem(reply, 429, body)
 }

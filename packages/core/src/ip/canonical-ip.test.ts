@@ -103,9 +103,11 @@ describe('canonicalIp', () => {
 describe('clientIpKey', () => {
   it('rejects a subnet that is not a whole number of bits from 1 to 128, with a code', () => {
     for (const subnet of [0, -1, 129, 56.5, Number.NaN, Number.POSITIVE_INFINITY]) {
-      expect(() => clientIpKey('2001:db8::1', subnet)).toThrow(
-        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'ipv6Subnet' }),
-      )
+      for (const address of ['2001:db8::1', '192.0.2.1', 'not an address', undefined]) {
+        expect(() => clientIpKey(address, subnet)).toThrow(
+          expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'ipv6Subnet' }),
+        )
+      }
     }
     expect(clientIpKey('2001:db8::1', 1)).toBe('ip:::/1')
     expect(clientIpKey('2001:db8::1', 128)).toBe('ip:2001:db8::1/128')

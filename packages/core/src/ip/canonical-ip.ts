@@ -28,15 +28,15 @@ export function canonicalIp(address: unknown): string | undefined {
  * address is missing or malformed.
  */
 export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string | undefined {
+  if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128) {
+    invalidOption('ipv6Subnet', ipv6Subnet, 'a whole number of prefix bits from 1 to 128 (default 56)')
+  }
   if (typeof address !== 'string') return undefined
   if (ipv4Value(address, 0, address.length) !== -1) return `ip:${address}`
   const groups = ipv6Groups(address)
   if (groups === undefined) return undefined
   const v4 = mappedIpv4(groups)
   if (v4 !== undefined) return `ip:${v4}`
-  if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128) {
-    invalidOption('ipv6Subnet', ipv6Subnet, 'a whole number of prefix bits from 1 to 128 (default 56)')
-  }
   for (let i = 0; i < 8; i++) {
     const bits = Math.min(16, Math.max(0, ipv6Subnet - 16 * i))
     groups[i]! &= (0xffff << (16 - bits)) & 0xffff

@@ -75,11 +75,11 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
   {
-    name: 'answers the default 429 when onLimited neither answers nor throws',
+    name: 'answers the default 429 when an async onLimited settles having neither answered nor thrown',
     run: (driver) => {
       const f = behaviourFixture()
       const calls: Decision[] = []
-      const onLimited = (...args: unknown[]) => void calls.push(args.at(-1) as Decision)
+      const onLimited = async (...args: unknown[]) => void calls.push(args.at(-1) as Decision)
       return withServer(driver, { global: f.options(perMinute(1), { onLimited }) }, async (server) => {
         await server.get('/')
         const r = await server.get('/')

@@ -1,0 +1,49 @@
+import { createServer } from 'node:http'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
+import express5 from 'express'
+import express4 from 'express4'
+import { describe, expect, it } from 'vitest'
+import { type OnLimited, rateLimit } from './index.js'
+
+// Express's own style: a handler may answer later, from a callback (a timer, a file read, a view
+// rendered). An onLimited that returns no promise is left to answer in its own time; only one that
+// returns a promise is done when that settles.
+
+async function secondAnswer(express: typeof express5, onLimited: OnLimited) {
+  const app = express()
+  const errors: unknown[] = []
+  app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore(), onLimited }))
+  app.get('/', (_req, res) => void res.send('route'))
+  app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+    errors.push(error)
+    res.status(500).end()
+  })
+  const server = await serveOnLoopback(createServer(app))
+  try {
+    await fetch(`${server.base}/`)
+    const response = await fetch(`${server.base}/`)
+    return { status: response.status, body: await response.text(), errors }
+  } finally {
+    await server.close()
+  }
+}
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: onLimited', (_name, express) => {
+  it('may answer later from a callback when it returns no promise', async () => {
+    const later: OnLimited = (_req, res) => {
+      setImmediate(() => res.status(429).send('custom, later'))
+    }
+    expect(await secondAnswer(express, later)).toEqual({ status: 429, body: 'custom, later', errors: [] })
+  })
+
+  it('may pass the request on with next(error), from a promise too', async () => {
+    const passOn: OnLimited = async (_req, _res, next) => next(new Error('limited, handled elsewhere'))
+    const result = await secondAnswer(express, passOn)
+    expect(result.status).toBe(500)
+    expect(result.errors).toEqual([new Error('limited, handled elsewhere')])
+  })
+})
