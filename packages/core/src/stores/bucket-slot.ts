@@ -6,6 +6,9 @@ interface BucketEntry extends TokenBucketState {
   expiresAtMs: number
 }
 
+/** Keys a new bucket's arrival sweeps, on top of the store's rotation: more than the one it adds. */
+const GROWTH_SWEEP = 2
+
 export class BucketSlot implements Slot {
   readonly kind = 'token-bucket'
   readonly periodMs: number
@@ -50,6 +53,10 @@ export class BucketSlot implements Slot {
     if (entry === undefined) {
       this.keys.size += 1
       this.buckets.set(id, { scaledTokens, updatedAtMs, expiresAtMs })
+      // Sweep where the map grows, faster than it grows: the store's rotation gives each slot a few
+      // looks per call shared among all slots, and a scan that only keeps pace with new keys meets
+      // them young and never comes back round to the old ones.
+      this.sweep(updatedAtMs, GROWTH_SWEEP)
     } else {
       entry.scaledTokens = scaledTokens
       entry.updatedAtMs = updatedAtMs
@@ -61,12 +68,12 @@ export class BucketSlot implements Slot {
     if (this.buckets.delete(id)) this.keys.size -= 1
   }
 
-  evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
+  evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {
     const limit = Math.min(budget, this.buckets.size)
     for (let examined = 1; examined <= limit; examined++) {
       const [id, entry] = this.evictScan.next(this.buckets)!
       // A bucket holding at least one token (before refill, so at least that now) is not limited.
-      if (entry.expiresAtMs <= nowMs || entry.scaledTokens >= this.periodMs) {
+      if (id !== keep && (entry.expiresAtMs <= nowMs || entry.scaledTokens >= this.periodMs)) {
         this.delete(id)
         return { evicted: true, examined }
       }

@@ -36,12 +36,12 @@ export class FixedSlot extends WindowSlot implements Slot {
     if (this.current.delete(id)) this.keys.size -= 1
   }
 
-  evictOne(_nowMs: number, budget: number): { evicted: boolean; examined: number } {
+  evictOne(_nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {
     // Each key at most once per call: a limited key is passed over, not moved.
     const limit = Math.min(budget, this.current.size)
     for (let examined = 1; examined <= limit; examined++) {
       const [id, used] = this.scan.next(this.current)!
-      if (used < this.minLimit) {
+      if (used < this.minLimit && id !== keep) {
         this.delete(id)
         return { evicted: true, examined }
       }

@@ -61,4 +61,25 @@ describe('memory store freeing', () => {
     steadyCalls()
     expect(store.size).toBe(1) // the steady key alone
   })
+
+  it('frees expired token buckets while new identifiers keep arriving, with several slots sharing the sweeping', () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock })
+    // A bucket full again 200 ms after one request, and three short windows whose keys pass whole.
+    const policies = [
+      tokenBucket({ name: 'bucket', capacity: 5, refillRate: 5, interval: '1 s' }),
+      fixedWindow({ name: 'w1', limit: 5, window: 100 }),
+      fixedWindow({ name: 'w2', limit: 5, window: 100 }),
+      fixedWindow({ name: 'w3', limit: 5, window: 100 }),
+    ]
+    let largest = 0
+    for (let i = 0; i < 20_000; i++) {
+      store.consume({ prefix: 'p', id: `new-${i}`, policies, cost: 1, peek: false })
+      clock.advance(1)
+      largest = Math.max(largest, store.size)
+    }
+    // A bucket may go once it has been full for a whole interval: 1.2 s after its request, so
+    // about 1,200 buckets at one new identifier per ms, and at most 300 window keys beside them.
+    expect(largest).toBeLessThan(3_000)
+  })
 })

@@ -84,4 +84,44 @@ describe('memory store maxKeys', () => {
         .outcomes[0]!.allowed,
     ).toBe(true)
   })
+
+  it("never frees the keys of the identifier being decided: a sliding window's previous count still holds it back", async () => {
+    const window = 60_000
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: MAX_KEYS })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 10, window }),
+      store,
+      logger: false,
+    })
+    expect((await limiter.limit('x', { cost: 10 })).remaining).toBe(0)
+    clock.advance(window)
+    // A full store, with x's count of the previous window among its keys.
+    for (let i = 0; store.size < MAX_KEYS; i++) await limiter.limit(`other-${i}`)
+    clock.advance(window / 2)
+    // Half the previous window still weighs: 5 of 10 are left, so a cost of 5 is admitted, and nothing after it.
+    expect((await limiter.limit('x', { cost: 5 })).remaining).toBe(0)
+    expect(await limiter.limit('x')).toMatchObject({ allowed: false, reason: 'limited' })
+    expect(store.size).toBeLessThanOrEqual(MAX_KEYS)
+  })
+
+  it('counts the keys an identifier already holds when making room, so a tier with more policies stays within maxKeys', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 2 })
+    const [a, b] = [
+      fixedWindow({ name: 'a', limit: 5, window: '1 m' }),
+      fixedWindow({ name: 'b', limit: 5, window: '1 m' }),
+    ]
+    const limiter = createRateLimiter({
+      tiers: { one: [a], two: [a, b] },
+      defaultTier: 'one',
+      store,
+      logger: false,
+    })
+    await limiter.limit('x')
+    await limiter.limit('y')
+    await limiter.limit('x', { tier: 'two' })
+    expect(store.size).toBe(2)
+    expect((await limiter.peek('x', { tier: 'two' })).policies.map((p) => p.remaining)).toEqual([2, 3])
+  })
 })

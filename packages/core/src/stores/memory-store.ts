@@ -169,7 +169,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     this.maintain(nowMs)
     const value = slot.decide(policies[0]!, id, cost, nowMs, out)
     if (out.allowed && !peek) {
-      if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs)
+      if (this.keys.size + 1 > this.maxKeys) this.makeRoom(slot.missing(id), slots, nowMs, id)
       slot.commit(id, value, nowMs, out.resetAtMs)
     }
     return nowMs
@@ -204,7 +204,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
       if (this.keys.size + slots.length > this.maxKeys) {
         let needed = 0
         for (const slot of slots) needed += slot.missing(id)
-        this.makeRoom(needed, slots, nowMs)
+        this.makeRoom(needed, slots, nowMs, id)
       }
       for (let i = 0; i < slots.length; i++) slots[i]!.commit(id, values[i]!, nowMs, outs[i]!.resetAtMs)
     }
@@ -273,7 +273,11 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     slot.sweep(nowMs, SWEEP_PER_CALL)
   }
 
-  private makeRoom(needed: number, preferred: readonly Slot[], nowMs: number): void {
+  /**
+   * Frees keys until `needed` more fit. Never the keys of `keep`, the identifier being decided:
+   * its decision was made from them, and `needed` counts them as present.
+   */
+  private makeRoom(needed: number, preferred: readonly Slot[], nowMs: number, keep: string): void {
     let budget = EVICTION_BUDGET * Math.max(1, needed)
     while (this.keys.size + needed > this.maxKeys) {
       let evicted = false
@@ -281,7 +285,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
         if (budget <= 0) break
         slot.advance(nowMs)
         if (this.keys.size + needed <= this.maxKeys) return
-        const result = slot.evictOne(nowMs, budget)
+        const result = slot.evictOne(nowMs, budget, keep)
         budget -= result.examined
         if (result.evicted) {
           evicted = true

@@ -64,7 +64,7 @@ export class SlidingSlot extends WindowSlot implements Slot {
     if (this.previous.delete(id)) this.keys.size -= 1
   }
 
-  evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number } {
+  evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {
     let examined = 0
     // Each key at most once per call, `previous` first, so a few limited keys there cannot use up
     // the whole budget before `current` is looked at.
@@ -77,7 +77,7 @@ export class SlidingSlot extends WindowSlot implements Slot {
         const [id] = scan.next(map)!
         examined += 1
         // Evictable only if even the strictest tier would still admit one more unit now.
-        if (slidingWindowTransition(this.strictest, this.read(id), 1, nowMs).outcome.allowed) {
+        if (id !== keep && slidingWindowTransition(this.strictest, this.read(id), 1, nowMs).outcome.allowed) {
           this.delete(id)
           return { evicted: true, examined }
         }

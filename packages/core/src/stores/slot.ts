@@ -32,8 +32,11 @@ export interface Slot {
   /** How many new keys a write of `id` would add. */
   missing(id: string): number
   delete(id: string): void
-  /** Tries to free one key that is not currently limited, looking at no more than `budget` keys. */
-  evictOne(nowMs: number, budget: number): { evicted: boolean; examined: number }
+  /**
+   * Tries to free one key that is not currently limited, looking at no more than `budget` keys.
+   * Never `keep`: the identifier being decided, whose counts its decision was made from.
+   */
+  evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number }
   /** Amortised clean-up of expired keys, a few at a time. */
   sweep(nowMs: number, budget: number): void
   /** Tightens the eviction rule to the strictest limit seen under this name (tiers may differ). */
