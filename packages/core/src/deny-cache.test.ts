@@ -2,6 +2,10 @@ import { describe, expect, it } from 'vitest'
 import type { Decision } from './decision.js'
 import { DenyCache, resolveDenyCache } from './deny-cache.js'
 import { isFloodgateError } from './errors.js'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import type { RateLimitStore, StoreResponse } from './store.js'
+import { memoryStore } from './stores/memory-store.js'
 
 function denial(retryAfterMs: number, cost = 1, limit = 10): Decision {
   return {
@@ -42,13 +46,26 @@ describe('DenyCache', () => {
     expect(cache.size).toBe(0)
   })
 
-  it('answers larger costs but sends smaller ones and impossible ones to the store', () => {
+  it('answers the cost it saw denied, and sends any other cost to the store (which alone knows its wait)', () => {
     const cache = new DenyCache(10, () => 0)
     cache.remember(undefined, 'a', denial(400, 3, 10), 0)
     expect(cache.get(undefined, 'a', 2)).toBeUndefined()
     expect(cache.get(undefined, 'a', 3)).toMatchObject({ cost: 3 })
-    expect(cache.get(undefined, 'a', 10)).toMatchObject({ cost: 10 })
+    expect(cache.get(undefined, 'a', 4)).toBeUndefined()
     expect(cache.get(undefined, 'a', 11)).toBeUndefined()
+  })
+
+  it('does not remember a denial sent before a reset that comes back after it', () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    now = 10
+    cache.forget('a')
+    cache.remember(undefined, 'a', denial(400), 10)
+    cache.remember(undefined, 'a', denial(400), 9)
+    expect(cache.get(undefined, 'a', 1)).toBeUndefined()
+    now = 11
+    cache.remember(undefined, 'a', denial(400), 11)
+    expect(cache.get(undefined, 'a', 1)).toBeDefined()
   })
 
   it('keeps tiers and identifiers apart', () => {
@@ -115,5 +132,40 @@ describe('the denyCache option', () => {
       }
       expect(isFloodgateError(caught)).toBe(true)
     }
+  })
+})
+
+describe('the deny cache in a limiter', () => {
+  it('keeps no denial that was decided before a reset and answered after it', async () => {
+    const counters = memoryStore({ clock: () => 1_700_000_000_000 })
+    const held: (() => void)[] = []
+    // A remote store whose answers arrive when the test lets them.
+    const store: RateLimitStore = {
+      name: 'slow',
+      local: false,
+      consume: (request) => {
+        const response = counters.consume(request) as StoreResponse
+        return new Promise((resolve) => held.push(() => resolve(response)))
+      },
+      reset: (request) => counters.reset(request),
+      close: () => undefined,
+    }
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 3, window: '1 d' }),
+      store,
+      denyCache: true,
+    })
+    const answered = async (decision: Promise<unknown>) => {
+      held.shift()!()
+      return decision
+    }
+    for (let i = 0; i < 3; i++) await answered(limiter.limit('u'))
+    const inFlight = limiter.limit('u')
+    await limiter.reset('u')
+    expect(await answered(inFlight)).toMatchObject({ allowed: false, reason: 'limited' })
+    // The store admits again after the reset: the answer must come from it, not from a cached denial.
+    const after = limiter.limit('u')
+    expect(held).toHaveLength(1)
+    expect(await answered(after)).toMatchObject({ allowed: true, remaining: 2 })
   })
 })

@@ -16,10 +16,8 @@ const OPTIONS = ['maxEntries', 'clock'] as const
 interface Entry {
   /** Local monotonic ms before which the store is certain to deny this cost again. */
   deadline: number
-  /** The smallest cost denied: a larger cost waits at least as long, a smaller one may pass sooner. */
+  /** The cost denied: the one answered from here (another cost waits a different time). */
   cost: number
-  /** The largest cost every policy can ever admit (beyond it the answer is cost-exceeds-limit). */
-  maxCost: number
   /** Local ms at which the store's `decision.nowMs` was (at the latest) read. */
   sentAt: number
   id: string
@@ -32,14 +30,18 @@ interface Entry {
  * Never longer than the store would deny: the deadline is `retryAfterMs` counted from the moment
  * the request was SENT (the store decided after that), on a local monotonic clock, so neither
  * network latency nor a skew between this process's and Redis's clocks can stretch it. A later
- * request with at least the denied cost is denied until then whatever else arrives, since every
- * policy only admits fewer units as others spend; a smaller cost goes to the store.
+ * request with the same cost is denied until then whatever else arrives, since every policy only
+ * admits fewer units as others spend. Another cost goes to the store: a smaller one may pass sooner,
+ * and a larger one waits longer, perhaps on another policy, which only the store can say.
  *
+ * A denial sent before a `reset()` in this process is not remembered when it comes back after it.
  * Bounded (oldest evicted first), no timers. A `reset()` in another process is not seen here: this
  * process keeps denying that identifier until its deadline at most.
  */
 export class DenyCache {
   private readonly entries = new Map<string, Entry>()
+  /** Local ms of the last `forget` (a reset): denials sent before it are not remembered. */
+  private forgottenAt = Number.NEGATIVE_INFINITY
   readonly maxEntries: number
   readonly now: () => number
 
@@ -62,7 +64,7 @@ export class DenyCache {
       this.entries.delete(key)
       return undefined
     }
-    if (cost < entry.cost || cost > entry.maxCost) return undefined
+    if (cost !== entry.cost) return undefined
     const elapsedMs = Math.max(0, Math.ceil(now - entry.sentAt))
     const retryAfterMs = Math.max(1, Math.ceil(entry.deadline - now))
     const { decision } = entry
@@ -81,19 +83,21 @@ export class DenyCache {
   remember(tier: string | undefined, id: string, decision: Decision, sentAt: number): void {
     if (decision.reason !== 'limited' || !Number.isFinite(decision.retryAfterMs)) return
     if (decision.retryAfterMs <= 0 || this.maxEntries <= 0) return
+    // Sent before a reset, decided perhaps before it too: the store may admit this identifier now.
+    if (sentAt <= this.forgottenAt) return
     const key = keyOf(tier, id)
     this.entries.delete(key)
     const deadline = sentAt + decision.retryAfterMs
-    const maxCost = Math.min(...decision.policies.map((p) => p.limit))
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string
       this.entries.delete(oldest)
     }
-    this.entries.set(key, { deadline, cost: decision.cost, maxCost, sentAt, id, decision })
+    this.entries.set(key, { deadline, cost: decision.cost, sentAt, id, decision })
   }
 
   /** Forgets an identifier in every tier (after `limiter.reset`). */
   forget(id: string): void {
+    this.forgottenAt = this.now()
     for (const [key, entry] of this.entries) if (entry.id === id) this.entries.delete(key)
   }
 
