@@ -201,8 +201,14 @@ for d0 = 3, #ARGV do
               if sx ~= '' then
                 ex = tonumber(sx)
               elseif not stamped then
-                local ttl = redis.call('PTTL', KEYS[k0 + i])
-                if ttl >= 0 then ex = now + ttl end
+                -- The key's own expiry instant (Redis 7); before that, from its TTL.
+                ex = redis.pcall('PEXPIRETIME', KEYS[k0 + i])
+                if type(ex) ~= 'number' then
+                  local ttl = redis.call('PTTL', KEYS[k0 + i])
+                  ex = now + ttl
+                  if ttl < 0 then ex = -1 end
+                end
+                if ex < 0 then ex = nil end
               end
               if ex ~= nil then
                 if resetAt > ex + 1 then resetAt = ex + 1 end
@@ -263,4 +269,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = 'e92fbc73bea8a11a190394bd8bf9c8d529dd5b5a'
+export const DECIDE_SHA1 = '9dba6e2e8084740fc9425098af7cf6c0ed135c5b'
