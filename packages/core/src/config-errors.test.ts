@@ -144,6 +144,47 @@ const table: [string, () => unknown, string, string, string][] = [
     'an object',
   ],
   [
+    'a limit of more than 15 digits (no RateLimit header could carry it)',
+    () => fixedWindow({ limit: 1e15, window: '1 h' }),
+    INVALID_OPTION,
+    'fixedWindow.limit',
+    '1000000000000000',
+  ],
+  [
+    'a capacity of more than 15 digits',
+    () => tokenBucket({ capacity: 1e15, refillRate: 1, interval: 1 }),
+    INVALID_OPTION,
+    'tokenBucket.capacity',
+    '1000000000000000',
+  ],
+  [
+    'a policy copied with a name its factory refuses',
+    () => createRateLimiter({ policies: Object.freeze({ ...policy, name: 'route "/x"' }) }),
+    INVALID_OPTION,
+    'fixedWindow.name',
+    '"route \\"/x\\""',
+  ],
+  [
+    'a policy copied with a limit its factory refuses',
+    () => createRateLimiter({ policies: Object.freeze({ ...policy, limit: 2.5 }) }),
+    INVALID_OPTION,
+    'fixedWindow.limit',
+    '2.5',
+  ],
+  [
+    'a token bucket copied with a refill rate of NaN',
+    () =>
+      createRateLimiter({
+        policies: Object.freeze({
+          ...tokenBucket({ capacity: 5, refillRate: 1, interval: '1 s' }),
+          refillRate: Number.NaN,
+        }),
+      }),
+    INVALID_OPTION,
+    'tokenBucket.refillRate',
+    'NaN',
+  ],
+  [
     'an unknown defaultTier',
     () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
     INVALID_OPTION,

@@ -2,6 +2,9 @@ import { type DenyCache, type DenyCacheOptions, resolveDenyCache } from './deny-
 import { type Duration, parseDuration } from './duration.js'
 import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { slidingWindow } from './policies/sliding-window.js'
+import { tokenBucket } from './policies/token-bucket.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
 import { type Logger, WARNING_CODES, type WarningCode } from './warnings.js'
@@ -197,6 +200,7 @@ function policyList(value: unknown, option: string): readonly Policy[] {
         'a policy made by fixedWindow(), slidingWindow() or tokenBucket()',
       )
     }
+    checkFields(policy as Policy)
     const { name } = policy as Policy
     if (names.has(name)) {
       throw new FloodgateError(
@@ -208,6 +212,21 @@ function policyList(value: unknown, option: string): readonly Policy[] {
     names.add(name)
   })
   return Object.freeze([...list]) as readonly Policy[]
+}
+
+/**
+ * Policies are plain frozen data, so one copied with a field changed and frozen again would skip its
+ * factory's checks: its fields go through that factory again (which throws as it would have).
+ */
+function checkFields(policy: Policy): void {
+  const { name } = policy
+  if (policy.kind === 'fixed-window') fixedWindow({ name, limit: policy.limit, window: policy.windowMs })
+  else if (policy.kind === 'sliding-window')
+    slidingWindow({ name, limit: policy.limit, window: policy.windowMs })
+  else {
+    const { capacity, refillRate, intervalMs } = policy
+    tokenBucket({ name, capacity, refillRate, interval: intervalMs })
+  }
 }
 
 function period(policy: Policy): number {

@@ -11,6 +11,25 @@ export function validatePolicyName(value: unknown, option: string): string {
 }
 
 /** A positive safe integer (limits, capacities, refill rates, costs). */
+/**
+ * The largest quota (a limit or a capacity): the largest integer an HTTP structured field carries
+ * (RFC 9651: 15 digits), so `q` and `r` in the RateLimit headers stay valid. Far beyond any real limit.
+ */
+export const MAX_QUOTA = 999_999_999_999_999
+
+/** A limit or capacity: a whole number from 1 to {@link MAX_QUOTA}. */
+export function validateQuota(value: unknown, option: string): number {
+  const quota = validatePositiveInteger(value, option)
+  if (quota > MAX_QUOTA) {
+    invalidOption(
+      option,
+      value,
+      'at most 999,999,999,999,999 (15 digits, the most a RateLimit header field can carry)',
+    )
+  }
+  return quota
+}
+
 export function validatePositiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     return invalidOption(option, value, 'a whole number of at least 1')

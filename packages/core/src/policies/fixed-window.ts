@@ -1,5 +1,5 @@
 import { type Duration, parseDuration } from '../duration.js'
-import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
+import { rejectUnknownOptions, requireObject, validatePolicyName, validateQuota } from './common.js'
 import type { FixedWindowPolicy, FixedWindowState, PolicyOutcome, Transition } from './types.js'
 
 /** Options of {@link fixedWindow}. */
@@ -24,7 +24,7 @@ export function fixedWindow(options: FixedWindowOptions): FixedWindowPolicy {
   return Object.freeze({
     kind: 'fixed-window',
     name: o.name === undefined ? 'fixed-window' : validatePolicyName(o.name, 'fixedWindow.name'),
-    limit: validatePositiveInteger(o.limit, 'fixedWindow.limit'),
+    limit: validateQuota(o.limit, 'fixedWindow.limit'),
     windowMs: parseDuration(o.window, 'fixedWindow.window'),
   })
 }

@@ -1,7 +1,7 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { invalidOption } from '../errors.js'
 import { floorDiv } from '../math.js'
-import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
+import { rejectUnknownOptions, requireObject, validatePolicyName, validateQuota } from './common.js'
 import type { PolicyOutcome, SlidingWindowPolicy, SlidingWindowState, Transition } from './types.js'
 
 /** Options of {@link slidingWindow}. */
@@ -26,7 +26,7 @@ export const MAX_SLIDING_PRODUCT = 2 ** 51
 export function slidingWindow(options: SlidingWindowOptions): SlidingWindowPolicy {
   const o = requireObject(options, 'slidingWindow(options)')
   rejectUnknownOptions(o, OPTIONS, 'slidingWindow()')
-  const limit = validatePositiveInteger(o.limit, 'slidingWindow.limit')
+  const limit = validateQuota(o.limit, 'slidingWindow.limit')
   const windowMs = parseDuration(o.window, 'slidingWindow.window')
   if (limit * windowMs > MAX_SLIDING_PRODUCT) {
     invalidOption(

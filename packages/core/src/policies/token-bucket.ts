@@ -1,7 +1,13 @@
 import { type Duration, parseDuration } from '../duration.js'
 import { invalidOption } from '../errors.js'
 import { ceilDiv, floorDiv } from '../math.js'
-import { rejectUnknownOptions, requireObject, validatePolicyName, validatePositiveInteger } from './common.js'
+import {
+  rejectUnknownOptions,
+  requireObject,
+  validatePolicyName,
+  validatePositiveInteger,
+  validateQuota,
+} from './common.js'
 import type { PolicyOutcome, TokenBucketPolicy, TokenBucketState, Transition } from './types.js'
 
 /** Options of {@link tokenBucket}. */
@@ -28,7 +34,7 @@ export const MAX_BUCKET_PRODUCT = 2 ** 51
 export function tokenBucket(options: TokenBucketOptions): TokenBucketPolicy {
   const o = requireObject(options, 'tokenBucket(options)')
   rejectUnknownOptions(o, OPTIONS, 'tokenBucket()')
-  const capacity = validatePositiveInteger(o.capacity, 'tokenBucket.capacity')
+  const capacity = validateQuota(o.capacity, 'tokenBucket.capacity')
   const refillRate = validatePositiveInteger(o.refillRate, 'tokenBucket.refillRate')
   const intervalMs = parseDuration(o.interval, 'tokenBucket.interval')
   if (capacity * intervalMs > MAX_BUCKET_PRODUCT) {
