@@ -106,6 +106,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private queued: Batch | undefined
   /** Resets sent so far: a batch sent again after NOSCRIPT must not land after one of them. */
   private resets = 0
+  /** The keys of recent resets, each with the count of resets when it was sent (bounded). */
+  private readonly resetKeys = new Map<string, number>()
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
@@ -225,7 +227,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         if (batch.answered) return
         // A reset sent since would run before the EVAL and leave this decision's count standing:
         // Redis ran nothing, so answering the calls as failed keeps every call in its order.
-        if (this.resets !== batch.resetsBefore) return this.fail(batch, lostScript(this.name))
+        if (this.resetSince(batch)) return this.fail(batch, lostScript(this.name))
         this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
           (reply) => this.deliver(batch, reply),
           (evalError: unknown) => this.fail(batch, evalError),
@@ -317,15 +319,23 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.runner.assertReady?.()
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
     this.flush()
-    this.resets++
-    // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
-    await this.runner.del(
-      counterKeys(
-        request.prefix,
-        request.id,
-        request.policies.map((p) => p.name),
-      ),
+    const keys = counterKeys(
+      request.prefix,
+      request.id,
+      request.policies.map((p) => p.name),
     )
+    this.resets++
+    if (this.resetKeys.size + keys.length > MAX_RESET_KEYS) this.resetKeys.clear()
+    for (const key of keys) this.resetKeys.set(key, this.resets)
+    // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
+    await this.runner.del(keys)
+  }
+
+  /** Whether a reset of one of the batch's keys was sent after the batch. */
+  private resetSince(batch: Batch): boolean {
+    if (this.resets === batch.resetsBefore) return false
+    for (const key of batch.keys) if ((this.resetKeys.get(key) ?? 0) > batch.resetsBefore) return true
+    return false
   }
 
   close(): void {
@@ -440,7 +450,13 @@ function decodeOutcomes(
   return { nowMs, outcomes }
 }
 
-/** The failure of a batch that Redis refused with NOSCRIPT after a reset was sent behind it. */
+/**
+ * Reset keys remembered for the NOSCRIPT check; past this many they are forgotten at once (a batch
+ * in flight then may run after a reset of its keys: its count survives the reset, nothing worse).
+ */
+const MAX_RESET_KEYS = 10_000
+
+/** The failure of a batch that Redis refused with NOSCRIPT after a reset of its keys was sent. */
 function lostScript(storeName: string): FloodgateError {
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
