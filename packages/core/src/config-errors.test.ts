@@ -185,6 +185,23 @@ const table: [string, () => unknown, string, string, string][] = [
     'NaN',
   ],
   [
+    'a policy copied with its window as a string',
+    () => createRateLimiter({ policies: Object.freeze({ ...policy, windowMs: '1 m' as unknown as number }) }),
+    INVALID_OPTION,
+    'policies[0]',
+    'an object',
+  ],
+  [
+    'a policy copied without a name',
+    () =>
+      createRateLimiter({
+        policies: [policy, Object.freeze({ ...policy, name: undefined as unknown as string })],
+      }),
+    INVALID_OPTION,
+    'policies[1]',
+    'an object',
+  ],
+  [
     'an unknown defaultTier',
     () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
     INVALID_OPTION,

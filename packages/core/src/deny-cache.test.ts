@@ -66,6 +66,10 @@ describe('DenyCache', () => {
     now = 11
     cache.remember(undefined, 'a', denial(400), 11)
     expect(cache.get(undefined, 'a', 1)).toBeDefined()
+    // A reset of another identifier changes nothing for this one.
+    cache.forget('b')
+    cache.remember(undefined, 'c', denial(400), 5)
+    expect(cache.get(undefined, 'c', 1)).toBeDefined()
   })
 
   it('keeps tiers and identifiers apart', () => {

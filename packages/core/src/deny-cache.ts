@@ -40,8 +40,8 @@ interface Entry {
  */
 export class DenyCache {
   private readonly entries = new Map<string, Entry>()
-  /** Local ms of the last `forget` (a reset): denials sent before it are not remembered. */
-  private forgottenAt = Number.NEGATIVE_INFINITY
+  /** Local ms of each identifier's last `forget` (a reset): its denials sent before are not kept. */
+  private readonly forgottenAt = new Map<string, number>()
   readonly maxEntries: number
   readonly now: () => number
 
@@ -84,7 +84,8 @@ export class DenyCache {
     if (decision.reason !== 'limited' || !Number.isFinite(decision.retryAfterMs)) return
     if (decision.retryAfterMs <= 0 || this.maxEntries <= 0) return
     // Sent before a reset, decided perhaps before it too: the store may admit this identifier now.
-    if (sentAt <= this.forgottenAt) return
+    const forgottenAt = this.forgottenAt.get(id)
+    if (forgottenAt !== undefined && sentAt <= forgottenAt) return
     const key = keyOf(tier, id)
     this.entries.delete(key)
     const deadline = sentAt + decision.retryAfterMs
@@ -97,7 +98,9 @@ export class DenyCache {
 
   /** Forgets an identifier in every tier (after `limiter.reset`). */
   forget(id: string): void {
-    this.forgottenAt = this.now()
+    // Bounded like the entries; a denial in flight across a clear may be kept (until its deadline).
+    if (this.forgottenAt.size >= this.maxEntries) this.forgottenAt.clear()
+    this.forgottenAt.set(id, this.now())
     for (const [key, entry] of this.entries) if (entry.id === id) this.entries.delete(key)
   }
 

@@ -200,7 +200,7 @@ function policyList(value: unknown, option: string): readonly Policy[] {
         'a policy made by fixedWindow(), slidingWindow() or tokenBucket()',
       )
     }
-    checkFields(policy as Policy)
+    checkFields(policy as Policy, `${option}[${i}]`)
     const { name } = policy as Policy
     if (names.has(name)) {
       throw new FloodgateError(
@@ -216,17 +216,27 @@ function policyList(value: unknown, option: string): readonly Policy[] {
 
 /**
  * Policies are plain frozen data, so one copied with a field changed and frozen again would skip its
- * factory's checks: its fields go through that factory again (which throws as it would have).
+ * factory's checks: its fields go through that factory again (which throws as it would have), and
+ * must come out the same (a duration string where ms belong, a missing name, do not).
  */
-function checkFields(policy: Policy): void {
+function checkFields(policy: Policy, option: string): void {
   const { name } = policy
-  if (policy.kind === 'fixed-window') fixedWindow({ name, limit: policy.limit, window: policy.windowMs })
-  else if (policy.kind === 'sliding-window')
-    slidingWindow({ name, limit: policy.limit, window: policy.windowMs })
-  else {
+  let same: boolean
+  if (policy.kind === 'token-bucket') {
     const { capacity, refillRate, intervalMs } = policy
-    tokenBucket({ name, capacity, refillRate, interval: intervalMs })
+    const made = tokenBucket({ name, capacity, refillRate, interval: intervalMs })
+    same =
+      made.name === name &&
+      made.capacity === capacity &&
+      made.refillRate === refillRate &&
+      made.intervalMs === intervalMs
+  } else {
+    const { limit, windowMs } = policy
+    const factory = policy.kind === 'fixed-window' ? fixedWindow : slidingWindow
+    const made = factory({ name, limit, window: windowMs })
+    same = made.name === name && made.limit === limit && made.windowMs === windowMs
   }
+  if (!same) invalidOption(option, policy, 'a policy made by fixedWindow(), slidingWindow() or tokenBucket()')
 }
 
 function period(policy: Policy): number {

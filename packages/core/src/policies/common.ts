@@ -10,7 +10,6 @@ export function validatePolicyName(value: unknown, option: string): string {
   return value
 }
 
-/** A positive safe integer (limits, capacities, refill rates, costs). */
 /**
  * The largest quota (a limit or a capacity): the largest integer an HTTP structured field carries
  * (RFC 9651: 15 digits), so `q` and `r` in the RateLimit headers stay valid. Far beyond any real limit.
@@ -30,6 +29,7 @@ export function validateQuota(value: unknown, option: string): number {
   return quota
 }
 
+/** A positive safe integer (limits, capacities, refill rates, costs). */
 export function validatePositiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
     return invalidOption(option, value, 'a whole number of at least 1')

@@ -14,7 +14,7 @@ import type { PolicyOutcome, TokenBucketPolicy, TokenBucketState, Transition } f
 export interface TokenBucketOptions {
   /** Counter name, unique within a request's policies. Default `"token-bucket"`. */
   name?: string
-  /** Tokens in a full bucket: the largest burst (a whole number ≥ 1). */
+  /** Tokens in a full bucket, the largest burst: a whole number from 1 to 999,999,999,999,999. */
   capacity: number
   /** Tokens added per `interval`, continuously (a whole number ≥ 1). */
   refillRate: number
