@@ -60,3 +60,63 @@ for (const [name, Koa] of [
     })
   })
 }
+
+for (const [name, Koa] of [
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+] as const) {
+  describe(`${name}: an onLimited that sets nothing`, () => {
+    it("gets the default 429, not Koa's 404, whether it returns at once or settles a promise", async () => {
+      for (const onLimited of [() => undefined, async () => undefined]) {
+        const app = new Koa()
+        const policies = fixedWindow({ limit: 1, window: '1 m' })
+        app.use(rateLimit({ policies, store: fixedClockStore(), onLimited }))
+        app.use((ctx) => {
+          ctx.body = 'ok'
+        })
+        const base = await serve(app)
+        expect((await fetch(base)).status).toBe(200)
+        const limited = await fetch(base)
+        expect(limited.status).toBe(429)
+        expect(limited.headers.get('content-type')).toBe('application/problem+json')
+        expect(limited.headers.get('retry-after')).not.toBeNull()
+        expect(JSON.parse(await limited.text())).toMatchObject({ status: 429 })
+      }
+    })
+
+    it('keeps the answer of one that sets only a status or only a body', async () => {
+      for (const [onLimited, status, body] of [
+        [
+          (ctx: Koa3.Context) => {
+            ctx.status = 403
+          },
+          403,
+          'Forbidden',
+        ],
+        [
+          (ctx: Koa3.Context) => {
+            ctx.body = 'slow down'
+          },
+          200,
+          'slow down',
+        ],
+      ] as const) {
+        const app = new Koa()
+        app.use(
+          rateLimit({
+            policies: fixedWindow({ limit: 1, window: '1 m' }),
+            store: fixedClockStore(),
+            onLimited,
+          }),
+        )
+        app.use((ctx) => {
+          ctx.body = 'ok'
+        })
+        const base = await serve(app)
+        await fetch(base)
+        const limited = await fetch(base)
+        expect([limited.status, await limited.text()]).toEqual([status, body])
+      }
+    })
+  })
+}
