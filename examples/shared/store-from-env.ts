@@ -61,7 +61,15 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   // Failures surface on the commands, where Floodgate reports them (see `onStoreError`); without
   // a listener ioredis would also print every reconnect attempt.
   client.on('error', () => {})
-  await client.connect()
+  try {
+    await client.connect()
+  } catch (error) {
+    client.disconnect()
+    throw new Error(
+      `Cannot connect to the Redis at REDIS_URL (${redacted(url)}): ${(error as Error).message}. Unset REDIS_URL to run on the memory store.`,
+      { cause: error },
+    )
+  }
   const store = redisStore({ client })
   return {
     kind: 'redis',

@@ -75,6 +75,10 @@ describe('tiers example', () => {
     const answers = [
       ...(await sendBurst(url, 1)).answers,
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'nope' } })).answers,
+      // Names every object inherits are not keys either.
+      ...(await sendBurst(url, 1, { headers: { 'x-api-key': '__proto__' } })).answers,
+      ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'constructor' } })).answers,
+      ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'toString' } })).answers,
     ]
     for (const answer of answers) {
       expect(answer.status).toBe(401)

@@ -79,7 +79,8 @@ export function createApp(options: AppOptions = {}): { app: ExpressApp; close():
 
 function authenticate(req: Request, res: Response, next: NextFunction): void {
   const key = req.get('x-api-key')
-  const account = key === undefined ? undefined : API_KEYS[key]
+  // Own keys only: `API_KEYS["__proto__"]` or `["constructor"]` would find what every object inherits.
+  const account = key !== undefined && Object.hasOwn(API_KEYS, key) ? API_KEYS[key] : undefined
   if (account === undefined) {
     res.status(401).json({ error: 'Send a valid API key in the x-api-key header.' })
     return
