@@ -108,6 +108,14 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('bounds reset() by its timeout too, as every store call', async () => {
+    vi.useRealTimers()
+    const never = () => new Promise<never>(() => undefined)
+    const hanging = { limit: never, getRemaining: never, resetUsedTokens: never } as unknown as Ratelimit
+    const limiter = fromUpstash(hanging, { window: '1 m', timeout: 20, logger: false })
+    await expect(limiter.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+  })
+
   it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
     const hanging = new Redis({
       url: blackHoleUrl,

@@ -134,7 +134,8 @@ class UpstashLimiter implements RateLimiter {
     const { id } = this.check(identifier, undefined)
     // Ratelimit resets by SCAN pattern: escape glob characters so no other identifier matches.
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
-    await this.ratelimit.resetUsedTokens(pattern)
+    // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
+    await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
     // Ratelimit also forgets the identifier's block in its in-process cache, but under the key it
     // was given, which for an escaped identifier is not the key it blocked: forget that one too.
     if (pattern !== id) {
