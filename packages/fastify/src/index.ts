@@ -86,7 +86,13 @@ function trustsEveryHop(request: FastifyRequest): boolean {
 const LIMIT_CHOICE = ['limiter', 'policies', 'tiers', 'defaultTier'] as const
 
 const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, options) => {
-  const { global = true, ...defaults } = options
+  // Fastify's own register options (`FastifyRegisterOptions`) reach the plugin too: not Floodgate's.
+  const {
+    global = true,
+    logLevel: _logLevel,
+    logSerializers: _logSerializers,
+    ...defaults
+  } = options as FastifyRateLimitOptions & { logLevel?: unknown; logSerializers?: unknown }
   if (typeof global !== 'boolean') {
     throw new FloodgateError(
       ERROR_CODES.INVALID_OPTION,
@@ -107,14 +113,22 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
   fastify.addHook('onRoute', (route) => {
-    const own = route.config?.rateLimit
+    const own: unknown = route.config?.rateLimit
     if (own === false) return
+    if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own))) {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        `Invalid \`config.rateLimit\` of route ${route.method} ${route.url}: got ${shown(own)}; expected this route's options (an object) or false for no limit.`,
+        { option: 'config.rateLimit', value: own },
+      )
+    }
     let handler = globalHandler
     if (own !== undefined) {
-      handler = perRoute.get(own)
+      const options = own as RateLimitRouteOptions
+      handler = perRoute.get(options)
       if (handler === undefined) {
-        handler = build(routeOptions(defaults, own))
-        perRoute.set(own, handler)
+        handler = build(routeOptions(defaults, options))
+        perRoute.set(options, handler)
       }
     }
     if (handler === undefined) return
@@ -209,3 +223,11 @@ function asIs(payload: unknown): string {
 
 /** The Floodgate plugin: `await app.register(fastifyRateLimit, { policies })`. Fastify 4 and 5. */
 export const fastifyRateLimit = fp(plugin, { fastify: '4.x || 5.x', name: '@floodgate/fastify' })
+
+/** A value as an error message shows it (never throws: a BigInt or a symbol included). */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'function') return 'a function'
+  if (Array.isArray(value)) return 'an array'
+  return String(value)
+}

@@ -127,4 +127,28 @@ describe('fastifyRateLimit options', () => {
     })
     await app.close()
   })
+
+  it("accepts Fastify's own register options beside Floodgate's (logLevel, logSerializers)", async () => {
+    const app = fastify5()
+    await app.register(fastifyRateLimit, {
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      logLevel: 'warn',
+      logSerializers: {},
+    } as never)
+    app.get('/', async () => 'ok')
+    expect((await app.inject('/')).statusCode).toBe(200)
+    expect((await app.inject('/')).statusCode).toBe(429)
+    await app.close()
+  })
+
+  it('rejects a route config.rateLimit that is neither options nor false, with a code, when the route is added', async () => {
+    for (const value of [true, 'off', null, 5, [fixedWindow({ limit: 1, window: '1 m' })]]) {
+      const app = fastify5()
+      await app.register(fastifyRateLimit, { policies: fixedWindow({ limit: 1, window: '1 m' }) })
+      expect(() => app.get('/', { config: { rateLimit: value as never } }, async () => 'ok')).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'config.rateLimit' }),
+      )
+      await app.close()
+    }
+  })
 })

@@ -9,11 +9,17 @@ import {
 } from '@floodgate/core'
 import type { Context, Middleware, Next } from 'koa'
 
+/**
+ * What the middleware adds to `ctx.state`. Koa's `DefaultState` has it already; an app with a state
+ * type of its own adds it: `new Koa<MyState & RateLimitState>()`.
+ */
+export interface RateLimitState {
+  /** Floodgate's decision on this request (unset when skipped). */
+  rateLimit?: Decision
+}
+
 declare module 'koa' {
-  interface DefaultState {
-    /** Floodgate's decision on this request (unset when skipped). */
-    rateLimit?: Decision
-  }
+  interface DefaultState extends RateLimitState {}
 }
 
 /**
