@@ -187,6 +187,7 @@ function policyList(value: unknown, option: string): readonly Policy[] {
   const list = Array.isArray(value) ? value : [value]
   if (list.length === 0) invalidOption(option, value, 'at least one policy')
   const names = new Set<string>()
+  const copies: Policy[] = []
   list.forEach((policy, i) => {
     if (
       policy === null ||
@@ -200,8 +201,10 @@ function policyList(value: unknown, option: string): readonly Policy[] {
         'a policy made by fixedWindow(), slidingWindow() or tokenBucket()',
       )
     }
-    checkFields(policy as Policy, `${option}[${i}]`)
-    const { name } = policy as Policy
+    // The limiter keeps its factory's own copy: plain values, read once (no getter or proxy behind).
+    const copy = checkedCopy(policy as Policy, `${option}[${i}]`)
+    copies.push(copy)
+    const { name } = copy
     if (names.has(name)) {
       throw new FloodgateError(
         ERROR_CODES.POLICY_CONFLICT,
@@ -211,32 +214,37 @@ function policyList(value: unknown, option: string): readonly Policy[] {
     }
     names.add(name)
   })
-  return Object.freeze([...list]) as readonly Policy[]
+  return Object.freeze(copies)
 }
 
 /**
  * Policies are plain frozen data, so one copied with a field changed and frozen again would skip its
  * factory's checks: its fields go through that factory again (which throws as it would have), and
- * must come out the same (a duration string where ms belong, a missing name, do not).
+ * must come out the same (a duration string where ms belong, a missing name, do not). The factory's
+ * result is what the limiter keeps.
  */
-function checkFields(policy: Policy, option: string): void {
+function checkedCopy(policy: Policy, option: string): Policy {
   const { name } = policy
+  let made: Policy
   let same: boolean
   if (policy.kind === 'token-bucket') {
     const { capacity, refillRate, intervalMs } = policy
-    const made = tokenBucket({ name, capacity, refillRate, interval: intervalMs })
+    const bucket = tokenBucket({ name, capacity, refillRate, interval: intervalMs })
     same =
-      made.name === name &&
-      made.capacity === capacity &&
-      made.refillRate === refillRate &&
-      made.intervalMs === intervalMs
+      bucket.name === name &&
+      bucket.capacity === capacity &&
+      bucket.refillRate === refillRate &&
+      bucket.intervalMs === intervalMs
+    made = bucket
   } else {
     const { limit, windowMs } = policy
     const factory = policy.kind === 'fixed-window' ? fixedWindow : slidingWindow
-    const made = factory({ name, limit, window: windowMs })
-    same = made.name === name && made.limit === limit && made.windowMs === windowMs
+    const window = factory({ name, limit, window: windowMs })
+    same = window.name === name && window.limit === limit && window.windowMs === windowMs
+    made = window
   }
   if (!same) invalidOption(option, policy, 'a policy made by fixedWindow(), slidingWindow() or tokenBucket()')
+  return made
 }
 
 function period(policy: Policy): number {

@@ -118,4 +118,44 @@ describe('tiers', () => {
       }),
     ).toThrow(expect.objectContaining({ code: ERROR_CODES.POLICY_CONFLICT, value: 'api' }))
   })
+
+  it('answers a tier that is not even a string with the default tier and the warning, never a TypeError', async () => {
+    const lines: string[] = []
+    const limiter = createRateLimiter({
+      tiers: { free: [fixedWindow({ limit: 2, window: '1 m' })] },
+      defaultTier: 'free',
+      store: memoryStore({ clock: () => 1_700_000_000_000 }),
+      logger: { warn: (line) => lines.push(line) },
+    })
+    for (const tier of [Object.create(null), Symbol('plan'), 7n, { toString: () => 'pro' }]) {
+      const d = await limiter.limit('t', { tier: tier as never })
+      expect(d.tier).toBe('free')
+    }
+    expect(lines.every((line) => line.includes(WARNING_CODES.UNKNOWN_TIER))).toBe(true)
+    expect(lines.length).toBeGreaterThan(0)
+  })
+
+  it('keeps its own plain copy of each policy: fields read once, whatever the object given has behind them', async () => {
+    let reads = 0
+    const base = fixedWindow({ name: 'w', limit: 2, window: '1 m' })
+    const tricky = Object.freeze(
+      Object.defineProperty({ ...base }, 'limit', {
+        enumerable: true,
+        get: () => (reads++ < 1 ? 2 : Number.NaN),
+      }),
+    ) as Policy
+    const limiter = createRateLimiter({
+      policies: tricky,
+      store: memoryStore({ clock: () => 1_700_000_000_000 }),
+    })
+    const readsAtConstruction = reads
+    const decisions = []
+    for (let i = 0; i < 3; i++) decisions.push(await limiter.limit('x'))
+    expect(decisions.map((d) => [d.allowed, d.limit, d.remaining])).toEqual([
+      [true, 2, 1],
+      [true, 2, 0],
+      [false, 2, 0],
+    ])
+    expect(reads).toBe(readsAtConstruction)
+  })
 })

@@ -442,7 +442,7 @@ class Limiter implements RateLimiter, DecidingNow {
       WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
       Number.POSITIVE_INFINITY,
-      `unknown-tier:${String(requested).slice(0, 40)}`,
+      `unknown-tier:${typeof requested === 'string' ? requested.slice(0, 40) : describeValue(requested)}`,
     )
     return defaultTier
   }
