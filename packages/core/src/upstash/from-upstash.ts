@@ -132,7 +132,9 @@ class UpstashLimiter implements RateLimiter {
 
   async reset(identifier: string): Promise<void> {
     const { id } = this.check(identifier, undefined)
-    // Ratelimit resets by SCAN pattern: escape glob characters so no other identifier matches.
+    // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
+    // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
+    // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
     await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
