@@ -1,3 +1,4 @@
+import { ERROR_CODES, FloodgateError } from './errors.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
 
 // The limiter's path into the Redis and Upstash stores, without importing them (a limiter on the
@@ -18,11 +19,33 @@ export interface QueuedCall {
  * remaining, resetAtMs - nowMs, retryAfterMs (-1 for an infinite one). Written into `out`.
  */
 export function readOutcome(reply: readonly unknown[], at: number, nowMs: number, out: PolicyOutcome): void {
-  const retryAfterMs = Number(reply[at + 3])
-  out.allowed = reply[at] === 1 || reply[at] === '1'
-  out.remaining = Number(reply[at + 1])
-  out.resetAtMs = nowMs + Number(reply[at + 2])
+  const allowed = reply[at]
+  const remaining = integer(reply[at + 1])
+  const resetInMs = integer(reply[at + 2])
+  const retryAfterMs = integer(reply[at + 3])
+  // Anything else did not come from the script (a proxy's garbage, another program's keys): a store
+  // failure, never a decision made of NaN.
+  if (
+    !(allowed === 1 || allowed === 0 || allowed === '1' || allowed === '0') ||
+    !(remaining >= 0 && resetInMs >= 0 && (retryAfterMs >= 0 || retryAfterMs === -1)) ||
+    !Number.isFinite(nowMs)
+  ) {
+    throw new FloodgateError(
+      ERROR_CODES.STORE_ERROR,
+      `The decision script answered ${JSON.stringify([nowMs, ...reply.slice(at, at + 4)])?.slice(0, 80)}; expected whole numbers. Is another program writing Floodgate's keys?`,
+    )
+  }
+  out.allowed = allowed === 1 || allowed === '1'
+  out.remaining = remaining
+  out.resetAtMs = nowMs + resetInMs
   out.retryAfterMs = retryAfterMs === -1 ? Number.POSITIVE_INFINITY : retryAfterMs
+}
+
+/** A reply value as a whole number (Redis answers integers, as numbers or strings), else NaN. */
+function integer(value: unknown): number {
+  const n =
+    typeof value === 'number' ? value : typeof value === 'string' && value !== '' ? Number(value) : Number.NaN
+  return Number.isSafeInteger(n) ? n : Number.NaN
 }
 
 /** The method a store offers for queuing a decision's own call object (no promise per layer). */

@@ -29,6 +29,14 @@ export interface ScriptStoreSettings {
    * written; undefined where the client times its commands out itself (ioredis `commandTimeout`).
    */
   replyTimeoutMs?: number | undefined
+  /**
+   * Once the client is taken for silent (STALL_MS), still let one call through per STALL_MS to find
+   * out. False for Redis clients, whose commands share one connection: one unanswered means all
+   * behind it are, and a reply or the client letting go ends it. True for Upstash, whose HTTP
+   * requests are independent: one lost request says nothing about the next, and nothing else would
+   * ever be answered to end the stall. Default false.
+   */
+  probeWhenStalled?: boolean
 }
 
 /**
@@ -102,6 +110,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Per policy list: the script's policy argument and each key's tail after the digest. */
   private readonly lists = new WeakMap<readonly Policy[], { spec: string; tails: readonly string[] }>()
   private readonly maxBatch: number
+  private readonly probeWhenStalled: boolean
+  /** When the last call went out while stalled (or the stall began), for `probeWhenStalled`. */
+  private probedAtMs = 0
   /** Decisions waiting for this tick's flush. */
   private queued: Batch | undefined
   /** Resets sent so far: a batch sent again after NOSCRIPT must not land after one of them. */
@@ -125,6 +136,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.name = settings.name
     this.clock = settings.clock
     this.maxBatch = settings.maxBatch
+    this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
   }
 
@@ -137,7 +149,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     return new Promise<StoreResponse>((resolve, reject) => {
       const { prefix, id, policies, cost, peek } = request
       this[SUBMIT](prefix, id, policies, cost, peek, {
-        respond: (reply, at, nowMs) => resolve(decodeOutcomes(reply, at, policies.length, nowMs)),
+        respond: (reply, at, nowMs) => {
+          try {
+            resolve(decodeOutcomes(reply, at, policies.length, nowMs))
+          } catch (error) {
+            reject(error)
+          }
+        },
         fail: reject,
       })
     })
@@ -158,7 +176,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   ): void {
     const list = this.listOf(policies)
     this.runner.assertReady?.()
-    if (this.stalled) {
+    if (this.stalled && !this.probing()) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
         `Redis has answered none of the ${this.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until the client lets go of them.`,
@@ -361,7 +379,19 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       this.stopWatching()
       return
     }
-    this.stalled = performance.now() - this.heardAtMs > STALL_MS
+    const now = performance.now()
+    const stalled = now - this.heardAtMs > STALL_MS
+    if (stalled && !this.stalled) this.probedAtMs = now
+    this.stalled = stalled
+  }
+
+  /** Whether a call may go out while stalled: one per STALL_MS, where `probeWhenStalled`. */
+  private probing(): boolean {
+    if (!this.probeWhenStalled) return false
+    const now = performance.now()
+    if (now - this.probedAtMs < STALL_MS) return false
+    this.probedAtMs = now
+    return true
   }
 
   private stopWatching(): void {

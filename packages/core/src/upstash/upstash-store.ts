@@ -67,7 +67,9 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       del: (keys) => redis.del(...keys),
     },
     // One decision per call: its client already pipelines the calls of one tick into one request.
-    { name: 'upstash', clock, maxBatch: 1 },
+    // Its HTTP requests are independent: when it seems silent, one request a second still goes out
+    // to find out, so one lost request cannot stop the store, and an outage cannot pile requests up.
+    { name: 'upstash', clock, maxBatch: 1, probeWhenStalled: true },
   )
 }
 

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { type UpstashRedisClient, upstashStore } from '../upstash/upstash-store.js'
+
+// The decision script answers whole numbers. A reply of the right length holding anything else (a
+// proxy's garbage, another program's keys) is a store failure that follows onStoreError, on the
+// limiter's own path and through the store's `consume`; never a decision made of NaN. The client is
+// a stand-in here: what is under test is what the store does with what a client hands it.
+
+const NOW = 1_800_000_000_000
+const garbage: [string, unknown[]][] = [
+  ['strings', [NOW, 'x', 'x', 'x', 'x']],
+  ['nulls', [NOW, null, null, null, null]],
+  ['a time that is not a number', ['x', 1, 9, 1_000, 0]],
+  ['an allowed flag of 2', [NOW, 2, 9, 1_000, 0]],
+  ['a negative count', [NOW, 1, -1, 1_000, 0]],
+  ['a fraction', [NOW, 1, 9.5, 1_000, 0]],
+]
+
+function answering(reply: unknown[]): UpstashRedisClient {
+  return {
+    evalsha: async () => reply,
+    eval: async () => reply,
+    del: async () => 0,
+  }
+}
+
+describe('a decision script reply that is not whole numbers', () => {
+  for (const [what, reply] of garbage) {
+    for (const onStoreError of ['allow', 'deny'] as const) {
+      it(`${what}: a store failure under onStoreError '${onStoreError}'`, async () => {
+        const failures: unknown[] = []
+        const store = upstashStore({ redis: answering(reply), logger: false })
+        const limiter = createRateLimiter({
+          policies: fixedWindow({ limit: 10, window: '1 m' }),
+          store,
+          onStoreError,
+          onStoreFailure: (error) => void failures.push(error),
+          logger: false,
+        })
+        const d = await limiter.limit('a')
+        expect(d).toMatchObject({ reason: 'store-error', allowed: onStoreError === 'allow' })
+        expect(failures).toHaveLength(1)
+        expect(failures[0]).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+        const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+        await expect(
+          store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false }),
+        ).rejects.toMatchObject({
+          code: 'ERR_FLOODGATE_STORE_ERROR',
+        })
+      })
+    }
+  }
+
+  it('a reply of whole numbers is a decision', async () => {
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: answering([NOW, 1, 9, 60_000, 0]), logger: false }),
+      logger: false,
+    })
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9, resetAtMs: NOW + 60_000 })
+  })
+})

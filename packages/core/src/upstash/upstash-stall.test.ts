@@ -1,0 +1,71 @@
+import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { Redis } from '@upstash/redis'
+import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { STALL_MS } from '../redis/script-store.js'
+import { type UpstashRedisClient, upstashStore } from './upstash-store.js'
+
+// Upstash's HTTP requests are independent: one that is never answered must not stop the store for
+// good. Taken for silent, it still sends one call per STALL_MS, whose answer ends the stall.
+// The watchdog's interval and clock are faked; the requests are real, to a local Upstash server.
+
+describeRedis('upstashStore with one lost request', (redisUrl) => {
+  let upstash: UpstashServer
+  let redis: Redis
+
+  beforeAll(async () => {
+    upstash = await startUpstashServer({ redisUrl })
+    redis = new Redis({
+      url: upstash.url,
+      token: upstash.token,
+      retry: { retries: 0 },
+      enableTelemetry: false,
+    })
+  })
+  afterAll(async () => {
+    await upstash?.stop()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('recovers from one lost HTTP request: a call a STALL_MS still goes out while it seems silent', async () => {
+    let lost = false
+    // The real client, except that the first script call never comes back.
+    const lossy: UpstashRedisClient = {
+      evalsha: (sha1, keys, args) => {
+        if (!lost) {
+          lost = true
+          return new Promise<never>(() => undefined)
+        }
+        return redis.evalsha(sha1, keys, args)
+      },
+      eval: (script, keys, args) => redis.eval(script, keys, args),
+      del: (...keys: string[]) => redis.del(...keys),
+    }
+    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 100, window: '1 h' }),
+      store: upstashStore({ redis: lossy, logger: false }),
+      prefix: `stall-${Date.now()}`,
+      timeout: 50,
+      denyCache: false,
+      logger: false,
+    })
+    const first = limiter.limit('a')
+    // Past the stall bound, with the first request still out: taken for silent, calls fail at once.
+    const watchdogLooks = async (ms: number) => {
+      vi.advanceTimersByTime(ms)
+      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+    await watchdogLooks(2 * STALL_MS)
+    expect(await limiter.limit('b')).toMatchObject({ reason: 'store-error' })
+    // One call a STALL_MS still goes out to find out; its answer ends the stall.
+    await watchdogLooks(STALL_MS)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 99 })
+    expect(await limiter.limit('c')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 99 })
+    expect(await first).toMatchObject({ reason: 'store-error' })
+    await limiter.close()
+  })
+})
