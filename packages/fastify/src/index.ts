@@ -112,33 +112,80 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   const perRoute = new WeakMap<RateLimitRouteOptions, RateLimitHandler<FastifyRequest, OnLimited>>()
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
-  fastify.addHook('onRoute', (route) => {
-    const own: unknown = route.config?.rateLimit
-    if (own === false) return
-    if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own))) {
+
+  /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
+  const handlerOf = (own: unknown, route: string) => {
+    if (own === false) return undefined
+    if (own === undefined) return globalHandler
+    if (own === null || typeof own !== 'object' || Array.isArray(own)) {
       throw new FloodgateError(
         ERROR_CODES.INVALID_OPTION,
-        `Invalid \`config.rateLimit\` of route ${route.method} ${route.url}: got ${shown(own)}; expected this route's options (an object) or false for no limit.`,
+        `Invalid \`config.rateLimit\` of route ${route}: got ${shown(own)}; expected this route's options (an object) or false for no limit.`,
         { option: 'config.rateLimit', value: own },
       )
     }
-    let handler = globalHandler
-    if (own !== undefined) {
-      const options = own as RateLimitRouteOptions
-      handler = perRoute.get(options)
-      if (handler === undefined) {
-        handler = build(routeOptions(defaults, options))
-        perRoute.set(options, handler)
-      }
+    const options = own as RateLimitRouteOptions
+    let handler = perRoute.get(options)
+    if (handler === undefined) {
+      handler = build(routeOptions(defaults, options))
+      perRoute.set(options, handler)
     }
+    return handler
+  }
+
+  // Routes added from here on: their limiter runs as a route-level hook, after every app-level
+  // onRequest hook (authentication, say), and its options are checked as the route is added.
+  // Each such route is marked, so the app-level hook below leaves it alone.
+  const seen = Symbol('floodgate route')
+  fastify.addHook('onRoute', (route) => {
+    const handler = handlerOf(route.config?.rateLimit, `${route.method} ${route.url}`)
+    route.config = { ...route.config, [seen]: true } as typeof route.config
     if (handler === undefined) return
     const hook = onRequest(handler)
     const existing = route.onRequest
     route.onRequest = existing === undefined ? [hook] : [...[existing].flat(), hook]
   })
+
+  // Routes this plugin never saw: declared before it loaded, as after `app.register(plugin)` without
+  // `await` (Fastify runs onRoute hooks as a route is declared, but a plugin loads later), and the
+  // not-found handler. They are limited here, as an app-level hook, rather than left unlimited.
+  const unseenHooks = new Map<RateLimitHandler<FastifyRequest, OnLimited>, onRequestHookHandler>()
+  fastify.addHook('onRequest', function floodgateUnseenRoutes(request, reply, done) {
+    const config = routeConfig(request)
+    if (config?.[seen] === true) {
+      done()
+      return
+    }
+    let hook: onRequestHookHandler | undefined
+    try {
+      const handler = handlerOf(config?.rateLimit, `${request.method} ${config?.url ?? request.url}`)
+      if (handler !== undefined) {
+        hook = unseenHooks.get(handler)
+        if (hook === undefined) {
+          hook = onRequest(handler)
+          unseenHooks.set(handler, hook)
+        }
+      }
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    if (hook === undefined) done()
+    else hook.call(this, request, reply, done)
+  })
   fastify.addHook('onClose', async () => {
     await Promise.all(created.map((h) => h.limiter.close()))
   })
+}
+
+/**
+ * The route's config (its `config` option plus `url` and `method`), or undefined if this Fastify
+ * cannot say. `routeOptions` arrived in Fastify 4.10; before it, `routeConfig` said the same.
+ */
+function routeConfig(request: FastifyRequest): Record<string | symbol, unknown> | undefined {
+  const options = (request as { routeOptions?: { config?: object } }).routeOptions
+  if (options !== undefined) return options.config as Record<string | symbol, unknown> | undefined
+  return (request as { routeConfig?: Record<string | symbol, unknown> }).routeConfig
 }
 
 function routeOptions(defaults: RateLimitRouteOptions, own: RateLimitRouteOptions): RateLimitRouteOptions {

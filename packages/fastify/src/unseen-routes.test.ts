@@ -1,0 +1,125 @@
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import { manualClock } from '@floodgate/core/testing'
+import fastify5 from 'fastify'
+import fastify4 from 'fastify4'
+import { describe, expect, it } from 'vitest'
+import { fastifyRateLimit } from './index.js'
+
+// Fastify runs onRoute hooks as a route is declared, while a plugin loads later: a route declared
+// before the plugin loaded (`app.register(plugin)` without `await`, the usual Fastify style) never
+// reaches the plugin's onRoute hook. It must be limited all the same, never silently left out.
+
+const perMinute = (limit: number, name = 'fw') => fixedWindow({ name, limit, window: '1 m' })
+
+for (const [name, fastify] of [
+  ['fastify 5', fastify5],
+  ['fastify 4', fastify4 as unknown as typeof fastify5],
+] as const) {
+  type App = ReturnType<typeof fastify>
+  const statuses = async (app: App, url: string, n: number) => {
+    const result: number[] = []
+    for (let i = 0; i < n; i++) result.push((await app.inject(url)).statusCode)
+    return result
+  }
+
+  describe(`${name}: routes the plugin did not see being added`, () => {
+    it('limits a route declared after a register that was not awaited', async () => {
+      const app = fastify()
+      // 15 s into a minute: the denial waits the other 45.
+      const store = memoryStore({ clock: manualClock(1_800_000_015_000) })
+      app.register(fastifyRateLimit, { policies: perMinute(2), store })
+      app.get('/', async () => 'ok')
+      await app.ready()
+      expect(await statuses(app, '/', 3)).toEqual([200, 200, 429])
+      const denied = await app.inject('/')
+      expect(denied.headers['retry-after']).toBe('45')
+      expect(denied.headers['ratelimit-policy']).toBe('"fw";q=2;w=60')
+      await app.close()
+    })
+
+    it('limits a route declared before the plugin was registered', async () => {
+      const app = fastify()
+      app.get('/early', async () => 'ok')
+      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      expect(await statuses(app, '/early', 3)).toEqual([200, 200, 429])
+      await app.close()
+    })
+
+    it("applies such a route's own config.rateLimit, and leaves it alone when that is false", async () => {
+      const app = fastify()
+      app.register(fastifyRateLimit, { policies: perMinute(5), headers: 'legacy' })
+      app.get('/own', { config: { rateLimit: { policies: perMinute(1, 'own') } } }, async () => 'ok')
+      app.get('/off', { config: { rateLimit: false } }, async () => 'ok')
+      await app.ready()
+      const first = await app.inject('/own')
+      expect(first.headers['x-ratelimit-limit']).toBe('1')
+      expect(await statuses(app, '/own', 1)).toEqual([429])
+      expect(await statuses(app, '/off', 7)).toEqual([200, 200, 200, 200, 200, 200, 200])
+      expect((await app.inject('/off')).headers['x-ratelimit-limit']).toBeUndefined()
+      await app.close()
+    })
+
+    it("answers an invalid config.rateLimit on such a route through Fastify's error path, with its code", async () => {
+      const app = fastify()
+      app.register(fastifyRateLimit, { policies: perMinute(5) })
+      app.get('/bad', { config: { rateLimit: 'none' as never } }, async () => 'ok')
+      await app.ready()
+      const answer = await app.inject('/bad')
+      expect(answer.statusCode).toBe(500)
+      expect(answer.json()).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_OPTION' })
+      await app.close()
+    })
+
+    it('counts requests for unknown paths (the not-found handler) under the plugin-wide limit', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      app.get('/', async () => 'ok')
+      expect(await statuses(app, '/nope', 3)).toEqual([404, 404, 429])
+      expect(await statuses(app, '/', 1)).toEqual([429])
+      await app.close()
+    })
+
+    it('leaves unknown paths alone when global is false', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { global: false, policies: perMinute(1) })
+      expect(await statuses(app, '/nope', 3)).toEqual([404, 404, 404])
+      await app.close()
+    })
+
+    it('counts a route it saw once: its route hook decides and the app-level hook stands aside', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      app.get('/', async () => 'ok')
+      expect(await statuses(app, '/', 3)).toEqual([200, 200, 429])
+      await app.close()
+    })
+
+    it("runs after app-level hooks added later, on a route it saw (an authentication hook's user)", async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        tiers: { free: [perMinute(1, 'free')], pro: [perMinute(3, 'pro')] },
+        defaultTier: 'free',
+        tier: (request) => (request.headers['x-plan'] === 'pro' ? 'pro' : 'free'),
+        key: (request) => String((request as unknown as { user?: string }).user),
+      })
+      app.addHook('onRequest', async (request) => {
+        ;(request as unknown as { user?: string }).user = 'ada'
+        request.headers['x-plan'] = 'pro'
+      })
+      app.get('/', async (request) => request.rateLimit?.tier)
+      const answer = await app.inject('/')
+      expect(answer.body).toBe('pro')
+      await app.close()
+    })
+
+    it('leaves a route seen by one registration to that one, and limits it by another that did not see it', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(5, 'first'), prefix: 'first' })
+      app.register(fastifyRateLimit, { policies: perMinute(2, 'second'), prefix: 'second' })
+      app.get('/', async () => 'ok')
+      await app.ready()
+      expect(await statuses(app, '/', 3)).toEqual([200, 200, 429])
+      await app.close()
+    })
+  })
+}
