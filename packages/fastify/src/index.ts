@@ -148,12 +148,13 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
 
   // Routes this plugin never saw: declared before it loaded, as after `app.register(plugin)` without
   // `await` (Fastify runs onRoute hooks as a route is declared, but a plugin loads later), and the
-  // not-found handler. They are limited here, as an app-level hook, rather than left unlimited.
+  // not-found handler. They are limited here rather than left unlimited, in an app-level preParsing
+  // hook: after every onRequest hook, as on the routes above, and before the body is read.
   const unseenHooks = new Map<RateLimitHandler<FastifyRequest, OnLimited>, onRequestHookHandler>()
-  fastify.addHook('onRequest', function floodgateUnseenRoutes(request, reply, done) {
+  fastify.addHook('preParsing', function floodgateUnseenRoutes(request, reply, payload, done) {
     const config = routeConfig(request)
     if (config?.[seen] === true) {
-      done()
+      done(null, payload)
       return
     }
     let hook: onRequestHookHandler | undefined
@@ -170,8 +171,12 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
       done(error as Error)
       return
     }
-    if (hook === undefined) done()
-    else hook.call(this, request, reply, done)
+    if (hook === undefined) done(null, payload)
+    else {
+      const onward = ((error?: Error) =>
+        error ? done(error) : done(null, payload)) as HookHandlerDoneFunction
+      hook.call(this, request, reply, onward)
+    }
   })
   fastify.addHook('onClose', async () => {
     await Promise.all(created.map((h) => h.limiter.close()))

@@ -112,6 +112,36 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('runs after app-level onRequest hooks added later, and before the body is read, on such a route', async () => {
+      const app = fastify()
+      app.register(fastifyRateLimit, {
+        policies: perMinute(2),
+        key: (request) => `user:${(request as unknown as { user: { id: string } }).user.id}`,
+      })
+      app.addHook('onRequest', async (request) => {
+        ;(request as unknown as { user: { id: string } }).user = { id: String(request.headers['x-user']) }
+      })
+      let parsed = 0
+      app.addContentTypeParser('text/plain', { parseAs: 'string' }, (_request, body, done) => {
+        parsed++
+        done(null, body)
+      })
+      app.post('/', async (request) => request.rateLimit?.remaining)
+      await app.ready()
+      const post = (user: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/',
+          headers: { 'x-user': user, 'content-type': 'text/plain' },
+          payload: 'x',
+        })
+      const answers = [await post('ada'), await post('ada'), await post('ada'), await post('bob')]
+      expect(answers.map((a) => a.statusCode)).toEqual([200, 200, 429, 200])
+      expect(answers.map((a) => a.body).slice(0, 2)).toEqual(['1', '0'])
+      expect(parsed).toBe(3)
+      await app.close()
+    })
+
     it('leaves a route seen by one registration to that one, and limits it by another that did not see it', async () => {
       const app = fastify()
       await app.register(fastifyRateLimit, { policies: perMinute(5, 'first'), prefix: 'first' })
