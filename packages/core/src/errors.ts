@@ -25,6 +25,11 @@ export const ERROR_CODES = {
   CLOSED: 'ERR_FLOODGATE_CLOSED',
   /** A middleware's custom `limiter` answered with something that is not a Decision. */
   INVALID_DECISION: 'ERR_FLOODGATE_INVALID_DECISION',
+  /**
+   * A callback (`key`, `tier`, `cost`, `skip`, `onLimited`) or a custom limiter threw or rejected
+   * with a value that a framework reads as "no error" (undefined, null, false, 0, '', 'route').
+   */
+  CALLBACK_FAILED: 'ERR_FLOODGATE_CALLBACK_FAILED',
 } as const
 
 /** One of the stable `ERR_FLOODGATE_*` codes of {@link ERROR_CODES}. */
@@ -65,6 +70,22 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return 'an array'
   return 'an object'
+}
+
+/**
+ * What a middleware hands its framework for a thrown or rejected `reason`: the reason itself, unless
+ * the framework would read it as "no error" and let the request through (Express's `next()` takes
+ * undefined, null, false, 0 and '' as success and 'route' or 'router' as routing; Fastify's `done()`
+ * continues on a falsy value; Koa ignores a null rejection and never answers). Such a value becomes
+ * ERR_FLOODGATE_CALLBACK_FAILED, with the value as `cause`.
+ */
+export function callbackFailure(reason: unknown): unknown {
+  if (reason && reason !== 'route' && reason !== 'router') return reason
+  return new FloodgateError(
+    ERROR_CODES.CALLBACK_FAILED,
+    `A callback or a custom limiter threw or rejected with ${describeValue(reason)}, which the framework would take for "no error" and let the request through; it is answered as an error instead. Throw an Error.`,
+    { value: reason, cause: reason },
+  )
 }
 
 /** Throws ERR_FLOODGATE_INVALID_OPTION naming the option, the value and the fix. */

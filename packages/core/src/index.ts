@@ -1,6 +1,12 @@
 export type { Decision, DecisionReason, PolicyDecision } from './decision.js'
 export { type Duration, type DurationUnit, MAX_DURATION_MS, parseDuration } from './duration.js'
-export { ERROR_CODES, FloodgateError, type FloodgateErrorCode, isFloodgateError } from './errors.js'
+export {
+  callbackFailure,
+  ERROR_CODES,
+  FloodgateError,
+  type FloodgateErrorCode,
+  isFloodgateError,
+} from './errors.js'
 export {
   DEFAULT_HEADER_FORMATS,
   deltaSeconds,

@@ -1,4 +1,5 @@
 import {
+  callbackFailure,
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
@@ -121,9 +122,9 @@ function limitedBy(
     const settled = () => {
       if (!nextCalled && !res.headersSent && res.statusCode === 200) sendProblem(res, 429, body)
     }
-    result.then(settled, onward).then(undefined, onward)
+    result.then(settled, (error: unknown) => onward(callbackFailure(error))).then(undefined, onward)
   } catch (error) {
-    onward(error)
+    onward(callbackFailure(error))
   }
 }
 

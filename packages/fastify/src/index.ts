@@ -1,4 +1,5 @@
 import {
+  callbackFailure,
   checkMiddlewareOptions,
   createRateLimitHandler,
   type DecidedOutcome,
@@ -231,7 +232,9 @@ function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequ
       return
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, done)
+      answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, (error: unknown) =>
+        done(callbackFailure(error) as Error),
+      )
       return
     }
     try {

@@ -49,6 +49,89 @@ for (const [name, Koa] of [
       expect(denied.headers.get('ratelimit')).toMatch(/^"fixed-window";r=0;t=\d+$/)
     })
 
+    it('gives each request its own headers when one error object is thrown on every request', async () => {
+      const app = new Koa()
+      app.silent = true
+      const notFound = Object.assign(new Error('Nothing here'), { status: 404, expose: true })
+      app.use(
+        rateLimit({
+          policies: fixedWindow({ limit: 5, window: '1 m' }),
+          store: fixedClockStore(),
+          key: (ctx) => String(ctx.get('x-user')),
+          skip: (ctx) => ctx.get('x-skip') === '1',
+        }),
+      )
+      app.use(() => {
+        throw notFound
+      })
+      const base = await serve(app)
+      const remaining = async (user: string, skip = '0') => {
+        const r = await fetch(base, { headers: { 'x-user': user, 'x-skip': skip } })
+        expect(r.status).toBe(404)
+        return r.headers.get('x-ratelimit-remaining')
+      }
+      expect([
+        await remaining('a'),
+        await remaining('a'),
+        await remaining('b'),
+        await remaining('a'),
+      ]).toEqual(['4', '3', '4', '2'])
+      // A skipped request carries no rate-limit headers, whatever an earlier request left.
+      expect(await remaining('a', '1')).toBeNull()
+      expect(Object.hasOwn(notFound, 'headers')).toBe(false)
+    })
+
+    it("keeps an error's status when its headers cannot be set, and its own headers", async () => {
+      const app = new Koa()
+      app.silent = true
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use((ctx) => {
+        if (ctx.path === '/getter') {
+          const error = Object.assign(new Error('Gone'), { status: 410, expose: true })
+          Object.defineProperty(error, 'headers', { get: () => ({ 'x-own': 'yes' }) })
+          throw error
+        }
+        const error = Object.assign(new Error('Teapot'), { status: 418, expose: true })
+        Object.defineProperty(error, 'headers', { value: { 'x-own': 'fixed' }, writable: false })
+        throw error
+      })
+      const base = await serve(app)
+      const getter = await fetch(`${base}/getter`)
+      expect([getter.status, getter.headers.get('x-own')]).toEqual([410, 'yes'])
+      const fixed = await fetch(`${base}/fixed`)
+      expect([fixed.status, fixed.headers.get('x-own')]).toEqual([418, 'fixed'])
+    })
+
+    it('keeps them when a later middleware throws something that is not an Error', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use(() => {
+        throw { reason: 'plain object' }
+      })
+      const r = await fetch(await serve(app))
+      expect(r.status).toBe(500)
+      expect(r.headers.get('x-ratelimit-remaining')).toBe('4')
+      expect(logged).toEqual(['non-error thrown: {"reason":"plain object"}'])
+    })
+
+    it('answers a denial itself when an earlier middleware set ctx.respond = false', async () => {
+      const app = new Koa()
+      app.use(async (ctx, next) => {
+        ctx.respond = false
+        await next()
+        if (!ctx.res.headersSent) ctx.res.end('raw answer')
+      })
+      app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: fixedClockStore() }))
+      const base = await serve(app)
+      expect(await (await fetch(base)).text()).toBe('raw answer')
+      const denied = await fetch(base, { signal: AbortSignal.timeout(5_000) })
+      expect(denied.status).toBe(429)
+      expect(denied.headers.get('content-type')).toBe('application/problem+json')
+      expect(JSON.parse(await denied.text())).toMatchObject({ status: 429 })
+    })
+
     it('keeps them when a later middleware throws', async () => {
       const app = new Koa()
       app.silent = true

@@ -1,4 +1,6 @@
+import { format } from 'node:util'
 import {
+  callbackFailure,
   createRateLimitHandler,
   type Decision,
   type HeaderMap,
@@ -61,14 +63,22 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     const { headers } = outcome
     if (!res.headersSent) for (const name in headers) res.setHeader(name, headers[name]!)
     if (outcome.action === 'pass') {
-      return next().then(undefined, (error: unknown) => {
-        throw withHeaders(error, headers)
-      })
+      keepOnError(ctx, headers)
+      return next()
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      return answerBy(onLimited, ctx, decision, outcome.body).then(undefined, (error: unknown) => {
-        throw withHeaders(error, headers)
-      })
+      keepOnError(ctx, headers)
+      return answerBy(onLimited, ctx, decision, outcome.body)
+    }
+    if (ctx.respond === false) {
+      // An earlier middleware took the response over (`ctx.respond = false`): Koa will not send a
+      // body set now, so the answer is written here rather than left hanging.
+      if (!res.headersSent) {
+        res.statusCode = outcome.status
+        res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+        res.end(outcome.body)
+      }
+      return undefined
     }
     ctx.status = outcome.status
     if (!res.headersSent) res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
@@ -86,9 +96,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
 
 /** The user's answer as a promise: a throw inside it rejects, like a rejection. */
 async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, body: string): Promise<void> {
-  await onLimited(ctx, decision)
-  // An onLimited that neither answers nor throws must not turn into Koa's 404, nor let the request
-  // through: it gets the default 429, as on Express and Fastify.
+  try {
+    await onLimited(ctx, decision)
+  } catch (error) {
+    throw callbackFailure(error)
+  }
   const status = ctx.response as { _explicitStatus?: boolean }
   if (ctx.body == null && ctx.status === 404 && status._explicitStatus !== true && !ctx.res.headersSent) {
     ctx.status = 429
@@ -97,11 +109,68 @@ async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, 
   }
 }
 
-// Koa's error handler drops every header set before the throw and keeps only `err.headers`.
-function withHeaders(error: unknown, headers: HeaderMap): unknown {
-  if (error !== null && typeof error === 'object' && Object.isExtensible(error)) {
-    const own = (error as { headers?: Record<string, unknown> }).headers
-    ;(error as { headers?: unknown }).headers = { ...headers, ...own }
+/** The rate-limit headers set on this request, for {@link onerrorKeepingHeaders}. */
+const HEADERS = Symbol('floodgate.headers')
+/** The `ctx.onerror` that {@link onerrorKeepingHeaders} stands in front of. */
+const ONERROR = Symbol('floodgate.onerror')
+
+type KeepingContext = Context & {
+  [HEADERS]?: HeaderMap
+  [ONERROR]?: (this: Context, error: unknown) => void
+}
+
+/**
+ * Koa answers an error that reaches it (from a later middleware, or from onLimited) in
+ * `ctx.onerror`, which first removes every header set so far and then sets the error's own
+ * `headers`. This request's `ctx.onerror` hands the rate-limit headers over that way, for that
+ * one call only: the error object itself is left as it was (one error object may be thrown on
+ * every request), and an error whose `headers` cannot be set keeps its status, without them.
+ */
+function keepOnError(ctx: Context, headers: HeaderMap): void {
+  const c = ctx as KeepingContext
+  const before = c[HEADERS]
+  // A second limiter on the same request: both sets of headers, the later one's winning.
+  c[HEADERS] = before === undefined ? headers : { ...before, ...headers }
+  if (c.onerror !== onerrorKeepingHeaders) {
+    c[ONERROR] = c.onerror as (this: Context, error: unknown) => void
+    c.onerror = onerrorKeepingHeaders
   }
-  return error
+}
+
+function onerrorKeepingHeaders(this: KeepingContext, thrown: unknown): void {
+  const onerror = this[ONERROR]!
+  const headers = this[HEADERS]
+  if (thrown == null || headers === undefined) {
+    onerror.call(this, thrown)
+    return
+  }
+  // Koa turns anything but an Error into this Error before answering; done here first, so that
+  // the headers can travel on it.
+  const error = isError(thrown) ? thrown : new Error(format('non-error thrown: %j', thrown))
+  let own: PropertyDescriptor | undefined
+  try {
+    own = Object.getOwnPropertyDescriptor(error, 'headers')
+    const theirs = (error as { headers?: Record<string, unknown> }).headers
+    Object.defineProperty(error, 'headers', {
+      value: { ...headers, ...theirs },
+      configurable: true,
+      enumerable: true,
+      writable: true,
+    })
+  } catch {
+    // Frozen, or `headers` read-only: Koa answers the error as it is.
+    onerror.call(this, error)
+    return
+  }
+  try {
+    onerror.call(this, error)
+  } finally {
+    if (own === undefined) delete (error as { headers?: unknown }).headers
+    else Object.defineProperty(error, 'headers', own)
+  }
+}
+
+/** Koa's own test: an Error of this realm or another. */
+function isError(value: unknown): value is Error {
+  return Object.prototype.toString.call(value) === '[object Error]' || value instanceof Error
 }

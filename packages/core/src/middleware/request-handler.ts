@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Decision } from '../decision.js'
-import { describeValue, ERROR_CODES, FloodgateError } from '../errors.js'
+import { callbackFailure, describeValue, ERROR_CODES, FloodgateError } from '../errors.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
@@ -130,7 +130,10 @@ export const FORWARDED_CHECKS = 10_000
 
 /**
  * The property marking a request as counted, one per limiter: a request passing two mounts of
- * one limiter is counted once. A symbol property, as a WeakSet entry costs ~1 µs of GC per request.
+ * one limiter is counted once for each identifier. Its value is the identifier counted (or
+ * {@link CountedIdentifiers} when mounts with different `key`s counted several), so a second
+ * middleware sharing the limiter with a key of its own still counts its identifier. A symbol
+ * property, as a WeakSet entry costs ~1 µs of GC per request.
  */
 const markOfLimiter = new WeakMap<RateLimiter, symbol>()
 
@@ -190,36 +193,47 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined> {
     const holder = this.binding.marks === undefined ? req : this.binding.marks(req)
     const marks = holder as Record<symbol, unknown>
-    if (marks[this.counted] === true) return undefined
     if (this.hasCallbacks) return this.decideWithCallbacks(req, marks)
-    marks[this.counted] = true
     try {
       const key = this.clientKey(req)
+      const counted = marks[this.counted]
+      if (counted !== undefined) {
+        if (countedFor(counted, key)) return undefined
+        marks[this.counted] = alsoCounted(counted, key)
+      } else {
+        marks[this.counted] = key
+      }
       if (this.now !== undefined) return this.now[DECIDE_NOW](key)
       // A limiter of another make may answer with a thenable of its own, and the adapters tell a
       // pending answer from a decision with `instanceof Promise`.
-      return Promise.resolve(this.limiter.limit(key)).then(checkedDecision)
+      return Promise.resolve(this.limiter.limit(key)).then(checkedDecision, rejectedWith)
     } catch (error) {
-      return Promise.reject(error)
+      return Promise.reject(callbackFailure(error))
     }
   }
 
+  // Every rejection an adapter sees is one its framework takes for an error (see callbackFailure).
   private async decideWithCallbacks(req: Req, marks: Record<symbol, unknown>): Promise<Decision | undefined> {
-    const o = this.o
-    if (o.skip !== undefined && (await o.skip(req))) return undefined
-    // Marked only once it is certain to be counted: a mount that skips the request leaves it to
-    // the next mount of the same limiter, which must not take it as counted.
-    if (marks[this.counted] === true) return undefined
-    marks[this.counted] = true
-    const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
-    let options: LimitOptions | undefined
-    if (o.tier !== undefined || o.cost !== undefined) {
-      options = {
-        tier: o.tier === undefined ? undefined : await o.tier(req),
-        cost: o.cost === undefined ? undefined : await o.cost(req),
+    try {
+      const o = this.o
+      if (o.skip !== undefined && (await o.skip(req))) return undefined
+      const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
+      // Marked only once it is certain to be counted: a mount that skips the request leaves it to
+      // the next mount of the same limiter, which must not take it as counted.
+      const counted = marks[this.counted]
+      if (counted !== undefined && countedFor(counted, key)) return undefined
+      marks[this.counted] = counted === undefined ? key : alsoCounted(counted, key)
+      let options: LimitOptions | undefined
+      if (o.tier !== undefined || o.cost !== undefined) {
+        options = {
+          tier: o.tier === undefined ? undefined : await o.tier(req),
+          cost: o.cost === undefined ? undefined : await o.cost(req),
+        }
       }
+      return checkedDecision(await this.limiter.limit(key, options))
+    } catch (error) {
+      throw callbackFailure(error)
     }
-    return checkedDecision(await this.limiter.limit(key, options))
   }
 
   outcome(decision: Decision): DecidedOutcome {
@@ -276,6 +290,23 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
       'A request carries an X-Forwarded-For or Forwarded header, but the framework does not trust proxies, so every client behind that proxy shares one rate limit. If the app runs behind a proxy, trust that proxy and no more (Express: app.set("trust proxy", 1); Koa: app.proxy = true with app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>"). Never trust every hop: a client could then choose its own address.',
     )
   }
+}
+
+/** The identifiers one request was counted under by one limiter, when there are several. */
+class CountedIdentifiers {
+  constructor(readonly ids: readonly unknown[]) {}
+}
+
+function countedFor(mark: unknown, id: unknown): boolean {
+  return mark === id || (mark instanceof CountedIdentifiers && mark.ids.includes(id))
+}
+
+function alsoCounted(mark: unknown, id: unknown): CountedIdentifiers {
+  return new CountedIdentifiers(mark instanceof CountedIdentifiers ? [...mark.ids, id] : [mark, id])
+}
+
+function rejectedWith(reason: unknown): never {
+  throw callbackFailure(reason)
 }
 
 /**

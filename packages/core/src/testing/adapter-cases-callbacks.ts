@@ -75,6 +75,27 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
   {
+    name: 'counts a request again at a second middleware sharing the limiter with a key of its own',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const limiter = createRateLimiter({ policies: perMinute(3), store: f.store })
+      const key = (req: RequestWithHeaders) => `api:${req.headers['x-api-key']}`
+      const app = { global: { limiter }, mountTwice: { limiter, key } }
+      return withServer(driver, app, async (server) => {
+        expect((await server.get('/', { 'x-api-key': 'a' })).status).toBe(200)
+        expect((await server.get('/', { 'x-api-key': 'b' })).status).toBe(200)
+        // peek() answers as if for one more request: a key used once has 1 left after it.
+        expect((await limiter.peek('api:a')).remaining).toBe(1)
+        expect((await limiter.peek('api:b')).remaining).toBe(1)
+        // The client's address was counted by the first middleware, once per request.
+        expect((await server.get('/', { 'x-api-key': 'a' })).status).toBe(200)
+        expect((await server.get('/', { 'x-api-key': 'c' })).status).toBe(429)
+        expect((await limiter.peek('api:a')).remaining).toBe(0)
+        expect((await limiter.peek('api:c')).remaining).toBe(2)
+      })
+    },
+  },
+  {
     name: 'answers the default 429 when an async onLimited settles having neither answered nor thrown',
     run: (driver) => {
       const f = behaviourFixture()
@@ -190,6 +211,55 @@ function callbackErrorCases(): AdapterCase[] {
     }
   }
   cases.push({
+    name: 'sends a callback that throws or rejects with a value taken for "no error" to the error path as ERR_FLOODGATE_CALLBACK_FAILED',
+    run: (driver) => {
+      const f = behaviourFixture()
+      // Express's next() reads each of these as success or routing, Fastify's done() continues on a
+      // falsy one, and Koa never answers a null rejection: each would let the request through.
+      const reasons = [undefined, null, false, 0, '', 'route', 'router']
+      const key = (req: RequestWithHeaders) => {
+        const reason = reasons[Number(req.headers['x-reason'])]
+        if (req.headers['x-sync'] === '1') throw reason
+        return Promise.reject(reason)
+      }
+      return withServer(driver, { global: f.options(perMinute(5), { key }) }, async (server) => {
+        let seen = 0
+        for (const sync of ['1', '0']) {
+          for (let i = 0; i < reasons.length; i++) {
+            const r = await server.get('/', { 'x-reason': String(i), 'x-sync': sync })
+            expect(r.status).toBe(500)
+            seen++
+            expect(server.errors).toHaveLength(seen)
+            expect(server.errors[seen - 1]).toMatchObject({ code: 'ERR_FLOODGATE_CALLBACK_FAILED' })
+            expect((server.errors[seen - 1] as { value: unknown }).value).toBe(reasons[i])
+          }
+        }
+        expect(server.handled()).toBe(0)
+      })
+    },
+  })
+  cases.push({
+    name: 'sends a custom limiter that rejects with undefined to the error path, never through',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const real = createRateLimiter({ policies: perMinute(5), store: f.store })
+      const rejecting: RateLimiter = {
+        config: real.config,
+        warnings: real.warnings,
+        limit: () => Promise.reject(undefined),
+        peek: (id, options) => real.peek(id, options),
+        reset: (id) => real.reset(id),
+        close: () => real.close(),
+      }
+      return withServer(driver, { global: { limiter: rejecting } }, async (server) => {
+        expect((await server.get('/')).status).toBe(500)
+        expect(server.errors).toHaveLength(1)
+        expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_CALLBACK_FAILED' })
+        expect(server.handled()).toBe(0)
+      })
+    },
+  })
+  cases.push({
     name: 'sends a cost that is not a whole number ≥ 1 to the error path as ERR_FLOODGATE_INVALID_COST',
     run: (driver) => {
       const f = behaviourFixture()
@@ -225,6 +295,29 @@ const onLimitedErrorCases: AdapterCase[] = (['throws', 'rejects'] as const).map(
     })
   },
 }))
+
+onLimitedErrorCases.push(
+  ...(['throws', 'rejects'] as const).map((kind) => ({
+    name: `sends an onLimited that ${kind} null to the error path, never on to the route`,
+    run: (driver: Parameters<AdapterCase['run']>[0]) => {
+      const f = behaviourFixture()
+      const onLimited =
+        kind === 'throws'
+          ? () => {
+              throw null
+            }
+          : () => Promise.reject(null)
+      return withServer(driver, { global: f.options(perMinute(1), { onLimited }) }, async (server) => {
+        await server.get('/')
+        const r = await server.get('/')
+        expect(r.status).toBe(500)
+        expect(server.errors).toHaveLength(1)
+        expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_CALLBACK_FAILED', value: null })
+        expect(server.handled()).toBe(1)
+      })
+    },
+  })),
+)
 
 const optionCases: AdapterCase[] = [
   {
