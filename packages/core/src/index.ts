@@ -34,8 +34,10 @@ export {
   type RateLimiter,
 } from './limiter.js'
 export {
+  DEFAULT_PREFIX,
   DEFAULT_TIMEOUT_MS,
   LIMITER_OPTIONS,
+  MAX_PREFIX_LENGTH,
   type RateLimiterOptions,
   type ResolvedLimiterOptions,
   resolveLimiterOptions,

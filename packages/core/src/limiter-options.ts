@@ -60,6 +60,10 @@ export const LIMITER_OPTIONS = [
 /** The default deadline of a remote store call, in ms. */
 export const DEFAULT_TIMEOUT_MS = 250
 
+/** The `prefix` of a limiter that names none. */
+export const DEFAULT_PREFIX = 'floodgate'
+/** The longest `prefix`, in characters. */
+export const MAX_PREFIX_LENGTH = 64
 const PREFIX = /^[\x21-\x7a\x7c\x7e]{1,64}$/
 
 /** `RateLimiterOptions` after validation, with every default filled in and durations in ms. */
@@ -126,7 +130,7 @@ export function resolveLimiterOptions(
   } else {
     invalidOption('policies', undefined, 'a policy, an array of policies, or `tiers` with `defaultTier`')
   }
-  const prefix = o.prefix === undefined ? 'floodgate' : o.prefix
+  const prefix = o.prefix === undefined ? DEFAULT_PREFIX : o.prefix
   if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
     invalidOption('prefix', prefix, '1 to 64 printable ASCII characters without spaces, `{` or `}`')
   }

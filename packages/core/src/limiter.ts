@@ -15,6 +15,9 @@ import { storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { WARNING_CODES, Warnings } from './warnings.js'
 
+/** For each store given to a limiter: how many open limiters count each (prefix, policy name). */
+const countersInUse = new WeakMap<RateLimitStore, Map<string, number>>()
+
 /** Per-request options of `limit()` and `peek()`. */
 export interface LimitOptions {
   /** Units this request costs: a positive safe integer. Default 1. */
@@ -100,6 +103,49 @@ class Limiter implements RateLimiter, DecidingNow {
     this.submitting = submittingStore(this.store)
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
     this.deadlines = new DeadlineQueue(config.timeoutMs)
+    if (!this.ownsStore) this.claimCounters()
+  }
+
+  /** The (prefix, policy name) pairs this limiter counts in a store it was given, while open. */
+  private claimed: string[] = []
+
+  /**
+   * Counters belong to (prefix, policy name, identifier), whichever limiter counts them. Two open
+   * limiters on one store with a prefix and a policy name in common share those counters: each
+   * charges the other's budget. That is rarely meant (two middlewares given one store, with
+   * policies of the default names), so it is said once, with the fix.
+   */
+  private claimCounters(): void {
+    let claims = countersInUse.get(this.store)
+    if (claims === undefined) {
+      claims = new Map()
+      countersInUse.set(this.store, claims)
+    }
+    const { prefix } = this.config
+    const shared: string[] = []
+    for (const name of new Set(this.config.allPolicies.map((p) => p.name))) {
+      const counter = `${prefix}\0${name}`
+      const holders = claims.get(counter) ?? 0
+      if (holders > 0) shared.push(name)
+      claims.set(counter, holders + 1)
+      this.claimed.push(counter)
+    }
+    if (shared.length > 0) {
+      this.warnings.warn(
+        WARNING_CODES.SHARED_COUNTERS,
+        `Another open limiter on this ${this.store.name} store already counts policy ${shared.map((n) => JSON.stringify(n)).join(', ')} under prefix ${JSON.stringify(prefix)}, so the two share those counters and each charges the other's budget. To keep them apart, give the policies names of their own (fixedWindow({ name: 'login', ... })) or the limiters a prefix each; to share one budget on purpose, pass one limiter (\`limiter:\`) to every middleware.`,
+      )
+    }
+  }
+
+  private releaseCounters(): void {
+    const claims = countersInUse.get(this.store)
+    for (const counter of this.claimed) {
+      const holders = (claims?.get(counter) ?? 1) - 1
+      if (holders > 0) claims?.set(counter, holders)
+      else claims?.delete(counter)
+    }
+    this.claimed = []
   }
 
   limit(identifier: string, options?: LimitOptions): Promise<Decision> {
@@ -126,6 +172,7 @@ class Limiter implements RateLimiter, DecidingNow {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.releaseCounters()
     if (this.ownsStore) await this.store.close()
   }
 

@@ -21,6 +21,11 @@ export const WARNING_CODES = {
   CLIENT_SETTINGS: 'WARN_FLOODGATE_CLIENT_SETTINGS',
   /** A request named a tier the limiter does not have; the default tier applied. */
   UNKNOWN_TIER: 'WARN_FLOODGATE_UNKNOWN_TIER',
+  /**
+   * Two open limiters count the same counters: one store, one prefix, one policy name (two
+   * middlewares given one store, with policies of the default names, say).
+   */
+  SHARED_COUNTERS: 'WARN_FLOODGATE_SHARED_COUNTERS',
   /** The store failed or timed out; requests follow `onStoreError` (logged at most once a minute). */
   STORE_FAILURE: 'WARN_FLOODGATE_STORE_FAILURE',
 } as const

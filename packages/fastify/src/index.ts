@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto'
 import {
   callbackFailure,
   checkMiddlewareOptions,
   createRateLimitHandler,
+  DEFAULT_PREFIX,
   type DecidedOutcome,
   type Decision,
   ERROR_CODES,
   FloodgateError,
   LIMITER_OPTIONS,
+  MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
   type RateLimitHandler,
@@ -115,7 +118,8 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
 
   /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
-  const handlerOf = (own: unknown, route: string) => {
+  const handlerOf = (own: unknown, method: unknown, url: unknown) => {
+    const route = `${String(method)} ${String(url)}`
     if (own === false) return undefined
     if (own === undefined) return globalHandler
     if (own === null || typeof own !== 'object' || Array.isArray(own)) {
@@ -128,7 +132,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     const options = own as RateLimitRouteOptions
     let handler = perRoute.get(options)
     if (handler === undefined) {
-      handler = build(routeOptions(defaults, options))
+      handler = build(routeOptions(defaults, options, method, url))
       perRoute.set(options, handler)
     }
     return handler
@@ -139,7 +143,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   // Each such route is marked, so the app-level hook below leaves it alone.
   const seen = Symbol('floodgate route')
   fastify.addHook('onRoute', (route) => {
-    const handler = handlerOf(route.config?.rateLimit, `${route.method} ${route.url}`)
+    const handler = handlerOf(route.config?.rateLimit, route.method, route.url)
     route.config = { ...route.config, [seen]: true } as typeof route.config
     if (handler === undefined) return
     const hook = onRequest(handler)
@@ -160,7 +164,11 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     }
     let hook: onRequestHookHandler | undefined
     try {
-      const handler = handlerOf(config?.rateLimit, `${request.method} ${config?.url ?? request.url}`)
+      const handler = handlerOf(
+        config?.rateLimit,
+        config?.method ?? request.method,
+        config?.url ?? request.url,
+      )
       if (handler !== undefined) {
         hook = unseenHooks.get(handler)
         if (hook === undefined) {
@@ -194,14 +202,39 @@ function routeConfig(request: FastifyRequest): Record<string | symbol, unknown> 
   return (request as { routeConfig?: Record<string | symbol, unknown> }).routeConfig
 }
 
-function routeOptions(defaults: RateLimitRouteOptions, own: RateLimitRouteOptions): RateLimitRouteOptions {
+function routeOptions(
+  defaults: RateLimitRouteOptions,
+  own: RateLimitRouteOptions,
+  method: unknown,
+  url: unknown,
+): RateLimitRouteOptions {
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
     for (const name of LIMIT_CHOICE) delete merged[name]
   }
   // Limiter options cannot accompany a given `limiter`.
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
+  else if (own.prefix === undefined) merged.prefix = routePrefix(defaults.prefix, method, url)
   return { ...merged, ...own }
+}
+
+/**
+ * The prefix of a route's own counters: the plugin's, plus a digest of the route. Counters belong to
+ * (prefix, policy name, identifier), so without it a route's limiter would count into the plugin's
+ * counters (or another route's) whenever the plugin gives one `store` and the policies have the
+ * same names, as they do by default; with the default store each limiter has a store of its own
+ * anyway. The same routes give the same prefixes in every process; a GET route's automatic HEAD
+ * route shares its config, hence its limiter.
+ */
+function routePrefix(base: unknown, method: unknown, url: unknown): string | undefined {
+  if (base !== undefined && typeof base !== 'string') return undefined // checked, with its error, later
+  const methods = (Array.isArray(method) ? [...method] : [method]).map((m) =>
+    m === 'HEAD' ? 'GET' : String(m),
+  )
+  const route = `${[...new Set(methods)].sort().join(',')} ${String(url)}`
+  const digest = createHash('sha256').update(route).digest('hex').slice(0, 12)
+  const prefix = base ?? DEFAULT_PREFIX
+  return `${prefix.slice(0, MAX_PREFIX_LENGTH - digest.length - 7)}:route:${digest}`
 }
 
 // A callback hook, not an async one: on a remote store the limiter's promise is the only one a

@@ -37,6 +37,50 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("keeps a route's own limits in counters of its own when the plugin gives one store", async () => {
+      const app = fastify()
+      const store = memoryStore()
+      const lines: string[] = []
+      const logger = { warn: (line: string) => void lines.push(line) }
+      await app.register(fastifyRateLimit, { policies: perMinute(10, 'fixed-window'), store, logger })
+      // Policies of the default name, as the plugin's: without counters of their own they would
+      // share the plugin's (and each other's).
+      const own = () => ({ config: { rateLimit: { policies: fixedWindow({ limit: 3, window: '1 m' }) } } })
+      app.get('/', async () => 'ok')
+      app.get('/search', own(), async () => 'ok')
+      app.post('/search', own(), async () => 'ok')
+      app.get('/export', own(), async () => 'ok')
+      expect(await statuses(app, 'GET', '/', 10)).toEqual(Array(10).fill(200))
+      expect(await statuses(app, 'GET', '/search', 4)).toEqual([200, 200, 200, 429])
+      expect(await statuses(app, 'HEAD', '/search', 1)).toEqual([429])
+      expect((await app.inject({ method: 'POST', url: '/search' })).statusCode).toBe(200)
+      expect(await statuses(app, 'GET', '/export', 3)).toEqual([200, 200, 200])
+      expect(await statuses(app, 'GET', '/', 1)).toEqual([429])
+      expect(lines.filter((l) => l.includes('SHARED_COUNTERS'))).toEqual([])
+      await app.close()
+    })
+
+    it('shares counters between routes given one config object, or a prefix of their own in common', async () => {
+      const app = fastify()
+      const store = memoryStore()
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store, logger: false })
+      const group = { rateLimit: { policies: perMinute(2, 'group') } }
+      app.get('/a', { config: group }, async () => 'ok')
+      app.get('/b', { config: group }, async () => 'ok')
+      const named = () => ({
+        config: { rateLimit: { policies: perMinute(2, 'named'), prefix: 'shared-by-name' } },
+      })
+      app.get('/c', named(), async () => 'ok')
+      app.get('/d', named(), async () => 'ok')
+      expect([...(await statuses(app, 'GET', '/a', 1)), ...(await statuses(app, 'GET', '/b', 2))]).toEqual([
+        200, 200, 429,
+      ])
+      expect([...(await statuses(app, 'GET', '/c', 1)), ...(await statuses(app, 'GET', '/d', 2))]).toEqual([
+        200, 200, 429,
+      ])
+      await app.close()
+    })
+
     it('gives a GET route and its automatic HEAD route one limiter', async () => {
       const app = fastify()
       await app.register(fastifyRateLimit, { policies: perMinute(3) })

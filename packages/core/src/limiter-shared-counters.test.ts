@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from './limiter.js'
+import { fixedWindow } from './policies/fixed-window.js'
+import { slidingWindow } from './policies/sliding-window.js'
+import { memoryStore } from './stores/memory-store.js'
+
+// Counters belong to (prefix, policy name, identifier): two open limiters on one store with a prefix
+// and a policy name in common share counters, which is rarely meant and is said once.
+
+function logger() {
+  const lines: string[] = []
+  return { lines, logger: { warn: (line: string) => void lines.push(line) } }
+}
+
+const shared = (lines: string[]) => lines.filter((l) => l.includes('WARN_FLOODGATE_SHARED_COUNTERS'))
+
+describe('limiters sharing counters', () => {
+  it('warns when a second open limiter on one store counts the same prefix and policy name', async () => {
+    const store = memoryStore()
+    const first = createRateLimiter({ policies: fixedWindow({ limit: 100, window: '1 m' }), store })
+    const log = logger()
+    const second = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: log.logger,
+    })
+    expect(shared(log.lines)).toHaveLength(1)
+    expect(shared(log.lines)[0]).toContain('policy "fixed-window" under prefix "floodgate"')
+    // And they do share: the second limiter's budget is spent by the first.
+    for (let i = 0; i < 5; i++) await first.limit('a')
+    expect((await second.limit('a')).allowed).toBe(false)
+    await first.close()
+    await second.close()
+  })
+
+  it('says nothing for other names, other prefixes, other stores, or once the other limiter closed', async () => {
+    const store = memoryStore()
+    const log = logger()
+    const policies = fixedWindow({ limit: 5, window: '1 m' })
+    const first = createRateLimiter({ policies, store, logger: log.logger })
+    const others = [
+      createRateLimiter({
+        policies: fixedWindow({ name: 'login', limit: 5, window: '1 m' }),
+        store,
+        logger: log.logger,
+      }),
+      createRateLimiter({ policies, store, prefix: 'other', logger: log.logger }),
+      createRateLimiter({ policies, store: memoryStore(), logger: log.logger }),
+      createRateLimiter({ policies, logger: log.logger }),
+      createRateLimiter({ policies: slidingWindow({ limit: 5, window: '1 m' }), store, logger: log.logger }),
+    ]
+    await first.close()
+    const after = createRateLimiter({ policies, store, logger: log.logger })
+    expect(log.lines).toEqual([])
+    for (const limiter of [...others, after]) await limiter.close()
+  })
+
+  it('can be silenced by its code', () => {
+    const store = memoryStore()
+    const log = logger()
+    const policies = fixedWindow({ limit: 5, window: '1 m' })
+    createRateLimiter({ policies, store })
+    createRateLimiter({
+      policies,
+      store,
+      logger: log.logger,
+      silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS'],
+    })
+    expect(log.lines).toEqual([])
+  })
+})
