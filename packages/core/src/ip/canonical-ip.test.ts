@@ -132,6 +132,22 @@ describe('clientIpKey', () => {
     expect(clientIpKey('2001:fdb8:1:2:3:4:5:6', 20)).toBe('ip:2001:f000::/20')
   })
 
+  it('leaves out a port written after an address, as some proxies forward it', () => {
+    expect(clientIpKey('203.0.113.5:51234')).toBe('ip:203.0.113.5')
+    expect(clientIpKey('203.0.113.5:0')).toBe('ip:203.0.113.5')
+    expect(clientIpKey('203.0.113.5:65535')).toBe('ip:203.0.113.5')
+    expect(clientIpKey('[2001:db8:0:ab12::1]:443')).toBe('ip:2001:db8:0:ab00::/56')
+    expect(clientIpKey('[::ffff:192.0.2.1]:80')).toBe('ip:192.0.2.1')
+    // Without brackets, an IPv6 address's last group is never taken for a port.
+    expect(clientIpKey('2001:db8::1:80', 128)).toBe('ip:2001:db8::1:80/128')
+    for (const bad of ['203.0.113.5:65536', '203.0.113.5:', '203.0.113.5:8o', '203.0.113.5:123456', 'x:80']) {
+      expect(clientIpKey(bad)).toBeUndefined()
+    }
+    for (const bad of ['[2001:db8::1]:', '[1.2.3.4]:80', '[::1]:80:80', '[[::1]]:80', ':80', '[::1:80']) {
+      expect(clientIpKey(bad)).toBeUndefined()
+    }
+  })
+
   it('answers undefined for a missing or malformed address', () => {
     expect(clientIpKey(undefined)).toBeUndefined()
     expect(clientIpKey('not-an-ip')).toBeUndefined()

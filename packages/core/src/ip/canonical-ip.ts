@@ -23,8 +23,30 @@ export function canonicalIp(address: unknown): string | undefined {
 }
 
 /**
+ * The address in `192.0.2.1:51234` or `[2001:db8::1]:443`, or undefined when `address` has no port
+ * written that way. Some proxies (Azure App Service, IIS's ARR) forward the client's port in
+ * X-Forwarded-For, and the frameworks pass the entry on as the client address; without this every
+ * such client would share the one `unknown-client` bucket. An IPv6 address without brackets is
+ * never cut: its last group cannot be told from a port.
+ */
+function withoutPort(address: string): string | undefined {
+  const colon = address.lastIndexOf(':')
+  if (colon <= 0 || colon === address.length - 1 || address.length - colon > 6) return undefined
+  for (let i = colon + 1; i < address.length; i++) {
+    const code = address.charCodeAt(i)
+    if (code < 48 || code > 57) return undefined
+  }
+  if (Number(address.slice(colon + 1)) > 65_535) return undefined
+  const host = address.slice(0, colon)
+  if (host.charCodeAt(0) === 91 /* [ */)
+    return host.charCodeAt(host.length - 1) === 93 /* ] */ ? host : undefined
+  return ipv4Value(host, 0, host.length) !== -1 ? host : undefined
+}
+
+/**
  * The rate-limit identifier of a client address: `ip:192.0.2.1` for IPv4 (and IPv4-mapped IPv6),
- * `ip:2001:db8:0:ab00::/56` for IPv6 grouped by its first `ipv6Subnet` bits. Undefined when the
+ * `ip:2001:db8:0:ab00::/56` for IPv6 grouped by its first `ipv6Subnet` bits. An address written
+ * with a port (`192.0.2.1:51234`, `[2001:db8::1]:443`) is the address without it. Undefined when the
  * address is missing or malformed.
  */
 export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_SUBNET): string | undefined {
@@ -34,7 +56,10 @@ export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_
   if (typeof address !== 'string') return undefined
   if (ipv4Value(address, 0, address.length) !== -1) return `ip:${address}`
   const groups = ipv6Groups(address)
-  if (groups === undefined) return undefined
+  if (groups === undefined) {
+    const host = withoutPort(address)
+    return host === undefined ? undefined : clientIpKey(host, ipv6Subnet)
+  }
   const v4 = mappedIpv4(groups)
   if (v4 !== undefined) return `ip:${v4}`
   for (let i = 0; i < 8; i++) {

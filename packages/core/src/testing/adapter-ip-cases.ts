@@ -52,6 +52,19 @@ const ipCases: AdapterCase[] = [
     },
   },
   {
+    name: 'counts a forwarded address written with a port as that address, whatever the port',
+    run: (driver) => {
+      const f = behaviourFixture()
+      return withServer(driver, { global: f.options(perMinute(5)), trustProxy: true }, async (server) => {
+        // Azure App Service and IIS's ARR forward the client's port in X-Forwarded-For.
+        const client = ['203.0.113.5:51234', '203.0.113.5:40000', '203.0.113.5']
+        expect(await remainingOfEach(server, client)).toEqual([4, 3, 2])
+        expect(await remainingOfEach(server, ['203.0.113.6:51234', '[2001:db8::1]:443'])).toEqual([4, 4])
+        expect(await remainingFrom(server, '[2001:db8::2]:8443')).toBe(3)
+      })
+    },
+  },
+  {
     name: 'counts 2001:db8::1 written three ways as one client',
     run: (driver) => {
       const f = behaviourFixture()
