@@ -32,7 +32,9 @@ export type RateLimitMiddleware = RequestHandler & {
 }
 
 /** Express's `trust proxy` setting for this request's app (sub-apps inherit their parent's). */
-const trustSetting = (req: Request): unknown => req.app.get('trust proxy')
+// A Router used without an Express app (mounted in plain node:http or Connect) has no `req.app`:
+// nothing is trusted then.
+const trustSetting = (req: Request): unknown => req.app?.get?.('trust proxy')
 
 /** `trust proxy` off: false (the default), 0 hops, or unset. */
 const trustsNoProxy = (req: Request): boolean => {

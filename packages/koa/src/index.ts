@@ -44,6 +44,10 @@ const binding: RequestBinding<Context> = {
   headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
   trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
+  forwardedHeader: (ctx) => {
+    const name: unknown = ctx.app.proxyIpHeader
+    return typeof name === 'string' && name !== '' ? name.toLowerCase() : 'x-forwarded-for'
+  },
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */

@@ -7,11 +7,17 @@ import { rateLimit } from './index.js'
 
 type KoaClass = typeof Koa3
 
-async function warningsFor(Koa: KoaClass, maxIpsCount: number): Promise<string[]> {
+async function warningsFor(
+  Koa: KoaClass,
+  maxIpsCount: number,
+  proxyIpHeader = 'X-Forwarded-For',
+  sent = 'x-forwarded-for',
+): Promise<string[]> {
   const warnings: string[] = []
   const app = new Koa()
   app.proxy = true
   app.maxIpsCount = maxIpsCount
+  app.proxyIpHeader = proxyIpHeader
   app.use(
     rateLimit({
       policies: fixedWindow({ limit: 10, window: '1 m' }),
@@ -27,7 +33,7 @@ async function warningsFor(Koa: KoaClass, maxIpsCount: number): Promise<string[]
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   try {
     for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
-      const response = await fetch(base, { headers: { 'x-forwarded-for': forged } })
+      const response = await fetch(base, { headers: { [sent]: forged } })
       expect(response.status).toBe(200)
     }
   } finally {
@@ -48,6 +54,11 @@ for (const [name, Koa] of [
 
     it('does not warn when maxIpsCount limits the trusted hops', async () => {
       expect(await warningsFor(Koa, 1)).toHaveLength(0)
+    })
+
+    it('looks at the header app.proxyIpHeader names, not at X-Forwarded-For', async () => {
+      expect(await warningsFor(Koa, 0, 'X-Client-IP', 'x-client-ip')).toHaveLength(1)
+      expect(await warningsFor(Koa, 0, 'X-Real-IP', 'x-forwarded-for')).toHaveLength(0)
     })
   })
 }

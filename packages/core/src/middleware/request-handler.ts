@@ -28,6 +28,11 @@ export interface RequestBinding<Req> {
    */
   trustsEveryHop?(req: Req): boolean
   /**
+   * The header, in lower case, the framework reads the client address from when it trusts proxies.
+   * Optional: `x-forwarded-for` by default (Koa's `app.proxyIpHeader` can name another).
+   */
+  forwardedHeader?(req: Req): string
+  /**
    * The per-request object on which a limiter records that it has counted the request (one symbol
    * property per limiter). Optional: the request itself by default. The object must live exactly
    * as long as the request and be the same for every middleware that sees it.
@@ -272,12 +277,14 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private checkForwarded(req: Req): void {
     this.forwardedChecksLeft--
     const headers = this.binding.headers(req)
-    if (headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return
+    const read = this.binding.forwardedHeader?.(req) ?? 'x-forwarded-for'
+    const carried = headers[read] !== undefined
+    if (!carried && headers['x-forwarded-for'] === undefined && headers.forwarded === undefined) return
     this.forwardedChecksLeft = 0
     if (this.binding.trustsProxy(req)) {
       // express-rate-limit's ERR_ERL_PERMISSIVE_TRUST_PROXY: trusting every hop lets each forged
-      // left-most X-Forwarded-For value open a fresh bucket.
-      if (this.binding.trustsEveryHop?.(req) === true) {
+      // left-most value of the header the framework reads open a fresh bucket.
+      if (carried && this.binding.trustsEveryHop?.(req) === true) {
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.PERMISSIVE_TRUST_PROXY,
           'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>").',

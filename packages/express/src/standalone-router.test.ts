@@ -1,0 +1,38 @@
+import { createServer } from 'node:http'
+import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
+import express5 from 'express'
+import express4 from 'express4'
+import { describe, expect, it } from 'vitest'
+import { rateLimit } from './index.js'
+
+// An Express Router can serve without an Express app (plain node:http, Connect): no `req.app`, no
+// `req.ip`. The middleware limits by the socket's address there, as with trust proxy off.
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s Router without an app', (_name, express) => {
+  it('limits by the socket address instead of answering 500', async () => {
+    const router = express.Router()
+    router.use(rateLimit({ policies: fixedWindow({ limit: 2, window: '1 m' }), store: memoryStore() }))
+    router.get('/', (_req, res) => void res.end('ok'))
+    const errors: unknown[] = []
+    const server = createServer((req, res) =>
+      router(req as never, res as never, (error?: unknown) => {
+        if (error !== undefined) errors.push(error)
+        res.statusCode = error === undefined ? 404 : 500
+        res.end()
+      }),
+    )
+    const loopback = await serveOnLoopback(server)
+    try {
+      const statuses: number[] = []
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(loopback.base)).status)
+      expect(statuses).toEqual([200, 200, 429])
+      expect(errors).toEqual([])
+    } finally {
+      await loopback.close()
+    }
+  })
+})
