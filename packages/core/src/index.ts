@@ -51,6 +51,7 @@ export {
 } from './middleware/middleware-options.js'
 export {
   type AnswerOutcome,
+  bindsBefore,
   createRateLimitHandler,
   type DecidedOutcome,
   MIDDLEWARE_WARNINGS,

@@ -1,4 +1,5 @@
 import {
+  bindsBefore,
   callbackFailure,
   createRateLimitHandler,
   type DecidedOutcome,
@@ -76,6 +77,8 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     let outcome: DecidedOutcome
     try {
       outcome = handler.outcome(decision)
+      // Another limiter's decision that binds first keeps its headers and `req.rateLimit`.
+      if (outcome.action === 'pass' && bindsBefore(req.rateLimit, decision)) return next()
       exposeDecision(req, decision)
       // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
       if (!res.headersSent) for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)

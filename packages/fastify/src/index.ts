@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import {
+  bindsBefore,
   callbackFailure,
   checkMiddlewareOptions,
   createRateLimitHandler,
@@ -254,6 +255,11 @@ function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequ
     let outcome: DecidedOutcome
     try {
       outcome = handler.outcome(decision)
+      // Another limiter's decision that binds first keeps its headers and `request.rateLimit`.
+      if (outcome.action === 'pass' && bindsBefore(request.rateLimit, decision)) {
+        done()
+        return
+      }
       request.rateLimit = decision
       reply.headers(outcome.headers)
     } catch (error) {

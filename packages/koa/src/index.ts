@@ -1,5 +1,6 @@
 import { format } from 'node:util'
 import {
+  bindsBefore,
   callbackFailure,
   createRateLimitHandler,
   type Decision,
@@ -62,6 +63,8 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   function answer(ctx: Context, next: Next, decision: Decision | undefined): Promise<void> | undefined {
     if (decision === undefined) return next()
     const outcome = handler.outcome(decision)
+    // Another limiter's decision that binds first keeps its headers and `ctx.state.rateLimit`.
+    if (outcome.action === 'pass' && bindsBefore(ctx.state.rateLimit, decision)) return next()
     ctx.state.rateLimit = decision
     const { res } = ctx
     const { headers } = outcome

@@ -299,6 +299,23 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   }
 }
 
+/**
+ * Whether `earlier`, the decision another limiter already made on this request (an app-wide limit
+ * before a route's own, say), binds before `decision`, which admits it: it has fewer requests left.
+ * The adapters then leave its headers and its exposed decision as they are, so a client sees the
+ * limit it will meet first, whichever order the middlewares run in. A store failure's decision
+ * (no headers) never binds.
+ */
+export function bindsBefore(earlier: Decision | undefined, decision: Decision): boolean {
+  return (
+    earlier !== undefined &&
+    earlier !== decision &&
+    earlier.allowed &&
+    earlier.reason !== 'store-error' &&
+    earlier.remaining < decision.remaining
+  )
+}
+
 /** The identifiers one request was counted under by one limiter, when there are several. */
 class CountedIdentifiers {
   constructor(readonly ids: readonly unknown[]) {}

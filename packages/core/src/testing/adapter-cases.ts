@@ -231,6 +231,35 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
+    name: 'shows the limit met first when two limiters pass a request, in either order',
+    run: async (driver) => {
+      for (const [first, second] of [
+        [3, 10],
+        [10, 3],
+      ] as const) {
+        const f = behaviourFixture()
+        const app = {
+          global: f.options(perMinute(first, `first-${first}`)),
+          mountTwice: f.options(perMinute(second, `second-${second}`)),
+        }
+        await withServer(driver, app, async (server) => {
+          const seen: [number | null, string | null][] = []
+          for (let i = 0; i < 3; i++) {
+            const r = await server.get('/')
+            seen.push([exposedRemaining(r), r.headers.get('x-ratelimit-limit')])
+          }
+          expect(seen).toEqual([
+            [2, '3'],
+            [1, '3'],
+            [0, '3'],
+          ])
+          const denied = await server.get('/')
+          expect([denied.status, denied.headers.get('x-ratelimit-limit')]).toEqual([429, '3'])
+        })
+      }
+    },
+  },
+  {
     name: 'picks the tier from an async resolver, each tier with its own limits',
     run: (driver) => {
       const f = behaviourFixture()
