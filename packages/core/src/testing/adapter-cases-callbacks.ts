@@ -120,17 +120,10 @@ const requestCallbackCases: AdapterCase[] = [
       const f = behaviourFixture()
       const real = createRateLimiter({ policies: perMinute(5), store: f.store })
       // A wrapper that forgot its `return`: limit() resolves undefined, which must not read as "skipped".
-      const forgetful: RateLimiter = {
-        config: real.config,
-        warnings: real.warnings,
-        limit: async (id, options) => {
-          void real.limit(id, options)
-          return undefined as unknown as Decision
-        },
-        peek: (id, options) => real.peek(id, options),
-        reset: (id) => real.reset(id),
-        close: () => real.close(),
-      }
+      const forgetful = withLimit(real, async (id, options) => {
+        void real.limit(id, options)
+        return undefined as unknown as Decision
+      })
       return withServer(driver, { global: { limiter: forgetful } }, async (server) => {
         const r = await server.get('/')
         expect(r.status).toBe(500)
@@ -141,6 +134,18 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
 ]
+
+/** A custom limiter: `real` with another `limit()`. */
+function withLimit(real: RateLimiter, limit: RateLimiter['limit']): RateLimiter {
+  return {
+    config: real.config,
+    warnings: real.warnings,
+    limit,
+    peek: (id, options) => real.peek(id, options),
+    reset: (id) => real.reset(id),
+    close: () => real.close(),
+  }
+}
 
 const storeFailureCases: AdapterCase[] = [
   {
@@ -243,14 +248,7 @@ function callbackErrorCases(): AdapterCase[] {
     run: (driver) => {
       const f = behaviourFixture()
       const real = createRateLimiter({ policies: perMinute(5), store: f.store })
-      const rejecting: RateLimiter = {
-        config: real.config,
-        warnings: real.warnings,
-        limit: () => Promise.reject(undefined),
-        peek: (id, options) => real.peek(id, options),
-        reset: (id) => real.reset(id),
-        close: () => real.close(),
-      }
+      const rejecting = withLimit(real, () => Promise.reject(undefined))
       return withServer(driver, { global: { limiter: rejecting } }, async (server) => {
         expect((await server.get('/')).status).toBe(500)
         expect(server.errors).toHaveLength(1)
