@@ -54,11 +54,6 @@ export interface DetectedClient {
    * command waits to be written.
    */
   replyTimeoutMs: number | undefined
-  /**
-   * The client's own timeout on a command from when it is handed over (ioredis `commandTimeout`,
-   * node-redis `commandOptions.timeout`): a call it failed must not count after it either.
-   */
-  commandTimeoutMs: number | undefined
 }
 
 export function detectClient(client: unknown): DetectedClient {
@@ -76,15 +71,10 @@ export function detectClient(client: unknown): DetectedClient {
   )
 }
 
-/** A timeout setting in ms, if set to one. */
-function positiveMs(value: unknown): number | undefined {
-  return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : undefined
-}
-
 function notConnected(library: string): FloodgateError {
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
-    `The ${library} client is not connected to Redis (it is connecting, reconnecting or was closed).`,
+    `The ${library} client is not connected to Redis (it is reconnecting or was closed).`,
   )
 }
 
@@ -110,17 +100,11 @@ function ioredis(client: IoredisClient): DetectedClient {
       '`autoResendUnfulfilledCommands: false` (otherwise a decision in flight when the connection drops counts twice)',
     )
   }
-  // A Cluster takes its node connections' settings under `redisOptions`.
-  const nodeOptions = (client.isCluster === true ? (options.redisOptions ?? {}) : options) as Record<
-    string,
-    unknown
-  >
   return {
     library: 'ioredis',
     cluster: client.isCluster === true,
     // ioredis's `commandTimeout` covers a command until its reply.
     replyTimeoutMs: undefined,
-    commandTimeoutMs: positiveMs(nodeOptions.commandTimeout),
     problems,
     runner: {
       // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
@@ -128,11 +112,8 @@ function ioredis(client: IoredisClient): DetectedClient {
       eval: (script, keys, args) => (client as unknown as FlatArgs).eval(script, keys.length, keys, args),
       del: (keys) => client.del(...keys),
       assertReady() {
-        // Only 'ready' (and 'wait', a lazyConnect client not connected yet) takes commands straight
-        // to Redis: while 'connecting', 'connect' (its ready check) or 'reconnecting', ioredis would
-        // hold them in its offline queue, to run whenever the connection is up.
         const { status } = client
-        if (status !== undefined && status !== 'ready' && status !== 'wait') throw notConnected('ioredis')
+        if (status === 'reconnecting' || status === 'close' || status === 'end') throw notConnected('ioredis')
       },
     },
   }
@@ -162,13 +143,13 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
     | { timeout?: unknown }
     | undefined
-  const timeout = positiveMs(commandOptions?.timeout)
+  const timeout = commandOptions?.timeout
   return {
     library: 'node-redis',
     cluster,
     problems,
-    replyTimeoutMs: timeout,
-    commandTimeoutMs: timeout,
+    replyTimeoutMs:
+      typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout) ? timeout : undefined,
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),

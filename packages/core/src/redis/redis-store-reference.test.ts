@@ -93,8 +93,6 @@ async function runTrace(
 describeRedis('redisStore against the reference transitions', (redisUrl) => {
   beforeAll(async () => {
     ioredis = new Redis(redisUrl, { enableOfflineQueue: true, autoResendUnfulfilledCommands: false })
-    // The store sends nothing until the client is ready (not even into its offline queue).
-    await new Promise((resolve) => ioredis.once('ready', resolve))
     nodeRedis = createClient({ url: redisUrl })
     await nodeRedis.connect()
   })

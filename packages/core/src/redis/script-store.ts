@@ -30,12 +30,6 @@ export interface ScriptStoreSettings {
    */
   replyTimeoutMs?: number | undefined
   /**
-   * The client's own timeout on a command, from when the store hands it over (ioredis
-   * `commandTimeout`): a call it fails has been answered, so the script must not count it after
-   * that either. `replyTimeoutMs` serves as well; undefined for none.
-   */
-  commandTimeoutMs?: number | undefined
-  /**
    * Once the client is taken for silent (STALL_MS), still let one call through per STALL_MS to find
    * out. False for Redis clients, whose commands share one connection: one unanswered means all
    * behind it are, and a reply or the client letting go ends it. True for Upstash, whose HTTP
@@ -55,10 +49,7 @@ export const MAX_BATCH = 16
 /** Decisions queued for one script call: their keys and arguments in order, and their calls. */
 interface Batch {
   keys: string[]
-  /**
-   * nowMs and slack ('' for the server clock), the deadline on the server's clock (set when sent),
-   * then one `<cost>[p][:<policies>]` per call.
-   */
+  /** nowMs and slack ('' for the server clock), then one `<cost>[p][:<policies>]` per call. */
   args: string[]
   /** The policy list the last call named (a call names its list only when it differs). */
   spec: string
@@ -96,14 +87,6 @@ const SLACK = String(INJECTED_CLOCK_TTL_SLACK_MS)
 export const STALL_MS = 1_000
 /** How often the watchdog looks while calls wait. */
 export const WATCH_EVERY_MS = STALL_MS / 10
-
-/**
- * The store maps deadlines onto the Redis server's clock with the largest offset (server ms minus
- * local monotonic ms at a reply's receipt) seen over one such period and the one before it: every
- * such offset is short of the true one by the reply's transit, so the largest is the closest, and a
- * server clock stepped back is followed within two periods.
- */
-export const OFFSET_PERIOD_MS = 10_000
 
 const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
 
@@ -145,13 +128,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
   private stalled = false
   private watchdog: ReturnType<typeof setInterval> | undefined
-  /** The client's own timeout on a command, ms: a deadline of every call sent. */
-  private readonly ownTimeoutMs: number | undefined
-  /** Redis server epoch ms minus `performance.now()`, from replies (undefined until the first). */
-  private offsetMs: number | undefined
-  /** The largest offset of the current period, and when the period ends. */
-  private periodOffsetMs = Number.NEGATIVE_INFINITY
-  private periodEndMs = 0
 
   constructor(
     private readonly runner: ScriptRunner,
@@ -162,7 +138,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.maxBatch = settings.maxBatch
     this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
-    this.ownTimeoutMs = settings.commandTimeoutMs ?? settings.replyTimeoutMs
   }
 
   /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
@@ -187,10 +162,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   /**
-   * Queues the decision into this tick's batch, sent by `process.nextTick`, or by the next call
-   * when the batch is full or the injected clock moved (never from inside this call, so the caller
-   * sets the call's deadline before it is sent). Refusals (client not connected, Redis silent or a
-   * command timed out) throw here, so nothing waits on a call that will not be answered.
+   * Queues the decision into this tick's batch (sent by `process.nextTick`, or at once when the
+   * batch is full, when the injected clock moved, or with `maxBatch` 1). Refusals (client not
+   * connected, Redis silent) throw here, so nothing waits on a call that will not be answered.
    */
   [SUBMIT](
     prefix: string,
@@ -205,12 +179,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.stalled && !this.probing()) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `Redis has not answered the ${this.outstanding} commands waiting (one timed out, or none was answered for over ${STALL_MS} ms); the ${this.name} store sends nothing more until Redis answers or the client lets go of them.`,
+        `Redis has answered none of the ${this.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until the client lets go of them.`,
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     let batch = this.queued
-    if (batch !== undefined && (batch.calls.length >= this.maxBatch || batch.args[0] !== nowArg)) {
+    if (batch !== undefined && batch.args[0] !== nowArg) {
       this.flush()
       batch = undefined
     }
@@ -218,7 +192,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       const slack = this.clock === undefined ? '' : SLACK
       batch = {
         keys: [],
-        args: [nowArg, slack, '0'],
+        args: [nowArg, slack],
         spec: '',
         calls: [],
         counts: [],
@@ -238,7 +212,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
     batch.calls.push(call)
     batch.counts.push(policies.length)
-    if (!this.tickQueued) {
+    if (batch.calls.length >= this.maxBatch) this.flush()
+    else if (!this.tickQueued) {
       this.tickQueued = true
       process.nextTick(this.flushQueued)
     }
@@ -256,7 +231,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.queued = undefined
     const { keys, args } = batch
     batch.resetsBefore = this.resets
-    args[2] = this.deadlineOf(batch)
     if (this.replyTimeoutMs !== undefined) {
       batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
@@ -269,8 +243,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         // unless the reply timeout already answered the calls as failed: then nothing is sent.
         if (!isNoScript(error)) return this.fail(batch, error)
         if (batch.answered) return
-        // Every call already answered (by its deadline): nobody waits for the EVAL, it could only count.
-        if (settledAll(batch.calls)) return void this.answer(batch)
         // A reset sent since would run before the EVAL and leave this decision's count standing:
         // Redis ran nothing, so answering the calls as failed keeps every call in its order.
         if (this.resetSince(batch)) return this.fail(batch, lostScript(this.name))
@@ -314,25 +286,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private deliver(batch: Batch, reply: unknown): void {
+    if (!this.answer(batch)) return
     const { calls, counts } = batch
     let policyCount = 0
     for (const count of counts) policyCount += count
-    // After an injected clock's decisions, the server's time (the deadlines' clock).
-    const length = 1 + 4 * policyCount + (this.clock === undefined ? 0 : 1)
-    if (Array.isArray(reply)) {
-      if (reply.length === length) this.observe(reply[this.clock === undefined ? 0 : length - 1])
-      else if (reply.length === 2 && Number(reply[0]) === -1) {
-        // Redis ran the batch past its deadline and skipped it: the calls count nowhere.
-        this.observe(reply[1])
-        if (this.answer(batch)) for (const call of calls) call.fail(tooLate(this.name))
-        return
-      }
-    }
-    if (!this.answer(batch)) return
-    if (!Array.isArray(reply) || reply.length !== length) {
+    if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
       const error = new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${length} integers. Is another program writing Floodgate's keys?`,
+        `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${1 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
       )
       for (const call of calls) call.fail(error)
       return
@@ -352,16 +313,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     for (const call of batch.calls) call.fail(reason)
   }
 
-  /**
-   * The reply timeout: the calls fail now; the command stays with the client until it lets go. The
-   * connection is taken for stalled at once: every command written behind this one waits behind
-   * it, and would only run when Redis resumes, after its own deadline.
-   */
+  /** The reply timeout: the calls fail now; the command stays with the client until it lets go. */
   private timedOut(batch: Batch): void {
-    if (!this.stalled) {
-      this.stalled = true
-      this.probedAtMs = performance.now()
-    }
     this.fail(
       batch,
       new FloodgateError(
@@ -427,43 +380,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       return
     }
     const now = performance.now()
-    // Only set here: an answer (`heard`) clears it, or the client letting go of every command.
-    if (!this.stalled && now - this.heardAtMs > STALL_MS) {
-      this.stalled = true
-      this.probedAtMs = now
-    }
-  }
-
-  /**
-   * The batch's deadline on the Redis server's clock, for the script: the earliest of its calls'
-   * deadlines and of the client's own timeout, '0' (none) before any reply has given the clock.
-   * One per batch: its calls were queued in one tick, so their deadlines differ by less than that.
-   */
-  private deadlineOf(batch: Batch): string {
-    if (this.offsetMs === undefined) return '0'
-    let atMs = Number.POSITIVE_INFINITY
-    for (const call of batch.calls) {
-      const at = call.atMs
-      if (at !== undefined && at > 0 && at < atMs) atMs = at
-    }
-    if (this.ownTimeoutMs !== undefined) atMs = Math.min(atMs, performance.now() + this.ownTimeoutMs)
-    if (atMs === Number.POSITIVE_INFINITY) return '0'
-    return String(Math.max(1, Math.floor(atMs + this.offsetMs)))
-  }
-
-  /** A reply's server time (epoch ms), received now: updates the offset to the server's clock. */
-  private observe(serverMs: unknown): void {
-    const server = Number(serverMs)
-    if (!Number.isSafeInteger(server) || server <= 0) return
-    const local = performance.now()
-    const offset = server - local
-    if (this.offsetMs === undefined || offset > this.offsetMs) this.offsetMs = offset
-    if (offset > this.periodOffsetMs) this.periodOffsetMs = offset
-    if (local >= this.periodEndMs) {
-      this.offsetMs = this.periodOffsetMs
-      this.periodOffsetMs = Number.NEGATIVE_INFINITY
-      this.periodEndMs = local + OFFSET_PERIOD_MS
-    }
+    const stalled = now - this.heardAtMs > STALL_MS
+    if (stalled && !this.stalled) this.probedAtMs = now
+    this.stalled = stalled
   }
 
   /** Whether a call may go out while stalled: one per STALL_MS, where `probeWhenStalled`. */
@@ -533,20 +452,6 @@ function isTimeout(error: unknown): error is Error {
     error.name === 'TimeoutError' ||
     /^(Socket timeout|Command timed out)/.test(error.message) ||
     error.constructor.name === 'SocketTimeoutError'
-  )
-}
-
-/** Whether every call is known to be answered already. */
-function settledAll(calls: readonly QueuedCall[]): boolean {
-  for (const call of calls) if (call.settled !== true) return false
-  return true
-}
-
-/** The failure of a batch that reached Redis past its deadline and was not run. */
-function tooLate(storeName: string): FloodgateError {
-  return new FloodgateError(
-    ERROR_CODES.STORE_TIMEOUT,
-    `The ${storeName} store's decision reached Redis after its deadline; the script counted nothing.`,
   )
 }
 
