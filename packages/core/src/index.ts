@@ -36,6 +36,7 @@ export {
 export {
   DEFAULT_PREFIX,
   DEFAULT_TIMEOUT_MS,
+  isValidPrefix,
   LIMITER_OPTIONS,
   MAX_PREFIX_LENGTH,
   type RateLimiterOptions,

@@ -66,6 +66,11 @@ export const DEFAULT_PREFIX = 'floodgate'
 export const MAX_PREFIX_LENGTH = 64
 const PREFIX = /^[\x21-\x7a\x7c\x7e]{1,64}$/
 
+/** Whether `value` is a valid `prefix`: 1 to 64 printable ASCII characters without spaces or braces. */
+export function isValidPrefix(value: unknown): value is string {
+  return typeof value === 'string' && PREFIX.test(value)
+}
+
 /** `RateLimiterOptions` after validation, with every default filled in and durations in ms. */
 export interface ResolvedLimiterOptions {
   /** Policies per tier; a limiter without tiers has one tier named `""`. */

@@ -9,6 +9,7 @@ import {
   type Decision,
   ERROR_CODES,
   FloodgateError,
+  isValidPrefix,
   LIMITER_OPTIONS,
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
@@ -119,22 +120,29 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
 
   /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
-  const handlerOf = (own: unknown, method: unknown, url: unknown) => {
-    const route = `${String(method)} ${String(url)}`
+  // Routes declared before the plugin loaded get their limiter at their first request; keyed by
+  // route rather than by config object, so that its prefix does not depend on which route sharing
+  // one config object happens to be asked first (a different one in each process).
+  const perUnseenRoute = new Map<string, RateLimitHandler<FastifyRequest, OnLimited>>()
+  const handlerOf = (own: unknown, method: unknown, url: unknown, seen: boolean) => {
     if (own === false) return undefined
     if (own === undefined) return globalHandler
     if (own === null || typeof own !== 'object' || Array.isArray(own)) {
       throw new FloodgateError(
         ERROR_CODES.INVALID_OPTION,
-        `Invalid \`config.rateLimit\` of route ${route}: got ${shown(own)}; expected this route's options (an object) or false for no limit.`,
+        `Invalid \`config.rateLimit\` of route ${String(method)} ${String(url)}: got ${shown(own)}; expected this route's options (an object) or false for no limit.`,
         { option: 'config.rateLimit', value: own },
       )
     }
     const options = own as RateLimitRouteOptions
-    let handler = perRoute.get(options)
+    // Fastify's automatic HEAD route shares its GET route's config object, hence its limiter; a
+    // route not seen being added is asked for by method, so HEAD is taken as GET there.
+    const route = routeName(method, url, !seen)
+    let handler = seen ? perRoute.get(options) : perUnseenRoute.get(route)
     if (handler === undefined) {
-      handler = build(routeOptions(defaults, options, method, url))
-      perRoute.set(options, handler)
+      handler = build(routeOptions(defaults, options, route))
+      if (seen) perRoute.set(options, handler)
+      else perUnseenRoute.set(route, handler)
     }
     return handler
   }
@@ -144,7 +152,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   // Each such route is marked, so the app-level hook below leaves it alone.
   const seen = Symbol('floodgate route')
   fastify.addHook('onRoute', (route) => {
-    const handler = handlerOf(route.config?.rateLimit, route.method, route.url)
+    const handler = handlerOf(route.config?.rateLimit, route.method, route.url, true)
     route.config = { ...route.config, [seen]: true } as typeof route.config
     if (handler === undefined) return
     const hook = onRequest(handler)
@@ -169,6 +177,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
         config?.rateLimit,
         config?.method ?? request.method,
         config?.url ?? request.url,
+        false,
       )
       if (handler !== undefined) {
         hook = unseenHooks.get(handler)
@@ -206,8 +215,7 @@ function routeConfig(request: FastifyRequest): Record<string | symbol, unknown> 
 function routeOptions(
   defaults: RateLimitRouteOptions,
   own: RateLimitRouteOptions,
-  method: unknown,
-  url: unknown,
+  route: string,
 ): RateLimitRouteOptions {
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
@@ -215,26 +223,30 @@ function routeOptions(
   }
   // Limiter options cannot accompany a given `limiter`.
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
-  else if (own.prefix === undefined) merged.prefix = routePrefix(defaults.prefix, method, url)
+  else if (own.prefix === undefined) merged.prefix = routePrefix(defaults.prefix, route)
   return { ...merged, ...own }
 }
 
-/**
- * The prefix of a route's own counters: the plugin's, plus a digest of the route. Counters belong to
- * (prefix, policy name, identifier), so without it a route's limiter would count into the plugin's
- * counters (or another route's) whenever the plugin gives one `store` and the policies have the
- * same names, as they do by default; with the default store each limiter has a store of its own
- * anyway. The same routes give the same prefixes in every process; a GET route's automatic HEAD
- * route shares its config, hence its limiter.
- */
-function routePrefix(base: unknown, method: unknown, url: unknown): string | undefined {
-  if (base !== undefined && typeof base !== 'string') return undefined // checked, with its error, later
+/** A route as its prefix is derived from: its methods, sorted, and its URL. */
+function routeName(method: unknown, url: unknown, headIsGet: boolean): string {
   const methods = (Array.isArray(method) ? [...method] : [method]).map((m) =>
-    m === 'HEAD' ? 'GET' : String(m),
+    headIsGet && m === 'HEAD' ? 'GET' : String(m),
   )
-  const route = `${[...new Set(methods)].sort().join(',')} ${String(url)}`
-  const digest = createHash('sha256').update(route).digest('hex').slice(0, 12)
+  return `${[...new Set(methods)].sort().join(',')} ${String(url)}`
+}
+
+/**
+ * The prefix of a route's own counters: the plugin's, plus a digest of the prefix and the route.
+ * Counters belong to (prefix, policy name, identifier), so without it a route's limiter would count
+ * into the plugin's counters (or another route's) whenever the plugin gives one `store` and the
+ * policies have the same names, as they do by default; with the default store each limiter has a
+ * store of its own anyway. The same routes give the same prefixes in every process. A prefix that
+ * is not valid is left as it is, for the limiter to report.
+ */
+function routePrefix(base: unknown, route: string): unknown {
   const prefix = base ?? DEFAULT_PREFIX
+  if (!isValidPrefix(prefix)) return base
+  const digest = createHash('sha256').update(`${prefix}\0${route}`).digest('hex').slice(0, 12)
   return `${prefix.slice(0, MAX_PREFIX_LENGTH - digest.length - 7)}:route:${digest}`
 }
 

@@ -60,6 +60,27 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("reports an invalid plugin prefix as the user wrote it, on a route's own limiter too", async () => {
+      for (const prefix of ['', 'my app', 'x'.repeat(100)]) {
+        const app = fastify()
+        await app.register(fastifyRateLimit, { global: false, prefix })
+        expect(() =>
+          app.get('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok'),
+        ).toThrow(expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', value: prefix }))
+        await app.close()
+      }
+    })
+
+    it('keeps an explicit HEAD route with a config of its own apart from the GET route', async () => {
+      const app = fastify({ exposeHeadRoutes: false })
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store: memoryStore(), logger: false })
+      app.get('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
+      app.head('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => '')
+      expect(await statuses(app, 'GET', '/x', 3)).toEqual([200, 200, 429])
+      expect(await statuses(app, 'HEAD', '/x', 3)).toEqual([200, 200, 429])
+      await app.close()
+    })
+
     it('shares counters between routes given one config object, or a prefix of their own in common', async () => {
       const app = fastify()
       const store = memoryStore()

@@ -142,6 +142,26 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('derives the same counters in every process for such routes sharing one config object', async () => {
+      // Two apps on one store stand for two processes; each is first asked for another route.
+      const store = memoryStore()
+      const apps = [fastify(), fastify()]
+      const shared = { rateLimit: { policies: perMinute(2) } }
+      for (const app of apps) {
+        app.register(fastifyRateLimit, { policies: perMinute(100), store, logger: false })
+        app.get('/login', { config: shared }, async () => 'ok')
+        app.get('/login/sso', { config: shared }, async () => 'ok')
+        await app.ready()
+      }
+      const answers = [
+        await statuses(apps[0]!, '/login', 2),
+        await statuses(apps[1]!, '/login/sso', 1),
+        await statuses(apps[1]!, '/login', 1),
+      ].flat()
+      expect(answers).toEqual([200, 200, 200, 429])
+      for (const app of apps) await app.close()
+    })
+
     it('leaves a route seen by one registration to that one, and limits it by another that did not see it', async () => {
       const app = fastify()
       await app.register(fastifyRateLimit, { policies: perMinute(5, 'first'), prefix: 'first' })

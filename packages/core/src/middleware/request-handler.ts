@@ -156,6 +156,8 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   readonly onLimited: OnLimited | undefined
   private readonly counted: symbol
   private readonly hasCallbacks: boolean
+  /** Whether the limiter runs in mode 'shadow': its decisions never take the headers over. */
+  private readonly shadow: boolean
   private readonly bodies = new ProblemBodies()
   private readonly headers: (decision: Decision) => HeaderMap
   /** Requests still to be checked for forwarding headers (see `checkForwarded`). */
@@ -172,6 +174,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     this.clientKeys = new ClientKeys(o.ipv6Subnet)
     this.now = decidingNow(o.limiter)
     this.onLimited = o.onLimited
+    this.shadow = o.limiter.config.shadow === true
     this.headers = headerWriter(o.headerFormats)
     this.hasCallbacks =
       o.skip !== undefined || o.key !== undefined || o.tier !== undefined || o.cost !== undefined
@@ -243,6 +246,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
 
   outcome(decision: Decision): DecidedOutcome {
     if (decision.allowed) {
+      if (this.shadow) shadowDecisions.add(decision)
       return { action: 'pass', decision, headers: this.headers(decision) }
     }
     if (decision.reason === 'store-error') {
@@ -307,14 +311,18 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
  * (no headers) never binds.
  */
 export function bindsBefore(earlier: Decision | undefined, decision: Decision): boolean {
-  return (
-    earlier !== undefined &&
-    earlier !== decision &&
-    earlier.allowed &&
-    earlier.reason !== 'store-error' &&
-    earlier.remaining < decision.remaining
-  )
+  if (earlier === undefined || earlier === decision || !earlier.allowed || earlier.reason === 'store-error') {
+    return false
+  }
+  // A shadow-mode limiter enforces nothing: its decision never hides an enforcing one's, and an
+  // enforcing one's is never replaced by it.
+  if (shadowDecisions.has(earlier)) return false
+  if (shadowDecisions.has(decision)) return true
+  return earlier.remaining < decision.remaining
 }
+
+/** Decisions of shadow-mode limiters that a middleware passed on, for {@link bindsBefore}. */
+const shadowDecisions = new WeakSet<Decision>()
 
 /** The identifiers one request was counted under by one limiter, when there are several. */
 class CountedIdentifiers {

@@ -260,6 +260,25 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
+    name: "never shows a shadow-mode limiter's headers over an enforcing one's, in either order",
+    run: async (driver) => {
+      for (const shadowFirst of [true, false]) {
+        const f = behaviourFixture()
+        const shadow = f.options(perMinute(1, 'trial'), { mode: 'shadow' })
+        const enforcing = f.options(perMinute(5, 'real'))
+        const app = shadowFirst
+          ? { global: shadow, mountTwice: enforcing }
+          : { global: enforcing, mountTwice: shadow }
+        await withServer(driver, app, async (server) => {
+          const seen: (string | null)[] = []
+          for (let i = 0; i < 5; i++) seen.push((await server.get('/')).headers.get('x-ratelimit-remaining'))
+          expect(seen).toEqual(['4', '3', '2', '1', '0'])
+          expect((await server.get('/')).status).toBe(429)
+        })
+      }
+    },
+  },
+  {
     name: 'picks the tier from an async resolver, each tier with its own limits',
     run: (driver) => {
       const f = behaviourFixture()
