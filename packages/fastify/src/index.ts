@@ -119,11 +119,11 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
 
-  /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
   // Routes declared before the plugin loaded get their limiter at their first request; keyed by
   // route rather than by config object, so that its prefix does not depend on which route sharing
   // one config object happens to be asked first (a different one in each process).
   const perUnseenRoute = new Map<string, RateLimitHandler<FastifyRequest, OnLimited>>()
+  /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
   const handlerOf = (own: unknown, method: unknown, url: unknown, seen: boolean) => {
     if (own === false) return undefined
     if (own === undefined) return globalHandler

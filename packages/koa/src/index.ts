@@ -108,6 +108,8 @@ async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, 
   } catch (error) {
     throw callbackFailure(error)
   }
+  // An onLimited that neither answers nor throws must not turn into Koa's 404, nor let the request
+  // through: it gets the default 429, as on Express and Fastify.
   const status = ctx.response as { _explicitStatus?: boolean }
   if (ctx.body == null && ctx.status === 404 && status._explicitStatus !== true && !ctx.res.headersSent) {
     ctx.status = 429
