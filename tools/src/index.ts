@@ -11,6 +11,7 @@ export { isCi, isRedisServerOnPath } from './redis-availability.js'
 export { type RedisCluster, type StartRedisClusterOptions, startRedisCluster } from './redis-cluster.js'
 export { type RedisServer, type StartRedisServerOptions, startRedisServer } from './redis-server.js'
 export { encodeCommand, parseReply, type RespReply, sendRespCommand } from './resp-command.js'
+export { upstashTestClient } from './upstash-client.js'
 export { encodeReply } from './upstash-encoding.js'
 export { type StartUpstashServerOptions, startUpstashServer, type UpstashServer } from './upstash-server.js'
 export {

@@ -1,5 +1,4 @@
-import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
-import { Redis } from '@upstash/redis'
+import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
 import { afterAll, beforeAll } from 'vitest'
 import { upstashStore } from '../upstash/upstash-store.js'
 import { policyProperties } from './policy-properties.js'
@@ -17,12 +16,7 @@ describeRedis('upstashStore against independent policy models', (redisUrl) => {
 
   policyProperties('upstash', (clock) =>
     upstashStore({
-      redis: new Redis({
-        url: upstash.url,
-        token: upstash.token,
-        retry: { retries: 0 },
-        enableTelemetry: false,
-      }),
+      redis: upstashTestClient(upstash),
       clock,
     }),
   )

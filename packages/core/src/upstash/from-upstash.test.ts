@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
-import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
 import { Ratelimit } from '@upstash/ratelimit'
-import { Redis } from '@upstash/redis'
+import type { Redis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
@@ -22,12 +22,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
 
   beforeAll(async () => {
     upstash = await startUpstashServer({ redisUrl })
-    redis = new Redis({
-      url: upstash.url,
-      token: upstash.token,
-      retry: { retries: 0 },
-      enableTelemetry: false,
-    })
+    redis = upstashTestClient(upstash)
     blackHole = createServer((socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
@@ -117,12 +112,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   })
 
   it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
-    const hanging = new Redis({
-      url: blackHoleUrl,
-      token: 't',
-      retry: { retries: 0 },
-      enableTelemetry: false,
-    })
+    const hanging = upstashTestClient({ url: blackHoleUrl, token: 't' })
     const ratelimit = new Ratelimit({
       redis: hanging,
       limiter: Ratelimit.fixedWindow(3, '60 s'),

@@ -1,5 +1,5 @@
-import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
-import { Redis } from '@upstash/redis'
+import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
+import type { Redis } from '@upstash/redis'
 import { afterAll, beforeAll } from 'vitest'
 import { runStoreConformance } from '../testing/index.js'
 import { upstashStore } from './upstash-store.js'
@@ -9,7 +9,7 @@ describeRedis('upstashStore conformance', (redisUrl) => {
   let redis: Redis
   beforeAll(async () => {
     server = await startUpstashServer({ redisUrl })
-    redis = new Redis({ url: server.url, token: server.token, retry: { retries: 0 }, enableTelemetry: false })
+    redis = upstashTestClient(server)
   })
   afterAll(async () => {
     await server?.stop()

@@ -1,5 +1,5 @@
-import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
-import { Redis } from '@upstash/redis'
+import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
+import type { Redis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
@@ -16,12 +16,7 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
 
   beforeAll(async () => {
     upstash = await startUpstashServer({ redisUrl })
-    redis = new Redis({
-      url: upstash.url,
-      token: upstash.token,
-      retry: { retries: 0 },
-      enableTelemetry: false,
-    })
+    redis = upstashTestClient(upstash)
   })
   afterAll(async () => {
     await upstash?.stop()
