@@ -361,13 +361,13 @@ class Limiter implements RateLimiter, DecidingNow {
   ): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
       const call = new RemoteDecision(this, id, policies, tier, cost, denyCache, sentAt, resolve, reject)
+      // Tracked first: the store reads the call's deadline when it sends it, which may be at once.
+      this.deadlines.track(call)
       try {
         store[SUBMIT](this.config.prefix, id, policies, cost, peek, call)
       } catch (error) {
         call.fail(error)
-        return
       }
-      this.deadlines.track(call)
     })
   }
 

@@ -12,6 +12,14 @@ import type { Policy, PolicyOutcome } from './policies/types.js'
 export interface QueuedCall {
   respond(reply: readonly unknown[], at: number, nowMs: number): void
   fail(error: unknown): void
+  /**
+   * The caller's deadline, `performance.now()` ms after which it answers the call itself (as a
+   * store failure) and ignores the store: the store must not let the call count after it. Set
+   * before the call is queued; absent or 0 for none.
+   */
+  readonly atMs?: number
+  /** True once the call is answered, by the store or by the caller's deadline (absent: unknown). */
+  readonly settled?: boolean
 }
 
 /**

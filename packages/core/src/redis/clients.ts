@@ -54,6 +54,11 @@ export interface DetectedClient {
    * command waits to be written.
    */
   replyTimeoutMs: number | undefined
+  /**
+   * The client's own timeout on a command from when it is handed over (ioredis `commandTimeout`,
+   * node-redis `commandOptions.timeout`): a call it failed must not count after it either.
+   */
+  commandTimeoutMs: number | undefined
 }
 
 export function detectClient(client: unknown): DetectedClient {
@@ -69,6 +74,11 @@ export function detectClient(client: unknown): DetectedClient {
     'Invalid `redisStore.client`: expected an ioredis client (new Redis() or new Cluster()) or a node-redis client (createClient() or createCluster()).',
     { option: 'redisStore.client', value: client },
   )
+}
+
+/** A timeout setting in ms, if set to one. */
+function positiveMs(value: unknown): number | undefined {
+  return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : undefined
 }
 
 function notConnected(library: string): FloodgateError {
@@ -105,6 +115,7 @@ function ioredis(client: IoredisClient): DetectedClient {
     cluster: client.isCluster === true,
     // ioredis's `commandTimeout` covers a command until its reply.
     replyTimeoutMs: undefined,
+    commandTimeoutMs: positiveMs(options.commandTimeout),
     problems,
     runner: {
       // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
@@ -143,13 +154,13 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
     | { timeout?: unknown }
     | undefined
-  const timeout = commandOptions?.timeout
+  const timeout = positiveMs(commandOptions?.timeout)
   return {
     library: 'node-redis',
     cluster,
     problems,
-    replyTimeoutMs:
-      typeof timeout === 'number' && timeout > 0 && Number.isFinite(timeout) ? timeout : undefined,
+    replyTimeoutMs: timeout,
+    commandTimeoutMs: timeout,
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),

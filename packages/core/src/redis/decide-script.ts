@@ -16,13 +16,19 @@
  * KEYS     the counters of every request in order, one per policy (a Cluster client sends one
  *          request per call, so all keys of a call share one slot).
  * ARGV     nowMs and ttlSlackMs, both '' for the Redis server's TIME and no slack (an injected
- *          clock sends them); then one argument per request: `<cost>[p][:<policies>]`, `p` for a
+ *          clock sends them); the batch's deadline, epoch ms on the Redis server's clock (TIME,
+ *          whatever the clock of the decisions), 0 for none; then one argument per request:
+ *          `<cost>[p][:<policies>]`, `p` for a
  *          peek, and its policies as `kind limit period rate;` per policy (kind 1 fixed,
  *          2 sliding, 3 bucket; limit or capacity; windowMs or intervalMs; refillRate, 0 for
  *          windows), left out when they are the previous request's (the first always has them).
  *          The usual request is the single character `1`: cost 1, no peek, the same policies.
  * Returns  { nowMs, then per request and policy: allowed, remaining, resetAtMs - nowMs,
- *          retryAfterMs }, booleans as 1 / 0 and an infinite retryAfterMs as -1.
+ *          retryAfterMs, then (an injected clock only) the server's TIME in ms }, booleans as
+ *          1 / 0 and an infinite retryAfterMs as -1; on the server's clock nowMs is its TIME. A
+ *          batch that runs at or past its deadline reads and writes nothing and returns
+ *          { -1, TIME in ms }: the store has answered its requests as failures already (a Redis
+ *          that hung, then ran the commands waiting on its sockets), so they must not count.
  *
  * State (written by this script only; a key of another type reads as no state):
  *   fixed window   a hash: field `<window index>` → units used in that window, so a write is one
@@ -37,13 +43,15 @@
  * when written (a fixed window's, at its first write in a window); a denial heals a key found
  * without one. A fixed window that lost its TTL still counts each window afresh.
  */
-export const DECIDE_SCRIPT = `local now, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
+export const DECIDE_SCRIPT = `local now, slack, deadline = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local t = redis.call('TIME')
+local server = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Past its deadline the store has answered the batch's requests as failures: count none of them.
+if deadline ~= nil and deadline > 0 and server >= deadline then return { -1, server } end
 -- An injected clock's keys outlive their expiry by the slack, so a bucket's value carries it.
 local stamped = now ~= nil
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  slack = 0
+if not stamped then
+  now, slack = server, 0
 end
 
 -- fld, win: a fixed window's field name and window index, per policy of the request.
@@ -52,7 +60,7 @@ local pol, raw, fld, win, out, put = {}, {}, {}, {}, { now }, {}
 -- A request names its policy list only when it differs from the one before, and the list is
 -- parsed again only then.
 local k0, o, n, parsed = 0, 1, 0, nil
-for d0 = 3, #ARGV do
+for d0 = 4, #ARGV do
   local r = ARGV[d0]
   local cost, peek, spec = 1, false, ''
   if r ~= '1' then
@@ -265,8 +273,10 @@ for d0 = 3, #ARGV do
   end
   k0, o = k0 + n, o + 4 * n
 end
+-- Under an injected clock, the server's time too: the store learns its clock from every reply.
+if stamped then out[o + 1] = server end
 return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '9dba6e2e8084740fc9425098af7cf6c0ed135c5b'
+export const DECIDE_SHA1 = 'e35939c9ce1fd7672a7a6625fbe6e5f847318fb0'

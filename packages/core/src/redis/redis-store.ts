@@ -46,5 +46,8 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     // One call's keys must share a Cluster slot: a cluster client sends each decision alone.
     maxBatch: detected.cluster ? 1 : MAX_BATCH,
     replyTimeoutMs: detected.replyTimeoutMs,
+    commandTimeoutMs: detected.commandTimeoutMs,
+    // A Cluster's nodes may not agree on the time: no deadlines there (see ScriptStoreSettings).
+    deadlines: !detected.cluster,
   })
 }

@@ -4,6 +4,7 @@ import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../q
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, counterKeys } from './keys.js'
+import { realNow, ServerClock } from './server-clock.js'
 
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
 export interface ScriptRunner {
@@ -30,6 +31,19 @@ export interface ScriptStoreSettings {
    */
   replyTimeoutMs?: number | undefined
   /**
+   * The client's own timeout on a command from when the store hands it over (ioredis
+   * `commandTimeout`): a call it failed has been answered, so the script must not count it after
+   * that either. `replyTimeoutMs` serves as well; undefined for none.
+   */
+  commandTimeoutMs?: number | undefined
+  /**
+   * Whether each call carries its deadline on the server's clock, for the script to skip a call
+   * that reaches Redis after it. Default true. False for a Cluster, whose nodes' clocks may differ
+   * from each other by more than a deadline: one estimate of "the server's clock" would have
+   * on-time calls skipped on the node whose clock is ahead.
+   */
+  deadlines?: boolean
+  /**
    * Once the client is taken for silent (STALL_MS), still let one call through per STALL_MS to find
    * out. False for Redis clients, whose commands share one connection: one unanswered means all
    * behind it are, and a reply or the client letting go ends it. True for Upstash, whose HTTP
@@ -49,7 +63,10 @@ export const MAX_BATCH = 16
 /** Decisions queued for one script call: their keys and arguments in order, and their calls. */
 interface Batch {
   keys: string[]
-  /** nowMs and slack ('' for the server clock), then one `<cost>[p][:<policies>]` per call. */
+  /**
+   * nowMs and slack ('' for the server clock), the deadline on the server's clock (set when sent),
+   * then one `<cost>[p][:<policies>]` per call.
+   */
   args: string[]
   /** The policy list the last call named (a call names its list only when it differs). */
   spec: string
@@ -61,6 +78,12 @@ interface Batch {
   replyTimer: ReturnType<typeof setTimeout> | undefined
   /** The store's count of resets sent when this batch was sent (see the NOSCRIPT branch of flush). */
   resetsBefore: number
+  /** `realNow()` when the batch was last handed to the client. */
+  sentAt: number
+  /** `realNow()` after which nobody waits for the batch any more (its earliest call's deadline). */
+  deadline: number
+  /** Whether it was sent again after Redis skipped it in time (the server's clock moved forward). */
+  resent: boolean
 }
 
 /**
@@ -128,6 +151,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
   private stalled = false
   private watchdog: ReturnType<typeof setInterval> | undefined
+  /** The client's own timeout on a command, ms: a deadline of every call sent. */
+  private readonly ownTimeoutMs: number | undefined
+  /** Deadlines on the server's clock, or undefined where calls carry none (a Cluster). */
+  private readonly serverClock: ServerClock | undefined
 
   constructor(
     private readonly runner: ScriptRunner,
@@ -138,6 +165,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.maxBatch = settings.maxBatch
     this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
+    this.ownTimeoutMs = settings.commandTimeoutMs ?? settings.replyTimeoutMs
+    this.serverClock = settings.deadlines === false ? undefined : new ServerClock()
   }
 
   /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
@@ -192,13 +221,16 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       const slack = this.clock === undefined ? '' : SLACK
       batch = {
         keys: [],
-        args: [nowArg, slack],
+        args: [nowArg, slack, '0'],
         spec: '',
         calls: [],
         counts: [],
         answered: false,
         replyTimer: undefined,
         resetsBefore: 0,
+        sentAt: 0,
+        deadline: Number.POSITIVE_INFINITY,
+        resent: false,
       }
       this.queued = batch
     }
@@ -229,12 +261,19 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     const batch = this.queued
     if (batch === undefined) return
     this.queued = undefined
-    const { keys, args } = batch
     batch.resetsBefore = this.resets
     if (this.replyTimeoutMs !== undefined) {
       batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
     }
+    this.dispatch(batch)
+  }
+
+  /** Hands the batch to the client, with its deadline as of now. */
+  private dispatch(batch: Batch): void {
+    const { keys, args } = batch
+    batch.sentAt = realNow()
+    args[2] = this.deadlineOf(batch)
     const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
     sent?.then(
       (reply) => this.deliver(batch, reply),
@@ -243,6 +282,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         // unless the reply timeout already answered the calls as failed: then nothing is sent.
         if (!isNoScript(error)) return this.fail(batch, error)
         if (batch.answered) return
+        // Every call answered already (its deadline passed): nobody waits for the EVAL, which
+        // could only count them.
+        if (settledAll(batch.calls)) return this.fail(batch, error)
         // A reset sent since would run before the EVAL and leave this decision's count standing:
         // Redis ran nothing, so answering the calls as failed keeps every call in its order.
         if (this.resetSince(batch)) return this.fail(batch, lostScript(this.name))
@@ -286,14 +328,25 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private deliver(batch: Batch, reply: unknown): void {
-    if (!this.answer(batch)) return
     const { calls, counts } = batch
     let policyCount = 0
     for (const count of counts) policyCount += count
-    if (!Array.isArray(reply) || reply.length !== 1 + 4 * policyCount) {
+    // Under an injected clock, the server's time follows the outcomes.
+    const injected = this.clock !== undefined
+    const length = 1 + 4 * policyCount + (injected ? 1 : 0)
+    if (Array.isArray(reply)) {
+      if (reply.length === length) {
+        this.serverClock?.observe(Number(reply[injected ? length - 1 : 0]), batch.sentAt)
+      } else if (reply.length === 2 && Number(reply[0]) === -1) {
+        this.skipped(batch, Number(reply[1]))
+        return
+      }
+    }
+    if (!this.answer(batch)) return
+    if (!Array.isArray(reply) || reply.length !== length) {
       const error = new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${1 + 4 * policyCount} integers. Is another program writing Floodgate's keys?`,
+        `The decision script answered ${JSON.stringify(reply)?.slice(0, 80)}; expected ${length} integers. Is another program writing Floodgate's keys?`,
       )
       for (const call of calls) call.fail(error)
       return
@@ -305,6 +358,44 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       calls[i]!.respond(reply, at, nowMs)
       at += 4 * count
     }
+  }
+
+  /**
+   * Redis ran the batch at or past its deadline, on its clock, and counted nothing. Past the
+   * deadline on this process's clock too, its calls are failures (answered so already, as a rule).
+   * Before it, the server's clock moved forward since it was learned: learn it again, and send the
+   * batch once more (Redis ran none of it), unless a reset of its keys was sent since.
+   */
+  private skipped(batch: Batch, serverMs: number): void {
+    if (batch.answered) return
+    if (realNow() < batch.deadline && this.serverClock !== undefined) {
+      this.serverClock.relearn(serverMs, batch.sentAt)
+      if (!batch.resent && !this.resetSince(batch)) {
+        batch.resent = true
+        this.dispatch(batch)
+        return
+      }
+    }
+    this.fail(batch, tooLate(this.name))
+  }
+
+  /**
+   * The batch's deadline on the Redis server's clock, for the script (sets `batch.deadline`): the
+   * earliest of its calls' deadlines and of the client's own timeout; '0' (none) before any reply
+   * has given the server's clock. One per batch: its calls were queued in one tick.
+   */
+  private deadlineOf(batch: Batch): string {
+    if (this.serverClock === undefined) return '0'
+    // Calls' deadlines are on the limiter's clock (`performance.now()`, which fake timers may
+    // replace): what is left of each, counted from now on the real clock.
+    const limiterNow = performance.now()
+    let left = this.ownTimeoutMs ?? Number.POSITIVE_INFINITY
+    for (const call of batch.calls) {
+      const at = call.atMs
+      if (at !== undefined && at > 0 && at - limiterNow < left) left = at - limiterNow
+    }
+    batch.deadline = batch.sentAt + left
+    return String(this.serverClock.serverTime(batch.deadline))
   }
 
   private fail(batch: Batch, error: unknown): void {
@@ -452,6 +543,20 @@ function isTimeout(error: unknown): error is Error {
     error.name === 'TimeoutError' ||
     /^(Socket timeout|Command timed out)/.test(error.message) ||
     error.constructor.name === 'SocketTimeoutError'
+  )
+}
+
+/** Whether every call is known to be answered already. */
+function settledAll(calls: readonly QueuedCall[]): boolean {
+  for (const call of calls) if (call.settled !== true) return false
+  return true
+}
+
+/** The failure of a batch that reached Redis past its deadline, so was not run. */
+function tooLate(storeName: string): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.STORE_TIMEOUT,
+    `The ${storeName} store's decision reached Redis after its deadline; Redis counted nothing.`,
   )
 }
 

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest'
+import { OFFSET_PERIOD_MS, ServerClock } from './server-clock.js'
+
+// The server's clock runs `TRUE_OFFSET` ms ahead of this process's; a command sent at local time
+// `sent` runs on Redis some transit later, and its reply is read later still.
+const TRUE_OFFSET = 1_700_000_000_000
+
+function setup() {
+  let local = 0
+  const clock = new ServerClock(() => local)
+  /** A command sent at `sent`, run on Redis `transit` ms later (its TIME floored to whole ms). */
+  const reply = (sent: number, transit: number, offset = TRUE_OFFSET) => {
+    const serverMs = Math.floor(sent + transit + offset)
+    local = Math.max(local, sent + transit)
+    clock.observe(serverMs, sent)
+  }
+  return {
+    clock,
+    reply,
+    at: (ms: number) => {
+      local = ms
+    },
+  }
+}
+
+describe('ServerClock: an upper bound on the Redis server clock minus this process clock', () => {
+  it('has no estimate, and maps no deadline, before the first reply', () => {
+    const { clock } = setup()
+    expect(clock.offsetMs).toBeUndefined()
+    expect(clock.serverTime(1_000)).toBe(0)
+  })
+
+  it('takes the least sample, each counted from the send, so it is never below the true offset', () => {
+    const { clock, reply } = setup()
+    reply(100.25, 3.5)
+    reply(200.5, 0.3)
+    reply(300.75, 12)
+    // The 0.3 ms transit is the best sample: floor(200.8 + offset) + 1 - 200.5.
+    expect(clock.offsetMs).toBe(Math.floor(200.8 + TRUE_OFFSET) + 1 - 200.5)
+    expect(clock.offsetMs!).toBeGreaterThan(TRUE_OFFSET)
+    expect(clock.offsetMs! - TRUE_OFFSET).toBeLessThanOrEqual(1.3)
+  })
+
+  it('does not move when a reply is read late (a busy event loop): only when it was sent counts', () => {
+    const { clock, reply, at } = setup()
+    reply(100, 0.5)
+    const before = clock.offsetMs
+    // Sent at 200, run at 200.5 on Redis, read at 5,000: the sample is as good as ever.
+    at(5_000)
+    clock.observe(Math.floor(200.5 + TRUE_OFFSET), 200)
+    expect(clock.offsetMs).toBe(before)
+    // A deadline mapped with it is never earlier on the server than the true one.
+    expect(clock.serverTime(10_000)).toBeGreaterThanOrEqual(10_000 + TRUE_OFFSET)
+  })
+
+  it('maps a deadline to whole epoch ms, rounded up', () => {
+    const { clock, reply } = setup()
+    reply(0, 0)
+    expect(clock.offsetMs).toBe(TRUE_OFFSET + 1)
+    expect(clock.serverTime(250.2)).toBe(TRUE_OFFSET + 1 + 251)
+    expect(clock.serverTime(Number.POSITIVE_INFINITY)).toBe(0)
+  })
+
+  it('follows a server clock stepped back at once, and forgets the old samples after two periods', () => {
+    const { clock, reply } = setup()
+    reply(0, 0.2)
+    // The server's clock steps back a minute: the next sample is lower, so it is taken at once.
+    reply(1_000, 0.2, TRUE_OFFSET - 60_000)
+    expect(clock.offsetMs).toBe(Math.floor(1_000.2 + TRUE_OFFSET - 60_000) + 1 - 1_000)
+    // The server's clock steps forward again; the low sample stays for this period and the next.
+    reply(OFFSET_PERIOD_MS + 1, 0.2)
+    expect(clock.offsetMs).toBeLessThan(TRUE_OFFSET - 50_000)
+    reply(2 * OFFSET_PERIOD_MS + 2, 0.2)
+    expect(clock.offsetMs).toBeGreaterThan(TRUE_OFFSET)
+    expect(clock.offsetMs! - TRUE_OFFSET).toBeLessThanOrEqual(1.2)
+  })
+
+  it('relearns from one sample when the server clock moved forward, and ignores replies to older sends', () => {
+    const { clock, reply } = setup()
+    reply(0, 0.2)
+    const stepped = TRUE_OFFSET + 30_000
+    clock.relearn(Math.floor(1_000.3 + stepped), 1_000)
+    expect(clock.offsetMs).toBe(Math.floor(1_000.3 + stepped) + 1 - 1_000)
+    // A reply to a command sent before the relearned one may have run before the step: not taken.
+    clock.observe(Math.floor(900.3 + TRUE_OFFSET), 900)
+    expect(clock.offsetMs).toBe(Math.floor(1_000.3 + stepped) + 1 - 1_000)
+    // Later sends are taken as usual.
+    reply(1_100, 0.1, stepped)
+    expect(clock.offsetMs).toBe(Math.floor(1_100.1 + stepped) + 1 - 1_100)
+  })
+
+  it('ignores a server time that is not whole positive ms', () => {
+    const { clock } = setup()
+    for (const bad of [Number.NaN, -1, 0, 1.5, Number.POSITIVE_INFINITY]) clock.observe(bad, 0)
+    expect(clock.offsetMs).toBeUndefined()
+  })
+})
