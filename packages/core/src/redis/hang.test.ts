@@ -50,13 +50,18 @@ interface Connection {
   close(): Promise<void>
 }
 
-async function connect(library: Library, server: RedisServer, upstash: UpstashServer): Promise<Connection> {
+async function connect(
+  library: Library,
+  server: RedisServer,
+  upstash: UpstashServer,
+  clientTimeoutMs = CLIENT_TIMEOUT_MS,
+): Promise<Connection> {
   if (library === 'ioredis') {
     const client = new Redis(server.url, {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: CLIENT_TIMEOUT_MS,
+      commandTimeout: clientTimeoutMs,
       retryStrategy: (attempt) => Math.min(attempt * 20, 200),
     })
     client.on('error', () => undefined)
@@ -73,7 +78,7 @@ async function connect(library: Library, server: RedisServer, upstash: UpstashSe
     const client = createClient({
       url: server.url,
       disableOfflineQueue: true,
-      commandOptions: { timeout: CLIENT_TIMEOUT_MS },
+      commandOptions: { timeout: clientTimeoutMs },
       socket: { reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 2_000) },
     })
     client.on('error', () => undefined)
@@ -270,6 +275,29 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
       }
     })
 
+    it("skips no call for another call's deadline: limiters with different timeouts on one store", async () => {
+      const c = await connect(library, server, upstash, 2_000)
+      const prefix = `hang-${RUN}-${library}-two-timeouts`
+      const store = c.store()
+      const make = (timeout: number) =>
+        createRateLimiter({ policies: policy, store, prefix, timeout, onStoreError: 'deny', logger: false })
+      const [short, long] = [make(100), make(1_000)]
+      try {
+        expect((await long.limit('long')).reason).toBe('allowed')
+        // Redis is busy for 300 ms ahead of both calls, sent in the same tick.
+        const busy = c.sleep(0.3)
+        const answers = await Promise.all([short.limit('short'), long.limit('long')])
+        await busy
+        expect(answers.map((d) => d.reason)).toEqual(['store-error', 'allowed'])
+        await c.drain(store)
+        expect([await counted(prefix, 'short'), await counted(prefix, 'long')]).toEqual([0, 2])
+      } finally {
+        await short.close()
+        await long.close()
+        await c.close()
+      }
+    })
+
     it('does not send again a call skipped in time when a reset of its key was sent after it', async () => {
       const c = await connect(library, server, upstash)
       const prefix = `hang-${RUN}-${library}-stepped-reset`
@@ -313,6 +341,15 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
       vi.advanceTimersByTime(3_600_000)
       expect((await burst(limiter, 'id', 1, 5)).map((d) => d.reason)).toEqual(Array(5).fill('allowed'))
       expect(await counted(prefix, 'id')).toBe(10)
+      // Deadlines pass only when the test moves the clock: none is sent in real time, so neither
+      // a fake clock moved before the call is sent nor a Redis slow in real time fails a call.
+      const moved = limiter.limit('id')
+      vi.advanceTimersByTime(TIMEOUT_MS - 2)
+      expect((await moved).reason).toBe('allowed')
+      const slept = c.sleep(0.3)
+      expect((await limiter.limit('id')).reason).toBe('allowed')
+      await slept
+      expect(await counted(prefix, 'id')).toBe(12)
     } finally {
       await limiter.close()
       await c.close()

@@ -4,7 +4,7 @@ import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../q
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, counterKeys } from './keys.js'
-import { realNow, ServerClock } from './server-clock.js'
+import { realNow, ServerClock, timersAreReal } from './server-clock.js'
 
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
 export interface ScriptRunner {
@@ -78,6 +78,10 @@ interface Batch {
   replyTimer: ReturnType<typeof setTimeout> | undefined
   /** The store's count of resets sent when this batch was sent (see the NOSCRIPT branch of flush). */
   resetsBefore: number
+  /** The limiter's deadline of its calls (`performance.now()` ms, within 1 ms), 0 for none. */
+  atMs: number
+  /** `realNow()` when the batch was flushed (its reply timer's start). */
+  flushedAt: number
   /** `realNow()` when the batch was last handed to the client. */
   sentAt: number
   /** `realNow()` after which nobody waits for the batch any more (its earliest call's deadline). */
@@ -151,8 +155,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
   private stalled = false
   private watchdog: ReturnType<typeof setInterval> | undefined
-  /** The client's own timeout on a command, ms: a deadline of every call sent. */
-  private readonly ownTimeoutMs: number | undefined
+  /** The client's own timeout on a command, ms from each time it is handed over. */
+  private readonly commandTimeoutMs: number | undefined
   /** Deadlines on the server's clock, or undefined where calls carry none (a Cluster). */
   private readonly serverClock: ServerClock | undefined
 
@@ -165,7 +169,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.maxBatch = settings.maxBatch
     this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
-    this.ownTimeoutMs = settings.commandTimeoutMs ?? settings.replyTimeoutMs
+    this.commandTimeoutMs = settings.commandTimeoutMs
     this.serverClock = settings.deadlines === false ? undefined : new ServerClock()
   }
 
@@ -212,8 +216,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
+    const atMs = call.atMs ?? 0
     let batch = this.queued
-    if (batch !== undefined && batch.args[0] !== nowArg) {
+    // One deadline per script call: a call whose deadline differs (another limiter's `timeout`, a
+    // long synchronous stretch since the batch began) starts a batch of its own, so that no call is
+    // skipped for another's deadline.
+    if (batch !== undefined && (batch.args[0] !== nowArg || Math.abs(atMs - batch.atMs) > 1)) {
       this.flush()
       batch = undefined
     }
@@ -228,6 +236,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         answered: false,
         replyTimer: undefined,
         resetsBefore: 0,
+        atMs,
+        flushedAt: 0,
         sentAt: 0,
         deadline: Number.POSITIVE_INFINITY,
         resent: false,
@@ -262,6 +272,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (batch === undefined) return
     this.queued = undefined
     batch.resetsBefore = this.resets
+    batch.flushedAt = realNow()
     if (this.replyTimeoutMs !== undefined) {
       batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
@@ -381,21 +392,23 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
 
   /**
    * The batch's deadline on the Redis server's clock, for the script (sets `batch.deadline`): the
-   * earliest of its calls' deadlines and of the client's own timeout; '0' (none) before any reply
-   * has given the server's clock. One per batch: its calls were queued in one tick.
+   * earliest of its calls' deadline (they are within 1 ms of each other), the client's own timeout
+   * on this command and the store's reply timeout; '0' (none) before any reply has given the
+   * server's clock, and under fake timers, where no deadline passes in real time.
    */
   private deadlineOf(batch: Batch): string {
-    if (this.serverClock === undefined) return '0'
-    // Calls' deadlines are on the limiter's clock (`performance.now()`, which fake timers may
-    // replace): what is left of each, counted from now on the real clock.
-    const limiterNow = performance.now()
-    let left = this.ownTimeoutMs ?? Number.POSITIVE_INFINITY
-    for (const call of batch.calls) {
-      const at = call.atMs
-      if (at !== undefined && at > 0 && at - limiterNow < left) left = at - limiterNow
-    }
-    batch.deadline = batch.sentAt + left
-    return String(this.serverClock.serverTime(batch.deadline))
+    batch.deadline = Number.POSITIVE_INFINITY
+    if (this.serverClock === undefined || !timersAreReal()) return '0'
+    let deadline = Number.POSITIVE_INFINITY
+    // The calls' deadline is on the limiter's clock (`performance.now()`): what is left of it,
+    // counted from now on the real clock.
+    if (batch.atMs > 0) deadline = batch.sentAt + (batch.atMs - performance.now())
+    if (this.commandTimeoutMs !== undefined)
+      deadline = Math.min(deadline, batch.sentAt + this.commandTimeoutMs)
+    if (this.replyTimeoutMs !== undefined)
+      deadline = Math.min(deadline, batch.flushedAt + this.replyTimeoutMs)
+    batch.deadline = deadline
+    return String(this.serverClock.serverTime(deadline))
   }
 
   private fail(batch: Batch, error: unknown): void {

@@ -75,6 +75,15 @@ describe('ServerClock: an upper bound on the Redis server clock minus this proce
     expect(clock.offsetMs! - TRUE_OFFSET).toBeLessThanOrEqual(1.2)
   })
 
+  it('drops the last period after a quiet spell: the clocks may have drifted since', () => {
+    const { clock, reply } = setup()
+    reply(0, 0.2, TRUE_OFFSET - 5)
+    reply(5 * OFFSET_PERIOD_MS, 0.2)
+    expect(clock.offsetMs).toBe(
+      Math.floor(5 * OFFSET_PERIOD_MS + 0.2 + TRUE_OFFSET) + 1 - 5 * OFFSET_PERIOD_MS,
+    )
+  })
+
   it('relearns from one sample when the server clock moved forward, and ignores replies to older sends', () => {
     const { clock, reply } = setup()
     reply(0, 0.2)

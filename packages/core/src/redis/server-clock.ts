@@ -9,9 +9,19 @@
  */
 export const realNow: () => number = performance.now.bind(performance)
 
+const realSetTimeout = globalThis.setTimeout
+
 /**
- * Samples are kept per period: the estimate is the least sample of this period and the one before,
- * so a server clock that stepped back, or drifted, is followed within two periods.
+ * False while a test's fake timers stand in for the real ones: deadlines then pass only when the
+ * test moves its clock, never in real time, so a call carries none.
+ */
+export function timersAreReal(): boolean {
+  return globalThis.setTimeout === realSetTimeout
+}
+
+/**
+ * Samples are kept per period: the estimate is the least sample of this period and the one just
+ * before it, so a server clock that stepped back, or drifted, is followed within two periods.
  */
 export const OFFSET_PERIOD_MS = 10_000
 
@@ -51,7 +61,8 @@ export class ServerClock {
     const sample = serverMs + 1 - sentAt
     const now = this.now()
     if (now >= this.periodEndsAt) {
-      this.previous = this.current
+      // After a quiet spell the last period is old news: the clocks may have drifted since.
+      this.previous = now < this.periodEndsAt + OFFSET_PERIOD_MS ? this.current : Number.POSITIVE_INFINITY
       this.current = Number.POSITIVE_INFINITY
       this.periodEndsAt = now + OFFSET_PERIOD_MS
     }
