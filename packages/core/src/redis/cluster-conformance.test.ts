@@ -1,12 +1,14 @@
 import { describeRedisServer, type RedisCluster, startRedisCluster } from '@floodgate/tools'
-import { Cluster } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import { createCluster } from 'redis'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import { runStoreConformance } from '../testing/index.js'
+import { cachedDigest, clusterSlot, counterKey } from './keys.js'
 import { redisStore } from './redis-store.js'
+import type { ServerClock } from './server-clock.js'
 
 describeRedisServer('redisStore conformance on a Redis Cluster', () => {
   let cluster: RedisCluster
@@ -74,4 +76,55 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
       expect(again.map((d) => d.reason)).toEqual(ids.map(() => 'limited'))
     }
   })
+
+  it('computes the hash slot of a digest as Redis does', async () => {
+    const tags = Array.from({ length: 200 }, (_, i) => cachedDigest(`slot-${i}`))
+    const slots = await Promise.all(tags.map((tag) => ioredis.cluster('KEYSLOT', `x{${tag}}y`)))
+    expect(tags.map(clusterSlot)).toEqual(slots)
+  })
+
+  it('counts nothing late when one node hangs, each slot learning its own node clock', async () => {
+    const admin = new Redis(cluster.servers[0]!.url, { maxRetriesPerRequest: 0 })
+    try {
+      for (const client of [ioredis, nodeRedis]) {
+        const prefix = `hang-${client === ioredis ? 'io' : 'node'}-${Date.now()}`
+        const store = redisStore({ client, logger: false })
+        const limiter = createRateLimiter({
+          policies: fixedWindow({ name: 'w', limit: 1_000_000, window: '1 h' }),
+          store,
+          prefix,
+          timeout: 250,
+          onStoreError: 'deny',
+          denyCache: false,
+          logger: false,
+        })
+        const ids = Array.from({ length: 30 }, (_, i) => `user-${i}`)
+        const first = await Promise.all(ids.map((id) => limiter.limit(id)))
+        expect(first.map((d) => d.reason)).toEqual(ids.map(() => 'allowed'))
+        const clocks = (store as unknown as { slotClocks: Map<number, ServerClock> }).slotClocks
+        expect([...clocks.keys()].sort()).toEqual(
+          [...new Set(ids.map((id) => clusterSlot(cachedDigest(id))))].sort(),
+        )
+
+        // One master hangs for 2 s; the calls for its slots are answered as failures at 250 ms.
+        await admin.call('CLIENT', 'PAUSE', '2000', 'ALL')
+        const during = await Promise.all(ids.map((id) => limiter.limit(id)))
+        const failed = during.filter((d) => d.reason === 'store-error').length
+        expect(failed).toBeGreaterThan(0)
+        expect(during.filter((d) => d.reason === 'allowed')).toHaveLength(ids.length - failed)
+        // Answered once the pause is over, after the commands paused before it have run.
+        await admin.ping()
+        const counted = await Promise.all(
+          ids.map(async (id) => {
+            const values = await ioredis.hvals(counterKey(prefix, id, 'w'))
+            return values.reduce((sum, v) => sum + Number(v), 0)
+          }),
+        )
+        expect(counted).toEqual(during.map((d) => (d.reason === 'allowed' ? 2 : 1)))
+        await limiter.close()
+      }
+    } finally {
+      admin.disconnect()
+    }
+  }, 30_000)
 })

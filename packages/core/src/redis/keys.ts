@@ -44,3 +44,17 @@ export function cachedDigest(id: string): string {
   young.set(id, d)
   return d
 }
+
+/**
+ * The Redis Cluster slot of a hash tag: CRC16 (XMODEM) of its bytes, modulo 16384, as Redis
+ * computes it. Digests are ASCII, so their bytes are their character codes.
+ */
+export function clusterSlot(tag: string): number {
+  let crc = 0
+  for (let i = 0; i < tag.length; i++) {
+    crc ^= (tag.charCodeAt(i) & 0xff) << 8
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc & 16383
+}

@@ -47,7 +47,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     maxBatch: detected.cluster ? 1 : MAX_BATCH,
     replyTimeoutMs: detected.replyTimeoutMs,
     commandTimeoutMs: detected.commandTimeoutMs,
-    // A Cluster's nodes may not agree on the time: no deadlines there (see ScriptStoreSettings).
-    deadlines: !detected.cluster,
+    // A Cluster's nodes may not agree on the time: its clock is learned per slot.
+    clockPerSlot: detected.cluster,
   })
 }

@@ -3,7 +3,7 @@ import type { Policy, PolicyOutcome } from '../policies/types.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
-import { cachedDigest, counterKeys } from './keys.js'
+import { cachedDigest, clusterSlot, counterKeys } from './keys.js'
 import { realNow, ServerClock, timersAreReal } from './server-clock.js'
 
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
@@ -31,18 +31,18 @@ export interface ScriptStoreSettings {
    */
   replyTimeoutMs?: number | undefined
   /**
-   * The client's own timeout on a command from when the store hands it over (ioredis
+   * The client's own timeout on a command from each time the store hands it over (ioredis
    * `commandTimeout`): a call it failed has been answered, so the script must not count it after
-   * that either. `replyTimeoutMs` serves as well; undefined for none.
+   * that either; undefined for none. (`replyTimeoutMs` bounds the deadline too, from the first send.)
    */
   commandTimeoutMs?: number | undefined
   /**
-   * Whether each call carries its deadline on the server's clock, for the script to skip a call
-   * that reaches Redis after it. Default true. False for a Cluster, whose nodes' clocks may differ
-   * from each other by more than a deadline: one estimate of "the server's clock" would have
-   * on-time calls skipped on the node whose clock is ahead.
+   * Whether the server's clock is learned per Cluster hash slot rather than once: a Cluster's nodes
+   * may disagree on the time by more than a deadline, and one estimate for all would have on-time
+   * calls skipped on the node whose clock runs ahead. A slot lives on one node at a time, and a
+   * call's keys share one slot (`maxBatch` 1). Default false.
    */
-  deadlines?: boolean
+  clockPerSlot?: boolean
   /**
    * Once the client is taken for silent (STALL_MS), still let one call through per STALL_MS to find
    * out. False for Redis clients, whose commands share one connection: one unanswered means all
@@ -88,6 +88,8 @@ interface Batch {
   deadline: number
   /** Whether it was sent again after Redis skipped it in time (the server's clock moved forward). */
   resent: boolean
+  /** The server's clock as learned for the batch's node. */
+  clock: ServerClock
 }
 
 /**
@@ -157,8 +159,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private watchdog: ReturnType<typeof setInterval> | undefined
   /** The client's own timeout on a command, ms from each time it is handed over. */
   private readonly commandTimeoutMs: number | undefined
-  /** Deadlines on the server's clock, or undefined where calls carry none (a Cluster). */
-  private readonly serverClock: ServerClock | undefined
+  /** The server's clock, learned from replies (the one for a store not on a Cluster). */
+  private readonly serverClock = new ServerClock()
+  /** On a Cluster: the server's clock per hash slot, learned from that slot's replies. */
+  private readonly slotClocks: Map<number, ServerClock> | undefined
 
   constructor(
     private readonly runner: ScriptRunner,
@@ -170,7 +174,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
     this.commandTimeoutMs = settings.commandTimeoutMs
-    this.serverClock = settings.deadlines === false ? undefined : new ServerClock()
+    this.slotClocks = settings.clockPerSlot === true ? new Map() : undefined
   }
 
   /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
@@ -217,6 +221,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     const atMs = call.atMs ?? 0
+    const tag = cachedDigest(id)
     let batch = this.queued
     // One deadline per script call: a call whose deadline differs (another limiter's `timeout`, a
     // long synchronous stretch since the batch began) starts a batch of its own, so that no call is
@@ -241,10 +246,11 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         sentAt: 0,
         deadline: Number.POSITIVE_INFINITY,
         resent: false,
+        clock: this.slotClocks === undefined ? this.serverClock : this.slotClock(tag),
       }
       this.queued = batch
     }
-    const head = `${prefix}:{${cachedDigest(id)}`
+    const head = `${prefix}:{${tag}`
     for (const tail of list.tails) batch.keys.push(head + tail)
     if (cost === 1 && !peek && list.spec === batch.spec) batch.args.push('1')
     else {
@@ -347,7 +353,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     const length = 1 + 4 * policyCount + (injected ? 1 : 0)
     if (Array.isArray(reply)) {
       if (reply.length === length) {
-        this.serverClock?.observe(Number(reply[injected ? length - 1 : 0]), batch.sentAt)
+        batch.clock.observe(Number(reply[injected ? length - 1 : 0]), batch.sentAt)
       } else if (reply.length === 2 && Number(reply[0]) === -1) {
         this.skipped(batch, Number(reply[1]))
         return
@@ -379,8 +385,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
    */
   private skipped(batch: Batch, serverMs: number): void {
     if (batch.answered) return
-    if (realNow() < batch.deadline && this.serverClock !== undefined) {
-      this.serverClock.relearn(serverMs, batch.sentAt)
+    if (realNow() < batch.deadline) {
+      batch.clock.relearn(serverMs, batch.sentAt)
       if (!batch.resent && !this.resetSince(batch)) {
         batch.resent = true
         this.dispatch(batch)
@@ -398,7 +404,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
    */
   private deadlineOf(batch: Batch): string {
     batch.deadline = Number.POSITIVE_INFINITY
-    if (this.serverClock === undefined || !timersAreReal()) return '0'
+    if (!timersAreReal()) return '0'
     let deadline = Number.POSITIVE_INFINITY
     // The calls' deadline is on the limiter's clock (`performance.now()`): what is left of it,
     // counted from now on the real clock.
@@ -408,7 +414,18 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.replyTimeoutMs !== undefined)
       deadline = Math.min(deadline, batch.flushedAt + this.replyTimeoutMs)
     batch.deadline = deadline
-    return String(this.serverClock.serverTime(deadline))
+    return String(batch.clock.serverTime(deadline))
+  }
+
+  /** The server's clock learned for one Cluster hash slot (the node that holds it). */
+  private slotClock(tag: string): ServerClock {
+    const slot = clusterSlot(tag)
+    let clock = this.slotClocks!.get(slot)
+    if (clock === undefined) {
+      clock = new ServerClock()
+      this.slotClocks!.set(slot, clock)
+    }
+    return clock
   }
 
   private fail(batch: Batch, error: unknown): void {
