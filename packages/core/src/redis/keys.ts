@@ -45,16 +45,26 @@ export function cachedDigest(id: string): string {
   return d
 }
 
+/** CRC16 (XMODEM, polynomial 0x1021) of each byte value, as Redis Cluster hashes keys. */
+const CRC16_TABLE = (() => {
+  const table = new Uint16Array(256)
+  for (let byte = 0; byte < 256; byte++) {
+    let crc = byte << 8
+    for (let bit = 0; bit < 8; bit++)
+      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+    table[byte] = crc
+  }
+  return table
+})()
+
 /**
- * The Redis Cluster slot of a hash tag: CRC16 (XMODEM) of its bytes, modulo 16384, as Redis
- * computes it. Digests are ASCII, so their bytes are their character codes.
+ * The Redis Cluster slot of a hash tag: CRC16 of its bytes, modulo 16384, as Redis computes it.
+ * Digests are ASCII, so their bytes are their character codes.
  */
 export function clusterSlot(tag: string): number {
   let crc = 0
   for (let i = 0; i < tag.length; i++) {
-    crc ^= (tag.charCodeAt(i) & 0xff) << 8
-    for (let bit = 0; bit < 8; bit++)
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+    crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[((crc >> 8) ^ tag.charCodeAt(i)) & 0xff]!
   }
   return crc & 16383
 }
