@@ -112,3 +112,30 @@ describe('the reply timeout', () => {
     expect(detectClient(new Redis({ lazyConnect: true, commandTimeout: 200 })).replyTimeoutMs).toBeUndefined()
   })
 })
+
+describe("the client's own timeouts, which bound a call's deadline", () => {
+  it('are read from ioredis, its Cluster (under redisOptions) and node-redis', () => {
+    const io = detectClient(new Redis({ lazyConnect: true, commandTimeout: 200, socketTimeout: 220 }))
+    expect([io.commandTimeoutMs, io.socketTimeoutMs, io.socketTimeoutFromWrite]).toEqual([200, 220, false])
+    const ioCluster = detectClient(
+      new Cluster([{ host: '127.0.0.1', port: 1 }], {
+        lazyConnect: true,
+        redisOptions: { commandTimeout: 150, socketTimeout: 170 },
+      }),
+    )
+    expect([ioCluster.commandTimeoutMs, ioCluster.socketTimeoutMs]).toEqual([150, 170])
+    const node = detectClient(
+      createClient({
+        commandOptions: { timeout: 200 },
+        socket: { socketTimeout: 5_000, reconnectStrategy: 50 },
+      }),
+    )
+    expect([node.commandTimeoutMs, node.socketTimeoutMs, node.socketTimeoutFromWrite]).toEqual([
+      200,
+      5_000,
+      true,
+    ])
+    const none = detectClient(new Redis({ lazyConnect: true }))
+    expect([none.commandTimeoutMs, none.socketTimeoutMs]).toEqual([undefined, undefined])
+  })
+})

@@ -59,6 +59,14 @@ export interface DetectedClient {
    * node-redis `commandOptions.timeout`): a call it failed must not count after it either.
    */
   commandTimeoutMs: number | undefined
+  /**
+   * The client's socket timeout, which fails every command on the connection when it fires: ioredis
+   * `socketTimeout` runs from the first write with none pending (or the last data received while
+   * commands wait); node-redis `socket.socketTimeout` from the last activity on the socket.
+   */
+  socketTimeoutMs: number | undefined
+  /** Whether `socketTimeoutMs` runs from the last write (node-redis) rather than the last reply. */
+  socketTimeoutFromWrite: boolean
 }
 
 export function detectClient(client: unknown): DetectedClient {
@@ -74,6 +82,12 @@ export function detectClient(client: unknown): DetectedClient {
     'Invalid `redisStore.client`: expected an ioredis client (new Redis() or new Cluster()) or a node-redis client (createClient() or createCluster()).',
     { option: 'redisStore.client', value: client },
   )
+}
+
+/** An ioredis Cluster's options for its node connections. */
+function redisOptions(client: IoredisClient): Record<string, unknown> | undefined {
+  if (client.isCluster !== true) return undefined
+  return (client.options as { redisOptions?: Record<string, unknown> } | undefined)?.redisOptions
 }
 
 /** A timeout setting in ms, if set to one. */
@@ -115,7 +129,10 @@ function ioredis(client: IoredisClient): DetectedClient {
     cluster: client.isCluster === true,
     // ioredis's `commandTimeout` covers a command until its reply.
     replyTimeoutMs: undefined,
-    commandTimeoutMs: positiveMs(options.commandTimeout),
+    // A Cluster takes its node connections' settings under `redisOptions`.
+    commandTimeoutMs: positiveMs(options.commandTimeout ?? redisOptions(client)?.commandTimeout),
+    socketTimeoutMs: positiveMs(options.socketTimeout ?? redisOptions(client)?.socketTimeout),
+    socketTimeoutFromWrite: false,
     problems,
     runner: {
       // ioredis flattens array arguments one level, so the arrays go as they are (no spread).
@@ -161,6 +178,8 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
     problems,
     replyTimeoutMs: timeout,
     commandTimeoutMs: timeout,
+    socketTimeoutMs: positiveMs(socket.socketTimeout),
+    socketTimeoutFromWrite: true,
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),

@@ -6,6 +6,7 @@ import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import { runStoreConformance } from '../testing/index.js'
+import { DECIDE_SCRIPT } from './decide-script.js'
 import { cachedDigest, clusterSlot, counterKey } from './keys.js'
 import { redisStore } from './redis-store.js'
 import type { ServerClock } from './server-clock.js'
@@ -83,9 +84,11 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
     expect(tags.map(clusterSlot)).toEqual(slots)
   })
 
-  it('counts nothing late when one node hangs, each slot learning its own node clock', async () => {
+  it('counts nothing late when one node hangs, on slots not seen before too, each slot learning its own clock', async () => {
     const admin = new Redis(cluster.servers[0]!.url, { maxRetriesPerRequest: 0 })
     try {
+      // Every node holds the script: a NOSCRIPT would leave late calls unsent for a reason of its own.
+      await Promise.all(ioredis.nodes('master').map((node) => node.script('LOAD', DECIDE_SCRIPT)))
       for (const client of [ioredis, nodeRedis]) {
         const prefix = `hang-${client === ioredis ? 'io' : 'node'}-${Date.now()}`
         const store = redisStore({ client, logger: false })
@@ -98,15 +101,11 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
           denyCache: false,
           logger: false,
         })
-        const ids = Array.from({ length: 30 }, (_, i) => `user-${i}`)
-        const first = await Promise.all(ids.map((id) => limiter.limit(id)))
-        expect(first.map((d) => d.reason)).toEqual(ids.map(() => 'allowed'))
-        const clocks = (store as unknown as { slotClocks: Map<number, ServerClock> }).slotClocks
-        expect([...clocks.keys()].sort()).toEqual(
-          [...new Set(ids.map((id) => clusterSlot(cachedDigest(id))))].sort(),
-        )
+        // One slot's reply gives the first estimate for every slot not seen yet.
+        expect((await limiter.limit('first')).reason).toBe('allowed')
 
         // One master hangs for 2 s; the calls for its slots are answered as failures at 250 ms.
+        const ids = Array.from({ length: 30 }, (_, i) => `user-${i}`)
         await admin.call('CLIENT', 'PAUSE', '2000', 'ALL')
         const during = await Promise.all(ids.map((id) => limiter.limit(id)))
         const failed = during.filter((d) => d.reason === 'store-error').length
@@ -120,7 +119,10 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
             return values.reduce((sum, v) => sum + Number(v), 0)
           }),
         )
-        expect(counted).toEqual(during.map((d) => (d.reason === 'allowed' ? 2 : 1)))
+        expect(counted).toEqual(during.map((d) => (d.reason === 'allowed' ? 1 : 0)))
+        const clocks = (store as unknown as { slotClocks: Map<number, ServerClock> }).slotClocks
+        const slots = new Set(['first', ...ids].map((id) => clusterSlot(cachedDigest(id))))
+        expect(clocks.size).toBe(slots.size)
         await limiter.close()
       }
     } finally {

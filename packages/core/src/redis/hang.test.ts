@@ -328,6 +328,50 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
     })
   })
 
+  it("counts nothing late through ioredis when its socket timeout fails a call before the call's other deadlines", async () => {
+    // The settings of docs/security.md but for the command timeout, so that the socket timeout
+    // (from the first write that waits) binds first.
+    const client = new Redis(server.url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 2_000,
+      socketTimeout: 220,
+      retryStrategy: (attempt) => Math.min(attempt * 20, 200),
+    })
+    client.on('error', () => undefined)
+    await new Promise((resolve) => client.once('ready', resolve))
+    const prefix = `hang-${RUN}-ioredis-socket-timeout`
+    const store = redisStore({ client, logger: false })
+    const limiter = createRateLimiter({
+      policies: policy,
+      store,
+      prefix,
+      timeout: 1_000,
+      onStoreError: 'deny',
+      denyCache: false,
+      logger: false,
+    })
+    try {
+      expect((await limiter.limit('id')).reason).toBe('allowed')
+      // Redis sleeps 500 ms on the store's connection; at 220 ms ioredis closes it, failing the call.
+      const slept = client.call('DEBUG', 'SLEEP', '0.5').catch(() => undefined)
+      expect((await limiter.limit('id')).reason).toBe('store-error')
+      await slept
+      // Redis then reads and runs what the closed connection carried, in the same turn of its loop
+      // as the first PING: after the second, it has.
+      await admin.ping()
+      await admin.ping()
+      expect(await counted(prefix, 'id')).toBe(1)
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve))
+      expect((await limiter.limit('id')).reason).toBe('allowed')
+      expect(await counted(prefix, 'id')).toBe(2)
+    } finally {
+      await limiter.close()
+      client.disconnect()
+    }
+  })
+
   // Through ioredis: node-redis fails its commands under fake timers, with or without Floodgate.
   it('counts on-time calls under fake timers, however far the fake clock moves', async () => {
     const c = await connect('ioredis', server, upstash)

@@ -47,6 +47,8 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     maxBatch: detected.cluster ? 1 : MAX_BATCH,
     replyTimeoutMs: detected.replyTimeoutMs,
     commandTimeoutMs: detected.commandTimeoutMs,
+    socketTimeoutMs: detected.socketTimeoutMs,
+    socketTimeoutFromWrite: detected.socketTimeoutFromWrite,
     // A Cluster's nodes may not agree on the time: its clock is learned per slot.
     clockPerSlot: detected.cluster,
   })

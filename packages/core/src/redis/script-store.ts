@@ -37,6 +37,13 @@ export interface ScriptStoreSettings {
    */
   commandTimeoutMs?: number | undefined
   /**
+   * The client's socket timeout, which fails every command on the connection when it fires; from
+   * the last write (`socketTimeoutFromWrite`, node-redis) or, for ioredis, from the last data
+   * received while commands wait (the store takes its own last reply: no later than that).
+   */
+  socketTimeoutMs?: number | undefined
+  socketTimeoutFromWrite?: boolean
+  /**
    * Whether the server's clock is learned per Cluster hash slot rather than once: a Cluster's nodes
    * may disagree on the time by more than a deadline, and one estimate for all would have on-time
    * calls skipped on the node whose clock runs ahead. A slot lives on one node at a time, and a
@@ -86,6 +93,8 @@ interface Batch {
   sentAt: number
   /** `realNow()` after which nobody waits for the batch any more (its earliest call's deadline). */
   deadline: number
+  /** `deadline` but for the socket timeout, which only fires if no reply comes on the socket. */
+  strictDeadline: number
   /** Whether it was sent again after Redis skipped it in time (the server's clock moved forward). */
   resent: boolean
   /** The server's clock as learned for the batch's node. */
@@ -159,6 +168,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private watchdog: ReturnType<typeof setInterval> | undefined
   /** The client's own timeout on a command, ms from each time it is handed over. */
   private readonly commandTimeoutMs: number | undefined
+  private readonly socketTimeoutMs: number | undefined
+  private readonly socketTimeoutFromWrite: boolean
+  /** `realNow()` of the last reply, the send of the last command sent, and of the last answered. */
+  private repliedAt = 0
+  private lastSentAt = 0
+  private repliedUpTo = 0
+  /** On a Cluster: the last offset learned on any slot, the first estimate of a slot not seen yet. */
+  private lastOffsetMs: number | undefined
   /** The server's clock, learned from replies (the one for a store not on a Cluster). */
   private readonly serverClock = new ServerClock()
   /** On a Cluster: the server's clock per hash slot, learned from that slot's replies. */
@@ -174,6 +191,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.probeWhenStalled = settings.probeWhenStalled ?? false
     this.replyTimeoutMs = settings.replyTimeoutMs
     this.commandTimeoutMs = settings.commandTimeoutMs
+    this.socketTimeoutMs = settings.socketTimeoutMs
+    this.socketTimeoutFromWrite = settings.socketTimeoutFromWrite ?? false
     this.slotClocks = settings.clockPerSlot === true ? new Map() : undefined
   }
 
@@ -245,6 +264,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         flushedAt: 0,
         sentAt: 0,
         deadline: Number.POSITIVE_INFINITY,
+        strictDeadline: Number.POSITIVE_INFINITY,
         resent: false,
         clock: this.slotClocks === undefined ? this.serverClock : this.slotClock(tag),
       }
@@ -283,13 +303,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
     }
-    this.dispatch(batch)
+    this.dispatch(batch, batch.flushedAt)
   }
 
-  /** Hands the batch to the client, with its deadline as of now. */
-  private dispatch(batch: Batch): void {
+  /** Hands the batch to the client, with its deadline as of `now` (`realNow()`). */
+  private dispatch(batch: Batch, now: number): void {
     const { keys, args } = batch
-    batch.sentAt = realNow()
+    batch.sentAt = now
     args[2] = this.deadlineOf(batch)
     const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
     sent?.then(
@@ -305,6 +325,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         // A reset sent since would run before the EVAL and leave this decision's count standing:
         // Redis ran nothing, so answering the calls as failed keeps every call in its order.
         if (this.resetSince(batch)) return this.fail(batch, lostScript(this.name))
+        // A new command: its own deadline, counted from now.
+        batch.sentAt = realNow()
+        args[2] = this.deadlineOf(batch)
         this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
           (reply) => this.deliver(batch, reply),
           (evalError: unknown) => this.fail(batch, evalError),
@@ -330,15 +353,17 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       this.watch()
     }
     this.outstanding++
+    const sentAt = batch.sentAt
+    if (sentAt > this.lastSentAt) this.lastSentAt = sentAt
     return sent.then(
       (reply) => {
         this.outstanding--
-        this.heard()
+        this.heard(sentAt)
         return reply
       },
       (error: unknown) => {
         this.outstanding--
-        if (!isTimeout(error)) this.heard()
+        if (!isTimeout(error)) this.heard(sentAt)
         throw error
       },
     )
@@ -354,6 +379,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (Array.isArray(reply)) {
       if (reply.length === length) {
         batch.clock.observe(Number(reply[injected ? length - 1 : 0]), batch.sentAt)
+        if (this.slotClocks !== undefined) this.lastOffsetMs = batch.clock.offsetMs
       } else if (reply.length === 2 && Number(reply[0]) === -1) {
         this.skipped(batch, Number(reply[1]))
         return
@@ -385,13 +411,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
    */
   private skipped(batch: Batch, serverMs: number): void {
     if (batch.answered) return
-    if (realNow() < batch.deadline) {
-      batch.clock.relearn(serverMs, batch.sentAt)
-      if (!batch.resent && !this.resetSince(batch)) {
-        batch.resent = true
-        this.dispatch(batch)
-        return
-      }
+    const now = realNow()
+    if (now < batch.deadline) batch.clock.relearn(serverMs, batch.sentAt)
+    // Before the deadline, or past it only by the socket timeout's, which cannot have fired: this
+    // reply came on the socket.
+    if (now < batch.strictDeadline && !batch.resent && !this.resetSince(batch)) {
+      batch.resent = true
+      this.dispatch(batch, now)
+      return
     }
     this.fail(batch, tooLate(this.name))
   }
@@ -413,6 +440,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       deadline = Math.min(deadline, batch.sentAt + this.commandTimeoutMs)
     if (this.replyTimeoutMs !== undefined)
       deadline = Math.min(deadline, batch.flushedAt + this.replyTimeoutMs)
+    batch.strictDeadline = deadline
+    if (this.socketTimeoutMs !== undefined) {
+      // node-redis's runs from the last write, this one. ioredis's from the last data received
+      // while commands wait: while any of the store's does, no later than its last reply.
+      const from =
+        this.socketTimeoutFromWrite || this.lastSentAt <= this.repliedUpTo ? batch.sentAt : this.repliedAt
+      deadline = Math.min(deadline, from + this.socketTimeoutMs)
+    }
     batch.deadline = deadline
     return String(batch.clock.serverTime(deadline))
   }
@@ -423,6 +458,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     let clock = this.slotClocks!.get(slot)
     if (clock === undefined) {
       clock = new ServerClock()
+      // Another node's clock until this slot's first reply: an upper bound for the nodes seen so
+      // far, and a node whose clock runs ahead has its calls sent again (`skipped`).
+      clock.seed(this.lastOffsetMs)
       this.slotClocks!.set(slot, clock)
     }
     return clock
@@ -482,7 +520,11 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.stopWatching()
   }
 
-  private heard(): void {
+  private heard(sentAt: number): void {
+    if (this.socketTimeoutMs !== undefined) {
+      this.repliedAt = realNow()
+      if (sentAt > this.repliedUpTo) this.repliedUpTo = sentAt
+    }
     this.heardAtMs = performance.now()
     this.stalled = false
   }

@@ -69,6 +69,14 @@ export class ServerClock {
     if (sample < this.current) this.current = sample
   }
 
+  /**
+   * A first estimate from elsewhere (another node's), until the first reply: that reply's period
+   * starts afresh, so the estimate is dropped then.
+   */
+  seed(offsetMs: number | undefined): void {
+    if (offsetMs !== undefined && this.offsetMs === undefined) this.current = offsetMs
+  }
+
   /** Forgets every sample but this one: the server's clock moved forward. */
   relearn(serverMs: number, sentAt: number): void {
     this.current = Number.POSITIVE_INFINITY

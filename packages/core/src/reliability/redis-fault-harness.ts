@@ -105,6 +105,13 @@ export class InFlightCounter {
               settle()
               call.fail(error)
             },
+            // The store reads the call's deadline when it sends it.
+            get atMs() {
+              return call.atMs
+            },
+            get settled() {
+              return call.settled
+            },
           })
         } catch (error) {
           settle()
