@@ -246,23 +246,33 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
     },
   )
 
+  /**
+   * A limiter whose store has learned the server's clock from one call, then is set back as if the
+   * server's clock had since stepped a minute forward.
+   */
+  async function steppedForward(library: Library, name: string) {
+    const c = await connect(library, server, upstash)
+    const prefix = `hang-${RUN}-${library}-${name}`
+    const store = c.store()
+    const limiter = createRateLimiter({ policies: policy, store, prefix, timeout: TIMEOUT_MS, logger: false })
+    expect((await limiter.limit('id')).reason).toBe('allowed')
+    const clock = (store as unknown as { serverClock: ServerClock }).serverClock
+    clock.relearn((await serverMs()) - 60_000, realNow())
+    return {
+      prefix,
+      limiter,
+      clock,
+      async close() {
+        await limiter.close()
+        await c.close()
+      },
+    }
+  }
+
   describe.each(['ioredis', 'node-redis'] as const)('through %s', (library) => {
     it('learns that the server clock moved forward from a call skipped in time, and sends it again, counting it once', async () => {
-      const c = await connect(library, server, upstash)
-      const prefix = `hang-${RUN}-${library}-stepped`
-      const store = c.store()
-      const limiter = createRateLimiter({
-        policies: policy,
-        store,
-        prefix,
-        timeout: TIMEOUT_MS,
-        logger: false,
-      })
+      const { prefix, limiter, clock, close } = await steppedForward(library, 'stepped')
       try {
-        expect((await limiter.limit('id')).reason).toBe('allowed')
-        // As if the server's clock had stepped a minute forward since the store learned it.
-        const clock = (store as unknown as { serverClock: ServerClock }).serverClock
-        clock.relearn((await serverMs()) - 60_000, realNow())
         const decisions = await burst(limiter, 'id', 2, 10)
         expect(decisions.map((d) => d.reason)).toEqual(Array(20).fill('allowed'))
         expect(await counted(prefix, 'id')).toBe(21)
@@ -270,8 +280,7 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
         const before = await serverMs()
         expect(clock.serverTime(realNow())).toBeGreaterThanOrEqual(before)
       } finally {
-        await limiter.close()
-        await c.close()
+        await close()
       }
     })
 
@@ -299,20 +308,8 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
     })
 
     it('does not send again a call skipped in time when a reset of its key was sent after it', async () => {
-      const c = await connect(library, server, upstash)
-      const prefix = `hang-${RUN}-${library}-stepped-reset`
-      const store = c.store()
-      const limiter = createRateLimiter({
-        policies: policy,
-        store,
-        prefix,
-        timeout: TIMEOUT_MS,
-        logger: false,
-      })
+      const { prefix, limiter, close } = await steppedForward(library, 'stepped-reset')
       try {
-        expect((await limiter.limit('id')).reason).toBe('allowed')
-        const clock = (store as unknown as { serverClock: ServerClock }).serverClock
-        clock.relearn((await serverMs()) - 60_000, realNow())
         const decision = limiter.limit('id')
         const reset = limiter.reset('id')
         expect((await decision).reason).toBe('store-error')
@@ -322,8 +319,7 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
         expect((await limiter.limit('id')).reason).toBe('allowed')
         expect(await counted(prefix, 'id')).toBe(1)
       } finally {
-        await limiter.close()
-        await c.close()
+        await close()
       }
     })
   })
