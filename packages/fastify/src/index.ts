@@ -91,6 +91,14 @@ function trustsEveryHop(request: FastifyRequest): boolean {
 /** Options that choose a limiter: a route giving any of them does not inherit the plugin's. */
 const LIMIT_CHOICE = ['limiter', 'policies', 'tiers', 'defaultTier'] as const
 
+/**
+ * A request decoration: the mark of the plugin instance whose route-level hook let the request
+ * through, so that instance's app-level hook knows the route at once, without building
+ * `request.routeOptions` (a fresh object on every read).
+ */
+const PASSED = Symbol('floodgate passed')
+type Marked = FastifyRequest & { [PASSED]?: symbol }
+
 const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, options) => {
   // Fastify's own register options (`FastifyRegisterOptions`) reach the plugin too: not Floodgate's.
   const {
@@ -118,6 +126,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   const perRoute = new WeakMap<RateLimitRouteOptions, RateLimitHandler<FastifyRequest, OnLimited>>()
 
   if (!fastify.hasRequestDecorator('rateLimit')) fastify.decorateRequest('rateLimit', undefined)
+  if (!fastify.hasRequestDecorator(PASSED)) fastify.decorateRequest(PASSED, undefined)
 
   // Routes declared before the plugin loaded get their limiter at their first request; keyed by
   // route rather than by config object, so that its prefix does not depend on which route sharing
@@ -155,7 +164,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     const handler = handlerOf(route.config?.rateLimit, route.method, route.url, true)
     route.config = { ...route.config, [seen]: true } as typeof route.config
     if (handler === undefined) return
-    const hook = onRequest(handler)
+    const hook = onRequest(handler, seen)
     const existing = route.onRequest
     route.onRequest = existing === undefined ? [hook] : [...[existing].flat(), hook]
   })
@@ -166,6 +175,10 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   // hook: after every onRequest hook, as on the routes above, and before the body is read.
   const unseenHooks = new Map<RateLimitHandler<FastifyRequest, OnLimited>, onRequestHookHandler>()
   fastify.addHook('preParsing', function floodgateUnseenRoutes(request, reply, payload, done) {
+    if ((request as Marked)[PASSED] === seen) {
+      done(null, payload)
+      return
+    }
     const config = routeConfig(request)
     if (config?.[seen] === true) {
       done(null, payload)
@@ -252,7 +265,10 @@ function routePrefix(base: unknown, route: string): unknown {
 
 // A callback hook, not an async one: on a remote store the limiter's promise is the only one a
 // request waits on, and on the memory store the hook calls `done` before it returns.
-function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequestHookHandler {
+function onRequest(
+  handler: RateLimitHandler<FastifyRequest, OnLimited>,
+  mark?: symbol,
+): onRequestHookHandler {
   const { onLimited } = handler
   function proceed(
     request: FastifyRequest,
@@ -261,6 +277,7 @@ function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequ
     decision: Decision | undefined,
   ): void {
     if (decision === undefined) {
+      ;(request as Marked)[PASSED] = mark
       done()
       return
     }
@@ -269,6 +286,7 @@ function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequ
       outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `request.rateLimit`.
       if (outcome.action === 'pass' && bindsBefore(request.rateLimit, decision)) {
+        ;(request as Marked)[PASSED] = mark
         done()
         return
       }
@@ -279,6 +297,7 @@ function onRequest(handler: RateLimitHandler<FastifyRequest, OnLimited>): onRequ
       return
     }
     if (outcome.action === 'pass') {
+      ;(request as Marked)[PASSED] = mark
       done()
       return
     }

@@ -37,6 +37,23 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('still limits a route it did not see after a request it let through was answered before its hook', async () => {
+      const app = fastify()
+      app.get('/early', async () => 'ok')
+      // An app-level preParsing hook added before the plugin's runs first: it answers /seen?stop after
+      // the plugin's route-level hook has counted it, so the plugin's own preParsing hook never sees it.
+      app.addHook('preParsing', async (request, reply) => {
+        if ((request.query as Record<string, unknown>).stop !== undefined) await reply.code(401).send('no')
+      })
+      await app.register(fastifyRateLimit, { policies: perMinute(3) })
+      app.get('/seen', async () => 'ok')
+      expect(await statuses(app, '/seen?stop', 1)).toEqual([401])
+      // One budget of three for both routes: the 401 took the first.
+      expect(await statuses(app, '/early', 3)).toEqual([200, 200, 429])
+      expect(await statuses(app, '/seen', 1)).toEqual([429])
+      await app.close()
+    })
+
     it('limits a route declared before the plugin was registered', async () => {
       const app = fastify()
       app.get('/early', async () => 'ok')
