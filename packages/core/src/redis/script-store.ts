@@ -219,7 +219,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
 
   /**
    * Queues the decision into this tick's batch (sent by `process.nextTick`, or at once when the
-   * batch is full, when the injected clock moved, or with `maxBatch` 1). Refusals (client not
+   * batch is full, when the injected clock moved or the call's deadline differs from the batch's,
+   * or with `maxBatch` 1). Refusals (client not
    * connected, Redis silent) throw here, so nothing waits on a call that will not be answered.
    */
   [SUBMIT](
