@@ -136,7 +136,7 @@ export function resolveLimiterOptions(
     invalidOption('policies', undefined, 'a policy, an array of policies, or `tiers` with `defaultTier`')
   }
   const prefix = o.prefix === undefined ? DEFAULT_PREFIX : o.prefix
-  if (typeof prefix !== 'string' || !PREFIX.test(prefix)) {
+  if (!isValidPrefix(prefix)) {
     invalidOption('prefix', prefix, '1 to 64 printable ASCII characters without spaces, `{` or `}`')
   }
   const store = o.store as RateLimitStore | undefined
