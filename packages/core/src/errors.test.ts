@@ -4,14 +4,16 @@ import { ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
 
 const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
 
-/** The anchor GitHub gives a Markdown heading: lower case, spaces to dashes, punctuation dropped. */
+/**
+ * The anchor GitHub gives a Markdown heading (github-slugger): lower case, punctuation dropped except
+ * `-` and `_` (connector punctuation), spaces to dashes. So `## ERR_X` is `#err_x`.
+ */
 function anchorOf(heading: string): string {
   return heading
     .trim()
     .toLowerCase()
-    .replace(/[^\w\- ]/g, '')
+    .replace(/[^\p{L}\p{M}\p{N}\p{Pc}\- ]/gu, '')
     .replaceAll(' ', '-')
-    .replaceAll('_', '-')
 }
 
 const headings = [...docs.matchAll(/^## (.+)$/gm)].map((m) => m[1]!)

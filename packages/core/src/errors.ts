@@ -53,7 +53,7 @@ export class FloodgateError extends Error {
     message: string,
     details: { option?: string; value?: unknown; cause?: unknown } = {},
   ) {
-    super(`${message} (${code}, see ${DOCS}#${code.toLowerCase().replaceAll('_', '-')})`, {
+    super(`${message} (${code}, see ${DOCS}#${code.toLowerCase()})`, {
       cause: details.cause,
     })
     this.code = code
