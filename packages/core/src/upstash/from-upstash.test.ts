@@ -71,6 +71,27 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect((await limiter.limit('client')).reason).toBe('allowed')
   })
 
+  it('peek() answers what limit() would, without charging: remaining after the request', async () => {
+    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: `fu-peek-${RUN}` })
+    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    const seen: unknown[] = []
+    // No partial denial here: Ratelimit's limit() counts a denied cost (docs/stores.md), peek cannot.
+    for (const cost of [1, 2, 1, 1, 1]) {
+      const peeked = await limiter.peek('client', { cost })
+      const decided = await limiter.limit('client', { cost })
+      const pick = (d: typeof decided) => [d.allowed, d.reason, d.remaining]
+      expect(pick(peeked)).toEqual(pick(decided))
+      seen.push(pick(decided))
+    }
+    expect(seen).toEqual([
+      [true, 'allowed', 4],
+      [true, 'allowed', 2],
+      [true, 'allowed', 1],
+      [true, 'allowed', 0],
+      [false, 'limited', 0],
+    ])
+  })
+
   it('denies a cost above the limit as cost-exceeds-limit, with no time to retry at', async () => {
     const ratelimit = new Ratelimit({
       redis,

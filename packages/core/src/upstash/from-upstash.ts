@@ -124,7 +124,10 @@ class UpstashLimiter implements RateLimiter {
         this.config.timeoutMs,
         'Upstash Ratelimit',
       )
-      return this.decision(r.remaining >= cost, r.limit ?? r.remaining, r.remaining, r.reset, cost)
+      // getRemaining is the quota left now; limit() answers what is left after an admitted request.
+      const admitted = r.remaining >= cost
+      const remaining = admitted ? r.remaining - cost : r.remaining
+      return this.decision(admitted, r.limit ?? r.remaining, remaining, r.reset, cost)
     } catch (error) {
       return this.failure(error, cost)
     }
