@@ -28,6 +28,25 @@ describe('resolveMiddlewareOptions', () => {
     )
   })
 
+  it('rejects, when created, a given limiter without the config and warnings the middleware reads', () => {
+    const real = createRateLimiter({ policies })
+    const limit = (id: string) => real.limit(id)
+    for (const limiter of [
+      { limit },
+      { limit, config: real.config },
+      { limit, warnings: real.warnings },
+      { limit, config: null, warnings: real.warnings },
+      { limit, config: real.config, warnings: {} },
+    ]) {
+      expect(() => resolveMiddlewareOptions({ limiter: limiter as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'limiter' }),
+      )
+    }
+    // A wrapper that carries them is a limiter.
+    const wrapper = { ...real, limit, peek: real.peek, reset: real.reset, close: real.close }
+    expect(resolveMiddlewareOptions({ limiter: wrapper }).limiter).toBe(wrapper)
+  })
+
   it('rejects an unknown option with the closest known name', () => {
     expect(() => resolveMiddlewareOptions({ policies, onLimted: () => {} } as never)).toThrow(
       /Unknown option "onLimted" in rateLimit\(\)\. Did you mean `onLimited`\?/,

@@ -123,8 +123,23 @@ export function checkMiddlewareOptions(
 function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLimiter {
   if (o.limiter === undefined) return createRateLimiterFromResolved(resolveLimiterOptions(o, known))
   const limiter = o.limiter as RateLimiter
-  if (limiter === null || typeof limiter !== 'object' || typeof limiter.limit !== 'function') {
-    invalidOption('limiter', limiter, 'a limiter made by createRateLimiter() or fromUpstash()')
+  // The middleware reads `config.shadow` and reports through `warnings`, so a wrapper of a limiter
+  // must carry both (its `config` and `warnings`): checked here, not on the first request.
+  if (
+    limiter === null ||
+    typeof limiter !== 'object' ||
+    typeof limiter.limit !== 'function' ||
+    limiter.config === null ||
+    typeof limiter.config !== 'object' ||
+    limiter.warnings === null ||
+    typeof limiter.warnings !== 'object' ||
+    typeof limiter.warnings.warn !== 'function'
+  ) {
+    invalidOption(
+      'limiter',
+      limiter,
+      'a limiter made by createRateLimiter() or fromUpstash(), or an object with its limit(), config and warnings',
+    )
   }
   const both = LIMITER_OPTIONS.find((name) => o[name] !== undefined)
   if (both !== undefined) {

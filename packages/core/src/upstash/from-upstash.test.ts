@@ -72,7 +72,11 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   })
 
   it('peek() answers what limit() would, without charging: remaining after the request', async () => {
-    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: `fu-peek-${RUN}` })
+    const ratelimit = new Ratelimit({
+      redis,
+      limiter: Ratelimit.fixedWindow(5, '60 s'),
+      prefix: `fu-peek-${RUN}`,
+    })
     const limiter = fromUpstash(ratelimit, { window: '60 s' })
     const seen: unknown[] = []
     // No partial denial here: Ratelimit's limit() counts a denied cost (docs/stores.md), peek cannot.
