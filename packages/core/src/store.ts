@@ -7,9 +7,16 @@ import type { Policy, PolicyOutcome } from './policies/types.js'
 export interface StoreRequest {
   /** The limiter's namespace (validated: no `{`, `}` or NUL). */
   readonly prefix: string
-  /** The identifier, already bounded in length by the limiter. Any string, including `*` or `{`. */
+  /**
+   * The identifier, already bounded by the limiter to `MAX_IDENTIFIER_LENGTH` (128) UTF-16 code
+   * units; longer ones arrive as digests starting with NUL. Any string, including `*`, `{` or a lone
+   * surrogate: key it by its code units as given (no byte encoding, normalisation or case folding).
+   */
   readonly id: string
-  /** The policies of this request's tier, in order; names are unique within the list. */
+  /**
+   * The policies of this request's tier, in order; names are unique within the list. Tiers may give
+   * one name other limits (never another kind or period): read them from here on every call.
+   */
   readonly policies: readonly Policy[]
   /** A positive safe integer. */
   readonly cost: number
@@ -19,7 +26,10 @@ export interface StoreRequest {
 
 /** A store's answer: the time it decided at and one outcome per policy, in request order. */
 export interface StoreResponse {
-  /** The store's clock at the decision, epoch ms. Headers' delta seconds are computed from it. */
+  /**
+   * The store's clock at the decision (between the call and its answer), epoch ms. Headers' delta
+   * seconds are computed from it.
+   */
   nowMs: number
   /** One outcome per policy of the request, in the same order. */
   outcomes: PolicyOutcome[]
@@ -42,6 +52,8 @@ export interface StoreResetRequest {
  * - Denied requests change no state; peeks change no state.
  * - Decisions equal `evaluatePolicies` on the same states, cost and clock.
  * - Concurrent `consume` calls on one identifier never admit more than the policies allow.
+ * - Calls take effect in the order they are made, answered or not: a `reset` made after a `consume`
+ *   applies after it, and a `consume` made after a `reset` counts.
  * - Errors are thrown (or rejected); the limiter applies its `timeout` and `onStoreError`.
  */
 export interface RateLimitStore {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { concurrencyCases, multiPolicyCases } from './cases-concurrency.js'
+import {
+  bucketTierCases,
+  concurrentSeveralCases,
+  identifierCases,
+  inFlightCases,
+  slidingExactCases,
+} from './cases-edges.js'
 import { isolationCases } from './cases-isolation.js'
 import { sequenceCases } from './cases-sequences.js'
 import { traceCase, traceSets } from './cases-traces.js'
@@ -21,9 +28,20 @@ export function conformanceGroups(): Record<string, ConformanceCase[]> {
     ],
   }
   for (const kind of POLICY_KINDS) {
-    groups[kind.kind] = [...sequenceCases(kind), ...isolationCases(kind), ...concurrencyCases(kind)]
+    groups[kind.kind] = [
+      ...sequenceCases(kind),
+      ...isolationCases(kind),
+      ...identifierCases(kind),
+      ...concurrencyCases(kind),
+    ]
   }
-  groups['several policies on one request'] = multiPolicyCases(POLICY_KINDS)
+  groups['sliding-window']!.push(...slidingExactCases())
+  groups['token-bucket']!.push(...bucketTierCases(POLICY_KINDS[2]!))
+  groups['several policies on one request'] = [
+    ...multiPolicyCases(POLICY_KINDS),
+    ...concurrentSeveralCases(POLICY_KINDS),
+  ]
+  groups['calls in flight'] = inFlightCases(POLICY_KINDS)
   const sets = traceSets((kind, name, quota) => POLICY_KINDS[kind]!.make(name, quota))
   groups['generated traces'] = Object.entries(sets).flatMap(([label, policies]) => traceCase(label, policies))
   return groups
