@@ -51,8 +51,9 @@ function npmEnvironment(): NodeJS.ProcessEnv {
   return env
 }
 
-// skipLibCheck as `tsc --init` sets it: without it, @types/koa 3.0.3 fails on its own dependency
-// (content-disposition) and the check would test third-party typings instead of ours.
+// skipLibCheck as `tsc --init` sets it: without it, in this app that also holds Express 5 (whose
+// content-disposition 2 ships types of its own), @types/koa 3.0.3 fails on that dependency and the
+// check would test third-party typings instead of ours. LIBCHECK_TSCONFIG checks ours.
 const NODE16_TSCONFIG = {
   compilerOptions: {
     module: 'node16',
@@ -66,6 +67,14 @@ const NODE16_TSCONFIG = {
     outDir: 'out',
   },
   files: ['app-node16.mts', 'app-node16.cts'],
+}
+
+// Both module formats' declaration files of @floodgate/fastify in one program, with their own
+// checks on: each augments Fastify's route config, and the two declarations must agree (TS2717).
+// The Fastify app alone, so that no other framework's typings are checked.
+const LIBCHECK_TSCONFIG = {
+  compilerOptions: { ...NODE16_TSCONFIG.compilerOptions, skipLibCheck: false, noEmit: true },
+  files: ['fastify-node16.mts', 'fastify-node16.cts'],
 }
 
 const BUNDLER_TSCONFIG = {
@@ -90,6 +99,9 @@ async function writeApp(dir: string, adapters: readonly Adapter[]): Promise<void
     'app-node16.mts': appSource('esm', adapters, true),
     'app-node16.cts': appSource('cjs', adapters, true),
     'app-bundler.ts': appSource('esm', adapters, true),
+    'fastify-node16.mts': appSource('esm', ['fastify'], true),
+    'fastify-node16.cts': appSource('cjs', ['fastify'], true),
+    'tsconfig.libcheck.json': JSON.stringify(LIBCHECK_TSCONFIG, null, 2),
     'tsconfig.node16.json': JSON.stringify(NODE16_TSCONFIG, null, 2),
     'tsconfig.bundler.json': JSON.stringify(BUNDLER_TSCONFIG, null, 2),
   }
@@ -150,6 +162,13 @@ async function main(): Promise<void> {
     })
     process.stdout.write(await node('out/app-node16.mjs'))
     process.stdout.write(await node('out/app-node16.cjs'))
+    step(
+      "TypeScript, node16: @floodgate/fastify's ESM and CJS declarations in one program, skipLibCheck false",
+    )
+    await runCommand(process.execPath, [tsc, '-p', 'tsconfig.libcheck.json'], {
+      cwd: appDir,
+      timeoutMs: remainingMs(60_000),
+    })
     step('TypeScript, moduleResolution bundler: tsc --noEmit')
     await runCommand(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], {
       cwd: appDir,

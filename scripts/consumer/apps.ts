@@ -145,13 +145,18 @@ const checkKoa = async () => {
   fastify: `
 const checkFastify = async () => {
   const app = Fastify()
+  const shared = createRateLimiter({ policies: policies() })
   await app.register(fastifyRateLimit, { policies: policies() })
   app.get('/', async (request) => 'ok ' + (request.rateLimit === undefined ? '' : request.rateLimit.remaining))
+  // A limiter of the core's in a route's config: in a program holding both the .mts and the .cts
+  // app, one of the two is typed by the other module format's declaration files.
+  app.get('/shared', { config: { rateLimit: { limiter: shared } } }, async () => 'ok')
   await app.listen({ port: 0, host: '127.0.0.1' })
   try {
     await expectLimited('@floodgate/fastify', 'http://127.0.0.1:' + portOf(app.server.address()))
   } finally {
     await app.close()
+    await shared.close()
   }
 }
 `,

@@ -92,4 +92,4 @@ export type {
 } from './policies/types.js'
 export type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from './store.js'
 export { type MemoryStore, type MemoryStoreOptions, memoryStore } from './stores/memory-store.js'
-export { type Logger, WARNING_CODES, type WarningCode, Warnings } from './warnings.js'
+export { type Logger, type PublicMembers, WARNING_CODES, type WarningCode, Warnings } from './warnings.js'

@@ -7,7 +7,7 @@ import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
-import { type Logger, WARNING_CODES, type WarningCode } from './warnings.js'
+import { type Logger, type PublicMembers, WARNING_CODES, type WarningCode } from './warnings.js'
 
 /** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
 export interface RateLimiterOptions {
@@ -96,7 +96,7 @@ export interface ResolvedLimiterOptions {
   /** Warning codes not to log. */
   silencedWarnings: ReadonlySet<string>
   /** The local cache of denials, when on. */
-  denyCache: DenyCache | undefined
+  denyCache: PublicMembers<DenyCache> | undefined
 }
 
 /** Validates everything eagerly: a bad value throws here, never at request time. */

@@ -13,7 +13,7 @@ import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingS
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
-import { WARNING_CODES, Warnings } from './warnings.js'
+import { type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
 /** For each store given to a limiter: how many open limiters count each (prefix, policy name). */
 const countersInUse = new WeakMap<RateLimitStore, Map<string, number>>()
@@ -39,7 +39,7 @@ export interface RateLimiter {
   /** The resolved configuration, read-only (used by the adapters). */
   readonly config: Readonly<ResolvedLimiterOptions>
   /** Warnings sink shared with adapters, deduplicated per code. */
-  readonly warnings: Warnings
+  readonly warnings: PublicMembers<Warnings>
 }
 
 /**
@@ -326,7 +326,7 @@ class Limiter implements RateLimiter, DecidingNow {
     policies: readonly Policy[],
     tier: string | undefined,
     cost: number,
-    denyCache: DenyCache | undefined,
+    denyCache: PublicMembers<DenyCache> | undefined,
     sentAt: number,
   ): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
@@ -356,7 +356,7 @@ class Limiter implements RateLimiter, DecidingNow {
     tier: string | undefined,
     cost: number,
     peek: boolean,
-    denyCache: DenyCache | undefined,
+    denyCache: PublicMembers<DenyCache> | undefined,
     sentAt: number,
   ): Promise<Decision> {
     return new Promise<Decision>((resolve, reject) => {
@@ -513,7 +513,7 @@ class RemoteDecision implements QueuedCall, PendingCall {
     private readonly policies: readonly Policy[],
     private readonly tier: string | undefined,
     private readonly cost: number,
-    private readonly denyCache: DenyCache | undefined,
+    private readonly denyCache: PublicMembers<DenyCache> | undefined,
     private readonly sentAt: number,
     private readonly resolve: (decision: Decision) => void,
     private readonly reject: (error: unknown) => void,

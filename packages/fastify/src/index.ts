@@ -47,7 +47,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** This route's own limits, or false to leave it unlimited. */
-    rateLimit?: RateLimitRouteOptions | false
+    rateLimit?: (RateLimitRouteOptions & object) | false
   }
 }
 
