@@ -1,6 +1,9 @@
 import { ERROR_CODES, FloodgateError } from '../errors.js'
 import type { ScriptRunner } from './script-store.js'
 
+/** A reset's DEL, as a script (see the node-redis runner). Every key shares one hash tag. */
+const DELETE_SCRIPT = "return redis.call('DEL', unpack(KEYS))"
+
 /** The few ioredis methods the store calls; a `Redis` or a `Cluster` from ioredis ≥ 5 fits. */
 export interface IoredisClient {
   /** Runs a cached Lua script by its SHA1. */
@@ -183,7 +186,10 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
     runner: {
       evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
-      del: (keys) => client.del(keys),
+      // DEL through a script: node-redis 6 on a Cluster routes DEL (a multi-key command) through
+      // more asynchronous steps than EVALSHA, so a decision made just after a reset reached Redis
+      // first and was wiped by it. EVAL takes EVALSHA's path, so calls go out in the order made.
+      del: (keys) => client.eval(DELETE_SCRIPT, { keys, arguments: [] }) as Promise<number>,
       assertReady() {
         if (client.isOpen === true && client.isReady === false) throw notConnected('node-redis')
       },

@@ -157,11 +157,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private resets = 0
   /** The keys of recent resets, each with the count of resets when it was sent (bounded). */
   private readonly resetKeys = new Map<string, number>()
-  /**
-   * Identifiers (`prefix:{digest`) with a reset in flight, each with a promise of its reply: their
-   * decisions wait for it (see `afterReset`). Entries leave when the reset is answered.
-   */
-  private readonly resetting = new Map<string, Promise<void>>()
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
@@ -244,17 +239,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         `Redis has answered none of the ${this.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until the client lets go of them.`,
       )
     }
-    const tag = cachedDigest(id)
-    const head = `${prefix}:{${tag}`
-    if (this.resetting.size > 0) {
-      const reset = this.resetting.get(head)
-      if (reset !== undefined) {
-        this.afterReset(reset, prefix, id, policies, cost, peek, call)
-        return
-      }
-    }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     const atMs = call.atMs ?? 0
+    const tag = cachedDigest(id)
     let batch = this.queued
     // One deadline per script call: a call whose deadline differs (another limiter's `timeout`, a
     // long synchronous stretch since the batch began) starts a batch of its own, so that no call is
@@ -284,6 +271,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       }
       this.queued = batch
     }
+    const head = `${prefix}:{${tag}`
     for (const tail of list.tails) batch.keys.push(head + tail)
     if (cost === 1 && !peek && list.spec === batch.spec) batch.args.push('1')
     else {
@@ -518,39 +506,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.resetKeys.size + keys.length > MAX_RESET_KEYS) this.resetKeys.clear()
     for (const key of keys) this.resetKeys.set(key, this.resets)
     // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
-    const sent = this.runner.del(keys)
-    const head = `${request.prefix}:{${cachedDigest(request.id)}`
-    const answered = sent.then(noop, noop)
-    this.resetting.set(head, answered)
-    void answered.then(() => {
-      if (this.resetting.get(head) === answered) this.resetting.delete(head)
-    })
-    await sent
-  }
-
-  /**
-   * Queues a decision on an identifier whose reset is in flight once Redis has answered the reset.
-   * Not every client writes commands in the order they were called: node-redis on a Cluster routes
-   * DEL (a multi-key command) through more steps than EVALSHA, so a decision made just after a reset
-   * reached Redis first and was then wiped by it. A call answered meanwhile (its deadline) is dropped.
-   */
-  private afterReset(
-    reset: Promise<void>,
-    prefix: string,
-    id: string,
-    policies: readonly Policy[],
-    cost: number,
-    peek: boolean,
-    call: QueuedCall,
-  ): void {
-    void reset.then(() => {
-      if (call.settled === true) return
-      try {
-        this[SUBMIT](prefix, id, policies, cost, peek, call)
-      } catch (error) {
-        call.fail(error)
-      }
-    })
+    await this.runner.del(keys)
   }
 
   /** Whether a reset of one of the batch's keys was sent after the batch. */
@@ -715,5 +671,3 @@ function lostScript(storeName: string): FloodgateError {
     `Redis had lost the decision script (a restart or SCRIPT FLUSH) and a reset was sent after the decision: the ${storeName} store did not run it again, so that it cannot count after the reset.`,
   )
 }
-
-function noop(): void {}
