@@ -39,7 +39,7 @@ export interface RateLimiter {
   /** The resolved configuration, read-only (used by the adapters). */
   readonly config: Readonly<ResolvedLimiterOptions>
   /** Warnings sink shared with adapters, deduplicated per code. */
-  readonly warnings: PublicMembers<Warnings>
+  readonly warnings: Warnings
 }
 
 /**

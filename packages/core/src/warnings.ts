@@ -54,30 +54,29 @@ export type PublicMembers<T> = { [K in keyof T]: T[K] }
  * is visible without flooding the log. `logger: false` silences them all.
  */
 export class Warnings {
-  private readonly seen = new Map<string, number>()
-  private readonly keysOf = new Map<string, number>()
-
-  constructor(
-    private readonly logger: Logger,
-    private readonly clock: () => number = Date.now,
-    private readonly silenced: ReadonlySet<string> = new Set(),
-  ) {}
-
   /**
    * Writes `message` unless `code` is silenced or this `key` (default: the code) was written
    * within `repeatMs` (default: never again).
    */
-  warn(code: string, message: string, repeatMs = Number.POSITIVE_INFINITY, key: string = code): void {
-    if (this.logger === false || this.silenced.has(code)) return
-    const now = this.clock()
-    const last = this.seen.get(key)
-    if (last !== undefined && now - last < repeatMs) return
-    if (last === undefined && key !== code) {
-      const keys = this.keysOf.get(code) ?? 0
-      if (keys >= KEYS_PER_CODE) return
-      this.keysOf.set(code, keys + 1)
+  readonly warn: (code: string, message: string, repeatMs?: number, key?: string) => void
+
+  constructor(logger: Logger, clock: () => number = Date.now, silenced: ReadonlySet<string> = new Set()) {
+    // State in this closure, not in private fields, which would make the class nominal (see
+    // PublicMembers): `RateLimiter.warnings` is typed by this class in both declaration files.
+    const seen = new Map<string, number>()
+    const keysOf = new Map<string, number>()
+    this.warn = (code, message, repeatMs = Number.POSITIVE_INFINITY, key = code) => {
+      if (logger === false || silenced.has(code)) return
+      const now = clock()
+      const last = seen.get(key)
+      if (last !== undefined && now - last < repeatMs) return
+      if (last === undefined && key !== code) {
+        const keys = keysOf.get(code) ?? 0
+        if (keys >= KEYS_PER_CODE) return
+        keysOf.set(code, keys + 1)
+      }
+      seen.set(key, now)
+      logger.warn(`[floodgate] ${code}: ${message}`)
     }
-    this.seen.set(key, now)
-    this.logger.warn(`[floodgate] ${code}: ${message}`)
   }
 }
