@@ -133,6 +133,8 @@ export function slidingExactCases(): ConformanceCase[] {
           }
         }
       },
+      // About 2,800 calls one after another: seconds over HTTP (Upstash).
+      slow: true,
     },
   ]
 }

@@ -23,7 +23,7 @@ export interface StoreConformanceOptions {
 export interface ConformanceCase {
   name: string
   run(fixture: Fixture): Promise<void>
-  /** The 10,000-call case: given twice the usual timeout. */
+  /** A case of thousands of calls (10,000 at once, or 2,800 in a row): twice the usual timeout. */
   slow?: boolean
 }
 
