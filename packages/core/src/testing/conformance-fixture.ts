@@ -15,7 +15,7 @@ export interface StoreConformanceOptions {
   createStore: (context: { clock: () => number }) => RateLimitStore | Promise<RateLimitStore>
   /** Runs after each case, after `store.close()`: release what `createStore` opened. */
   cleanup?: (store: RateLimitStore) => void | Promise<void>
-  /** Timeout of each case in ms. Default 20,000 (the 10,000-call concurrency case gets twice that). */
+  /** Timeout of each case in ms. Default 20,000 (cases of thousands of calls get twice that). */
   timeoutMs?: number
 }
 
