@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { evaluatePolicies, transition } from '../policies/evaluate.js'
-import type { PolicyState } from '../policies/types.js'
-import type { RateLimitStore } from '../store.js'
+import type { Policy, PolicyState } from '../policies/types.js'
+import type { RateLimitStore, StoreRequest, StoreResponse } from '../store.js'
 import { conformanceGroups } from './conformance.js'
 import { type ConformanceCase, type StoreConformanceOptions, withFixture } from './conformance-fixture.js'
 
@@ -16,6 +16,11 @@ type Bug =
   | 'clock-off-by-one'
   | 'charges-on-denial'
   | 'read-then-write-race'
+  | 'utf8-key'
+  | 'key-cut-at-64'
+  | 'stored-policy'
+  | 'charge-policy-by-policy'
+  | 'now-read-late'
 
 function globToRegExp(glob: string): RegExp {
   const body = [...glob].map((ch) =>
@@ -24,27 +29,51 @@ function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${body.join('')}$`, 's')
 }
 
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
+
 function toyStore(clock: () => number, bug: Bug): RateLimitStore {
-  const states = new Map<string, { id: string; state: PolicyState }>()
+  const states = new Map<string, { id: string; state: PolicyState; policy: Policy }>()
   const keyOf = (prefix: string, name: string, id: string) =>
-    bug === 'naive-key-join' ? `${prefix}:${name}:${id}` : JSON.stringify([prefix, name, id])
+    bug === 'naive-key-join'
+      ? `${prefix}:${name}:${id}`
+      : bug === 'utf8-key'
+        ? JSON.stringify([prefix, name, Buffer.from(id).toString('base64')])
+        : bug === 'key-cut-at-64'
+          ? JSON.stringify([prefix, name, id.slice(0, 64)])
+          : JSON.stringify([prefix, name, id])
   return {
     name: `toy (${bug})`,
     local: true,
     async consume(request) {
-      const nowMs = clock()
+      let nowMs = clock()
       const keys = request.policies.map((p) => keyOf(request.prefix, p.name, request.id))
+      if (bug === 'charge-policy-by-policy' && request.policies.length > 1 && !request.peek) {
+        return chargePolicyByPolicy(states, keys, request, nowMs)
+      }
       const before = keys.map((k) => states.get(k)?.state)
-      if (bug === 'read-then-write-race') await new Promise((resolve) => setImmediate(resolve))
+      // The limits the state was first written under, not the request's (a tier change ignored).
+      const policies =
+        bug === 'stored-policy'
+          ? request.policies.map((p, i) => states.get(keys[i]!)?.policy ?? p)
+          : request.policies
+      if (bug === 'read-then-write-race') await nextTurn()
       const atMs = bug === 'clock-off-by-one' ? nowMs + 1 : nowMs
-      const evaluation = evaluatePolicies(request.policies, before, request.cost, atMs)
+      const evaluation = evaluatePolicies(policies, before, request.cost, atMs)
+      if (bug === 'now-read-late') {
+        await nextTurn()
+        nowMs = clock()
+      }
       if (!request.peek || bug === 'peek-writes') {
         request.policies.forEach((policy, i) => {
           if (evaluation.allowed)
-            states.set(keys[i]!, { id: request.id, state: evaluation.transitions[i]!.next })
+            states.set(keys[i]!, {
+              id: request.id,
+              state: evaluation.transitions[i]!.next,
+              policy: states.get(keys[i]!)?.policy ?? policy,
+            })
           else if (bug === 'charges-on-denial') {
             const charged = transition(policy, before[i], request.cost, atMs)
-            if (charged.outcome.allowed) states.set(keys[i]!, { id: request.id, state: charged.next })
+            if (charged.outcome.allowed) states.set(keys[i]!, { id: request.id, state: charged.next, policy })
           }
         })
       }
@@ -68,6 +97,37 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
     },
     close() {},
   }
+}
+
+/**
+ * Charges each policy in turn, atomically for that policy, with a turn of the event loop between
+ * policies, and puts back what it had charged when a later one denies: concurrent calls see the
+ * charges of a request that is then refused, and the put-back undoes their own charges.
+ */
+async function chargePolicyByPolicy(
+  states: Map<string, { id: string; state: PolicyState; policy: Policy }>,
+  keys: readonly string[],
+  request: StoreRequest,
+  nowMs: number,
+): Promise<StoreResponse> {
+  const undo: [string, { id: string; state: PolicyState; policy: Policy } | undefined][] = []
+  const outcomes = []
+  for (const [i, policy] of request.policies.entries()) {
+    const before = states.get(keys[i]!)
+    const step = transition(policy, before?.state, request.cost, nowMs)
+    outcomes.push(step.outcome)
+    if (!step.outcome.allowed) {
+      for (const [key, entry] of undo) {
+        if (entry === undefined) states.delete(key)
+        else states.set(key, entry)
+      }
+      return { nowMs, outcomes: evaluatePolicies(request.policies, [], request.cost, nowMs).outcomes }
+    }
+    undo.push([keys[i]!, before])
+    states.set(keys[i]!, { id: request.id, state: step.next, policy })
+    await nextTurn()
+  }
+  return { nowMs, outcomes }
 }
 
 const optionsFor = (bug: Bug): StoreConformanceOptions => ({
@@ -98,10 +158,20 @@ describe('the store conformance kit', () => {
     ['charges-on-denial', 'several policies on one request', 'charges none of the policies'],
     ['read-then-write-race', 'sliding-window', 'admits exactly the limit'],
     ['glob-reset', 'generated traces', 'matches the reference on generated traces: all three'],
+    ['utf8-key', 'fixed-window', 'keeps apart identifiers that a byte encoding'],
+    ['key-cut-at-64', 'sliding-window', 'keeps apart identifiers of up to 128 characters'],
+    ['stored-policy', 'token-bucket', 'caps the tokens held at a smaller capacity'],
+    ['stored-policy', 'token-bucket', 'refills at the refill rate of the request'],
+    ['charge-policy-by-policy', 'several policies on one request', 'charges several policies all or nothing'],
+    ['read-then-write-race', 'calls in flight', 'applies a reset after the calls made before it'],
+    ['now-read-late', 'calls in flight', 'answers for the instant it decided at'],
   ]
   for (const [bug, group, name] of catches) {
     it(`catches a store with the bug "${bug}" in ${group} > ${name}`, async () => {
-      await expect(withFixture(optionsFor(bug), find(group, name).run)()).rejects.toThrow()
+      // An assertion of the kit's, not an error of the toy store's own.
+      await expect(withFixture(optionsFor(bug), find(group, name).run)()).rejects.toMatchObject({
+        name: 'AssertionError',
+      })
     })
   }
 })
