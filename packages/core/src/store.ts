@@ -5,7 +5,7 @@ import type { Policy, PolicyOutcome } from './policies/types.js'
  * (see `evaluatePolicies`, the reference every store must match exactly).
  */
 export interface StoreRequest {
-  /** The limiter's namespace (validated: no `{`, `}` or NUL). */
+  /** The limiter's namespace: 1 to 64 printable ASCII characters, no spaces or braces (validated). */
   readonly prefix: string
   /**
    * The identifier, already bounded by the limiter to `MAX_IDENTIFIER_LENGTH` (128) UTF-16 code
