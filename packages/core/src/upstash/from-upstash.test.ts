@@ -43,9 +43,15 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     vi.useRealTimers()
   })
 
+  /** A Ratelimit fixed window of `limit` per 60 s under a prefix of its own, wrapped by fromUpstash. */
+  const fixedWindowOf = (limit: number, prefix: string, name?: string) =>
+    fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(limit, '60 s'), prefix: `${prefix}-${RUN}` }),
+      name === undefined ? { window: '60 s' } : { window: '60 s', name },
+    )
+
   it('turns its answers into decisions with the right headers', async () => {
-    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s'), prefix: `fu-${RUN}` })
-    const limiter = fromUpstash(ratelimit, { window: '60 s', name: 'api' })
+    const limiter = fixedWindowOf(3, 'fu', 'api')
     const decisions = []
     for (let i = 0; i < 4; i++) decisions.push(await limiter.limit('client'))
     expect(decisions.map((d) => [d.allowed, d.reason, d.remaining])).toEqual([
@@ -72,12 +78,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   })
 
   it('peek() answers what limit() would, without charging: remaining after the request', async () => {
-    const ratelimit = new Ratelimit({
-      redis,
-      limiter: Ratelimit.fixedWindow(5, '60 s'),
-      prefix: `fu-peek-${RUN}`,
-    })
-    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    const limiter = fixedWindowOf(5, 'fu-peek')
     const seen: unknown[] = []
     // No partial denial here: Ratelimit's limit() counts a denied cost (docs/stores.md), peek cannot.
     for (const cost of [1, 2, 1, 1, 1]) {
@@ -97,12 +98,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   })
 
   it('denies a cost above the limit as cost-exceeds-limit, with no time to retry at', async () => {
-    const ratelimit = new Ratelimit({
-      redis,
-      limiter: Ratelimit.fixedWindow(2, '60 s'),
-      prefix: `fu-cost-${RUN}`,
-    })
-    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    const limiter = fixedWindowOf(2, 'fu-cost')
     const d = await limiter.limit('big', { cost: 5 })
     expect(d).toMatchObject({
       allowed: false,
@@ -114,12 +110,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
 
   it('reset() lifts the block Ratelimit caches in process, for an identifier with glob characters too', async () => {
     // ephemeralCache is on by default: a denied identifier is answered from memory until its reset.
-    const ratelimit = new Ratelimit({
-      redis,
-      limiter: Ratelimit.fixedWindow(1, '60 s'),
-      prefix: `fu-glob-${RUN}`,
-    })
-    const limiter = fromUpstash(ratelimit, { window: '60 s' })
+    const limiter = fixedWindowOf(1, 'fu-glob')
     for (const id of ['plain', 'x*', 'a?[b]\\']) {
       expect((await limiter.limit(id)).allowed).toBe(true)
       expect((await limiter.limit(id)).allowed).toBe(false)
