@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
-import { Ratelimit } from '@upstash/ratelimit'
+import { MultiRegionRatelimit, Ratelimit } from '@upstash/ratelimit'
 import type { Redis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
 import { isFloodgateError } from '../errors.js'
@@ -116,6 +116,63 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect((await limiter.limit(id)).allowed).toBe(false)
       await limiter.reset(id)
       expect((await limiter.limit(id)).allowed).toBe(true)
+    }
+  })
+
+  it('does not answer a limit() made while a reset of a glob-character identifier runs from the cached block', async () => {
+    const limiter = fixedWindowOf(1, 'fu-glob-race')
+    for (const id of ['plain', 'x*', '[ab]']) {
+      await limiter.limit(id)
+      expect((await limiter.limit(id)).reason).toBe('limited') // blocked in Ratelimit's cache now
+      const reset = limiter.reset(id)
+      const next = limiter.limit(id) // made after the reset: it counts on fresh counters
+      await reset
+      expect({ id, reason: (await next).reason }).toEqual({ id, reason: 'allowed' })
+    }
+  })
+
+  it('refuses to reset a MultiRegionRatelimit, whose reset resolves before its regions are reset', async () => {
+    const multi = new MultiRegionRatelimit({
+      redis: [redis, upstashTestClient(upstash)],
+      limiter: MultiRegionRatelimit.fixedWindow(3, '60 s'),
+      prefix: `fu-multi-${RUN}`,
+    })
+    const limiter = fromUpstash(multi, { window: '60 s', logger: false })
+    expect((await limiter.limit('client')).reason).toBe('allowed')
+    await expect(limiter.reset('client')).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+      message: expect.stringContaining('MultiRegionRatelimit'),
+    })
+  })
+
+  it("leaves no failure of an answer's pending work unhandled when the answer comes after the deadline", async () => {
+    vi.useRealTimers()
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      // A multi-region answer: one region answered after the deadline, and the sync with another failed.
+      const answer = () => ({
+        success: true,
+        limit: 5,
+        remaining: 4,
+        reset: 0,
+        pending: Promise.reject(new Error('region 2 answered 500')),
+      })
+      const late = {
+        limit: () => new Promise((resolve) => setTimeout(() => resolve(answer()), 100)),
+      } as unknown as Ratelimit
+      const limiter = fromUpstash(late, { window: '1 m', timeout: 20, logger: false })
+      const decision = limiter.limit('client')
+      await vi.advanceTimersByTimeAsync(20)
+      expect((await decision).reason).toBe('store-error')
+      await vi.advanceTimersByTimeAsync(100)
+      // Node reports an unhandled rejection once the microtasks after the answer have run.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
     }
   })
 

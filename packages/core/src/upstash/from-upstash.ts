@@ -62,12 +62,29 @@ export interface FromUpstashOptions {
 
 const OPTIONS = ['window', 'name', 'timeout', 'onStoreError', 'onStoreFailure', 'logger'] as const
 
+/** What `fromUpstash` reads of a Ratelimit's unexported state (2.x), each part checked before use. */
+interface RatelimitInternals {
+  prefix?: unknown
+  ctx?: { cache?: { pop?: (key: string) => void }; regionContexts?: unknown }
+}
+
+/** A MultiRegionRatelimit keeps one context per region. */
+function isMultiRegion(ratelimit: UpstashRatelimit): boolean {
+  return Array.isArray((ratelimit as unknown as RatelimitInternals).ctx?.regionContexts)
+}
+
+function catchPending(answer: { pending?: Promise<unknown> } | undefined): void {
+  answer?.pending?.catch(noop)
+}
+
+function noop(): void {}
+
 /**
  * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
  * and dashboard stay; Floodgate's middleware gets decisions and headers from its answers. Its
  * timeout answer (`reason: "timeout"`, limit/remaining/reset 0) becomes a store error, never
  * "blocked" headers. Tiers and peek's exact maths are Floodgate-store features: `peek` here
- * reads `getRemaining`.
+ * reads `getRemaining`. A `MultiRegionRatelimit`'s `reset()` is refused (docs/stores.md).
  */
 export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOptions): RateLimiter {
   if (ratelimit === null || typeof ratelimit !== 'object' || typeof ratelimit.limit !== 'function') {
@@ -97,13 +114,11 @@ class UpstashLimiter implements RateLimiter {
   async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
     const { id, cost } = this.check(identifier, options)
     try {
-      const answer = await withDeadline(
-        this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost }),
-        this.config.timeoutMs,
-        'Upstash Ratelimit',
-      )
-      // Analytics and multi-region sync settle later; a failure there must not go unhandled.
-      answer.pending?.catch(() => undefined)
+      const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
+      // Analytics and multi-region sync settle later, also when the answer itself comes after the
+      // deadline below: a failure there (a region answering 500) must not go unhandled.
+      void Promise.resolve(answered).then(catchPending, noop)
+      const answer = await withDeadline(answered, this.config.timeoutMs, 'Upstash Ratelimit')
       if (answer.reason === 'timeout') {
         throw new FloodgateError(
           ERROR_CODES.STORE_TIMEOUT,
@@ -135,21 +150,30 @@ class UpstashLimiter implements RateLimiter {
 
   async reset(identifier: string): Promise<void> {
     const { id } = this.check(identifier, undefined)
+    if (isMultiRegion(this.ratelimit)) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        "reset() cannot reset a MultiRegionRatelimit: its resetUsedTokens (@upstash/ratelimit 2.2) returns before any region is reset, leaves a failing region's error unhandled (which ends the process), and its region sync can restore the counts. Reset each region through a single-region Ratelimit on its Redis, or move to upstashStore().",
+      )
+    }
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
+    // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
+    // the key it was given, which for an escaped identifier is not the key it blocked: forget that
+    // one too, before as Ratelimit does (a limit() made while the reset runs is not answered from
+    // the cache) and after (one that blocked meanwhile).
+    const forgetBlock = pattern === id ? noop : () => this.forgetCachedBlock(id)
+    forgetBlock()
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
     await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
-    // Ratelimit also forgets the identifier's block in its in-process cache, but under the key it
-    // was given, which for an escaped identifier is not the key it blocked: forget that one too.
-    if (pattern !== id) {
-      const internals = this.ratelimit as unknown as {
-        prefix?: unknown
-        ctx?: { cache?: { pop?: (key: string) => void } }
-      }
-      if (typeof internals.prefix === 'string') internals.ctx?.cache?.pop?.(`${internals.prefix}:${id}`)
-    }
+    forgetBlock()
+  }
+
+  private forgetCachedBlock(id: string): void {
+    const internals = this.ratelimit as unknown as RatelimitInternals
+    if (typeof internals.prefix === 'string') internals.ctx?.cache?.pop?.(`${internals.prefix}:${id}`)
   }
 
   async close(): Promise<void> {
