@@ -70,6 +70,25 @@ function project(outcome: PolicyOutcome | undefined) {
   return { allowed, remaining, resetAtMs, retryAfterMs }
 }
 
+const FIELDS = ['allowed', 'remaining', 'resetAtMs', 'retryAfterMs'] as const
+
+/** The first field that differs, named, for the assertion's one-line message (empty when none). */
+function firstDifference(
+  policies: readonly Policy[],
+  actual: readonly (ReturnType<typeof project> | undefined)[],
+  expected: readonly (ReturnType<typeof project> | undefined)[],
+): string {
+  if (actual.length !== expected.length) return `: ${actual.length} outcomes for ${expected.length} policies`
+  for (const [i, want] of expected.entries()) {
+    for (const field of FIELDS) {
+      const got = actual[i]?.[field]
+      if (got !== want?.[field])
+        return `: ${policies[i]!.name}.${field} is ${got}, the reference's ${want?.[field]}`
+    }
+  }
+  return ''
+}
+
 /** Wraps a case body: a fresh store and clock, compared with a fresh reference model. */
 export function withFixture(
   options: StoreConformanceOptions,
@@ -97,7 +116,12 @@ export function withFixture(
         const actual = await store.consume(request)
         const where = `${label} at +${clock() - CONFORMANCE_START_MS} ms: ${request.peek ? 'peek' : 'consume'} id ${JSON.stringify(request.id)} cost ${request.cost} [${request.policies.map((p) => p.name).join(', ')}]`
         expect(actual.nowMs, `${where}: nowMs`).toBe(expected.nowMs)
-        expect(actual.outcomes.map(project), where).toEqual(expected.outcomes.map(project))
+        const actualOutcomes = actual.outcomes.map(project)
+        const expectedOutcomes = expected.outcomes.map(project)
+        expect(
+          actualOutcomes,
+          where + firstDifference(request.policies, actualOutcomes, expectedOutcomes),
+        ).toEqual(expectedOutcomes)
         return actual
       },
       async reset(id, policies, resetPrefix = prefix) {
