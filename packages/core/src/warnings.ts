@@ -44,8 +44,8 @@ export const KEYS_PER_CODE = 100
  * A class's public members as a plain object type. A class with private members is nominal, and
  * the package ships the class in two declaration files (ESM `.d.ts`, CommonJS `.d.cts`), which are
  * then two unrelated types: a project that loads both (an `.mts` and a `.cts` file) could not hand
- * a limiter typed by one to an option typed by the other. Public types refer to classes through
- * this instead.
+ * a limiter typed by one to an option typed by the other. Public types refer to such a class
+ * (the deny cache) through this instead.
  */
 export type PublicMembers<T> = { [K in keyof T]: T[K] }
 

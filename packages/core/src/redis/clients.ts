@@ -2,7 +2,7 @@ import { ERROR_CODES, FloodgateError } from '../errors.js'
 import type { ScriptRunner } from './script-store.js'
 
 /** A reset's DEL, as a script (see the node-redis runner). Every key shares one hash tag. */
-const DELETE_SCRIPT = "return redis.call('DEL', unpack(KEYS))"
+const DELETE_SCRIPT = "local n = 0 for _, key in ipairs(KEYS) do n = n + redis.call('DEL', key) end return n"
 
 /** The few ioredis methods the store calls; a `Redis` or a `Cluster` from ioredis ≥ 5 fits. */
 export interface IoredisClient {

@@ -121,7 +121,10 @@ async function chargePolicyByPolicy(
         if (entry === undefined) states.delete(key)
         else states.set(key, entry)
       }
-      return { nowMs, outcomes: evaluatePolicies(request.policies, [], request.cost, nowMs).outcomes }
+      const now = keys.map((key) => states.get(key)?.state)
+      const answer = evaluatePolicies(request.policies, now, request.cost, nowMs).outcomes
+      answer[i] = step.outcome // the denial it met, whatever the others' states are now
+      return { nowMs, outcomes: answer }
     }
     undo.push([keys[i]!, before])
     states.set(keys[i]!, { id: request.id, state: step.next, policy })

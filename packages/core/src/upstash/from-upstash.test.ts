@@ -131,6 +131,41 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('forgets a block cached while the reset was on its way, once the reset is done', async () => {
+    // The reset's HTTP request is held on its way until a later limit(), which overtakes it, was
+    // denied and cached a block in Ratelimit; that block must not outlive the reset.
+    const limiter = fixedWindowOf(1, 'fu-overtaken')
+    const realFetch = globalThis.fetch
+    let hold: { started: () => void; release: Promise<void> } | undefined
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const held = hold
+      hold = undefined
+      if (held !== undefined) {
+        held.started()
+        await held.release
+      }
+      return realFetch(...args)
+    }) as typeof fetch
+    try {
+      for (const id of ['plain', 'x*']) {
+        await limiter.limit(id)
+        expect((await limiter.limit(id)).reason).toBe('limited')
+        let release = () => {}
+        const started = new Promise<void>((resolve) => {
+          hold = { started: resolve, release: new Promise<void>((r) => (release = r)) }
+        })
+        const reset = limiter.reset(id)
+        await started
+        expect((await limiter.limit(id)).reason).toBe('limited') // reached Redis before the reset
+        release()
+        await reset
+        expect({ id, after: (await limiter.limit(id)).reason }).toEqual({ id, after: 'allowed' })
+      }
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
   it('refuses to reset a MultiRegionRatelimit, whose reset resolves before its regions are reset', async () => {
     const multi = new MultiRegionRatelimit({
       redis: [redis, upstashTestClient(upstash)],
@@ -168,6 +203,14 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       await vi.advanceTimersByTimeAsync(20)
       expect((await decision).reason).toBe('store-error')
       await vi.advanceTimersByTimeAsync(100)
+      // A `pending` that is not a promise (a JavaScript caller's, a mock's) is left alone.
+      for (const pending of [{}, 42, null]) {
+        const odd = {
+          limit: async () => ({ success: true, limit: 5, remaining: 4, reset: 0, pending }),
+        } as unknown as Ratelimit
+        const oddLimiter = fromUpstash(odd, { window: '1 m', timeout: 20, logger: false })
+        expect((await oddLimiter.limit('client')).reason).toBe('allowed')
+      }
       // Node reports an unhandled rejection once the microtasks after the answer have run.
       await new Promise((resolve) => setImmediate(resolve))
       expect(unhandled).toEqual([])

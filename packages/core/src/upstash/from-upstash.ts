@@ -74,7 +74,15 @@ function isMultiRegion(ratelimit: UpstashRatelimit): boolean {
 }
 
 function catchPending(answer: { pending?: Promise<unknown> } | undefined): void {
-  answer?.pending?.catch(noop)
+  const pending: unknown = answer?.pending
+  // Typed a promise; anything else that can be awaited is caught too, and the rest ignored.
+  if (
+    pending !== null &&
+    typeof pending === 'object' &&
+    typeof (pending as PromiseLike<unknown>).then === 'function'
+  ) {
+    Promise.resolve(pending).catch(noop)
+  }
 }
 
 function noop(): void {}
@@ -117,7 +125,7 @@ class UpstashLimiter implements RateLimiter {
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
-      void Promise.resolve(answered).then(catchPending, noop)
+      void Promise.resolve(answered).then(catchPending, noop).catch(noop)
       const answer = await withDeadline(answered, this.config.timeoutMs, 'Upstash Ratelimit')
       if (answer.reason === 'timeout') {
         throw new FloodgateError(
@@ -162,13 +170,13 @@ class UpstashLimiter implements RateLimiter {
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
     // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
     // the key it was given, which for an escaped identifier is not the key it blocked: forget that
-    // one too, before as Ratelimit does (a limit() made while the reset runs is not answered from
-    // the cache) and after (one that blocked meanwhile).
-    const forgetBlock = pattern === id ? noop : () => this.forgetCachedBlock(id)
-    forgetBlock()
+    // one too, as Ratelimit does (a limit() made while the reset runs is not answered from it).
+    if (pattern !== id) this.forgetCachedBlock(id)
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
     await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
-    forgetBlock()
+    // And after it, for every identifier: a limit() that reached Redis before the reset and was
+    // denied cached a block that would outlive the reset until the window's end.
+    this.forgetCachedBlock(id)
   }
 
   private forgetCachedBlock(id: string): void {
