@@ -42,6 +42,24 @@ async function thirdPartyDependencies(adapters: readonly Adapter[]): Promise<str
   return wanted
 }
 
+/**
+ * The older majors the adapters support (Express 4, Koa 2, Fastify 4), at the versions of the
+ * workspace's aliases (`express4`, `koa2`, `fastify4`), with the typings their users install.
+ */
+const OLDER_TYPINGS = ['@types/express@4.17.25', '@types/koa@2.15.2']
+
+async function olderMajors(adapters: readonly Adapter[]): Promise<string[]> {
+  const workspace = await packageJson('.')
+  const wanted = [`@types/node@${workspace.devDependencies!['@types/node']}`, ...OLDER_TYPINGS]
+  const aliases: Record<Adapter, string> = { express: 'express4', koa: 'koa2', fastify: 'fastify4' }
+  for (const adapter of adapters) {
+    const alias = (await packageJson(`packages/${adapter}`)).devDependencies?.[aliases[adapter]]
+    if (alias === undefined) throw new Error(`packages/${adapter} has no ${aliases[adapter]} alias`)
+    wanted.push(alias.replace(/^npm:/, ''))
+  }
+  return wanted
+}
+
 /** npm must not inherit pnpm's lifecycle settings (npm_config_*) when run from a pnpm script. */
 function npmEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
@@ -177,6 +195,29 @@ async function main(): Promise<void> {
     step("The README's Express, Koa and Fastify snippets, pasted into the app")
     const readme = await readFile(join(root, 'README.md'), 'utf8')
     process.stdout.write(await runReadmeSnippets(readme, appDir, remainingMs(30_000)))
+    step('TypeScript, node16, against Express 4, Koa 2 and Fastify 4 and their typings')
+    const olderDir = join(tmp, 'older')
+    await mkdir(olderDir, { recursive: true })
+    await writeApp(olderDir, adapters)
+    const older = await olderMajors(adapters)
+    await runCommand(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', ...tarballs, ...older],
+      { cwd: olderDir, timeoutMs: remainingMs(120_000), env: npmEnvironment() },
+    )
+    // What npm installed is what this step says it checks.
+    for (const name of older.map((spec) => spec.slice(0, spec.lastIndexOf('@')))) {
+      const installed = JSON.parse(
+        await readFile(join(olderDir, 'node_modules', name, 'package.json'), 'utf8'),
+      )
+      const wanted = older.find((spec) => spec.startsWith(`${name}@`))!.slice(name.length + 1)
+      if (installed.version !== wanted)
+        throw new Error(`consumer test: ${name} ${installed.version} installed, ${wanted} wanted`)
+    }
+    await runCommand(process.execPath, [tsc, '-p', 'tsconfig.node16.json', '--noEmit'], {
+      cwd: olderDir,
+      timeoutMs: remainingMs(60_000),
+    })
     step('passed')
   } finally {
     await cleanup()
