@@ -131,6 +131,19 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it("resets a cachedFixedWindow's count cached in process, for an identifier with glob characters too", async () => {
+    const limiter = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.cachedFixedWindow(1, '60 s'), prefix: `fu-cached-${RUN}` }),
+      { window: '60 s' },
+    )
+    for (const id of ['plain', 'x*']) {
+      await limiter.limit(id)
+      expect((await limiter.limit(id)).reason).toBe('limited')
+      await limiter.reset(id)
+      expect({ id, after: (await limiter.limit(id)).reason }).toEqual({ id, after: 'allowed' })
+    }
+  })
+
   it('forgets a block cached while the reset was on its way, once the reset is done', async () => {
     // The reset's HTTP request is held on its way until a later limit(), which overtakes it, was
     // denied and cached a block in Ratelimit; that block must not outlive the reset.

@@ -181,7 +181,12 @@ class UpstashLimiter implements RateLimiter {
 
   private forgetCachedBlock(id: string): void {
     const internals = this.ratelimit as unknown as RatelimitInternals
-    if (typeof internals.prefix === 'string') internals.ctx?.cache?.pop?.(`${internals.prefix}:${id}`)
+    if (typeof internals.prefix !== 'string') return
+    const key = `${internals.prefix}:${id}`
+    internals.ctx?.cache?.pop?.(key)
+    // Ratelimit.cachedFixedWindow keeps the window's count in that cache too, under the window's
+    // number (its window is the `window` option's).
+    internals.ctx?.cache?.pop?.(`${key}:${Math.floor(Date.now() / this.windowMs)}`)
   }
 
   async close(): Promise<void> {
