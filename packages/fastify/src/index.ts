@@ -270,6 +270,11 @@ function onRequest(
   mark?: symbol,
 ): onRequestHookHandler {
   const { onLimited } = handler
+  /** Lets the request go on, marked as passed by this registration's hook. */
+  function pass(request: FastifyRequest, done: HookHandlerDoneFunction): void {
+    ;(request as Marked)[PASSED] = mark
+    done()
+  }
   function proceed(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -277,8 +282,7 @@ function onRequest(
     decision: Decision | undefined,
   ): void {
     if (decision === undefined) {
-      ;(request as Marked)[PASSED] = mark
-      done()
+      pass(request, done)
       return
     }
     let outcome: DecidedOutcome
@@ -286,8 +290,7 @@ function onRequest(
       outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `request.rateLimit`.
       if (outcome.action === 'pass' && bindsBefore(request.rateLimit, decision)) {
-        ;(request as Marked)[PASSED] = mark
-        done()
+        pass(request, done)
         return
       }
       request.rateLimit = decision
@@ -297,8 +300,7 @@ function onRequest(
       return
     }
     if (outcome.action === 'pass') {
-      ;(request as Marked)[PASSED] = mark
-      done()
+      pass(request, done)
       return
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
