@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   describeRedisServer,
+  expectNoUnhandledRejections,
   type RedisServer,
   startRedisServer,
   startUpstashServer,
@@ -125,25 +126,21 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
   let server: RedisServer
   let upstash: UpstashServer
   let admin: Redis
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  expectNoUnhandledRejections()
 
   beforeAll(async () => {
     server = await startRedisServer({ args: ['--enable-debug-command', 'local'] })
     upstash = await startUpstashServer({ redisUrl: server.url })
     admin = new Redis(server.url, { maxRetriesPerRequest: 0 })
     admin.on('error', () => undefined)
-    process.on('unhandledRejection', onUnhandled)
   })
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
     admin?.disconnect()
     await upstash?.stop()
     await server?.stop()
   })
   afterEach(() => {
     vi.useRealTimers()
-    expect(unhandled).toEqual([])
   })
 
   /** Requests counted for `id`, read straight from Redis. */

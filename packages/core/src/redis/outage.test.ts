@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import {
   describeRedisServer,
+  expectNoUnhandledRejections,
   type RedisServer,
   startRedisServer,
   startUpstashServer,
@@ -9,7 +10,7 @@ import {
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
@@ -84,24 +85,15 @@ async function timed(work: Promise<Decision>): Promise<{ decision: Decision; ms:
 describeRedisServer('a remote store while Redis is away', () => {
   let server: RedisServer
   let upstash: UpstashServer
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  expectNoUnhandledRejections()
 
   beforeAll(async () => {
     server = await startRedisServer()
     upstash = await startUpstashServer({ redisUrl: server.url })
-    process.on('unhandledRejection', onUnhandled)
   })
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
     await upstash?.stop()
     await server?.stop()
-  })
-  beforeEach(() => {
-    unhandled.length = 0
-  })
-  afterEach(() => {
-    expect(unhandled).toEqual([])
   })
 
   describe.each(['ioredis', 'node-redis', 'upstash'] as const)('through %s', (library) => {

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { describeRedis, type FaultProxy, startFaultProxy } from '@floodgate/tools'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import {
+  describeRedis,
+  expectNoUnhandledRejections,
+  type FaultProxy,
+  startFaultProxy,
+} from '@floodgate/tools'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
@@ -18,24 +23,17 @@ const RUN = randomUUID().slice(0, 8)
 
 describeRedis('a blackholed Redis', (redisUrl) => {
   let proxy: FaultProxy
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  expectNoUnhandledRejections()
 
   beforeAll(async () => {
     const { hostname, port } = new URL(redisUrl)
     proxy = await startFaultProxy({ target: { host: hostname, port: Number(port) } })
-    process.on('unhandledRejection', onUnhandled)
   })
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
     await proxy?.stop()
   })
   beforeEach(() => {
-    unhandled.length = 0
     proxy.setMode('pass')
-  })
-  afterEach(() => {
-    expect(unhandled).toEqual([])
   })
 
   describe.each(REDIS_LIBRARIES)('through %s', (library) => {

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { describeRedis, type FaultProxy, startFaultProxy } from '@floodgate/tools'
+import {
+  describeRedis,
+  expectNoUnhandledRejections,
+  type FaultProxy,
+  startFaultProxy,
+} from '@floodgate/tools'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ERROR_CODES } from '../errors.js'
@@ -32,28 +37,23 @@ describeRedis('Redis faults through a proxy', (redisUrl) => {
   let counter: InFlightCounter
   let limiter: RateLimiter
   let admin: Redis
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  expectNoUnhandledRejections()
 
   beforeAll(async () => {
     const { hostname, port } = new URL(redisUrl)
     proxy = await startFaultProxy({ target: { host: hostname, port: Number(port) } })
     admin = new Redis(redisUrl)
-    process.on('unhandledRejection', onUnhandled)
   })
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
     await proxy?.stop()
     admin?.disconnect()
   })
   beforeEach(() => {
-    unhandled.length = 0
     proxy.setMode('pass')
   })
   afterEach(async () => {
     await limiter?.close()
     await client?.close()
-    expect(unhandled).toEqual([])
   })
 
   describe.each(REDIS_LIBRARIES)('through %s', (library) => {

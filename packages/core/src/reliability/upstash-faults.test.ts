@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { describeRedis } from '@floodgate/tools'
+import { describeRedis, expectNoUnhandledRejections } from '@floodgate/tools'
 import { Redis as UpstashRedis } from '@upstash/redis'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
@@ -36,8 +36,7 @@ describeRedis('upstashStore in front of a failing REST server', () => {
   let url: string
   let fault: Fault = '500'
   const requests = { count: 0 }
-  const unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => unhandled.push(reason)
+  expectNoUnhandledRejections()
 
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -47,19 +46,13 @@ describeRedis('upstashStore in front of a failing REST server', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-    process.on('unhandledRejection', onUnhandled)
   })
   afterAll(async () => {
-    process.off('unhandledRejection', onUnhandled)
     server.closeAllConnections()
     await new Promise((resolve) => server.close(resolve))
   })
   beforeEach(() => {
-    unhandled.length = 0
     requests.count = 0
-  })
-  afterEach(() => {
-    expect(unhandled).toEqual([])
   })
 
   describe.each(FAULTS)('answering %s', (current) => {
