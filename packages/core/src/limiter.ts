@@ -11,7 +11,7 @@ import {
 import type { Policy, PolicyOutcome } from './policies/types.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
-import { storeFailureDecision } from './store-failure.js'
+import { resetFailure, storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
@@ -166,7 +166,11 @@ class Limiter implements RateLimiter, DecidingNow {
     const id = boundIdentifier(identifier)
     const { prefix, allPolicies } = this.config
     this.config.denyCache?.forget(id)
-    await this.call(this.store.reset({ prefix, id, policies: allPolicies }))
+    try {
+      await this.call(this.store.reset({ prefix, id, policies: allPolicies }))
+    } catch (cause) {
+      throw resetFailure(cause, `${this.store.name} store`, this.config)
+    }
   }
 
   async close(): Promise<void> {

@@ -24,13 +24,7 @@ export function storeFailureDecision(
   config: Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure'>,
   warnings: Warnings,
 ): Decision {
-  const error = isFloodgateError(cause)
-    ? cause
-    : new FloodgateError(
-        ERROR_CODES.STORE_ERROR,
-        `The ${request.storeName} failed: ${cause instanceof Error ? cause.message : String(cause)}.`,
-        { cause },
-      )
+  const error = asStoreError(cause, request.storeName)
   const allowed = config.onStoreError === 'allow'
   warnings.warn(
     WARNING_CODES.STORE_FAILURE,
@@ -38,11 +32,7 @@ export function storeFailureDecision(
     60_000,
     error.code,
   )
-  try {
-    config.onStoreFailure?.(error)
-  } catch {
-    // A failing report hook must not turn a decision into an exception.
-  }
+  report(error, config)
   const nowMs = Date.now()
   return {
     allowed,
@@ -57,5 +47,37 @@ export function storeFailureDecision(
     nowMs,
     policies: [],
     error,
+  }
+}
+
+/**
+ * A store failure of `reset()`: reported to `onStoreFailure` as a decision's is, and returned for
+ * `reset()` to reject with (a reset has no `onStoreError` answer; its caller learns it failed).
+ */
+export function resetFailure(
+  cause: unknown,
+  storeName: string,
+  config: Pick<ResolvedLimiterOptions, 'onStoreFailure'>,
+): FloodgateError {
+  const error = asStoreError(cause, storeName)
+  report(error, config)
+  return error
+}
+
+/** `cause` as the FloodgateError a store failure is reported as (a client's own error as its cause). */
+function asStoreError(cause: unknown, storeName: string): FloodgateError {
+  if (isFloodgateError(cause)) return cause
+  return new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    `The ${storeName} failed: ${cause instanceof Error ? cause.message : String(cause)}.`,
+    { cause },
+  )
+}
+
+function report(error: FloodgateError, config: Pick<ResolvedLimiterOptions, 'onStoreFailure'>): void {
+  try {
+    config.onStoreFailure?.(error)
+  } catch {
+    // A failing report hook must not turn a decision into an exception, nor replace a reset's error.
   }
 }

@@ -86,6 +86,7 @@ for d0 = 4, #ARGV do
   end
   for i = 1, n do
     -- pcall: a key of another type (an older Floodgate's state) reads as no state and is overwritten.
+    -- Any other error (NOPERM from an ACL, say) fails the call: read as no state, it would admit all.
     local b = 4 * i
     if pol[b - 3] == '1' then
       -- A fixed window reads only its current window's field.
@@ -95,6 +96,8 @@ for d0 = 4, #ARGV do
     else
       raw[i] = redis.pcall('GET', KEYS[k0 + i])
     end
+    local e = type(raw[i]) == 'table' and raw[i].err
+    if e and string.sub(e, 1, 9) ~= 'WRONGTYPE' then return redis.error_reply(e) end
   end
 
   local allowed = true
@@ -279,4 +282,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = 'e35939c9ce1fd7672a7a6625fbe6e5f847318fb0'
+export const DECIDE_SHA1 = '77e55af47081b46399d178818ff1136187b66b96'

@@ -240,6 +240,24 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     await expect(limiter.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
   })
 
+  it("rejects a failed reset() with a store error, and reports it, as a decision's failure is", async () => {
+    const refused = new Error('NOPERM this user has no permissions to run the "eval" command')
+    const reject = () => Promise.reject(refused)
+    const failing = { limit: reject, getRemaining: reject, resetUsedTokens: reject } as unknown as Ratelimit
+    const failures: unknown[] = []
+    const limiter = fromUpstash(failing, {
+      window: '1 m',
+      logger: false,
+      onStoreFailure: (e) => failures.push(e),
+    })
+    const error = await limiter.reset('a').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR', cause: refused })
+    expect(failures).toEqual([error])
+  })
+
   it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
     const hanging = upstashTestClient({ url: blackHoleUrl, token: 't' })
     const ratelimit = new Ratelimit({

@@ -7,7 +7,7 @@ import type { LimitOptions, RateLimiter } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
-import { storeFailureDecision } from '../store-failure.js'
+import { resetFailure, storeFailureDecision } from '../store-failure.js'
 import type { Logger } from '../warnings.js'
 import { Warnings } from '../warnings.js'
 
@@ -173,7 +173,11 @@ class UpstashLimiter implements RateLimiter {
     // one too, as Ratelimit does (a limit() made while the reset runs is not answered from it).
     if (pattern !== id) this.forgetCachedBlock(id)
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
-    await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
+    try {
+      await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
+    } catch (cause) {
+      throw resetFailure(cause, 'Upstash Ratelimit', this.config)
+    }
     // And after it, for every identifier: a limit() that reached Redis before the reset and was
     // denied cached a block that would outlive the reset until the window's end.
     this.forgetCachedBlock(id)

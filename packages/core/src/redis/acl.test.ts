@@ -1,0 +1,174 @@
+import { describeRedisServer, type RedisServer, startRedisServer } from '@floodgate/tools'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ERROR_CODES, type FloodgateError } from '../errors.js'
+import { createRateLimiter, type RateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import type { Policy } from '../policies/types.js'
+import type { RateLimitStore } from '../store.js'
+import { redisStore } from './redis-store.js'
+
+// A Redis user limited by an ACL to the commands docs/stores.md lists ("Commands it needs"), and
+// the same user missing some of them: a command refused is a store failure, never a decision.
+// The decision script reads state with pcall (a key of another type reads as no state), so a
+// refused read used to read as an empty counter: every request admitted, reported 'allowed'.
+
+const PREFIX = 'acl'
+/** The list in docs/stores.md, plus INFO for ioredis's ready check. */
+const DOCUMENTED = [
+  'evalsha',
+  'eval',
+  'time',
+  'get',
+  'set',
+  'hget',
+  'hincrby',
+  'hdel',
+  'hkeys',
+  'hlen',
+  'pexpire',
+  'pexpiretime',
+  'pttl',
+  'del',
+  'info',
+]
+
+const POLICY_SETS: [string, Policy[]][] = [
+  ['fixed window (HGET)', [fixedWindow({ limit: 3, window: '1 m' })]],
+  ['sliding window (GET)', [slidingWindow({ limit: 3, window: '1 m' })]],
+  [
+    'token bucket and fixed window',
+    [
+      tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 m' }),
+      fixedWindow({ limit: 5, window: '1 h' }),
+    ],
+  ],
+]
+
+type Library = 'ioredis' | 'node-redis'
+
+describeRedisServer('a Redis user with only the commands the docs list', () => {
+  let server: RedisServer
+  let admin: Redis
+  const open: { close(): Promise<void> }[] = []
+
+  beforeAll(async () => {
+    server = await startRedisServer()
+    admin = new Redis(server.url)
+  })
+  afterAll(async () => {
+    admin?.disconnect()
+    await server?.stop()
+  })
+  afterEach(async () => {
+    for (const item of open.splice(0)) await item.close()
+    await admin.flushall()
+  })
+
+  async function user(name: string, commands: readonly string[]): Promise<string> {
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      name,
+      'reset',
+      'on',
+      '>pw',
+      `~${PREFIX}:*`,
+      ...commands.map((c) => `+${c}`),
+    )
+    return `redis://${name}:pw@${new URL(server.url).host}`
+  }
+
+  async function storeAs(library: Library, url: string): Promise<RateLimitStore> {
+    if (library === 'ioredis') {
+      const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+      client.on('error', () => undefined)
+      await new Promise((resolve) => client.once('ready', resolve))
+      open.push({ close: async () => client.disconnect() })
+      return redisStore({ client })
+    }
+    const client = createClient({ url, disableOfflineQueue: true })
+    client.on('error', () => undefined)
+    await client.connect()
+    open.push({ close: async () => void client.destroy() })
+    return redisStore({ client })
+  }
+
+  function limiterOf(store: RateLimitStore, policies: Policy[], failures: FloodgateError[]): RateLimiter {
+    const limiter = createRateLimiter({
+      policies,
+      store,
+      prefix: PREFIX,
+      onStoreError: 'deny',
+      onStoreFailure: (error) => void failures.push(error),
+      logger: false,
+    })
+    open.unshift({ close: () => limiter.close() })
+    return limiter
+  }
+
+  describe.each<Library>(['ioredis', 'node-redis'])('%s', (library) => {
+    it.each(POLICY_SETS)(
+      '%s: limits, peeks and resets with the documented commands, the script loaded by EVAL',
+      async (_name, policies) => {
+        const failures: FloodgateError[] = []
+        const limiter = limiterOf(
+          await storeAs(library, await user(`ok-${library}`, DOCUMENTED)),
+          policies,
+          failures,
+        )
+        await admin.script('FLUSH')
+        const id = `${library}:${policies.length}:${policies[0]!.kind}`
+        const reasons: string[] = []
+        for (let i = 0; i < 4; i++) reasons.push((await limiter.limit(id)).reason)
+        expect(reasons).toEqual(['allowed', 'allowed', 'allowed', 'limited'])
+        expect((await limiter.peek(id)).reason).toBe('limited')
+        await limiter.reset(id)
+        expect((await limiter.limit(id)).reason).toBe('allowed')
+        expect(failures).toEqual([])
+      },
+    )
+
+    it.each(POLICY_SETS)(
+      '%s: without GET and HGET every request is a store failure, not admitted as unused',
+      async (_name, policies) => {
+        const failures: FloodgateError[] = []
+        const commands = DOCUMENTED.filter((c) => c !== 'get' && c !== 'hget')
+        const limiter = limiterOf(
+          await storeAs(library, await user(`noread-${library}`, commands)),
+          policies,
+          failures,
+        )
+        const decisions = []
+        for (let i = 0; i < 5; i++) decisions.push(await limiter.limit(`${library}:noread`))
+        expect(decisions.map((d) => [d.allowed, d.reason, d.error?.code])).toEqual(
+          Array.from({ length: 5 }, () => [false, 'store-error', ERROR_CODES.STORE_ERROR]),
+        )
+        expect(decisions[0]!.error!.message).toMatch(/NOPERM|can't run this command/)
+        expect(failures).toHaveLength(5)
+        // Nothing was written: the refusal came before any write.
+        expect(await admin.keys(`${PREFIX}:*`)).toEqual([])
+      },
+    )
+  })
+
+  it.each<Library>(['ioredis', 'node-redis'])(
+    '%s: a reset the user may not run rejects with a store error and reports it',
+    async (library) => {
+      const failures: FloodgateError[] = []
+      const commands = DOCUMENTED.filter((c) => c !== 'del')
+      const store = await storeAs(library, await user(`nodel-${library}`, commands))
+      const limiter = limiterOf(store, [fixedWindow({ limit: 3, window: '1 m' })], failures)
+      const error = await limiter.reset('someone').then(
+        () => undefined,
+        (e: unknown) => e as FloodgateError,
+      )
+      expect(error?.code).toBe(ERROR_CODES.STORE_ERROR)
+      expect(error?.message).toMatch(/NOPERM|can't run this command/)
+      expect(failures).toEqual([error])
+    },
+  )
+})
