@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest'
 import type { Decision } from './decision.js'
-import { DenyCache, resolveDenyCache } from './deny-cache.js'
+import { DenyCache, resolveDenyCache, tiersUnsafeToCache } from './deny-cache.js'
 import { isFloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
+import { tokenBucket } from './policies/token-bucket.js'
+import type { Policy } from './policies/types.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
 
 function denial(retryAfterMs: number, cost = 1, limit = 10): Decision {
   return {
@@ -118,6 +121,74 @@ describe('DenyCache', () => {
   })
 })
 
+describe('DenyCache entries', () => {
+  it("drops an identifier's denial when a request of it is admitted (the wait it recorded may be longer now)", () => {
+    const cache = new DenyCache(10, () => 0)
+    cache.remember(undefined, 'a', denial(400, 2), 0)
+    cache.remember(undefined, 'a', { ...denial(0), allowed: true, reason: 'allowed' }, 0)
+    expect(cache.get(undefined, 'a', 2)).toBeUndefined()
+  })
+
+  it('answers only until the first instant its decision would read differently', () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    const base = denial(60_000)
+    const part = base.policies[0]!
+    // A second policy denying for 1 ms only, and an admitting window that ends in 300 ms.
+    cache.remember(
+      undefined,
+      'short',
+      { ...base, policies: [part, { ...part, name: 'q', retryAfterMs: 1 }] },
+      0,
+    )
+    cache.remember(
+      undefined,
+      'window',
+      { ...base, policies: [part, { ...part, name: 'q', allowed: true, remaining: 3, resetAtMs: 1_300 }] },
+      0,
+    )
+    expect(cache.get(undefined, 'short', 1)).toBeDefined()
+    expect(cache.get(undefined, 'window', 1)).toBeDefined()
+    now = 1
+    expect(cache.get(undefined, 'short', 1)).toBeUndefined()
+    now = 299
+    expect(cache.get(undefined, 'window', 1)).toMatchObject({ retryAfterMs: 59_701 })
+    now = 300
+    expect(cache.get(undefined, 'window', 1)).toBeUndefined()
+  })
+
+  it('never answers tiers whose token bucket another tier sizes differently', () => {
+    const bucket = (capacity: number, refillRate = 1) =>
+      tokenBucket({ name: 'b', capacity, refillRate, interval: '1 s' })
+    const day = fixedWindow({ name: 'day', limit: 100, window: '1 d' })
+    const tiers = (entries: [string, Policy[]][]) => tiersUnsafeToCache(new Map(entries))
+    expect([
+      ...tiers([
+        ['free', [bucket(1), day]],
+        ['pro', [bucket(6), day]],
+        ['ops', [day]],
+      ]),
+    ]).toEqual(['free', 'pro'])
+    expect([
+      ...tiers([
+        ['free', [bucket(2, 1)]],
+        ['pro', [bucket(2, 5)]],
+      ]),
+    ]).toEqual(['free', 'pro'])
+    expect([
+      ...tiers([
+        ['free', [bucket(2), day]],
+        ['pro', [bucket(2), fixedWindow({ name: 'day', limit: 9, window: '1 d' })]],
+      ]),
+    ]).toEqual([])
+    const cache = new DenyCache(10, () => 0, new Set(['pro']))
+    cache.remember('pro', 'a', denial(400), 0)
+    cache.remember('free', 'b', denial(400), 0)
+    expect(cache.get('pro', 'a', 1)).toBeUndefined()
+    expect(cache.get('free', 'b', 1)).toBeDefined()
+  })
+})
+
 describe('the denyCache option', () => {
   it('is on by default for a remote store and off for a local one', () => {
     expect(resolveDenyCache(undefined, false)).toBeInstanceOf(DenyCache)
@@ -171,5 +242,82 @@ describe('the deny cache in a limiter', () => {
     const after = limiter.limit('u')
     expect(held).toHaveLength(1)
     expect(await answered(after)).toMatchObject({ allowed: true, remaining: 2 })
+  })
+})
+
+describe('the deny cache answers as the store would', () => {
+  interface Step {
+    advanceMs: number
+    cost: number
+    tier?: string
+  }
+
+  /**
+   * Runs `steps` on a limiter whose remote store (a memory store answering through a promise)
+   * has the deny cache, and on a plain memory limiter, on one clock: every decision must match.
+   */
+  async function same(options: { policies?: Policy[]; tiers?: Record<string, Policy[]> }, steps: Step[]) {
+    const clock = manualClock(1_700_000_000_000)
+    const counters = memoryStore({ clock })
+    const remote: RateLimitStore = {
+      name: 'remote',
+      local: false,
+      consume: (request) => Promise.resolve(counters.consume(request) as StoreResponse),
+      reset: (request) => counters.reset(request),
+      close: () => undefined,
+    }
+    const base = options.tiers
+      ? { tiers: options.tiers, defaultTier: Object.keys(options.tiers)[0]! }
+      : options
+    const cached = createRateLimiter({ ...base, store: remote, denyCache: { clock } } as never)
+    const plain = createRateLimiter({ ...base, store: memoryStore({ clock }) } as never)
+    for (const [i, step] of steps.entries()) {
+      clock.advance(step.advanceMs)
+      const request = { cost: step.cost, tier: step.tier }
+      const [expected, actual] = [await plain.limit('a:b', request), await cached.limit('a:b', request)]
+      expect({ step: i, ...actual }).toEqual({ step: i, ...expected })
+    }
+  }
+
+  it('never denies a request the store admits after a charge under a tier with a smaller bucket', async () => {
+    await same(
+      {
+        tiers: {
+          pro: [tokenBucket({ name: 'b', capacity: 6, refillRate: 1, interval: 300 })],
+          free: [tokenBucket({ name: 'b', capacity: 1, refillRate: 1, interval: 300 })],
+        },
+      },
+      [
+        { advanceMs: 0, cost: 6, tier: 'pro' },
+        { advanceMs: 0, cost: 6, tier: 'pro' },
+        { advanceMs: 300, cost: 1, tier: 'free' },
+        { advanceMs: 100, cost: 6, tier: 'pro' },
+      ],
+    )
+  })
+
+  it('gives the wait the store gives after a smaller cost was admitted in between', async () => {
+    await same({ policies: [tokenBucket({ capacity: 2, refillRate: 1, interval: 500 })] }, [
+      { advanceMs: 0, cost: 2 },
+      { advanceMs: 0, cost: 2 },
+      { advanceMs: 500, cost: 1 },
+      { advanceMs: 0, cost: 2 },
+    ])
+  })
+
+  it('lists no policy as denying once its own wait has passed', async () => {
+    await same(
+      {
+        policies: [
+          fixedWindow({ name: 'p', limit: 1, window: 1 }),
+          fixedWindow({ name: 'day', limit: 1, window: '1 m' }),
+        ],
+      },
+      [
+        { advanceMs: 0, cost: 1 },
+        { advanceMs: 0, cost: 1 },
+        { advanceMs: 2, cost: 1 },
+      ],
+    )
   })
 })

@@ -1,6 +1,7 @@
 import type { Decision } from './decision.js'
 import { invalidOption } from './errors.js'
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
+import type { Policy } from './policies/types.js'
 
 /** Options of the limiter's `denyCache`. */
 export interface DenyCacheOptions {
@@ -14,40 +15,58 @@ export const DEFAULT_DENY_CACHE_ENTRIES = 10_000
 const OPTIONS = ['maxEntries', 'clock'] as const
 
 interface Entry {
-  /** Local monotonic ms before which the store is certain to deny this cost again. */
+  /** Local monotonic ms until which this entry answers: the earliest instant its decision changes. */
   deadline: number
-  /** The cost denied: the one answered from here (another cost waits a different time). */
+  /** Local monotonic ms before which the store is certain to deny this cost again. */
+  retryAt: number
+  /** The tier and cost denied: the ones answered from here (others wait a different time). */
+  tier: string | undefined
   cost: number
   /** Local ms at which the store's `decision.nowMs` was (at the latest) read. */
   sentAt: number
-  id: string
   decision: Decision
 }
 
 /**
  * Remembers recent denials so a repeat offender is answered without a store round trip.
  *
- * Never longer than the store would deny: the deadline is `retryAfterMs` counted from the moment
+ * Never longer than the store would deny: the retry time is `retryAfterMs` counted from the moment
  * the request was SENT (the store decided after that), on a local monotonic clock, so neither
  * network latency nor a skew between this process's and Redis's clocks can stretch it. A later
- * request with the same cost is denied until then whatever else arrives, since every policy only
- * admits fewer units as others spend. Another cost goes to the store: a smaller one may pass sooner,
- * and a larger one waits longer, perhaps on another policy, which only the store can say.
+ * request with the same tier and cost is denied until then whatever else arrives, since every
+ * policy only admits fewer units as others spend; except a token bucket whose capacity or refill
+ * rate differs between tiers (a charge under one tier can bring forward the instant it is full
+ * under another), so a limiter's tiers holding such a bucket are never answered from here (see
+ * {@link tiersUnsafeToCache}). Another cost goes to the store: a smaller one may pass sooner, and a
+ * larger one waits longer, perhaps on another policy, which only the store can say.
  *
- * A denial sent before a `reset()` in this process is not remembered when it comes back after it.
- * Bounded (oldest evicted first), no timers. A `reset()` in another process is not seen here: this
- * process keeps denying that identifier until its deadline at most.
+ * An entry answers only until the first instant its decision would read differently: the end of
+ * the wait of each denying policy, the instant each admitting policy is whole again (a token
+ * bucket's or sliding window's `remaining` grows with time before that, and is answered as the
+ * store last gave it). A
+ * request of this process admitted for the identifier drops its entry (the wait it recorded may
+ * have grown); so does a `reset()`, and a denial sent before the reset that comes back after it is
+ * not remembered. Bounded (oldest evicted first), no timers. A charge or a `reset()` in another
+ * process is not seen here: this process keeps denying that identifier until its retry time at
+ * most, and may give a shorter Retry-After than the store would by then.
  */
 export class DenyCache {
+  /** One entry per identifier: its last denial, in the tier it was made in. */
   private readonly entries = new Map<string, Entry>()
   /** Local ms of each identifier's last `forget` (a reset): its denials sent before are not kept. */
   private readonly forgottenAt = new Map<string, number>()
   readonly maxEntries: number
   readonly now: () => number
+  private readonly unsafeTiers: ReadonlySet<string>
 
-  constructor(maxEntries = DEFAULT_DENY_CACHE_ENTRIES, now: () => number = () => performance.now()) {
+  constructor(
+    maxEntries = DEFAULT_DENY_CACHE_ENTRIES,
+    now: () => number = () => performance.now(),
+    unsafeTiers: ReadonlySet<string> = new Set(),
+  ) {
     this.maxEntries = maxEntries
     this.now = now
+    this.unsafeTiers = unsafeTiers
   }
 
   get size(): number {
@@ -56,17 +75,16 @@ export class DenyCache {
 
   /** The denial to answer with, or undefined to ask the store. */
   get(tier: string | undefined, id: string, cost: number): Decision | undefined {
-    const key = keyOf(tier, id)
-    const entry = this.entries.get(key)
+    const entry = this.entries.get(id)
     if (entry === undefined) return undefined
     const now = this.now()
     if (now >= entry.deadline) {
-      this.entries.delete(key)
+      this.entries.delete(id)
       return undefined
     }
-    if (cost !== entry.cost) return undefined
+    if (cost !== entry.cost || tier !== entry.tier) return undefined
     const elapsedMs = Math.max(0, Math.ceil(now - entry.sentAt))
-    const retryAfterMs = Math.max(1, Math.ceil(entry.deadline - now))
+    const retryAfterMs = Math.max(1, Math.ceil(entry.retryAt - now))
     const { decision } = entry
     return {
       ...decision,
@@ -79,21 +97,39 @@ export class DenyCache {
     }
   }
 
-  /** Records a `limited` decision taken by the store for a request sent at local time `sentAt`. */
+  /**
+   * Records the store's decision on a request sent at local time `sentAt`: a `limited` one is
+   * remembered; an admitted one drops the identifier's entry, since the wait it recorded may be
+   * longer now.
+   */
   remember(tier: string | undefined, id: string, decision: Decision, sentAt: number): void {
-    if (decision.reason !== 'limited' || !Number.isFinite(decision.retryAfterMs)) return
-    if (decision.retryAfterMs <= 0 || this.maxEntries <= 0) return
+    if (decision.reason !== 'limited') {
+      if (decision.reason === 'allowed' && this.entries.size > 0) this.entries.delete(id)
+      return
+    }
+    if (!Number.isFinite(decision.retryAfterMs) || decision.retryAfterMs <= 0 || this.maxEntries <= 0) return
+    if (this.unsafeTiers.has(tier ?? '')) return
     // Sent before a reset, decided perhaps before it too: the store may admit this identifier now.
     const forgottenAt = this.forgottenAt.get(id)
     if (forgottenAt !== undefined && sentAt <= forgottenAt) return
-    const key = keyOf(tier, id)
-    this.entries.delete(key)
-    const deadline = sentAt + decision.retryAfterMs
+    this.entries.delete(id)
+    let lifeMs = decision.retryAfterMs
+    for (const p of decision.policies) {
+      const changesInMs = p.allowed ? p.resetAtMs - decision.nowMs : p.retryAfterMs
+      if (changesInMs > 0 && changesInMs < lifeMs) lifeMs = changesInMs
+    }
     while (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next().value as string
       this.entries.delete(oldest)
     }
-    this.entries.set(key, { deadline, cost: decision.cost, sentAt, id, decision })
+    this.entries.set(id, {
+      deadline: sentAt + lifeMs,
+      retryAt: sentAt + decision.retryAfterMs,
+      tier,
+      cost: decision.cost,
+      sentAt,
+      decision,
+    })
   }
 
   /** Forgets an identifier in every tier (after `limiter.reset`). */
@@ -101,7 +137,7 @@ export class DenyCache {
     // Bounded like the entries; a denial in flight across a clear may be kept (until its deadline).
     if (this.forgottenAt.size >= this.maxEntries) this.forgottenAt.clear()
     this.forgottenAt.set(id, this.now())
-    for (const [key, entry] of this.entries) if (entry.id === id) this.entries.delete(key)
+    this.entries.delete(id)
   }
 
   clear(): void {
@@ -109,19 +145,41 @@ export class DenyCache {
   }
 }
 
-/** Unambiguous: the tier's length comes first, so no (tier, id) pair spells another. */
-function keyOf(tier: string | undefined, id: string): string {
-  return tier === undefined ? `\0${id}` : `${tier.length}:${tier}\0${id}`
+/**
+ * The tiers whose denials the deny cache must not answer: those holding a token bucket that
+ * another tier gives another capacity or refill rate. A charge under the other tier can make the
+ * shared bucket full sooner than this tier's denial said (a full bucket reads as full under any
+ * capacity), so only the store knows when it admits again.
+ */
+export function tiersUnsafeToCache(tiers: ReadonlyMap<string, readonly Policy[]>): ReadonlySet<string> {
+  const shapes = new Map<string, Set<string>>()
+  for (const policies of tiers.values()) {
+    for (const p of policies) {
+      if (p.kind !== 'token-bucket') continue
+      let seen = shapes.get(p.name)
+      if (seen === undefined) shapes.set(p.name, (seen = new Set()))
+      seen.add(`${p.capacity}/${p.refillRate}`)
+    }
+  }
+  const unsafe = new Set<string>()
+  for (const [tier, policies] of tiers) {
+    for (const p of policies) if ((shapes.get(p.name)?.size ?? 0) > 1) unsafe.add(tier)
+  }
+  return unsafe
 }
 
 /**
  * Resolves the limiter's `denyCache` option: undefined means on for a remote store and off for a
  * local one (a memory lookup is as cheap as the cache).
  */
-export function resolveDenyCache(value: unknown, storeIsLocal: boolean): DenyCache | undefined {
-  if (value === undefined) return storeIsLocal ? undefined : new DenyCache()
+export function resolveDenyCache(
+  value: unknown,
+  storeIsLocal: boolean,
+  unsafeTiers: ReadonlySet<string> = new Set(),
+): DenyCache | undefined {
+  if (value === undefined) return storeIsLocal ? undefined : new DenyCache(undefined, undefined, unsafeTiers)
   if (value === false) return undefined
-  if (value === true) return new DenyCache()
+  if (value === true) return new DenyCache(undefined, undefined, unsafeTiers)
   const o = requireObject(value, 'denyCache')
   rejectUnknownOptions(o, OPTIONS, 'denyCache')
   const maxEntries = o.maxEntries ?? DEFAULT_DENY_CACHE_ENTRIES
@@ -131,5 +189,5 @@ export function resolveDenyCache(value: unknown, storeIsLocal: boolean): DenyCac
   if (o.clock !== undefined && typeof o.clock !== 'function') {
     invalidOption('denyCache.clock', o.clock, 'a function returning monotonic milliseconds')
   }
-  return new DenyCache(maxEntries, o.clock as (() => number) | undefined)
+  return new DenyCache(maxEntries, o.clock as (() => number) | undefined, unsafeTiers)
 }

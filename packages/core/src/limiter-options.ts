@@ -1,4 +1,4 @@
-import { type DenyCache, type DenyCacheOptions, resolveDenyCache } from './deny-cache.js'
+import { type DenyCache, type DenyCacheOptions, resolveDenyCache, tiersUnsafeToCache } from './deny-cache.js'
 import { type Duration, parseDuration } from './duration.js'
 import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
@@ -186,7 +186,10 @@ export function resolveLimiterOptions(
     onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => void) | undefined,
     logger: logger as Logger,
     silencedWarnings: new Set(silenced as string[]),
-    denyCache: mode === 'shadow' ? undefined : resolveDenyCache(o.denyCache, store?.local ?? true),
+    denyCache:
+      mode === 'shadow'
+        ? undefined
+        : resolveDenyCache(o.denyCache, store?.local ?? true, tiersUnsafeToCache(tiers)),
   }
 }
 

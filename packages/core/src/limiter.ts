@@ -546,8 +546,7 @@ class RemoteDecision implements QueuedCall, PendingCall {
   }
 
   private answer(decision: Decision): void {
-    if (this.denyCache !== undefined && decision.reason === 'limited')
-      this.denyCache.remember(this.tier, this.id, decision, this.sentAt)
+    this.denyCache?.remember(this.tier, this.id, decision, this.sentAt)
     this.resolve(decision)
   }
 
