@@ -157,6 +157,28 @@ describe('DenyCache entries', () => {
     expect(cache.get(undefined, 'window', 1)).toBeUndefined()
   })
 
+  it('keeps a denial per tier of one identifier, so tiers that alternate are both answered', () => {
+    const cache = new DenyCache(10, () => 0)
+    cache.remember('read', 'a', { ...denial(400), tier: 'read' }, 0)
+    cache.remember('write', 'a', { ...denial(900), tier: 'write' }, 0)
+    expect(cache.size).toBe(1)
+    expect(cache.get('read', 'a', 1)).toMatchObject({ tier: 'read', retryAfterMs: 400 })
+    expect(cache.get('write', 'a', 1)).toMatchObject({ tier: 'write', retryAfterMs: 900 })
+    cache.remember('read', 'a', { ...denial(0), allowed: true, reason: 'allowed', tier: 'read' }, 0)
+    expect(cache.get('write', 'a', 1)).toBeUndefined()
+  })
+
+  it("gives an admitting policy's reset instant no earlier than the answer's nowMs", () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    const base = denial(60_000)
+    const full = { ...base.policies[0]!, name: 'burst', allowed: true, remaining: 3, resetAtMs: base.nowMs }
+    cache.remember(undefined, 'a', { ...base, policies: [base.policies[0]!, full] }, 0)
+    now = 5_000
+    const answer = cache.get(undefined, 'a', 1)!
+    expect(answer.policies[1]).toMatchObject({ name: 'burst', resetAtMs: answer.nowMs })
+  })
+
   it('never answers tiers whose token bucket another tier sizes differently', () => {
     const bucket = (capacity: number, refillRate = 1) =>
       tokenBucket({ name: 'b', capacity, refillRate, interval: '1 s' })

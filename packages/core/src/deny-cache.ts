@@ -51,8 +51,8 @@ interface Entry {
  * most, and may give a shorter Retry-After than the store would by then.
  */
 export class DenyCache {
-  /** One entry per identifier: its last denial, in the tier it was made in. */
-  private readonly entries = new Map<string, Entry>()
+  /** Per identifier, its last denial in each tier it was denied in (one, without tiers). */
+  private readonly entries = new Map<string, Entry[]>()
   /** Local ms of each identifier's last `forget` (a reset): its denials sent before are not kept. */
   private readonly forgottenAt = new Map<string, number>()
   readonly maxEntries: number
@@ -69,37 +69,45 @@ export class DenyCache {
     this.unsafeTiers = unsafeTiers
   }
 
+  /** Identifiers remembered. */
   get size(): number {
     return this.entries.size
   }
 
   /** The denial to answer with, or undefined to ask the store. */
   get(tier: string | undefined, id: string, cost: number): Decision | undefined {
-    const entry = this.entries.get(id)
-    if (entry === undefined) return undefined
+    const list = this.entries.get(id)
+    if (list === undefined) return undefined
+    const at = indexOfTier(list, tier)
+    if (at < 0) return undefined
+    const entry = list[at]!
     const now = this.now()
     if (now >= entry.deadline) {
-      this.entries.delete(id)
+      if (list.length === 1) this.entries.delete(id)
+      else list.splice(at, 1)
       return undefined
     }
-    if (cost !== entry.cost || tier !== entry.tier) return undefined
+    if (cost !== entry.cost) return undefined
     const elapsedMs = Math.max(0, Math.ceil(now - entry.sentAt))
     const retryAfterMs = Math.max(1, Math.ceil(entry.retryAt - now))
     const { decision } = entry
+    const nowMs = decision.nowMs + elapsedMs
     return {
       ...decision,
       cost,
-      nowMs: decision.nowMs + elapsedMs,
+      nowMs,
       retryAfterMs,
       policies: decision.policies.map((p) =>
-        p.allowed ? { ...p } : { ...p, retryAfterMs: Math.max(1, p.retryAfterMs - elapsedMs) },
+        p.allowed
+          ? { ...p, resetAtMs: Math.max(p.resetAtMs, nowMs) }
+          : { ...p, retryAfterMs: Math.max(1, p.retryAfterMs - elapsedMs) },
       ),
     }
   }
 
   /**
    * Records the store's decision on a request sent at local time `sentAt`: a `limited` one is
-   * remembered; an admitted one drops the identifier's entry, since the wait it recorded may be
+   * remembered; an admitted one drops the identifier's entries, since the waits they recorded may be
    * longer now.
    */
   remember(tier: string | undefined, id: string, decision: Decision, sentAt: number): void {
@@ -112,24 +120,34 @@ export class DenyCache {
     // Sent before a reset, decided perhaps before it too: the store may admit this identifier now.
     const forgottenAt = this.forgottenAt.get(id)
     if (forgottenAt !== undefined && sentAt <= forgottenAt) return
-    this.entries.delete(id)
     let lifeMs = decision.retryAfterMs
     for (const p of decision.policies) {
       const changesInMs = p.allowed ? p.resetAtMs - decision.nowMs : p.retryAfterMs
       if (changesInMs > 0 && changesInMs < lifeMs) lifeMs = changesInMs
     }
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string
-      this.entries.delete(oldest)
-    }
-    this.entries.set(id, {
+    const entry: Entry = {
       deadline: sentAt + lifeMs,
       retryAt: sentAt + decision.retryAfterMs,
       tier,
       cost: decision.cost,
       sentAt,
       decision,
-    })
+    }
+    // Most recent last: the identifier moves to the end, as the newest.
+    const list = this.entries.get(id)
+    this.entries.delete(id)
+    if (list !== undefined) {
+      const at = indexOfTier(list, tier)
+      if (at >= 0) list[at] = entry
+      else list.push(entry)
+      this.entries.set(id, list)
+      return
+    }
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string
+      this.entries.delete(oldest)
+    }
+    this.entries.set(id, [entry])
   }
 
   /** Forgets an identifier in every tier (after `limiter.reset`). */
@@ -143,6 +161,11 @@ export class DenyCache {
   clear(): void {
     this.entries.clear()
   }
+}
+
+function indexOfTier(list: readonly Entry[], tier: string | undefined): number {
+  for (let i = 0; i < list.length; i++) if (list[i]!.tier === tier) return i
+  return -1
 }
 
 /**
