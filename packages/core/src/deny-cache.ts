@@ -43,12 +43,12 @@ interface Entry {
  * An entry answers only until the first instant its decision would read differently: the end of
  * the wait of each denying policy, the instant each admitting policy is whole again (a token
  * bucket's or sliding window's `remaining` grows with time before that, and is answered as the
- * store last gave it). A
- * request of this process admitted for the identifier drops its entry (the wait it recorded may
- * have grown); so does a `reset()`, and a denial sent before the reset that comes back after it is
- * not remembered. Bounded (oldest evicted first), no timers. A charge or a `reset()` in another
- * process is not seen here: this process keeps denying that identifier until its retry time at
- * most, and may give a shorter Retry-After than the store would by then.
+ * store last gave it). A request of this process admitted for the identifier drops its entries
+ * (the waits they recorded may have grown); so does a `reset()`, and a denial sent before the
+ * reset that comes back after it is not remembered. Bounded (oldest identifier evicted first), no
+ * timers. A charge or a `reset()` in another process is not seen here: this process keeps denying
+ * that identifier until its retry time at most, and may give a shorter Retry-After than the store
+ * would by then.
  */
 export class DenyCache {
   /** Per identifier, its last denial in each tier it was denied in (one, without tiers). */
