@@ -10,7 +10,7 @@ import { type OnLimited, rateLimit } from './index.js'
 // rendered). An onLimited that returns no promise is left to answer in its own time; only one that
 // returns a promise is done when that settles.
 
-async function secondAnswer(express: typeof express5, onLimited: OnLimited) {
+async function secondAnswer(express: typeof express5, onLimited: OnLimited, method = 'GET') {
   const app = express()
   const errors: unknown[] = []
   app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore(), onLimited }))
@@ -21,9 +21,14 @@ async function secondAnswer(express: typeof express5, onLimited: OnLimited) {
   })
   const server = await serveOnLoopback(createServer(app))
   try {
-    await fetch(`${server.base}/`)
-    const response = await fetch(`${server.base}/`)
-    return { status: response.status, body: await response.text(), errors }
+    await fetch(`${server.base}/`, { method })
+    const response = await fetch(`${server.base}/`, { method, signal: AbortSignal.timeout(5_000) })
+    return {
+      status: response.status,
+      body: await response.text(),
+      length: response.headers.get('content-length'),
+      errors,
+    }
   } finally {
     await server.close()
   }
@@ -37,7 +42,11 @@ describe.each([
     const later: OnLimited = (_req, res) => {
       setImmediate(() => res.status(429).send('custom, later'))
     }
-    expect(await secondAnswer(express, later)).toEqual({ status: 429, body: 'custom, later', errors: [] })
+    expect(await secondAnswer(express, later)).toMatchObject({
+      status: 429,
+      body: 'custom, later',
+      errors: [],
+    })
   })
 
   it('may pass the request on with next(error), from a promise too', async () => {
@@ -45,5 +54,31 @@ describe.each([
     const result = await secondAnswer(express, passOn)
     expect(result.status).toBe(500)
     expect(result.errors).toEqual([new Error('limited, handled elsewhere')])
+  })
+})
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: an onLimited promise that settles with nothing sent', (_name, express) => {
+  it('gets the status it set, with its reason phrase, as on Koa (not a request left hanging)', async () => {
+    const statusOnly: OnLimited = async (_req, res) => void res.status(503)
+    expect(await secondAnswer(express, statusOnly)).toMatchObject({
+      status: 503,
+      body: 'Service Unavailable',
+    })
+  })
+
+  it('gets the default 429 when it set nothing, with its Content-Length on HEAD too', async () => {
+    const nothing: OnLimited = async () => undefined
+    const get = await secondAnswer(express, nothing)
+    expect(get).toMatchObject({ status: 429, errors: [] })
+    expect(Number(get.length)).toBe(Buffer.byteLength(get.body))
+    const head = await secondAnswer(express, nothing, 'HEAD')
+    expect({ status: head.status, body: head.body, length: head.length }).toEqual({
+      status: 429,
+      body: '',
+      length: get.length,
+    })
   })
 })
