@@ -90,4 +90,33 @@ describe.each([
       await app.close()
     }
   })
+
+  it('logs an error it throws after sending its reply (Fastify drops a hook error then)', async () => {
+    const logged: { msg: string; err?: { message: string } }[] = []
+    const stream = { write: (line: string) => void logged.push(JSON.parse(line)) }
+    const app = fastify({ logger: { level: 'error', stream } })
+    await app.register(fastifyRateLimit, {
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      store: memoryStore(),
+      onLimited: async (_request, reply) => {
+        await reply.code(418).send('custom')
+        throw new Error('after the reply')
+      },
+    })
+    app.get('/', async () => 'route')
+    try {
+      await app.inject('/')
+      const response = await app.inject('/')
+      expect([response.statusCode, response.body]).toEqual([418, 'custom'])
+      // The onLimited promise settles once its reply has finished, as the response does: a turn.
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(logged).toHaveLength(1)
+      expect(logged[0]).toMatchObject({
+        msg: 'onLimited failed after its reply was sent',
+        err: { message: 'after the reply' },
+      })
+    } finally {
+      await app.close()
+    }
+  })
 })

@@ -304,9 +304,13 @@ function onRequest(
       return
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, (error: unknown) =>
-        done(callbackFailure(error) as Error),
-      )
+      answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, (error: unknown) => {
+        const failure = callbackFailure(error) as Error
+        // Sent already: Fastify drops a hook's error then, so it is logged, as Fastify logs a
+        // handler's promise that rejects after its reply was sent.
+        if (reply.sent) request.log.error({ err: failure }, 'onLimited failed after its reply was sent')
+        else done(failure)
+      })
       return
     }
     try {
