@@ -179,9 +179,9 @@ export function tiersUnsafeToCache(tiers: ReadonlyMap<string, readonly Policy[]>
   for (const policies of tiers.values()) {
     for (const p of policies) {
       if (p.kind !== 'token-bucket') continue
-      let seen = shapes.get(p.name)
-      if (seen === undefined) shapes.set(p.name, (seen = new Set()))
+      const seen = shapes.get(p.name) ?? new Set<string>()
       seen.add(`${p.capacity}/${p.refillRate}`)
+      shapes.set(p.name, seen)
     }
   }
   const unsafe = new Set<string>()
