@@ -99,6 +99,24 @@ interface Batch {
   resent: boolean
   /** The server's clock as learned for the batch's node. */
   clock: ServerClock
+  /** Whether the batch's connection answers (a Cluster: its hash slot's node). */
+  silence: Silence
+}
+
+/**
+ * Whether one connection answers: the commands it was handed that wait, and when it last answered.
+ * A store has one; on a Cluster one per hash slot (each slot's node has its own connection), so
+ * that one silent node fails only the calls that go to it.
+ */
+class Silence {
+  /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
+  outstanding = 0
+  /** Monotonic ms of the last answer, or of the first command sent after none were waiting. */
+  heardAtMs = 0
+  /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
+  stalled = false
+  /** When the last call went out while stalled (or the stall began), for `probeWhenStalled`. */
+  probedAtMs = 0
 }
 
 /**
@@ -149,8 +167,6 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private readonly lists = new WeakMap<readonly Policy[], { spec: string; tails: readonly string[] }>()
   private readonly maxBatch: number
   private readonly probeWhenStalled: boolean
-  /** When the last call went out while stalled (or the stall began), for `probeWhenStalled`. */
-  private probedAtMs = 0
   /** Decisions waiting for this tick's flush. */
   private queued: Batch | undefined
   /** Resets sent so far: a batch sent again after NOSCRIPT must not land after one of them. */
@@ -159,12 +175,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private readonly resetKeys = new Map<string, number>()
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
-  /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
+  /** Commands handed to the client whose promise has not settled, on every connection. */
   private outstanding = 0
-  /** Monotonic ms of the client's last answer, or of the first command sent after none were waiting. */
-  private heardAtMs = 0
-  /** Set by the watchdog once calls have waited STALL_MS with no answer; cleared by any answer. */
-  private stalled = false
+  /** The connection's silence (the one of a store not on a Cluster). */
+  private readonly silence = new Silence()
+  /** On a Cluster: the silence of each hash slot's node, as judged from that slot's calls. */
+  private readonly slotSilences: Map<number, Silence> | undefined
+  /** The silences with commands waiting: the ones the watchdog looks at. */
+  private readonly waiting = new Set<Silence>()
   private watchdog: ReturnType<typeof setInterval> | undefined
   /** The client's own timeout on a command, ms from each time it is handed over. */
   private readonly commandTimeoutMs: number | undefined
@@ -194,6 +212,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.socketTimeoutMs = settings.socketTimeoutMs
     this.socketTimeoutFromWrite = settings.socketTimeoutFromWrite ?? false
     this.slotClocks = settings.clockPerSlot === true ? new Map() : undefined
+    this.slotSilences = settings.clockPerSlot === true ? new Map() : undefined
   }
 
   /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
@@ -233,15 +252,18 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   ): void {
     const list = this.listOf(policies)
     this.runner.assertReady?.()
-    if (this.stalled && !this.probing()) {
+    const tag = cachedDigest(id)
+    // On a Cluster, the hash slot (its node) the call goes to: 0 elsewhere, unused.
+    const slot = this.slotSilences === undefined ? 0 : clusterSlot(tag)
+    const silence = this.slotSilences === undefined ? this.silence : this.slotSilence(slot)
+    if (silence.stalled && !this.probing(silence)) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `Redis has answered none of the ${this.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends nothing more until the client lets go of them.`,
+        `${this.slotSilences === undefined ? 'Redis' : "The Redis node of this identifier's hash slot"} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     const atMs = call.atMs ?? 0
-    const tag = cachedDigest(id)
     let batch = this.queued
     // One deadline per script call: a call whose deadline differs (another limiter's `timeout`, a
     // long synchronous stretch since the batch began) starts a batch of its own, so that no call is
@@ -267,7 +289,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         deadline: Number.POSITIVE_INFINITY,
         strictDeadline: Number.POSITIVE_INFINITY,
         resent: false,
-        clock: this.slotClocks === undefined ? this.serverClock : this.slotClock(tag),
+        clock: this.slotClocks === undefined ? this.serverClock : this.slotClock(slot),
+        silence,
       }
       this.queued = batch
     }
@@ -349,22 +372,27 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       this.fail(batch, error)
       return undefined
     }
-    if (this.outstanding === 0) {
-      this.heardAtMs = performance.now()
+    const { silence } = batch
+    if (silence.outstanding === 0) {
+      silence.heardAtMs = performance.now()
+      this.waiting.add(silence)
       this.watch()
     }
+    silence.outstanding++
     this.outstanding++
     const sentAt = batch.sentAt
     if (sentAt > this.lastSentAt) this.lastSentAt = sentAt
     return sent.then(
       (reply) => {
+        silence.outstanding--
         this.outstanding--
-        this.heard(sentAt)
+        this.heard(silence, sentAt)
         return reply
       },
       (error: unknown) => {
+        silence.outstanding--
         this.outstanding--
-        if (!isTimeout(error)) this.heard(sentAt)
+        if (!isTimeout(error)) this.heard(silence, sentAt)
         throw error
       },
     )
@@ -453,9 +481,18 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     return String(batch.clock.serverTime(deadline))
   }
 
+  /** The silence of one Cluster hash slot's node, as its calls find it. */
+  private slotSilence(slot: number): Silence {
+    let silence = this.slotSilences!.get(slot)
+    if (silence === undefined) {
+      silence = new Silence()
+      this.slotSilences!.set(slot, silence)
+    }
+    return silence
+  }
+
   /** The server's clock learned for one Cluster hash slot (the node that holds it). */
-  private slotClock(tag: string): ServerClock {
-    const slot = clusterSlot(tag)
+  private slotClock(slot: number): ServerClock {
     let clock = this.slotClocks!.get(slot)
     if (clock === undefined) {
       clock = new ServerClock()
@@ -521,13 +558,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.stopWatching()
   }
 
-  private heard(sentAt: number): void {
+  private heard(silence: Silence, sentAt: number): void {
     if (this.socketTimeoutMs !== undefined) {
       this.repliedAt = realNow()
       if (sentAt > this.repliedUpTo) this.repliedUpTo = sentAt
     }
-    this.heardAtMs = performance.now()
-    this.stalled = false
+    silence.heardAtMs = performance.now()
+    silence.stalled = false
   }
 
   private watch(): void {
@@ -539,29 +576,34 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private inspect(): void {
-    if (this.outstanding === 0) {
-      this.stopWatching()
-      return
-    }
     const now = performance.now()
-    const stalled = now - this.heardAtMs > STALL_MS
-    if (stalled && !this.stalled) this.probedAtMs = now
-    this.stalled = stalled
+    for (const silence of this.waiting) {
+      if (silence.outstanding === 0) {
+        silence.stalled = false
+        this.waiting.delete(silence)
+        continue
+      }
+      const stalled = now - silence.heardAtMs > STALL_MS
+      if (stalled && !silence.stalled) silence.probedAtMs = now
+      silence.stalled = stalled
+    }
+    if (this.waiting.size === 0) this.stopWatching()
   }
 
   /** Whether a call may go out while stalled: one per STALL_MS, where `probeWhenStalled`. */
-  private probing(): boolean {
+  private probing(silence: Silence): boolean {
     if (!this.probeWhenStalled) return false
     const now = performance.now()
-    if (now - this.probedAtMs < STALL_MS) return false
-    this.probedAtMs = now
+    if (now - silence.probedAtMs < STALL_MS) return false
+    silence.probedAtMs = now
     return true
   }
 
   private stopWatching(): void {
     if (this.watchdog !== undefined) clearInterval(this.watchdog)
     this.watchdog = undefined
-    this.stalled = false
+    for (const silence of this.waiting) silence.stalled = false
+    this.waiting.clear()
   }
 
   private injectedNowMs(): string {
