@@ -105,10 +105,10 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
 }
 
 // The user's answer; a throw or a rejection reaches Express's error path. An onLimited returning a
-// promise is done when it settles: if by then it has begun no response and not called next, the
-// response goes out rather than a request left hanging: the default 429, or, when it set a status,
-// that status with its reason phrase (as Koa answers a status set alone). One returning anything
-// else may still answer later, from a callback, so it is left be.
+// promise is done when it settles: if by then it has done nothing at all (no response begun, no
+// status set, no next), the default 429 goes out, as on Koa and Fastify, rather than a request left
+// hanging. A status set says it answers, perhaps later from a callback (an answer sent for it then
+// would make that callback throw), so it is left be, as is one returning anything but a promise.
 function limitedBy(
   onLimited: OnLimited,
   req: Request,
@@ -126,9 +126,7 @@ function limitedBy(
     const result = onLimited(req, res, onward, decision)
     if (!isThenable(result)) return
     const settled = () => {
-      if (nextCalled || res.headersSent) return
-      if (res.statusCode === 200) sendProblem(res, 429, body)
-      else res.sendStatus(res.statusCode)
+      if (!nextCalled && !res.headersSent && res.statusCode === 200) sendProblem(res, 429, body)
     }
     result.then(settled, (error: unknown) => onward(callbackFailure(error))).then(undefined, onward)
   } catch (error) {
