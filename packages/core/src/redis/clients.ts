@@ -146,6 +146,11 @@ function ioredis(client: IoredisClient): DetectedClient {
         const { status } = client
         if (status === 'reconnecting' || status === 'close' || status === 'end') throw notConnected('ioredis')
       },
+      // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
+      nodeOf: (slot) => {
+        const node = (client as { slots?: unknown[][] }).slots?.[slot]?.[0]
+        return typeof node === 'string' ? node : undefined
+      },
     },
   }
 }
@@ -192,6 +197,11 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
       del: (keys) => client.eval(DELETE_SCRIPT, { keys, arguments: [] }) as Promise<number>,
       assertReady() {
         if (client.isOpen === true && client.isReady === false) throw notConnected('node-redis')
+      },
+      // A cluster's slot table: each slot's shard, its master's `address` (`host:port`).
+      nodeOf: (slot) => {
+        const master = (client as { slots?: { master?: { address?: unknown } }[] }).slots?.[slot]?.master
+        return typeof master?.address === 'string' ? master.address : undefined
       },
     },
   }

@@ -19,7 +19,8 @@ import { STALL_MS } from './script-store.js'
 // One node of a Cluster hangs (its process stopped: TCP open, nothing coming back), with the clients
 // set up as docs/stores.md says. The store takes a connection for silent after STALL_MS and sends
 // it nothing more; on a Cluster each node has its own connection, so the calls that go to the
-// other nodes must go on being decided. (They used to be refused too: one silence per store.)
+// other nodes must go on being decided (they used to be refused too: one silence per store), and
+// every call to the silent node refused, whichever of its hash slots it goes to.
 
 type Library = 'ioredis' | 'node-redis'
 
@@ -98,6 +99,9 @@ describeRedisServer('one silent node of a Redis Cluster', () => {
             if (/answered none/.test(decision.error?.message ?? '')) refused = decision
           }
           expect(refused?.error?.message).toMatch(/node of this identifier's hash slot has answered none/)
+          // Every call to that node is refused now, whatever its slot: nothing more piles up there.
+          const sameNode = await Promise.all(silent.slice(1).map((id) => limiter.limit(id)))
+          expect(sameNode.map((d) => /answered none/.test(d.error?.message ?? ''))).toEqual([true, true])
           // The other nodes answer as before.
           const others = await Promise.all(healthy.map((id) => limiter.limit(id)))
           expect(others.map((d) => d.reason)).toEqual(healthy.map(() => 'allowed'))

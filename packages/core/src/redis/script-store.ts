@@ -13,6 +13,11 @@ export interface ScriptRunner {
   del(keys: string[]): Promise<unknown>
   /** Throws when the client is known to be disconnected, so nothing waits on it. */
   assertReady?(): void
+  /**
+   * A Cluster client's node for a hash slot as it knows it now (`host:port`), undefined when it
+   * does not know (yet): its connection is the one whose silence a call to that slot is judged by.
+   */
+  nodeOf?(slot: number): string | undefined
 }
 
 export interface ScriptStoreSettings {
@@ -105,8 +110,8 @@ interface Batch {
 
 /**
  * Whether one connection answers: the commands it was handed that wait, and when it last answered.
- * A store has one; on a Cluster one per hash slot (each slot's node has its own connection), so
- * that one silent node fails only the calls that go to it.
+ * A store has one; on a Cluster one per node (each has its own connection), so that one silent node
+ * fails only the calls that go to it.
  */
 class Silence {
   /** Commands handed to the client whose promise has not settled (a timed-out call's included). */
@@ -179,8 +184,11 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private outstanding = 0
   /** The connection's silence (the one of a store not on a Cluster). */
   private readonly silence = new Silence()
-  /** On a Cluster: the silence of each hash slot's node, as judged from that slot's calls. */
-  private readonly slotSilences: Map<number, Silence> | undefined
+  /**
+   * On a Cluster: the silence of each node (`host:port`), or of a hash slot whose node the client
+   * does not tell; bounded by the nodes seen and the 16,384 slots.
+   */
+  private readonly slotSilences: Map<number | string, Silence> | undefined
   /** The silences with commands waiting: the ones the watchdog looks at. */
   private readonly waiting = new Set<Silence>()
   private watchdog: ReturnType<typeof setInterval> | undefined
@@ -481,12 +489,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     return String(batch.clock.serverTime(deadline))
   }
 
-  /** The silence of one Cluster hash slot's node, as its calls find it. */
+  /** The silence of the node that holds a Cluster hash slot (of the slot, where the client does not say). */
   private slotSilence(slot: number): Silence {
-    let silence = this.slotSilences!.get(slot)
+    const node = this.runner.nodeOf?.(slot) ?? slot
+    let silence = this.slotSilences!.get(node)
     if (silence === undefined) {
       silence = new Silence()
-      this.slotSilences!.set(slot, silence)
+      this.slotSilences!.set(node, silence)
     }
     return silence
   }
