@@ -156,13 +156,19 @@ function ioredis(client: IoredisClient): DetectedClient {
 }
 
 function nodeRedis(client: NodeRedisClient): DetectedClient {
-  const raw = client as unknown as { options?: Record<string, unknown>; _options?: Record<string, unknown> }
-  const options = raw.options ?? raw._options ?? {}
-  // A cluster keeps its per-node client options under `defaults`.
-  const cluster = Array.isArray(options.rootNodes)
+  const raw = client as unknown as {
+    options?: Record<string, unknown>
+    _options?: Record<string, unknown>
+    getMasters?: unknown
+  }
+  // node-redis 4's cluster keeps its options in a private field: then they cannot be checked.
+  const known = raw.options ?? raw._options
+  const options = known ?? {}
+  // A cluster keeps its per-node client options under `defaults`; only a cluster lists its masters.
+  const cluster = Array.isArray(options.rootNodes) || typeof raw.getMasters === 'function'
   const nodeOptions = cluster ? ((options.defaults ?? {}) as Record<string, unknown>) : options
   const problems: string[] = []
-  if (nodeOptions.disableOfflineQueue !== true) {
+  if (known !== undefined && nodeOptions.disableOfflineQueue !== true) {
     problems.push('`disableOfflineQueue: true` (otherwise requests queue up while Redis is away)')
   }
   // node-redis's socket timeout is an idle timer, and its default reconnect strategy gives up on it:

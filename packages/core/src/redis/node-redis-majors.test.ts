@@ -1,0 +1,108 @@
+import {
+  describeRedisServer,
+  type RedisCluster,
+  type RedisServer,
+  startRedisCluster,
+  startRedisServer,
+} from '@floodgate/tools'
+import { createClient as createClient6, createCluster as createCluster6 } from 'redis'
+import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
+import { createClient as createClient5, createCluster as createCluster5 } from 'redis5'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import { detectClient } from './clients.js'
+import { redisStore } from './redis-store.js'
+
+// The peer range takes node-redis 4, 5 and 6 (docs/stores.md says so). Each major, on one server
+// and on a Cluster: recognised for what it is (a Cluster sends each decision alone, as one call's
+// keys must share a slot), and limiting, peeking and resetting, with concurrent decisions. node-redis
+// 4's cluster keeps its options in a private field: it used to be taken for one server, and every
+// batch of concurrent decisions failed with CROSSSLOT.
+
+interface Major {
+  name: string
+  client(url: string): { connect(): Promise<unknown>; on(event: 'error', f: () => void): unknown }
+  cluster(urls: string[]): { connect(): Promise<unknown>; on(event: 'error', f: () => void): unknown }
+}
+
+const MAJORS: Major[] = [
+  {
+    name: 'node-redis 4',
+    client: (url) => createClient4({ url, disableOfflineQueue: true }),
+    cluster: (urls) =>
+      createCluster4({ rootNodes: urls.map((url) => ({ url })), defaults: { disableOfflineQueue: true } }),
+  },
+  {
+    name: 'node-redis 5',
+    client: (url) => createClient5({ url, disableOfflineQueue: true }),
+    cluster: (urls) =>
+      createCluster5({ rootNodes: urls.map((url) => ({ url })), defaults: { disableOfflineQueue: true } }),
+  },
+  {
+    name: 'node-redis 6',
+    client: (url) => createClient6({ url, disableOfflineQueue: true }),
+    cluster: (urls) =>
+      createCluster6({ rootNodes: urls.map((url) => ({ url })), defaults: { disableOfflineQueue: true } }),
+  },
+]
+
+describeRedisServer('node-redis 4, 5 and 6', () => {
+  let server: RedisServer
+  let cluster: RedisCluster
+  beforeAll(async () => {
+    ;[server, cluster] = await Promise.all([startRedisServer(), startRedisCluster({ masters: 3 })])
+  })
+  afterAll(async () => {
+    await Promise.all([server?.stop(), cluster?.stop()])
+  })
+
+  describe.each(MAJORS)('$name', (major) => {
+    it.each(['one server', 'a Cluster'] as const)(
+      'on %s: detected as such, limits, peeks and resets',
+      async (kind) => {
+        const urls = cluster.nodes.map((n) => `redis://${n.host}:${n.port}`)
+        const client = kind === 'one server' ? major.client(server.url) : major.cluster(urls)
+        client.on('error', () => undefined)
+        await client.connect()
+        const detected = detectClient(client as never)
+        expect([detected.library, detected.cluster, detected.problems]).toEqual([
+          'node-redis',
+          kind === 'a Cluster',
+          [],
+        ])
+        const limiter = createRateLimiter({
+          policies: [
+            tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 m' }),
+            fixedWindow({ limit: 5, window: '1 h' }),
+          ],
+          store: redisStore({ client: client as never }),
+          prefix: `${major.name.replace(' ', '')}-${kind === 'one server' ? 'one' : 'cluster'}`,
+          logger: false,
+        })
+        try {
+          // Decisions of one tick on identifiers in different slots, four times each.
+          const ids = ['a', 'b', 'c', 'd', 'e', 'f']
+          const rounds: string[][] = []
+          for (let round = 0; round < 4; round++) {
+            const decisions = await Promise.all(ids.map((id) => limiter.limit(id)))
+            rounds.push(decisions.map((d) => d.reason))
+          }
+          expect(rounds).toEqual([
+            ids.map(() => 'allowed'),
+            ids.map(() => 'allowed'),
+            ids.map(() => 'allowed'),
+            ids.map(() => 'limited'),
+          ])
+          expect((await limiter.peek('a')).reason).toBe('limited')
+          await limiter.reset('a')
+          expect((await limiter.limit('a')).reason).toBe('allowed')
+        } finally {
+          await limiter.close()
+          await (client as unknown as { quit?(): Promise<unknown>; close?(): Promise<unknown> }).quit?.()
+        }
+      },
+    )
+  })
+})
