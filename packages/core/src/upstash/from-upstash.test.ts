@@ -77,6 +77,54 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect((await limiter.limit('client')).reason).toBe('allowed')
   })
 
+  it("answers an identifier on Ratelimit's deny list as limited with no time to retry, from Redis and from its cache", async () => {
+    const prefix = `deny-${RUN}`
+    await redis.set(`${prefix}:ipDenyListStatus`, 'disabled')
+    await redis.sadd(`${prefix}:denyList:all`, 'bad-user')
+    const limiter = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix, enableProtection: true }),
+      { window: '60 s', name: 'api' },
+    )
+    expect((await limiter.limit('good-user')).reason).toBe('allowed')
+    // The first denial is Ratelimit's check in Redis; the next comes from its in-process cache.
+    for (const decision of [await limiter.limit('bad-user'), await limiter.limit('bad-user')]) {
+      expect(decision).toMatchObject({
+        allowed: false,
+        reason: 'limited',
+        limit: 5,
+        remaining: 0,
+        retryAfterMs: Number.POSITIVE_INFINITY,
+      })
+      expect(decision.resetAtMs).toBeGreaterThanOrEqual(decision.nowMs)
+      expect(rateLimitHeaders(decision, ['draft-8'])['Retry-After']).toBeUndefined()
+    }
+  })
+
+  it("never gives a reset instant before now from a token bucket's getRemaining, which skips the refill", async () => {
+    const limiter = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.tokenBucket(1, '1 s', 4), prefix: `tb-${RUN}` }),
+      { window: '1 s' },
+    )
+    for (let i = 0; i < 4; i++) expect((await limiter.limit('u')).reason).toBe('allowed')
+    vi.setSystemTime(NOW_MS + 2_500)
+    const peeked = await limiter.peek('u')
+    expect(peeked.resetAtMs).toBeGreaterThanOrEqual(peeked.nowMs)
+    expect(peeked.policies[0]!.resetAtMs).toBeGreaterThanOrEqual(peeked.nowMs)
+  })
+
+  it("refuses a reset that Ratelimit's pattern would carry past the identifier", async () => {
+    const own = fixedWindowOf(5, 'own')
+    for (const id of ['dynamic', 'denyList', 'events', 'events:x']) {
+      await expect(own.reset(id)).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    }
+    await expect(own.reset('dynamics')).resolves.toBeUndefined()
+    const globbed = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: `x*-${RUN}` }),
+      { window: '60 s' },
+    )
+    await expect(globbed.reset('u')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+  })
+
   it('peek() answers what limit() would, without charging: remaining after the request', async () => {
     const limiter = fixedWindowOf(5, 'fu-peek')
     const seen: unknown[] = []

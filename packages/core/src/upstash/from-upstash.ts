@@ -87,6 +87,9 @@ function catchPending(answer: { pending?: Promise<unknown> } | undefined): void 
 
 function noop(): void {}
 
+/** What Ratelimit 2.2 keeps under its prefix besides counters: `prefix:<name>:…`. */
+const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events']
+
 /**
  * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
  * and dashboard stay; Floodgate's middleware gets decisions and headers from its answers. Its
@@ -109,6 +112,8 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
 class UpstashLimiter implements RateLimiter {
   readonly warnings: Warnings
   private closed = false
+  /** The quota of Ratelimit's last answer that gave one. */
+  private lastLimit = 0
 
   constructor(
     private readonly ratelimit: UpstashRatelimit,
@@ -133,6 +138,14 @@ class UpstashLimiter implements RateLimiter {
           'Upstash Ratelimit answered with its timeout response (limit 0, remaining 0).',
         )
       }
+      if (answer.reason === 'denyList' && !answer.success) {
+        // On Ratelimit's deny list (enableProtection): denied for as long as it stays there, so no
+        // time to retry at. Its answer from its in-process cache reads limit 0 and reset 0: the
+        // quota shown is the last one Ratelimit gave.
+        const limit = answer.limit > 0 ? answer.limit : this.lastLimit
+        return this.decision(false, limit, 0, Math.max(answer.reset, Date.now()), cost, true)
+      }
+      if (answer.limit > 0) this.lastLimit = answer.limit
       return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
     } catch (error) {
       return this.failure(error, cost)
@@ -150,7 +163,9 @@ class UpstashLimiter implements RateLimiter {
       // getRemaining is the quota left now; limit() answers what is left after an admitted request.
       const admitted = r.remaining >= cost
       const remaining = admitted ? r.remaining - cost : r.remaining
-      return this.decision(admitted, r.limit ?? r.remaining, remaining, r.reset, cost)
+      // A token bucket's getRemaining (2.2) gives its tokens as last stored, without the refill
+      // since: its reset may be past. Never a reset instant before now.
+      return this.decision(admitted, r.limit ?? r.remaining, remaining, Math.max(r.reset, Date.now()), cost)
     } catch (error) {
       return this.failure(error, cost)
     }
@@ -167,6 +182,7 @@ class UpstashLimiter implements RateLimiter {
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
+    this.assertResettable(id)
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
     // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
     // the key it was given, which for an escaped identifier is not the key it blocked: forget that
@@ -181,6 +197,27 @@ class UpstashLimiter implements RateLimiter {
     // And after it, for every identifier: a limit() that reached Redis before the reset and was
     // denied cached a block that would outlive the reset until the window's end.
     this.forgetCachedBlock(id)
+  }
+
+  /**
+   * Refuses a reset whose SCAN pattern would reach further than the identifier: a prefix with glob
+   * characters (it is not escaped by Ratelimit), or an identifier naming Ratelimit's own keys under
+   * its prefix (the dynamic limit, the deny list, analytics events).
+   */
+  private assertResettable(id: string): void {
+    const prefix = (this.ratelimit as unknown as RatelimitInternals).prefix
+    const reason =
+      typeof prefix === 'string' && /[*?[\]\\]/.test(prefix)
+        ? `its prefix ${JSON.stringify(prefix)} holds glob characters, which Ratelimit's reset pattern does not escape (it would reset other prefixes' counters, or none)`
+        : RATELIMIT_OWN_KEYS.some((own) => id === own || id.startsWith(`${own}:`))
+          ? `the identifier ${JSON.stringify(id)} names Ratelimit's own keys under its prefix, which its reset pattern would delete`
+          : undefined
+    if (reason !== undefined) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `reset() refused for this Ratelimit: ${reason}. Delete the identifier's keys yourself, or move to upstashStore(), whose reset deletes exact keys.`,
+      )
+    }
   }
 
   private forgetCachedBlock(id: string): void {
@@ -216,19 +253,21 @@ class UpstashLimiter implements RateLimiter {
     return { id, cost }
   }
 
+  /** `denied`: on Ratelimit's deny list, limited with no time to retry at. */
   private decision(
     success: boolean,
     limit: number,
     remaining: number,
     resetMs: number,
     cost: number,
+    denied = false,
   ): Decision {
     const nowMs = Date.now()
     // A cost above the limit is never admitted, so no time to retry at (as every policy answers).
-    const neverAdmissible = !success && cost > limit
+    const neverAdmissible = !success && !denied && cost > limit
     const retryAfterMs = success
       ? 0
-      : neverAdmissible
+      : neverAdmissible || denied
         ? Number.POSITIVE_INFINITY
         : Math.max(1, resetMs - nowMs)
     const part: PolicyDecision = {
