@@ -138,6 +138,13 @@ export interface ProblemDetails {
   'violated-policies': string[]
 }
 
+/** @internal The `detail` of a 429 for a limited request: when to retry, if a time is known. */
+export function limitedDetail(policy: string, retryAfterSeconds: number | undefined): string {
+  return retryAfterSeconds === undefined
+    ? `Rate limit exceeded for policy "${policy}"; it gives no time at which a retry would pass.`
+    : `Rate limit exceeded for policy "${policy}"; retry in ${retryAfterSeconds} s.`
+}
+
 /** The problem+json body of a 429, the same on every framework. */
 export function problemDetails(decision: Decision): ProblemDetails {
   const violated = decision.policies.filter((p) => !p.allowed).map((p) => p.name)
@@ -145,7 +152,7 @@ export function problemDetails(decision: Decision): ProblemDetails {
   const detail =
     decision.reason === 'cost-exceeds-limit'
       ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
-      : `Rate limit exceeded for policy "${decision.policy}"; retry in ${retryAfter ?? 1} s.`
+      : limitedDetail(decision.policy, retryAfter)
   return {
     type: QUOTA_EXCEEDED_TYPE,
     title: 'Too Many Requests',

@@ -45,6 +45,9 @@ const DENIALS: Record<string, Decision> = {
   }),
   'names needing escapes': denial([policy('a"b\\c\n\u2028é😀\ud800', false, 1)]),
   'a sub-second wait': denial([policy('api', false, 1)]),
+  'a denial with no time to retry (a deny list)': denial([policy('api', false, Number.POSITIVE_INFINITY)], {
+    retryAfterMs: Number.POSITIVE_INFINITY,
+  }),
 }
 
 describe('problemBody', () => {
@@ -80,6 +83,20 @@ describe('ProblemBodies', () => {
     for (let seconds = 1; seconds <= 600; seconds++) {
       const decision = denial([policy('api', false, seconds * 1000)])
       expect(bodies.of(decision)).toBe(JSON.stringify(problemDetails(decision)))
+    }
+  })
+})
+
+describe('a limited denial with no time to retry', () => {
+  it('says so, and never "retry in 1 s", cached or not', () => {
+    const lasting = DENIALS['a denial with no time to retry (a deny list)']!
+    const bodies = new ProblemBodies()
+    // A denial of the same policy retrying in 1 s first: the cache must not answer the other with it.
+    expect(bodies.of(DENIALS['a sub-second wait']!)).toContain('retry in 1 s')
+    for (const body of [problemBody(lasting), bodies.of(lasting)]) {
+      expect(JSON.parse(body).detail).toBe(
+        'Rate limit exceeded for policy "api"; it gives no time at which a retry would pass.',
+      )
     }
   })
 })

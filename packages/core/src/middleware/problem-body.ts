@@ -1,5 +1,5 @@
 import type { Decision } from '../decision.js'
-import { QUOTA_EXCEEDED_TYPE, retryAfterSeconds } from '../headers.js'
+import { limitedDetail, QUOTA_EXCEEDED_TYPE, retryAfterSeconds } from '../headers.js'
 
 // The serialised problem+json of a 429, the same string as JSON.stringify(problemDetails(decision)),
 // written by template: stringifying the object cost about 2 µs of every denial.
@@ -11,7 +11,7 @@ export function problemBody(decision: Decision): string {
   const detail =
     decision.reason === 'cost-exceeds-limit'
       ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
-      : `Rate limit exceeded for policy "${decision.policy}"; retry in ${retryAfterSeconds(decision) ?? 1} s.`
+      : limitedDetail(decision.policy, retryAfterSeconds(decision))
   let violated = ''
   for (const p of decision.policies) {
     if (p.allowed) continue
@@ -43,7 +43,8 @@ export class ProblemBodies {
     ) {
       return problemBody(decision)
     }
-    const seconds = retryAfterSeconds(decision) ?? 1
+    // 0: no time to retry at (a denial that lasts, such as a deny list's); never a real Retry-After.
+    const seconds = retryAfterSeconds(decision) ?? 0
     let bySeconds = this.cache.get(decision.policy)
     let body = bySeconds?.get(seconds)
     if (body !== undefined) return body

@@ -87,8 +87,11 @@ function catchPending(answer: { pending?: Promise<unknown> } | undefined): void 
 
 function noop(): void {}
 
-/** What Ratelimit 2.2 keeps under its prefix besides counters: `prefix:<name>:…`. */
-const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events']
+/**
+ * What Ratelimit 2.2 keeps under its prefix besides counters: `prefix:<name>` and `prefix:<name>:…`
+ * (a token bucket resets its identifier's key exactly, the others by `prefix:id:*`).
+ */
+const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events', 'ipDenyListStatus']
 
 /**
  * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
@@ -138,14 +141,13 @@ class UpstashLimiter implements RateLimiter {
           'Upstash Ratelimit answered with its timeout response (limit 0, remaining 0).',
         )
       }
+      if (answer.limit > 0) this.lastLimit = answer.limit
       if (answer.reason === 'denyList' && !answer.success) {
         // On Ratelimit's deny list (enableProtection): denied for as long as it stays there, so no
         // time to retry at. Its answer from its in-process cache reads limit 0 and reset 0: the
-        // quota shown is the last one Ratelimit gave.
-        const limit = answer.limit > 0 ? answer.limit : this.lastLimit
-        return this.decision(false, limit, 0, Math.max(answer.reset, Date.now()), cost, true)
+        // quota shown is the last one Ratelimit gave (0 before any).
+        return this.decision(false, this.lastLimit, 0, Math.max(answer.reset, Date.now()), cost, true)
       }
-      if (answer.limit > 0) this.lastLimit = answer.limit
       return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
     } catch (error) {
       return this.failure(error, cost)
