@@ -181,6 +181,17 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
       '`socket.reconnectStrategy` beside `socket.socketTimeout`, e.g. `(retries) => Math.min(50 * 2 ** retries, 2000)` (otherwise the client closes for good the first time its socket is idle that long, and every later decision is a store failure)',
     )
   }
+  // node-redis 4's cluster (its options private) routes evalSha and eval by a key it never finds
+  // (its evalFirstKeyIndex reads the script's arguments where it expects the options), so to a
+  // random node, and gives up on MOVED after a few tries: its sendCommand takes the key itself.
+  const sendCommand = (client as unknown as { sendCommand?: unknown }).sendCommand
+  const routed =
+    cluster && known === undefined && typeof sendCommand === 'function'
+      ? (key: string | undefined, args: string[]) =>
+          (
+            sendCommand as (key: string | undefined, readonly: boolean, args: string[]) => Promise<unknown>
+          ).call(client, key, false, args)
+      : undefined
   // A cluster takes its command options at the top level, a client among its own.
   const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
     | { timeout?: unknown }
@@ -195,12 +206,21 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
     socketTimeoutMs: positiveMs(socket.socketTimeout),
     socketTimeoutFromWrite: true,
     runner: {
-      evalsha: (sha1, keys, args) => client.evalSha(sha1, { keys, arguments: args }),
-      eval: (script, keys, args) => client.eval(script, { keys, arguments: args }),
+      evalsha: (sha1, keys, args) =>
+        routed !== undefined
+          ? routed(keys[0], ['EVALSHA', sha1, String(keys.length), ...keys, ...args])
+          : client.evalSha(sha1, { keys, arguments: args }),
+      eval: (script, keys, args) =>
+        routed !== undefined
+          ? routed(keys[0], ['EVAL', script, String(keys.length), ...keys, ...args])
+          : client.eval(script, { keys, arguments: args }),
       // DEL through a script: node-redis 6 on a Cluster routes DEL (a multi-key command) through
       // more asynchronous steps than EVALSHA, so a decision made just after a reset reached Redis
       // first and was wiped by it. EVAL takes EVALSHA's path, so calls go out in the order made.
-      del: (keys) => client.eval(DELETE_SCRIPT, { keys, arguments: [] }) as Promise<number>,
+      del: (keys) =>
+        (routed !== undefined
+          ? routed(keys[0], ['EVAL', DELETE_SCRIPT, String(keys.length), ...keys])
+          : client.eval(DELETE_SCRIPT, { keys, arguments: [] })) as Promise<number>,
       assertReady() {
         if (client.isOpen === true && client.isReady === false) throw notConnected('node-redis')
       },
