@@ -138,26 +138,25 @@ export interface ProblemDetails {
   'violated-policies': string[]
 }
 
-/** @internal The `detail` of a 429 for a limited request: when to retry, if a time is known. */
-export function limitedDetail(policy: string, retryAfterSeconds: number | undefined): string {
-  return retryAfterSeconds === undefined
-    ? `Rate limit exceeded for policy "${policy}"; it gives no time at which a retry would pass.`
-    : `Rate limit exceeded for policy "${policy}"; retry in ${retryAfterSeconds} s.`
+/** @internal The `detail` of a 429: why it can never pass, or when to retry if a time is known. */
+export function problemDetail(decision: Decision): string {
+  if (decision.reason === 'cost-exceeds-limit') {
+    return `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
+  }
+  const retryAfter = retryAfterSeconds(decision)
+  return retryAfter === undefined
+    ? `Rate limit exceeded for policy "${decision.policy}"; it gives no time at which a retry would pass.`
+    : `Rate limit exceeded for policy "${decision.policy}"; retry in ${retryAfter} s.`
 }
 
 /** The problem+json body of a 429, the same on every framework. */
 export function problemDetails(decision: Decision): ProblemDetails {
   const violated = decision.policies.filter((p) => !p.allowed).map((p) => p.name)
-  const retryAfter = retryAfterSeconds(decision)
-  const detail =
-    decision.reason === 'cost-exceeds-limit'
-      ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
-      : limitedDetail(decision.policy, retryAfter)
   return {
     type: QUOTA_EXCEEDED_TYPE,
     title: 'Too Many Requests',
     status: 429,
-    detail,
+    detail: problemDetail(decision),
     'violated-policies': violated,
   }
 }

@@ -1,5 +1,5 @@
 import type { Decision } from '../decision.js'
-import { limitedDetail, QUOTA_EXCEEDED_TYPE, retryAfterSeconds } from '../headers.js'
+import { problemDetail, QUOTA_EXCEEDED_TYPE, retryAfterSeconds } from '../headers.js'
 
 // The serialised problem+json of a 429, the same string as JSON.stringify(problemDetails(decision)),
 // written by template: stringifying the object cost about 2 µs of every denial.
@@ -8,10 +8,7 @@ const HEAD = `{"type":${JSON.stringify(QUOTA_EXCEEDED_TYPE)},"title":"Too Many R
 
 /** `JSON.stringify(problemDetails(decision))`, built without the intermediate object. */
 export function problemBody(decision: Decision): string {
-  const detail =
-    decision.reason === 'cost-exceeds-limit'
-      ? `This request costs ${decision.cost}, more than policy "${decision.policy}" allows at all (${decision.limit}); it cannot succeed.`
-      : limitedDetail(decision.policy, retryAfterSeconds(decision))
+  const detail = problemDetail(decision)
   let violated = ''
   for (const p of decision.policies) {
     if (p.allowed) continue

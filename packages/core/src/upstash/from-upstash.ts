@@ -181,10 +181,10 @@ class UpstashLimiter implements RateLimiter {
         "reset() cannot reset a MultiRegionRatelimit: its resetUsedTokens (@upstash/ratelimit 2.2) returns before any region is reset, leaves a failing region's error unhandled (which ends the process), and its region sync can restore the counts. Reset each region through a single-region Ratelimit on its Redis, or move to upstashStore().",
       )
     }
+    this.assertResettable(id)
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
-    this.assertResettable(id)
     const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
     // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
     // the key it was given, which for an escaped identifier is not the key it blocked: forget that
