@@ -26,7 +26,7 @@ export {
   unavailableProblem,
 } from './headers.js'
 export { canonicalIp, clientIpKey, DEFAULT_IPV6_SUBNET } from './ip/canonical-ip.js'
-export { boundIdentifier, MAX_IDENTIFIER_LENGTH } from './keys.js'
+export { boundIdentifier, counterName, MAX_IDENTIFIER_LENGTH } from './keys.js'
 export {
   createRateLimiter,
   createRateLimiterFromResolved,

@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto'
 import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
+import type { Policy } from './policies/types.js'
 
 /** Identifiers longer than this (UTF-16 code units) are replaced by a fixed-length digest. */
 export const MAX_IDENTIFIER_LENGTH = 128
@@ -34,6 +35,21 @@ function boundUncommonIdentifier(id: unknown): string {
   }
   if (id.length <= MAX_IDENTIFIER_LENGTH && !id.startsWith(DIGEST_PREFIX)) return id
   return `${DIGEST_PREFIX}${digest(id)}`
+}
+
+const KIND_LETTER = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 'b' } as const
+
+/**
+ * Which counter a policy charges, within a prefix and an identifier: its name, kind and period
+ * (`api:f60000`, a fixed window of one minute). A limit, capacity or refill rate may change (tiers,
+ * a deploy) and keep the counts; another kind or period (a window of an hour, a bucket refilling per
+ * second) is another counter, because the stored state means something else under it: read by the
+ * new policy, it would be misread, and two processes of a rolling deploy would overwrite each
+ * other's state on every call. Policy names hold no `:`, so the name is everything before it.
+ */
+export function counterName(policy: Policy): string {
+  const periodMs = policy.kind === 'token-bucket' ? policy.intervalMs : policy.windowMs
+  return `${policy.name}:${KIND_LETTER[policy.kind]}${periodMs}`
 }
 
 /** base64url SHA-256 of a string's UTF-16 code units. */

@@ -2,7 +2,7 @@ import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import type { DenyCache } from './deny-cache.js'
 import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
-import { boundIdentifier } from './keys.js'
+import { boundIdentifier, counterName } from './keys.js'
 import {
   type RateLimiterOptions,
   type ResolvedLimiterOptions,
@@ -106,14 +106,15 @@ class Limiter implements RateLimiter, DecidingNow {
     if (!this.ownsStore) this.claimCounters()
   }
 
-  /** The (prefix, policy name) pairs this limiter counts in a store it was given, while open. */
+  /** The (prefix, counter) pairs this limiter counts in a store it was given, while open. */
   private claimed: string[] = []
 
   /**
-   * Counters belong to (prefix, policy name, identifier), whichever limiter counts them. Two open
-   * limiters on one store with a prefix and a policy name in common share those counters: each
-   * charges the other's budget. That is rarely meant (two middlewares given one store, with
-   * policies of the default names), so it is said once, with the fix.
+   * Counters belong to (prefix, counterName(policy), identifier), whichever limiter counts them.
+   * Two open limiters on one store with a prefix and a counter in common (a policy of one name,
+   * kind and period) share those counters: each charges the other's budget. That is rarely meant
+   * (two middlewares given one store, with policies of the default names), so it is said once,
+   * with the fix.
    */
   private claimCounters(): void {
     let claims = countersInUse.get(this.store)
@@ -123,12 +124,13 @@ class Limiter implements RateLimiter, DecidingNow {
     }
     const { prefix } = this.config
     const shared: string[] = []
-    for (const name of new Set(this.config.allPolicies.map((p) => p.name))) {
-      const counter = `${prefix}\0${name}`
-      const holders = claims.get(counter) ?? 0
+    const counters = new Map(this.config.allPolicies.map((p) => [counterName(p), p.name]))
+    for (const [counter, name] of counters) {
+      const claim = `${prefix}\0${counter}`
+      const holders = claims.get(claim) ?? 0
       if (holders > 0) shared.push(name)
-      claims.set(counter, holders + 1)
-      this.claimed.push(counter)
+      claims.set(claim, holders + 1)
+      this.claimed.push(claim)
     }
     if (shared.length > 0) {
       this.warnings.warn(

@@ -89,11 +89,12 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
     try {
       // Every node holds the script: a NOSCRIPT would leave late calls unsent for a reason of its own.
       await Promise.all(ioredis.nodes('master').map((node) => node.script('LOAD', DECIDE_SCRIPT)))
+      const policy = fixedWindow({ name: 'w', limit: 1_000_000, window: '1 h' })
       for (const client of [ioredis, nodeRedis]) {
         const prefix = `hang-${client === ioredis ? 'io' : 'node'}-${Date.now()}`
         const store = redisStore({ client, logger: false })
         const limiter = createRateLimiter({
-          policies: fixedWindow({ name: 'w', limit: 1_000_000, window: '1 h' }),
+          policies: policy,
           store,
           prefix,
           timeout: 250,
@@ -115,7 +116,7 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
         await admin.ping()
         const counted = await Promise.all(
           ids.map(async (id) => {
-            const values = await ioredis.hvals(counterKey(prefix, id, 'w'))
+            const values = await ioredis.hvals(counterKey(prefix, id, policy))
             return values.reduce((sum, v) => sum + Number(v), 0)
           }),
         )

@@ -145,7 +145,7 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
 
   /** Requests counted for `id`, read straight from Redis. */
   async function counted(prefix: string, id: string): Promise<number> {
-    const values = await admin.hvals(counterKey(prefix, id, 'w'))
+    const values = await admin.hvals(counterKey(prefix, id, policy))
     return values.reduce((sum, v) => sum + Number(v), 0)
   }
 
@@ -156,7 +156,7 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
 
   it('the script runs a batch before its deadline (server TIME), and skips one at or past it, writing nothing', async () => {
     const prefix = `hang-${RUN}-script`
-    const key = counterKey(prefix, 'id', 'w')
+    const key = counterKey(prefix, 'id', policy)
     const now = await serverMs()
     const run = (nowArg: string, deadline: number) =>
       admin.eval(

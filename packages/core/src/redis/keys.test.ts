@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { digest } from '../keys.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
 import { counterKey, counterKeys } from './keys.js'
+
+const named = (name: string) => fixedWindow({ name, limit: 10, window: '1 m' })
 
 /** The hash tag Redis Cluster hashes: the first `{…}` with at least one character inside. */
 function hashTag(key: string): string {
@@ -10,27 +16,47 @@ function hashTag(key: string): string {
 
 describe('Redis counter keys', () => {
   it('stay the same length whatever the identifier', () => {
-    const short = counterKey('floodgate', 'a', 'burst')
-    const long = counterKey('floodgate', 'x'.repeat(100_000), 'burst')
+    const short = counterKey('floodgate', 'a', named('burst'))
+    const long = counterKey('floodgate', 'x'.repeat(100_000), named('burst'))
     expect(long.length).toBe(short.length)
   })
 
   it('put every policy of one identifier in one Cluster slot, braces in the identifier included', () => {
     for (const id of ['{a}', '}{', '{', 'user:{42}:x', '', '{}']) {
-      const keys = counterKeys('app', id, ['burst', 'daily', 'x.y-z_1'])
+      const keys = counterKeys('app', id, ['burst', 'daily', 'x.y-z_1'].map(named))
       expect(new Set(keys.map(hashTag)).size).toBe(1)
     }
   })
 
   it('give distinct identifiers distinct keys, even when joining their parts would collide', () => {
-    const a = counterKey('a:b', 'c', 'd')
-    const b = counterKey('a', 'b:c', 'd')
+    const a = counterKey('a:b', 'c', named('d'))
+    const b = counterKey('a', 'b:c', named('d'))
     expect(a).not.toBe(b)
-    expect(counterKey('p', 'é', 'n')).not.toBe(counterKey('p', '\u00e9'.normalize('NFD'), 'n'))
-    expect(counterKey('p', '\ud800', 'n')).not.toBe(counterKey('p', '\ufffd', 'n'))
+    expect(counterKey('p', 'é', named('n'))).not.toBe(counterKey('p', '\u00e9'.normalize('NFD'), named('n')))
+    expect(counterKey('p', '\ud800', named('n'))).not.toBe(counterKey('p', '\ufffd', named('n')))
   })
 
   it('match counterKey for a single policy', () => {
-    expect(counterKeys('p', 'id', ['a'])).toEqual([counterKey('p', 'id', 'a')])
+    expect(counterKeys('p', 'id', [named('a')])).toEqual([counterKey('p', 'id', named('a'))])
+  })
+
+  it("name the policy's kind and period beside its name, and not its limit or capacity", () => {
+    const tag = `p:{${digest('id')}}`
+    expect(counterKey('p', 'id', fixedWindow({ name: 'api', limit: 10, window: '1 m' }))).toBe(
+      `${tag}:api:f60000`,
+    )
+    expect(counterKey('p', 'id', slidingWindow({ name: 'api', limit: 10, window: '1 h' }))).toBe(
+      `${tag}:api:s3600000`,
+    )
+    expect(
+      counterKey('p', 'id', tokenBucket({ name: 'api', capacity: 5, refillRate: 1, interval: '1 s' })),
+    ).toBe(`${tag}:api:b1000`)
+    // Tiers and deploys change limits and keep the count; the same counter whatever the limit.
+    expect(counterKey('p', 'id', fixedWindow({ name: 'api', limit: 99, window: '1 m' }))).toBe(
+      `${tag}:api:f60000`,
+    )
+    expect(
+      counterKey('p', 'id', tokenBucket({ name: 'api', capacity: 50, refillRate: 7, interval: '1 s' })),
+    ).toBe(`${tag}:api:b1000`)
   })
 })

@@ -1,7 +1,9 @@
-import { digest } from '../keys.js'
+import { counterName, digest } from '../keys.js'
+import type { Policy } from '../policies/types.js'
 
 /**
- * The Redis key of one counter: `${prefix}:{${digest(id)}}:${policyName}`.
+ * The Redis key of one policy's counter: `${prefix}:{${digest(id)}}:${counterName(policy)}`, e.g.
+ * `floodgate:{…}:api:f60000`.
  *
  * - Bounded: the identifier becomes a 43-character SHA-256 digest whatever its length.
  * - Injective: the prefix holds no `{`, the digest has a fixed length and policy names hold no `:`,
@@ -9,14 +11,14 @@ import { digest } from '../keys.js'
  * - One Cluster slot per decision: the hash tag is the digest alone (base64url, never a brace),
  *   so every policy of one identifier hashes to the same slot whatever the identifier contains.
  */
-export function counterKey(prefix: string, id: string, policyName: string): string {
-  return `${prefix}:{${cachedDigest(id)}}:${policyName}`
+export function counterKey(prefix: string, id: string, policy: Policy): string {
+  return `${prefix}:{${cachedDigest(id)}}:${counterName(policy)}`
 }
 
 /** The keys of one decision, in policy order. */
-export function counterKeys(prefix: string, id: string, policyNames: readonly string[]): string[] {
+export function counterKeys(prefix: string, id: string, policies: readonly Policy[]): string[] {
   const tag = `${prefix}:{${cachedDigest(id)}}:`
-  return policyNames.map((name) => tag + name)
+  return policies.map((policy) => tag + counterName(policy))
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { counterName } from '../keys.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
@@ -543,11 +544,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.runner.assertReady?.()
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
     this.flush()
-    const keys = counterKeys(
-      request.prefix,
-      request.id,
-      request.policies.map((p) => p.name),
-    )
+    const keys = counterKeys(request.prefix, request.id, request.policies)
     this.resets++
     if (this.resetKeys.size + keys.length > MAX_RESET_KEYS) this.resetKeys.clear()
     for (const key of keys) this.resetKeys.set(key, this.resets)
@@ -638,7 +635,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
             ? `${KIND_CODE[p.kind]} ${p.capacity} ${p.intervalMs} ${p.refillRate};`
             : `${KIND_CODE[p.kind]} ${p.limit} ${p.windowMs} 0;`
       }
-      list = { spec, tails: policies.map((p) => `}:${p.name}`) }
+      list = { spec, tails: policies.map((p) => `}:${counterName(p)}`) }
       this.lists.set(policies, list)
     }
     return list

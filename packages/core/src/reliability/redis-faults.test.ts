@@ -119,7 +119,7 @@ describeRedis('Redis faults through a proxy', (redisUrl) => {
       expect(await untilAllowed(counter, limiter, 'after-drop')).toBe('allowed')
       // Two requests reached Redis: the window holds exactly 2 units (a re-send would make it 3),
       // and a peek (remaining as if charged once more) agrees.
-      const [key] = counterKeys(limiter.config.prefix, 'victim', [limiter.config.allPolicies[0]!.name])
+      const [key] = counterKeys(limiter.config.prefix, 'victim', [limiter.config.allPolicies[0]!])
       // A fixed window's counter is a hash of window index → units used; one window here.
       expect(Object.values(await admin.hgetall(key!))).toEqual(['2'])
       expect(await limiter.peek('victim')).toMatchObject({ reason: 'allowed', remaining: 2 })

@@ -1,8 +1,9 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { counterName } from '../keys.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
-import { assertCompatible, createSlot, type KeyCounter, type Slot } from './memory-slots.js'
+import { createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -248,17 +249,16 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private slotFor(prefix: string, policy: Policy, create: boolean): Slot | undefined {
     const hit = this.cached.get(policy)
     if (hit !== undefined && hit.prefix === prefix) return hit.slot
-    const key = `${prefix}\0${policy.name}`
+    // One slot per counter (`counterName`): a policy of the same name with another kind or period
+    // (a deploy that changed it, on a store kept across) counts apart, as on Redis.
+    const key = `${prefix}\0${counterName(policy)}`
     let slot = this.slots.get(key)
     if (slot === undefined) {
       if (!create) return undefined
       slot = createSlot(policy, this.keys)
       this.slots.set(key, slot)
       this.slotList.push(slot)
-    } else {
-      assertCompatible(slot, policy, prefix)
-      slot.observe(policy)
-    }
+    } else slot.observe(policy)
     this.cached.set(policy, { prefix, slot })
     return slot
   }

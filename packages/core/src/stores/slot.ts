@@ -1,6 +1,6 @@
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 
-// A slot holds the counters of one (prefix, policy name). Window policies keep one Map per window
+// A slot holds the counters of one (prefix, counterName(policy)). Window policies keep one Map per window
 // generation, of plain integer counts: a whole window is freed at once when time moves past it,
 // with no per-key timer and no scan. Token buckets keep one Map of small records swept a few at a
 // time on each call.

@@ -1,7 +1,7 @@
 import { expect } from 'vitest'
 import type { Policy } from '../policies/types.js'
 import type { ConformanceCase, Fixture } from './conformance-fixture.js'
-import { type PolicyKindCase, quotaOf } from './policy-kinds.js'
+import { PERIOD_MS, POLICY_KINDS, type PolicyKindCase, quotaOf } from './policy-kinds.js'
 
 /** Identifiers that a glob, a hash tag or a naive key join would confuse with one another. */
 export const TRICKY_IDS: readonly string[] = [
@@ -96,6 +96,35 @@ export function isolationCases(kind: PolicyKindCase): ConformanceCase[] {
       const still = await f.step({ id: 'x:y', policies: [policy], peek: true }, 'own prefix after reset')
       expect(still.outcomes[0]!.allowed).toBe(false)
       await expectUntouched(f, 'x:y', policy, other)
+    },
+  })
+
+  cases.push({
+    name: 'counts a policy name apart under another kind or period, and together under another limit',
+    run: async (f) => {
+      // A deploy that changes a policy's period or kind under the same name: a counter of its own,
+      // never the old state read under the new policy.
+      const before = kind.make('deploy', 3)
+      await exhaust(f, 'u', before)
+      await expectUntouched(f, 'u', kind.make('deploy', 3, 2 * PERIOD_MS))
+      for (const other of POLICY_KINDS.filter((k) => k.kind !== kind.kind)) {
+        await expectUntouched(f, 'u', other.make('deploy', 3))
+      }
+      // Old and new processes side by side on one identifier (a rolling deploy): each counts its
+      // own, so together they admit both quotas exactly, and neither overwrites or expires the
+      // other's count, also when the shorter period rolls over within the longer one.
+      const after = kind.make('deploy', 4, 2 * PERIOD_MS)
+      f.clock.advance(2 * PERIOD_MS - (f.clock() % (2 * PERIOD_MS)))
+      for (const moment of ['', ' after the shorter period', ' after both periods']) {
+        for (let i = 0; i < 6; i++) {
+          await f.step({ id: 'v', policies: [before] }, `old process${moment}`)
+          await f.step({ id: 'v', policies: [after] }, `new process${moment}`)
+        }
+        f.clock.advance(PERIOD_MS)
+      }
+      // Another limit under the same kind and period is the same counter (a plan change, a deploy
+      // that raises the limit): the usage stays.
+      await f.step({ id: 'u', policies: [kind.make('deploy', 5)] }, 'limit raised')
     },
   })
   return cases

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { counterName } from '../keys.js'
 import { evaluatePolicies, transition } from '../policies/evaluate.js'
 import type { Policy, PolicyState } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResponse } from '../store.js'
@@ -21,6 +22,7 @@ type Bug =
   | 'stored-policy'
   | 'charge-policy-by-policy'
   | 'now-read-late'
+  | 'name-only-key'
 
 function globToRegExp(glob: string): RegExp {
   const body = [...glob].map((ch) =>
@@ -33,6 +35,9 @@ const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 
 function toyStore(clock: () => number, bug: Bug): RateLimitStore {
   const states = new Map<string, { id: string; state: PolicyState; policy: Policy }>()
+  // A counter is (prefix, counterName(policy), identifier); with either bug, (prefix, name, identifier).
+  const counterOf = (policy: Policy) =>
+    bug === 'name-only-key' || bug === 'naive-key-join' ? policy.name : counterName(policy)
   const keyOf = (prefix: string, name: string, id: string) =>
     bug === 'naive-key-join'
       ? `${prefix}:${name}:${id}`
@@ -46,7 +51,7 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
     local: true,
     async consume(request) {
       let nowMs = clock()
-      const keys = request.policies.map((p) => keyOf(request.prefix, p.name, request.id))
+      const keys = request.policies.map((p) => keyOf(request.prefix, counterOf(p), request.id))
       if (bug === 'charge-policy-by-policy' && request.policies.length > 1 && !request.peek) {
         return chargePolicyByPolicy(states, keys, request, nowMs)
       }
@@ -82,13 +87,13 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
     reset(request) {
       for (const policy of request.policies) {
         if (bug !== 'glob-reset') {
-          states.delete(keyOf(request.prefix, policy.name, request.id))
+          states.delete(keyOf(request.prefix, counterOf(policy), request.id))
           continue
         }
         const pattern = globToRegExp(request.id)
         for (const [key, entry] of states) {
           if (
-            key.startsWith(JSON.stringify([request.prefix, policy.name]).slice(0, -1)) &&
+            key.startsWith(JSON.stringify([request.prefix, counterOf(policy)]).slice(0, -1)) &&
             pattern.test(entry.id)
           )
             states.delete(key)
@@ -168,6 +173,8 @@ describe('the store conformance kit', () => {
     ['charge-policy-by-policy', 'several policies on one request', 'charges several policies all or nothing'],
     ['read-then-write-race', 'calls in flight', 'applies a reset after the calls made before it'],
     ['now-read-late', 'calls in flight', 'answers for the instant it decided at'],
+    ['name-only-key', 'fixed-window', 'counts a policy name apart under another kind or period'],
+    ['name-only-key', 'token-bucket', 'counts a policy name apart under another kind or period'],
   ]
   for (const [bug, group, name] of catches) {
     it(`catches a store with the bug "${bug}" in ${group} > ${name}`, async () => {

@@ -1,11 +1,12 @@
+import { counterName } from '../keys.js'
 import { evaluatePolicies } from '../policies/evaluate.js'
-import type { PolicyState } from '../policies/types.js'
+import type { Policy, PolicyState } from '../policies/types.js'
 import type { StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 
 /**
  * The pure reference every store is held to: `evaluatePolicies` over states kept in a plain Map,
- * keyed by (prefix, policy name, identifier). It never expires anything: the transitions already
- * treat a stale window or a long-idle bucket exactly like a missing key.
+ * keyed by (prefix, counterName(policy), identifier). It never expires anything: the transitions
+ * already treat a stale window or a long-idle bucket exactly like a missing key.
  */
 export interface ReferenceModel {
   /** The decision every store must give for `request` at `nowMs`, applied to the model's states. */
@@ -17,10 +18,11 @@ export interface ReferenceModel {
 /** A fresh, empty {@link ReferenceModel}. */
 export function referenceModel(): ReferenceModel {
   const states = new Map<string, PolicyState>()
-  const keyOf = (prefix: string, name: string, id: string) => JSON.stringify([prefix, name, id])
+  const keyOf = (prefix: string, policy: Policy, id: string) =>
+    JSON.stringify([prefix, counterName(policy), id])
   return {
     consume(request, nowMs) {
-      const keys = request.policies.map((p) => keyOf(request.prefix, p.name, request.id))
+      const keys = request.policies.map((p) => keyOf(request.prefix, p, request.id))
       const evaluation = evaluatePolicies(
         request.policies,
         keys.map((k) => states.get(k)),
@@ -35,7 +37,7 @@ export function referenceModel(): ReferenceModel {
       return { nowMs, outcomes: evaluation.outcomes }
     },
     reset(request) {
-      for (const p of request.policies) states.delete(keyOf(request.prefix, p.name, request.id))
+      for (const p of request.policies) states.delete(keyOf(request.prefix, p, request.id))
     },
   }
 }
