@@ -103,6 +103,8 @@ interface Batch {
   strictDeadline: number
   /** Whether it was sent again after Redis skipped it in time (the server's clock moved forward). */
   resent: boolean
+  /** `realNow()` of Redis's first TRYAGAIN answer to it, 0 before any. */
+  tryAgainSince: number
   /** The server's clock as learned for the batch's node. */
   clock: ServerClock
   /** Whether the batch's connection answers (a Cluster: its hash slot's node). */
@@ -150,6 +152,21 @@ export const STALL_MS = 1_000
 /** How often the watchdog looks while calls wait. */
 export const WATCH_EVERY_MS = STALL_MS / 10
 
+/**
+ * The wait before a command Redis answered TRYAGAIN goes again: a Cluster slot is moving and the
+ * command's keys are split between its two nodes, so Redis ran nothing and asks to retry later.
+ * Resharding moves a slot's keys a batch per MIGRATE, milliseconds apart, so the split rarely
+ * lasts long. ioredis waits 100 ms (`retryDelayOnTryAgain`), which leaves a decision one or two
+ * tries within the limiter's default 250 ms `timeout`; 25 ms leaves it several, each costing Redis
+ * one refused command.
+ */
+export const TRYAGAIN_DELAY_MS = 25
+/**
+ * How long a command goes again after TRYAGAIN when no deadline bounds it: a reset (unless the
+ * client's reply timeout is set), or a decision with neither the limiter's nor the client's timeout.
+ */
+export const TRYAGAIN_FOR_MS = 1_000
+
 const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': '3' } as const
 
 /** A store that decides with `DECIDE_SCRIPT`; the Redis and Upstash stores differ only in the runner. */
@@ -179,6 +196,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private resets = 0
   /** The keys of recent resets, each with the count of resets when it was sent (bounded). */
   private readonly resetKeys = new Map<string, number>()
+  /** Resets not answered yet: a decision on their keys sent since keeps them from going again. */
+  private readonly pendingResets = new Set<PendingReset>()
+  /** Commands waiting to go again after TRYAGAIN: each timer, with what to do if the store closes. */
+  private readonly retries = new Map<ReturnType<typeof setTimeout>, () => void>()
+  /** Set by `close()`: a TRYAGAIN answered after it is not sent again. */
+  private closed = false
   private tickQueued = false
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled, on every connection. */
@@ -298,6 +321,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         deadline: Number.POSITIVE_INFINITY,
         strictDeadline: Number.POSITIVE_INFINITY,
         resent: false,
+        tryAgainSince: 0,
         clock: this.slotClocks === undefined ? this.serverClock : this.slotClock(slot),
         silence,
       }
@@ -341,32 +365,86 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
 
   /** Hands the batch to the client, with its deadline as of `now` (`realNow()`). */
   private dispatch(batch: Batch, now: number): void {
-    const { keys, args } = batch
     batch.sentAt = now
-    args[2] = this.deadlineOf(batch)
-    const sent = this.send(batch, () => this.runner.evalsha(DECIDE_SHA1, keys, args))
+    batch.args[2] = this.deadlineOf(batch)
+    this.run(batch, false)
+  }
+
+  /** Sends the batch's script by its hash, or by its source once Redis said it lacks it. */
+  private run(batch: Batch, source: boolean): void {
+    const { keys, args } = batch
+    if (this.pendingResets.size > 0) this.overtake(keys)
+    const sent = this.send(batch, () =>
+      source ? this.runner.eval(DECIDE_SCRIPT, keys, args) : this.runner.evalsha(DECIDE_SHA1, keys, args),
+    )
     sent?.then(
       (reply) => this.deliver(batch, reply),
       (error: unknown) => {
-        // NOSCRIPT: Redis ran nothing (a restart, SCRIPT FLUSH), so sending the source is safe;
-        // unless the reply timeout already answered the calls as failed: then nothing is sent.
-        if (!isNoScript(error)) return this.fail(batch, error)
-        if (batch.answered) return
-        // Every call answered already (its deadline passed): nobody waits for the EVAL, which
-        // could only count them.
-        if (settledAll(batch.calls)) return this.fail(batch, error)
-        // A reset sent since would run before the EVAL and leave this decision's count standing:
-        // Redis ran nothing, so answering the calls as failed keeps every call in its order.
-        if (this.resetSince(batch)) return this.fail(batch, lostScript(this.name))
-        // A new command: its own deadline, counted from now.
-        batch.sentAt = realNow()
-        args[2] = this.deadlineOf(batch)
-        this.send(batch, () => this.runner.eval(DECIDE_SCRIPT, keys, args))?.then(
-          (reply) => this.deliver(batch, reply),
-          (evalError: unknown) => this.fail(batch, evalError),
-        )
+        // Redis ran nothing on TRYAGAIN (a Cluster slot moving) or NOSCRIPT (a restart, SCRIPT
+        // FLUSH: the source goes then), so sending again is safe.
+        if (isTryAgain(error)) this.tryAgain(batch, source, error)
+        else if (!source && isNoScript(error)) this.resend(batch, true, error)
+        else this.fail(batch, error)
       },
     )
+  }
+
+  /**
+   * Sends the batch again after Redis ran none of it (NOSCRIPT, TRYAGAIN), unless nobody waits for
+   * it any more or a reset of its keys was sent since.
+   */
+  private resend(batch: Batch, source: boolean, error: unknown): void {
+    // The reply timeout answered the calls as failed already: nothing is sent.
+    if (batch.answered) return
+    if (settledAll(batch.calls)) {
+      // Every call answered already (its deadline passed): nobody waits for the command, which
+      // could only count them.
+      this.fail(batch, error)
+    } else if (this.resetSince(batch)) {
+      // A reset sent since would run before the command and leave this decision's count standing:
+      // Redis ran nothing, so answering the calls as failed keeps every call in its order.
+      this.fail(batch, notResent(this.name, isTryAgain(error)))
+    } else {
+      // A new command: its own deadline, counted from now.
+      batch.sentAt = realNow()
+      batch.args[2] = this.deadlineOf(batch)
+      this.run(batch, source)
+    }
+  }
+
+  /**
+   * Redis answered TRYAGAIN (a Cluster slot moving, the batch's keys split between its two nodes)
+   * and ran nothing: the same command goes again after TRYAGAIN_DELAY_MS, until the batch's
+   * deadline. Node-redis passes TRYAGAIN on; ioredis sends the command again itself.
+   */
+  private tryAgain(batch: Batch, source: boolean, error: unknown): void {
+    const now = realNow()
+    if (batch.tryAgainSince === 0) batch.tryAgainSince = now
+    const until = Math.min(batch.strictDeadline, batch.tryAgainSince + TRYAGAIN_FOR_MS)
+    if (now >= until) {
+      this.fail(batch, error)
+      return
+    }
+    this.later(
+      Math.min(TRYAGAIN_DELAY_MS, until - now),
+      () => (realNow() >= until ? this.fail(batch, error) : this.resend(batch, source, error)),
+      () => this.fail(batch, closedWhileRetrying(this.name)),
+    )
+  }
+
+  /** Runs `then` after `ms`, or `closed` if the store is closed first. */
+  private later(ms: number, then: () => void, closed: () => void): void {
+    if (this.closed) {
+      closed()
+      return
+    }
+    const timer = setTimeout(() => {
+      this.retries.delete(timer)
+      then()
+    }, ms)
+    // Unref'd: it never keeps the process alive (the caller's own deadline answers its calls).
+    timer.unref?.()
+    this.retries.set(timer, closed)
   }
 
   /**
@@ -548,8 +626,44 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.resets++
     if (this.resetKeys.size + keys.length > MAX_RESET_KEYS) this.resetKeys.clear()
     for (const key of keys) this.resetKeys.set(key, this.resets)
-    // Every key of one identifier shares a hash tag, so one DEL works on a Cluster too.
-    await this.runner.del(keys)
+    const reset: PendingReset = { keys, overtaken: false }
+    this.pendingResets.add(reset)
+    try {
+      await this.deleteKeys(reset)
+    } finally {
+      this.pendingResets.delete(reset)
+    }
+  }
+
+  /**
+   * A reset's DEL (every key of one identifier shares a hash tag, so one DEL works on a Cluster
+   * too), sent again after TRYAGAIN like a decision, within the client's reply timeout or
+   * TRYAGAIN_FOR_MS; but not once a decision on its keys went out after it: a decision made after
+   * a reset must count, and the DEL sent again could run after it.
+   */
+  private async deleteKeys(reset: PendingReset): Promise<void> {
+    const until = realNow() + (this.replyTimeoutMs ?? TRYAGAIN_FOR_MS)
+    for (;;) {
+      try {
+        await this.runner.del(reset.keys)
+        return
+      } catch (error) {
+        if (!isTryAgain(error) || reset.overtaken || realNow() >= until) throw error
+        await new Promise<void>((resolve, reject) => {
+          this.later(Math.min(TRYAGAIN_DELAY_MS, until - realNow()), resolve, () =>
+            reject(closedWhileRetrying(this.name)),
+          )
+        })
+        if (reset.overtaken || realNow() >= until) throw error
+      }
+    }
+  }
+
+  /** Marks the pending resets of any of these keys as overtaken by a decision sent after them. */
+  private overtake(keys: readonly string[]): void {
+    for (const reset of this.pendingResets) {
+      if (!reset.overtaken && keys.some((key) => reset.keys.includes(key))) reset.overtaken = true
+    }
   }
 
   /** Whether a reset of one of the batch's keys was sent after the batch. */
@@ -562,6 +676,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   close(): void {
     // The client belongs to the caller: closing it is theirs to do.
     this.stopWatching()
+    this.closed = true
+    // Nothing goes again once closed: the calls waiting to fail now rather than at their deadline.
+    const retries = [...this.retries]
+    this.retries.clear()
+    for (const [timer, closed] of retries) {
+      clearTimeout(timer)
+      closed()
+    }
   }
 
   private heard(silence: Silence, sentAt: number): void {
@@ -712,10 +834,36 @@ function decodeOutcomes(
  */
 const MAX_RESET_KEYS = 10_000
 
-/** The failure of a batch that Redis refused with NOSCRIPT after a reset of its keys was sent. */
-function lostScript(storeName: string): FloodgateError {
+/**
+ * The failure of a batch that Redis refused with NOSCRIPT or TRYAGAIN (running nothing) after a
+ * reset of its keys was sent.
+ */
+function notResent(storeName: string, tryAgain: boolean): FloodgateError {
+  const refusal = tryAgain
+    ? "Redis answered TRYAGAIN (the identifier's Cluster hash slot was being moved)"
+    : 'Redis had lost the decision script (a restart or SCRIPT FLUSH)'
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
-    `Redis had lost the decision script (a restart or SCRIPT FLUSH) and a reset was sent after the decision: the ${storeName} store did not run it again, so that it cannot count after the reset.`,
+    `${refusal} and a reset was sent after the decision: the ${storeName} store did not run it again, so that it cannot count after the reset.`,
+  )
+}
+
+/** A reset not answered yet, for the decisions sent after it. */
+interface PendingReset {
+  keys: string[]
+  /** Set once a decision on one of its keys was sent after it. */
+  overtaken: boolean
+}
+
+/** True for Redis's TRYAGAIN reply (a Cluster slot moving; Redis ran nothing). */
+function isTryAgain(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('TRYAGAIN')
+}
+
+/** The failure of a call that waited to go again after TRYAGAIN when the store was closed. */
+function closedWhileRetrying(storeName: string): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    `The ${storeName} store was closed while a call waited to be sent again (Redis had answered TRYAGAIN).`,
   )
 }
