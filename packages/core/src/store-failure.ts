@@ -67,11 +67,30 @@ export function resetFailure(
 /** `cause` as the FloodgateError a store failure is reported as (a client's own error as its cause). */
 function asStoreError(cause: unknown, storeName: string): FloodgateError {
   if (isFloodgateError(cause)) return cause
-  return new FloodgateError(
-    ERROR_CODES.STORE_ERROR,
-    `The ${storeName} failed: ${cause instanceof Error ? cause.message : String(cause)}.`,
-    { cause },
-  )
+  return new FloodgateError(ERROR_CODES.STORE_ERROR, `The ${storeName} failed: ${describeCause(cause)}.`, {
+    cause,
+  })
+}
+
+/**
+ * A client error's message, with its innermost cause's when that says more: fetch's `fetch failed`
+ * (the Upstash client) keeps ECONNREFUSED, ENOTFOUND or a TLS error two causes down.
+ */
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause)
+  const own = withoutFullStop(cause.message)
+  let inner: Error = cause
+  for (let depth = 0; depth < 8 && inner.cause instanceof Error; depth++) inner = inner.cause
+  if (inner === cause) return own
+  const code = (inner as { code?: unknown }).code
+  const detail = withoutFullStop(inner.message)
+  const named =
+    typeof code === 'string' && !detail.includes(code) ? (detail ? `${code}: ${detail}` : code) : detail
+  return named && !own.includes(named) ? `${own} (${named})` : own
+}
+
+function withoutFullStop(message: string): string {
+  return message.endsWith('.') ? message.slice(0, -1) : message
 }
 
 function report(error: FloodgateError, config: Pick<ResolvedLimiterOptions, 'onStoreFailure'>): void {

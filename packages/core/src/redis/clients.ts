@@ -98,11 +98,28 @@ function positiveMs(value: unknown): number | undefined {
   return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : undefined
 }
 
-function notConnected(library: string): FloodgateError {
+/**
+ * The failure of a call made while the client cannot send. Why it cannot (a wrong password, Redis
+ * down, an unknown host) is in the client's own `error` events, which belong to the app.
+ */
+function notConnected(library: string, state: string): FloodgateError {
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
-    `The ${library} client is not connected to Redis (it is reconnecting or was closed).`,
+    `The ${library} client is not connected to Redis (${state}); its 'error' events say why.`,
   )
+}
+
+/** What ioredis's `status` says of a client that cannot send a command now, or undefined. */
+function ioredisNotSending(status: unknown, offlineQueue: boolean): string | undefined {
+  if (status === 'reconnecting') return 'it is reconnecting'
+  if (status === 'close' || status === 'end') return 'it was closed'
+  // Not ready yet (connecting, authenticating): without an offline queue ioredis refuses the
+  // command with a message about that option, which misleads. Not 'wait' (`lazyConnect`): the first
+  // command is what makes the client connect.
+  if (!offlineQueue && (status === 'connecting' || status === 'connect')) {
+    return 'it is connecting'
+  }
+  return undefined
 }
 
 /** ioredis commands take nested arrays too (`Command` flattens its arguments one level). */
@@ -114,7 +131,8 @@ interface FlatArgs {
 function ioredis(client: IoredisClient): DetectedClient {
   const options = (client.options ?? {}) as Record<string, unknown>
   const problems: string[] = []
-  if (options.enableOfflineQueue !== false) {
+  const offlineQueue = options.enableOfflineQueue !== false
+  if (offlineQueue) {
     problems.push('`enableOfflineQueue: false` (otherwise requests queue up while Redis is away)')
   }
   if (client.isCluster === true) {
@@ -143,8 +161,8 @@ function ioredis(client: IoredisClient): DetectedClient {
       eval: (script, keys, args) => (client as unknown as FlatArgs).eval(script, keys.length, keys, args),
       del: (keys) => client.del(...keys),
       assertReady() {
-        const { status } = client
-        if (status === 'reconnecting' || status === 'close' || status === 'end') throw notConnected('ioredis')
+        const state = ioredisNotSending(client.status, offlineQueue)
+        if (state !== undefined) throw notConnected('ioredis', state)
       },
       // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
       nodeOf: (slot) => {
@@ -222,7 +240,9 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
           ? routed(keys[0], ['EVAL', DELETE_SCRIPT, String(keys.length), ...keys])
           : client.eval(DELETE_SCRIPT, { keys, arguments: [] })) as Promise<number>,
       assertReady() {
-        if (client.isOpen === true && client.isReady === false) throw notConnected('node-redis')
+        if (client.isOpen === true && client.isReady === false) {
+          throw notConnected('node-redis', 'it is connecting or reconnecting')
+        }
       },
       // A cluster's slot table: each slot's shard, its master's `address` (`host:port`).
       nodeOf: (slot) => {
