@@ -37,7 +37,14 @@ export type FloodgateErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES]
 
 const DOCS = 'https://github.com/floodgate-js/floodgate/blob/main/docs/errors.md'
 
-/** The error class of every deliberate Floodgate failure. `code` is stable; the message is for people. */
+/** What marks a FloodgateError, whichever copy of @floodgate/core in the process made it. */
+const BRAND = Symbol.for('floodgate.FloodgateError')
+
+/**
+ * The error class of every deliberate Floodgate failure. `code` is stable; the message is for people.
+ * `instanceof FloodgateError` (and so `isFloodgateError`) holds for one made by any copy of
+ * @floodgate/core loaded in the process: its ESM and CommonJS builds, or two installed versions.
+ */
 export class FloodgateError extends Error {
   /** Always `"FloodgateError"`. */
   override readonly name = 'FloodgateError'
@@ -60,7 +67,12 @@ export class FloodgateError extends Error {
     this.option = details.option
     this.value = details.value
   }
+
+  static override [Symbol.hasInstance](value: unknown): value is FloodgateError {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true
+  }
 }
+Object.defineProperty(FloodgateError.prototype, BRAND, { value: true })
 
 /** Renders a user-supplied value for an error message, briefly and without throwing. */
 export function describeValue(value: unknown): string {

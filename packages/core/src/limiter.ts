@@ -9,14 +9,15 @@ import {
   resolveLimiterOptions,
 } from './limiter-options.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
+import { registry } from './process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { resetFailure, storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
-/** For each store given to a limiter: how many open limiters count each (prefix, policy name). */
-const countersInUse = new WeakMap<RateLimitStore, Map<string, number>>()
+/** For each store given to a limiter: how many open limiters count each (prefix, counter). */
+const { countersInUse } = registry
 
 /** Per-request options of `limit()` and `peek()`. */
 export interface LimitOptions {

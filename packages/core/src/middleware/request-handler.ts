@@ -4,6 +4,7 @@ import { callbackFailure, describeValue, ERROR_CODES, FloodgateError } from '../
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
+import { registry } from '../process-registry.js'
 import { WARNING_CODES } from '../warnings.js'
 import { headerWriter } from './header-writer.js'
 import {
@@ -136,11 +137,12 @@ export const FORWARDED_CHECKS = 10_000
 /**
  * The property marking a request as counted, one per limiter: a request passing two mounts of
  * one limiter is counted once for each identifier. Its value is the identifier counted (or
- * {@link CountedIdentifiers} when mounts with different `key`s counted several), so a second
- * middleware sharing the limiter with a key of its own still counts its identifier. A symbol
- * property, as a WeakSet entry costs ~1 µs of GC per request.
+ * an array of them when mounts with different `key`s counted several), so a second middleware
+ * sharing the limiter with a key of its own still counts its identifier. A symbol property, as a
+ * WeakSet entry costs ~1 µs of GC per request. Kept process-wide: a limiter mounted through the
+ * ESM and the CommonJS build of an adapter still counts a request once.
  */
-const markOfLimiter = new WeakMap<RateLimiter, symbol>()
+const { markOfLimiter } = registry
 
 /** Validates `options` now and returns the framework-neutral per-request logic of a middleware. */
 export function createRateLimitHandler<Req extends object, OnLimited>(
@@ -322,19 +324,17 @@ export function bindsBefore(earlier: Decision | undefined, decision: Decision): 
 }
 
 /** Decisions of shadow-mode limiters that a middleware passed on, for {@link bindsBefore}. */
-const shadowDecisions = new WeakSet<Decision>()
+const { shadowDecisions } = registry
 
-/** The identifiers one request was counted under by one limiter, when there are several. */
-class CountedIdentifiers {
-  constructor(readonly ids: readonly unknown[]) {}
-}
+// A request's mark is the identifier it was counted under, or an array of them when there are
+// several (identifiers are strings: an array is never one, and every copy of Floodgate reads it).
 
 function countedFor(mark: unknown, id: unknown): boolean {
-  return mark === id || (mark instanceof CountedIdentifiers && mark.ids.includes(id))
+  return mark === id || (Array.isArray(mark) && mark.includes(id))
 }
 
-function alsoCounted(mark: unknown, id: unknown): CountedIdentifiers {
-  return new CountedIdentifiers(mark instanceof CountedIdentifiers ? [...mark.ids, id] : [mark, id])
+function alsoCounted(mark: unknown, id: unknown): unknown[] {
+  return Array.isArray(mark) ? [...mark, id] : [mark, id]
 }
 
 function rejectedWith(reason: unknown): never {

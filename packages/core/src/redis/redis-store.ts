@@ -1,4 +1,5 @@
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import { registry } from '../process-registry.js'
 import type { RateLimitStore } from '../store.js'
 import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
@@ -19,8 +20,8 @@ export interface RedisStoreOptions {
 }
 
 const OPTIONS = ['client', 'clock', 'logger'] as const
-/** Clients already warned about, so several stores on one client warn once. */
-const warned = new WeakSet<object>()
+/** Clients already warned about, so several stores on one client warn once (in the process). */
+const warned = registry.warnedClients
 
 /**
  * Counters in Redis: one Lua script per decision, every policy of the request in one atomic step,

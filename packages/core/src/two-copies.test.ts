@@ -1,0 +1,105 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+
+// An app can load @floodgate/core twice: its ESM and its CommonJS build (an ESM app with a CommonJS
+// dependency that requires Floodgate, a bundle of both), or two installed versions. Each copy has
+// its own modules; here each `vi.resetModules()` + `import()` is one such copy.
+
+type Core = typeof import('./index.js')
+
+async function copyOfCore(): Promise<Core> {
+  vi.resetModules()
+  return import('./index.js')
+}
+
+afterEach(() => {
+  vi.resetModules()
+})
+
+const binding = {
+  ip: (req: { ip: string }) => req.ip,
+  headers: () => ({}),
+  trustsProxy: () => false,
+}
+
+describe('two copies of @floodgate/core in one process', () => {
+  it('are two copies: their classes differ', async () => {
+    const a = await copyOfCore()
+    const b = await copyOfCore()
+    expect(a.createRateLimiter).not.toBe(b.createRateLimiter)
+    expect(a.FloodgateError).not.toBe(b.FloodgateError)
+  })
+
+  it("recognise each other's errors: instanceof, isFloodgateError and a store failure's code", async () => {
+    const a = await copyOfCore()
+    const b = await copyOfCore()
+    let thrown: unknown
+    try {
+      a.fixedWindow({ limit: -1, window: '1 m' })
+    } catch (error) {
+      thrown = error
+    }
+    expect(thrown).toBeInstanceOf(b.FloodgateError)
+    expect(b.isFloodgateError(thrown, b.ERROR_CODES.INVALID_OPTION)).toBe(true)
+    expect(new Error('not ours')).not.toBeInstanceOf(b.FloodgateError)
+    expect(b.isFloodgateError({ code: b.ERROR_CODES.INVALID_OPTION })).toBe(false)
+
+    // A store of copy a, full, under a limiter of copy b: its STORE_FULL is kept, not rewritten.
+    const store = a.memoryStore({ maxKeys: 1 })
+    const limiter = b.createRateLimiter({
+      policies: b.tokenBucket({ capacity: 1, refillRate: 1, interval: '1 h' }),
+      store,
+      logger: false,
+    })
+    expect((await limiter.limit('first')).allowed).toBe(true)
+    const full = await limiter.limit('second')
+    expect(full.reason).toBe('store-error')
+    expect(full.error?.code).toBe(b.ERROR_CODES.STORE_FULL)
+    expect(full.error?.message).not.toMatch(/store failed/)
+    await limiter.close()
+  })
+
+  it('warn of two limiters sharing counters on one store', async () => {
+    const a = await copyOfCore()
+    const b = await copyOfCore()
+    const store = a.memoryStore()
+    const policies = a.fixedWindow({ limit: 5, window: '1 m' })
+    const warnings: string[] = []
+    const logger = { warn: (message: string) => void warnings.push(message) }
+    const first = a.createRateLimiter({ policies, store, logger })
+    const second = b.createRateLimiter({ policies, store, logger })
+    expect(warnings.filter((w) => w.includes(b.WARNING_CODES.SHARED_COUNTERS))).toHaveLength(1)
+    await first.close()
+    await second.close()
+  })
+
+  it("count a request passing one limiter's mounts from both copies once, and keep a shadow limiter's headers from taking over", async () => {
+    const a = await copyOfCore()
+    const b = await copyOfCore()
+    const limiter = a.createRateLimiter({ policies: a.fixedWindow({ limit: 4, window: '1 m' }) })
+    const mountA = a.createRateLimitHandler({ limiter }, binding)
+    const mountB = b.createRateLimitHandler({ limiter }, binding)
+    const req = { ip: '192.0.2.1' }
+    expect((await mountA.decide(req))?.remaining).toBe(3)
+    expect(await mountB.decide(req)).toBeUndefined()
+    // Counted once: three left (counted twice, two).
+    expect((await limiter.peek('192.0.2.1')).remaining).toBe(3)
+
+    const shadow = b.createRateLimiter({
+      policies: b.fixedWindow({ name: 'shadow', limit: 2, window: '1 m' }),
+      mode: 'shadow',
+    })
+    const shadowMount = b.createRateLimitHandler({ limiter: shadow }, binding)
+    const next = { ip: '192.0.2.2' }
+    const enforced = await mountA.handle(next)
+    const shadowOutcome = await shadowMount.handle(next)
+    if (enforced.action !== 'pass' || shadowOutcome.action !== 'pass') throw new Error('both should pass')
+    const shadowed = shadowOutcome.decision
+    expect(enforced.decision.remaining).toBe(3)
+    expect(shadowed.remaining).toBe(1)
+    // The shadow limiter has fewer left, but enforces nothing: the enforcing decision binds.
+    expect(a.bindsBefore(enforced.decision, shadowed)).toBe(true)
+    expect(b.bindsBefore(shadowed, enforced.decision)).toBe(false)
+    await limiter.close()
+    await shadow.close()
+  })
+})
