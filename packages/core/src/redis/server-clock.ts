@@ -3,13 +3,15 @@
 // commands waiting on its sockets when it resumes, and the script must then count none of those
 // whose requests were already answered as store failures. Not part of the public API.
 
+import { performance } from 'node:perf_hooks'
+import { setTimeout as realSetTimeout } from 'node:timers'
+
 /**
- * Monotonic ms of this process, read through a reference taken when the module loads: a test's
- * fake timers replace `performance.now` later, while Redis answers in real time.
+ * Monotonic ms of this process, from `node:perf_hooks`: a test's fake timers replace the
+ * `performance` and `setTimeout` globals (also before this module loads, from a setup file), never
+ * the modules' own exports, while Redis answers in real time.
  */
 export const realNow: () => number = performance.now.bind(performance)
-
-const realSetTimeout = globalThis.setTimeout
 
 /**
  * False while a test's fake timers stand in for the real ones: deadlines then pass only when the

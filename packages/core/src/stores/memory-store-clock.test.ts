@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { performance as realPerformance } from 'node:perf_hooks'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
@@ -50,5 +51,36 @@ describe('memory store clock', () => {
     expect(store.consume(request(policy)).outcomes[0]).toMatchObject({ allowed: false, retryAfterMs: 1 })
     clock.set(11_000)
     expect(store.consume(request(policy)).outcomes[0]).toMatchObject({ allowed: true, remaining: 0 })
+  })
+})
+
+describe("memory store's default clock under a test's fake timers", () => {
+  afterEach(() => {
+    vi.useRealTimers()
+    vi.resetModules()
+  })
+
+  it('keeps to the process clock when they were installed before the store loaded, and once they are gone', async () => {
+    // As a test setup file does: the fakes are in place before Floodgate is imported.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'Date', 'performance'] })
+    vi.resetModules()
+    const { memoryStore: loadedUnderFakes } = await import('./memory-store.js')
+    const store = loadedUnderFakes()
+    const policy = fixedWindow({ limit: 1, window: '1 m' })
+    const processMs = () => Math.floor(realPerformance.timeOrigin + realPerformance.now())
+    const decide = () => {
+      const before = processMs()
+      const response = store.consume(request(policy)) as StoreResponse
+      expect(response.nowMs).toBeGreaterThanOrEqual(before)
+      expect(response.nowMs).toBeLessThanOrEqual(processMs())
+      return response.outcomes[0]!
+    }
+    expect(decide().allowed).toBe(true)
+    // The fakes move; the store's clock does not (docs/stores.md: give it `clock` to follow them).
+    vi.advanceTimersByTime(61_000)
+    expect(decide().allowed).toBe(false)
+    // Gone: the store still reads the process clock, not the fakes' last reading.
+    vi.useRealTimers()
+    expect(decide().allowed).toBe(false)
   })
 })

@@ -1,3 +1,4 @@
+import * as perfHooks from 'node:perf_hooks'
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { counterName } from '../keys.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
@@ -61,8 +62,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStoreImpl(maxKeys, (o.clock as (() => number) | undefined) ?? processClock)
 }
 
-// Node defines the `performance` global as a lazy getter: read it once, not on every decision.
-const perf = performance
+// From `node:perf_hooks`, not the global: fake timers replace the global `performance` (also before
+// this module loads, from a test's setup file), and a store that kept their object would follow
+// them, then stand still for good once they are uninstalled. Read once, not on every decision.
+const perf = perfHooks.performance
 const origin = perf.timeOrigin
 /** Epoch ms that cannot jump: the process start time plus monotonic elapsed time. */
 function processClock(): number {
