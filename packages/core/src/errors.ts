@@ -69,6 +69,8 @@ export class FloodgateError extends Error {
   }
 
   static override [Symbol.hasInstance](value: unknown): value is FloodgateError {
+    // A subclass of an app's own keeps the usual prototype check.
+    if (this !== FloodgateError) return Function.prototype[Symbol.hasInstance].call(this, value)
     return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true
   }
 }

@@ -41,6 +41,11 @@ describe('two copies of @floodgate/core in one process', () => {
     expect(thrown).toBeInstanceOf(b.FloodgateError)
     expect(b.isFloodgateError(thrown, b.ERROR_CODES.INVALID_OPTION)).toBe(true)
     expect(new Error('not ours')).not.toBeInstanceOf(b.FloodgateError)
+    // An app's own subclass keeps the usual check: a FloodgateError is not one of it.
+    class AppLimitError extends b.FloodgateError {}
+    expect(thrown).not.toBeInstanceOf(AppLimitError)
+    expect(new AppLimitError(b.ERROR_CODES.INVALID_OPTION, 'app')).toBeInstanceOf(AppLimitError)
+    expect(new AppLimitError(b.ERROR_CODES.INVALID_OPTION, 'app')).toBeInstanceOf(a.FloodgateError)
     expect(b.isFloodgateError({ code: b.ERROR_CODES.INVALID_OPTION })).toBe(false)
 
     // A store of copy a, full, under a limiter of copy b: its STORE_FULL is kept, not rewritten.

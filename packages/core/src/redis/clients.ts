@@ -18,6 +18,8 @@ export interface IoredisClient {
   readonly isCluster?: boolean
   /** The client's settings, checked once for risky ones (offline queue, retries). */
   readonly options?: object
+  /** Connects a `lazyConnect` client (its failure is also an `error` event). */
+  connect?(): Promise<unknown>
 }
 
 /** The second argument of node-redis `eval` / `evalSha`. */
@@ -113,10 +115,9 @@ function notConnected(library: string, state: string): FloodgateError {
 function ioredisNotSending(status: unknown, offlineQueue: boolean): string | undefined {
   if (status === 'reconnecting') return 'it is reconnecting'
   if (status === 'close' || status === 'end') return 'it was closed'
-  // Not ready yet (connecting, authenticating): without an offline queue ioredis refuses the
-  // command with a message about that option, which misleads. Not 'wait' (`lazyConnect`): the first
-  // command is what makes the client connect.
-  if (!offlineQueue && (status === 'connecting' || status === 'connect')) {
+  // Not ready yet (connecting, authenticating, or not connected at all under `lazyConnect`): without
+  // an offline queue ioredis refuses the command with a message about that option, which misleads.
+  if (!offlineQueue && (status === 'wait' || status === 'connecting' || status === 'connect')) {
     return 'it is connecting'
   }
   return undefined
@@ -162,7 +163,10 @@ function ioredis(client: IoredisClient): DetectedClient {
       del: (keys) => client.del(...keys),
       assertReady() {
         const state = ioredisNotSending(client.status, offlineQueue)
-        if (state !== undefined) throw notConnected('ioredis', state)
+        if (state === undefined) return
+        // A `lazyConnect` client connects on its first command: this call starts it instead.
+        if (client.status === 'wait') client.connect?.().catch(() => undefined)
+        throw notConnected('ioredis', state)
       },
       // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
       nodeOf: (slot) => {

@@ -86,6 +86,38 @@ describe('a store pointed at a server that never answers (a TLS port spoken to i
   })
 })
 
+describeRedisServer('a lazyConnect ioredis client', () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('is told it is connecting on its first call, which starts the connection, and decides once ready', async () => {
+    const client = new Redis(server.url, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+    })
+    try {
+      expect(client.status).toBe('wait')
+      const failure = await failureOf(redisStore({ client, logger: false }))
+      expect(told(failure)).toBe(
+        "The ioredis client is not connected to Redis (it is connecting); its 'error' events say why.",
+      )
+      await new Promise<void>((resolve) => client.once('ready', () => resolve()))
+      const limiter = createRateLimiter({ policies, store: redisStore({ client, logger: false }) })
+      expect((await limiter.limit('someone')).reason).toBe('allowed')
+      await limiter.close()
+    } finally {
+      client.disconnect()
+    }
+  })
+})
+
 describeRedisServer('a store whose client Redis refuses (a wrong password)', () => {
   expectNoUnhandledRejections()
   let server: RedisServer

@@ -196,8 +196,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private resets = 0
   /** The keys of recent resets, each with the count of resets when it was sent (bounded). */
   private readonly resetKeys = new Map<string, number>()
-  /** Resets not answered yet: a decision on their keys sent since keeps them from going again. */
-  private readonly pendingResets = new Set<PendingReset>()
+  /** Resets not answered yet, by key: a decision on their keys sent since keeps them from going again. */
+  private readonly pendingResets = new Map<string, Set<PendingReset>>()
   /** Commands waiting to go again after TRYAGAIN: each timer, with what to do if the store closes. */
   private readonly retries = new Map<ReturnType<typeof setTimeout>, () => void>()
   /** Set by `close()`: a TRYAGAIN answered after it is not sent again. */
@@ -627,11 +627,19 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.resetKeys.size + keys.length > MAX_RESET_KEYS) this.resetKeys.clear()
     for (const key of keys) this.resetKeys.set(key, this.resets)
     const reset: PendingReset = { keys, overtaken: false }
-    this.pendingResets.add(reset)
+    for (const key of keys) {
+      const resets = this.pendingResets.get(key)
+      if (resets === undefined) this.pendingResets.set(key, new Set([reset]))
+      else resets.add(reset)
+    }
     try {
       await this.deleteKeys(reset)
     } finally {
-      this.pendingResets.delete(reset)
+      for (const key of keys) {
+        const resets = this.pendingResets.get(key)
+        resets?.delete(reset)
+        if (resets?.size === 0) this.pendingResets.delete(key)
+      }
     }
   }
 
@@ -659,10 +667,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     }
   }
 
-  /** Marks the pending resets of any of these keys as overtaken by a decision sent after them. */
+  /**
+   * Marks the pending resets of any of these keys as overtaken by a decision sent after them: a
+   * lookup per key, whatever the number of resets pending on other keys.
+   */
   private overtake(keys: readonly string[]): void {
-    for (const reset of this.pendingResets) {
-      if (!reset.overtaken && keys.some((key) => reset.keys.includes(key))) reset.overtaken = true
+    for (const key of keys) {
+      const resets = this.pendingResets.get(key)
+      if (resets !== undefined) for (const reset of resets) reset.overtaken = true
     }
   }
 
