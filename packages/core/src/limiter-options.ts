@@ -7,7 +7,7 @@ import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
-import { type Logger, type PublicMembers, WARNING_CODES, type WarningCode } from './warnings.js'
+import { checkLogger, type Logger, type PublicMembers, WARNING_CODES, type WarningCode } from './warnings.js'
 
 /** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
 export interface RateLimiterOptions {
@@ -158,13 +158,7 @@ export function resolveLimiterOptions(
   if (o.onStoreFailure !== undefined && typeof o.onStoreFailure !== 'function') {
     invalidOption('onStoreFailure', o.onStoreFailure, 'a function')
   }
-  const logger = o.logger ?? console
-  if (
-    logger !== false &&
-    (typeof logger !== 'object' || typeof (logger as { warn?: unknown }).warn !== 'function')
-  ) {
-    invalidOption('logger', logger, 'an object with a warn(message) method, or false')
-  }
+  const logger = checkLogger(o.logger, 'logger') ?? console
   const known: readonly string[] = Object.values(WARNING_CODES)
   const silenced = o.silenceWarnings ?? []
   if (!Array.isArray(silenced))

@@ -2,7 +2,7 @@ import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import type { DenyCache } from './deny-cache.js'
 import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
-import { boundIdentifier, counterName } from './keys.js'
+import { boundIdentifier, counterName, digest } from './keys.js'
 import {
   type RateLimiterOptions,
   type ResolvedLimiterOptions,
@@ -14,7 +14,7 @@ import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingS
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { resetFailure, storeFailureDecision } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
-import { type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
+import { deliverStoreNotice, type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
 /** For each store given to a limiter: how many open limiters count each (prefix, counter). */
 const { countersInUse } = registry
@@ -103,6 +103,8 @@ class Limiter implements RateLimiter, DecidingNow {
     this.memory = memoryFastPath(this.store)
     this.submitting = submittingStore(this.store)
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
+    // The store's warning about its client, unless the store was given a logger of its own.
+    deliverStoreNotice(this.store, this.warnings)
     this.deadlines = new DeadlineQueue(config.timeoutMs)
     if (!this.ownsStore) this.claimCounters()
   }
@@ -496,7 +498,8 @@ class Limiter implements RateLimiter, DecidingNow {
       WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
       Number.POSITIVE_INFINITY,
-      `unknown-tier:${typeof requested === 'string' ? requested.slice(0, 40) : describeValue(requested)}`,
+      // Each name once: a long one by its digest, so names alike in their first characters stay apart.
+      `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : digest(requested)}`,
     )
     return defaultTier
   }

@@ -78,7 +78,8 @@ function asStoreError(cause: unknown, storeName: string): FloodgateError {
  */
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause)
-  const own = withoutFullStop(cause.message)
+  // node-redis's TimeoutError has no message: its name says it.
+  const own = withoutFullStop(cause.message || cause.name)
   let inner: Error = cause
   for (let depth = 0; depth < 8 && inner.cause instanceof Error; depth++) inner = inner.cause
   if (inner === cause) return own
@@ -95,7 +96,12 @@ function withoutFullStop(message: string): string {
 
 function report(error: FloodgateError, config: Pick<ResolvedLimiterOptions, 'onStoreFailure'>): void {
   try {
-    config.onStoreFailure?.(error)
+    const reported: unknown = config.onStoreFailure?.(error)
+    // An async hook's rejection (an alert whose webhook is down) is handled like a synchronous
+    // throw: an unhandled rejection would end the process in the middle of an outage.
+    if (typeof (reported as PromiseLike<unknown> | null | undefined)?.then === 'function') {
+      ;(reported as PromiseLike<unknown>).then(undefined, () => undefined)
+    }
   } catch {
     // A failing report hook must not turn a decision into an exception, nor replace a reset's error.
   }

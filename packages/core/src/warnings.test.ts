@@ -1,7 +1,9 @@
+import { expectNoUnhandledRejections } from '@floodgate/tools'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES, isFloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
+import type { RateLimitStore } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { KEYS_PER_CODE, WARNING_CODES, Warnings } from './warnings.js'
 
@@ -67,5 +69,61 @@ describe('warnings', () => {
     warnings.warn('W', 'the code itself')
     expect(lines).toHaveLength(KEYS_PER_CODE + 1)
     expect(lines.at(-1)).toBe('[floodgate] W: the code itself')
+  })
+})
+
+describe('what reaches the logger, and what a failing logger or hook does', () => {
+  const failing: RateLimitStore = {
+    name: 'failing',
+    local: false,
+    consume: () => Promise.reject(new Error('connection refused')),
+    reset: () => undefined,
+    close: () => undefined,
+  }
+
+  it("logs each unknown tier's name once, long names alike in their first characters too", async () => {
+    const { limiter, lines } = limiterWith()
+    for (const tier of [
+      `${'x'.repeat(50_000)}`,
+      `${'x'.repeat(40)}A`,
+      `${'x'.repeat(40)}B`,
+      `${'x'.repeat(40)}B`,
+    ]) {
+      await limiter.limit('a', { tier })
+    }
+    expect(lines).toHaveLength(3)
+  })
+
+  it('still answers when the logger throws', async () => {
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      store: failing,
+      logger: {
+        warn: () => {
+          throw new Error('log transport closed')
+        },
+      },
+    })
+    expect((await limiter.limit('a')).reason).toBe('store-error')
+  })
+
+  describe('an async onStoreFailure that rejects', () => {
+    const unhandled = expectNoUnhandledRejections()
+    it('is handled like one that throws: the decision stands, nothing goes unhandled', async () => {
+      let calls = 0
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 1, window: '1 m' }),
+        store: failing,
+        logger: false,
+        onStoreFailure: async () => {
+          calls++
+          throw new Error('alert webhook down')
+        },
+      })
+      expect((await limiter.limit('a')).reason).toBe('store-error')
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(calls).toBe(1)
+      expect(unhandled).toEqual([])
+    })
   })
 })

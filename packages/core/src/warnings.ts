@@ -1,3 +1,6 @@
+import { invalidOption } from './errors.js'
+import { registry } from './process-registry.js'
+
 /** Where Floodgate writes warnings. `false` silences them. */
 export type Logger =
   | {
@@ -76,7 +79,64 @@ export class Warnings {
         keysOf.set(code, keys + 1)
       }
       seen.set(key, now)
-      logger.warn(`[floodgate] ${code}: ${message}`)
+      try {
+        logger.warn(`[floodgate] ${code}: ${message}`)
+      } catch {
+        // A logger that fails (a closed transport) must not turn a decision into an exception.
+      }
     }
   }
+}
+
+/** Checks a `logger` option: an object with a `warn(message)` method, `false`, or unset (undefined). */
+export function checkLogger(value: unknown, option: string): Logger | undefined {
+  if (value === undefined || value === null) return undefined
+  if (
+    value !== false &&
+    (typeof value !== 'object' || typeof (value as { warn?: unknown }).warn !== 'function')
+  ) {
+    invalidOption(option, value, 'an object with a warn(message) method, or false')
+  }
+  return value as Logger
+}
+
+/**
+ * A store's warning about the client it was given (risky settings), kept on the store when it was
+ * created without a `logger` of its own: the first limiter given the store writes it through the
+ * limiter's `logger`, under its `silenceWarnings`. Under a registered symbol, so that a limiter of
+ * another copy of @floodgate/core finds it too.
+ */
+export const STORE_NOTICE = Symbol.for('floodgate.storeNotice.v1')
+
+/** What {@link STORE_NOTICE} holds. */
+export interface StoreNotice {
+  readonly code: WarningCode
+  readonly message: string
+  /** Set once a limiter has written it (or was told to silence it). */
+  delivered: boolean
+}
+
+/**
+ * Warns of a store's client now, through the store's own `logger`, or leaves the warning on the
+ * store for the first limiter given it. Once per client in the process.
+ */
+export function warnOfClient(
+  store: object,
+  client: object,
+  logger: Logger | undefined,
+  code: WarningCode,
+  message: string,
+): void {
+  if (registry.warnedClients.has(client)) return
+  registry.warnedClients.add(client)
+  if (logger !== undefined) new Warnings(logger).warn(code, message)
+  else Object.defineProperty(store, STORE_NOTICE, { value: { code, message, delivered: false } })
+}
+
+/** Writes the client warning left on `store`, if any and not yet written, through `warnings`. */
+export function deliverStoreNotice(store: object, warnings: PublicMembers<Warnings>): void {
+  const notice = (store as { [STORE_NOTICE]?: StoreNotice })[STORE_NOTICE]
+  if (notice === undefined || notice.delivered) return
+  notice.delivered = true
+  warnings.warn(notice.code, notice.message)
 }

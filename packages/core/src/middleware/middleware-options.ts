@@ -145,7 +145,7 @@ function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLi
   if (both !== undefined) {
     throw new FloodgateError(
       ERROR_CODES.INVALID_OPTION,
-      `Invalid \`${both}\`: got ${describeValue(o[both])} together with \`limiter\`; a given limiter keeps its own configuration, so pass \`${both}\` to createRateLimiter() instead.`,
+      `Invalid \`${both}\`: got ${describeValue(o[both])} together with \`limiter\`; a given limiter keeps its own configuration, so pass \`${both}\` where it was made (createRateLimiter(), fromUpstash()) instead.`,
       { option: both, value: o[both] },
     )
   }

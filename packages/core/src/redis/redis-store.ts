@@ -1,7 +1,6 @@
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
-import { registry } from '../process-registry.js'
 import type { RateLimitStore } from '../store.js'
-import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
+import { checkLogger, type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
 import { checkClock, createScriptStore, MAX_BATCH } from './script-store.js'
 
@@ -15,13 +14,14 @@ export interface RedisStoreOptions {
   client: RedisClient
   /** Returns epoch ms, for tests. Default: the Redis server's clock, so app servers agree. */
   clock?: () => number
-  /** Where the one-time client settings warning goes. Default `console`; `false` silences it. */
+  /**
+   * Where the one-time client settings warning goes. Default: the `logger` of the first limiter
+   * given this store, under its `silenceWarnings`; `false` silences it.
+   */
   logger?: Logger
 }
 
 const OPTIONS = ['client', 'clock', 'logger'] as const
-/** Clients already warned about, so several stores on one client warn once (in the process). */
-const warned = registry.warnedClients
 
 /**
  * Counters in Redis: one Lua script per decision, every policy of the request in one atomic step,
@@ -33,15 +33,8 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   rejectUnknownOptions(o, OPTIONS, 'redisStore()')
   const detected = detectClient(o.client)
   const clock = checkClock(o.clock, 'redisStore.clock')
-  const client = o.client as object
-  if (detected.problems.length > 0 && !warned.has(client)) {
-    warned.add(client)
-    new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      WARNING_CODES.CLIENT_SETTINGS,
-      `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
-    )
-  }
-  return createScriptStore(detected.runner, {
+  const logger = checkLogger(o.logger, 'redisStore.logger')
+  const store = createScriptStore(detected.runner, {
     name: 'redis',
     clock,
     // One call's keys must share a Cluster slot: a cluster client sends each decision alone.
@@ -53,4 +46,14 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     // A Cluster's nodes may not agree on the time: its clock is learned per slot.
     clockPerSlot: detected.cluster,
   })
+  if (detected.problems.length > 0) {
+    warnOfClient(
+      store,
+      o.client as object,
+      logger,
+      WARNING_CODES.CLIENT_SETTINGS,
+      `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
+    )
+  }
+  return store
 }

@@ -306,6 +306,21 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect(failures).toEqual([error])
   })
 
+  it('logs its failures through its logger, one code silenced at a time', async () => {
+    const reject = () => Promise.reject(new Error('connection refused'))
+    const failing = { limit: reject, getRemaining: reject, resetUsedTokens: reject } as unknown as Ratelimit
+    for (const silenceWarnings of [[], ['WARN_FLOODGATE_STORE_FAILURE' as const]]) {
+      const lines: string[] = []
+      const limiter = fromUpstash(failing, {
+        window: '1 m',
+        silenceWarnings,
+        logger: { warn: (l) => lines.push(l) },
+      })
+      expect((await limiter.limit('a')).reason).toBe('store-error')
+      expect(lines).toHaveLength(silenceWarnings.length === 0 ? 1 : 0)
+    }
+  })
+
   it('reads its timeout answer as a store error with no headers, never as "blocked"', async () => {
     const hanging = upstashTestClient({ url: blackHoleUrl, token: 't' })
     const ratelimit = new Ratelimit({

@@ -8,7 +8,7 @@ import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-o
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { resetFailure, storeFailureDecision } from '../store-failure.js'
-import type { Logger } from '../warnings.js'
+import type { Logger, WarningCode } from '../warnings.js'
 import { Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
@@ -58,9 +58,19 @@ export interface FromUpstashOptions {
   onStoreFailure?: (error: FloodgateError) => void
   /** Where warnings go. Default `console`; `false` silences them. */
   logger?: Logger
+  /** Warning codes not to log (`WARN_FLOODGATE_STORE_FAILURE`, …), as in `createRateLimiter`. */
+  silenceWarnings?: readonly WarningCode[]
 }
 
-const OPTIONS = ['window', 'name', 'timeout', 'onStoreError', 'onStoreFailure', 'logger'] as const
+const OPTIONS = [
+  'window',
+  'name',
+  'timeout',
+  'onStoreError',
+  'onStoreFailure',
+  'logger',
+  'silenceWarnings',
+] as const
 
 /** What `fromUpstash` reads of a Ratelimit's unexported state (2.x), each part checked before use. */
 interface RatelimitInternals {

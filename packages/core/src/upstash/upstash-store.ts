@@ -2,7 +2,7 @@ import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { checkClock, createScriptStore } from '../redis/script-store.js'
 import type { RateLimitStore } from '../store.js'
-import { type Logger, WARNING_CODES, Warnings } from '../warnings.js'
+import { checkLogger, type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
 
 /** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
 export interface UpstashRedisClient {
@@ -24,12 +24,14 @@ export interface UpstashStoreOptions {
   redis: UpstashRedisClient
   /** Returns epoch ms, for tests. Default: the Redis server's clock. */
   clock?: () => number
-  /** Where the one-time client settings warning goes. Default `console`; `false` silences it. */
+  /**
+   * Where the one-time client settings warning goes. Default: the `logger` of the first limiter
+   * given this store, under its `silenceWarnings`; `false` silences it.
+   */
   logger?: Logger
 }
 
 const OPTIONS = ['redis', 'clock', 'logger'] as const
-const warned = new WeakSet<object>()
 
 /**
  * Counters in Upstash Redis over REST: the same Lua script as `redisStore`, one HTTP request per
@@ -52,15 +54,9 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
     )
   }
   const clock = checkClock(o.clock, 'upstashStore.clock')
+  const logger = checkLogger(o.logger, 'upstashStore.logger')
   const attempts = retryAttempts(redis)
-  if (attempts !== 0 && !warned.has(redis)) {
-    warned.add(redis)
-    new Warnings((o.logger as Logger | undefined) ?? console).warn(
-      WARNING_CODES.CLIENT_SETTINGS,
-      `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
-    )
-  }
-  return createScriptStore(
+  const store = createScriptStore(
     {
       evalsha: (sha1, keys, args) => redis.evalsha(sha1, keys, args),
       eval: (script, keys, args) => redis.eval(script, keys, args),
@@ -71,6 +67,16 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
     // to find out, so one lost request cannot stop the store, and an outage cannot pile requests up.
     { name: 'upstash', clock, maxBatch: 1, probeWhenStalled: true },
   )
+  if (attempts !== 0) {
+    warnOfClient(
+      store,
+      redis,
+      logger,
+      WARNING_CODES.CLIENT_SETTINGS,
+      `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
+    )
+  }
+  return store
 }
 
 /** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
