@@ -68,6 +68,7 @@ export class FloodgateError extends Error {
     this.value = details.value
   }
 
+  /** Whether `value` is a FloodgateError of any copy of @floodgate/core in the process. */
   static override [Symbol.hasInstance](value: unknown): value is FloodgateError {
     // A subclass of an app's own keeps the usual prototype check.
     if (this !== FloodgateError) return Function.prototype[Symbol.hasInstance].call(this, value)
