@@ -2,7 +2,7 @@ import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import type { DenyCache } from './deny-cache.js'
 import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
-import { boundIdentifier, counterName, digest } from './keys.js'
+import { boundIdentifier, counterName } from './keys.js'
 import {
   type RateLimiterOptions,
   type ResolvedLimiterOptions,
@@ -498,8 +498,9 @@ class Limiter implements RateLimiter, DecidingNow {
       WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
       Number.POSITIVE_INFINITY,
-      // Each name once: a long one by its digest, so names alike in their first characters stay apart.
-      `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : digest(requested)}`,
+      // Each name once; a long one (it may come from the request) by its start and length, which
+      // costs nothing per request.
+      `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : `${requested.slice(0, 64)}…${requested.length}`}`,
     )
     return defaultTier
   }

@@ -103,8 +103,9 @@ export function checkLogger(value: unknown, option: string): Logger | undefined 
 /**
  * A store's warning about the client it was given (risky settings), kept on the store when it was
  * created without a `logger` of its own: the first limiter given the store writes it through the
- * limiter's `logger`, under its `silenceWarnings`. Under a registered symbol, so that a limiter of
- * another copy of @floodgate/core finds it too.
+ * limiter's `logger`, under its `silenceWarnings`; a store used before any limiter wrote it (on its
+ * own, wrapped in another store, under a limiter of an older copy) writes it to `console` at its
+ * first call. Under a registered symbol, so that a limiter of another copy finds it too.
  */
 export const STORE_NOTICE = Symbol.for('floodgate.storeNotice.v1')
 
@@ -112,13 +113,16 @@ export const STORE_NOTICE = Symbol.for('floodgate.storeNotice.v1')
 export interface StoreNotice {
   readonly code: WarningCode
   readonly message: string
-  /** Set once a limiter has written it (or was told to silence it). */
+  /** The client it is about: warned of once in the process, whichever store writes it. */
+  readonly client: object
+  /** Set once written, or passed on to a limiter that silences it. */
   delivered: boolean
 }
 
 /**
  * Warns of a store's client now, through the store's own `logger`, or leaves the warning on the
- * store for the first limiter given it. Once per client in the process.
+ * store (see {@link STORE_NOTICE}). Returns what the store runs at its first call: the `console`
+ * fallback.
  */
 export function warnOfClient(
   store: object,
@@ -126,17 +130,23 @@ export function warnOfClient(
   logger: Logger | undefined,
   code: WarningCode,
   message: string,
-): void {
-  if (registry.warnedClients.has(client)) return
-  registry.warnedClients.add(client)
-  if (logger !== undefined) new Warnings(logger).warn(code, message)
-  else Object.defineProperty(store, STORE_NOTICE, { value: { code, message, delivered: false } })
+): () => void {
+  const notice: StoreNotice = { code, message, client, delivered: false }
+  if (logger !== undefined) deliverNotice(notice, new Warnings(logger))
+  else Object.defineProperty(store, STORE_NOTICE, { value: notice })
+  return () => deliverNotice(notice, new Warnings(console))
 }
 
 /** Writes the client warning left on `store`, if any and not yet written, through `warnings`. */
 export function deliverStoreNotice(store: object, warnings: PublicMembers<Warnings>): void {
   const notice = (store as { [STORE_NOTICE]?: StoreNotice })[STORE_NOTICE]
-  if (notice === undefined || notice.delivered) return
+  if (notice !== undefined) deliverNotice(notice, warnings)
+}
+
+function deliverNotice(notice: StoreNotice, warnings: PublicMembers<Warnings>): void {
+  if (notice.delivered) return
   notice.delivered = true
+  if (registry.warnedClients.has(notice.client)) return
+  registry.warnedClients.add(notice.client)
   warnings.warn(notice.code, notice.message)
 }

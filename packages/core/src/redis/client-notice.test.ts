@@ -50,6 +50,32 @@ describe("a store's warning about its client", () => {
     expect(console).not.toHaveBeenCalled()
   })
 
+  it('goes to the console at the first call of a store no limiter was given (used on its own, or wrapped)', async () => {
+    const console = vi.spyOn(globalThis.console, 'warn').mockImplementation(() => undefined)
+    const client = await riskyClient()
+    clients.push(client)
+    const store = redisStore({ client })
+    expect(console).not.toHaveBeenCalled()
+    await store.reset({ prefix: 'p', id: 'a', policies: [] })
+    await store.reset({ prefix: 'p', id: 'a', policies: [] })
+    expect(console).toHaveBeenCalledTimes(1)
+    expect(String(console.mock.calls[0]![0])).toMatch(/WARN_FLOODGATE_CLIENT_SETTINGS: The ioredis client/)
+  })
+
+  it('is written once per client, by whichever of its stores a limiter is given', async () => {
+    const console = vi.spyOn(globalThis.console, 'warn')
+    const client = await riskyClient()
+    clients.push(client)
+    redisStore({ client }) // never used
+    const { seen, logger } = lines()
+    createRateLimiter({ policies, store: redisStore({ client }), logger })
+    expect(seen).toHaveLength(1)
+    const again = lines()
+    createRateLimiter({ policies, store: redisStore({ client }), logger: again.logger })
+    expect(again.seen).toEqual([])
+    expect(console).not.toHaveBeenCalled()
+  })
+
   it("follows the limiter's silenceWarnings and logger: false", async () => {
     const console = vi.spyOn(globalThis.console, 'warn')
     for (const options of [

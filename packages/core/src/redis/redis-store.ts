@@ -16,7 +16,8 @@ export interface RedisStoreOptions {
   clock?: () => number
   /**
    * Where the one-time client settings warning goes. Default: the `logger` of the first limiter
-   * given this store, under its `silenceWarnings`; `false` silences it.
+   * given this store, under its `silenceWarnings` (`console` for a store used before any limiter is
+   * given it); `false` silences it.
    */
   logger?: Logger
 }
@@ -34,6 +35,8 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   const detected = detectClient(o.client)
   const clock = checkClock(o.clock, 'redisStore.clock')
   const logger = checkLogger(o.logger, 'redisStore.logger')
+  const risky = detected.problems.length > 0
+  let consoleFallback: (() => void) | undefined
   const store = createScriptStore(detected.runner, {
     name: 'redis',
     clock,
@@ -45,9 +48,10 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     socketTimeoutFromWrite: detected.socketTimeoutFromWrite,
     // A Cluster's nodes may not agree on the time: its clock is learned per slot.
     clockPerSlot: detected.cluster,
+    firstUse: risky ? () => consoleFallback?.() : undefined,
   })
-  if (detected.problems.length > 0) {
-    warnOfClient(
+  if (risky) {
+    consoleFallback = warnOfClient(
       store,
       o.client as object,
       logger,

@@ -64,6 +64,8 @@ export interface ScriptStoreSettings {
    * ever be answered to end the stall. Default false.
    */
   probeWhenStalled?: boolean
+  /** Run once, at the store's first decision or reset (its client warning, if no limiter wrote it). */
+  firstUse?: () => void
 }
 
 /**
@@ -203,6 +205,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Set by `close()`: a TRYAGAIN answered after it is not sent again. */
   private closed = false
   private tickQueued = false
+  /** Set until the first decision or reset: see `ScriptStoreSettings.firstUse`. */
+  private firstUse: (() => void) | undefined
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled, on every connection. */
   private outstanding = 0
@@ -235,6 +239,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     private readonly runner: ScriptRunner,
     settings: ScriptStoreSettings,
   ) {
+    this.firstUse = settings.firstUse
     this.name = settings.name
     this.clock = settings.clock
     this.maxBatch = settings.maxBatch
@@ -245,6 +250,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     this.socketTimeoutFromWrite = settings.socketTimeoutFromWrite ?? false
     this.slotClocks = settings.clockPerSlot === true ? new Map() : undefined
     this.slotSilences = settings.clockPerSlot === true ? new Map() : undefined
+  }
+
+  private usedFirst(): void {
+    const firstUse = this.firstUse
+    this.firstUse = undefined
+    firstUse?.()
   }
 
   /** Commands handed to the client whose promise it has not settled: a diagnostic, for tests. */
@@ -282,6 +293,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     peek: boolean,
     call: QueuedCall,
   ): void {
+    if (this.firstUse !== undefined) this.usedFirst()
     const list = this.listOf(policies)
     this.runner.assertReady?.()
     const tag = cachedDigest(id)
@@ -618,6 +630,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   async reset(request: StoreResetRequest): Promise<void> {
+    if (this.firstUse !== undefined) this.usedFirst()
     if (request.policies.length === 0) return
     this.runner.assertReady?.()
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made.

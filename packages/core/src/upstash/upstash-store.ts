@@ -26,7 +26,8 @@ export interface UpstashStoreOptions {
   clock?: () => number
   /**
    * Where the one-time client settings warning goes. Default: the `logger` of the first limiter
-   * given this store, under its `silenceWarnings`; `false` silences it.
+   * given this store, under its `silenceWarnings` (`console` for a store used before any limiter is
+   * given it); `false` silences it.
    */
   logger?: Logger
 }
@@ -56,6 +57,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   const clock = checkClock(o.clock, 'upstashStore.clock')
   const logger = checkLogger(o.logger, 'upstashStore.logger')
   const attempts = retryAttempts(redis)
+  let consoleFallback: (() => void) | undefined
   const store = createScriptStore(
     {
       evalsha: (sha1, keys, args) => redis.evalsha(sha1, keys, args),
@@ -65,10 +67,16 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
     // One decision per call: its client already pipelines the calls of one tick into one request.
     // Its HTTP requests are independent: when it seems silent, one request a second still goes out
     // to find out, so one lost request cannot stop the store, and an outage cannot pile requests up.
-    { name: 'upstash', clock, maxBatch: 1, probeWhenStalled: true },
+    {
+      name: 'upstash',
+      clock,
+      maxBatch: 1,
+      probeWhenStalled: true,
+      firstUse: attempts !== 0 ? () => consoleFallback?.() : undefined,
+    },
   )
   if (attempts !== 0) {
-    warnOfClient(
+    consoleFallback = warnOfClient(
       store,
       redis,
       logger,
