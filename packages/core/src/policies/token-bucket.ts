@@ -103,11 +103,21 @@ export function tokenBucketTransition(
   const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
   const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, outcome)
   if (!outcome.allowed && state !== undefined) boundByExpiry(outcome, state.expiresAtMs, nowMs)
-  return {
-    outcome,
-    next: { scaledTokens: after, updatedAtMs: nowMs, expiresAtMs: outcome.resetAtMs },
-    expiresAtMs: outcome.resetAtMs,
-  }
+  const expiresAtMs = keptUntil(state, outcome.resetAtMs, nowMs)
+  return { outcome, next: { scaledTokens: after, updatedAtMs: nowMs, expiresAtMs }, expiresAtMs }
+}
+
+/**
+ * How long a charged bucket's state is kept: until it is full again under this policy (`fullAtMs`),
+ * or later if it has not yet expired under a larger capacity that charged it before. Past its
+ * expiry a bucket reads as full under any capacity; a charge under a smaller capacity (another
+ * tier, a deploy that lowered it) that shortened the expiry would let a larger capacity read a full
+ * bucket long before the refill could fill it, and requests alternating between the two would take
+ * the larger capacity again and again.
+ */
+export function keptUntil(state: TokenBucketState | undefined, fullAtMs: number, nowMs: number): number {
+  const previous = state?.expiresAtMs
+  return previous !== undefined && previous >= nowMs && previous > fullAtMs ? previous : fullAtMs
 }
 
 /**

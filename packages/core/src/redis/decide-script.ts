@@ -35,10 +35,11 @@
  *                  HINCRBY (the key's TTL is set at its first write in a window, and it expires
  *                  with the window)
  *   sliding window `s<window index>:<used in it>:<used in the previous window>`
- *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>`, and under an injected
- *                  clock `:<epoch ms when full>` (its expiry, past which it reads as a full bucket:
- *                  the key itself outlives it by the slack). On the server's clock the key expires
- *                  then, and the value keeps the two fields that earlier versions read.
+ *   token bucket   `b<tokens × intervalMs>:<epoch ms of the last charge>:<epoch ms of its expiry>`
+ *                  (past which it reads as a full bucket: when it is full under the capacities that
+ *                  charged it, see keptUntil). On the server's clock the key expires then; under
+ *                  an injected clock it outlives it by the slack. A value without the third field
+ *                  (an earlier version's) expires with its key.
  * and one string per key for the others. Every key gets a TTL (the transition's expiresAtMs)
  * when written (a fixed window's, at its first write in a window); a denial heals a key found
  * without one. A fixed window that lost its TTL still counts each window afresh.
@@ -192,6 +193,9 @@ for d0 = 4, #ARGV do
           if d * rate ~= x then d = d + 1 end
           resetAt = now + d
           expiresAt = resetAt
+          -- Kept while a larger capacity that charged it still needs it (keptUntil in
+          -- token-bucket.ts): a smaller one never shortens the expiry.
+          if st ~= nil and sx ~= '' and tonumber(sx) > expiresAt then expiresAt = tonumber(sx) end
           d = math.floor(after / w)
           if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
           remaining = d
@@ -227,11 +231,7 @@ for d0 = 4, #ARGV do
               end
             end
           elseif pass == 1 and not peek then
-            if stamped then
-              value = string.format('b%.0f:%.0f:%.0f', after, now, resetAt)
-            else
-              value = string.format('b%.0f:%.0f', after, now)
-            end
+            value = string.format('b%.0f:%.0f:%.0f', after, now, expiresAt)
           end
         end
         out[o + b - 3], out[o + b - 2], out[o + b - 1], out[o + b] = a, remaining, resetAt - now, retry
@@ -282,4 +282,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '77e55af47081b46399d178818ff1136187b66b96'
+export const DECIDE_SHA1 = '47b1058bf58c61527ec45d44bba88fb820d1c4fa'

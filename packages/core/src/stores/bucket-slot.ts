@@ -1,4 +1,4 @@
-import { boundByExpiry, refilledScaledTokens, tokenBucketStep } from '../policies/token-bucket.js'
+import { boundByExpiry, keptUntil, refilledScaledTokens, tokenBucketStep } from '../policies/token-bucket.js'
 import type { Policy, PolicyOutcome, TokenBucketPolicy, TokenBucketState } from '../policies/types.js'
 import { type KeyCounter, Scan, type Slot } from './slot.js'
 
@@ -58,9 +58,11 @@ export class BucketSlot implements Slot {
       // them young and never comes back round to the old ones.
       this.sweep(updatedAtMs, GROWTH_SWEEP)
     } else {
+      // Kept as long as a larger capacity that charged it needs (see keptUntil), read before the
+      // entry changes.
+      entry.expiresAtMs = keptUntil(entry, expiresAtMs, updatedAtMs)
       entry.scaledTokens = scaledTokens
       entry.updatedAtMs = updatedAtMs
-      entry.expiresAtMs = expiresAtMs
     }
   }
 

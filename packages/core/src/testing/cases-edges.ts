@@ -97,6 +97,25 @@ export function bucketTierCases(bucket: PolicyKindCase): ConformanceCase[] {
         await f.step({ id: 'r', policies: [slow], cost: 6 }, 'all at 1 per period')
       },
     },
+    {
+      name: 'never gives a larger capacity a full bucket early after a charge under a smaller one',
+      run: async (f) => {
+        // Requests alternating between a large and a small capacity (tiers chosen per request, or
+        // old and new processes of a deploy that lowered the capacity): a charge under the small
+        // one must not let the large one read a full bucket after the small one's short refill.
+        const [large, small] = [withRate('alternate', 12, 4), withRate('alternate', 3, 4)]
+        let admitted = 0
+        for (let round = 0; round < 4; round++) {
+          const big = await f.step({ id: 'a', policies: [large], cost: 9 }, `round ${round}: large, cost 9`)
+          const one = await f.step({ id: 'a', policies: [small] }, `round ${round}: small, cost 1`)
+          admitted += (big.outcomes[0]!.allowed ? 9 : 0) + (one.outcomes[0]!.allowed ? 1 : 0)
+          // Just past one token's refill: full again under the small capacity.
+          f.clock.advance(PERIOD_MS / 4 + 1)
+        }
+        // 12 at first, then 4 per period at most: 1 + 1 + 1 after the first round's 10.
+        expect(admitted).toBeLessThanOrEqual(12 + 3)
+      },
+    },
   ]
 }
 
