@@ -103,21 +103,39 @@ export function tokenBucketTransition(
   const outcome: PolicyOutcome = { allowed: false, remaining: 0, resetAtMs: 0, retryAfterMs: 0 }
   const after = tokenBucketStep(capacity, refillRate, intervalMs, available, cost, nowMs, outcome)
   if (!outcome.allowed && state !== undefined) boundByExpiry(outcome, state.expiresAtMs, nowMs)
-  const expiresAtMs = keptUntil(state, outcome.resetAtMs, nowMs)
+  const expiresAtMs = keptUntil(policy, state, after, nowMs, outcome.resetAtMs)
   return { outcome, next: { scaledTokens: after, updatedAtMs: nowMs, expiresAtMs }, expiresAtMs }
 }
 
 /**
- * How long a charged bucket's state is kept: until it is full again under this policy (`fullAtMs`),
- * or later if it has not yet expired under a larger capacity that charged it before. Past its
- * expiry a bucket reads as full under any capacity; a charge under a smaller capacity (another
- * tier, a deploy that lowered it) that shortened the expiry would let a larger capacity read a full
- * bucket long before the refill could fill it, and requests alternating between the two would take
- * the larger capacity again and again.
+ * How long a charged bucket's state is kept (past it, the bucket reads as full under any
+ * capacity): until it is full again under this policy (`fullAtMs`), or, while the state has not
+ * expired, until it is full under the capacity its expiry was set for (a larger one: another tier,
+ * the other version of a deploy). That capacity's shortfall grows by what this charge takes, and
+ * by what this policy's smaller capacity cut off the refill since (`refilled - after`, uncapped):
+ * the expiry moves later by the time the refill takes to bring that back. Kept any shorter, a
+ * larger capacity would read a full bucket before the refill could fill it, and requests that
+ * alternate between capacities would take the larger one again and again. Exact when the tiers
+ * share a refill rate (the rate of the charging policy is the one known here).
  */
-export function keptUntil(state: TokenBucketState | undefined, fullAtMs: number, nowMs: number): number {
+export function keptUntil(
+  policy: TokenBucketPolicy,
+  state: TokenBucketState | undefined,
+  after: number,
+  nowMs: number,
+  fullAtMs: number,
+): number {
   const previous = state?.expiresAtMs
-  return previous !== undefined && previous >= nowMs && previous > fullAtMs ? previous : fullAtMs
+  if (state === undefined || previous === undefined || previous < nowMs) return fullAtMs
+  const { scaledTokens, updatedAtMs } = state
+  const { refillRate } = policy
+  // Set for this capacity or a smaller one (when it would be full under this one): nothing to keep.
+  const full = policy.capacity * policy.intervalMs
+  if (previous <= updatedAtMs + ceilDiv(Math.max(0, full - scaledTokens), refillRate)) return fullAtMs
+  // The state's tokens refilled since, with no capacity (bounded: no bucket holds more).
+  const refilled = Math.min(MAX_BUCKET_PRODUCT, scaledTokens + Math.max(0, nowMs - updatedAtMs) * refillRate)
+  const kept = previous + ceilDiv(Math.max(0, refilled - after), refillRate)
+  return kept > fullAtMs ? kept : fullAtMs
 }
 
 /**

@@ -193,9 +193,25 @@ for d0 = 4, #ARGV do
           if d * rate ~= x then d = d + 1 end
           resetAt = now + d
           expiresAt = resetAt
-          -- Kept while a larger capacity that charged it still needs it (keptUntil in
-          -- token-bucket.ts): a smaller one never shortens the expiry.
-          if st ~= nil and sx ~= '' and tonumber(sx) > expiresAt then expiresAt = tonumber(sx) end
+          -- Kept until full under the capacity its expiry was set for, when larger than this one
+          -- (keptUntil in token-bucket.ts): later by the refill time of what this charge takes and
+          -- of what this smaller capacity cut off the refill since.
+          if a == 1 and st ~= nil and sx ~= '' then
+            local prev, tp, t0 = tonumber(sx), tonumber(st), tonumber(sat)
+            x = full - tp
+            if x < 0 then x = 0 end
+            d = math.floor(x / rate)
+            if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+            if d * rate ~= x then d = d + 1 end
+            if prev > t0 + d then
+              x = math.min(2251799813685248, tp + math.max(0, now - t0) * rate) - after
+              if x < 0 then x = 0 end
+              d = math.floor(x / rate)
+              if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
+              if d * rate ~= x then d = d + 1 end
+              if prev + d > expiresAt then expiresAt = prev + d end
+            end
+          end
           d = math.floor(after / w)
           if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
           remaining = d
@@ -282,4 +298,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '47b1058bf58c61527ec45d44bba88fb820d1c4fa'
+export const DECIDE_SHA1 = '4454b7afba0b4dced239b6fc6e275bb90770f605'

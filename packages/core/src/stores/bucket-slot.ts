@@ -15,11 +15,14 @@ export class BucketSlot implements Slot {
   private readonly buckets = new Map<string, BucketEntry>()
   private readonly evictScan: Scan<BucketEntry>
   private readonly sweepScan: Scan<BucketEntry>
+  /** The policy of the last decide(), which the commit that follows it stores under (tiers vary it). */
+  private decided: TokenBucketPolicy
 
   constructor(
     policy: TokenBucketPolicy,
     private readonly keys: KeyCounter,
   ) {
+    this.decided = policy
     this.periodMs = policy.intervalMs
     this.evictScan = new Scan(keys)
     this.sweepScan = new Scan(keys)
@@ -31,6 +34,7 @@ export class BucketSlot implements Slot {
 
   decide(policy: Policy, id: string, cost: number, nowMs: number, out: PolicyOutcome): number {
     const bucket = policy as TokenBucketPolicy
+    this.decided = bucket
     const { capacity, refillRate, intervalMs } = bucket
     // The entry is the reference's state: past its expiry, a full bucket under any capacity.
     const entry = this.buckets.get(id)
@@ -59,8 +63,8 @@ export class BucketSlot implements Slot {
       this.sweep(updatedAtMs, GROWTH_SWEEP)
     } else {
       // Kept as long as a larger capacity that charged it needs (see keptUntil), read before the
-      // entry changes.
-      entry.expiresAtMs = keptUntil(entry, expiresAtMs, updatedAtMs)
+      // entry changes; `decided` is the policy of the decide() this commit follows.
+      entry.expiresAtMs = keptUntil(this.decided, entry, scaledTokens, updatedAtMs, expiresAtMs)
       entry.scaledTokens = scaledTokens
       entry.updatedAtMs = updatedAtMs
     }

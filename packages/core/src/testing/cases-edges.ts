@@ -116,6 +116,26 @@ export function bucketTierCases(bucket: PolicyKindCase): ConformanceCase[] {
         expect(admitted).toBeLessThanOrEqual(12 + 3)
       },
     },
+    {
+      name: "keeps a larger capacity's bucket until the refill fills it, while a smaller one keeps taking",
+      run: async (f) => {
+        // The larger capacity empties the bucket; the smaller one then takes each token as it comes
+        // back, while its own refill (one token) ends before the larger one's would (30 s). Just
+        // past that time the larger capacity must find the bucket as the refill left it, not full.
+        const [large, small] = [withRate('drain', 12, 4), withRate('drain', 1, 4)]
+        await f.step({ id: 'a', policies: [large], cost: 12 }, 'large takes all')
+        for (let i = 0; i < 11; i++) {
+          f.clock.advance(PERIOD_MS / 4)
+          await f.step({ id: 'a', policies: [small] }, `small takes token ${i + 1}`)
+        }
+        f.clock.advance(PERIOD_MS / 4 + 1)
+        const again = await f.step(
+          { id: 'a', policies: [large], cost: 12 },
+          'large, past its own refill time',
+        )
+        expect(again.outcomes[0]!.allowed).toBe(false)
+      },
+    },
   ]
 }
 
