@@ -107,10 +107,10 @@ export function checkLogger(value: unknown, option: string): Logger | undefined 
  * own, wrapped in another store, under a limiter of an older copy) writes it to `console` at its
  * first call. Under a registered symbol, so that a limiter of another copy finds it too.
  */
-export const STORE_NOTICE = Symbol.for('floodgate.storeNotice.v1')
+const STORE_NOTICE = Symbol.for('floodgate.storeNotice.v1')
 
 /** What {@link STORE_NOTICE} holds. */
-export interface StoreNotice {
+interface StoreNotice {
   readonly code: WarningCode
   readonly message: string
   /** The client it is about: warned of once in the process, whichever store writes it. */

@@ -1,6 +1,6 @@
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { RateLimitStore } from '../store.js'
-import { checkLogger, type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
+import { checkLogger, type Logger } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
 import { checkClock, createScriptStore, MAX_BATCH } from './script-store.js'
 
@@ -35,9 +35,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
   const detected = detectClient(o.client)
   const clock = checkClock(o.clock, 'redisStore.clock')
   const logger = checkLogger(o.logger, 'redisStore.logger')
-  const risky = detected.problems.length > 0
-  let consoleFallback: (() => void) | undefined
-  const store = createScriptStore(detected.runner, {
+  return createScriptStore(detected.runner, {
     name: 'redis',
     clock,
     // One call's keys must share a Cluster slot: a cluster client sends each decision alone.
@@ -48,16 +46,13 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     socketTimeoutFromWrite: detected.socketTimeoutFromWrite,
     // A Cluster's nodes may not agree on the time: its clock is learned per slot.
     clockPerSlot: detected.cluster,
-    firstUse: risky ? () => consoleFallback?.() : undefined,
+    clientWarning:
+      detected.problems.length === 0
+        ? undefined
+        : {
+            client: o.client as object,
+            logger,
+            message: `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
+          },
   })
-  if (risky) {
-    consoleFallback = warnOfClient(
-      store,
-      o.client as object,
-      logger,
-      WARNING_CODES.CLIENT_SETTINGS,
-      `The ${detected.library} client given to redisStore() should be created with ${detected.problems.join(', ')}. See docs/stores.md.`,
-    )
-  }
-  return store
 }

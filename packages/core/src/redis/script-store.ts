@@ -3,6 +3,7 @@ import { counterName } from '../keys.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+import { type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, clusterSlot, counterKeys } from './keys.js'
 import { realNow, ServerClock, timersAreReal } from './server-clock.js'
@@ -64,8 +65,11 @@ export interface ScriptStoreSettings {
    * ever be answered to end the stall. Default false.
    */
   probeWhenStalled?: boolean
-  /** Run once, at the store's first decision or reset (its client warning, if no limiter wrote it). */
-  firstUse?: () => void
+  /**
+   * The client's risky settings, said once (see `warnOfClient`): through `logger` at once, else
+   * through the first limiter given the store, else to `console` at the store's first call.
+   */
+  clientWarning?: { client: object; logger: Logger | undefined; message: string }
 }
 
 /**
@@ -205,7 +209,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** Set by `close()`: a TRYAGAIN answered after it is not sent again. */
   private closed = false
   private tickQueued = false
-  /** Set until the first decision or reset: see `ScriptStoreSettings.firstUse`. */
+  /** Set until the first decision or reset: the client warning's `console` fallback. */
   private firstUse: (() => void) | undefined
   private readonly replyTimeoutMs: number | undefined
   /** Commands handed to the client whose promise has not settled, on every connection. */
@@ -239,7 +243,16 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     private readonly runner: ScriptRunner,
     settings: ScriptStoreSettings,
   ) {
-    this.firstUse = settings.firstUse
+    const warning = settings.clientWarning
+    if (warning !== undefined) {
+      this.firstUse = warnOfClient(
+        this,
+        warning.client,
+        warning.logger,
+        WARNING_CODES.CLIENT_SETTINGS,
+        warning.message,
+      )
+    }
     this.name = settings.name
     this.clock = settings.clock
     this.maxBatch = settings.maxBatch

@@ -10,7 +10,6 @@ interface BucketEntry extends TokenBucketState {
 const GROWTH_SWEEP = 2
 
 export class BucketSlot implements Slot {
-  readonly kind = 'token-bucket'
   readonly periodMs: number
   private readonly buckets = new Map<string, BucketEntry>()
   private readonly evictScan: Scan<BucketEntry>

@@ -5,7 +5,6 @@ import { WindowSlot } from './window-slot.js'
 
 /** Counters of a fixed window: one Map of counts for the current window. */
 export class FixedSlot extends WindowSlot implements Slot {
-  readonly kind = 'fixed-window'
   private minLimit: number
   private readonly scan: Scan<number>
 

@@ -5,7 +5,6 @@ import { WindowSlot } from './window-slot.js'
 
 /** Counters of a sliding window: the current window's counts and the previous window's. */
 export class SlidingSlot extends WindowSlot implements Slot {
-  readonly kind = 'sliding-window'
   private previous = new Map<string, number>()
   private strictest: SlidingWindowPolicy
   private readonly previousScan: Scan<number>

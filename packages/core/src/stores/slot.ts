@@ -18,8 +18,6 @@ export interface KeyCounter {
 }
 
 export interface Slot {
-  readonly kind: Policy['kind']
-  readonly periodMs: number
   /** Brings the slot's generations up to `nowMs`, freeing windows that have passed. */
   advance(nowMs: number): void
   /**

@@ -2,7 +2,7 @@ import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { checkClock, createScriptStore } from '../redis/script-store.js'
 import type { RateLimitStore } from '../store.js'
-import { checkLogger, type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
+import { checkLogger, type Logger } from '../warnings.js'
 
 /** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
 export interface UpstashRedisClient {
@@ -57,8 +57,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   const clock = checkClock(o.clock, 'upstashStore.clock')
   const logger = checkLogger(o.logger, 'upstashStore.logger')
   const attempts = retryAttempts(redis)
-  let consoleFallback: (() => void) | undefined
-  const store = createScriptStore(
+  return createScriptStore(
     {
       evalsha: (sha1, keys, args) => redis.evalsha(sha1, keys, args),
       eval: (script, keys, args) => redis.eval(script, keys, args),
@@ -72,19 +71,16 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       clock,
       maxBatch: 1,
       probeWhenStalled: true,
-      firstUse: attempts !== 0 ? () => consoleFallback?.() : undefined,
+      clientWarning:
+        attempts === 0
+          ? undefined
+          : {
+              client: redis,
+              logger,
+              message: `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
+            },
     },
   )
-  if (attempts !== 0) {
-    consoleFallback = warnOfClient(
-      store,
-      redis,
-      logger,
-      WARNING_CODES.CLIENT_SETTINGS,
-      `The @upstash/redis client given to upstashStore() retries failed requests${attempts === undefined ? ' (its retry setting could not be read)' : ` ${attempts} time(s)`}; a retried request that had already reached Redis counts twice. Create it with \`retry: { retries: 0 }\`. See docs/stores.md.`,
-    )
-  }
-  return store
 }
 
 /** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
