@@ -51,6 +51,17 @@ local server = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if deadline ~= nil and deadline > 0 and server >= deadline then return { -1, server } end
 -- An injected clock's keys outlive their expiry by the slack, so a bucket's value carries it.
 local stamped = now ~= nil
+-- Whole quotients of exact integers (doubles below 2^53): a float division's floor can be one off.
+local function floordiv(x, y)
+  local d = math.floor(x / y)
+  if d * y > x then d = d - 1 elseif (d + 1) * y <= x then d = d + 1 end
+  return d
+end
+local function ceildiv(x, y)
+  local d = floordiv(x, y)
+  if d * y ~= x then d = d + 1 end
+  return d
+end
 if not stamped then
   now, slack = server, 0
 end
@@ -144,9 +155,7 @@ for d0 = 4, #ARGV do
             usedAfter = used + k
           end
           local x = math.max(0, q * w - weighted - usedAfter * w)
-          local d = math.floor(x / w)
-          if d * w > x then d = d - 1 elseif (d + 1) * w <= x then d = d + 1 end
-          remaining = math.min(q, math.max(0, d))
+          remaining = math.min(q, math.max(0, floordiv(x, w)))
           resetAt = now
           if usedAfter > 0 then resetAt = (window + 2) * w elseif prev > 0 then resetAt = (window + 1) * w end
           expiresAt = (window + 2) * w
@@ -154,15 +163,9 @@ for d0 = 4, #ARGV do
             if k > q then
               retry = -1
             elseif used + k <= q then
-              x = (q - used - k) * w
-              d = math.floor(x / prev)
-              if d * prev > x then d = d - 1 elseif (d + 1) * prev <= x then d = d + 1 end
-              retry = window * w + (w - d) - now
+              retry = window * w + (w - floordiv((q - used - k) * w, prev)) - now
             else
-              x = (q - k) * w
-              d = math.floor(x / used)
-              if d * used > x then d = d - 1 elseif (d + 1) * used <= x then d = d + 1 end
-              retry = (window + 1) * w + math.max(0, w - d) - now
+              retry = (window + 1) * w + math.max(0, w - floordiv((q - k) * w, used)) - now
             end
           elseif pass == 1 and not peek then
             value = string.format('s%.0f:%.0f:%.0f', window, usedAfter, prev)
@@ -172,13 +175,12 @@ for d0 = 4, #ARGV do
           local rate = pol[b]
           local full = q * w
           local available = full
-          -- The third field, the bucket's expiry (injected clocks only): after it, a full bucket.
+          -- The third field, the bucket's expiry: after it, a full bucket (an earlier version's value
+          -- without it expires with its key).
           local st, sat, sx = string.match(s, '^b(%d+):(%d+):?(%d*)$')
           if st ~= nil and sx ~= '' and tonumber(sx) < now then st = nil end
           if st ~= nil then
-            local cap = math.floor(full / rate)
-            if cap * rate > full then cap = cap - 1 elseif (cap + 1) * rate <= full then cap = cap + 1 end
-            if cap * rate ~= full then cap = cap + 1 end
+            local cap = ceildiv(full, rate)
             available = math.min(full, tonumber(st) + math.min(math.max(0, now - tonumber(sat)), cap) * rate)
           end
           local need = k * w
@@ -187,43 +189,25 @@ for d0 = 4, #ARGV do
             a = 1
             after = available - need
           end
-          local x = full - after
-          local d = math.floor(x / rate)
-          if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-          if d * rate ~= x then d = d + 1 end
-          resetAt = now + d
+          resetAt = now + ceildiv(full - after, rate)
           expiresAt = resetAt
           -- Kept until full under the capacity its expiry was set for, when larger than this one
           -- (keptUntil in token-bucket.ts): later by the refill time of what this charge takes and
           -- of what this smaller capacity cut off the refill since.
           if a == 1 and st ~= nil and sx ~= '' then
             local prev, tp, t0 = tonumber(sx), tonumber(st), tonumber(sat)
-            x = full - tp
-            if x < 0 then x = 0 end
-            d = math.floor(x / rate)
-            if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-            if d * rate ~= x then d = d + 1 end
-            if prev > t0 + d then
-              x = math.min(2251799813685248, tp + math.max(0, now - t0) * rate) - after
-              if x < 0 then x = 0 end
-              d = math.floor(x / rate)
-              if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-              if d * rate ~= x then d = d + 1 end
-              if prev + d > expiresAt then expiresAt = prev + d end
+            if prev > t0 + ceildiv(math.max(0, full - tp), rate) then
+              local refilled = math.min(2251799813685248, tp + math.max(0, now - t0) * rate)
+              local kept = prev + ceildiv(math.max(0, refilled - after), rate)
+              if kept > expiresAt then expiresAt = kept end
             end
           end
-          d = math.floor(after / w)
-          if d * w > after then d = d - 1 elseif (d + 1) * w <= after then d = d + 1 end
-          remaining = d
+          remaining = floordiv(after, w)
           if a == 0 then
             if k > q then
               retry = -1
             else
-              x = need - available
-              d = math.floor(x / rate)
-              if d * rate > x then d = d - 1 elseif (d + 1) * rate <= x then d = d + 1 end
-              if d * rate ~= x then d = d + 1 end
-              retry = d
+              retry = ceildiv(need - available, rate)
             end
             -- A denial leaves the state as it is, and past its expiry it reads as a full bucket
             -- (the key is gone, or its third field says so): no later than that instant + 1 ms.
@@ -298,4 +282,4 @@ return out
 `
 
 /** SHA1 of `DECIDE_SCRIPT`, the name EVALSHA runs it by (a test recomputes it). */
-export const DECIDE_SHA1 = '4454b7afba0b4dced239b6fc6e275bb90770f605'
+export const DECIDE_SHA1 = '8bfb8e8455f7fed978c11b50321b4312b78830dc'
