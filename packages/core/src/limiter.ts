@@ -56,9 +56,14 @@ export interface DecidingNow {
   [DECIDE_NOW](identifier: string, options?: LimitOptions): Decision | Promise<Decision>
 }
 
-/** `limiter`'s {@link DECIDE_NOW} path, or undefined for another implementation of RateLimiter. */
+/**
+ * `limiter`'s {@link DECIDE_NOW} path, or undefined for another implementation of RateLimiter, and
+ * for a wrapper of one of ours that replaces `limit()` (a Proxy, an object made by `Object.create`):
+ * it inherits the path, which would bypass its own `limit()`.
+ */
 export function decidingNow(limiter: RateLimiter): DecidingNow | undefined {
-  return typeof (limiter as Partial<DecidingNow>)[DECIDE_NOW] === 'function'
+  return limiter.limit === Limiter.prototype.limit &&
+    typeof (limiter as Partial<DecidingNow>)[DECIDE_NOW] === 'function'
     ? (limiter as RateLimiter & DecidingNow)
     : undefined
 }

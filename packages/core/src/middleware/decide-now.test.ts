@@ -120,4 +120,29 @@ describe('decideNow', () => {
     expect(foreign).toBeInstanceOf(Promise)
     await expect(foreign).resolves.toMatchObject({ allowed: true, remaining: 0 })
   })
+
+  it('goes through limit() for a wrapper of a limiter that replaces it (a Proxy, Object.create)', async () => {
+    const inner = createRateLimiter({ policies, logger: false })
+    const calls: string[] = []
+    const banned = (id: string, options?: Parameters<RateLimiter['limit']>[1]) => {
+      calls.push(id)
+      return inner.peek(id, options).then((decision) => ({ ...decision, allowed: false }))
+    }
+    const proxied = new Proxy(inner, {
+      get: (target, property, receiver) =>
+        property === 'limit' ? banned : Reflect.get(target, property, receiver),
+    })
+    const created: RateLimiter = Object.assign(Object.create(inner) as RateLimiter, { limit: banned })
+    for (const limiter of [proxied, created]) {
+      const answer = createRateLimitHandler({ limiter }, binding).decideNow(request())
+      expect(answer).toBeInstanceOf(Promise)
+      await expect(answer).resolves.toMatchObject({ allowed: false })
+    }
+    expect(calls).toEqual(['ip:192.0.2.7', 'ip:192.0.2.7'])
+    // A wrapper that leaves limit() alone keeps the direct path, and counts once per request.
+    const untouched = new Proxy(inner, {})
+    const direct = createRateLimitHandler({ limiter: untouched }, binding).decideNow(request())
+    expect(direct).not.toBeInstanceOf(Promise)
+    expect(direct).toMatchObject({ allowed: true, remaining: 1 })
+  })
 })
