@@ -5,6 +5,7 @@ import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
 import { memoryStore } from './stores/memory-store.js'
+import { fromUpstash } from './upstash/from-upstash.js'
 
 const { INVALID_OPTION, INVALID_DURATION, UNKNOWN_OPTION, POLICY_CONFLICT } = ERROR_CODES
 const policy = fixedWindow({ limit: 5, window: '1 s' })
@@ -209,6 +210,20 @@ const table: [string, () => unknown, string, string, string][] = [
     '"fre"',
   ],
   [
+    'fromUpstash without a window',
+    () => fromUpstash({ limit: async () => ({}) } as never, {} as never),
+    INVALID_DURATION,
+    'fromUpstash.window',
+    'undefined',
+  ],
+  [
+    'fromUpstash with a bad name',
+    () => fromUpstash({ limit: async () => ({}) } as never, { window: '1 m', name: 'a b' }),
+    INVALID_OPTION,
+    'fromUpstash.name',
+    '"a b"',
+  ],
+  [
     'two policies with one name',
     () => createRateLimiter({ policies: [policy, fixedWindow({ limit: 9, window: '1 m' })] }),
     POLICY_CONFLICT,
@@ -259,6 +274,18 @@ describe('configuration errors', () => {
         option: name,
         message: expect.stringContaining(`"${name}" in ${where}(). Did you mean \`${hint}\`?`),
       }),
+    )
+  })
+
+  it('says why a whole number past 2^53 is refused: its size', () => {
+    expect(() => fixedWindow({ limit: 1e16, window: '1 s' })).toThrow(
+      /got 10000000000000000; expected at most 999,999,999,999,999/,
+    )
+    expect(() => tokenBucket({ capacity: 5, refillRate: 2 ** 53, interval: '1 s' })).toThrow(
+      /got 9007199254740992; expected a whole number from 1 to 9,007,199,254,740,991/,
+    )
+    expect(() => fixedWindow({ limit: -1e16, window: '1 s' })).toThrow(
+      /expected a whole number of at least 1/,
     )
   })
 

@@ -18,21 +18,26 @@ export const MAX_QUOTA = 999_999_999_999_999
 
 /** A limit or capacity: a whole number from 1 to {@link MAX_QUOTA}. */
 export function validateQuota(value: unknown, option: string): number {
-  const quota = validatePositiveInteger(value, option)
-  if (quota > MAX_QUOTA) {
+  // Checked first: past 2^53 a number is no safe integer either, but its size is what to fix.
+  if (typeof value === 'number' && Number.isInteger(value) && value > MAX_QUOTA) {
     invalidOption(
       option,
       value,
       'at most 999,999,999,999,999 (15 digits, the most a RateLimit header field can carry)',
     )
   }
-  return quota
+  return validatePositiveInteger(value, option)
 }
 
 /** A positive safe integer (limits, capacities, refill rates, costs). */
 export function validatePositiveInteger(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    return invalidOption(option, value, 'a whole number of at least 1')
+    // 1e16 is a whole number of at least 1: past 2^53 the reason is its size.
+    const reason =
+      Number.isInteger(value) && (value as number) > 0
+        ? 'a whole number from 1 to 9,007,199,254,740,991 (Number.MAX_SAFE_INTEGER)'
+        : 'a whole number of at least 1'
+    return invalidOption(option, value, reason)
   }
   return value
 }

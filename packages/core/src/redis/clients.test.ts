@@ -95,6 +95,27 @@ describe('redisStore client settings', () => {
       /ERR_FLOODGATE_INVALID_OPTION/,
     )
   })
+
+  it('refuses a client of the other store, naming the store it belongs to', () => {
+    // Each has `evalsha` (and `eval`) with another signature: accepted, every decision would fail
+    // and pass under onStoreError 'allow'.
+    const upstash = new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't' })
+    expect(() => redisStore({ client: upstash as never })).toThrow(
+      /`redisStore.client`: got an @upstash\/redis client.*`upstashStore\(\{ redis \}\)`.*ERR_FLOODGATE_INVALID_OPTION/s,
+    )
+    const ioredisClient = new Redis({ lazyConnect: true })
+    const nodeRedisClient = createClient()
+    for (const [client, library] of [
+      [ioredisClient, 'an ioredis'],
+      [new Cluster([], { lazyConnect: true }), 'an ioredis'],
+      [nodeRedisClient, 'a node-redis'],
+    ] as const) {
+      expect(() => upstashStore({ redis: client as never })).toThrow(
+        new RegExp(`\`upstashStore.redis\`: got ${library} client.*\`redisStore\\(\\{ client \\}\\)\``, 's'),
+      )
+    }
+    ioredisClient.disconnect()
+  })
 })
 
 describe('the reply timeout', () => {

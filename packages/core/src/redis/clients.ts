@@ -80,6 +80,14 @@ export function detectClient(client: unknown): DetectedClient {
     return nodeRedis(client as NodeRedisClient)
   }
   if (c !== null && typeof c === 'object' && typeof c.evalsha === 'function') {
+    // @upstash/redis has `evalsha` too, with another signature: every call would fail.
+    if (typeof c.createScript === 'function' && typeof c.defineCommand !== 'function') {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        'Invalid `redisStore.client`: got an @upstash/redis client, which speaks REST. Give it to `upstashStore({ redis })` from `@floodgate/core/upstash`; `redisStore` takes an ioredis client (new Redis() or new Cluster()) or a node-redis client (createClient() or createCluster()).',
+        { option: 'redisStore.client', value: client },
+      )
+    }
     return ioredis(client as IoredisClient)
   }
   throw new FloodgateError(

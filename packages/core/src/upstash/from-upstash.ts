@@ -1,11 +1,11 @@
 import { withDeadline } from '../deadline.js'
 import type { Decision, PolicyDecision } from '../decision.js'
-import type { Duration } from '../duration.js'
+import { type Duration, parseDuration } from '../duration.js'
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
 import type { LimitOptions, RateLimiter } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
-import { rejectUnknownOptions, requireObject } from '../policies/common.js'
+import { rejectUnknownOptions, requireObject, validatePolicyName } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { resetFailure, storeFailureDecision } from '../store-failure.js'
 import type { Logger, WarningCode } from '../warnings.js'
@@ -117,7 +117,12 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
   const o = requireObject(options, 'fromUpstash(ratelimit, options)')
   rejectUnknownOptions(o, OPTIONS, 'fromUpstash()')
   const { window, name, ...rest } = o as unknown as FromUpstashOptions
-  const policy = fixedWindow({ name: name ?? 'upstash', limit: 1, window })
+  // Checked under the names the caller wrote, not those of the policy they become.
+  const policy = fixedWindow({
+    name: name === undefined ? 'upstash' : validatePolicyName(name, 'fromUpstash.name'),
+    limit: 1,
+    window: parseDuration(window, 'fromUpstash.window'),
+  })
   const config = resolveLimiterOptions({ ...rest, policies: policy })
   return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name)
 }

@@ -42,17 +42,35 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   const o = requireObject(options, 'upstashStore(options)')
   rejectUnknownOptions(o, OPTIONS, 'upstashStore()')
   const redis = o.redis as UpstashRedisClient
+  const expected =
+    '`upstashStore` takes an @upstash/redis client, `new Redis({ url, token, retry: { retries: 0 } })`.'
+  // A Redis client over TCP: ioredis has `evalsha` and `eval` too, with another signature, so every
+  // call would fail (and pass under onStoreError 'allow').
+  const library =
+    redis === null || typeof redis !== 'object'
+      ? undefined
+      : typeof (redis as { evalSha?: unknown }).evalSha === 'function'
+        ? 'a node-redis'
+        : typeof (redis as { defineCommand?: unknown }).defineCommand === 'function'
+          ? 'an ioredis'
+          : undefined
+  if (library !== undefined) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid \`upstashStore.redis\`: got ${library} client. Give it to \`redisStore({ client })\` from \`@floodgate/core/redis\`; ${expected}`,
+      { option: 'upstashStore.redis', value: redis },
+    )
+  }
   if (
     redis === null ||
     typeof redis !== 'object' ||
     typeof redis.evalsha !== 'function' ||
     typeof redis.eval !== 'function'
   ) {
-    throw new FloodgateError(
-      ERROR_CODES.INVALID_OPTION,
-      'Invalid `upstashStore.redis`: expected an @upstash/redis client, `new Redis({ url, token, retry: { retries: 0 } })`.',
-      { option: 'upstashStore.redis', value: redis },
-    )
+    throw new FloodgateError(ERROR_CODES.INVALID_OPTION, `Invalid \`upstashStore.redis\`: ${expected}`, {
+      option: 'upstashStore.redis',
+      value: redis,
+    })
   }
   const clock = checkClock(o.clock, 'upstashStore.clock')
   const logger = checkLogger(o.logger, 'upstashStore.logger')
