@@ -50,6 +50,8 @@ const binding: RequestBinding<Request> = {
   headers: (req) => req.headers,
   trustsProxy: (req) => !trustsNoProxy(req),
   trustsEveryHop: (req) => trustSetting(req) === true,
+  // Express lists the forwarded addresses it used, and none when it did not trust the peer.
+  usedForwarded: (req) => req.ips.length > 0,
   marks: countedMarks,
 }
 

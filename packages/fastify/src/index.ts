@@ -57,6 +57,8 @@ const binding: RequestBinding<FastifyRequest> = {
   // Fastify defines `ips` only on the request class it builds when `trustProxy` is set.
   trustsProxy: (request) => 'ips' in request,
   trustsEveryHop,
+  // Fastify lists the peer first, then each forwarded address it trusted the one before to give.
+  usedForwarded: (request) => request.ips !== undefined && request.ips.length > 1,
 }
 
 /** Forwarded hops in the probe of {@link trustsEveryHop}: more proxies than any real chain has. */

@@ -53,6 +53,14 @@ for (const [name, fastify, oneHop] of [
       expect(await warningsFor(fastify, oneHop)).toEqual([])
     })
 
+    it('warns once when the proxy the request came from is not the one trusted', async () => {
+      const warnings = await warningsFor(fastify, '10.0.0.0/8')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain(WARNING_CODES.FORWARDED_HEADER_IGNORED)
+      expect(warnings[0]).toContain('does not trust 127.0.0.1')
+      expect(warnings[0]).toContain('Fastify: trustProxy: "127.0.0.1"')
+    })
+
     it("without trustProxy, the forwarding warning advises the proxy's address, never trusting every hop", async () => {
       const warnings = await warningsFor(fastify, false)
       expect(only(warnings, WARNING_CODES.FORWARDED_HEADER_IGNORED)).toHaveLength(1)
@@ -62,3 +70,12 @@ for (const [name, fastify, oneHop] of [
     })
   })
 }
+
+describe('fastify 5: a hop count', () => {
+  it('warns that the forwarded address was not used: Fastify 5 trusts nothing for trustProxy: 1', async () => {
+    const warnings = await warningsFor(fastify5, 1)
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain(WARNING_CODES.FORWARDED_HEADER_IGNORED)
+    expect(warnings[0]).toContain('Fastify 5 ignores a hop count such as trustProxy: 1')
+  })
+})

@@ -29,6 +29,14 @@ export interface RequestBinding<Req> {
    */
   trustsEveryHop?(req: Req): boolean
   /**
+   * Whether the framework took this request's address from its forwarding header, which it does
+   * only when it trusts the peer that sent it (Express `trust proxy` by address, Fastify
+   * `trustProxy`: a proxy not on the list, or Fastify 5 given a hop count, is not trusted). Asked of
+   * a request carrying that header while `trustsProxy` holds. Optional: a framework that then trusts
+   * every peer (Koa's `app.proxy`) leaves it out.
+   */
+  usedForwarded?(req: Req): boolean
+  /**
    * The header, in lower case, the framework reads the client address from when it trusts proxies.
    * Optional: `x-forwarded-for` by default (Koa's `app.proxyIpHeader` can name another).
    */
@@ -294,6 +302,14 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.PERMISSIVE_TRUST_PROXY,
           'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>").',
+        )
+      } else if (carried && this.binding.usedForwarded?.(req) === false) {
+        // Trusting proxies, but not this one: a proxy missing from the list, or Fastify 5 given
+        // `trustProxy: 1`, which trusts nothing. Or a client that sent the header itself.
+        const peer = this.binding.ip(req) ?? 'an unknown address'
+        this.limiter.warnings.warn(
+          MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
+          `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; Fastify 5 ignores a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,
         )
       }
       return
