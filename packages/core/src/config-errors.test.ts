@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES, FloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
+import { resolveMiddlewareOptions } from './middleware/middleware-options.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
@@ -288,6 +289,82 @@ describe('configuration errors', () => {
       /expected a whole number of at least 1/,
     )
   })
+
+  // A migrating user passes the options of the limiter they leave: the fix, not the nearest name.
+  const peers: [string, () => unknown, string, RegExp][] = [
+    [
+      'windowMs',
+      () => resolveMiddlewareOptions({ policies: policy, windowMs: 60_000 } as never),
+      'rateLimit()',
+      /Limits are policies: `policies: fixedWindow\(/,
+    ],
+    ['limit', () => resolveMiddlewareOptions({ limit: 100 } as never), 'rateLimit()', /Limits are policies/],
+    [
+      'max',
+      () => createRateLimiter({ policies: policy, max: 5 } as never),
+      'createRateLimiter()',
+      /Limits are policies/,
+    ],
+    [
+      'keyGenerator',
+      () => resolveMiddlewareOptions({ policies: policy, keyGenerator: () => 'k' } as never),
+      'rateLimit()',
+      /`key: \(req\) => string`/,
+    ],
+    [
+      'handler',
+      () => resolveMiddlewareOptions({ policies: policy, handler: () => {} } as never),
+      'rateLimit()',
+      /replaced with `onLimited`/,
+    ],
+    [
+      'standardHeaders',
+      () => resolveMiddlewareOptions({ policies: policy, standardHeaders: true } as never),
+      'rateLimit()',
+      /`headers: \['draft-8', 'legacy'\]`/,
+    ],
+    [
+      'whitelist',
+      () => resolveMiddlewareOptions({ policies: policy, whitelist: () => false } as never),
+      'rateLimit()',
+      /`skip: \(req\) => boolean`/,
+    ],
+    [
+      'skipOnError',
+      () => createRateLimiter({ policies: policy, skipOnError: true } as never),
+      'createRateLimiter()',
+      /`onStoreError: 'allow' \| 'deny'`/,
+    ],
+    [
+      'nameSpace',
+      () => createRateLimiter({ policies: policy, nameSpace: 'x' } as never),
+      'createRateLimiter()',
+      /The key prefix is `prefix`/,
+    ],
+    [
+      'skipSuccessfulRequests',
+      () => resolveMiddlewareOptions({ policies: policy, skipSuccessfulRequests: true } as never),
+      'rateLimit()',
+      /refunds nothing/,
+    ],
+  ]
+  it.each(peers)(
+    "another rate limiter's option %s gets its fix, not the nearest name",
+    (name, construct, where, fix) => {
+      let error: unknown
+      try {
+        construct()
+      } catch (e) {
+        error = e
+      }
+      expect(error).toMatchObject({ code: UNKNOWN_OPTION, option: name })
+      const { message } = error as FloodgateError
+      expect(message).toContain(`Unknown option "${name}" in ${where}. It is another rate limiter's option.`)
+      expect(message).toMatch(fix)
+      expect(message).toContain('See docs/migrating.')
+      expect(message).not.toContain('Did you mean')
+    },
+  )
 
   it('gives no hint when nothing known is close', () => {
     expect(() => memoryStore({ completelyDifferent: 1 } as never)).toThrow(/Known options: maxKeys, clock\./)

@@ -37,7 +37,7 @@ export interface RateLimitRouteOptions extends MiddlewareOptions<FastifyRequest,
 
 export interface FastifyRateLimitOptions extends RateLimitRouteOptions {
   /** Limit every route (default), or only routes with `config.rateLimit` when false. */
-  global?: boolean
+  global?: boolean | undefined
 }
 
 declare module 'fastify' {
@@ -47,7 +47,7 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     /** This route's own limits, or false to leave it unlimited. */
-    rateLimit?: (RateLimitRouteOptions & object) | false
+    rateLimit?: (RateLimitRouteOptions & object) | false | undefined
   }
 }
 
@@ -117,13 +117,19 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     )
   }
   const created: RateLimitHandler<FastifyRequest, OnLimited>[] = []
-  const build = (o: RateLimitRouteOptions) => {
-    const handler = createRateLimitHandler(o, binding)
+  // Messages name the call: the plugin's options, or a route's `config.rateLimit`.
+  const build = (o: RateLimitRouteOptions, route?: string) => {
+    const handler =
+      route === undefined
+        ? createRateLimitHandler(o, binding, ['global'], 'fastifyRateLimit()')
+        : createRateLimitHandler(o, binding, [], `the config.rateLimit of route ${route}`)
     if (o.limiter === undefined) created.push(handler)
     return handler
   }
   // Without `global`, the plugin's options are defaults completed by each route's own.
-  const globalHandler = global ? build(defaults) : void checkMiddlewareOptions(defaults)
+  const globalHandler = global
+    ? build(defaults)
+    : void checkMiddlewareOptions(defaults, ['global'], 'fastifyRateLimit()')
   // A GET route and its automatic HEAD route share one config object, hence one limiter.
   const perRoute = new WeakMap<RateLimitRouteOptions, RateLimitHandler<FastifyRequest, OnLimited>>()
 
@@ -151,7 +157,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     const route = routeName(method, url, !seen)
     let handler = seen ? perRoute.get(options) : perUnseenRoute.get(route)
     if (handler === undefined) {
-      handler = build(routeOptions(defaults, options, route))
+      handler = build(routeOptions(defaults, options, route), route)
       if (seen) perRoute.set(options, handler)
       else perUnseenRoute.set(route, handler)
     }

@@ -184,6 +184,26 @@ describe('fastifyRateLimit options', () => {
     await app.close()
   })
 
+  it('names the plugin or the route in an unknown-option message, and knows global', async () => {
+    for (const global of [true, false]) {
+      const app = fastify5()
+      await expect(
+        app.register(fastifyRateLimit, { global, policies: perMinute(1), Global: false } as never),
+      ).rejects.toThrow(
+        /Unknown option "Global" in fastifyRateLimit\(\)\. Did you mean `global`\? Known options: .*, global\./,
+      )
+      await app.close()
+    }
+    const app = fastify5()
+    await app.register(fastifyRateLimit, { policies: perMinute(1) })
+    expect(() =>
+      app.get('/x', { config: { rateLimit: { timeWindow: 1000 } as never } }, async () => 'ok'),
+    ).toThrow(
+      /Unknown option "timeWindow" in the config.rateLimit of route GET \/x\. It is another rate limiter's option\./,
+    )
+    await app.close()
+  })
+
   it('rejects a global that is not a boolean at registration, with a code', async () => {
     const app = fastify5()
     await expect(app.register(fastifyRateLimit, { global: 'yes' } as never)).rejects.toMatchObject({

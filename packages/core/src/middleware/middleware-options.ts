@@ -3,6 +3,7 @@ import { type HeaderFormat, resolveHeaderFormats } from '../headers.js'
 import { DEFAULT_IPV6_SUBNET } from '../ip/canonical-ip.js'
 import { createRateLimiterFromResolved, type RateLimiter } from '../limiter.js'
 import { LIMITER_OPTIONS, type RateLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
+import { MIDDLEWARE_PEER_HINTS } from '../peer-options.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 
 type MaybePromise<T> = T | Promise<T>
@@ -15,25 +16,25 @@ type MaybePromise<T> = T | Promise<T>
  */
 export interface MiddlewareOptions<Req, OnLimited = never> extends RateLimiterOptions {
   /** An existing limiter to use instead of building one from the limiter options. */
-  limiter?: RateLimiter
+  limiter?: RateLimiter | undefined
   /**
    * The identifier a request is counted under. Default: the client IP as the framework resolves
    * it under its trust-proxy setting, canonicalised (`ip:192.0.2.1`, `ip:2001:db8:0:ab00::/56`).
    * A request without a usable address is counted under `unknown-client`, with a warning.
    */
-  key?: (req: Req) => MaybePromise<string>
+  key?: ((req: Req) => MaybePromise<string>) | undefined
   /** The tier (plan) whose policies apply; undefined means the limiter's `defaultTier`. */
-  tier?: (req: Req) => MaybePromise<string | undefined>
+  tier?: ((req: Req) => MaybePromise<string | undefined>) | undefined
   /** What this request costs, a whole number ≥ 1. Default 1. */
-  cost?: (req: Req) => MaybePromise<number>
+  cost?: ((req: Req) => MaybePromise<number>) | undefined
   /** True to let the request through uncounted and without rate-limit headers. */
-  skip?: (req: Req) => MaybePromise<boolean>
+  skip?: ((req: Req) => MaybePromise<boolean>) | undefined
   /** Header formats to write: one, several, or false for none. Default `['draft-8', 'legacy']`. */
-  headers?: HeaderFormat | readonly HeaderFormat[] | false
+  headers?: HeaderFormat | readonly HeaderFormat[] | false | undefined
   /** Prefix length (1–128 bits) an IPv6 client is grouped by in the default key. Default 56. */
   ipv6Subnet?: number
   /** Replaces the default 429 answer. Its signature is the framework's (see each adapter). */
-  onLimited?: OnLimited
+  onLimited?: OnLimited | undefined
 }
 
 /** The middleware option names beyond the limiter's own. */
@@ -76,9 +77,10 @@ export interface ResolvedMiddlewareOptions<Req, OnLimited> {
 export function resolveMiddlewareOptions<Req, OnLimited>(
   options: MiddlewareOptions<Req, OnLimited>,
   adapterOptions: readonly string[] = [],
+  where = 'rateLimit()',
 ): ResolvedMiddlewareOptions<Req, OnLimited> {
-  const o = requireObject(options, 'rateLimit(options)')
-  const { headerFormats, ipv6Subnet } = checkMiddlewareOptions(o, adapterOptions)
+  const o = requireObject(options, argumentOf(where))
+  const { headerFormats, ipv6Subnet } = checkMiddlewareOptions(o, adapterOptions, where)
   return {
     limiter: limiterOf(o, [...MIDDLEWARE_OPTIONS, ...adapterOptions]),
     key: o.key as ResolvedMiddlewareOptions<Req, OnLimited>['key'],
@@ -93,19 +95,26 @@ export function resolveMiddlewareOptions<Req, OnLimited>(
 
 /**
  * Checks the option names and the middleware's own options without building a limiter: for
- * defaults that are completed later (Fastify's plugin options under `global: false`).
+ * defaults that are completed later (Fastify's plugin options under `global: false`). `where` names
+ * the call in messages (`fastifyRateLimit()`, a route's `config.rateLimit`).
  */
 export function checkMiddlewareOptions(
   options: object,
   adapterOptions: readonly string[] = [],
+  where = 'rateLimit()',
 ): {
   /** The validated `headers` option. */
   headerFormats: readonly HeaderFormat[]
   /** The validated `ipv6Subnet` option, in bits. */
   ipv6Subnet: number
 } {
-  const o = requireObject(options, 'rateLimit(options)')
-  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions], 'rateLimit()')
+  const o = requireObject(options, argumentOf(where))
+  rejectUnknownOptions(
+    o,
+    [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions],
+    where,
+    MIDDLEWARE_PEER_HINTS,
+  )
   for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') invalidOption(name, o[name], 'a function')
   }
@@ -150,4 +159,9 @@ function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLi
     )
   }
   return limiter
+}
+
+/** The options argument of `where`: `rateLimit(options)`; a route's `config.rateLimit` as it is. */
+function argumentOf(where: string): string {
+  return where.endsWith('()') ? `${where.slice(0, -1)}options)` : where
 }

@@ -152,13 +152,17 @@ export const FORWARDED_CHECKS = 10_000
  */
 const { markOfLimiter } = registry
 
-/** Validates `options` now and returns the framework-neutral per-request logic of a middleware. */
+/**
+ * Validates `options` now and returns the framework-neutral per-request logic of a middleware.
+ * `where` names the call in error messages (default `rateLimit()`).
+ */
 export function createRateLimitHandler<Req extends object, OnLimited>(
   options: MiddlewareOptions<Req, OnLimited>,
   binding: RequestBinding<Req>,
   adapterOptions: readonly string[] = [],
+  where = 'rateLimit()',
 ): RateLimitHandler<Req, OnLimited> {
-  return new Handler(resolveMiddlewareOptions(options, adapterOptions), binding)
+  return new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
 }
 
 class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, OnLimited> {

@@ -42,14 +42,25 @@ export function validatePositiveInteger(value: unknown, option: string): number 
   return value
 }
 
-/** Reports option names a caller passed that `known` does not list, suggesting the closest. */
-export function rejectUnknownOptions(options: object, known: readonly string[], where: string): void {
+/**
+ * Reports option names a caller passed that `known` does not list, suggesting the closest; or, for
+ * a name in `hints` (another rate limiter's option, say), the fix that hint gives.
+ */
+export function rejectUnknownOptions(
+  options: object,
+  known: readonly string[],
+  where: string,
+  hints: Readonly<Record<string, string>> = {},
+): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
-    const guess = closest(name, known)
+    const hint = Object.hasOwn(hints, name)
+      ? ` It is another rate limiter's option. ${hints[name]} See docs/migrating.`
+      : undefined
+    const guess = hint === undefined ? closest(name, known) : undefined
     throw new FloodgateError(
       ERROR_CODES.UNKNOWN_OPTION,
-      `Unknown option ${describeValue(name)} in ${where}.${guess ? ` Did you mean \`${guess}\`?` : ''} Known options: ${known.join(', ')}.`,
+      `Unknown option ${describeValue(name)} in ${where}.${hint ?? (guess ? ` Did you mean \`${guess}\`?` : '')} Known options: ${known.join(', ')}.`,
       { option: name, value: name },
     )
   }

@@ -1,0 +1,69 @@
+// Option names of other rate limiters (express-rate-limit, @fastify/rate-limit, koa-ratelimit,
+// rate-limiter-flexible), as a migrating user passes them: each unknown-option error names the fix
+// instead of the nearest spelling (`limit` is not a misspelt `limiter`).
+
+const LIMITS =
+  "Limits are policies: `policies: fixedWindow({ limit: 100, window: '15 m' })` (or slidingWindow, tokenBucket)."
+const PREFIX = 'The key prefix is `prefix`.'
+const STORE =
+  'The store is `store: redisStore({ client })` from `@floodgate/core/redis` (or `memoryStore()`, `upstashStore({ redis })`).'
+const STORE_ERROR = "What a store failure does is `onStoreError: 'allow' | 'deny'`."
+
+/** For `createRateLimiter()`. */
+export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  windowMs: LIMITS,
+  max: LIMITS,
+  limit: LIMITS,
+  timeWindow: LIMITS,
+  duration: LIMITS,
+  points: LIMITS,
+  window: LIMITS,
+  capacity: LIMITS,
+  refillRate: LIMITS,
+  interval: LIMITS,
+  keyPrefix: PREFIX,
+  nameSpace: PREFIX,
+  namespace: PREFIX,
+  driver: STORE,
+  db: STORE,
+  redis: STORE,
+  storeClient: STORE,
+  skipOnError: STORE_ERROR,
+  passOnStoreError: STORE_ERROR,
+})
+
+const ANSWER = 'The answer to a limited request is replaced with `onLimited`.'
+const HEADERS =
+  "Header formats are `headers: ['draft-8', 'legacy']` (any of draft-8, draft-7, draft-6, legacy), or `false` for none."
+const OUTCOME =
+  'Floodgate counts a request when it arrives and refunds nothing afterwards: there is no equivalent.'
+
+/** For the middleware of every adapter. */
+export const MIDDLEWARE_PEER_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  ...LIMITER_PEER_HINTS,
+  keyGenerator: 'The key is `key: (req) => string` (it may be async); the default is the client IP.',
+  id: 'The key is `key: (req) => string` (it may be async); the default is the client IP.',
+  handler: ANSWER,
+  message: ANSWER,
+  statusCode: ANSWER,
+  status: ANSWER,
+  errorResponseBuilder: ANSWER,
+  errorMessage: ANSWER,
+  throw: ANSWER,
+  onExceeded: ANSWER,
+  standardHeaders: HEADERS,
+  legacyHeaders: HEADERS,
+  enableDraftSpec: HEADERS,
+  addHeaders: HEADERS,
+  addHeadersOnExceeding: HEADERS,
+  disableHeader: HEADERS,
+  allowList: 'Requests to let through unlimited are `skip: (req) => boolean`.',
+  whitelist: 'Requests to let through unlimited are `skip: (req) => boolean`.',
+  blacklist: 'There is no deny list: refuse those requests in a middleware before the limiter.',
+  ban: 'There is no ban: refuse those requests in a middleware before the limiter.',
+  skipFailedRequests: OUTCOME,
+  skipSuccessfulRequests: OUTCOME,
+  requestWasSuccessful: OUTCOME,
+  requestPropertyName:
+    'The decision is always `req.rateLimit` (Koa: `ctx.state.rateLimit`, Fastify: `request.rateLimit`).',
+})
