@@ -101,9 +101,16 @@ const checkCore = async () => {
   if (!(thrown instanceof FloodgateError)) {
     throw new Error('@floodgate/core/redis threw ' + String(thrown) + ', not a FloodgateError of @floodgate/core')
   }
-  const limiter = createRateLimiter({ policies: policies() })
+  // An option given as undefined is not given: typed so under exactOptionalPropertyTypes too. An
+  // async onStoreFailure is typed as one (typescript-eslint's no-misused-promises reads the type).
+  const limiter = createRateLimiter({
+    policies: policies(),
+    store: undefined,
+    prefix: undefined,
+    onStoreFailure: async () => {},
+  })
   const server = createServer(async (req, res) => {
-    const decision = await limiter.limit(req.socket.remoteAddress ?? 'unknown')
+    const decision = await limiter.limit(req.socket.remoteAddress ?? 'unknown', { tier: undefined, cost: undefined })
     for (const [field, value] of Object.entries(rateLimitHeaders(decision, DEFAULT_HEADER_FORMATS))) {
       res.setHeader(field, value)
     }
@@ -125,7 +132,7 @@ const FRAMEWORK_CHECKS: Record<Adapter, string> = {
   express: `
 const checkExpress = async () => {
   const app = express()
-  app.use(expressRateLimit({ policies: policies() }))
+  app.use(expressRateLimit({ policies: policies(), key: undefined, headers: undefined }))
   app.get('/', (req, res) => {
     res.send('ok ' + (req.rateLimit === undefined ? '' : req.rateLimit.remaining))
   })

@@ -6,9 +6,9 @@ import type { Policy } from './policies/types.js'
 /** Options of the limiter's `denyCache`. */
 export interface DenyCacheOptions {
   /** Most identifiers remembered at once; the oldest is dropped first. Default 10,000. */
-  maxEntries?: number
+  maxEntries?: number | undefined
   /** A monotonic clock in ms, for tests. Default `performance.now`. */
-  clock?: () => number
+  clock?: (() => number) | undefined
 }
 
 export const DEFAULT_DENY_CACHE_ENTRIES = 10_000

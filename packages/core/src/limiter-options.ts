@@ -1,6 +1,7 @@
 import { type DenyCache, type DenyCacheOptions, resolveDenyCache, tiersUnsafeToCache } from './deny-cache.js'
 import { type Duration, parseDuration } from './duration.js'
 import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
+import { LIMITER_PEER_HINTS } from './peer-options.js'
 import { rejectUnknownOptions, requireObject } from './policies/common.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
@@ -12,33 +13,36 @@ import { checkLogger, type Logger, type PublicMembers, WARNING_CODES, type Warni
 /** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
 export interface RateLimiterOptions {
   /** One policy or several, all applied to every request (all-or-nothing). */
-  policies?: Policy | readonly Policy[]
+  policies?: Policy | readonly Policy[] | undefined
   /** Policies per plan, e.g. `{ free: [...], pro: [...] }`. A tier only chooses limits. */
-  tiers?: Record<string, Policy | readonly Policy[]>
+  tiers?: Record<string, Policy | readonly Policy[]> | undefined
   /** The tier used when none is given, and for a tier name that is not configured. */
-  defaultTier?: string
+  defaultTier?: string | undefined
   /** Where counters live. Default: a fresh `memoryStore()`, closed with the limiter. */
-  store?: RateLimitStore
+  store?: RateLimitStore | undefined
   /** Namespace of this limiter's counters. Default `"floodgate"`. */
-  prefix?: string
+  prefix?: string | undefined
   /** Deadline of each call to a remote store. Default `"250 ms"`. */
-  timeout?: Duration
+  timeout?: Duration | undefined
   /** What a request gets when the store fails or times out. Default `"allow"`. */
-  onStoreError?: 'allow' | 'deny'
+  onStoreError?: 'allow' | 'deny' | undefined
   /** `"shadow"` counts and reports but never denies. Default `"enforce"`. */
-  mode?: 'enforce' | 'shadow'
-  /** Called with every store failure (after `timeout`), in addition to the logged warning. */
-  onStoreFailure?: (error: FloodgateError) => void
+  mode?: 'enforce' | 'shadow' | undefined
+  /**
+   * Called with every store failure (after `timeout`), in addition to the logged warning. May be
+   * async; what it returns is not awaited, and a throw or rejection of its own is ignored.
+   */
+  onStoreFailure?: ((error: FloodgateError) => unknown) | undefined
   /** Where warnings go (store failures at most once a minute, misconfigurations once). Default `console`. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** Warning codes (`WARN_FLOODGATE_*`, see docs/errors.md) not to log, one by one. Default none. */
-  silenceWarnings?: readonly WarningCode[]
+  silenceWarnings?: readonly WarningCode[] | undefined
   /**
    * Answers an identifier the store just denied locally until its retry time, without a round
    * trip. Default: on (10,000 identifiers) for a remote store, off for the memory store; `false`
    * turns it off. Never used by `peek` or in shadow mode.
    */
-  denyCache?: boolean | DenyCacheOptions
+  denyCache?: boolean | DenyCacheOptions | undefined
 }
 
 /** Every option name `createRateLimiter` accepts; any other name throws ERR_FLOODGATE_UNKNOWN_OPTION. */
@@ -90,7 +94,7 @@ export interface ResolvedLimiterOptions {
   /** True in mode `"shadow"`: count and report, never deny. Default false. */
   shadow: boolean
   /** Called with every store failure, if given. */
-  onStoreFailure: ((error: FloodgateError) => void) | undefined
+  onStoreFailure: ((error: FloodgateError) => unknown) | undefined
   /** Where warnings go; false when silenced. Default `console`. */
   logger: Logger
   /** Warning codes not to log. */
@@ -105,7 +109,7 @@ export function resolveLimiterOptions(
   extraKnown: readonly string[] = [],
 ): ResolvedLimiterOptions {
   const o = requireObject(options, 'createRateLimiter(options)')
-  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...extraKnown], 'createRateLimiter()')
+  rejectUnknownOptions(o, [...LIMITER_OPTIONS, ...extraKnown], 'createRateLimiter()', LIMITER_PEER_HINTS)
   const tiers = new Map<string, readonly Policy[]>()
   let defaultTier: string | undefined
   if (o.policies !== undefined && o.tiers !== undefined) {
@@ -177,7 +181,7 @@ export function resolveLimiterOptions(
     timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(o.timeout, 'timeout'),
     onStoreError,
     shadow: mode === 'shadow',
-    onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => void) | undefined,
+    onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => unknown) | undefined,
     logger: logger as Logger,
     silencedWarnings: new Set(silenced as string[]),
     denyCache:

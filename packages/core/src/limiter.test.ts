@@ -93,6 +93,21 @@ describe('createRateLimiter', () => {
     expect((await limiter.peek('a:b')).allowed).toBe(false)
   })
 
+  it('keeps peek, reset and close on a copy made by spreading it, and when passed on alone', async () => {
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 m' }), logger: false })
+    const limits: string[] = []
+    // A wrapper the RateLimiter type allows: the limiter's own properties, and a limit() of its own.
+    const wrapped = { ...limiter, limit: (id: string) => (limits.push(id), limiter.limit(id)) }
+    expect((await wrapped.limit('a')).allowed).toBe(true)
+    expect((await wrapped.peek('a')).allowed).toBe(false)
+    const { reset, close } = wrapped
+    await reset('a')
+    expect((await limiter.peek('a')).allowed).toBe(true)
+    await close()
+    await expect(limiter.limit('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_CLOSED' })
+    expect(limits).toEqual(['a'])
+  })
+
   it('keeps long identifiers apart, even when they share a long beginning', async () => {
     const { limiter } = twoPolicyLimiter()
     const long = 'k'.repeat(10_000)

@@ -5,7 +5,7 @@ import type { FixedWindowPolicy, FixedWindowState, PolicyOutcome, Transition } f
 /** Options of {@link fixedWindow}. */
 export interface FixedWindowOptions {
   /** Counter name, unique within a request's policies. Default `"fixed-window"`. */
-  name?: string
+  name?: string | undefined
   /** Units admitted per window: a whole number from 1 to 999,999,999,999,999 (15 digits). */
   limit: number
   /** Window length: ms or a string such as `"1 m"`. Windows are aligned to the Unix epoch. */

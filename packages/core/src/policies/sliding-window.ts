@@ -7,7 +7,7 @@ import type { PolicyOutcome, SlidingWindowPolicy, SlidingWindowState, Transition
 /** Options of {@link slidingWindow}. */
 export interface SlidingWindowOptions {
   /** Counter name, unique within a request's policies. Default `"sliding-window"`. */
-  name?: string
+  name?: string | undefined
   /** Units admitted per sliding window: a whole number from 1 to 999,999,999,999,999 (15 digits). */
   limit: number
   /** Window length: ms or a string such as `"1 m"`. */

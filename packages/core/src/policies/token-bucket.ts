@@ -13,7 +13,7 @@ import type { PolicyOutcome, TokenBucketPolicy, TokenBucketState, Transition } f
 /** Options of {@link tokenBucket}. */
 export interface TokenBucketOptions {
   /** Counter name, unique within a request's policies. Default `"token-bucket"`. */
-  name?: string
+  name?: string | undefined
   /** Tokens in a full bucket, the largest burst: a whole number from 1 to 999,999,999,999,999. */
   capacity: number
   /** Tokens added per `interval`, continuously (a whole number ≥ 1). */

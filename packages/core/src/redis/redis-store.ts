@@ -13,13 +13,13 @@ export interface RedisStoreOptions {
    */
   client: RedisClient
   /** Returns epoch ms, for tests. Default: the Redis server's clock, so app servers agree. */
-  clock?: () => number
+  clock?: (() => number) | undefined
   /**
    * Where the one-time client settings warning goes. Default: the `logger` of the first limiter
    * given this store, under its `silenceWarnings` (`console` for a store used before any limiter is
    * given it); `false` silences it.
    */
-  logger?: Logger
+  logger?: Logger | undefined
 }
 
 const OPTIONS = ['client', 'clock', 'logger'] as const

@@ -12,9 +12,9 @@ export interface MemoryStoreOptions {
    * Most keys held at once (one key per identifier and policy). When full, a new key replaces the
    * oldest key that is not currently limited; limited keys are never evicted. Default 1,000,000.
    */
-  maxKeys?: number
+  maxKeys?: number | undefined
   /** Returns epoch ms. Default: a monotonic clock anchored at the process's start time. */
-  clock?: () => number
+  clock?: (() => number) | undefined
 }
 
 /** The in-process store, with introspection for tests and monitoring. */

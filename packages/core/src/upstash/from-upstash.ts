@@ -49,17 +49,17 @@ export interface FromUpstashOptions {
   /** The window (or refill interval) the Ratelimit was built with, for the `w` of RateLimit-Policy. */
   window: Duration
   /** The policy name in headers. Default `"upstash"`. */
-  name?: string
+  name?: string | undefined
   /** Deadline of each call, on top of the Ratelimit's own `timeout`. Default `"250 ms"`. */
-  timeout?: Duration
+  timeout?: Duration | undefined
   /** What a request gets when Upstash fails or times out. Default `"allow"`. */
-  onStoreError?: 'allow' | 'deny'
-  /** Called with every failure or timeout of the Ratelimit, besides the logged warning. */
-  onStoreFailure?: (error: FloodgateError) => void
+  onStoreError?: 'allow' | 'deny' | undefined
+  /** Called with every failure or timeout of the Ratelimit, besides the logged warning; may be async. */
+  onStoreFailure?: ((error: FloodgateError) => unknown) | undefined
   /** Where warnings go. Default `console`; `false` silences them. */
-  logger?: Logger
+  logger?: Logger | undefined
   /** Warning codes not to log (`WARN_FLOODGATE_STORE_FAILURE`, …), as in `createRateLimiter`. */
-  silenceWarnings?: readonly WarningCode[]
+  silenceWarnings?: readonly WarningCode[] | undefined
 }
 
 const OPTIONS = [
