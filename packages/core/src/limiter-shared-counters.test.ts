@@ -1,8 +1,13 @@
+import { Redis as UpstashRedis } from '@upstash/redis'
+import { Redis } from 'ioredis'
+import { createClient } from 'redis'
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
+import { redisStore } from './redis/redis-store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { upstashStore } from './upstash/upstash-store.js'
 
 // Counters belong to (prefix, policy name, identifier): two open limiters on one store with a prefix
 // and a policy name in common share counters, which is rarely meant and is said once.
@@ -31,6 +36,32 @@ describe('limiters sharing counters', () => {
     expect((await second.limit('a')).allowed).toBe(false)
     await first.close()
     await second.close()
+  })
+
+  it('warns for two Redis or Upstash stores made from one client, which count in the same keys', async () => {
+    // No command is sent: the claims are made when the limiters are created.
+    const ioredis = () =>
+      new Redis({ lazyConnect: true, enableOfflineQueue: false, autoResendUnfulfilledCommands: false })
+    const nodeRedis = () => createClient({ disableOfflineQueue: true })
+    const upstash = () => new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: { retries: 0 } })
+    const storesOf = [
+      (client: object) => redisStore({ client: client as Redis }),
+      (client: object) => redisStore({ client: client as Redis }),
+      (client: object) => upstashStore({ redis: client as UpstashRedis }),
+    ]
+    for (const [i, make] of [ioredis, nodeRedis, upstash].entries()) {
+      const client = make()
+      const log = logger()
+      const policies = fixedWindow({ limit: 5, window: '1 m' })
+      const limiters = [client, client, make()].map((c) =>
+        createRateLimiter({ policies, store: storesOf[i]!(c), logger: log.logger }),
+      )
+      // The first two share a client; the third has its own.
+      expect(shared(log.lines)).toHaveLength(1)
+      expect(shared(log.lines)[0]).toContain('client (a store given the same client counts in the same keys)')
+      for (const limiter of limiters) await limiter.close()
+      if (client instanceof Redis) client.disconnect()
+    }
   })
 
   it('says nothing for other names, other prefixes, other stores, or once the other limiter closed', async () => {

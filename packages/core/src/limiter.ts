@@ -9,7 +9,7 @@ import {
   resolveLimiterOptions,
 } from './limiter-options.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
-import { registry } from './process-registry.js'
+import { counterSpace, registry } from './process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { resetFailure, storeFailureDecision } from './store-failure.js'
@@ -125,10 +125,11 @@ class Limiter implements RateLimiter, DecidingNow {
    * with the fix.
    */
   private claimCounters(): void {
-    let claims = countersInUse.get(this.store)
+    const space = counterSpace(this.store)
+    let claims = countersInUse.get(space)
     if (claims === undefined) {
       claims = new Map()
-      countersInUse.set(this.store, claims)
+      countersInUse.set(space, claims)
     }
     const { prefix } = this.config
     const shared: string[] = []
@@ -143,13 +144,13 @@ class Limiter implements RateLimiter, DecidingNow {
     if (shared.length > 0) {
       this.warnings.warn(
         WARNING_CODES.SHARED_COUNTERS,
-        `Another open limiter on this ${this.store.name} store already counts policy ${shared.map((n) => JSON.stringify(n)).join(', ')} under prefix ${JSON.stringify(prefix)}, so the two share those counters and each charges the other's budget. To keep them apart, give the policies names of their own (fixedWindow({ name: 'login', ... })) or the limiters a prefix each; to share one budget on purpose, pass one limiter (\`limiter:\`) to every middleware.`,
+        `Another open limiter on this ${this.store.name} ${space === this.store ? 'store' : 'client (a store given the same client counts in the same keys)'} already counts policy ${shared.map((n) => JSON.stringify(n)).join(', ')} under prefix ${JSON.stringify(prefix)}, so the two share those counters and each charges the other's budget. To keep them apart, give the policies names of their own (fixedWindow({ name: 'login', ... })) or the limiters a prefix each; to share one budget on purpose, pass one limiter (\`limiter:\`) to every middleware.`,
       )
     }
   }
 
   private releaseCounters(): void {
-    const claims = countersInUse.get(this.store)
+    const claims = countersInUse.get(counterSpace(this.store))
     for (const counter of this.claimed) {
       const holders = (claims?.get(counter) ?? 1) - 1
       if (holders > 0) claims?.set(counter, holders)

@@ -8,7 +8,10 @@
  * what is kept, which a later version changes by using another name.
  */
 export interface ProcessRegistry {
-  /** Per store, the open limiters' claims on its counters (`${prefix}\0${counterName}` → count). */
+  /**
+   * Per store (or per client, for stores of one client: see COUNTER_SPACE), the open limiters'
+   * claims on its counters (`${prefix}\0${counterName}` → count).
+   */
   readonly countersInUse: WeakMap<object, Map<string, number>>
   /** Per limiter, the symbol marking a request it has counted (see request-handler.ts). */
   readonly markOfLimiter: WeakMap<object, symbol>
@@ -35,3 +38,15 @@ function processRegistry(): ProcessRegistry {
 }
 
 export const registry: ProcessRegistry = processRegistry()
+
+/**
+ * A store's property naming where its counters live when that is not the store alone: the Redis or
+ * Upstash client, which two stores made from one client share, counting in the same keys.
+ */
+export const COUNTER_SPACE = Symbol.for('floodgate.counterSpace.v1')
+
+/** Where `store` counts: its COUNTER_SPACE, else the store itself. */
+export function counterSpace(store: object): object {
+  const space: unknown = (store as { [COUNTER_SPACE]?: unknown })[COUNTER_SPACE]
+  return space !== null && typeof space === 'object' ? space : store
+}

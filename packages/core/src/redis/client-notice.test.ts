@@ -71,7 +71,8 @@ describe("a store's warning about its client", () => {
     createRateLimiter({ policies, store: redisStore({ client }), logger })
     expect(seen).toHaveLength(1)
     const again = lines()
-    createRateLimiter({ policies, store: redisStore({ client }), logger: again.logger })
+    // Another prefix: the same counters of one client would be a warning of their own.
+    createRateLimiter({ policies, store: redisStore({ client }), logger: again.logger, prefix: 'other' })
     expect(again.seen).toEqual([])
     expect(console).not.toHaveBeenCalled()
   })

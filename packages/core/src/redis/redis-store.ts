@@ -46,6 +46,7 @@ export function redisStore(options: RedisStoreOptions): RateLimitStore {
     socketTimeoutFromWrite: detected.socketTimeoutFromWrite,
     // A Cluster's nodes may not agree on the time: its clock is learned per slot.
     clockPerSlot: detected.cluster,
+    counterSpace: o.client as object,
     clientWarning:
       detected.problems.length === 0
         ? undefined

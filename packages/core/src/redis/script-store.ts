@@ -1,6 +1,7 @@
 import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { counterName } from '../keys.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
+import { COUNTER_SPACE } from '../process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
 import { type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
@@ -70,6 +71,11 @@ export interface ScriptStoreSettings {
    * through the first limiter given the store, else to `console` at the store's first call.
    */
   clientWarning?: { client: object; logger: Logger | undefined; message: string }
+  /**
+   * The client: another store made from it counts in the same keys, so limiters on the two share
+   * counters as on one store (the shared-counters warning reads it as COUNTER_SPACE).
+   */
+  counterSpace?: object
 }
 
 /**
@@ -190,6 +196,8 @@ export function checkClock(clock: unknown, option: string): (() => number) | und
 class ScriptStore implements RateLimitStore, SubmittingStore {
   readonly local = false
   readonly name: string
+  /** The client, shared with any other store made from it (see COUNTER_SPACE). */
+  readonly [COUNTER_SPACE]: object | undefined
   private readonly clock: (() => number) | undefined
   private lastNowMs = 0
   /** Per policy list: the script's policy argument and each key's tail after the digest. */
@@ -243,6 +251,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     private readonly runner: ScriptRunner,
     settings: ScriptStoreSettings,
   ) {
+    this[COUNTER_SPACE] = settings.counterSpace
     const warning = settings.clientWarning
     if (warning !== undefined) {
       this.firstUse = warnOfClient(

@@ -86,8 +86,12 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       { window: '60 s', name: 'api' },
     )
     // The first denial is Ratelimit's check in Redis; the next comes from its in-process cache,
-    // which answers limit 0: the quota shown is the one Ratelimit gave last.
-    for (const decision of [await limiter.limit('bad-user'), await limiter.limit('bad-user')]) {
+    // which answers limit 0 and reset 0: the quota shown is the one Ratelimit gave last, and it
+    // resets with the window, as the first said (never "now", which tells a client to come back).
+    const decisions = [await limiter.limit('bad-user'), await limiter.limit('bad-user')]
+    const windowEnd = (nowMs: number) => (Math.floor(nowMs / 60_000) + 1) * 60_000
+    expect(decisions.map((d) => d.resetAtMs)).toEqual(decisions.map((d) => windowEnd(d.nowMs)))
+    for (const decision of decisions) {
       expect(decision).toMatchObject({
         allowed: false,
         reason: 'limited',

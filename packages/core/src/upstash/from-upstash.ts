@@ -161,7 +161,18 @@ class UpstashLimiter implements RateLimiter {
         // On Ratelimit's deny list (enableProtection): denied for as long as it stays there, so no
         // time to retry at. Its answer from its in-process cache reads limit 0 and reset 0: the
         // quota shown is the last one Ratelimit gave (0 before any).
-        return this.decision(false, this.lastLimit, 0, Math.max(answer.reset, Date.now()), cost, true)
+        // Its cache also answers reset 0: the quota shown resets when the window does, as the first
+        // denial (Ratelimit's answer from Redis) said, not now.
+        const now = Date.now()
+        const windowEnd = (Math.floor(now / this.windowMs) + 1) * this.windowMs
+        return this.decision(
+          false,
+          this.lastLimit,
+          0,
+          answer.reset > now ? answer.reset : windowEnd,
+          cost,
+          true,
+        )
       }
       return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
     } catch (error) {

@@ -89,6 +89,7 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       clock,
       maxBatch: 1,
       probeWhenStalled: true,
+      counterSpace: redis,
       clientWarning:
         attempts === 0
           ? undefined
