@@ -141,7 +141,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   // one config object happens to be asked first (a different one in each process).
   const perUnseenRoute = new Map<string, RateLimitHandler<FastifyRequest, OnLimited>>()
   /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
-  const handlerOf = (own: unknown, method: unknown, url: unknown, seen: boolean) => {
+  const handlerOf = (own: unknown, method: unknown, url: unknown, seen: boolean, constraints?: unknown) => {
     if (own === false) return undefined
     if (own === undefined) return globalHandler
     if (own === null || typeof own !== 'object' || Array.isArray(own)) {
@@ -154,7 +154,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     const options = own as RateLimitRouteOptions
     // Fastify's automatic HEAD route shares its GET route's config object, hence its limiter; a
     // route not seen being added is asked for by method, so HEAD is taken as GET there.
-    const route = routeName(method, url, !seen)
+    const route = routeName(method, url, !seen, constraints)
     let handler = seen ? perRoute.get(options) : perUnseenRoute.get(route)
     if (handler === undefined) {
       handler = build(routeOptions(defaults, options, route), route)
@@ -169,7 +169,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
   // Each such route is marked, so the app-level hook below leaves it alone.
   const seen = Symbol('floodgate route')
   fastify.addHook('onRoute', (route) => {
-    const handler = handlerOf(route.config?.rateLimit, route.method, route.url, true)
+    const handler = handlerOf(route.config?.rateLimit, route.method, route.url, true, route.constraints)
     route.config = { ...route.config, [seen]: true } as typeof route.config
     if (handler === undefined) return
     const hook = onRequest(handler, seen)
@@ -248,12 +248,25 @@ function routeOptions(
   return { ...merged, ...own }
 }
 
-/** A route as its prefix is derived from: its methods, sorted, and its URL. */
-function routeName(method: unknown, url: unknown, headIsGet: boolean): string {
+/**
+ * A route as its prefix is derived from: its methods, sorted, its URL, and its constraints when it
+ * has any (`version`, `host`: routes of one URL told apart by them, as NestJS's versioning makes,
+ * count apart). Fastify gives a route's constraints to `onRoute` only, so routes declared before
+ * the plugin loaded are named without them.
+ */
+function routeName(method: unknown, url: unknown, headIsGet: boolean, constraints?: unknown): string {
   const methods = (Array.isArray(method) ? [...method] : [method]).map((m) =>
     headIsGet && m === 'HEAD' ? 'GET' : String(m),
   )
-  return `${[...new Set(methods)].sort().join(',')} ${String(url)}`
+  const name = `${[...new Set(methods)].sort().join(',')} ${String(url)}`
+  if (constraints === null || typeof constraints !== 'object') return name
+  const parts = Object.keys(constraints)
+    .sort()
+    .map((key) => {
+      const value: unknown = (constraints as Record<string, unknown>)[key]
+      return `${key}=${typeof value === 'string' ? value : value instanceof RegExp ? String(value) : JSON.stringify(value)}`
+    })
+  return parts.length === 0 ? name : `${name} (${parts.join(', ')})`
 }
 
 /**

@@ -158,6 +158,31 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('counts apart routes of one URL told apart by constraints (a version), on one store', async () => {
+      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { global: false, store, headers: 'legacy' })
+      for (const [version, limit] of [
+        ['1.0.0', 2],
+        ['2.0.0', 5],
+      ] as const) {
+        app.get(
+          '/items',
+          { constraints: { version }, config: { rateLimit: { policies: perMinute(limit) } } },
+          async () => version,
+        )
+      }
+      const get = (version: string) => app.inject({ url: '/items', headers: { 'accept-version': version } })
+      expect((await get('1.0.0')).headers['x-ratelimit-remaining']).toBe('1')
+      expect((await get('1.0.0')).headers['x-ratelimit-remaining']).toBe('0')
+      expect((await get('1.0.0')).statusCode).toBe(429)
+      // Version 2's own count: nothing of version 1's three requests.
+      const second = await get('2.0.0')
+      expect(second.body).toBe('2.0.0')
+      expect(second.headers['x-ratelimit-remaining']).toBe('4')
+      await app.close()
+    })
+
     it('accepts being registered twice in one scope, counting each request once per limiter', async () => {
       const clock = manualClock(1_800_000_020_000)
       const store = memoryStore({ clock })
