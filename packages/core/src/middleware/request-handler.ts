@@ -31,7 +31,7 @@ export interface RequestBinding<Req> {
   /**
    * Whether the framework took this request's address from its forwarding header, which it does
    * only when it trusts the peer that sent it (Express `trust proxy` by address, Fastify
-   * `trustProxy`: a proxy not on the list, or Fastify 5 given a hop count, is not trusted). Asked of
+   * `trustProxy`: a proxy not on the list, or a recent Fastify 5 given a hop count, is not trusted). Asked of
    * a request carrying that header while `trustsProxy` holds. Optional: a framework that then trusts
    * every peer (Koa's `app.proxy`) leaves it out.
    */
@@ -313,7 +313,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
         const peer = this.binding.ip(req) ?? 'an unknown address'
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
-          `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; Fastify 5 ignores a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,
+          `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; recent Fastify 5 releases ignore a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,
         )
       }
       return
