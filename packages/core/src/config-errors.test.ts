@@ -309,7 +309,7 @@ describe('configuration errors', () => {
       'keyGenerator',
       () => resolveMiddlewareOptions({ policies: policy, keyGenerator: () => 'k' } as never),
       'rateLimit()',
-      /`key: \(req\) => string`/,
+      /The key is `key\(req\)` \(Koa: `key\(ctx\)`\)/,
     ],
     [
       'handler',
@@ -327,7 +327,7 @@ describe('configuration errors', () => {
       'whitelist',
       () => resolveMiddlewareOptions({ policies: policy, whitelist: () => false } as never),
       'rateLimit()',
-      /`skip: \(req\) => boolean`/,
+      /`skip\(req\)` \(Koa: `skip\(ctx\)`\) returns true for/,
     ],
     [
       'skipOnError',

@@ -19,6 +19,9 @@ import { deliverStoreNotice, type PublicMembers, WARNING_CODES, Warnings } from 
 /** For each store given to a limiter: how many open limiters count each (prefix, counter). */
 const { countersInUse } = registry
 
+/** Per place counters live (see counterSpace), the claims SHARED_COUNTERS has been said for. */
+const sharedWarned = new WeakMap<object, Set<string>>()
+
 /** Per-request options of `limit()` and `peek()`. */
 export interface LimitOptions {
   /** Units this request costs: a positive safe integer. Default 1. */
@@ -133,18 +136,29 @@ class Limiter implements RateLimiter, DecidingNow {
     }
     const { prefix } = this.config
     const shared: string[] = []
+    // Said once per counter and place: a module evaluated again (a development server's reload)
+    // makes new limiters on a client it keeps, while those it made before stay open, unused.
+    let warned = sharedWarned.get(space)
+    if (warned === undefined) {
+      warned = new Set()
+      sharedWarned.set(space, warned)
+    }
     const counters = new Map(this.config.allPolicies.map((p) => [counterName(p), p.name]))
     for (const [counter, name] of counters) {
       const claim = `${prefix}\0${counter}`
       const holders = claims.get(claim) ?? 0
-      if (holders > 0) shared.push(name)
+      if (holders > 0 && !warned.has(claim)) {
+        shared.push(name)
+        warned.add(claim)
+      }
       claims.set(claim, holders + 1)
       this.claimed.push(claim)
     }
     if (shared.length > 0) {
+      const where = space === this.store ? 'store' : 'store, or another made from its client,'
       this.warnings.warn(
         WARNING_CODES.SHARED_COUNTERS,
-        `Another open limiter on this ${this.store.name} ${space === this.store ? 'store' : 'client (a store given the same client counts in the same keys)'} already counts policy ${shared.map((n) => JSON.stringify(n)).join(', ')} under prefix ${JSON.stringify(prefix)}, so the two share those counters and each charges the other's budget. To keep them apart, give the policies names of their own (fixedWindow({ name: 'login', ... })) or the limiters a prefix each; to share one budget on purpose, pass one limiter (\`limiter:\`) to every middleware.`,
+        `Another open limiter on this ${this.store.name} ${where} already counts policy ${shared.map((n) => JSON.stringify(n)).join(', ')} under prefix ${JSON.stringify(prefix)}, so the two share those counters and each charges the other's budget. To keep them apart, give the policies names of their own (fixedWindow({ name: 'login', ... })) or the limiters a prefix each; to share one budget on purpose, pass one limiter (\`limiter:\`) to every middleware.`,
       )
     }
   }

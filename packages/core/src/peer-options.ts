@@ -35,14 +35,17 @@ export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freez
 const ANSWER = 'The answer to a limited request is replaced with `onLimited`.'
 const HEADERS =
   "Header formats are `headers: ['draft-8', 'legacy']` (any of draft-8, draft-7, draft-6, legacy), or `false` for none."
+const KEY =
+  'The key is `key(req)` (Koa: `key(ctx)`), returning a string, maybe async; the default is the client IP.'
+const SKIP = 'Requests to let through unlimited are those `skip(req)` (Koa: `skip(ctx)`) returns true for.'
 const OUTCOME =
   'Floodgate counts a request when it arrives and refunds nothing afterwards: there is no equivalent.'
 
 /** For the middleware of every adapter. */
 export const MIDDLEWARE_PEER_HINTS: Readonly<Record<string, string>> = Object.freeze({
   ...LIMITER_PEER_HINTS,
-  keyGenerator: 'The key is `key: (req) => string` (it may be async); the default is the client IP.',
-  id: 'The key is `key: (req) => string` (it may be async); the default is the client IP.',
+  keyGenerator: KEY,
+  id: KEY,
   handler: ANSWER,
   message: ANSWER,
   statusCode: ANSWER,
@@ -57,8 +60,8 @@ export const MIDDLEWARE_PEER_HINTS: Readonly<Record<string, string>> = Object.fr
   addHeaders: HEADERS,
   addHeadersOnExceeding: HEADERS,
   disableHeader: HEADERS,
-  allowList: 'Requests to let through unlimited are `skip: (req) => boolean`.',
-  whitelist: 'Requests to let through unlimited are `skip: (req) => boolean`.',
+  allowList: SKIP,
+  whitelist: SKIP,
   blacklist: 'There is no deny list: refuse those requests in a middleware before the limiter.',
   ban: 'There is no ban: refuse those requests in a middleware before the limiter.',
   skipFailedRequests: OUTCOME,

@@ -1,4 +1,7 @@
+import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fixedWindow, memoryStore } from '@floodgate/core'
 import express5 from 'express'
 import express4 from 'express4'
@@ -60,3 +63,38 @@ for (const [name, express] of [
     })
   })
 }
+
+describe('a server on a unix socket, behind a proxy trusted by address', () => {
+  it('says the address is missing, not that the proxy "an unknown address" is untrusted', async () => {
+    const warnings: string[] = []
+    const app = express5()
+    app.set('trust proxy', 'loopback') // no help on a socket: there is no loopback address
+    app.use(
+      rateLimit({
+        policies: fixedWindow({ limit: 10, window: '1 m' }),
+        store: memoryStore({ clock: () => 1_700_000_000_000 }),
+        logger: { warn: (message) => warnings.push(message) },
+      }),
+    )
+    app.get('/', (_req, res) => res.json({ ok: true }))
+    const path = join(tmpdir(), `floodgate-trust-${process.pid}-${Date.now()}.sock`)
+    const server = app.listen(path)
+    await new Promise((resolve) => server.once('listening', resolve))
+    try {
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        request({ socketPath: path, path: '/', headers: { 'x-forwarded-for': '198.51.100.1' } }, (res) => {
+          res.resume()
+          resolve(res.statusCode)
+        })
+          .on('error', reject)
+          .end()
+      })
+      expect(status).toBe(200)
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('WARN_FLOODGATE_UNKNOWN_CLIENT_IP')
+  })
+})

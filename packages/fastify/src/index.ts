@@ -138,8 +138,10 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
 
   // Routes declared before the plugin loaded get their limiter at their first request; keyed by
   // route rather than by config object, so that its prefix does not depend on which route sharing
-  // one config object happens to be asked first (a different one in each process).
-  const perUnseenRoute = new Map<string, RateLimitHandler<FastifyRequest, OnLimited>>()
+  // one config object happens to be asked first (a different one in each process). Within a route
+  // name, by options object: routes of one URL told apart by constraints (which such
+  // routes are named without) each keep their own limits, on counters of that one name.
+  const perUnseenRoute = new Map<string, WeakMap<object, RateLimitHandler<FastifyRequest, OnLimited>>>()
   /** This route's limiter: its own, the plugin's, or none (`false`, or `global: false` without one). */
   const handlerOf = (own: unknown, method: unknown, url: unknown, seen: boolean, constraints?: unknown) => {
     if (own === false) return undefined
@@ -155,11 +157,16 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     // Fastify's automatic HEAD route shares its GET route's config object, hence its limiter; a
     // route not seen being added is asked for by method, so HEAD is taken as GET there.
     const route = routeName(method, url, !seen, constraints)
-    let handler = seen ? perRoute.get(options) : perUnseenRoute.get(route)
+    let unseen = seen ? undefined : perUnseenRoute.get(route)
+    if (!seen && unseen === undefined) {
+      unseen = new WeakMap()
+      perUnseenRoute.set(route, unseen)
+    }
+    let handler = seen ? perRoute.get(options) : unseen!.get(options)
     if (handler === undefined) {
       handler = build(routeOptions(defaults, options, route), route)
       if (seen) perRoute.set(options, handler)
-      else perUnseenRoute.set(route, handler)
+      else unseen!.set(options, handler)
     }
     return handler
   }

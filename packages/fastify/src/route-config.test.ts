@@ -183,6 +183,34 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('keeps the limits of each route of one URL told apart by constraints, declared before the plugin loaded', async () => {
+      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+      const app = fastify()
+      // Not awaited: the routes below are declared before the plugin sees them.
+      app.register(fastifyRateLimit, { global: false, store, headers: 'legacy' })
+      for (const [version, limit] of [
+        ['1.0.0', 2],
+        ['2.0.0', 5],
+      ] as const) {
+        app.get(
+          '/items',
+          { constraints: { version }, config: { rateLimit: { policies: perMinute(limit) } } },
+          async () => version,
+        )
+      }
+      const get = (version: string) => app.inject({ url: '/items', headers: { 'accept-version': version } })
+      const first = await get('2.0.0')
+      expect([first.body, first.headers['x-ratelimit-limit']]).toEqual(['2.0.0', '5'])
+      // Each with its own limit, on the counters of their one name (constraints are not known
+      // here): version 2's request is counted there too.
+      const v1 = [await get('1.0.0'), await get('1.0.0')]
+      expect(v1.map((r) => [r.statusCode, r.headers['x-ratelimit-limit']])).toEqual([
+        [200, '2'],
+        [429, '2'],
+      ])
+      await app.close()
+    })
+
     it('accepts being registered twice in one scope, counting each request once per limiter', async () => {
       const clock = manualClock(1_800_000_020_000)
       const store = memoryStore({ clock })

@@ -32,7 +32,7 @@ export interface MiddlewareOptions<Req, OnLimited = never> extends RateLimiterOp
   /** Header formats to write: one, several, or false for none. Default `['draft-8', 'legacy']`. */
   headers?: HeaderFormat | readonly HeaderFormat[] | false | undefined
   /** Prefix length (1–128 bits) an IPv6 client is grouped by in the default key. Default 56. */
-  ipv6Subnet?: number
+  ipv6Subnet?: number | undefined
   /** Replaces the default 429 answer. Its signature is the framework's (see each adapter). */
   onLimited?: OnLimited | undefined
 }

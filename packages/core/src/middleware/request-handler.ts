@@ -310,7 +310,9 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
       } else if (carried && this.binding.usedForwarded?.(req) === false) {
         // Trusting proxies, but not this one: a proxy missing from the list, or Fastify 5 given
         // `trustProxy: 1`, which trusts nothing. Or a client that sent the header itself.
-        const peer = this.binding.ip(req) ?? 'an unknown address'
+        const peer = this.binding.ip(req)
+        // No address at all (a unix socket): UNKNOWN_CLIENT_IP says what to do instead.
+        if (peer === undefined || peer === '') return
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
           `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; recent Fastify 5 releases ignore a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,

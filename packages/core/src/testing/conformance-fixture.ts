@@ -14,9 +14,9 @@ export interface StoreConformanceOptions {
    */
   createStore: (context: { clock: () => number }) => RateLimitStore | Promise<RateLimitStore>
   /** Runs after each case, after `store.close()`: release what `createStore` opened. */
-  cleanup?: (store: RateLimitStore) => void | Promise<void>
+  cleanup?: ((store: RateLimitStore) => void | Promise<void>) | undefined
   /** Timeout of each case in ms. Default 20,000 (cases of thousands of calls get twice that). */
-  timeoutMs?: number
+  timeoutMs?: number | undefined
 }
 
 /** One shared case: a name and a body run against a fresh fixture. */

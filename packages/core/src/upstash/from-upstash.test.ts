@@ -171,6 +171,18 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('keeps peek, reset and close on a copy made by spreading it, and when passed on alone', async () => {
+    const limiter = fixedWindowOf(1, 'fu-spread')
+    const wrapped = { ...limiter, limit: (id: string) => limiter.limit(id) }
+    expect((await wrapped.limit('a')).allowed).toBe(true)
+    expect((await wrapped.peek('a')).allowed).toBe(false)
+    const { reset, close } = wrapped
+    await reset('a')
+    expect((await limiter.limit('a')).allowed).toBe(true)
+    await close()
+    await expect(limiter.limit('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_CLOSED' })
+  })
+
   it('does not answer a limit() made while a reset of a glob-character identifier runs from the cached block', async () => {
     const limiter = fixedWindowOf(1, 'fu-glob-race')
     for (const id of ['plain', 'x*', '[ab]']) {

@@ -180,7 +180,9 @@ class UpstashLimiter implements RateLimiter {
     }
   }
 
-  async peek(identifier: string, options?: LimitOptions): Promise<Decision> {
+  // `peek`, `reset` and `close` are own properties, bound, as on createRateLimiter's limiters: a
+  // wrapper made by spreading the limiter keeps them, and so does `const { reset } = limiter`.
+  readonly peek = async (identifier: string, options?: LimitOptions): Promise<Decision> => {
     const { id, cost } = this.check(identifier, options)
     try {
       const r = await withDeadline(
@@ -199,7 +201,7 @@ class UpstashLimiter implements RateLimiter {
     }
   }
 
-  async reset(identifier: string): Promise<void> {
+  readonly reset = async (identifier: string): Promise<void> => {
     const { id } = this.check(identifier, undefined)
     if (isMultiRegion(this.ratelimit)) {
       throw new FloodgateError(
@@ -258,7 +260,7 @@ class UpstashLimiter implements RateLimiter {
     internals.ctx?.cache?.pop?.(`${key}:${Math.floor(Date.now() / this.windowMs)}`)
   }
 
-  async close(): Promise<void> {
+  readonly close = async (): Promise<void> => {
     this.closed = true
   }
 
