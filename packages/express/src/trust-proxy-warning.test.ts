@@ -10,7 +10,8 @@ import { rateLimit } from './index.js'
 
 type ExpressFactory = typeof express5
 
-async function warningsFor(express: ExpressFactory, trust: unknown): Promise<string[]> {
+/** An app under `trust`, limited, whose warnings go to `warnings`. */
+function appLogging(express: ExpressFactory, trust: unknown) {
   const warnings: string[] = []
   const app = express()
   app.set('trust proxy', trust)
@@ -22,6 +23,11 @@ async function warningsFor(express: ExpressFactory, trust: unknown): Promise<str
     }),
   )
   app.get('/', (_req, res) => res.json({ ok: true }))
+  return { app, warnings }
+}
+
+async function warningsFor(express: ExpressFactory, trust: unknown): Promise<string[]> {
+  const { app, warnings } = appLogging(express, trust)
   const server = app.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -66,17 +72,8 @@ for (const [name, express] of [
 
 describe('a server on a unix socket, behind a proxy trusted by address', () => {
   it('says the address is missing, not that the proxy "an unknown address" is untrusted', async () => {
-    const warnings: string[] = []
-    const app = express5()
-    app.set('trust proxy', 'loopback') // no help on a socket: there is no loopback address
-    app.use(
-      rateLimit({
-        policies: fixedWindow({ limit: 10, window: '1 m' }),
-        store: memoryStore({ clock: () => 1_700_000_000_000 }),
-        logger: { warn: (message) => warnings.push(message) },
-      }),
-    )
-    app.get('/', (_req, res) => res.json({ ok: true }))
+    // 'loopback' is no help on a socket: there is no loopback address.
+    const { app, warnings } = appLogging(express5, 'loopback')
     const path = join(tmpdir(), `floodgate-trust-${process.pid}-${Date.now()}.sock`)
     const server = app.listen(path)
     await new Promise((resolve) => server.once('listening', resolve))

@@ -158,10 +158,15 @@ for (const [name, fastify] of [
       await app.close()
     })
 
-    it('counts apart routes of one URL told apart by constraints (a version), on one store', async () => {
+    /**
+     * An app with two routes of /items told apart by a version constraint, limits 2 and 5, on one
+     * store; the plugin registered with `await` or not (then it loads after the routes).
+     */
+    const versionedApp = async (awaited: boolean) => {
       const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
       const app = fastify()
-      await app.register(fastifyRateLimit, { global: false, store, headers: 'legacy' })
+      const registered = app.register(fastifyRateLimit, { global: false, store, headers: 'legacy' })
+      if (awaited) await registered
       for (const [version, limit] of [
         ['1.0.0', 2],
         ['2.0.0', 5],
@@ -173,6 +178,11 @@ for (const [name, fastify] of [
         )
       }
       const get = (version: string) => app.inject({ url: '/items', headers: { 'accept-version': version } })
+      return { app, get }
+    }
+
+    it('counts apart routes of one URL told apart by constraints (a version), on one store', async () => {
+      const { app, get } = await versionedApp(true)
       expect((await get('1.0.0')).headers['x-ratelimit-remaining']).toBe('1')
       expect((await get('1.0.0')).headers['x-ratelimit-remaining']).toBe('0')
       expect((await get('1.0.0')).statusCode).toBe(429)
@@ -184,21 +194,7 @@ for (const [name, fastify] of [
     })
 
     it('keeps the limits of each route of one URL told apart by constraints, declared before the plugin loaded', async () => {
-      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
-      const app = fastify()
-      // Not awaited: the routes below are declared before the plugin sees them.
-      app.register(fastifyRateLimit, { global: false, store, headers: 'legacy' })
-      for (const [version, limit] of [
-        ['1.0.0', 2],
-        ['2.0.0', 5],
-      ] as const) {
-        app.get(
-          '/items',
-          { constraints: { version }, config: { rateLimit: { policies: perMinute(limit) } } },
-          async () => version,
-        )
-      }
-      const get = (version: string) => app.inject({ url: '/items', headers: { 'accept-version': version } })
+      const { app, get } = await versionedApp(false)
       const first = await get('2.0.0')
       expect([first.body, first.headers['x-ratelimit-limit']]).toEqual(['2.0.0', '5'])
       // Each with its own limit, on the counters of their one name (constraints are not known
