@@ -50,6 +50,9 @@ interface Entry {
  * that identifier until its retry time at most, and may give a shorter Retry-After than the store
  * would by then.
  */
+/** How much earlier than the store's retry time an entry stops answering (see `remember`). */
+const TIMER_SLACK_MS = 1
+
 export class DenyCache {
   /** Per identifier, its last denial in each tier it was denied in (one, without tiers). */
   private readonly entries = new Map<string, Entry[]>()
@@ -126,7 +129,10 @@ export class DenyCache {
       if (changesInMs > 0 && changesInMs < lifeMs) lifeMs = changesInMs
     }
     const entry: Entry = {
-      deadline: sentAt + lifeMs,
+      // A millisecond short: a caller's `setTimeout(retryAfterMs)` counts from the event loop's
+      // whole-millisecond time, so it may fire up to 1 ms before `sentAt + retryAfterMs` on this
+      // clock, when the store would admit; from then on the store answers.
+      deadline: sentAt + lifeMs - TIMER_SLACK_MS,
       retryAt: sentAt + decision.retryAfterMs,
       tier,
       cost: decision.cost,
