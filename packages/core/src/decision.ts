@@ -33,7 +33,12 @@ export interface Decision {
   remaining: number
   /** Epoch ms at which the binding policy's quota is fully restored. */
   resetAtMs: number
-  /** Ms until the same request would be admitted; 0 when allowed; `Infinity` when it never can. */
+  /**
+   * Ms until the same request would be admitted; `Infinity` when it never can (a cost above a limit;
+   * `JSON.stringify` writes it as `null`). 0 when allowed, and on a store error, where no wait is
+   * known: back off on your own. A `shadow-limited` decision, admitted, carries the wait an
+   * enforcing limiter would have given.
+   */
   retryAfterMs: number
   /** Name of the binding policy: the denying one with the longest wait, else the one with least remaining. */
   policy: string

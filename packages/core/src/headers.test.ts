@@ -167,6 +167,17 @@ describe('rate-limit headers, parsed as RFC 9651 structured fields', () => {
     })
   })
 
+  it('takes one format or a list, the defaults when given none, and refuses an unknown one with a code', () => {
+    const d = decisions[0]!
+    expect(rateLimitHeaders(d, 'draft-6')).toEqual(rateLimitHeaders(d, ['draft-6']))
+    expect(rateLimitHeaders(d)).toEqual(rateLimitHeaders(d, DEFAULT_HEADER_FORMATS))
+    for (const format of ['draft-9', 'toString', '__proto__']) {
+      expect(() => rateLimitHeaders(d, format as HeaderFormat)).toThrow(
+        expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: 'formats' }),
+      )
+    }
+  })
+
   it('writes no rate-limit header for a store-error decision', () => {
     const failed = { ...decisions[0]!, reason: 'store-error' as const, allowed: false, policies: [] }
     expect(rateLimitHeaders(failed, DEFAULT_HEADER_FORMATS)).toEqual({})

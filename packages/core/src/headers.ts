@@ -103,13 +103,22 @@ const WRITERS: Record<HeaderFormat, (decision: Decision) => HeaderMap> = {
 }
 
 /**
- * The rate-limit headers for a decision in the given formats, plus `Retry-After` on a denial that
- * can succeed later. A store-error decision gets none: its numbers describe no real quota.
+ * The rate-limit headers for a decision in the given formats (one, or a list; the default
+ * `['draft-8', 'legacy']`), plus `Retry-After` on a denial that can succeed later. A store-error
+ * decision gets none: its numbers describe no real quota.
  */
-export function rateLimitHeaders(decision: Decision, formats: readonly HeaderFormat[]): HeaderMap {
+export function rateLimitHeaders(
+  decision: Decision,
+  formats: HeaderFormat | readonly HeaderFormat[] = DEFAULT_HEADER_FORMATS,
+): HeaderMap {
   if (decision.reason === 'store-error' || decision.policies.length === 0) return {}
   const headers: HeaderMap = {}
-  for (const format of formats) Object.assign(headers, WRITERS[format](decision))
+  for (const format of typeof formats === 'string' ? [formats] : formats) {
+    if (!Object.hasOwn(WRITERS, format)) {
+      invalidOption('formats', format, `one of ${HEADER_FORMATS.join(', ')}, or a list of them`)
+    }
+    Object.assign(headers, WRITERS[format](decision))
+  }
   const retryAfter = retryAfterSeconds(decision)
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter)
   return headers

@@ -28,6 +28,43 @@ function countingStore() {
   return { store, calls }
 }
 
+describe('request options', () => {
+  it('refuses options that would have charged a cost of 1 silently, before the store is touched', async () => {
+    const { store, calls } = countingStore()
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    // rate-limiter-flexible's consume(key, points), and its option name.
+    await expect(limiter.limit('a', 5 as never)).rejects.toMatchObject({
+      code: ERROR_CODES.INVALID_OPTION,
+      message: expect.stringContaining('`limit(id, { cost: 5 })`'),
+    })
+    await expect(limiter.limit('a', { points: 5 } as never)).rejects.toMatchObject({
+      code: ERROR_CODES.UNKNOWN_OPTION,
+      message: expect.stringContaining('The units a request takes are `cost`'),
+    })
+    await expect(limiter.peek('a', { cots: 2 } as never)).rejects.toThrow(/Did you mean `cost`\?/)
+    expect(calls.consume).toBe(0)
+    // Given as undefined, or beside a known one, nothing is refused.
+    expect((await limiter.limit('a', { cost: undefined, tier: undefined })).remaining).toBe(4)
+  })
+
+  it('says once that a tier was asked of a limiter without tiers, whose policies apply', async () => {
+    const warnings: string[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      logger: { warn: (line) => warnings.push(line) },
+    })
+    for (const tier of ['pro', 'pro', 'free']) {
+      expect(await limiter.limit('a', { tier })).toMatchObject({ allowed: true, tier: undefined })
+    }
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('Tier "pro" was asked for, but this limiter has no tiers')
+  })
+})
+
 describe('request cost', () => {
   it.each([Number.NaN, -1, 0, 0.5, '5', Number.POSITIVE_INFINITY, 2 ** 53, null])(
     'rejects a cost of %s with ERR_FLOODGATE_INVALID_COST before the store is touched',

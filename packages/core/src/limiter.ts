@@ -1,13 +1,14 @@
 import { DeadlineQueue, type PendingCall, withDeadline } from './deadline.js'
 import { bindingIndex, type Decision, describePolicy, type PolicyDecision } from './decision.js'
 import type { DenyCache } from './deny-cache.js'
-import { describeValue, ERROR_CODES, FloodgateError } from './errors.js'
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from './errors.js'
 import { boundIdentifier, counterName } from './keys.js'
 import {
   type RateLimiterOptions,
   type ResolvedLimiterOptions,
   resolveLimiterOptions,
 } from './limiter-options.js'
+import { rejectUnknownOptions } from './policies/common.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
 import { counterSpace, registry } from './process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
@@ -228,6 +229,7 @@ class Limiter implements RateLimiter, DecidingNow {
       this.assertOpen()
       id = boundIdentifier(identifier)
       if (options !== undefined && options !== null) {
+        checkLimitOptions(options)
         if (options.cost !== undefined) cost = checkCost(options.cost)
         tier = this.tierOf(options.tier)
         policies = this.tierPolicies.get(tier ?? '')!
@@ -512,7 +514,10 @@ class Limiter implements RateLimiter, DecidingNow {
 
   private tierOf(requested: string | undefined): string | undefined {
     const { defaultTier, tiers } = this.config
-    if (defaultTier === undefined) return undefined
+    if (defaultTier === undefined) {
+      if (requested !== undefined) this.tierWithoutTiers(requested)
+      return undefined
+    }
     if (requested === undefined) return defaultTier
     if (typeof requested === 'string' && tiers.has(requested)) return requested
     // An unknown tier is never unlimited: it gets the default tier's policies.
@@ -525,6 +530,15 @@ class Limiter implements RateLimiter, DecidingNow {
       `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : `${requested.slice(0, 64)}…${requested.length}`}`,
     )
     return defaultTier
+  }
+
+  private tierWithoutTiers(requested: unknown): void {
+    this.warnings.warn(
+      WARNING_CODES.UNKNOWN_TIER,
+      `Tier ${describeValue(requested)} was asked for, but this limiter has no tiers: its policies apply to every request. Give it \`tiers\` and \`defaultTier\`, or pass no tier.`,
+      Number.POSITIVE_INFINITY,
+      'no-tiers',
+    )
   }
 
   private assertOpen(): void {
@@ -664,4 +678,30 @@ function responseProblem(
 /** A finite number of milliseconds, at least 0 (a store's clock may give fractions). */
 function isTime(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0
+}
+
+/** The options `limit()` and `peek()` take. */
+const LIMIT_OPTIONS = ['cost', 'tier'] as const
+
+/** rate-limiter-flexible's `consume(key, points)`, written as an option. */
+const LIMIT_HINTS: Readonly<Record<string, string>> = Object.freeze({
+  points: 'The units a request takes are `cost`: `limit(id, { cost: 5 })`.',
+})
+
+/**
+ * Refuses `limit()` options that are no object (`limit(id, 5)`), or that give neither `cost` nor
+ * `tier` but something else (`{ points: 5 }`): either would have charged a cost of 1. Names are
+ * checked only when neither is given, so the common calls pay nothing for it.
+ */
+export function checkLimitOptions(options: object): void {
+  if (typeof options !== 'object') {
+    invalidOption(
+      'limit(id, options)',
+      options,
+      'an options object, `{ cost, tier }`: `limit(id, { cost: 5 })`',
+    )
+  }
+  const { cost, tier } = options as LimitOptions
+  if (cost === undefined && tier === undefined)
+    rejectUnknownOptions(options, LIMIT_OPTIONS, 'limit()', LIMIT_HINTS)
 }

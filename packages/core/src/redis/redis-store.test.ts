@@ -327,6 +327,19 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(Object.keys(await admin.hgetall(key!)).map(Number)).toEqual([window + 8, window + 9])
     })
 
+    it("takes a given clock's fractional readings in whole ms, as the memory store does", async () => {
+      // performance.timeOrigin + performance.now(): refused, it made every decision a store failure.
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 2, window: '10 s' }),
+        store: redisStore({
+          client: library === 'ioredis' ? ioredis : nodeRedis,
+          clock: () => 1_999_987_200_000.75,
+        }),
+        prefix: `fractional-${library}-${Date.now()}`,
+      })
+      expect(await limiter.limit('a')).toMatchObject({ reason: 'allowed', nowMs: 1_999_987_200_000 })
+    })
+
     it('with the deny cache, a flood from a limited identifier costs no Redis command until its retry time', async () => {
       const clock = manualClock(1_999_987_200_000)
       const limiter = createRateLimiter({

@@ -137,6 +137,11 @@ class Silence {
   stalled = false
   /** When the last call went out while stalled (or the stall began), for `probeWhenStalled`. */
   probedAtMs = 0
+  /**
+   * Whether a command went out since the last answer. With `probeWhenStalled` (independent
+   * requests) only those count: one sent before an answer and still out was lost on its own.
+   */
+  sentSinceHeard = false
 }
 
 /**
@@ -498,7 +503,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       silence.heardAtMs = performance.now()
       this.waiting.add(silence)
       this.watch()
+    } else if (this.probeWhenStalled && !silence.sentSinceHeard) {
+      // Upstash: a request lost before the last answer says nothing of this one, which is timed
+      // from now. On one Redis connection, which answers in order, the older command still binds.
+      silence.heardAtMs = performance.now()
     }
+    silence.sentSinceHeard = true
     silence.outstanding++
     this.outstanding++
     const sentAt = batch.sentAt
@@ -739,6 +749,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       if (sentAt > this.repliedUpTo) this.repliedUpTo = sentAt
     }
     silence.heardAtMs = performance.now()
+    silence.sentSinceHeard = false
     silence.stalled = false
   }
 
@@ -758,7 +769,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         this.waiting.delete(silence)
         continue
       }
-      const stalled = now - silence.heardAtMs > STALL_MS
+      // Independent requests (`probeWhenStalled`): silent only while one sent since the last
+      // answer waits; a quiet spell with an old request still out is not silence.
+      const stalled = now - silence.heardAtMs > STALL_MS && (silence.sentSinceHeard || !this.probeWhenStalled)
       if (stalled && !silence.stalled) silence.probedAtMs = now
       silence.stalled = stalled
     }
@@ -782,11 +795,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private injectedNowMs(): string {
-    const now = this.clock!()
+    // In whole ms, as the memory store takes them: `performance.timeOrigin + performance.now()` is
+    // fractional, and refusing it made every decision a store failure (passed under 'allow').
+    const reading: unknown = this.clock!()
+    const now = typeof reading === 'number' ? Math.floor(reading) : Number.NaN
     if (!Number.isSafeInteger(now) || now < 0) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `The ${this.name} store's clock returned ${String(now)}; expected whole epoch milliseconds.`,
+        `The ${this.name} store's clock returned ${String(reading)}; expected epoch milliseconds.`,
       )
     }
     // Like the memory store, never run backward: a step back could re-open a window.

@@ -1,5 +1,5 @@
 import * as perfHooks from 'node:perf_hooks'
-import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { counterName } from '../keys.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
@@ -59,7 +59,26 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   if (o.clock !== undefined && typeof o.clock !== 'function') {
     invalidOption('memoryStore.clock', o.clock, 'a function returning epoch milliseconds')
   }
-  return new MemoryStoreImpl(maxKeys, (o.clock as (() => number) | undefined) ?? processClock)
+  const clock = o.clock as (() => number) | undefined
+  return new MemoryStoreImpl(maxKeys, clock === undefined ? processClock : wholeMs(clock))
+}
+
+/**
+ * A given clock's readings in whole ms, as the Redis store takes them (`performance.timeOrigin +
+ * performance.now()` is fractional); a reading that is no finite number fails the call as a store
+ * error, rather than deciding at an instant of NaN.
+ */
+function wholeMs(clock: () => number): () => number {
+  return () => {
+    const reading = clock()
+    if (typeof reading !== 'number' || !Number.isFinite(reading)) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `The memory store's clock returned ${describeValue(reading)}; expected epoch milliseconds.`,
+      )
+    }
+    return Math.floor(reading)
+  }
 }
 
 // From `node:perf_hooks`, not the global: fake timers replace the global `performance` (also before

@@ -1,15 +1,15 @@
 import { withDeadline } from '../deadline.js'
 import type { Decision, PolicyDecision } from '../decision.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
-import type { LimitOptions, RateLimiter } from '../limiter.js'
+import { checkLimitOptions, type LimitOptions, type RateLimiter } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { resetFailure, storeFailureDecision } from '../store-failure.js'
 import type { Logger, WarningCode } from '../warnings.js'
-import { Warnings } from '../warnings.js'
+import { WARNING_CODES, Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
@@ -269,6 +269,10 @@ class UpstashLimiter implements RateLimiter {
       throw new FloodgateError(ERROR_CODES.CLOSED, 'This rate limiter was closed; create a new one.')
     }
     const id = boundIdentifier(identifier)
+    if (options !== undefined && options !== null) {
+      checkLimitOptions(options)
+      if (options.tier !== undefined) this.tierWithoutTiers(options.tier)
+    }
     const cost = options?.cost ?? 1
     if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
       throw new FloodgateError(
@@ -281,6 +285,15 @@ class UpstashLimiter implements RateLimiter {
       )
     }
     return { id, cost }
+  }
+
+  private tierWithoutTiers(requested: unknown): void {
+    this.warnings.warn(
+      WARNING_CODES.UNKNOWN_TIER,
+      `Tier ${describeValue(requested)} was asked for, but a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request.`,
+      Number.POSITIVE_INFINITY,
+      'no-tiers',
+    )
   }
 
   /** `denied`: on Ratelimit's deny list, limited with no time to retry at. */
