@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { Decision } from './decision.js'
 import { DenyCache, resolveDenyCache, tiersUnsafeToCache } from './deny-cache.js'
 import { isFloodgateError } from './errors.js'
@@ -49,6 +49,29 @@ describe('DenyCache', () => {
     now = 499
     expect(cache.get(undefined, 'a', 1)).toBeUndefined()
     expect(cache.size).toBe(0)
+  })
+
+  it('with the default clock, also ends an entry by the wall clock, should the monotonic one stop', () => {
+    // A virtual machine paused or restored from a snapshot may stop the monotonic clock while time
+    // (and the store's clock) goes on: the wall clock ends the entry then.
+    let monotonic = 5_000
+    let wall = 1_700_000_000_000
+    vi.spyOn(performance, 'now').mockImplementation(() => monotonic)
+    vi.spyOn(Date, 'now').mockImplementation(() => wall)
+    try {
+      const cache = new DenyCache(10)
+      cache.remember(undefined, 'a', denial(400), 5_000)
+      wall += 398
+      expect(cache.get(undefined, 'a', 1)).toMatchObject({ allowed: false })
+      wall += 1 // 399 ms on the wall clock, none on the monotonic one
+      expect(cache.get(undefined, 'a', 1)).toBeUndefined()
+      // And the monotonic clock alone ends it as before.
+      cache.remember(undefined, 'b', denial(400), 5_000)
+      monotonic += 399
+      expect(cache.get(undefined, 'b', 1)).toBeUndefined()
+    } finally {
+      vi.restoreAllMocks()
+    }
   })
 
   it('answers the cost it saw denied, and sends any other cost to the store (which alone knows its wait)', () => {

@@ -17,6 +17,8 @@ const OPTIONS = ['maxEntries', 'clock'] as const
 interface Entry {
   /** Local monotonic ms until which this entry answers: the earliest instant its decision changes. */
   deadline: number
+  /** The same deadline on the wall clock, with the default clock: whichever comes first ends it. */
+  wallDeadline: number
   /** Local monotonic ms before which the store is certain to deny this cost again. */
   retryAt: number
   /** The tier and cost denied: the ones answered from here (others wait a different time). */
@@ -60,15 +62,23 @@ export class DenyCache {
   private readonly forgottenAt = new Map<string, number>()
   readonly maxEntries: number
   readonly now: () => number
+  /**
+   * The wall clock, beside the default monotonic one: a virtual machine paused or restored from a
+   * snapshot (a serverless function's) may stop the monotonic clock while time, and the store's
+   * clock, go on; an entry then answered for the whole wait again after the thaw. Unset when a
+   * clock was given (tests), which alone then says.
+   */
+  private readonly wall: (() => number) | undefined
   private readonly unsafeTiers: ReadonlySet<string>
 
   constructor(
     maxEntries = DEFAULT_DENY_CACHE_ENTRIES,
-    now: () => number = () => performance.now(),
+    now?: () => number,
     unsafeTiers: ReadonlySet<string> = new Set(),
   ) {
     this.maxEntries = maxEntries
-    this.now = now
+    this.now = now ?? (() => performance.now())
+    this.wall = now === undefined ? Date.now : undefined
     this.unsafeTiers = unsafeTiers
   }
 
@@ -85,7 +95,7 @@ export class DenyCache {
     if (at < 0) return undefined
     const entry = list[at]!
     const now = this.now()
-    if (now >= entry.deadline) {
+    if (now >= entry.deadline || (this.wall !== undefined && this.wall() >= entry.wallDeadline)) {
       if (list.length === 1) this.entries.delete(id)
       else list.splice(at, 1)
       return undefined
@@ -128,11 +138,14 @@ export class DenyCache {
       const changesInMs = p.allowed ? p.resetAtMs - decision.nowMs : p.retryAfterMs
       if (changesInMs > 0 && changesInMs < lifeMs) lifeMs = changesInMs
     }
+    // The wall-clock instant of `sentAt`: now on the wall clock, less the time since on this one.
+    const wallSentAt = this.wall === undefined ? 0 : this.wall() - (this.now() - sentAt)
     const entry: Entry = {
       // A millisecond short: a caller's `setTimeout(retryAfterMs)` counts from the event loop's
       // whole-millisecond time, so it may fire up to 1 ms before `sentAt + retryAfterMs` on this
       // clock, when the store would admit; from then on the store answers.
       deadline: sentAt + lifeMs - TIMER_SLACK_MS,
+      wallDeadline: wallSentAt + lifeMs - TIMER_SLACK_MS,
       retryAt: sentAt + decision.retryAfterMs,
       tier,
       cost: decision.cost,
