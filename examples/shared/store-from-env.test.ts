@@ -17,4 +17,12 @@ describe('storeFromEnv', () => {
     )
     await expect(storeFromEnv({ UPSTASH_REDIS_REST_TOKEN: 'secret' })).rejects.toThrow(/found only one/)
   })
+
+  it('refuses to start on an Upstash it cannot reach, rather than run with every request unlimited', async () => {
+    await expect(
+      storeFromEnv({ UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1', UPSTASH_REDIS_REST_TOKEN: 'secret' }),
+    ).rejects.toThrow(
+      /^Cannot reach Upstash at UPSTASH_REDIS_REST_URL \(http:\/\/127\.0\.0\.1:1\/?\) .*\. Unset both/,
+    )
+  })
 })

@@ -66,7 +66,7 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   } catch (error) {
     client.disconnect()
     throw new Error(
-      `Cannot connect to the Redis at REDIS_URL (${redacted(url)}): ${(error as Error).message}. Unset REDIS_URL to run on the memory store.`,
+      `Cannot connect to the Redis at REDIS_URL (${redacted(url)}): ${sentence((error as Error).message)} Unset REDIS_URL to run on the memory store.`,
       { cause: error },
     )
   }
@@ -88,13 +88,29 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
     import('@floodgate/core/upstash'),
   ])
   // No automatic retry: a retried request that had already reached Redis would count twice.
-  const store = upstashStore({ redis: new Redis({ url, token, retry: { retries: 0 } }) })
+  const redis = new Redis({ url, token, retry: { retries: 0 } })
+  // Checked once at start, as REDIS_URL is: a wrong token or URL is no outage, and under the
+  // default onStoreError 'allow' the app would otherwise run with every request unlimited.
+  try {
+    await redis.ping()
+  } catch (error) {
+    throw new Error(
+      `Cannot reach Upstash at UPSTASH_REDIS_REST_URL (${redacted(url)}) with UPSTASH_REDIS_REST_TOKEN: ${sentence((error as Error).message)} Unset both to run on the memory store.`,
+      { cause: error },
+    )
+  }
+  const store = upstashStore({ redis })
   return {
     kind: 'upstash',
     store,
     description: `upstash ${redacted(url)}`,
     close: async () => store.close(),
   }
+}
+
+/** A client's message as a sentence: one full stop at its end. */
+function sentence(message: string): string {
+  return message.endsWith('.') ? message : `${message}.`
 }
 
 /** The URL without credentials, for logs. */
