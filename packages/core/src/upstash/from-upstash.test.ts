@@ -171,6 +171,28 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it("hands the Ratelimit's pending work of each call to waitUntil, before the decision", async () => {
+    const handed: Promise<unknown>[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({
+        redis,
+        limiter: Ratelimit.fixedWindow(5, '60 s'),
+        prefix: `fu-pending-${RUN}`,
+        analytics: true,
+      }),
+      { window: '60 s', waitUntil: (pending) => void handed.push(pending) },
+    )
+    for (const id of ['a', 'b']) {
+      const before = handed.length
+      expect((await limiter.limit(id)).allowed).toBe(true)
+      expect(handed).toHaveLength(before + 1)
+    }
+    await expect(Promise.all(handed)).resolves.toBeDefined()
+    expect(() =>
+      fromUpstash({ limit: async () => ({}) } as never, { window: '1 m', waitUntil: 5 as never }),
+    ).toThrow(/fromUpstash\.waitUntil/)
+  })
+
   it('keeps peek, reset and close on a copy made by spreading it, and when passed on alone', async () => {
     const limiter = fixedWindowOf(1, 'fu-spread')
     const wrapped = { ...limiter, limit: (id: string) => limiter.limit(id) }

@@ -60,6 +60,12 @@ export interface FromUpstashOptions {
   logger?: Logger | undefined
   /** Warning codes not to log (`WARN_FLOODGATE_STORE_FAILURE`, …), as in `createRateLimiter`. */
   silenceWarnings?: readonly WarningCode[] | undefined
+  /**
+   * Given the Ratelimit's `pending` work of each call (analytics, a `cachedFixedWindow`'s increment,
+   * the deny list's refresh), its failure already caught: pass your platform's `waitUntil` (Vercel's
+   * from `@vercel/functions`) so that a function frozen after its response does not lose it.
+   */
+  waitUntil?: ((pending: Promise<unknown>) => void) | undefined
 }
 
 const OPTIONS = [
@@ -70,6 +76,7 @@ const OPTIONS = [
   'onStoreFailure',
   'logger',
   'silenceWarnings',
+  'waitUntil',
 ] as const
 
 /** What `fromUpstash` reads of a Ratelimit's unexported state (2.x), each part checked before use. */
@@ -83,7 +90,10 @@ function isMultiRegion(ratelimit: UpstashRatelimit): boolean {
   return Array.isArray((ratelimit as unknown as RatelimitInternals).ctx?.regionContexts)
 }
 
-function catchPending(answer: { pending?: Promise<unknown> } | undefined): void {
+function catchPending(
+  answer: { pending?: Promise<unknown> } | undefined,
+  waitUntil: ((pending: Promise<unknown>) => void) | undefined,
+): void {
   const pending: unknown = answer?.pending
   // Typed a promise; anything else that can be awaited is caught too, and the rest ignored.
   if (
@@ -91,7 +101,12 @@ function catchPending(answer: { pending?: Promise<unknown> } | undefined): void 
     typeof pending === 'object' &&
     typeof (pending as PromiseLike<unknown>).then === 'function'
   ) {
-    Promise.resolve(pending).catch(noop)
+    const caught = Promise.resolve(pending).catch(noop)
+    try {
+      waitUntil?.(caught)
+    } catch {
+      // The platform's, not the decision's: a waitUntil that throws changes nothing here.
+    }
   }
 }
 
@@ -116,7 +131,10 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
   }
   const o = requireObject(options, 'fromUpstash(ratelimit, options)')
   rejectUnknownOptions(o, OPTIONS, 'fromUpstash()')
-  const { window, name, ...rest } = o as unknown as FromUpstashOptions
+  const { window, name, waitUntil, ...rest } = o as unknown as FromUpstashOptions
+  if (waitUntil !== undefined && typeof waitUntil !== 'function') {
+    invalidOption('fromUpstash.waitUntil', waitUntil, "a function, your platform's waitUntil")
+  }
   // Checked under the names the caller wrote, not those of the policy they become.
   const policy = fixedWindow({
     name: name === undefined ? 'upstash' : validatePolicyName(name, 'fromUpstash.name'),
@@ -124,7 +142,7 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
     window: parseDuration(window, 'fromUpstash.window'),
   })
   const config = resolveLimiterOptions({ ...rest, policies: policy })
-  return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name)
+  return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name, waitUntil)
 }
 
 class UpstashLimiter implements RateLimiter {
@@ -138,6 +156,7 @@ class UpstashLimiter implements RateLimiter {
     readonly config: ResolvedLimiterOptions,
     private readonly windowMs: number,
     private readonly name: string,
+    private readonly waitUntil: ((pending: Promise<unknown>) => void) | undefined,
   ) {
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
   }
@@ -148,7 +167,9 @@ class UpstashLimiter implements RateLimiter {
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
-      void Promise.resolve(answered).then(catchPending, noop).catch(noop)
+      void Promise.resolve(answered)
+        .then((answer) => catchPending(answer, this.waitUntil), noop)
+        .catch(noop)
       const answer = await withDeadline(answered, this.config.timeoutMs, 'Upstash Ratelimit')
       if (answer.reason === 'timeout') {
         throw new FloodgateError(
