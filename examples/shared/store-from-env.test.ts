@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest'
+import { createServer, type Socket } from 'node:net'
+import { describe, expect, it, vi } from 'vitest'
 import { storeFromEnv } from './store-from-env.js'
 
 describe('storeFromEnv', () => {
@@ -16,6 +17,29 @@ describe('storeFromEnv', () => {
       /UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN/,
     )
     await expect(storeFromEnv({ UPSTASH_REDIS_REST_TOKEN: 'secret' })).rejects.toThrow(/found only one/)
+  })
+
+  it('gives up on an Upstash that takes the connection and never answers, after 2 s', async () => {
+    const sockets: Socket[] = []
+    const silent = createServer((socket) => void sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as { port: number }
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const started = storeFromEnv({
+        UPSTASH_REDIS_REST_URL: `http://127.0.0.1:${port}`,
+        UPSTASH_REDIS_REST_TOKEN: 'secret',
+      })
+      const outcome = expect(started).rejects.toThrow(/no answer within 2 s\. Unset both/)
+      // Once the request has reached the server, 2 s of the start-up's clock.
+      while (sockets.length === 0) await new Promise((resolve) => setImmediate(resolve))
+      await vi.advanceTimersByTimeAsync(2_000)
+      await outcome
+    } finally {
+      vi.useRealTimers()
+      for (const socket of sockets) socket.destroy()
+      silent.close()
+    }
   })
 
   it('refuses to start on an Upstash it cannot reach, rather than run with every request unlimited', async () => {

@@ -91,13 +91,23 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
   const redis = new Redis({ url, token, retry: { retries: 0 } })
   // Checked once at start, as REDIS_URL is: a wrong token or URL is no outage, and under the
   // default onStoreError 'allow' the app would otherwise run with every request unlimited.
+  let timer: NodeJS.Timeout | undefined
   try {
-    await redis.ping()
+    // Bounded, as the Redis check is by its client's timeouts: a server that takes the connection
+    // and never answers must not hang the start silently.
+    await Promise.race([
+      redis.ping(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 2 s')), PING_TIMEOUT_MS)
+      }),
+    ])
   } catch (error) {
     throw new Error(
       `Cannot reach Upstash at UPSTASH_REDIS_REST_URL (${redacted(url)}) with UPSTASH_REDIS_REST_TOKEN: ${sentence((error as Error).message)} Unset both to run on the memory store.`,
       { cause: error },
     )
+  } finally {
+    clearTimeout(timer)
   }
   const store = upstashStore({ redis })
   return {
@@ -107,6 +117,9 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
     close: async () => store.close(),
   }
 }
+
+/** How long the Upstash check at start waits for its answer. */
+const PING_TIMEOUT_MS = 2_000
 
 /** A client's message as a sentence: one full stop at its end. */
 function sentence(message: string): string {

@@ -45,7 +45,13 @@ describe('request options', () => {
       code: ERROR_CODES.UNKNOWN_OPTION,
       message: expect.stringContaining('The units a request takes are `cost`'),
     })
-    await expect(limiter.peek('a', { cots: 2 } as never)).rejects.toThrow(/Did you mean `cost`\?/)
+    await expect(limiter.peek('a', { cots: 2 } as never)).rejects.toThrow(
+      /"cots" in peek\(\)\. Did you mean `cost`\?/,
+    )
+    // Objects that give no options of their own: an array, a Map, a boxed number, an inheritor.
+    for (const options of [[], new Map([['cost', 5]]), Object(5), Object.create({ points: 5 })]) {
+      await expect(limiter.limit('a', options)).rejects.toMatchObject({ code: ERROR_CODES.INVALID_OPTION })
+    }
     expect(calls.consume).toBe(0)
     // Given as undefined, or beside a known one, nothing is refused.
     expect((await limiter.limit('a', { cost: undefined, tier: undefined })).remaining).toBe(4)

@@ -229,7 +229,7 @@ class Limiter implements RateLimiter, DecidingNow {
       this.assertOpen()
       id = boundIdentifier(identifier)
       if (options !== undefined && options !== null) {
-        checkLimitOptions(options)
+        checkLimitOptions(options, peek ? 'peek' : 'limit')
         if (options.cost !== undefined) cost = checkCost(options.cost)
         tier = this.tierOf(options.tier)
         policies = this.tierPolicies.get(tier ?? '')!
@@ -532,7 +532,12 @@ class Limiter implements RateLimiter, DecidingNow {
     return defaultTier
   }
 
+  /** Whether a tier was asked of this limiter, which has none (said once, built once). */
+  private askedForTier = false
+
   private tierWithoutTiers(requested: unknown): void {
+    if (this.askedForTier) return
+    this.askedForTier = true
     this.warnings.warn(
       WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} was asked for, but this limiter has no tiers: its policies apply to every request. Give it \`tiers\` and \`defaultTier\`, or pass no tier.`,
@@ -693,15 +698,21 @@ const LIMIT_HINTS: Readonly<Record<string, string>> = Object.freeze({
  * `tier` but something else (`{ points: 5 }`): either would have charged a cost of 1. Names are
  * checked only when neither is given, so the common calls pay nothing for it.
  */
-export function checkLimitOptions(options: object): void {
-  if (typeof options !== 'object') {
-    invalidOption(
-      'limit(id, options)',
-      options,
-      'an options object, `{ cost, tier }`: `limit(id, { cost: 5 })`',
-    )
-  }
+export function checkLimitOptions(options: object, where: 'limit' | 'peek'): void {
+  if (typeof options !== 'object') notOptions(options, where)
   const { cost, tier } = options as LimitOptions
-  if (cost === undefined && tier === undefined)
-    rejectUnknownOptions(options, LIMIT_OPTIONS, 'limit()', LIMIT_HINTS)
+  if (cost === undefined && tier === undefined) {
+    // An array, a Map, a boxed number, an object inheriting its options: none of them gives any.
+    const proto: unknown = Object.getPrototypeOf(options)
+    if (proto !== Object.prototype && proto !== null) notOptions(options, where)
+    rejectUnknownOptions(options, LIMIT_OPTIONS, `${where}()`, LIMIT_HINTS)
+  }
+}
+
+function notOptions(options: unknown, where: 'limit' | 'peek'): never {
+  return invalidOption(
+    `${where}(id, options)`,
+    options,
+    `an options object, \`{ cost, tier }\`: \`${where}(id, { cost: 5 })\``,
+  )
 }

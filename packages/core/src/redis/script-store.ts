@@ -138,10 +138,12 @@ class Silence {
   /** When the last call went out while stalled (or the stall began), for `probeWhenStalled`. */
   probedAtMs = 0
   /**
-   * Whether a command went out since the last answer. With `probeWhenStalled` (independent
-   * requests) only those count: one sent before an answer and still out was lost on its own.
+   * Commands sent since the last answer. With `probeWhenStalled` (independent requests) only those
+   * count, and one alone is no silence: a request sent before an answer and still out, or the last
+   * one before a quiet spell, may have been lost on its own (a connection cut while a function was
+   * frozen); a second unanswered one says the service is not answering.
    */
-  sentSinceHeard = false
+  sentSinceHeard = 0
 }
 
 /**
@@ -503,12 +505,12 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       silence.heardAtMs = performance.now()
       this.waiting.add(silence)
       this.watch()
-    } else if (this.probeWhenStalled && !silence.sentSinceHeard) {
+    } else if (this.probeWhenStalled && silence.sentSinceHeard === 0) {
       // Upstash: a request lost before the last answer says nothing of this one, which is timed
       // from now. On one Redis connection, which answers in order, the older command still binds.
       silence.heardAtMs = performance.now()
     }
-    silence.sentSinceHeard = true
+    silence.sentSinceHeard++
     silence.outstanding++
     this.outstanding++
     const sentAt = batch.sentAt
@@ -749,7 +751,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       if (sentAt > this.repliedUpTo) this.repliedUpTo = sentAt
     }
     silence.heardAtMs = performance.now()
-    silence.sentSinceHeard = false
+    silence.sentSinceHeard = 0
     silence.stalled = false
   }
 
@@ -769,9 +771,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         this.waiting.delete(silence)
         continue
       }
-      // Independent requests (`probeWhenStalled`): silent only while one sent since the last
-      // answer waits; a quiet spell with an old request still out is not silence.
-      const stalled = now - silence.heardAtMs > STALL_MS && (silence.sentSinceHeard || !this.probeWhenStalled)
+      // Independent requests (`probeWhenStalled`): silent only while two sent since the last
+      // answer wait (see `sentSinceHeard`); a quiet spell with an old request still out is not.
+      const stalled =
+        now - silence.heardAtMs > STALL_MS && (!this.probeWhenStalled || silence.sentSinceHeard >= 2)
       if (stalled && !silence.stalled) silence.probedAtMs = now
       silence.stalled = stalled
     }

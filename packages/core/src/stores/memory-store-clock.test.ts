@@ -55,14 +55,14 @@ describe('memory store clock', () => {
 })
 
 describe("a given clock's readings", () => {
-  it('are taken in whole ms, as the Redis store takes them; a reading that is no number fails the call', () => {
+  it('are taken in whole ms, as the Redis store takes them; a reading that is no epoch ms fails the call', () => {
     const policy = tokenBucket({ capacity: 2, refillRate: 1, interval: '1 s' })
     let reading: unknown = 10_000.75
     const store = syncStore(() => reading as number)
     expect(store.consume(request(policy))).toMatchObject({ nowMs: 10_000, outcomes: [{ resetAtMs: 11_000 }] })
     reading = 10_999.999
     expect(store.consume(request(policy)).nowMs).toBe(10_999)
-    for (const bad of [Number.NaN, undefined, new Date(20_000), Number.POSITIVE_INFINITY]) {
+    for (const bad of [Number.NaN, undefined, new Date(20_000), Number.POSITIVE_INFINITY, 1e300, -1]) {
       reading = bad
       expect(() => store.consume(request(policy))).toThrow(
         expect.objectContaining({

@@ -65,19 +65,20 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
 /**
  * A given clock's readings in whole ms, as the Redis store takes them (`performance.timeOrigin +
- * performance.now()` is fractional); a reading that is no finite number fails the call as a store
- * error, rather than deciding at an instant of NaN.
+ * performance.now()` is fractional); a reading that is no whole number of ms from 0 to 2^53 once
+ * floored fails the call as a store error, rather than deciding at NaN or past every window.
  */
 function wholeMs(clock: () => number): () => number {
   return () => {
-    const reading = clock()
-    if (typeof reading !== 'number' || !Number.isFinite(reading)) {
+    const reading: unknown = clock()
+    const ms = typeof reading === 'number' ? Math.floor(reading) : Number.NaN
+    if (!Number.isSafeInteger(ms) || ms < 0) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
         `The memory store's clock returned ${describeValue(reading)}; expected epoch milliseconds.`,
       )
     }
-    return Math.floor(reading)
+    return ms
   }
 }
 

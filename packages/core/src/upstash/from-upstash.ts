@@ -204,7 +204,7 @@ class UpstashLimiter implements RateLimiter {
   // `peek`, `reset` and `close` are own properties, bound, as on createRateLimiter's limiters: a
   // wrapper made by spreading the limiter keeps them, and so does `const { reset } = limiter`.
   readonly peek = async (identifier: string, options?: LimitOptions): Promise<Decision> => {
-    const { id, cost } = this.check(identifier, options)
+    const { id, cost } = this.check(identifier, options, 'peek')
     try {
       const r = await withDeadline(
         this.ratelimit.getRemaining(id),
@@ -285,13 +285,17 @@ class UpstashLimiter implements RateLimiter {
     this.closed = true
   }
 
-  private check(identifier: string, options: LimitOptions | undefined): { id: string; cost: number } {
+  private check(
+    identifier: string,
+    options: LimitOptions | undefined,
+    where: 'limit' | 'peek' = 'limit',
+  ): { id: string; cost: number } {
     if (this.closed) {
       throw new FloodgateError(ERROR_CODES.CLOSED, 'This rate limiter was closed; create a new one.')
     }
     const id = boundIdentifier(identifier)
     if (options !== undefined && options !== null) {
-      checkLimitOptions(options)
+      checkLimitOptions(options, where)
       if (options.tier !== undefined) this.tierWithoutTiers(options.tier)
     }
     const cost = options?.cost ?? 1
@@ -308,7 +312,12 @@ class UpstashLimiter implements RateLimiter {
     return { id, cost }
   }
 
+  /** Whether a tier was asked of this limiter, which has none (said once, built once). */
+  private askedForTier = false
+
   private tierWithoutTiers(requested: unknown): void {
+    if (this.askedForTier) return
+    this.askedForTier = true
     this.warnings.warn(
       WARNING_CODES.UNKNOWN_TIER,
       `Tier ${describeValue(requested)} was asked for, but a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request.`,

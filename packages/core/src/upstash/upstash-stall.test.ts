@@ -25,47 +25,64 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
     vi.useRealTimers()
   })
 
-  it('recovers from one lost HTTP request: a call a STALL_MS still goes out while it seems silent', async () => {
-    let lost = false
-    // The real client, except that the first script call never comes back.
-    const lossy: UpstashRedisClient = {
+  /** The real client, except that the script calls whose numbers are in `lost` never come back. */
+  const lossy = (lost: Set<number>): UpstashRedisClient => {
+    let calls = 0
+    return {
       evalsha: (sha1, keys, args) => {
-        if (!lost) {
-          lost = true
-          return new Promise<never>(() => undefined)
-        }
-        return redis.evalsha(sha1, keys, args)
+        calls++
+        return lost.has(calls) ? new Promise<never>(() => undefined) : redis.evalsha(sha1, keys, args)
       },
       eval: (script, keys, args) => redis.eval(script, keys, args),
       del: (...keys: string[]) => redis.del(...keys),
     }
-    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
-    const limiter = createRateLimiter({
+  }
+
+  const limiterOn = (client: UpstashRedisClient) =>
+    createRateLimiter({
       policies: fixedWindow({ limit: 100, window: '1 h' }),
-      store: upstashStore({ redis: lossy, logger: false }),
-      prefix: `stall-${Date.now()}`,
+      store: upstashStore({ redis: client, logger: false }),
+      prefix: `stall-${Date.now()}-${Math.random()}`,
       timeout: 50,
       denyCache: false,
       logger: false,
     })
-    const first = limiter.limit('a')
-    // Past the stall bound, with the first request still out: taken for silent, calls fail at once.
-    const watchdogLooks = async (ms: number) => {
-      vi.advanceTimersByTime(ms)
-      for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
-    }
+
+  /** Past `ms` of the watchdog's clock, once it has looked. */
+  const watchdogLooks = async (ms: number) => {
+    vi.advanceTimersByTime(ms)
+    for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve))
+  }
+
+  it('takes two unanswered requests for silence; a call a STALL_MS still goes out, and its answer ends it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
+    const limiter = limiterOn(lossy(new Set([1, 2])))
+    const lost = [limiter.limit('a'), limiter.limit('a')]
+    // Past the stall bound, with both still out: taken for silent, calls fail at once.
     await watchdogLooks(2 * STALL_MS)
     expect(await limiter.limit('b')).toMatchObject({ reason: 'store-error' })
     // One call a STALL_MS still goes out to find out; its answer ends the stall.
     await watchdogLooks(STALL_MS)
     expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 99 })
     expect(await limiter.limit('c')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 99 })
-    expect(await first).toMatchObject({ reason: 'store-error' })
-    // A quiet spell longer than STALL_MS, the lost request still out (a function between
+    for (const decision of await Promise.all(lost)) expect(decision).toMatchObject({ reason: 'store-error' })
+    // A quiet spell longer than STALL_MS, the lost requests still out (a function between
     // invocations): nothing sent since the last answer waits, so the store is not silent. A burst
     // then goes out whole, rather than one call a STALL_MS.
     await watchdogLooks(STALL_MS + 200)
     const burst = await Promise.all(['d', 'e', 'f', 'g', 'h'].map((id) => limiter.limit(id)))
+    expect(burst.map((d) => d.reason)).toEqual(['allowed', 'allowed', 'allowed', 'allowed', 'allowed'])
+    await limiter.close()
+  })
+
+  it('is not silenced by one lost request, the last before a quiet spell', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
+    const limiter = limiterOn(lossy(new Set([2])))
+    expect(await limiter.limit('a')).toMatchObject({ reason: 'allowed' })
+    const lost = limiter.limit('a')
+    await watchdogLooks(2 * STALL_MS)
+    expect(await lost).toMatchObject({ reason: 'store-error' }) // its deadline
+    const burst = await Promise.all(['b', 'c', 'd', 'e', 'f'].map((id) => limiter.limit(id)))
     expect(burst.map((d) => d.reason)).toEqual(['allowed', 'allowed', 'allowed', 'allowed', 'allowed'])
     await limiter.close()
   })
