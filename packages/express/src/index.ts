@@ -6,6 +6,7 @@ import {
   type Decision,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
+  RATE_LIMIT_HEADER_NAMES,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -80,10 +81,15 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     try {
       outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `req.rateLimit`.
-      if (outcome.action === 'pass' && bindsBefore(req.rateLimit, decision)) return next()
+      const earlier = req.rateLimit
+      if (outcome.action === 'pass' && bindsBefore(earlier, decision)) return next()
       exposeDecision(req, decision)
       // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
-      if (!res.headersSent) for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
+      if (!res.headersSent) {
+        // Another limiter's, which this one's replace: none of its fields stays beside them.
+        if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+        for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
+      }
     } catch (error) {
       return next(error)
     }

@@ -14,6 +14,7 @@ import {
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
+  RATE_LIMIT_HEADER_NAMES,
   type RateLimitHandler,
   type RequestBinding,
 } from '@floodgate/core'
@@ -164,7 +165,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     }
     let handler = seen ? perRoute.get(options) : unseen!.get(options)
     if (handler === undefined) {
-      handler = build(routeOptions(defaults, options, route), route)
+      handler = build(routeOptions(defaults, options, route, fastify.prefix), route)
       if (seen) perRoute.set(options, handler)
       else unseen!.set(options, handler)
     }
@@ -244,14 +245,20 @@ function routeOptions(
   defaults: RateLimitRouteOptions,
   own: RateLimitRouteOptions,
   route: string,
+  context: string,
 ): RateLimitRouteOptions {
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
     for (const name of LIMIT_CHOICE) delete merged[name]
+    // Policies without tiers: the plugin's `tier` callback would name tiers this route has not.
+    if (own.policies !== undefined && own.tier === undefined) delete merged.tier
   }
   // Limiter options cannot accompany a given `limiter`.
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
-  else if (own.prefix === undefined) merged.prefix = routePrefix(defaults.prefix, route)
+  // A plugin's `limiter` kept (the route chose no limits of its own): the route counts in it.
+  else if (own.prefix === undefined && merged.limiter === undefined) {
+    merged.prefix = routePrefix(defaults.prefix, route, context)
+  }
   return { ...merged, ...own }
 }
 
@@ -284,10 +291,14 @@ function routeName(method: unknown, url: unknown, headIsGet: boolean, constraint
  * store of its own anyway. The same routes give the same prefixes in every process. A prefix that
  * is not valid is left as it is, for the limiter to report.
  */
-function routePrefix(base: unknown, route: string): unknown {
+function routePrefix(base: unknown, route: string, context: string): unknown {
   const prefix = base ?? DEFAULT_PREFIX
   if (!isValidPrefix(prefix)) return base
-  const digest = createHash('sha256').update(`${prefix}\0${route}`).digest('hex').slice(0, 12)
+  // The plugin's context too, when it has a prefix of its own (registered inside `/api`, say): a
+  // plugin registered there and at the root each build a limiter for the routes of `/api` that
+  // have their own options, which would otherwise count every request twice in one counter.
+  const named = context === '' ? `${prefix}\0${route}` : `${prefix}\0${route}\0${context}`
+  const digest = createHash('sha256').update(named).digest('hex').slice(0, 12)
   return `${prefix.slice(0, MAX_PREFIX_LENGTH - digest.length - 7)}:route:${digest}`
 }
 
@@ -317,11 +328,14 @@ function onRequest(
     try {
       outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `request.rateLimit`.
-      if (outcome.action === 'pass' && bindsBefore(request.rateLimit, decision)) {
+      const earlier = request.rateLimit
+      if (outcome.action === 'pass' && bindsBefore(earlier, decision)) {
         pass(request, done)
         return
       }
       request.rateLimit = decision
+      // Another limiter's, which this one's replace: none of its fields stays beside them.
+      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
       reply.headers(outcome.headers)
     } catch (error) {
       done(error as Error)

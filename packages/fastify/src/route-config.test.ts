@@ -1,4 +1,4 @@
-import { fixedWindow, memoryStore } from '@floodgate/core'
+import { createRateLimiter, fixedWindow, memoryStore } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
 import fastify5 from 'fastify'
 import fastify4 from 'fastify4'
@@ -14,7 +14,7 @@ for (const [name, fastify] of [
   describe(`${name} plugin and route config`, () => {
     const statuses = async (
       app: ReturnType<typeof fastify>,
-      method: 'GET' | 'HEAD',
+      method: 'GET' | 'HEAD' | 'POST',
       url: string,
       n: number,
     ) => {
@@ -217,6 +217,55 @@ for (const [name, fastify] of [
       const first = await app.inject('/')
       expect(first.headers.ratelimit).toBe('"second";r=1;t=40')
       expect(await statuses(app, 'GET', '/', 2)).toEqual([200, 429])
+      await app.close()
+    })
+
+    it("counts a route's own limits once per plugin, registered at the root and inside a prefix on one store", async () => {
+      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(100, 'app'), store })
+      await app.register(
+        async (api) => {
+          await api.register(fastifyRateLimit, { policies: perMinute(50, 'api'), store })
+          api.post('/login', { config: { rateLimit: { policies: perMinute(4, 'login') } } }, async () => 'ok')
+        },
+        { prefix: '/api' },
+      )
+      // Each plugin builds a limiter from the route's options; each counts a request once, in a
+      // counter of its own: 4 logins, not 2.
+      expect(await statuses(app, 'POST', '/api/login', 5)).toEqual([200, 200, 200, 200, 429])
+      await app.close()
+    })
+
+    it("leaves the plugin's tier callback out of a route whose policies replace the plugin's tiers", async () => {
+      const warnings: string[] = []
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        tiers: { free: perMinute(2), pro: perMinute(5) },
+        defaultTier: 'free',
+        tier: () => 'pro',
+        logger: { warn: (line) => warnings.push(line) },
+      })
+      app.get('/', async () => 'ok')
+      app.get('/flat', { config: { rateLimit: { policies: perMinute(3, 'flat') } } }, async () => 'ok')
+      expect(await statuses(app, 'GET', '/flat', 4)).toEqual([200, 200, 200, 429])
+      expect((await app.inject('/')).headers['x-ratelimit-limit']).toBe('5')
+      expect(warnings).toEqual([])
+      await app.close()
+    })
+
+    it("lets a route that changes only callbacks count in the plugin's own limiter", async () => {
+      const limiter = createRateLimiter({
+        policies: perMinute(10),
+        store: memoryStore({ clock: manualClock(1_800_000_020_000) }),
+      })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { limiter, headers: 'legacy' })
+      app.get('/', async () => 'ok')
+      app.get('/bulk', { config: { rateLimit: { cost: () => 5 } } }, async () => 'ok')
+      expect((await app.inject('/bulk')).headers['x-ratelimit-remaining']).toBe('5')
+      expect((await app.inject('/')).headers['x-ratelimit-remaining']).toBe('4')
+      expect((await app.inject('/bulk')).statusCode).toBe(429)
       await app.close()
     })
   })

@@ -132,6 +132,28 @@ for (const [name, Koa] of [
       expect(JSON.parse(await denied.text())).toMatchObject({ status: 429 })
     })
 
+    it('answers a denial itself under ctx.respond = false when onLimited sends nothing', async () => {
+      const app = new Koa()
+      app.use(async (ctx, next) => {
+        ctx.respond = false
+        await next()
+      })
+      app.use(
+        rateLimit({
+          policies: fixedWindow({ limit: 1, window: '1 m' }),
+          store: fixedClockStore(),
+          onLimited: () => {}, // a log line, say
+        }),
+      )
+      app.use((ctx) => void ctx.res.end('raw answer'))
+      const base = await serve(app)
+      expect(await (await fetch(base)).text()).toBe('raw answer')
+      const denied = await fetch(base, { signal: AbortSignal.timeout(5_000) })
+      expect(denied.status).toBe(429)
+      expect(denied.headers.get('content-type')).toBe('application/problem+json')
+      expect(denied.headers.get('x-ratelimit-remaining')).toBe('0')
+    })
+
     it('keeps them when a later middleware throws', async () => {
       const app = new Koa()
       app.silent = true

@@ -7,6 +7,7 @@ import {
   type HeaderMap,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
+  RATE_LIMIT_HEADER_NAMES,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -64,11 +65,16 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     if (decision === undefined) return next()
     const outcome = handler.outcome(decision)
     // Another limiter's decision that binds first keeps its headers and `ctx.state.rateLimit`.
-    if (outcome.action === 'pass' && bindsBefore(ctx.state.rateLimit, decision)) return next()
+    const earlier = ctx.state.rateLimit
+    if (outcome.action === 'pass' && bindsBefore(earlier, decision)) return next()
     ctx.state.rateLimit = decision
     const { res } = ctx
     const { headers } = outcome
-    if (!res.headersSent) for (const name in headers) res.setHeader(name, headers[name]!)
+    if (!res.headersSent) {
+      // Another limiter's, which this one's replace: none of its fields stays beside them.
+      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+      for (const name in headers) res.setHeader(name, headers[name]!)
+    }
     if (outcome.action === 'pass') {
       keepOnError(ctx, headers)
       return next()
@@ -112,8 +118,14 @@ async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, 
   // through: it gets the default 429, as on Express and Fastify.
   const status = ctx.response as { _explicitStatus?: boolean }
   if (ctx.body == null && ctx.status === 404 && status._explicitStatus !== true && !ctx.res.headersSent) {
-    ctx.status = 429
     ctx.res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+    if (ctx.respond === false) {
+      // An earlier middleware took the response over: Koa will not send a body set now.
+      ctx.res.statusCode = 429
+      ctx.res.end(body)
+      return
+    }
+    ctx.status = 429
     ctx.body = body
   }
 }
@@ -137,9 +149,8 @@ type KeepingContext = Context & {
  */
 function keepOnError(ctx: Context, headers: HeaderMap): void {
   const c = ctx as KeepingContext
-  const before = c[HEADERS]
-  // A second limiter on the same request: both sets of headers, the later one's winning.
-  c[HEADERS] = before === undefined ? headers : { ...before, ...headers }
+  // A second limiter on the same request writes its headers only when they replace the first's.
+  c[HEADERS] = headers
   if (c.onerror !== onerrorKeepingHeaders) {
     c[ONERROR] = c.onerror as (this: Context, error: unknown) => void
     c.onerror = onerrorKeepingHeaders

@@ -19,6 +19,23 @@ import {
 // `toLowerCase()` results: V8 keeps literal strings in its string table already, so using one as
 // a property name costs no lookup there.
 
+/**
+ * Every header name a limiter may write, in lowercase: what an adapter removes before writing the
+ * headers of a second limiter that binds on the same request, so that none of the first one's
+ * (another format's, say) stays beside them.
+ */
+export const RATE_LIMIT_HEADER_NAMES: readonly string[] = Object.freeze([
+  'ratelimit',
+  'ratelimit-policy',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'retry-after',
+])
+
 /** A function giving the map of `rateLimitHeaders(decision, formats)` with lowercase names. */
 export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decision) => HeaderMap {
   const draft = formats.find((f) => f !== 'legacy')

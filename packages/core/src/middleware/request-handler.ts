@@ -317,6 +317,12 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
           `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; recent Fastify 5 releases ignore a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,
         )
+      } else if (!carried && read !== 'x-forwarded-for' && headers['x-forwarded-for'] !== undefined) {
+        // Koa's `app.proxyIpHeader` names another header than the proxy sends.
+        this.limiter.warnings.warn(
+          MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
+          `A request carries X-Forwarded-For but no ${read}, the header the framework reads the client address from (Koa: app.proxyIpHeader), so every client behind that proxy shares one rate limit. Set app.proxyIpHeader to the header your proxy sends, or have the proxy send ${read}.`,
+        )
       }
       return
     }

@@ -260,6 +260,32 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
+    name: "shows only the binding limiter's headers when two limiters write different formats",
+    run: async (driver) => {
+      const f = behaviourFixture()
+      const app = {
+        global: f.options(perMinute(10, 'wide')),
+        mountTwice: f.options(perMinute(2, 'strict'), { headers: 'draft-6' }),
+      }
+      await withServer(driver, app, async (server) => {
+        for (const expected of [200, 200, 429]) {
+          const r = await server.get('/')
+          expect(r.status).toBe(expected)
+          // The strict limiter binds: its draft-6 fields, and none of the wide one's draft-8 or legacy.
+          expect(r.headers.get('ratelimit-policy')).toBe('2;w=60')
+          for (const name of [
+            'ratelimit',
+            'x-ratelimit-limit',
+            'x-ratelimit-remaining',
+            'x-ratelimit-reset',
+          ]) {
+            expect(r.headers.get(name)).toBeNull()
+          }
+        }
+      })
+    },
+  },
+  {
     name: "never shows a shadow-mode limiter's headers over an enforcing one's, in either order",
     run: async (driver) => {
       for (const shadowFirst of [true, false]) {
