@@ -9,6 +9,7 @@ import {
   type Decision,
   ERROR_CODES,
   FloodgateError,
+  hasHeaders,
   isValidPrefix,
   LIMITER_OPTIONS,
   MAX_PREFIX_LENGTH,
@@ -91,6 +92,9 @@ function trustsEveryHop(request: FastifyRequest): boolean {
   }
 }
 
+/** Per app (its server, shared by every context), how many times the plugin was registered. */
+const registrations = new WeakMap<object, number>()
+
 /** Options that choose a limiter: a route giving any of them does not inherit the plugin's. */
 const LIMIT_CHOICE = ['limiter', 'policies', 'tiers', 'defaultTier'] as const
 
@@ -117,6 +121,10 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
       { option: 'global', value: global },
     )
   }
+  // This registration's place among the app's: 0 for the first (the root's, usually). Plugins load
+  // in the order they are registered, so each process gives a registration the same number.
+  const registration = registrations.get(fastify.server) ?? 0
+  registrations.set(fastify.server, registration + 1)
   const created: RateLimitHandler<FastifyRequest, OnLimited>[] = []
   // Messages name the call: the plugin's options, or a route's `config.rateLimit`.
   const build = (o: RateLimitRouteOptions, route?: string) => {
@@ -165,7 +173,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     }
     let handler = seen ? perRoute.get(options) : unseen!.get(options)
     if (handler === undefined) {
-      handler = build(routeOptions(defaults, options, route, fastify.prefix), route)
+      handler = build(routeOptions(defaults, options, route, registration), route)
       if (seen) perRoute.set(options, handler)
       else unseen!.set(options, handler)
     }
@@ -245,7 +253,7 @@ function routeOptions(
   defaults: RateLimitRouteOptions,
   own: RateLimitRouteOptions,
   route: string,
-  context: string,
+  registration: number,
 ): RateLimitRouteOptions {
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
@@ -257,7 +265,7 @@ function routeOptions(
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
   // A plugin's `limiter` kept (the route chose no limits of its own): the route counts in it.
   else if (own.prefix === undefined && merged.limiter === undefined) {
-    merged.prefix = routePrefix(defaults.prefix, route, context)
+    merged.prefix = routePrefix(defaults.prefix, route, registration)
   }
   return { ...merged, ...own }
 }
@@ -291,13 +299,13 @@ function routeName(method: unknown, url: unknown, headIsGet: boolean, constraint
  * store of its own anyway. The same routes give the same prefixes in every process. A prefix that
  * is not valid is left as it is, for the limiter to report.
  */
-function routePrefix(base: unknown, route: string, context: string): unknown {
+function routePrefix(base: unknown, route: string, registration: number): unknown {
   const prefix = base ?? DEFAULT_PREFIX
   if (!isValidPrefix(prefix)) return base
-  // The plugin's context too, when it has a prefix of its own (registered inside `/api`, say): a
-  // plugin registered there and at the root each build a limiter for the routes of `/api` that
-  // have their own options, which would otherwise count every request twice in one counter.
-  const named = context === '' ? `${prefix}\0${route}` : `${prefix}\0${route}\0${context}`
+  // The registration too, after the app's first: a plugin registered at the root and again inside
+  // a plugin of the app's each build a limiter for a route with options of its own, which would
+  // otherwise count every request twice in one counter.
+  const named = registration === 0 ? `${prefix}\0${route}` : `${prefix}\0${route}\0${registration}`
   const digest = createHash('sha256').update(named).digest('hex').slice(0, 12)
   return `${prefix.slice(0, MAX_PREFIX_LENGTH - digest.length - 7)}:route:${digest}`
 }
@@ -334,8 +342,9 @@ function onRequest(
         return
       }
       request.rateLimit = decision
-      // Another limiter's, which this one's replace: none of its fields stays beside them.
-      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
+      // Another limiter's, which this one's replace (when it writes any): none of its fields stays.
+      if (earlier !== undefined && hasHeaders(outcome.headers))
+        for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
       reply.headers(outcome.headers)
     } catch (error) {
       done(error as Error)

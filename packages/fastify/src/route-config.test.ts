@@ -220,21 +220,27 @@ for (const [name, fastify] of [
       await app.close()
     })
 
-    it("counts a route's own limits once per plugin, registered at the root and inside a prefix on one store", async () => {
-      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
-      const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(100, 'app'), store })
-      await app.register(
-        async (api) => {
-          await api.register(fastifyRateLimit, { policies: perMinute(50, 'api'), store })
-          api.post('/login', { config: { rateLimit: { policies: perMinute(4, 'login') } } }, async () => 'ok')
-        },
-        { prefix: '/api' },
-      )
-      // Each plugin builds a limiter from the route's options; each counts a request once, in a
-      // counter of its own: 4 logins, not 2.
-      expect(await statuses(app, 'POST', '/api/login', 5)).toEqual([200, 200, 200, 200, 429])
-      await app.close()
+    it("counts a route's own limits once per plugin, registered at the root and again inside a plugin, on one store", async () => {
+      for (const prefix of ['/api', '']) {
+        const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+        const app = fastify()
+        await app.register(fastifyRateLimit, { policies: perMinute(100, 'app'), store })
+        await app.register(
+          async (api) => {
+            await api.register(fastifyRateLimit, { policies: perMinute(50, 'api'), store })
+            api.post(
+              '/login',
+              { config: { rateLimit: { policies: perMinute(4, 'login') } } },
+              async () => 'ok',
+            )
+          },
+          { prefix },
+        )
+        // Each plugin builds a limiter from the route's options; each counts a request once, in a
+        // counter of its own: 4 logins, not 2.
+        expect(await statuses(app, 'POST', `${prefix}/login`, 5)).toEqual([200, 200, 200, 200, 429])
+        await app.close()
+      }
     })
 
     it("leaves the plugin's tier callback out of a route whose policies replace the plugin's tiers", async () => {

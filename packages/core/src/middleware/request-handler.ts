@@ -348,6 +348,8 @@ export function bindsBefore(earlier: Decision | undefined, decision: Decision): 
   // enforcing one's is never replaced by it.
   if (shadowDecisions.has(earlier)) return false
   if (shadowDecisions.has(decision)) return true
+  // Nor does a store failure's (no headers, `remaining` 0) replace one that describes a quota.
+  if (decision.reason === 'store-error') return true
   return earlier.remaining < decision.remaining
 }
 

@@ -332,7 +332,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (silence.stalled && !this.probing(silence)) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `${this.slotSilences === undefined ? 'Redis' : "The Redis node of this identifier's hash slot"} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
+        `${this.slotSilences !== undefined ? "The Redis node of this identifier's hash slot" : this.probeWhenStalled ? 'Upstash' : 'Redis'} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
@@ -505,9 +505,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       silence.heardAtMs = performance.now()
       this.waiting.add(silence)
       this.watch()
-    } else if (this.probeWhenStalled && silence.sentSinceHeard === 0) {
-      // Upstash: a request lost before the last answer says nothing of this one, which is timed
-      // from now. On one Redis connection, which answers in order, the older command still binds.
+    } else if (this.probeWhenStalled && silence.sentSinceHeard <= 1) {
+      // Upstash: a request lost before the last answer says nothing of this one, and one lost
+      // alone says nothing of the next: silence is timed from the second request sent since the
+      // last answer. On one Redis connection, which answers in order, the oldest command binds.
       silence.heardAtMs = performance.now()
     }
     silence.sentSinceHeard++

@@ -6,6 +6,7 @@ import { rateLimitHeadersOf, withServer } from './adapter-behaviour.js'
 import { callbackCases } from './adapter-cases-callbacks.js'
 import {
   behaviourFixture,
+  brokenStore,
   dictionary,
   exposedRemaining,
   listMembers,
@@ -283,6 +284,25 @@ const routeCases: AdapterCase[] = [
           }
         }
       })
+    },
+  },
+  {
+    name: "keeps the first limiter's headers when a second, stricter one writes none (headers: false, or its store failed)",
+    run: async (driver) => {
+      for (const second of [{ headers: false }, { store: brokenStore() }]) {
+        const f = behaviourFixture()
+        const app = {
+          global: f.options(perMinute(10, 'wide')),
+          mountTwice: { ...f.options(perMinute(3, 'strict')), ...second },
+        }
+        await withServer(driver, app, async (server) => {
+          const r = await server.get('/')
+          expect(r.status).toBe(200)
+          expect(r.headers.get('ratelimit')).toBe('"wide";r=9;t=40')
+          expect(r.headers.get('x-ratelimit-remaining')).toBe('9')
+          if ('store' in second) expect(exposedRemaining(r)).toBe(9) // the decision exposed is the first's
+        })
+      }
     },
   },
   {

@@ -75,6 +75,37 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
     await limiter.close()
   })
 
+  it('times silence from the second unanswered request, not from a lost one before a quiet spell', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
+    // Call 2 is lost; call 3 is answered only once released (a slow answer, 150 ms say).
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const base = lossy(new Set([2]))
+    let calls = 0
+    const slow: UpstashRedisClient = {
+      ...base,
+      evalsha: (sha1, keys, args) => {
+        calls++
+        const answer = base.evalsha(sha1, keys, args)
+        return calls === 3 ? held.then(() => answer) : answer
+      },
+    }
+    const limiter = limiterOn(slow)
+    expect(await limiter.limit('a')).toMatchObject({ reason: 'allowed' })
+    const lost = limiter.limit('a')
+    await watchdogLooks(2 * STALL_MS) // a quiet spell
+    const waiting = limiter.limit('b') // call 3, not answered yet
+    await watchdogLooks(200)
+    // Two requests sent since the last answer wait, but the second only for 200 ms: not silence.
+    expect(await limiter.limit('c')).toMatchObject({ reason: 'allowed' })
+    release()
+    await waiting
+    expect((await lost).reason).toBe('store-error')
+    await limiter.close()
+  })
+
   it('is not silenced by one lost request, the last before a quiet spell', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
     const limiter = limiterOn(lossy(new Set([2])))
