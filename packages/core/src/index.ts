@@ -43,7 +43,7 @@ export {
   type ResolvedLimiterOptions,
   resolveLimiterOptions,
 } from './limiter-options.js'
-export { hasHeaders, RATE_LIMIT_HEADER_NAMES } from './middleware/header-writer.js'
+export { RATE_LIMIT_HEADER_NAMES } from './middleware/header-writer.js'
 export {
   checkMiddlewareOptions,
   MIDDLEWARE_OPTIONS,

@@ -4,7 +4,6 @@ import {
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
-  hasHeaders,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
   RATE_LIMIT_HEADER_NAMES,
@@ -87,9 +86,8 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       exposeDecision(req, decision)
       // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
       if (!res.headersSent) {
-        // Another limiter's, which this one's replace (when it writes any): none of its fields stays.
-        if (earlier !== undefined && hasHeaders(outcome.headers))
-          for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+        // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
+        if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
         for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
       }
     } catch (error) {

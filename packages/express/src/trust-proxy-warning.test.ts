@@ -26,14 +26,19 @@ function appLogging(express: ExpressFactory, trust: unknown) {
   return { app, warnings }
 }
 
-async function warningsFor(express: ExpressFactory, trust: unknown): Promise<string[]> {
+async function warningsFor(
+  express: ExpressFactory,
+  trust: unknown,
+  header = 'x-forwarded-for',
+): Promise<string[]> {
   const { app, warnings } = appLogging(express, trust)
   const server = app.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   try {
     for (const forged of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {
-      const response = await fetch(base, { headers: { 'x-forwarded-for': forged } })
+      const value = header === 'forwarded' ? `for=${forged}` : forged
+      const response = await fetch(base, { headers: { [header]: value } })
       expect(response.status).toBe(200)
     }
   } finally {
@@ -58,6 +63,13 @@ for (const [name, express] of [
     it('does not warn when only the proxy is trusted (loopback, or one hop)', async () => {
       expect(await warningsFor(express, 'loopback')).toEqual([])
       expect(await warningsFor(express, 1)).toEqual([])
+    })
+
+    it('warns once when a trusted proxy sends only the Forwarded header, which Express does not read', async () => {
+      const warnings = await warningsFor(express, 1, 'forwarded')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('WARN_FLOODGATE_FORWARDED_HEADER_IGNORED')
+      expect(warnings[0]).toContain('carries Forwarded but no x-forwarded-for')
     })
 
     it('warns once when the proxy the request came from is not the one trusted', async () => {

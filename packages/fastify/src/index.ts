@@ -9,7 +9,6 @@ import {
   type Decision,
   ERROR_CODES,
   FloodgateError,
-  hasHeaders,
   isValidPrefix,
   LIMITER_OPTIONS,
   MAX_PREFIX_LENGTH,
@@ -235,6 +234,8 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     }
   })
   fastify.addHook('onClose', async () => {
+    // An app built again on the same server (a reload) numbers its registrations from 0 again.
+    registrations.delete(fastify.server)
     await Promise.all(created.map((h) => h.limiter.close()))
   })
 }
@@ -258,8 +259,13 @@ function routeOptions(
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
     for (const name of LIMIT_CHOICE) delete merged[name]
-    // Policies without tiers: the plugin's `tier` callback would name tiers this route has not.
-    if (own.policies !== undefined && own.tier === undefined) delete merged.tier
+    // Policies, or a limiter, without tiers: the plugin's `tier` callback would name tiers this
+    // route has not.
+    const tierless =
+      own.policies !== undefined ||
+      (own.limiter !== undefined &&
+        (own.limiter as { config?: { defaultTier?: unknown } }).config?.defaultTier === undefined)
+    if (tierless && own.tier === undefined) delete merged.tier
   }
   // Limiter options cannot accompany a given `limiter`.
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
@@ -342,9 +348,8 @@ function onRequest(
         return
       }
       request.rateLimit = decision
-      // Another limiter's, which this one's replace (when it writes any): none of its fields stays.
-      if (earlier !== undefined && hasHeaders(outcome.headers))
-        for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
+      // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
+      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
       reply.headers(outcome.headers)
     } catch (error) {
       done(error as Error)

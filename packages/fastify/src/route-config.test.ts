@@ -1,3 +1,4 @@
+import { createServer } from 'node:http'
 import { createRateLimiter, fixedWindow, memoryStore } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
 import fastify5 from 'fastify'
@@ -258,6 +259,45 @@ for (const [name, fastify] of [
       expect((await app.inject('/')).headers['x-ratelimit-limit']).toBe('5')
       expect(warnings).toEqual([])
       await app.close()
+    })
+
+    it('numbers the registrations of an app built again on the same server from 0 again', async () => {
+      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+      const server = createServer()
+      const build = async () => {
+        const app = fastify({ serverFactory: (handler) => server.on('request', handler) as never })
+        await app.register(fastifyRateLimit, { global: false, store })
+        app.get('/login', { config: { rateLimit: { policies: perMinute(4, 'login') } } }, async () => 'ok')
+        return app
+      }
+      const first = await build()
+      expect(await statuses(first, 'GET', '/login', 2)).toEqual([200, 200])
+      await first.close()
+      server.removeAllListeners('request')
+      // The reload counts in the same counters as before, and as a fresh process would.
+      const again = await build()
+      expect(await statuses(again, 'GET', '/login', 3)).toEqual([200, 200, 429])
+      await again.close()
+    })
+
+    it('leaves the tier callback out of a route given a limiter without tiers', async () => {
+      const warnings: string[] = []
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        tiers: { free: perMinute(2), pro: perMinute(5) },
+        defaultTier: 'free',
+        tier: () => 'pro',
+        logger: { warn: (line) => warnings.push(line) },
+      })
+      const limiter = createRateLimiter({
+        policies: perMinute(3, 'own'),
+        logger: { warn: (line) => warnings.push(line) },
+      })
+      app.get('/own', { config: { rateLimit: { limiter } } }, async () => 'ok')
+      expect(await statuses(app, 'GET', '/own', 4)).toEqual([200, 200, 200, 429])
+      expect(warnings).toEqual([])
+      await app.close()
+      await limiter.close()
     })
 
     it("lets a route that changes only callbacks count in the plugin's own limiter", async () => {

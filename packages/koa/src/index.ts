@@ -5,7 +5,6 @@ import {
   createRateLimitHandler,
   type Decision,
   type HeaderMap,
-  hasHeaders,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
   RATE_LIMIT_HEADER_NAMES,
@@ -72,9 +71,8 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     const { res } = ctx
     const { headers } = outcome
     if (!res.headersSent) {
-      // Another limiter's, which this one's replace (when it writes any): none of its fields stays.
-      if (earlier !== undefined && hasHeaders(headers))
-        for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+      // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
+      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
       for (const name in headers) res.setHeader(name, headers[name]!)
     }
     if (outcome.action === 'pass') {
@@ -151,9 +149,8 @@ type KeepingContext = Context & {
  */
 function keepOnError(ctx: Context, headers: HeaderMap): void {
   const c = ctx as KeepingContext
-  // A second limiter on the same request writes its headers only when they replace the first's;
-  // one that writes none (`headers: false`) leaves the first's.
-  if (c[HEADERS] === undefined || hasHeaders(headers)) c[HEADERS] = headers
+  // A second limiter on the same request writes its headers only when they replace the first's.
+  c[HEADERS] = headers
   if (c.onerror !== onerrorKeepingHeaders) {
     c[ONERROR] = c.onerror as (this: Context, error: unknown) => void
     c.onerror = onerrorKeepingHeaders

@@ -69,6 +69,7 @@ for (const [name, Koa] of [
       expect(warnings).toHaveLength(1)
       expect(warnings[0]).toContain('WARN_FLOODGATE_FORWARDED_HEADER_IGNORED')
       expect(warnings[0]).toContain('carries X-Forwarded-For but no x-real-ip')
+      expect(warnings[0]).toContain("set Koa's app.proxyIpHeader to the header it sends")
     })
   })
 }

@@ -36,11 +36,6 @@ export const RATE_LIMIT_HEADER_NAMES: readonly string[] = Object.freeze([
   'retry-after',
 ])
 
-/** Whether `headers` holds any field: a limiter with `headers: false`, or a store failure, writes none. */
-export function hasHeaders(headers: HeaderMap): boolean {
-  return Object.keys(headers).length > 0
-}
-
 /** A function giving the map of `rateLimitHeaders(decision, formats)` with lowercase names. */
 export function headerWriter(formats: readonly HeaderFormat[]): (decision: Decision) => HeaderMap {
   const draft = formats.find((f) => f !== 'legacy')

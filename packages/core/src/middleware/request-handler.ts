@@ -317,11 +317,13 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
           `A request from ${peer} carries an X-Forwarded-For header, but the framework's trust-proxy setting does not trust ${peer}, so the request is counted by that address. If it is your proxy, every client behind it shares one rate limit: trust it (Express: app.set("trust proxy", "${peer}"); Fastify: trustProxy: "${peer}"; recent Fastify 5 releases ignore a hop count such as trustProxy: 1). If it is not, the client sent the header itself, and ignoring it is right.`,
         )
-      } else if (!carried && read !== 'x-forwarded-for' && headers['x-forwarded-for'] !== undefined) {
-        // Koa's `app.proxyIpHeader` names another header than the proxy sends.
+      } else if (!carried) {
+        // The proxy sends another header than the framework reads: the standard `Forwarded`,
+        // which none of them reads, or X-Forwarded-For where Koa's `app.proxyIpHeader` names another.
+        const sent = headers['x-forwarded-for'] !== undefined ? 'X-Forwarded-For' : 'Forwarded'
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
-          `A request carries X-Forwarded-For but no ${read}, the header the framework reads the client address from (Koa: app.proxyIpHeader), so every client behind that proxy shares one rate limit. Set app.proxyIpHeader to the header your proxy sends, or have the proxy send ${read}.`,
+          `A request carries ${sent} but no ${read}, the header the framework reads the client address from, so every client behind that proxy shares one rate limit. Have the proxy send ${read}${read === 'x-forwarded-for' ? '' : ", or set Koa's app.proxyIpHeader to the header it sends"}.`,
         )
       }
       return
@@ -344,12 +346,12 @@ export function bindsBefore(earlier: Decision | undefined, decision: Decision): 
   if (earlier === undefined || earlier === decision || !earlier.allowed || earlier.reason === 'store-error') {
     return false
   }
+  // A store failure's decision (no headers, `remaining` 0) never replaces one that describes a quota.
+  if (decision.reason === 'store-error') return true
   // A shadow-mode limiter enforces nothing: its decision never hides an enforcing one's, and an
   // enforcing one's is never replaced by it.
   if (shadowDecisions.has(earlier)) return false
   if (shadowDecisions.has(decision)) return true
-  // Nor does a store failure's (no headers, `remaining` 0) replace one that describes a quota.
-  if (decision.reason === 'store-error') return true
   return earlier.remaining < decision.remaining
 }
 

@@ -287,20 +287,43 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
-    name: "keeps the first limiter's headers when a second, stricter one writes none (headers: false, or its store failed)",
+    name: "keeps the first limiter's headers and decision when a second one's store fails, under 'allow' or 'deny'",
     run: async (driver) => {
-      for (const second of [{ headers: false }, { store: brokenStore() }]) {
+      for (const onStoreError of ['allow', 'deny'] as const) {
         const f = behaviourFixture()
         const app = {
           global: f.options(perMinute(10, 'wide')),
-          mountTwice: { ...f.options(perMinute(3, 'strict')), ...second },
+          mountTwice: { ...f.options(perMinute(3, 'strict')), store: brokenStore(), onStoreError },
         }
         await withServer(driver, app, async (server) => {
           const r = await server.get('/')
+          if (onStoreError === 'allow') {
+            expect(r.status).toBe(200)
+            expect(r.headers.get('ratelimit')).toBe('"wide";r=9;t=40')
+            expect(r.headers.get('x-ratelimit-remaining')).toBe('9')
+            expect(exposedRemaining(r)).toBe(9) // the decision exposed is the first's
+          } else {
+            // The 503 is the failed limiter's answer: no quota is shown on it.
+            expect(r.status).toBe(503)
+            expect(rateLimitHeadersOf(r)).toEqual({})
+          }
+        })
+      }
+    },
+  },
+  {
+    name: 'shows no rate-limit headers when the binding limiter writes none (headers: false), in either order',
+    run: async (driver) => {
+      for (const strictFirst of [true, false]) {
+        const f = behaviourFixture()
+        const wide = f.options(perMinute(10, 'wide'))
+        const strict = f.options(perMinute(3, 'strict'), { headers: false })
+        const app = strictFirst ? { global: strict, mountTwice: wide } : { global: wide, mountTwice: strict }
+        await withServer(driver, app, async (server) => {
+          const r = await server.get('/')
           expect(r.status).toBe(200)
-          expect(r.headers.get('ratelimit')).toBe('"wide";r=9;t=40')
-          expect(r.headers.get('x-ratelimit-remaining')).toBe('9')
-          if ('store' in second) expect(exposedRemaining(r)).toBe(9) // the decision exposed is the first's
+          expect(rateLimitHeadersOf(r)).toEqual({})
+          expect(exposedRemaining(r)).toBe(2)
         })
       }
     },
