@@ -97,7 +97,13 @@ describe('createRateLimiter', () => {
     const limiter = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 m' }), logger: false })
     const limits: string[] = []
     // A wrapper the RateLimiter type allows: the limiter's own properties, and a limit() of its own.
-    const wrapped = { ...limiter, limit: (id: string) => (limits.push(id), limiter.limit(id)) }
+    const wrapped = {
+      ...limiter,
+      limit: (id: string) => {
+        limits.push(id)
+        return limiter.limit(id)
+      },
+    }
     expect((await wrapped.limit('a')).allowed).toBe(true)
     expect((await wrapped.peek('a')).allowed).toBe(false)
     const { reset, close } = wrapped

@@ -515,7 +515,13 @@ class Limiter implements RateLimiter, DecidingNow {
   private tierOf(requested: string | undefined): string | undefined {
     const { defaultTier, tiers } = this.config
     if (defaultTier === undefined) {
-      if (requested !== undefined) this.tierWithoutTiers(requested)
+      if (requested !== undefined) {
+        warnNoTiers(
+          this.warnings,
+          requested,
+          'this limiter has no tiers: its policies apply to every request. Give it `tiers` and `defaultTier`, or pass no tier.',
+        )
+      }
       return undefined
     }
     if (requested === undefined) return defaultTier
@@ -530,20 +536,6 @@ class Limiter implements RateLimiter, DecidingNow {
       `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : `${requested.slice(0, 64)}…${requested.length}`}`,
     )
     return defaultTier
-  }
-
-  /** Whether a tier was asked of this limiter, which has none (said once, built once). */
-  private askedForTier = false
-
-  private tierWithoutTiers(requested: unknown): void {
-    if (this.askedForTier) return
-    this.askedForTier = true
-    this.warnings.warn(
-      WARNING_CODES.UNKNOWN_TIER,
-      `Tier ${describeValue(requested)} was asked for, but this limiter has no tiers: its policies apply to every request. Give it \`tiers\` and \`defaultTier\`, or pass no tier.`,
-      Number.POSITIVE_INFINITY,
-      'no-tiers',
-    )
   }
 
   private assertOpen(): void {
@@ -714,5 +706,20 @@ function notOptions(options: unknown, where: 'limit' | 'peek'): never {
     `${where}(id, options)`,
     options,
     `an options object, \`{ cost, tier }\`: \`${where}(id, { cost: 5 })\``,
+  )
+}
+
+/** The warnings of limiters told that they have no tiers: told once, and nothing built after. */
+const toldNoTiers = new WeakSet<Warnings>()
+
+/** Says once that a tier was asked of a limiter that has none; `why` says what applies instead. */
+export function warnNoTiers(warnings: Warnings, requested: unknown, why: string): void {
+  if (toldNoTiers.has(warnings)) return
+  toldNoTiers.add(warnings)
+  warnings.warn(
+    WARNING_CODES.UNKNOWN_TIER,
+    `Tier ${describeValue(requested)} was asked for, but ${why}`,
+    Number.POSITIVE_INFINITY,
+    'no-tiers',
   )
 }

@@ -244,21 +244,27 @@ for (const [name, fastify] of [
       }
     })
 
-    it("leaves the plugin's tier callback out of a route whose policies replace the plugin's tiers", async () => {
+    it("leaves the plugin's tier callback out of a route whose policies, or tierless limiter, replace its tiers", async () => {
       const warnings: string[] = []
+      const logger = { warn: (line: string) => void warnings.push(line) }
+      const limiter = createRateLimiter({ policies: perMinute(3, 'own'), logger })
       const app = fastify()
       await app.register(fastifyRateLimit, {
         tiers: { free: perMinute(2), pro: perMinute(5) },
         defaultTier: 'free',
         tier: () => 'pro',
-        logger: { warn: (line) => warnings.push(line) },
+        logger,
       })
       app.get('/', async () => 'ok')
       app.get('/flat', { config: { rateLimit: { policies: perMinute(3, 'flat') } } }, async () => 'ok')
-      expect(await statuses(app, 'GET', '/flat', 4)).toEqual([200, 200, 200, 429])
+      app.get('/own', { config: { rateLimit: { limiter } } }, async () => 'ok')
+      for (const route of ['/flat', '/own']) {
+        expect(await statuses(app, 'GET', route, 4)).toEqual([200, 200, 200, 429])
+      }
       expect((await app.inject('/')).headers['x-ratelimit-limit']).toBe('5')
       expect(warnings).toEqual([])
       await app.close()
+      await limiter.close()
     })
 
     it('numbers the registrations of an app built again on the same server from 0 again', async () => {
@@ -278,26 +284,6 @@ for (const [name, fastify] of [
       const again = await build()
       expect(await statuses(again, 'GET', '/login', 3)).toEqual([200, 200, 429])
       await again.close()
-    })
-
-    it('leaves the tier callback out of a route given a limiter without tiers', async () => {
-      const warnings: string[] = []
-      const app = fastify()
-      await app.register(fastifyRateLimit, {
-        tiers: { free: perMinute(2), pro: perMinute(5) },
-        defaultTier: 'free',
-        tier: () => 'pro',
-        logger: { warn: (line) => warnings.push(line) },
-      })
-      const limiter = createRateLimiter({
-        policies: perMinute(3, 'own'),
-        logger: { warn: (line) => warnings.push(line) },
-      })
-      app.get('/own', { config: { rateLimit: { limiter } } }, async () => 'ok')
-      expect(await statuses(app, 'GET', '/own', 4)).toEqual([200, 200, 200, 429])
-      expect(warnings).toEqual([])
-      await app.close()
-      await limiter.close()
     })
 
     it("lets a route that changes only callbacks count in the plugin's own limiter", async () => {

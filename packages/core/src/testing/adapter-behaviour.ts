@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { describe, it } from 'vitest'
+import { RATE_LIMIT_HEADER_NAMES } from '../middleware/header-writer.js'
 import { adapterCases } from './adapter-cases.js'
 import { adapterIpCases } from './adapter-ip-cases.js'
 
@@ -113,17 +114,7 @@ export async function withServer(
 }
 
 /** The header names Floodgate may write; none of them may appear on a skipped request. */
-export const RATE_LIMIT_HEADER_NAMES = [
-  'ratelimit',
-  'ratelimit-policy',
-  'ratelimit-limit',
-  'ratelimit-remaining',
-  'ratelimit-reset',
-  'x-ratelimit-limit',
-  'x-ratelimit-remaining',
-  'x-ratelimit-reset',
-  'retry-after',
-] as const
+export { RATE_LIMIT_HEADER_NAMES }
 
 /** The rate-limit headers a response carries, lower-cased. */
 export function rateLimitHeadersOf(response: BehaviourResponse): Record<string, string> {

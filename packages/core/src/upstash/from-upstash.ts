@@ -1,15 +1,15 @@
 import { withDeadline } from '../deadline.js'
 import type { Decision, PolicyDecision } from '../decision.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
-import { checkLimitOptions, type LimitOptions, type RateLimiter } from '../limiter.js'
+import { checkLimitOptions, type LimitOptions, type RateLimiter, warnNoTiers } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { resetFailure, storeFailureDecision } from '../store-failure.js'
 import type { Logger, WarningCode } from '../warnings.js'
-import { WARNING_CODES, Warnings } from '../warnings.js'
+import { Warnings } from '../warnings.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
@@ -296,7 +296,13 @@ class UpstashLimiter implements RateLimiter {
     const id = boundIdentifier(identifier)
     if (options !== undefined && options !== null) {
       checkLimitOptions(options, where)
-      if (options.tier !== undefined) this.tierWithoutTiers(options.tier)
+      if (options.tier !== undefined) {
+        warnNoTiers(
+          this.warnings,
+          options.tier,
+          "a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request.",
+        )
+      }
     }
     const cost = options?.cost ?? 1
     if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
@@ -310,20 +316,6 @@ class UpstashLimiter implements RateLimiter {
       )
     }
     return { id, cost }
-  }
-
-  /** Whether a tier was asked of this limiter, which has none (said once, built once). */
-  private askedForTier = false
-
-  private tierWithoutTiers(requested: unknown): void {
-    if (this.askedForTier) return
-    this.askedForTier = true
-    this.warnings.warn(
-      WARNING_CODES.UNKNOWN_TIER,
-      `Tier ${describeValue(requested)} was asked for, but a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request.`,
-      Number.POSITIVE_INFINITY,
-      'no-tiers',
-    )
   }
 
   /** `denied`: on Ratelimit's deny list, limited with no time to retry at. */
