@@ -154,6 +154,48 @@ for (const [name, Koa] of [
       expect(denied.headers.get('x-ratelimit-remaining')).toBe('0')
     })
 
+    it("keeps the denying limiter's headers, and only those, when a middleware upstream rethrows its answer", async () => {
+      for (const route of [
+        { policies: fixedWindow({ name: 'route', limit: 1, window: '1 m' }) },
+        {
+          policies: fixedWindow({ name: 'route', limit: 5, window: '1 m' }),
+          store: memoryStore({ clock: () => -1 }), // a store that fails every call
+          onStoreError: 'deny' as const,
+          logger: false as const,
+        },
+      ]) {
+        const app = new Koa()
+        app.silent = true
+        app.use(async (ctx, next) => {
+          await next()
+          if (ctx.status === 429 || ctx.status === 503) ctx.throw(ctx.status, 'wrapped')
+        })
+        app.use(
+          rateLimit({
+            policies: fixedWindow({ name: 'app', limit: 100, window: '1 m' }),
+            store: fixedClockStore(),
+          }),
+        )
+        app.use(rateLimit({ store: fixedClockStore(), ...route }))
+        app.use((ctx) => {
+          ctx.body = 'ok'
+        })
+        const base = await serve(app)
+        if ('store' in route) {
+          const failed = await fetch(base)
+          expect(failed.status).toBe(503)
+          for (const name of ['ratelimit', 'x-ratelimit-remaining', 'retry-after'])
+            expect(failed.headers.get(name)).toBeNull()
+        } else {
+          await fetch(base)
+          const denied = await fetch(base)
+          expect(denied.status).toBe(429)
+          expect(denied.headers.get('ratelimit')).toMatch(/^"route";r=0;t=\d+$/)
+          expect(denied.headers.get('retry-after')).toMatch(/^\d+$/)
+        }
+      }
+    })
+
     it('keeps them when a later middleware throws', async () => {
       const app = new Koa()
       app.silent = true

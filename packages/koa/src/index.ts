@@ -75,12 +75,11 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
       for (const name in headers) res.setHeader(name, headers[name]!)
     }
-    if (outcome.action === 'pass') {
-      keepOnError(ctx, headers)
-      return next()
-    }
+    // Whatever follows (a later middleware, onLimited, or one upstream that throws on the way out
+    // of this answer), an error answered by Koa carries these headers, and none of another's.
+    keepOnError(ctx, headers)
+    if (outcome.action === 'pass') return next()
     if (outcome.action === 'limited' && onLimited !== undefined) {
-      keepOnError(ctx, headers)
       return answerBy(onLimited, ctx, decision, outcome.body)
     }
     if (ctx.respond === false) {

@@ -64,6 +64,13 @@ for (const [name, Koa] of [
       expect(permissive(await warningsFor(Koa, 0, 'X-Real-IP', 'x-forwarded-for'))).toHaveLength(0)
     })
 
+    it('warns once when a trusted proxy sends only Forwarded, without advising app.proxyIpHeader for it', async () => {
+      const warnings = await warningsFor(Koa, 1, 'X-Real-IP', 'forwarded')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('carries Forwarded but no x-real-ip')
+      expect(warnings[0]).not.toContain('app.proxyIpHeader')
+    })
+
     it('warns once when the proxy sends X-Forwarded-For but app.proxyIpHeader names another header', async () => {
       const warnings = await warningsFor(Koa, 1, 'X-Real-IP', 'x-forwarded-for')
       expect(warnings).toHaveLength(1)

@@ -323,7 +323,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
         const sent = headers['x-forwarded-for'] !== undefined ? 'X-Forwarded-For' : 'Forwarded'
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
-          `A request carries ${sent} but no ${read}, the header the framework reads the client address from, so every client behind that proxy shares one rate limit. Have the proxy send ${read}${read === 'x-forwarded-for' ? '' : ", or set Koa's app.proxyIpHeader to the header it sends"}.`,
+          `A request carries ${sent} but no ${read}, the header the framework reads the client address from, so every client behind that proxy shares one rate limit. Have the proxy send ${read}${read === 'x-forwarded-for' || sent === 'Forwarded' ? '' : ", or set Koa's app.proxyIpHeader to the header it sends"}.`,
         )
       }
       return
