@@ -13,6 +13,9 @@ import type { Request } from 'express'
 
 const decisions = new WeakMap<object, unknown>()
 
+/** How many apps deep a sub-app may be mounted for its requests' prototypes to be walked. */
+const MAX_APP_DEPTH = 32
+
 /** On a prototype: true once it carries the accessor, false where it must not (someone else's). */
 const HAS_ACCESSOR = Symbol('floodgate.rateLimitAccessor')
 
@@ -35,16 +38,23 @@ export function exposeDecision(req: Request, decision: Decision): void {
 
 /**
  * Puts the accessor on the prototype under every app of this copy of Express (its `request`
- * object, below each app's own `app.request`), so the decision stays visible when a sub-app hands
- * the request back to its parent. Anything that is not that shape is left alone, and `req` gets an
- * ordinary property.
+ * object, which each app's own `app.request` inherits from, through its parent apps' for a sub-app
+ * mounted in a sub-app), so the decision stays visible when a sub-app hands the request back to
+ * its parent. Anything that is not that shape is left alone, and `req` gets an ordinary property.
  */
 function installAccessor(req: Request): void {
   const appRequest: unknown = (req.app as { request?: unknown } | undefined)?.request
   if (typeof appRequest !== 'object' || appRequest === null) return
   if (Object.getPrototypeOf(req) !== appRequest) return
-  const shared: object | null = Object.getPrototypeOf(appRequest)
+  // Up past the parents' `app.request` objects to Express's own, the one right above Node's.
+  let shared: object | null = Object.getPrototypeOf(appRequest)
+  for (let depth = 0; shared !== null && depth < MAX_APP_DEPTH; depth++) {
+    const above: object | null = Object.getPrototypeOf(shared)
+    if (above === IncomingMessage.prototype || above === null) break
+    shared = above
+  }
   if (shared === null || shared === IncomingMessage.prototype || shared === Object.prototype) return
+  if (Object.getPrototypeOf(shared) !== IncomingMessage.prototype) return
   const free = !Object.hasOwn(shared, 'rateLimit')
   if (free) Object.defineProperty(shared, 'rateLimit', accessor)
   Object.defineProperty(shared, HAS_ACCESSOR, { value: free })
