@@ -1,8 +1,9 @@
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { RateLimitStore } from '../store.js'
+import { checkClock } from '../store-clock.js'
 import { checkLogger, type Logger } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
-import { checkClock, createScriptStore, MAX_BATCH } from './script-store.js'
+import { createScriptStore, MAX_BATCH } from './script-store.js'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {

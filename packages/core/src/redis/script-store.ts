@@ -1,9 +1,10 @@
-import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { counterName } from '../keys.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 import { COUNTER_SPACE } from '../process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore } from '../queued-call.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+import { epochMs } from '../store-clock.js'
 import { type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, clusterSlot, counterKeys } from './keys.js'
@@ -191,13 +192,6 @@ const KIND_CODE = { 'fixed-window': '1', 'sliding-window': '2', 'token-bucket': 
 /** A store that decides with `DECIDE_SCRIPT`; the Redis and Upstash stores differ only in the runner. */
 export function createScriptStore(runner: ScriptRunner, settings: ScriptStoreSettings): RateLimitStore {
   return new ScriptStore(runner, settings)
-}
-
-export function checkClock(clock: unknown, option: string): (() => number) | undefined {
-  if (clock !== undefined && typeof clock !== 'function') {
-    invalidOption(option, clock, 'a function returning epoch milliseconds')
-  }
-  return clock as (() => number) | undefined
 }
 
 class ScriptStore implements RateLimitStore, SubmittingStore {
@@ -799,16 +793,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private injectedNowMs(): string {
-    // In whole ms, as the memory store takes them: `performance.timeOrigin + performance.now()` is
-    // fractional, and refusing it made every decision a store failure (passed under 'allow').
-    const reading: unknown = this.clock!()
-    const now = typeof reading === 'number' ? Math.floor(reading) : Number.NaN
-    if (!Number.isSafeInteger(now) || now < 0) {
-      throw new FloodgateError(
-        ERROR_CODES.STORE_ERROR,
-        `The ${this.name} store's clock returned ${String(reading)}; expected epoch milliseconds.`,
-      )
-    }
+    const now = epochMs(this.clock!(), this.name)
     // Like the memory store, never run backward: a step back could re-open a window.
     if (now > this.lastNowMs) this.lastNowMs = now
     return String(this.lastNowMs)

@@ -1,9 +1,10 @@
 import * as perfHooks from 'node:perf_hooks'
-import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { counterName } from '../keys.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
 import type { RateLimitStore, StoreRequest, StoreResetRequest, StoreResponse } from '../store.js'
+import { checkClock, epochMs } from '../store-clock.js'
 import { createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 
 /** Options of {@link memoryStore}. */
@@ -56,30 +57,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   if (typeof maxKeys !== 'number' || !Number.isSafeInteger(maxKeys) || maxKeys < 1) {
     invalidOption('memoryStore.maxKeys', maxKeys, 'a whole number of at least 1')
   }
-  if (o.clock !== undefined && typeof o.clock !== 'function') {
-    invalidOption('memoryStore.clock', o.clock, 'a function returning epoch milliseconds')
-  }
-  const clock = o.clock as (() => number) | undefined
-  return new MemoryStoreImpl(maxKeys, clock === undefined ? processClock : wholeMs(clock))
-}
-
-/**
- * A given clock's readings in whole ms, as the Redis store takes them (`performance.timeOrigin +
- * performance.now()` is fractional); a reading that is no whole number of ms from 0 to 2^53 once
- * floored fails the call as a store error, rather than deciding at NaN or past every window.
- */
-function wholeMs(clock: () => number): () => number {
-  return () => {
-    const reading: unknown = clock()
-    const ms = typeof reading === 'number' ? Math.floor(reading) : Number.NaN
-    if (!Number.isSafeInteger(ms) || ms < 0) {
-      throw new FloodgateError(
-        ERROR_CODES.STORE_ERROR,
-        `The memory store's clock returned ${describeValue(reading)}; expected epoch milliseconds.`,
-      )
-    }
-    return ms
-  }
+  const clock = checkClock(o.clock, 'memoryStore.clock')
+  return new MemoryStoreImpl(maxKeys, clock === undefined ? processClock : () => epochMs(clock(), 'memory'))
 }
 
 // From `node:perf_hooks`, not the global: fake timers replace the global `performance` (also before

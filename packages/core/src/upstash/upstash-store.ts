@@ -1,7 +1,8 @@
 import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
-import { checkClock, createScriptStore } from '../redis/script-store.js'
+import { createScriptStore } from '../redis/script-store.js'
 import type { RateLimitStore } from '../store.js'
+import { checkClock } from '../store-clock.js'
 import { checkLogger, type Logger } from '../warnings.js'
 
 /** The few `@upstash/redis` methods the store calls (`new Redis({ url, token, retry })`). */
