@@ -56,6 +56,7 @@ export {
   bindsBefore,
   createRateLimitHandler,
   type DecidedOutcome,
+  type KeepOutcome,
   MIDDLEWARE_WARNINGS,
   type PassOutcome,
   PROBLEM_CONTENT_TYPE,

@@ -1,12 +1,10 @@
 import {
-  bindsBefore,
   callbackFailure,
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
-  RATE_LIMIT_HEADER_NAMES,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -79,15 +77,13 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     if (decision === undefined) return next()
     let outcome: DecidedOutcome
     try {
-      outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `req.rateLimit`.
-      const earlier = req.rateLimit
-      if (outcome.action === 'pass' && bindsBefore(earlier, decision)) return next()
+      outcome = handler.outcome(decision, req.rateLimit)
+      if (outcome.action === 'keep') return next()
       exposeDecision(req, decision)
       // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
       if (!res.headersSent) {
-        // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
-        if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+        for (const name of outcome.clears) res.removeHeader(name)
         for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
       }
     } catch (error) {

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import {
-  bindsBefore,
   callbackFailure,
   checkMiddlewareOptions,
   createRateLimitHandler,
@@ -14,7 +13,6 @@ import {
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
-  RATE_LIMIT_HEADER_NAMES,
   type RateLimitHandler,
   type RequestBinding,
 } from '@floodgate/core'
@@ -340,16 +338,14 @@ function onRequest(
     }
     let outcome: DecidedOutcome
     try {
-      outcome = handler.outcome(decision)
       // Another limiter's decision that binds first keeps its headers and `request.rateLimit`.
-      const earlier = request.rateLimit
-      if (outcome.action === 'pass' && bindsBefore(earlier, decision)) {
+      outcome = handler.outcome(decision, request.rateLimit)
+      if (outcome.action === 'keep') {
         pass(request, done)
         return
       }
       request.rateLimit = decision
-      // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
-      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) reply.removeHeader(name)
+      for (const name of outcome.clears) reply.removeHeader(name)
       reply.headers(outcome.headers)
     } catch (error) {
       done(error as Error)

@@ -1,13 +1,11 @@
 import { format } from 'node:util'
 import {
-  bindsBefore,
   callbackFailure,
   createRateLimitHandler,
   type Decision,
   type HeaderMap,
   type MiddlewareOptions,
   PROBLEM_CONTENT_TYPE,
-  RATE_LIMIT_HEADER_NAMES,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -63,16 +61,14 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
   // once they are sent; so does this.
   function answer(ctx: Context, next: Next, decision: Decision | undefined): Promise<void> | undefined {
     if (decision === undefined) return next()
-    const outcome = handler.outcome(decision)
     // Another limiter's decision that binds first keeps its headers and `ctx.state.rateLimit`.
-    const earlier = ctx.state.rateLimit
-    if (outcome.action === 'pass' && bindsBefore(earlier, decision)) return next()
+    const outcome = handler.outcome(decision, ctx.state.rateLimit)
+    if (outcome.action === 'keep') return next()
     ctx.state.rateLimit = decision
     const { res } = ctx
     const { headers } = outcome
     if (!res.headersSent) {
-      // Another limiter's, which this one's replace (none, with `headers: false`): none of its fields stays.
-      if (earlier !== undefined) for (const name of RATE_LIMIT_HEADER_NAMES) res.removeHeader(name)
+      for (const name of outcome.clears) res.removeHeader(name)
       for (const name in headers) res.setHeader(name, headers[name]!)
     }
     // Whatever follows (a later middleware, onLimited, or one upstream that throws on the way out

@@ -6,7 +6,7 @@ import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
 import { registry } from '../process-registry.js'
 import { WARNING_CODES } from '../warnings.js'
-import { headerWriter } from './header-writer.js'
+import { headerWriter, RATE_LIMIT_HEADER_NAMES } from './header-writer.js'
 import {
   type MiddlewareOptions,
   type ResolvedMiddlewareOptions,
@@ -80,6 +80,15 @@ export interface SkipOutcome {
   readonly action: 'skip'
 }
 
+/**
+ * Continue, leaving the request as it is: another limiter's decision on it binds first (it has
+ * fewer requests left), so its headers and exposed decision stay.
+ */
+export interface KeepOutcome {
+  /** Continue, leaving the request as it is. */
+  readonly action: 'keep'
+}
+
 /** Set `headers` and continue. */
 export interface PassOutcome {
   /** Set `headers` and continue. */
@@ -88,6 +97,8 @@ export interface PassOutcome {
   readonly decision: Decision
   /** Rate-limit headers to set (none after a store failure). */
   readonly headers: HeaderMap
+  /** Header names to remove first: another limiter's, which these replace whole (often none). */
+  readonly clears: readonly string[]
 }
 
 /** Answer now: 429 for `limited`, 503 for `unavailable`. */
@@ -98,6 +109,8 @@ export interface AnswerOutcome {
   readonly decision: Decision
   /** Rate-limit headers and `Retry-After` to set (none when unavailable). */
   readonly headers: HeaderMap
+  /** Header names to remove first: another limiter's, which these replace whole (often none). */
+  readonly clears: readonly string[]
   /** The status code to answer with. */
   readonly status: 429 | 503
   /** The `application/problem+json` body, serialised. */
@@ -105,7 +118,7 @@ export interface AnswerOutcome {
 }
 
 /** An outcome other than `skip`: what {@link RateLimitHandler.outcome} answers for a decision. */
-export type DecidedOutcome = PassOutcome | AnswerOutcome
+export type DecidedOutcome = KeepOutcome | PassOutcome | AnswerOutcome
 
 /** The framework-neutral part of a middleware, made by {@link createRateLimitHandler}. */
 export interface RateLimitHandler<Req, OnLimited> {
@@ -128,11 +141,17 @@ export interface RateLimitHandler<Req, OnLimited> {
    * throws.
    */
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined>
-  /** What to answer for a decision from {@link decide}. */
-  outcome(decision: Decision): DecidedOutcome
+  /**
+   * What to answer for a decision from {@link decide}, given `earlier`, the decision another
+   * limiter already exposed on the request, if any: `keep` when that one binds first (see
+   * {@link bindsBefore}), else this one's headers, replacing the other's whole.
+   */
+  outcome(decision: Decision, earlier?: Decision): DecidedOutcome
 }
 
 const SKIP: RateLimitOutcome = Object.freeze({ action: 'skip' })
+const KEEP: KeepOutcome = Object.freeze({ action: 'keep' })
+const CLEAR_NOTHING: readonly string[] = Object.freeze([])
 const UNAVAILABLE_BODY = JSON.stringify(unavailableProblem())
 const NO_HEADERS: HeaderMap = Object.freeze({}) as HeaderMap
 
@@ -258,18 +277,28 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     }
   }
 
-  outcome(decision: Decision): DecidedOutcome {
+  outcome(decision: Decision, earlier?: Decision): DecidedOutcome {
+    const clears = earlier === undefined ? CLEAR_NOTHING : RATE_LIMIT_HEADER_NAMES
     if (decision.allowed) {
       if (this.shadow) shadowDecisions.add(decision)
-      return { action: 'pass', decision, headers: this.headers(decision) }
+      if (bindsBefore(earlier, decision)) return KEEP
+      return { action: 'pass', decision, headers: this.headers(decision), clears }
     }
     if (decision.reason === 'store-error') {
-      return { action: 'unavailable', decision, headers: NO_HEADERS, status: 503, body: UNAVAILABLE_BODY }
+      return {
+        action: 'unavailable',
+        decision,
+        headers: NO_HEADERS,
+        clears,
+        status: 503,
+        body: UNAVAILABLE_BODY,
+      }
     }
     return {
       action: 'limited',
       decision,
       headers: this.headers(decision),
+      clears,
       status: 429,
       body: this.bodies.of(decision),
     }
