@@ -78,19 +78,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     if (outcome.action === 'limited' && onLimited !== undefined) {
       return answerBy(onLimited, ctx, decision, outcome.body)
     }
-    if (ctx.respond === false) {
-      // An earlier middleware took the response over (`ctx.respond = false`): Koa will not send a
-      // body set now, so the answer is written here rather than left hanging.
-      if (!res.headersSent) {
-        res.statusCode = outcome.status
-        res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-        res.end(outcome.body)
-      }
-      return undefined
-    }
-    ctx.status = outcome.status
-    if (!res.headersSent) res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-    ctx.body = outcome.body
+    sendProblem(ctx, outcome.status, outcome.body)
     return undefined
   }
 
@@ -113,16 +101,28 @@ async function answerBy(onLimited: OnLimited, ctx: Context, decision: Decision, 
   // through: it gets the default 429, as on Express and Fastify.
   const status = ctx.response as { _explicitStatus?: boolean }
   if (ctx.body == null && ctx.status === 404 && status._explicitStatus !== true && !ctx.res.headersSent) {
-    ctx.res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-    if (ctx.respond === false) {
-      // An earlier middleware took the response over: Koa will not send a body set now.
-      ctx.res.statusCode = 429
-      ctx.res.end(body)
-      return
-    }
-    ctx.status = 429
-    ctx.body = body
+    sendProblem(ctx, 429, body)
   }
+}
+
+/**
+ * Answers with a problem body through Koa; or, when an earlier middleware took the response over
+ * (`ctx.respond = false`) and Koa will not send a body set now, writes it to the response itself
+ * rather than leave the request hanging.
+ */
+function sendProblem(ctx: Context, status: number, body: string): void {
+  const { res } = ctx
+  if (ctx.respond === false) {
+    if (!res.headersSent) {
+      res.statusCode = status
+      res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+      res.end(body)
+    }
+    return
+  }
+  ctx.status = status
+  if (!res.headersSent) res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+  ctx.body = body
 }
 
 /** The rate-limit headers set on this request, for {@link onerrorKeepingHeaders}. */
