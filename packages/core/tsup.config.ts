@@ -17,5 +17,7 @@ export default defineConfig({
   // their own FloodgateError class, and `instanceof` fails across entry points.
   splitting: true,
   tsconfig: 'tsconfig.build.json',
+  // Keep `node:crypto` and the like as written: Node-compatibility layers and bundlers match the prefix.
+  removeNodeProtocol: false,
   external: ['ioredis', 'redis', '@upstash/redis', '@upstash/ratelimit', 'vitest'],
 })
