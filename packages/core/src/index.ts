@@ -59,6 +59,7 @@ export {
   type KeepOutcome,
   MIDDLEWARE_WARNINGS,
   type PassOutcome,
+  PROBLEM_CACHE_CONTROL,
   PROBLEM_CONTENT_TYPE,
   type RateLimitHandler,
   type RateLimitOutcome,

@@ -21,6 +21,13 @@ function driver(name: string, express: ExpressFactory): AdapterDriver {
       }
       const app = express()
       if (spec.trustProxy) app.set('trust proxy', 'loopback')
+      const early = spec.earlyHeaders
+      if (early !== undefined) {
+        app.use((_req, res, next) => {
+          res.set(early)
+          next()
+        })
+      }
       // Routes with their own limiter, or none, answer before the app-wide limiter.
       const special = express.Router()
       for (const route of spec.routes ?? []) {

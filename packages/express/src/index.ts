@@ -4,6 +4,7 @@ import {
   type DecidedOutcome,
   type Decision,
   type MiddlewareOptions,
+  PROBLEM_CACHE_CONTROL,
   PROBLEM_CONTENT_TYPE,
   type RateLimiter,
   type RequestBinding,
@@ -141,6 +142,7 @@ function limitedBy(
 function sendProblem(res: Response, status: number, body: string): void {
   res.statusCode = status
   res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+  res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
   // As Koa and Fastify send it; Node leaves it out of an answer to HEAD.
   res.setHeader('content-length', Buffer.byteLength(body))
   res.end(body)

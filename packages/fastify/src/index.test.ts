@@ -25,6 +25,8 @@ function driver(name: string, fastify: FastifyFactory): AdapterDriver {
         errors.push(error)
         reply.code((error as { statusCode?: number }).statusCode ?? 500).send((error as Error).message)
       })
+      const early = spec.earlyHeaders
+      if (early !== undefined) app.addHook('onRequest', async (_request, reply) => void reply.headers(early))
       const global = spec.global as FastifyRateLimitOptions | undefined
       await app.register(fastifyRateLimit, global ?? { global: false })
       for (const route of spec.routes ?? []) {

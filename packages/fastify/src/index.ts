@@ -12,6 +12,7 @@ import {
   LIMITER_OPTIONS,
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
+  PROBLEM_CACHE_CONTROL,
   PROBLEM_CONTENT_TYPE,
   type RateLimitHandler,
   type RequestBinding,
@@ -396,7 +397,12 @@ async function answerBy(
 // reply's own serializer keeps Fastify from appending "; charset=utf-8" to a JSON media type, so the
 // answer is byte for byte the other frameworks'.
 function sendProblem(reply: FastifyReply, status: number, body: string): void {
-  reply.code(status).header('content-type', PROBLEM_CONTENT_TYPE).serializer(asIs).send(body)
+  reply
+    .code(status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .header('cache-control', PROBLEM_CACHE_CONTROL)
+    .serializer(asIs)
+    .send(body)
 }
 
 /** The problem body is JSON already; anything else (an error handler's object) is serialised as JSON. */

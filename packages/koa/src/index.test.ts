@@ -35,6 +35,13 @@ function driver(name: string, Koa: KoaClass): AdapterDriver {
           throw error
         }
       })
+      const early = spec.earlyHeaders
+      if (early !== undefined) {
+        app.use((ctx, next) => {
+          ctx.set(early)
+          return next()
+        })
+      }
       // Routes with their own limiter, or none, answer before the app-wide limiter.
       const special = new Router()
       for (const route of spec.routes ?? []) {

@@ -5,6 +5,7 @@ import {
   type Decision,
   type HeaderMap,
   type MiddlewareOptions,
+  PROBLEM_CACHE_CONTROL,
   PROBLEM_CONTENT_TYPE,
   type RateLimiter,
   type RequestBinding,
@@ -116,12 +117,16 @@ function sendProblem(ctx: Context, status: number, body: string): void {
     if (!res.headersSent) {
       res.statusCode = status
       res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+      res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
       res.end(body)
     }
     return
   }
   ctx.status = status
-  if (!res.headersSent) res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+  if (!res.headersSent) {
+    res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
+    res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
+  }
   ctx.body = body
 }
 

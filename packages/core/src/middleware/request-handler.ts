@@ -52,6 +52,12 @@ export interface RequestBinding<Req> {
 /** The media type of every Floodgate error body (RFC 9457). */
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
 
+/**
+ * The `Cache-Control` of Floodgate's own 429 and 503 answers, over whatever an earlier middleware
+ * set: a shared cache must not store one client's refusal and replay it to others (RFC 6585 §4).
+ */
+export const PROBLEM_CACHE_CONTROL = 'no-store'
+
 /** The identifier of requests whose client address is missing or malformed (one shared bucket). */
 export const UNKNOWN_CLIENT_KEY = 'unknown-client'
 

@@ -39,6 +39,11 @@ export interface BehaviourApp {
   mountTwice?: boolean | BehaviourOptions
   /** Trust a proxy on the loopback interface (X-Forwarded-For). Default false. */
   trustProxy?: boolean
+  /**
+   * Response headers the app sets on every request before any limiter runs (Express/Koa: a first
+   * middleware; Fastify: an `onRequest` hook added before the plugin).
+   */
+  earlyHeaders?: Record<string, string>
 }
 
 /** One HTTP answer as the table reads it. */

@@ -55,6 +55,29 @@ const denialCases: AdapterCase[] = [
     },
   },
   {
+    name: 'marks its 429 and 503 not to be stored by a cache, over a Cache-Control set earlier',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const down = { policies: perMinute(5), store: brokenStore(), logger: f.logger, onStoreError: 'deny' }
+      const app = {
+        global: f.options(perMinute(1)),
+        routes: [{ path: '/down', rateLimit: down }],
+        earlyHeaders: { 'cache-control': 'public, max-age=60' },
+      }
+      return withServer(driver, app, async (server) => {
+        const admitted = await server.get('/')
+        expect(admitted.status).toBe(200)
+        expect(admitted.headers.get('cache-control')).toBe('public, max-age=60')
+        const limited = await server.get('/')
+        expect(limited.status).toBe(429)
+        expect(limited.headers.get('cache-control')).toBe('no-store')
+        const unavailable = await server.get('/down')
+        expect(unavailable.status).toBe(503)
+        expect(unavailable.headers.get('cache-control')).toBe('no-store')
+      })
+    },
+  },
+  {
     name: 'writes draft-8 and legacy headers by default, every value an integer',
     run: (driver) => {
       const f = behaviourFixture()
