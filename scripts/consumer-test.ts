@@ -171,6 +171,12 @@ async function main(): Promise<void> {
       ],
       { cwd: appDir, timeoutMs: remainingMs(120_000), env: npmEnvironment() },
     )
+    step('every package ships its LICENSE and README')
+    for (const name of ['core', ...adapters]) {
+      for (const file of ['LICENSE', 'README.md']) {
+        await readFile(join(appDir, 'node_modules', '@floodgate', name, file), 'utf8')
+      }
+    }
     const node = (file: string) =>
       runCommand(process.execPath, [file], { cwd: appDir, timeoutMs: remainingMs(30_000) })
     step('ESM JavaScript')
