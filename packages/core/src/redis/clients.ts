@@ -77,6 +77,15 @@ export interface DetectedClient {
 export function detectClient(client: unknown): DetectedClient {
   const c = client as Record<string, unknown> | null
   if (c !== null && typeof c === 'object' && typeof c.evalSha === 'function') {
+    // node-redis 4's legacyMode: callback commands that return nothing, so no call could ever be
+    // answered (and every request would pass under onStoreError 'allow'). Its `v4` is the client.
+    if ((c.options as { legacyMode?: unknown } | undefined)?.legacyMode === true) {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        'Invalid `redisStore.client`: got a node-redis client in `legacyMode`, whose commands take callbacks. Give its promise API instead: `redisStore({ client: client.v4 })`.',
+        { option: 'redisStore.client', value: client },
+      )
+    }
     return nodeRedis(client as NodeRedisClient)
   }
   if (c !== null && typeof c === 'object' && typeof c.evalsha === 'function') {

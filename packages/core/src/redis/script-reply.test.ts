@@ -62,3 +62,30 @@ describe('a decision script reply that is not whole numbers', () => {
     expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9, resetAtMs: NOW + 60_000 })
   })
 })
+
+describe('a client whose commands return no promise (a callback-style client)', () => {
+  it('fails the decision and the reset as store errors, and nothing is thrown out of the tick', async () => {
+    const callbackStyle = {
+      evalsha: () => undefined,
+      eval: () => undefined,
+      del: () => undefined,
+    } as unknown as UpstashRedisClient
+    const failures: unknown[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: callbackStyle, logger: false }),
+      onStoreError: 'deny',
+      onStoreFailure: (error) => void failures.push(error),
+      logger: false,
+      timeout: '5 s',
+    })
+    // Two in one tick: the store sends from process.nextTick, where a throw would end the process.
+    const decisions = await Promise.all([limiter.limit('a'), limiter.limit('b')])
+    for (const d of decisions) expect(d).toMatchObject({ reason: 'store-error', allowed: false })
+    expect(failures).toHaveLength(2)
+    expect(failures[0]).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    expect(String((failures[0] as Error).message)).toMatch(/returned undefined instead of a promise/)
+    // A reset that deleted nothing must not resolve as if it had.
+    await expect(limiter.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+  })
+})

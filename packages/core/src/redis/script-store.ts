@@ -489,7 +489,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private send(batch: Batch, command: () => Promise<unknown>): Promise<unknown> | undefined {
     let sent: Promise<unknown>
     try {
-      sent = command()
+      sent = awaitable(command())
     } catch (error) {
       this.fail(batch, error)
       return undefined
@@ -695,7 +695,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     const until = realNow() + (this.replyTimeoutMs ?? TRYAGAIN_FOR_MS)
     for (;;) {
       try {
-        await this.runner.del(reset.keys)
+        await awaitable(this.runner.del(reset.keys))
         return
       } catch (error) {
         if (!isTryAgain(error) || reset.overtaken || realNow() >= until) throw error
@@ -917,5 +917,17 @@ function closedWhileRetrying(storeName: string): FloodgateError {
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
     `The ${storeName} store was closed while a call waited to be sent again (Redis had answered TRYAGAIN).`,
+  )
+}
+
+/**
+ * A client command's promise, or a TypeError when the client answered with something else (a
+ * callback-style client returns nothing): the call fails as a store error instead of never
+ * settling, or a reset resolving without having deleted anything.
+ */
+function awaitable(value: Promise<unknown>): Promise<unknown> {
+  if (typeof (value as { then?: unknown } | null | undefined)?.then === 'function') return value
+  throw new TypeError(
+    `The Redis client returned ${value === null ? 'null' : typeof value} instead of a promise.`,
   )
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { createServer, type Server, type Socket } from 'node:net'
 import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
 import { MultiRegionRatelimit, Ratelimit } from '@upstash/ratelimit'
-import type { Redis } from '@upstash/redis'
+import { type Redis, Redis as UpstashRedis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
@@ -391,5 +391,24 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       /ERR_FLOODGATE_UNKNOWN_OPTION/,
     )
     expect(() => fromUpstash({} as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
+  })
+
+  it('refuses a Ratelimit whose client has no URL or token, on one region or several', () => {
+    // `Redis.fromEnv()` with the variables unset: every call fails, and passes under 'allow'.
+    const unset = new UpstashRedis({ url: '', token: '' })
+    const expected =
+      /fromUpstash\(ratelimit\).*has a URL and a token.*UPSTASH_REDIS_REST_URL.*ERR_FLOODGATE_INVALID_OPTION/s
+    const single = new Ratelimit({ redis: unset, limiter: Ratelimit.fixedWindow(3, '60 s') })
+    expect(() => fromUpstash(single, { window: '60 s' })).toThrow(expected)
+    const regions = new MultiRegionRatelimit({
+      redis: [redis, unset],
+      limiter: MultiRegionRatelimit.fixedWindow(3, '60 s'),
+    })
+    expect(() => fromUpstash(regions, { window: '60 s' })).toThrow(expected)
+    const fine = new MultiRegionRatelimit({
+      redis: [redis],
+      limiter: MultiRegionRatelimit.fixedWindow(3, '60 s'),
+    })
+    expect(fromUpstash(fine, { window: '60 s' }).limit).toBeTypeOf('function')
   })
 })

@@ -10,6 +10,7 @@ import { fixedWindow } from '../policies/fixed-window.js'
 import { resetFailure, storeFailureDecision } from '../store-failure.js'
 import type { Logger, WarningCode } from '../warnings.js'
 import { Warnings } from '../warnings.js'
+import { lacksCredentials } from './upstash-store.js'
 
 /** What `@upstash/ratelimit`'s `limit()` answers (the fields Floodgate reads). */
 export interface UpstashRatelimitResponse {
@@ -128,6 +129,15 @@ const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events', 'ipDenyListStatus']
 export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOptions): RateLimiter {
   if (ratelimit === null || typeof ratelimit !== 'object' || typeof ratelimit.limit !== 'function') {
     invalidOption('fromUpstash(ratelimit)', ratelimit, 'a Ratelimit from @upstash/ratelimit')
+  }
+  const context = (ratelimit as { ctx?: { redis?: unknown; regionContexts?: { redis?: unknown }[] } }).ctx
+  const clients = [context?.redis, ...(context?.regionContexts ?? []).map((region) => region?.redis)]
+  if (clients.some(lacksCredentials)) {
+    invalidOption(
+      'fromUpstash(ratelimit)',
+      ratelimit,
+      'a Ratelimit whose @upstash/redis client has a URL and a token (`Redis.fromEnv()` reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: are they set?); without them every call fails',
+    )
   }
   const o = requireObject(options, 'fromUpstash(ratelimit, options)')
   rejectUnknownOptions(o, OPTIONS, 'fromUpstash()')

@@ -73,6 +73,13 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
       value: redis,
     })
   }
+  if (lacksCredentials(redis)) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid \`upstashStore.redis\`: the @upstash/redis client has no URL or no token, so every call would fail (\`Redis.fromEnv()\` reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: are they set?). ${expected}`,
+      { option: 'upstashStore.redis', value: redis },
+    )
+  }
   const clock = checkClock(o.clock, 'upstashStore.clock')
   const logger = checkLogger(o.logger, 'upstashStore.logger')
   const attempts = retryAttempts(redis)
@@ -104,6 +111,15 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
 }
 
 /** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
+/**
+ * Whether an @upstash/redis client was made without a URL or a token (`Redis.fromEnv()` with the
+ * variables unset): it fails every command. Read from its HTTP client, when there is one to read.
+ */
+export function lacksCredentials(redis: unknown): boolean {
+  const client = (redis as { client?: { hasCredentials?: unknown } } | null | undefined)?.client
+  return client?.hasCredentials === false
+}
+
 function retryAttempts(redis: object): number | undefined {
   const attempts = (redis as { client?: { retry?: { attempts?: unknown } } }).client?.retry?.attempts
   return typeof attempts === 'number' ? attempts : undefined
