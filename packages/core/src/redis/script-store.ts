@@ -326,7 +326,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (silence.stalled && !this.probing(silence)) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
-        `${this.slotSilences !== undefined ? "The Redis node of this identifier's hash slot" : this.probeWhenStalled ? 'Upstash' : 'Redis'} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
+        this.probeWhenStalled
+          ? `Upstash has answered none of the requests sent since its last answer for over ${STALL_MS} ms; the ${this.name} store fails calls while it sends one request a second to find out, and answers again from the first reply.`
+          : `${this.slotSilences !== undefined ? "The Redis node of this identifier's hash slot" : 'Redis'} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
       )
     }
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
