@@ -35,10 +35,12 @@ describeRedisServer('redisStore conformance on a Redis Cluster', () => {
 
   runStoreConformance({
     name: 'redis cluster (ioredis)',
+    sharedState: true,
     createStore: ({ clock }) => redisStore({ client: ioredis, clock }),
   })
   runStoreConformance({
     name: 'redis cluster (node-redis)',
+    sharedState: true,
     createStore: ({ clock }) => redisStore({ client: nodeRedis, clock }),
   })
 

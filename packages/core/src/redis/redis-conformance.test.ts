@@ -21,10 +21,12 @@ describeRedis('redisStore conformance', (redisUrl) => {
 
   runStoreConformance({
     name: 'redis (ioredis)',
+    sharedState: true,
     createStore: ({ clock }) => redisStore({ client: ioredis, clock }),
   })
   runStoreConformance({
     name: 'redis (node-redis)',
+    sharedState: true,
     createStore: ({ clock }) => redisStore({ client: nodeRedis, clock }),
   })
 })

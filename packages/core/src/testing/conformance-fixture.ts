@@ -13,6 +13,12 @@ export interface StoreConformanceOptions {
    * shared state (a Redis server): every case uses its own prefix and never expects an empty store.
    */
   createStore: (context: { clock: () => number }) => RateLimitStore | Promise<RateLimitStore>
+  /**
+   * Whether two stores made by `createStore` share their counters, as the stores of two processes on
+   * one Redis do. Then the kit also runs its cases across two instances: a store that is atomic only
+   * within one instance (a lock or a queue in the process) fails them. Default false (a memory store).
+   */
+  sharedState?: boolean | undefined
   /** Runs after each case, after `store.close()`: release what `createStore` opened. */
   cleanup?: ((store: RateLimitStore) => void | Promise<void>) | undefined
   /** Timeout of each case in ms. Default 20,000 (cases of thousands of calls get twice that). */
@@ -25,6 +31,8 @@ export interface ConformanceCase {
   run(fixture: Fixture): Promise<void>
   /** A case of thousands of calls (10,000 at once, or 2,800 in a row): twice the usual timeout. */
   slow?: boolean
+  /** Run only for stores whose instances share their counters (`sharedState`). */
+  sharedState?: boolean
 }
 
 /** One request to a store, with the defaults of the kit filled in. */
@@ -50,6 +58,11 @@ export interface Fixture {
   reset(id: string, policies: readonly Policy[], prefix?: string): Promise<void>
   /** Another unique prefix, for prefix-isolation cases. */
   newPrefix(): string
+  /**
+   * A second store from `createStore`, on the same clock (for `sharedState` cases: another process
+   * on the same backend). Closed and cleaned up with the case.
+   */
+  otherStore(): Promise<RateLimitStore>
 }
 
 /** A day boundary (2033-05-18 UTC), so every window of the kit starts on a multiple of its length. */
@@ -99,6 +112,7 @@ export function withFixture(
     const store = await options.createStore({ clock })
     const model = referenceModel()
     const prefix = uniquePrefix()
+    const others: RateLimitStore[] = []
     const fixture: Fixture = {
       store,
       clock,
@@ -129,12 +143,19 @@ export function withFixture(
         await store.reset({ prefix: resetPrefix, id, policies })
       },
       newPrefix: uniquePrefix,
+      async otherStore() {
+        const other = await options.createStore({ clock })
+        others.push(other)
+        return other
+      },
     }
     try {
       await body(fixture)
     } finally {
-      await store.close()
-      await options.cleanup?.(store)
+      for (const s of [store, ...others]) {
+        await s.close()
+        await options.cleanup?.(s)
+      }
     }
   }
 }

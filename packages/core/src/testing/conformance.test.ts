@@ -23,6 +23,9 @@ type Bug =
   | 'charge-policy-by-policy'
   | 'now-read-late'
   | 'name-only-key'
+  | 'queue-per-instance'
+  | 'reorder-by-cost'
+  | 'float-weight'
 
 function globToRegExp(glob: string): RegExp {
   const body = [...glob].map((ch) =>
@@ -33,8 +36,16 @@ function globToRegExp(glob: string): RegExp {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve))
 
+/**
+ * The backend every toy store shares, as stores of several processes share one Redis: the kit's
+ * prefixes keep its cases apart.
+ */
+const backend = new Map<string, { id: string; state: PolicyState; policy: Policy }>()
+
 function toyStore(clock: () => number, bug: Bug): RateLimitStore {
-  const states = new Map<string, { id: string; state: PolicyState; policy: Policy }>()
+  const states = backend
+  // Calls one at a time, within this instance only (a lock in the process).
+  let queue: Promise<unknown> = Promise.resolve()
   // A counter is (prefix, counterName(policy), identifier); with either bug, (prefix, name, identifier).
   const counterOf = (policy: Policy) =>
     bug === 'name-only-key' || bug === 'naive-key-join' ? policy.name : counterName(policy)
@@ -46,43 +57,61 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
         : bug === 'key-cut-at-64'
           ? JSON.stringify([prefix, name, id.slice(0, 64)])
           : JSON.stringify([prefix, name, id])
+  const decide = async (request: StoreRequest): Promise<StoreResponse> => {
+    let nowMs = clock()
+    const keys = request.policies.map((p) => keyOf(request.prefix, counterOf(p), request.id))
+    if (bug === 'charge-policy-by-policy' && request.policies.length > 1 && !request.peek) {
+      return chargePolicyByPolicy(states, keys, request, nowMs)
+    }
+    const before = keys.map((k) => states.get(k)?.state)
+    // The limits the state was first written under, not the request's (a tier change ignored).
+    const policies =
+      bug === 'stored-policy'
+        ? request.policies.map((p, i) => states.get(keys[i]!)?.policy ?? p)
+        : request.policies
+    if (bug === 'read-then-write-race' || bug === 'queue-per-instance') await nextTurn()
+    const atMs = bug === 'clock-off-by-one' ? nowMs + 1 : nowMs
+    const evaluation = evaluatePolicies(policies, before, request.cost, atMs)
+    if (bug === 'float-weight' && evaluation.allowed && !floatAdmits(policies, before, request.cost, atMs)) {
+      const [denied] = evaluation.outcomes
+      return { nowMs, outcomes: [{ ...denied!, allowed: false, remaining: 0, retryAfterMs: 1 }] }
+    }
+    if (bug === 'now-read-late') {
+      await nextTurn()
+      nowMs = clock()
+    }
+    if (!request.peek || bug === 'peek-writes') {
+      request.policies.forEach((policy, i) => {
+        if (evaluation.allowed)
+          states.set(keys[i]!, {
+            id: request.id,
+            state: evaluation.transitions[i]!.next,
+            policy: states.get(keys[i]!)?.policy ?? policy,
+          })
+        else if (bug === 'charges-on-denial') {
+          const charged = transition(policy, before[i], request.cost, atMs)
+          if (charged.outcome.allowed) states.set(keys[i]!, { id: request.id, state: charged.next, policy })
+        }
+      })
+    }
+    return { nowMs, outcomes: evaluation.outcomes }
+  }
   return {
     name: `toy (${bug})`,
     local: true,
-    async consume(request) {
-      let nowMs = clock()
-      const keys = request.policies.map((p) => keyOf(request.prefix, counterOf(p), request.id))
-      if (bug === 'charge-policy-by-policy' && request.policies.length > 1 && !request.peek) {
-        return chargePolicyByPolicy(states, keys, request, nowMs)
+    consume(request) {
+      if (bug === 'queue-per-instance') {
+        const answer = queue.then(() => decide(request))
+        queue = answer.catch(() => undefined)
+        return answer
       }
-      const before = keys.map((k) => states.get(k)?.state)
-      // The limits the state was first written under, not the request's (a tier change ignored).
-      const policies =
-        bug === 'stored-policy'
-          ? request.policies.map((p, i) => states.get(keys[i]!)?.policy ?? p)
-          : request.policies
-      if (bug === 'read-then-write-race') await nextTurn()
-      const atMs = bug === 'clock-off-by-one' ? nowMs + 1 : nowMs
-      const evaluation = evaluatePolicies(policies, before, request.cost, atMs)
-      if (bug === 'now-read-late') {
-        await nextTurn()
-        nowMs = clock()
+      if (bug === 'reorder-by-cost') {
+        // Each unit of cost one more turn on the way: a larger cost is overtaken by a smaller one.
+        let waited: Promise<unknown> = Promise.resolve()
+        for (let i = 0; i < request.cost; i++) waited = waited.then(nextTurn)
+        return waited.then(() => decide(request))
       }
-      if (!request.peek || bug === 'peek-writes') {
-        request.policies.forEach((policy, i) => {
-          if (evaluation.allowed)
-            states.set(keys[i]!, {
-              id: request.id,
-              state: evaluation.transitions[i]!.next,
-              policy: states.get(keys[i]!)?.policy ?? policy,
-            })
-          else if (bug === 'charges-on-denial') {
-            const charged = transition(policy, before[i], request.cost, atMs)
-            if (charged.outcome.allowed) states.set(keys[i]!, { id: request.id, state: charged.next, policy })
-          }
-        })
-      }
-      return { nowMs, outcomes: evaluation.outcomes }
+      return decide(request)
     },
     reset(request) {
       for (const policy of request.policies) {
@@ -140,8 +169,31 @@ async function chargePolicyByPolicy(
 
 const optionsFor = (bug: Bug): StoreConformanceOptions => ({
   name: bug,
+  sharedState: true,
   createStore: ({ clock }) => toyStore(clock, bug),
 })
+
+/**
+ * A one-policy sliding window's admission with the weight in floating point, `p·((W − e)/W)`: a
+ * spelling that is exact whenever `p` is at most the limit, and off at some instants once it is
+ * above it (after a tier downgrade).
+ */
+function floatAdmits(
+  policies: readonly Policy[],
+  before: readonly (PolicyState | undefined)[],
+  cost: number,
+  nowMs: number,
+): boolean {
+  const [policy] = policies
+  if (policies.length !== 1 || policy?.kind !== 'sliding-window') return true
+  const w = policy.windowMs
+  const window = Math.floor(nowMs / w)
+  const state = before[0] as { window: number; used: number; previousUsed: number } | undefined
+  const used = state?.window === window ? state.used : 0
+  const previous =
+    state?.window === window ? state.previousUsed : state?.window === window - 1 ? state.used : 0
+  return previous * ((w - (nowMs - window * w)) / w) + used + cost <= policy.limit
+}
 
 const groups = conformanceGroups()
 const allCases = Object.values(groups).flat()
@@ -175,6 +227,10 @@ describe('the store conformance kit', () => {
     ['now-read-late', 'calls in flight', 'answers for the instant it decided at'],
     ['name-only-key', 'fixed-window', 'counts a policy name apart under another kind or period'],
     ['name-only-key', 'token-bucket', 'counts a policy name apart under another kind or period'],
+    ['queue-per-instance', 'two stores on one backend', 'fixed-window: admits exactly the limit'],
+    ['queue-per-instance', 'two stores on one backend', 'token-bucket: admits exactly the limit'],
+    ['reorder-by-cost', 'calls in flight', 'applies charges in the order they are made'],
+    ['float-weight', 'sliding-window', 'admits exactly at each retry instant under a smaller limit'],
   ]
   for (const [bug, group, name] of catches) {
     it(`catches a store with the bug "${bug}" in ${group} > ${name}`, async () => {

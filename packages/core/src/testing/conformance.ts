@@ -9,6 +9,7 @@ import {
 } from './cases-edges.js'
 import { isolationCases } from './cases-isolation.js'
 import { sequenceCases } from './cases-sequences.js'
+import { sharedStateCases } from './cases-shared.js'
 import { traceCase, traceSets } from './cases-traces.js'
 import { type ConformanceCase, type StoreConformanceOptions, withFixture } from './conformance-fixture.js'
 import { POLICY_KINDS } from './policy-kinds.js'
@@ -42,6 +43,7 @@ export function conformanceGroups(): Record<string, ConformanceCase[]> {
     ...concurrentSeveralCases(POLICY_KINDS),
   ]
   groups['calls in flight'] = inFlightCases(POLICY_KINDS)
+  groups['two stores on one backend'] = sharedStateCases(POLICY_KINDS)
   const sets = traceSets((kind, name, quota) => POLICY_KINDS[kind]!.make(name, quota))
   groups['generated traces'] = Object.entries(sets).flatMap(([label, policies]) => traceCase(label, policies))
   return groups
@@ -59,7 +61,9 @@ export function conformanceGroups(): Record<string, ConformanceCase[]> {
 export function runStoreConformance(options: StoreConformanceOptions): void {
   const timeoutMs = options.timeoutMs ?? 20_000
   describe(`${options.name} store conformance`, () => {
-    for (const [group, cases] of Object.entries(conformanceGroups())) {
+    for (const [group, all] of Object.entries(conformanceGroups())) {
+      const cases = all.filter((c) => c.sharedState !== true || options.sharedState === true)
+      if (cases.length === 0) continue
       describe(group, () => {
         for (const c of cases) it(c.name, withFixture(options, c.run), c.slow ? 2 * timeoutMs : timeoutMs)
       })

@@ -15,5 +15,9 @@ describeRedis('upstashStore conformance', (redisUrl) => {
     await server?.stop()
   })
 
-  runStoreConformance({ name: 'upstash', createStore: ({ clock }) => upstashStore({ redis, clock }) })
+  runStoreConformance({
+    name: 'upstash',
+    sharedState: true,
+    createStore: ({ clock }) => upstashStore({ redis, clock }),
+  })
 })
