@@ -14,8 +14,10 @@ import {
   type MiddlewareOptions,
   PROBLEM_CACHE_CONTROL,
   PROBLEM_CONTENT_TYPE,
+  type RateLimiter,
   type RateLimitHandler,
   type RequestBinding,
+  type ResolvedLimiterOptions,
 } from '@floodgate/core'
 import type {
   FastifyPluginAsync,
@@ -258,6 +260,11 @@ function routeOptions(
   const merged: Record<string, unknown> = { ...defaults }
   if (LIMIT_CHOICE.some((name) => (own as Record<string, unknown>)[name] !== undefined)) {
     for (const name of LIMIT_CHOICE) delete merged[name]
+    // The plugin's `limiter` holds its store, prefix, mode and failure handling: a route with
+    // limits of its own keeps them (on a shared store, in shadow mode), unless it sets its own.
+    if (defaults.limiter !== undefined && own.limiter === undefined) {
+      Object.assign(merged, settingsOf(defaults.limiter))
+    }
     // Policies, or a limiter, without tiers: the plugin's `tier` callback would name tiers this
     // route has not.
     const tierless =
@@ -270,9 +277,29 @@ function routeOptions(
   if (own.limiter !== undefined) for (const name of LIMITER_OPTIONS) delete merged[name]
   // A plugin's `limiter` kept (the route chose no limits of its own): the route counts in it.
   else if (own.prefix === undefined && merged.limiter === undefined) {
-    merged.prefix = routePrefix(defaults.prefix, route, registration)
+    merged.prefix = routePrefix(merged.prefix, route, registration)
   }
   return { ...merged, ...own }
+}
+
+/** The options a limiter was created with, besides its limits, as a route's limiter takes them. */
+function settingsOf(limiter: RateLimiter): Record<string, unknown> {
+  const config = (limiter as { config?: Partial<ResolvedLimiterOptions> }).config
+  if (config === undefined) return {}
+  const settings: Record<string, unknown> = {
+    prefix: config.prefix,
+    timeout: config.timeoutMs,
+    onStoreError: config.onStoreError,
+    mode: config.shadow === true ? 'shadow' : 'enforce',
+    onStoreFailure: config.onStoreFailure,
+    logger: config.logger,
+    silenceWarnings: config.silencedWarnings === undefined ? undefined : [...config.silencedWarnings],
+  }
+  // A memory store the limiter made itself stays its own: the route makes one of its own too.
+  if (config.store !== undefined) settings.store = config.store
+  if (config.denyCache === undefined) settings.denyCache = false
+  for (const [name, value] of Object.entries(settings)) if (value === undefined) delete settings[name]
+  return settings
 }
 
 /**

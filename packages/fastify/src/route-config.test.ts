@@ -38,6 +38,34 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("gives a route's own limits the store and mode of the plugin's limiter", async () => {
+      // Two apps on one store, as two processes on one Redis: the route counts in that store, not
+      // in a memory store of its own in each.
+      const store = memoryStore()
+      const app = async (mode: 'enforce' | 'shadow') => {
+        const instance = fastify()
+        const limiter = createRateLimiter({ policies: perMinute(100), store, mode, prefix: `fg-${mode}` })
+        await instance.register(fastifyRateLimit, { limiter })
+        instance.get('/own', { config: { rateLimit: { policies: perMinute(2) } } }, async (request) => ({
+          reason: request.rateLimit?.reason,
+        }))
+        return instance
+      }
+      const [first, second] = [await app('enforce'), await app('enforce')]
+      expect(await statuses(first, 'GET', '/own', 2)).toEqual([200, 200])
+      expect(await statuses(second, 'GET', '/own', 1)).toEqual([429])
+      // In shadow mode, the route's limits report but never deny.
+      const shadow = await app('shadow')
+      const reasons: unknown[] = []
+      for (let i = 0; i < 3; i++) {
+        const response = await shadow.inject('/own')
+        expect(response.statusCode).toBe(200)
+        reasons.push(response.json().reason)
+      }
+      expect(reasons).toEqual(['allowed', 'allowed', 'shadow-limited'])
+      await Promise.all([first.close(), second.close(), shadow.close()])
+    })
+
     it("keeps a route's own limits in counters of its own when the plugin gives one store", async () => {
       const app = fastify()
       const store = memoryStore()
