@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { rateLimitHeaders } from './headers.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
+import type { RateLimitStore } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
 
@@ -31,5 +32,37 @@ describe("mode: 'shadow'", () => {
     expect(await enforce.limit('s')).toMatchObject({ allowed: false, reason: 'limited' })
     clock.advance(60_000)
     expect(await shadow.limit('s')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 1 })
+  })
+
+  it("lets a request through when the store fails, under onStoreError 'deny' too, and says why", async () => {
+    // A rollout deploys the final configuration in shadow first: a store outage must not refuse
+    // requests while nothing is meant to be refused.
+    const lines: string[] = []
+    const failures: unknown[] = []
+    const failing: RateLimitStore = {
+      name: 'failing',
+      local: false,
+      consume: () => Promise.reject(new Error('connection refused')),
+      reset: () => Promise.resolve(),
+      close: () => Promise.resolve(),
+    }
+    const options = {
+      policies: fixedWindow({ limit: 2, window: '1 m' }),
+      store: failing,
+      onStoreError: 'deny' as const,
+      onStoreFailure: (error: unknown) => void failures.push(error),
+      logger: { warn: (line: string) => void lines.push(line) },
+    }
+    const shadow = createRateLimiter({ ...options, mode: 'shadow' })
+    expect(await shadow.limit('s')).toMatchObject({ allowed: true, reason: 'store-error' })
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /connection refused.*Requests are allowed \(mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'\)/s,
+      ),
+    ])
+    expect(failures).toHaveLength(1)
+    // The same limiter enforcing denies, as configured.
+    const enforce = createRateLimiter(options)
+    expect(await enforce.limit('s')).toMatchObject({ allowed: false, reason: 'store-error' })
   })
 })

@@ -21,14 +21,19 @@ export interface FailedRequest {
 export function storeFailureDecision(
   cause: unknown,
   request: FailedRequest,
-  config: Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure'>,
+  config: Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure' | 'shadow'>,
   warnings: Warnings,
 ): Decision {
   const error = asStoreError(cause, request.storeName)
-  const allowed = config.onStoreError === 'allow'
+  // Shadow mode never denies, a failing store included: 'deny' applies once the limiter enforces.
+  const allowed = config.onStoreError === 'allow' || config.shadow
+  const why =
+    config.onStoreError === 'deny' && config.shadow
+      ? "mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'"
+      : `onStoreError: '${config.onStoreError}'`
   warnings.warn(
     WARNING_CODES.STORE_FAILURE,
-    `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (onStoreError: '${config.onStoreError}') until the store recovers.`,
+    `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (${why}) until the store recovers.`,
     60_000,
     error.code,
   )
