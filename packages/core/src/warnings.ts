@@ -31,6 +31,8 @@ export const WARNING_CODES = {
   SHARED_COUNTERS: 'WARN_FLOODGATE_SHARED_COUNTERS',
   /** The store failed or timed out; requests follow `onStoreError` (logged at most once a minute). */
   STORE_FAILURE: 'WARN_FLOODGATE_STORE_FAILURE',
+  /** A middleware's `skip` returned something other than a boolean; only `true` skips. */
+  SKIP_NOT_BOOLEAN: 'WARN_FLOODGATE_SKIP_NOT_BOOLEAN',
 } as const
 
 /** One of the `WARN_FLOODGATE_*` codes of {@link WARNING_CODES}. */

@@ -27,7 +27,10 @@ export interface MiddlewareOptions<Req, OnLimited = never> extends RateLimiterOp
   tier?: ((req: Req) => MaybePromise<string | undefined>) | undefined
   /** What this request costs, a whole number ≥ 1. Default 1. */
   cost?: ((req: Req) => MaybePromise<number>) | undefined
-  /** True to let the request through uncounted and without rate-limit headers. */
+  /**
+   * `true` to let the request through uncounted and without rate-limit headers. Any other value
+   * counts the request (one that is not a boolean, `undefined` or `null` is warned once).
+   */
   skip?: ((req: Req) => MaybePromise<boolean>) | undefined
   /** Header formats to write: one, several, or false for none. Default `['draft-8', 'legacy']`. */
   headers?: HeaderFormat | readonly HeaderFormat[] | false | undefined

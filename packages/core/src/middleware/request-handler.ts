@@ -69,6 +69,8 @@ export const MIDDLEWARE_WARNINGS = {
   FORWARDED_HEADER_IGNORED: WARNING_CODES.FORWARDED_HEADER_IGNORED,
   /** The framework trusts every forwarding hop, so a client can forge its address freely. */
   PERMISSIVE_TRUST_PROXY: WARNING_CODES.PERMISSIVE_TRUST_PROXY,
+  /** `skip` returned something other than a boolean (a string `'false'`, say): the request counted. */
+  SKIP_NOT_BOOLEAN: WARNING_CODES.SKIP_NOT_BOOLEAN,
 } as const
 
 /**
@@ -263,7 +265,18 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
   private async decideWithCallbacks(req: Req, marks: Record<symbol, unknown>): Promise<Decision | undefined> {
     try {
       const o = this.o
-      if (o.skip !== undefined && (await o.skip(req))) return undefined
+      if (o.skip !== undefined) {
+        // Only `true` lets a request through uncounted: a truthy `'false'` (an environment
+        // variable) or `1` must not lift the limit, in the one direction that does harm.
+        const skip: unknown = await o.skip(req)
+        if (skip === true) return undefined
+        if (skip !== false && skip !== undefined && skip !== null) {
+          this.limiter.warnings.warn(
+            MIDDLEWARE_WARNINGS.SKIP_NOT_BOOLEAN,
+            `\`skip\` returned ${describeValue(skip)}; only \`true\` skips a request, so this one is counted. Return a boolean (\`skip: (req) => process.env.SKIP_LIMITS === 'true'\`).`,
+          )
+        }
+      }
       const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
       // Marked only once it is certain to be counted: a mount that skips the request leaves it to
       // the next mount of the same limiter, which must not take it as counted.

@@ -45,6 +45,30 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
   {
+    name: "counts a request whose skip returns a truthy value that is not true ('false', 1), and says so once",
+    run: (driver) => {
+      const f = behaviourFixture()
+      // An environment variable read as it is: the string 'false' is truthy.
+      const skip = ((req: RequestWithHeaders) =>
+        req.headers['x-skip'] === 'number' ? 1 : Promise.resolve(req.headers['x-skip'])) as never
+      return withServer(driver, { global: f.options(perMinute(3), { skip }) }, async (server) => {
+        const got = [
+          await server.get('/', { 'x-skip': 'false' }),
+          await server.get('/', { 'x-skip': 'number' }),
+          await server.get('/'),
+          await server.get('/', { 'x-skip': 'false' }),
+        ]
+        expect(got.map((r) => r.status)).toEqual([200, 200, 200, 429])
+        expect(got.slice(0, 3).map(exposedRemaining)).toEqual([2, 1, 0])
+        expect(f.warnings).toEqual([
+          expect.stringMatching(
+            /WARN_FLOODGATE_SKIP_NOT_BOOLEAN: `skip` returned "false"; only `true` skips/,
+          ),
+        ])
+      })
+    },
+  },
+  {
     name: 'lets onLimited replace the answer, with the rate-limit headers already set',
     run: (driver) => {
       const f = behaviourFixture()
