@@ -7,8 +7,8 @@
 // `pnpm release` runs the full check, then this. `--dry-run` prints the plan and publishes nothing.
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 /** One published package as the plan needs it. */
 export interface ReleasePackage {
@@ -135,7 +135,10 @@ function main(): void {
   if (!dryRun) execFileSync('pnpm', ['changeset', 'tag'], { cwd: root, stdio: 'inherit' })
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+// Run as a script (`tsx scripts/release.ts`, or without the extension), not imported by its test.
+const entry = process.argv[1] === undefined ? undefined : resolve(process.argv[1])
+const self = fileURLToPath(import.meta.url)
+if (entry !== undefined && (entry === self || entry === self.replace(/\.ts$/, ''))) {
   try {
     main()
   } catch (error) {

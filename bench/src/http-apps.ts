@@ -69,7 +69,7 @@ const CONSTANT_HEADERS: Record<Framework, Record<string, string>> = {
  * its Retry-After and body fixed at one value (the body is the one `problemBody()` writes).
  */
 const CONSTANT_DENIAL = {
-  headers: { 'retry-after': '60', 'content-type': 'application/problem+json' },
+  headers: { 'retry-after': '60', 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
   body: JSON.stringify({
     type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
     title: 'Too Many Requests',

@@ -9,4 +9,6 @@ export default defineConfig({
   target: 'node20',
   treeshake: true,
   tsconfig: 'tsconfig.build.json',
+  // Keep `node:crypto` and the like as written: Node-compatibility layers and bundlers match the prefix.
+  removeNodeProtocol: false,
 })

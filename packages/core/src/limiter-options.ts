@@ -101,6 +101,11 @@ export interface ResolvedLimiterOptions {
   silencedWarnings: ReadonlySet<string>
   /** The local cache of denials, when on. */
   denyCache: PublicMembers<DenyCache> | undefined
+  /**
+   * What decides instead of a store, for a limiter that has none (`fromUpstash`: its Ratelimit).
+   * Undefined for `createRateLimiter`'s limiters.
+   */
+  decider?: string | undefined
 }
 
 /** Validates everything eagerly: a bad value throws here, never at request time. */

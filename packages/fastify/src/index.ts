@@ -263,7 +263,7 @@ function routeOptions(
     // The plugin's `limiter` holds its store, prefix, mode and failure handling: a route with
     // limits of its own keeps them (on a shared store, in shadow mode), unless it sets its own.
     if (defaults.limiter !== undefined && own.limiter === undefined) {
-      Object.assign(merged, settingsOf(defaults.limiter))
+      Object.assign(merged, settingsOf(defaults.limiter, own, route))
     }
     // Policies, or a limiter, without tiers: the plugin's `tier` callback would name tiers this
     // route has not.
@@ -283,9 +283,21 @@ function routeOptions(
 }
 
 /** The options a limiter was created with, besides its limits, as a route's limiter takes them. */
-function settingsOf(limiter: RateLimiter): Record<string, unknown> {
+function settingsOf(
+  limiter: RateLimiter,
+  own: RateLimitRouteOptions,
+  route: string,
+): Record<string, unknown> {
   const config = (limiter as { config?: Partial<ResolvedLimiterOptions> }).config
   if (config === undefined) return {}
+  if (config.decider !== undefined && own.store === undefined) {
+    // No store to share: the route would count in a memory store of each process's own.
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid \`config.rateLimit\` of route ${route}: it gives limits of its own, but the plugin's \`limiter\` decides through ${config.decider} and has no store the route could count in (each process would count it apart). Give the route a \`store\` (\`upstashStore({ redis })\`) or a \`limiter\` of its own.`,
+      { option: 'config.rateLimit', value: own },
+    )
+  }
   const settings: Record<string, unknown> = {
     prefix: config.prefix,
     timeout: config.timeoutMs,

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http'
 import { createRateLimiter, fixedWindow, memoryStore } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
+import { fromUpstash } from '@floodgate/core/upstash'
 import fastify5 from 'fastify'
 import fastify4 from 'fastify4'
 import { describe, expect, it } from 'vitest'
@@ -381,6 +382,39 @@ describe('fastifyRateLimit options', () => {
     app.get('/', async () => 'ok')
     expect((await app.inject('/')).statusCode).toBe(200)
     expect((await app.inject('/')).statusCode).toBe(429)
+    await app.close()
+  })
+
+  it("refuses a route's own limits under a fromUpstash limiter, which has no store to count them in", async () => {
+    // A stand-in for @upstash/ratelimit's Ratelimit: nothing is called here, only the options checked.
+    const ratelimit = {
+      limit: async () => ({ success: true, limit: 5, remaining: 4, reset: 0, pending: Promise.resolve() }),
+    }
+    const app = fastify5()
+    await app.register(fastifyRateLimit, { limiter: fromUpstash(ratelimit as never, { window: '1 m' }) })
+    expect(() =>
+      app.get(
+        '/own',
+        { config: { rateLimit: { policies: fixedWindow({ limit: 2, window: '1 m' }) } } },
+        async () => 'ok',
+      ),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'ERR_FLOODGATE_INVALID_OPTION',
+        message: expect.stringMatching(
+          /route GET \/own.*decides through Upstash Ratelimit.*Give the route a `store`/s,
+        ),
+      }),
+    )
+    // With a store of its own, the route counts there.
+    app.get(
+      '/stored',
+      { config: { rateLimit: { policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore() } } },
+      async () => 'ok',
+    )
+    expect([(await app.inject('/stored')).statusCode, (await app.inject('/stored')).statusCode]).toEqual([
+      200, 429,
+    ])
     await app.close()
   })
 

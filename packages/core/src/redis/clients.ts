@@ -77,14 +77,18 @@ export interface DetectedClient {
 export function detectClient(client: unknown): DetectedClient {
   const c = client as Record<string, unknown> | null
   if (c !== null && typeof c === 'object' && typeof c.evalSha === 'function') {
-    // node-redis 4's legacyMode: callback commands that return nothing, so no call could ever be
-    // answered (and every request would pass under onStoreError 'allow'). Its `v4` is the client.
+    // node-redis 4's legacyMode: its commands take callbacks and return nothing. Its `v4` holds
+    // the promise API (and none of the options or connection state, read from the client itself).
     if ((c.options as { legacyMode?: unknown } | undefined)?.legacyMode === true) {
-      throw new FloodgateError(
-        ERROR_CODES.INVALID_OPTION,
-        'Invalid `redisStore.client`: got a node-redis client in `legacyMode`, whose commands take callbacks. Give its promise API instead: `redisStore({ client: client.v4 })`.',
-        { option: 'redisStore.client', value: client },
-      )
+      const v4 = c.v4 as Record<string, unknown> | undefined
+      if (typeof v4?.evalSha !== 'function') {
+        throw new FloodgateError(
+          ERROR_CODES.INVALID_OPTION,
+          'Invalid `redisStore.client`: got a node-redis client in `legacyMode` without its promise API (`client.v4`); create it without `legacyMode`.',
+          { option: 'redisStore.client', value: client },
+        )
+      }
+      return nodeRedis(client as NodeRedisClient, v4 as unknown as NodeRedisClient)
     }
     return nodeRedis(client as NodeRedisClient)
   }
@@ -194,7 +198,8 @@ function ioredis(client: IoredisClient): DetectedClient {
   }
 }
 
-function nodeRedis(client: NodeRedisClient): DetectedClient {
+/** `commands`: where commands go, when not the client itself (a legacyMode client's `v4`). */
+function nodeRedis(client: NodeRedisClient, commands: NodeRedisClient = client): DetectedClient {
   const raw = client as unknown as {
     options?: Record<string, unknown>
     _options?: Record<string, unknown>
@@ -223,13 +228,13 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
   // node-redis 4's cluster (its options private) routes evalSha and eval by a key it never finds
   // (its evalFirstKeyIndex reads the script's arguments where it expects the options), so to a
   // random node, and gives up on MOVED after a few tries: its sendCommand takes the key itself.
-  const sendCommand = (client as unknown as { sendCommand?: unknown }).sendCommand
+  const sendCommand = (commands as unknown as { sendCommand?: unknown }).sendCommand
   const routed =
     cluster && known === undefined && typeof sendCommand === 'function'
       ? (key: string | undefined, args: string[]) =>
           (
             sendCommand as (key: string | undefined, readonly: boolean, args: string[]) => Promise<unknown>
-          ).call(client, key, false, args)
+          ).call(commands, key, false, args)
       : undefined
   // A cluster takes its command options at the top level, a client among its own.
   const commandOptions = (options.commandOptions ?? nodeOptions.commandOptions) as
@@ -248,18 +253,18 @@ function nodeRedis(client: NodeRedisClient): DetectedClient {
       evalsha: (sha1, keys, args) =>
         routed !== undefined
           ? routed(keys[0], ['EVALSHA', sha1, String(keys.length), ...keys, ...args])
-          : client.evalSha(sha1, { keys, arguments: args }),
+          : commands.evalSha(sha1, { keys, arguments: args }),
       eval: (script, keys, args) =>
         routed !== undefined
           ? routed(keys[0], ['EVAL', script, String(keys.length), ...keys, ...args])
-          : client.eval(script, { keys, arguments: args }),
+          : commands.eval(script, { keys, arguments: args }),
       // DEL through a script: node-redis 6 on a Cluster routes DEL (a multi-key command) through
       // more asynchronous steps than EVALSHA, so a decision made just after a reset reached Redis
       // first and was wiped by it. EVAL takes EVALSHA's path, so calls go out in the order made.
       del: (keys) =>
         (routed !== undefined
           ? routed(keys[0], ['EVAL', DELETE_SCRIPT, String(keys.length), ...keys])
-          : client.eval(DELETE_SCRIPT, { keys, arguments: [] })) as Promise<number>,
+          : commands.eval(DELETE_SCRIPT, { keys, arguments: [] })) as Promise<number>,
       assertReady() {
         if (client.isOpen === true && client.isReady === false) {
           throw notConnected('node-redis', 'it is connecting or reconnecting')

@@ -107,4 +107,35 @@ describeRedisServer('node-redis 4, 5 and 6', () => {
       },
     )
   })
+
+  it("node-redis 4 in legacyMode: decides through its promise API, with the client's own settings read", async () => {
+    // Its commands take callbacks and return nothing: the first decision used to throw out of a
+    // nextTick and end the process, and a reset resolved having deleted nothing.
+    const queued = createClient4({ url: server.url, legacyMode: true })
+    expect(detectClient(queued).problems).toEqual([expect.stringContaining('disableOfflineQueue')])
+    const client = createClient4({ url: server.url, legacyMode: true, disableOfflineQueue: true })
+    client.on('error', () => undefined)
+    const store = redisStore({ client })
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 2, window: '1 h' }),
+      store,
+      logger: false,
+    })
+    try {
+      // Not connected yet: refused at once as not connected, not left to time out.
+      expect(await limiter.limit('legacy')).toMatchObject({
+        reason: 'store-error',
+        error: { message: expect.stringMatching(/not connected|closed/) },
+      })
+      await client.connect()
+      const reasons = []
+      for (let i = 0; i < 3; i++) reasons.push((await limiter.limit('legacy')).reason)
+      expect(reasons).toEqual(['allowed', 'allowed', 'limited'])
+      await limiter.reset('legacy')
+      expect((await limiter.peek('legacy')).remaining).toBe(1)
+    } finally {
+      await limiter.close()
+      await client.v4.quit()
+    }
+  })
 })

@@ -151,7 +151,7 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
     limit: 1,
     window: parseDuration(window, 'fromUpstash.window'),
   })
-  const config = resolveLimiterOptions({ ...rest, policies: policy })
+  const config = { ...resolveLimiterOptions({ ...rest, policies: policy }), decider: 'Upstash Ratelimit' }
   return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name, waitUntil)
 }
 

@@ -110,16 +110,26 @@ export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   )
 }
 
-/** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
 /**
  * Whether an @upstash/redis client was made without a URL or a token (`Redis.fromEnv()` with the
  * variables unset): it fails every command. Read from its HTTP client, when there is one to read.
+ * A token left undefined still passes its own check (`Bearer undefined`), so the header is read too.
  */
 export function lacksCredentials(redis: unknown): boolean {
-  const client = (redis as { client?: { hasCredentials?: unknown } } | null | undefined)?.client
-  return client?.hasCredentials === false
+  const client = (
+    redis as
+      | { client?: { hasCredentials?: unknown; headers?: { authorization?: unknown } } }
+      | null
+      | undefined
+  )?.client
+  if (client?.hasCredentials === false) return true
+  const authorization = client?.headers?.authorization
+  if (typeof authorization !== 'string') return false
+  const token = authorization.slice(authorization.indexOf(' ') + 1).trim()
+  return token === '' || token === 'undefined' || token === 'null'
 }
 
+/** Retries the client's HTTP layer makes after a network error (undefined when unknown). */
 function retryAttempts(redis: object): number | undefined {
   const attempts = (redis as { client?: { retry?: { attempts?: unknown } } }).client?.retry?.attempts
   return typeof attempts === 'number' ? attempts : undefined
