@@ -51,5 +51,5 @@ export async function start(options: StartOptions = {}): Promise<RunningExample>
 }
 
 if (isMain(import.meta.url)) {
-  serveUntilSignal('Express', await start(), ['/api/hello', '/health'])
+  serveUntilSignal('Express', start(), ['/api/hello', '/health'])
 }

@@ -42,5 +42,5 @@ export async function start(options: StartOptions = {}): Promise<RunningExample>
 }
 
 if (isMain(import.meta.url)) {
-  serveUntilSignal('Fastify', await start(), ['/api/hello', '/health'])
+  serveUntilSignal('Fastify', start(), ['/api/hello', '/health'])
 }

@@ -58,5 +58,5 @@ export async function start(options: StartOptions = {}): Promise<RunningExample>
 }
 
 if (isMain(import.meta.url)) {
-  serveUntilSignal('Koa', await start(), ['/api/hello', '/health'])
+  serveUntilSignal('Koa', start(), ['/api/hello', '/health'])
 }

@@ -71,10 +71,35 @@ export function isMain(moduleUrl: string): boolean {
   return entry !== undefined && pathToFileURL(entry).href === moduleUrl
 }
 
-/** Logs where the example listens and closes it on Ctrl-C or SIGTERM. */
-export function serveUntilSignal(name: string, app: RunningExample, routes: readonly string[]): void {
+/**
+ * Logs where the example listens and closes it on Ctrl-C or SIGTERM; or, when it cannot start (a
+ * wrong REDIS_URL, say), says why in one line and exits 1.
+ */
+export function serveUntilSignal(
+  name: string,
+  starting: Promise<RunningExample>,
+  routes: readonly Route[],
+): void {
+  starting.then(
+    (app) => serve(name, app, routes),
+    (error: unknown) => {
+      console.error(
+        `The ${name} example cannot start: ${error instanceof Error ? error.message : String(error)}`,
+      )
+      process.exit(1)
+    },
+  )
+}
+
+/** A route to show a curl line for: its path, and a header to send (`x-api-key: …`) if any. */
+export type Route = string | { path: string; header: string }
+
+function serve(name: string, app: RunningExample, routes: readonly Route[]): void {
   console.log(`${name} example on ${app.url} (store: ${app.store.description})`)
-  for (const route of routes) console.log(`  curl -i ${app.url}${route}`)
+  for (const route of routes) {
+    if (typeof route === 'string') console.log(`  curl -i ${app.url}${route}`)
+    else console.log(`  curl -i -H '${route.header}' ${app.url}${route.path}`)
+  }
   const stop = () => {
     app.close().then(
       () => process.exit(0),

@@ -1,4 +1,6 @@
 import { createServer, type Socket } from 'node:net'
+import { describeRedisServer, startRedisServer } from '@floodgate/tools'
+import { Redis } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
 import { storeFromEnv } from './store-from-env.js'
 
@@ -48,5 +50,46 @@ describe('storeFromEnv', () => {
     ).rejects.toThrow(
       /^Cannot reach Upstash at UPSTASH_REDIS_REST_URL \(http:\/\/127\.0\.0\.1:1\/?\) .*\. Unset both/,
     )
+  })
+
+  it('says what is wrong with a URL no client takes, in its own message', async () => {
+    await expect(storeFromEnv({ REDIS_URL: 'redis://127.0.0.1:notaport' })).rejects.toThrow(
+      /^Cannot connect to the Redis at REDIS_URL \(\(unparseable URL\)\): .*Unset REDIS_URL/s,
+    )
+    await expect(
+      storeFromEnv({ UPSTASH_REDIS_REST_URL: '127.0.0.1:8080', UPSTASH_REDIS_REST_TOKEN: 'secret' }),
+    ).rejects.toThrow(
+      /^UPSTASH_REDIS_REST_URL \(.*\) is not a URL the client takes: .*https:\/\/ \(http:\/\/ for a local server\)/s,
+    )
+  })
+})
+
+describeRedisServer('storeFromEnv on a Redis', () => {
+  it("names the cause of a failed connection, which ioredis gives only as 'error' events", async () => {
+    const locked = await startRedisServer()
+    const admin = new Redis(locked.url)
+    await admin.config('SET', 'requirepass', 'right')
+    admin.disconnect()
+    try {
+      await expect(storeFromEnv({ REDIS_URL: `redis://:wrong@127.0.0.1:${locked.port}` })).rejects.toThrow(
+        /^Cannot connect to the Redis at REDIS_URL \(redis:\/\/127\.0\.0\.1:\d+\/?\): WRONGPASS/,
+      )
+      await expect(storeFromEnv({ REDIS_URL: `redis://127.0.0.1:${locked.port}` })).rejects.toThrow(
+        /: NOAUTH/,
+      )
+    } finally {
+      await locked.stop()
+    }
+    // Nothing listens on the port of the server just stopped.
+    await expect(storeFromEnv({ REDIS_URL: `redis://127.0.0.1:${locked.port}` })).rejects.toThrow(
+      /ECONNREFUSED/,
+    )
+  })
+
+  it('closes without an error while Redis is away', async () => {
+    const server = await startRedisServer()
+    const store = await storeFromEnv({ REDIS_URL: server.url })
+    await server.stop()
+    await expect(store.close()).resolves.toBeUndefined()
   })
 })

@@ -22,6 +22,7 @@ export async function storeFromEnv(env: Env = process.env): Promise<EnvStore> {
   const redisUrl = nonEmpty(env.REDIS_URL)
   const upstashUrl = nonEmpty(env.UPSTASH_REDIS_REST_URL)
   const upstashToken = nonEmpty(env.UPSTASH_REDIS_REST_TOKEN)
+  // REDIS_URL wins when both are set (the store line printed at start says which one is used).
   if (redisUrl !== undefined) return redisFromUrl(redisUrl)
   if (upstashUrl !== undefined || upstashToken !== undefined) {
     if (upstashUrl === undefined || upstashToken === undefined) {
@@ -50,25 +51,43 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   // no automatic re-send (a decision cut off by a reconnect must not count twice), and client
   // timeouts just under the limiter's 250 ms deadline, so a silent Redis drops the connection
   // instead of piling up unanswered commands.
-  const client = new Redis(url, {
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: 200,
-    socketTimeout: 220,
-    lazyConnect: true,
-  })
-  // Failures surface on the commands, where Floodgate reports them (see `onStoreError`); without
-  // a listener ioredis would also print every reconnect attempt.
-  client.on('error', () => {})
-  try {
-    await client.connect()
-  } catch (error) {
-    client.disconnect()
-    throw new Error(
+  const cannot = (error: unknown) =>
+    new Error(
       `Cannot connect to the Redis at REDIS_URL (${redacted(url)}): ${sentence((error as Error).message)} Unset REDIS_URL to run on the memory store.`,
       { cause: error },
     )
+  let client: InstanceType<typeof Redis>
+  try {
+    client = new Redis(url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: 200,
+      socketTimeout: 220,
+      connectTimeout: 2_000,
+      lazyConnect: true,
+    })
+  } catch (error) {
+    throw cannot(error) // a URL ioredis cannot parse (`redis://host:notaport`)
+  }
+  // Why the client cannot reach Redis (a wrong password, nothing listening) comes only as 'error'
+  // events: the first one of each kind is logged, not every reconnect attempt's.
+  let lastError: Error | undefined
+  client.on('error', (error: Error) => {
+    if (lastError !== undefined && lastError.message === error.message) return
+    lastError = error
+    if (connected) console.error(`redis: ${error.message}`)
+  })
+  client.on('ready', () => {
+    lastError = undefined
+  })
+  let connected = false
+  try {
+    await client.connect()
+    connected = true
+  } catch (error) {
+    client.disconnect()
+    throw cannot(lastError ?? error)
   }
   const store = redisStore({ client })
   return {
@@ -77,7 +96,8 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
     description: `redis ${redacted(url)}`,
     async close() {
       await store.close()
-      await client.quit()
+      // QUIT needs a connection: while Redis is away, just drop the client.
+      await client.quit().catch(() => client.disconnect())
     },
   }
 }
@@ -88,7 +108,15 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
     import('@floodgate/core/upstash'),
   ])
   // No automatic retry: a retried request that had already reached Redis would count twice.
-  const redis = new Redis({ url, token, retry: { retries: 0 } })
+  let redis: InstanceType<typeof Redis>
+  try {
+    redis = new Redis({ url, token, retry: { retries: 0 } })
+  } catch (error) {
+    throw new Error(
+      `UPSTASH_REDIS_REST_URL (${redacted(url)}) is not a URL the client takes: ${sentence((error as Error).message)} It starts with https:// (http:// for a local server).`,
+      { cause: error },
+    )
+  }
   // Checked once at start, as REDIS_URL is: a wrong token or URL is no outage, and under the
   // default onStoreError 'allow' the app would otherwise run with every request unlimited.
   let timer: NodeJS.Timeout | undefined

@@ -104,8 +104,8 @@ export async function start(options: StartOptions = {}): Promise<RunningExample>
 }
 
 if (isMain(import.meta.url)) {
-  const app = await start()
-  serveUntilSignal('Tiers', app, [])
-  console.log(`  curl -i -H 'x-api-key: demo-free-key' ${app.url}/api/data`)
-  console.log(`  curl -i -H 'x-api-key: demo-pro-key' ${app.url}/api/data`)
+  serveUntilSignal('Tiers', start(), [
+    { header: 'x-api-key: demo-free-key', path: '/api/data' },
+    { header: 'x-api-key: demo-pro-key', path: '/api/data' },
+  ])
 }
