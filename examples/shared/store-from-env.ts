@@ -73,6 +73,7 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   // Why the client cannot reach Redis (a wrong password, nothing listening) comes only as 'error'
   // events: the first one of each kind is logged, not every reconnect attempt's.
   let lastError: Error | undefined
+  let connected = false
   client.on('error', (error: Error) => {
     if (lastError !== undefined && lastError.message === error.message) return
     lastError = error
@@ -81,7 +82,6 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   client.on('ready', () => {
     lastError = undefined
   })
-  let connected = false
   try {
     await client.connect()
     connected = true
