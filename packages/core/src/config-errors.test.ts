@@ -204,6 +204,13 @@ const table: [string, () => unknown, string, string, string][] = [
     'an object',
   ],
   [
+    'tiers given as a Map',
+    () => createRateLimiter({ tiers: new Map([['free', [policy]]]) as never, defaultTier: 'free' }),
+    INVALID_OPTION,
+    'tiers',
+    'a Map',
+  ],
+  [
     'an unknown defaultTier',
     () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
     INVALID_OPTION,

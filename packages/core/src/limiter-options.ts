@@ -125,6 +125,13 @@ export function resolveLimiterOptions(
     )
   }
   if (o.tiers !== undefined) {
+    if (o.tiers instanceof Map) {
+      invalidOption(
+        'tiers',
+        o.tiers,
+        'a plain object of tier names and their policies (`{ free: [...], pro: [...] }`), not a Map',
+      )
+    }
     const given = requireObject(o.tiers, 'tiers')
     if (Object.keys(given).length === 0) invalidOption('tiers', given, 'at least one tier')
     for (const [tier, policies] of Object.entries(given))
