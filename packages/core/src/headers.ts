@@ -8,7 +8,11 @@ import { invalidOption } from './errors.js'
 /** The header formats Floodgate can write. */
 export type HeaderFormat = 'draft-8' | 'draft-7' | 'draft-6' | 'legacy'
 
-/** Header name → value. Names are in the case the drafts write them. */
+/**
+ * Header name → value. `rateLimitHeaders()` and the per-format functions write names in the case
+ * the drafts write them (`RateLimit-Policy`); a middleware outcome's `headers` are lowercase
+ * (`ratelimit-policy`), as they go on the wire.
+ */
 export type HeaderMap = Record<string, string>
 
 /** Every header format Floodgate can write, newest draft first. */

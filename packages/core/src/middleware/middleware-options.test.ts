@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { checkMiddlewareOptions, resolveMiddlewareOptions } from './middleware-options.js'
+import { createRateLimitHandler } from './request-handler.js'
 
 const policies = fixedWindow({ limit: 5, window: '1 m' })
 
@@ -75,5 +76,26 @@ describe('resolveMiddlewareOptions', () => {
         expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION' }),
       )
     }
+  })
+})
+
+describe('createRateLimitHandler', () => {
+  const binding = { ip: () => '192.0.2.1', headers: () => ({}), trustsProxy: () => false }
+
+  it('refuses, when created, a request binding missing a method, which would fail its first request', () => {
+    for (const [given, option] of [
+      [{ ip: binding.ip }, 'binding.headers'],
+      [{ ...binding, ip: '192.0.2.1' }, 'binding.ip'],
+      [{ ip: binding.ip, headers: binding.headers }, 'binding.trustsProxy'],
+      [{ ...binding, marks: {} }, 'binding.marks'],
+      [null, 'binding.ip'],
+    ] as const) {
+      expect(() => createRateLimitHandler({ policies, logger: false }, given as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option }),
+      )
+    }
+    expect(createRateLimitHandler({ policies, logger: false }, binding).limiter.config.prefix).toBe(
+      'floodgate',
+    )
   })
 })

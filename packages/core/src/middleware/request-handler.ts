@@ -134,7 +134,11 @@ export interface RateLimitHandler<Req, OnLimited> {
   readonly limiter: RateLimiter
   /** The adapter's custom answer to a limited request, if configured. */
   readonly onLimited: OnLimited | undefined
-  /** Decides on one request. Rejects with the error of a user callback (or a bad cost or key). */
+  /**
+   * Decides on one request. Rejects with the error of a user callback (or a bad cost or key),
+   * already made an Error a framework takes for one (a falsy or `'route'` rejection becomes
+   * `ERR_FLOODGATE_CALLBACK_FAILED`): pass it to the framework's error path as it is.
+   */
   handle(req: Req): Promise<RateLimitOutcome>
   /**
    * The two halves of {@link handle}, for adapters on the hot path: `decide` resolves with the
@@ -180,8 +184,11 @@ export const FORWARDED_CHECKS = 10_000
 const { markOfLimiter } = registry
 
 /**
- * Validates `options` now and returns the framework-neutral per-request logic of a middleware.
- * `where` names the call in error messages (default `rateLimit()`).
+ * Validates `options` and `binding` now and returns the framework-neutral per-request logic of a
+ * middleware (docs/adapters.md). `adapterOptions` names the options of the adapter's own that
+ * the options may hold besides Floodgate's (any other name is `ERR_FLOODGATE_UNKNOWN_OPTION`);
+ * `where` names the call in error messages (default `rateLimit()`). The handler logs the
+ * {@link MIDDLEWARE_WARNINGS} itself, through the limiter's logger.
  */
 export function createRateLimitHandler<Req extends object, OnLimited>(
   options: MiddlewareOptions<Req, OnLimited>,
@@ -189,7 +196,32 @@ export function createRateLimitHandler<Req extends object, OnLimited>(
   adapterOptions: readonly string[] = [],
   where = 'rateLimit()',
 ): RateLimitHandler<Req, OnLimited> {
-  return new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
+  const resolved = resolveMiddlewareOptions(options, adapterOptions, where)
+  checkBinding(binding)
+  return new Handler(resolved, binding)
+}
+
+/** A binding missing a method fails at its first request otherwise, with a bare TypeError. */
+function checkBinding(binding: unknown): void {
+  const given = binding as Record<string, unknown> | null
+  for (const name of ['ip', 'headers', 'trustsProxy'] as const) {
+    if (typeof given?.[name] !== 'function') {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        `Invalid request binding given to createRateLimitHandler(): its \`${name}\` is ${describeValue(given?.[name])}; expected a function of the request (the binding needs \`ip\`, \`headers\` and \`trustsProxy\`).`,
+        { option: `binding.${name}`, value: given?.[name] },
+      )
+    }
+  }
+  for (const name of ['trustsEveryHop', 'usedForwarded', 'forwardedHeader', 'marks'] as const) {
+    if (given?.[name] !== undefined && typeof given[name] !== 'function') {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        `Invalid request binding given to createRateLimitHandler(): its \`${name}\` is ${describeValue(given[name])}; expected a function of the request, or nothing.`,
+        { option: `binding.${name}`, value: given[name] },
+      )
+    }
+  }
 }
 
 class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, OnLimited> {
