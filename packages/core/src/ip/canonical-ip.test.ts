@@ -118,6 +118,21 @@ describe('clientIpKey', () => {
     expect(clientIpKey('::ffff:192.0.2.1')).toBe('ip:192.0.2.1')
   })
 
+  it('keys an IPv4 client reaching it through NAT64, 6to4 or Teredo by that IPv4 address', () => {
+    // NAT64's well-known prefix: each IPv4 client of a translator apart, not all in one /56.
+    expect(clientIpKey('64:ff9b::198.51.100.7')).toBe('ip:198.51.100.7')
+    expect(clientIpKey('64:ff9b::c633:6408')).toBe('ip:198.51.100.8')
+    // 6to4: one IPv4 host's /48, 256 buckets of /56, is one bucket (at any subnet).
+    expect(clientIpKey('2002:c000:201::1')).toBe('ip:192.0.2.1')
+    expect(clientIpKey('2002:c000:201:ff00::1', 64)).toBe('ip:192.0.2.1')
+    // Teredo: the client's public IPv4 is the last 32 bits, inverted; not its server's /56.
+    expect(clientIpKey('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toBe('ip:192.0.2.45')
+    expect(clientIpKey('2001:0:4136:e378:8000:63bf:3fff:fdd3')).toBe('ip:192.0.2.44')
+    // Other addresses in and beside those ranges stay IPv6.
+    expect(clientIpKey('64:ff9b:1::c000:201')).toBe('ip:64:ff9b:1::/56')
+    expect(clientIpKey('2001:db8::1')).toBe('ip:2001:db8::/56')
+  })
+
   it('keys IPv6 clients by their /56 by default', () => {
     expect(clientIpKey('2001:db8:0:ab12:3:4:5:6')).toBe('ip:2001:db8:0:ab00::/56')
     expect(clientIpKey('2001:db8:0:abff:ffff:ffff:ffff:ffff')).toBe('ip:2001:db8:0:ab00::/56')

@@ -60,7 +60,7 @@ export function clientIpKey(address: unknown, ipv6Subnet: number = DEFAULT_IPV6_
     const host = withoutPort(address)
     return host === undefined ? undefined : clientIpKey(host, ipv6Subnet)
   }
-  const v4 = mappedIpv4(groups)
+  const v4 = mappedIpv4(groups) ?? embeddedIpv4(groups)
   if (v4 !== undefined) return `ip:${v4}`
   for (let i = 0; i < 8; i++) {
     const bits = Math.min(16, Math.max(0, ipv6Subnet - 16 * i))
@@ -158,6 +158,35 @@ export function ipv6Groups(address: string): number[] | undefined {
   for (let k = 0; k < after; k++) groups[7 - k] = groups[n - 1 - k]!
   for (let k = gap; k < 8 - after; k++) groups[k] = 0
   return groups
+}
+
+/**
+ * The IPv4 client inside an IPv6 address that stands for it, for keying: NAT64's well-known
+ * prefix `64:ff9b::/96` (RFC 6052; a translator's IPv4 clients would otherwise share one /56),
+ * 6to4's `2002:AABB:CCDD::/48` (RFC 3056; one IPv4 host's /48 would otherwise be 256 buckets) and
+ * Teredo's `2001:0::/32` (RFC 4380; the client's public IPv4, inverted, in the last 32 bits, where
+ * the /56 would cover only its server). A network-specific NAT64 prefix cannot be recognised:
+ * key those clients with a `key` of your own.
+ */
+function embeddedIpv4(groups: readonly number[]): string | undefined {
+  const [g0, g1] = groups as [number, number]
+  if (g0 === 0x2002) return dotted(g1, groups[2]!)
+  if (g0 === 0x2001 && g1 === 0) return dotted(~groups[6]! & 0xffff, ~groups[7]! & 0xffff)
+  if (
+    g0 === 0x64 &&
+    g1 === 0xff9b &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0
+  ) {
+    return dotted(groups[6]!, groups[7]!)
+  }
+  return undefined
+}
+
+function dotted(hi: number, lo: number): string {
+  return `${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`
 }
 
 function mappedIpv4(groups: readonly number[]): string | undefined {
