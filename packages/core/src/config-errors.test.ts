@@ -211,6 +211,27 @@ const table: [string, () => unknown, string, string, string][] = [
     'a Map',
   ],
   [
+    'mode null',
+    () => createRateLimiter({ policies: policy, mode: null as never }),
+    INVALID_OPTION,
+    'mode',
+    'null',
+  ],
+  [
+    'onStoreError null',
+    () => createRateLimiter({ policies: policy, onStoreError: null as never }),
+    INVALID_OPTION,
+    'onStoreError',
+    'null',
+  ],
+  [
+    'silenceWarnings null',
+    () => createRateLimiter({ policies: policy, silenceWarnings: null as never }),
+    INVALID_OPTION,
+    'silenceWarnings',
+    'null',
+  ],
+  [
     'an unknown defaultTier',
     () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
     INVALID_OPTION,

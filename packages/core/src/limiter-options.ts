@@ -166,17 +166,18 @@ export function resolveLimiterOptions(
       'a store such as memoryStore(), redisStore({ client }) or upstashStore({ redis })',
     )
   }
-  const onStoreError = o.onStoreError ?? 'allow'
+  // `undefined` takes the default; anything else, `null` included, is checked (nothing replaced silently).
+  const onStoreError = o.onStoreError === undefined ? 'allow' : o.onStoreError
   if (onStoreError !== 'allow' && onStoreError !== 'deny')
     invalidOption('onStoreError', onStoreError, '"allow" or "deny"')
-  const mode = o.mode ?? 'enforce'
+  const mode = o.mode === undefined ? 'enforce' : o.mode
   if (mode !== 'enforce' && mode !== 'shadow') invalidOption('mode', mode, '"enforce" or "shadow"')
   if (o.onStoreFailure !== undefined && typeof o.onStoreFailure !== 'function') {
     invalidOption('onStoreFailure', o.onStoreFailure, 'a function')
   }
   const logger = checkLogger(o.logger, 'logger') ?? console
   const known: readonly string[] = Object.values(WARNING_CODES)
-  const silenced = o.silenceWarnings ?? []
+  const silenced = o.silenceWarnings === undefined ? [] : o.silenceWarnings
   if (!Array.isArray(silenced))
     invalidOption('silenceWarnings', silenced, 'an array of WARN_FLOODGATE_* codes')
   for (const code of silenced as unknown[]) {

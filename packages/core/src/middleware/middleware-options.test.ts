@@ -65,6 +65,7 @@ describe('resolveMiddlewareOptions', () => {
     for (const bad of [
       { ipv6Subnet: 0 },
       { ipv6Subnet: 129 },
+      { ipv6Subnet: null },
       { ipv6Subnet: '56' },
       { ipv6Subnet: Number.NaN },
       { headers: 'draft-9' },

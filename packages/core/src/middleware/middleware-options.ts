@@ -121,7 +121,7 @@ export function checkMiddlewareOptions(
   for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') invalidOption(name, o[name], 'a function')
   }
-  const subnet = o.ipv6Subnet ?? DEFAULT_IPV6_SUBNET
+  const subnet = o.ipv6Subnet === undefined ? DEFAULT_IPV6_SUBNET : o.ipv6Subnet
   if (typeof subnet !== 'number' || !Number.isInteger(subnet) || subnet < 1 || subnet > 128) {
     invalidOption(
       'ipv6Subnet',
