@@ -85,6 +85,33 @@ describeRedisServer('redisStore on a private Redis', () => {
     await server?.stop()
   })
 
+  it("decides under fake timers that hold process.nextTick back (Jest's defaults)", async () => {
+    // Jest's default fake timers fake nextTick: a batch sent from it never went out, the test
+    // hung, and every later decision of the store waited out its timeout as a store failure.
+    // On node-redis, whose own commands do not wait on nextTick (ioredis's do, under this
+    // stand-in stricter than Jest's sandbox, where its commands were seen to go out).
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 2, window: '1 h' }),
+      store: redisStore({ client: nodeRedis }),
+      prefix: `faked-tick-${Date.now()}`,
+      denyCache: false,
+    })
+    // As Jest's fakes do (vitest cannot fake nextTick in a forked worker): held until released.
+    const held: (() => void)[] = []
+    const { nextTick } = process
+    process.nextTick = ((callback: (...args: unknown[]) => void, ...args: unknown[]) =>
+      void held.push(() => callback(...args))) as typeof process.nextTick
+    try {
+      const reasons = []
+      for (let i = 0; i < 3; i++) reasons.push((await limiter.limit('t')).reason)
+      expect(reasons).toEqual(['allowed', 'allowed', 'limited'])
+    } finally {
+      process.nextTick = nextTick
+      for (const callback of held) callback()
+    }
+    expect((await limiter.peek('t')).reason).toBe('limited')
+  })
+
   describe.each([
     ['ioredis', () => redisStore({ client: ioredis }), () => ioredis],
     ['node-redis', () => redisStore({ client: nodeRedis }), () => nodeRedis],

@@ -10,6 +10,9 @@ import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, clusterSlot, counterKeys } from './keys.js'
 import { realNow, ServerClock, timersAreReal } from './server-clock.js'
 
+/** A settled promise: `then` on it queues a promise job. */
+const PROMISE_JOB: Promise<void> = Promise.resolve()
+
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
 export interface ScriptRunner {
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
@@ -303,7 +306,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   /**
-   * Queues the decision into this tick's batch (sent by `process.nextTick`, or at once when the
+   * Queues the decision into this tick's batch (sent by a promise job, or at once when the
    * batch is full, when the injected clock moved or the call's deadline differs from the batch's,
    * or with `maxBatch` 1). Refusals (client not
    * connected, Redis silent) throw here, so nothing waits on a call that will not be answered.
@@ -377,7 +380,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (batch.calls.length >= this.maxBatch) this.flush()
     else if (!this.tickQueued) {
       this.tickQueued = true
-      process.nextTick(this.flushQueued)
+      // A promise job, not process.nextTick: Jest's default fake timers fake nextTick (and
+      // queueMicrotask), and a flush that never runs would hold every later decision of the store.
+      // Promise jobs run at the same point of the loop, and nothing can fake them.
+      PROMISE_JOB.then(this.flushQueued)
     }
   }
 
