@@ -208,7 +208,14 @@ const table: [string, () => unknown, string, string, string][] = [
     () => createRateLimiter({ tiers: new Map([['free', [policy]]]) as never, defaultTier: 'free' }),
     INVALID_OPTION,
     'tiers',
-    'a Map',
+    'got a Map',
+  ],
+  [
+    'logger null (false logs nothing)',
+    () => createRateLimiter({ policies: policy, logger: null as never }),
+    INVALID_OPTION,
+    'logger',
+    'got null',
   ],
   [
     'mode null',

@@ -84,6 +84,9 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'bigint') return `${value}n`
   if (typeof value === 'function') return 'a function'
   if (Array.isArray(value)) return 'an array'
+  if (value instanceof Map) return 'a Map'
+  if (value instanceof Set) return 'a Set'
+  if (value instanceof Promise) return 'a Promise'
   return 'an object'
 }
 

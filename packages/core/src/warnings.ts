@@ -92,12 +92,12 @@ export class Warnings {
 
 /** Checks a `logger` option: an object with a `warn(message)` method, `false`, or unset (undefined). */
 export function checkLogger(value: unknown, option: string): Logger | undefined {
-  if (value === undefined || value === null) return undefined
+  if (value === undefined) return undefined
   if (
     value !== false &&
-    (typeof value !== 'object' || typeof (value as { warn?: unknown }).warn !== 'function')
+    (typeof value !== 'object' || value === null || typeof (value as { warn?: unknown }).warn !== 'function')
   ) {
-    invalidOption(option, value, 'an object with a warn(message) method, or false')
+    invalidOption(option, value, 'an object with a warn(message) method, or false to log nothing')
   }
   return value as Logger
 }

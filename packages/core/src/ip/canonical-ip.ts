@@ -44,8 +44,9 @@ function withoutPort(address: string): string | undefined {
 }
 
 /**
- * The rate-limit identifier of a client address: `ip:192.0.2.1` for IPv4 (and IPv4-mapped IPv6),
- * `ip:2001:db8:0:ab00::/56` for IPv6 grouped by its first `ipv6Subnet` bits. An address written
+ * The rate-limit identifier of a client address: `ip:192.0.2.1` for IPv4 (and for an IPv6 address
+ * standing for an IPv4 client: IPv4-mapped, NAT64 `64:ff9b::/96`, 6to4, Teredo, at any subnet),
+ * `ip:2001:db8:0:ab00::/56` for other IPv6 grouped by its first `ipv6Subnet` bits. An address written
  * with a port (`192.0.2.1:51234`, `[2001:db8::1]:443`) is the address without it. Undefined when the
  * address is missing or malformed.
  */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { memoryStore } from '../stores/memory-store.js'
 import { checkMiddlewareOptions, resolveMiddlewareOptions } from './middleware-options.js'
 import { createRateLimitHandler } from './request-handler.js'
 
@@ -95,8 +96,14 @@ describe('createRateLimitHandler', () => {
         expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option }),
       )
     }
-    expect(createRateLimitHandler({ policies, logger: false }, binding).limiter.config.prefix).toBe(
+    // Refused before the options made a limiter: nothing is left open, so a shared store warns of nothing.
+    const store = memoryStore()
+    const lines: string[] = []
+    const logger = { warn: (line: string) => void lines.push(line) }
+    expect(() => createRateLimitHandler({ policies, store, logger }, { ip: binding.ip } as never)).toThrow()
+    expect(createRateLimitHandler({ policies, store, logger }, binding).limiter.config.prefix).toBe(
       'floodgate',
     )
+    expect(lines).toEqual([])
   })
 })

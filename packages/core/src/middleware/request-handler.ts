@@ -196,9 +196,9 @@ export function createRateLimitHandler<Req extends object, OnLimited>(
   adapterOptions: readonly string[] = [],
   where = 'rateLimit()',
 ): RateLimitHandler<Req, OnLimited> {
-  const resolved = resolveMiddlewareOptions(options, adapterOptions, where)
+  // The binding first: resolving the options creates (and registers) the limiter.
   checkBinding(binding)
-  return new Handler(resolved, binding)
+  return new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
 }
 
 /** A binding missing a method fails at its first request otherwise, with a bare TypeError. */
