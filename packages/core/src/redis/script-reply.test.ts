@@ -79,7 +79,7 @@ describe('a client whose commands return no promise (a callback-style client)', 
       logger: false,
       timeout: '5 s',
     })
-    // Two in one tick: the store sends from process.nextTick, where a throw would end the process.
+    // Two in one tick, sent together from a promise job: a throw there would be an unhandled rejection.
     const decisions = await Promise.all([limiter.limit('a'), limiter.limit('b')])
     for (const d of decisions) expect(d).toMatchObject({ reason: 'store-error', allowed: false })
     expect(failures).toHaveLength(2)
