@@ -279,7 +279,10 @@ function routeOptions(
   else if (own.prefix === undefined && merged.limiter === undefined) {
     merged.prefix = routePrefix(merged.prefix, route, registration)
   }
-  return { ...merged, ...own }
+  // An option the route leaves `undefined` (`mode: process.env.RL_MODE`, unset) is unset: the
+  // plugin's value stays, as for an option the route does not name.
+  for (const [name, value] of Object.entries(own)) if (value !== undefined) merged[name] = value
+  return merged
 }
 
 /** The options a limiter was created with, besides its limits, as a route's limiter takes them. */

@@ -67,6 +67,22 @@ for (const [name, fastify] of [
       await Promise.all([first.close(), second.close(), shadow.close()])
     })
 
+    it('takes an option a route leaves undefined from the plugin, as one it does not name', async () => {
+      // `mode: process.env.RL_MODE` with the variable unset: the plugin's shadow mode still applies.
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(100), mode: 'shadow' })
+      const own = { policies: perMinute(1), mode: undefined, prefix: undefined }
+      app.get('/own', { config: { rateLimit: own } }, async (request) => ({
+        reason: request.rateLimit?.reason,
+      }))
+      const answers = [await app.inject('/own'), await app.inject('/own')]
+      expect(answers.map((r) => [r.statusCode, r.json().reason])).toEqual([
+        [200, 'allowed'],
+        [200, 'shadow-limited'],
+      ])
+      await app.close()
+    })
+
     it("keeps a route's own limits in counters of its own when the plugin gives one store", async () => {
       const app = fastify()
       const store = memoryStore()
