@@ -148,9 +148,9 @@ export interface RateLimitHandler<Req, OnLimited> {
   decide(req: Req): Promise<Decision | undefined>
   /**
    * {@link decide} without the promise when the answer is known at once (the memory store, and no
-   * `key`, `tier`, `cost` or `skip` callbacks): the decision, or undefined when the request is skipped. Otherwise a native
-   * Promise of the same, rejected with the error of a user callback (or a bad cost or key); never
-   * throws.
+   * `key`, `tier`, `cost` or `skip` callbacks): the decision, or undefined when the request is
+   * skipped. Otherwise a native Promise of the same, rejected with the error of a user callback (or
+   * a bad cost or key); never throws.
    */
   decideNow(req: Req): Decision | undefined | Promise<Decision | undefined>
   /**
