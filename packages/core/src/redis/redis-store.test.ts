@@ -192,6 +192,23 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await limiter.peek('r')).remaining).toBe(2)
     })
 
+    it('sends a decision queued on another store of the same client before a reset made after it', async () => {
+      // Two stores made from one client count in one place: a reset through one used to reach Redis
+      // before a decision queued on the other in the same tick, which then counted after the DEL.
+      const options = {
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        prefix: `order-two-${library}-${Date.now()}`,
+        denyCache: false as const,
+        silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS' as const],
+      }
+      const a = createRateLimiter({ ...options, store: makeStore() })
+      const b = createRateLimiter({ ...options, store: makeStore() })
+      expect((await a.limit('r')).remaining).toBe(2)
+      const [decision] = await Promise.all([a.limit('r'), b.reset('r')])
+      expect(decision.remaining).toBe(1)
+      expect((await a.peek('r')).remaining).toBe(2)
+    })
+
     it('keeps that order when the script cache was flushed: the decision is not run again after the reset', async () => {
       const failures: unknown[] = []
       const limiter = createRateLimiter({

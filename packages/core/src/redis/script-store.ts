@@ -13,6 +13,13 @@ import { realNow, ServerClock, timersAreReal } from './server-clock.js'
 /** A settled promise: `then` on it queues a promise job. */
 const PROMISE_JOB: Promise<void> = Promise.resolve()
 
+/**
+ * The open script stores of each client (COUNTER_SPACE): a reset on one sends the decisions queued
+ * on the others first, as it does its own, so calls through two stores of one client reach Redis in
+ * the order they were made. Weakly held: a store never closed does not stay alive for it.
+ */
+const storesOfClient = new WeakMap<object, Set<WeakRef<ScriptStore>>>()
+
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
 export interface ScriptRunner {
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
@@ -220,6 +227,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   private readonly retries = new Map<ReturnType<typeof setTimeout>, () => void>()
   /** Set by `close()`: a TRYAGAIN answered after it is not sent again. */
   private closed = false
+  /** This store in {@link storesOfClient}, when it has a client to share. */
+  private self: WeakRef<ScriptStore> | undefined
   private tickQueued = false
   /** Set until the first decision or reset: the client warning's `console` fallback. */
   private firstUse: (() => void) | undefined
@@ -256,6 +265,15 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     settings: ScriptStoreSettings,
   ) {
     this[COUNTER_SPACE] = settings.counterSpace
+    if (settings.counterSpace !== undefined) {
+      let stores = storesOfClient.get(settings.counterSpace)
+      if (stores === undefined) {
+        stores = new Set()
+        storesOfClient.set(settings.counterSpace, stores)
+      }
+      this.self = new WeakRef(this)
+      stores.add(this.self)
+    }
     const warning = settings.clientWarning
     if (warning !== undefined) {
       this.firstUse = warnOfClient(
@@ -670,7 +688,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.firstUse !== undefined) this.usedFirst()
     if (request.policies.length === 0) return
     this.runner.assertReady?.()
-    // Decisions queued before this reset go first, so Redis sees calls in the order they were made.
+    // Decisions queued before this reset go first, so Redis sees calls in the order they were made:
+    // those queued on other stores of the same client too.
+    this.flushSiblings()
     this.flush()
     const keys = counterKeys(request.prefix, request.id, request.policies)
     this.resets++
@@ -739,12 +759,24 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     // The client belongs to the caller: closing it is theirs to do.
     this.stopWatching()
     this.closed = true
+    if (this.self !== undefined) storesOfClient.get(this[COUNTER_SPACE]!)?.delete(this.self)
     // Nothing goes again once closed: the calls waiting to fail now rather than at their deadline.
     const retries = [...this.retries]
     this.retries.clear()
     for (const [timer, closed] of retries) {
       clearTimeout(timer)
       closed()
+    }
+  }
+
+  /** Sends what the other open stores of this store's client have queued (see storesOfClient). */
+  private flushSiblings(): void {
+    const stores = this.self === undefined ? undefined : storesOfClient.get(this[COUNTER_SPACE]!)
+    if (stores === undefined || stores.size < 2) return
+    for (const ref of stores) {
+      const store = ref.deref()
+      if (store === undefined) stores.delete(ref)
+      else if (store !== this) store.flush()
     }
   }
 
