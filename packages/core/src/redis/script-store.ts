@@ -271,6 +271,11 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         stores = new Set()
         storesOfClient.set(settings.counterSpace, stores)
       }
+      // Stores made and dropped without close() (one per request, say) leave dead refs: swept as
+      // the set grows, so it stays the size of the stores alive.
+      if (stores.size >= 64 && (stores.size & (stores.size - 1)) === 0) {
+        for (const ref of stores) if (ref.deref() === undefined) stores.delete(ref)
+      }
       this.self = new WeakRef(this)
       stores.add(this.self)
     }
