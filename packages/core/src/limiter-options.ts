@@ -293,3 +293,25 @@ function checkTierConsistency(tiers: Map<string, readonly Policy[]>): readonly P
   }
   return Object.freeze([...byName.values()].map((v) => v.policy))
 }
+
+/**
+ * The options that give a limiter of the same settings as `config`, its policies and tiers aside:
+ * the inverse of {@link resolveLimiterOptions} for what an adapter passes on (a Fastify route with
+ * limits of its own under the plugin's `limiter`). A memory store the limiter made for itself is
+ * left out (a limiter built from these makes one of its own), and so are unset callbacks.
+ */
+export function limiterSettingsOf(config: Partial<ResolvedLimiterOptions>): RateLimiterOptions {
+  const settings: Record<string, unknown> = {
+    prefix: config.prefix,
+    timeout: config.timeoutMs,
+    onStoreError: config.onStoreError,
+    mode: config.shadow === true ? 'shadow' : 'enforce',
+    onStoreFailure: config.onStoreFailure,
+    logger: config.logger,
+    silenceWarnings: config.silencedWarnings === undefined ? undefined : [...config.silencedWarnings],
+    store: config.store,
+    denyCache: config.denyCache === undefined ? false : undefined,
+  }
+  for (const [name, value] of Object.entries(settings)) if (value === undefined) delete settings[name]
+  return settings as RateLimiterOptions
+}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES } from './errors.js'
 import { createRateLimiter } from './limiter.js'
+import { limiterSettingsOf, resolveLimiterOptions } from './limiter-options.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import type { Policy } from './policies/types.js'
@@ -157,5 +158,29 @@ describe('tiers', () => {
       [false, 2, 0],
     ])
     expect(reads).toBe(readsAtConstruction)
+  })
+})
+
+describe('limiterSettingsOf', () => {
+  it('gives back the options a config was resolved from, its limits aside, and none it made itself', () => {
+    const store = memoryStore()
+    const onStoreFailure = () => undefined
+    const logger = { warn: () => undefined }
+    const given = {
+      store,
+      prefix: 'app',
+      timeout: 75,
+      onStoreError: 'deny',
+      mode: 'shadow',
+      onStoreFailure,
+      logger,
+      silenceWarnings: ['WARN_FLOODGATE_UNKNOWN_TIER'],
+      denyCache: false,
+    } as const
+    const config = resolveLimiterOptions({ ...given, policies: fixedWindow({ limit: 1, window: '1 m' }) })
+    expect(limiterSettingsOf(config)).toEqual(given)
+    // A memory store the limiter made for itself is not handed on.
+    const own = resolveLimiterOptions({ policies: fixedWindow({ limit: 1, window: '1 m' }) })
+    expect(limiterSettingsOf(own)).not.toHaveProperty('store')
   })
 })

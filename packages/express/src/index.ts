@@ -4,8 +4,7 @@ import {
   type DecidedOutcome,
   type Decision,
   type MiddlewareOptions,
-  PROBLEM_CACHE_CONTROL,
-  PROBLEM_CONTENT_TYPE,
+  PROBLEM_HEADERS,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -141,8 +140,7 @@ function limitedBy(
 
 function sendProblem(res: Response, status: number, body: string): void {
   res.statusCode = status
-  res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-  res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
+  for (const name in PROBLEM_HEADERS) res.setHeader(name, PROBLEM_HEADERS[name]!)
   // As Koa and Fastify send it; Node leaves it out of an answer to HEAD.
   res.setHeader('content-length', Buffer.byteLength(body))
   res.end(body)

@@ -10,10 +10,10 @@ import {
   FloodgateError,
   isValidPrefix,
   LIMITER_OPTIONS,
+  limiterSettingsOf,
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
-  PROBLEM_CACHE_CONTROL,
-  PROBLEM_CONTENT_TYPE,
+  PROBLEM_HEADERS,
   type RateLimiter,
   type RateLimitHandler,
   type RequestBinding,
@@ -301,20 +301,7 @@ function settingsOf(
       { option: 'config.rateLimit', value: own },
     )
   }
-  const settings: Record<string, unknown> = {
-    prefix: config.prefix,
-    timeout: config.timeoutMs,
-    onStoreError: config.onStoreError,
-    mode: config.shadow === true ? 'shadow' : 'enforce',
-    onStoreFailure: config.onStoreFailure,
-    logger: config.logger,
-    silenceWarnings: config.silencedWarnings === undefined ? undefined : [...config.silencedWarnings],
-  }
-  // A memory store the limiter made itself stays its own: the route makes one of its own too.
-  if (config.store !== undefined) settings.store = config.store
-  if (config.denyCache === undefined) settings.denyCache = false
-  for (const [name, value] of Object.entries(settings)) if (value === undefined) delete settings[name]
-  return settings
+  return limiterSettingsOf(config) as Record<string, unknown>
 }
 
 /**
@@ -439,12 +426,7 @@ async function answerBy(
 // reply's own serializer keeps Fastify from appending "; charset=utf-8" to a JSON media type, so the
 // answer is byte for byte the other frameworks'.
 function sendProblem(reply: FastifyReply, status: number, body: string): void {
-  reply
-    .code(status)
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .header('cache-control', PROBLEM_CACHE_CONTROL)
-    .serializer(asIs)
-    .send(body)
+  reply.code(status).headers(PROBLEM_HEADERS).serializer(asIs).send(body)
 }
 
 /** The problem body is JSON already; anything else (an error handler's object) is serialised as JSON. */

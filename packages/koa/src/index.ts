@@ -5,8 +5,7 @@ import {
   type Decision,
   type HeaderMap,
   type MiddlewareOptions,
-  PROBLEM_CACHE_CONTROL,
-  PROBLEM_CONTENT_TYPE,
+  PROBLEM_HEADERS,
   type RateLimiter,
   type RequestBinding,
 } from '@floodgate/core'
@@ -116,17 +115,13 @@ function sendProblem(ctx: Context, status: number, body: string): void {
   if (ctx.respond === false) {
     if (!res.headersSent) {
       res.statusCode = status
-      res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-      res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
+      for (const name in PROBLEM_HEADERS) res.setHeader(name, PROBLEM_HEADERS[name]!)
       res.end(body)
     }
     return
   }
   ctx.status = status
-  if (!res.headersSent) {
-    res.setHeader('content-type', PROBLEM_CONTENT_TYPE)
-    res.setHeader('cache-control', PROBLEM_CACHE_CONTROL)
-  }
+  if (!res.headersSent) for (const name in PROBLEM_HEADERS) res.setHeader(name, PROBLEM_HEADERS[name]!)
   ctx.body = body
 }
 

@@ -58,6 +58,15 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
  */
 export const PROBLEM_CACHE_CONTROL = 'no-store'
 
+/**
+ * The headers every Floodgate 429 and 503 answer carries besides the outcome's `headers`: its
+ * media type and {@link PROBLEM_CACHE_CONTROL}. An adapter writes them over whatever was set before.
+ */
+export const PROBLEM_HEADERS: Readonly<HeaderMap> = Object.freeze({
+  'content-type': PROBLEM_CONTENT_TYPE,
+  'cache-control': PROBLEM_CACHE_CONTROL,
+})
+
 /** The identifier of requests whose client address is missing or malformed (one shared bucket). */
 export const UNKNOWN_CLIENT_KEY = 'unknown-client'
 
