@@ -81,6 +81,26 @@ describe('store failures', () => {
     expect(rateLimitHeaders(settled!, ['draft-8', 'legacy'])).toEqual({})
   })
 
+  it('a reset the store never answers times out, a thenable of a client other than Promise too', async () => {
+    vi.useFakeTimers()
+    // A client's own promise type: it has `then`, is no `Promise`, and this one never settles.
+    const never = { then: () => undefined } as unknown as PromiseLike<void>
+    for (const pending of [new Promise<void>(() => {}), never]) {
+      const store = { ...failingStore(() => Promise.reject(boom)), reset: () => pending as Promise<void> }
+      const { limiter, failures } = limiterOn(store, 'deny')
+      let error: FloodgateError | undefined
+      const reset = limiter.reset('a').catch((e: FloodgateError) => {
+        error = e
+      })
+      await vi.advanceTimersByTimeAsync(249)
+      expect(error).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(1)
+      await reset
+      expect(error?.code).toBe(ERROR_CODES.STORE_TIMEOUT)
+      expect(failures).toEqual([error])
+    }
+  })
+
   it('a store that rejects after its deadline leaves no unhandled rejection', async () => {
     vi.useFakeTimers()
     const late = failingStore(

@@ -412,9 +412,15 @@ class Limiter implements RateLimiter, DecidingNow {
     )
   }
 
-  private call<T>(result: T | Promise<T>): T | Promise<T> {
-    if (this.store.local || !(result instanceof Promise)) return result
-    return withDeadline(result, this.config.timeoutMs, `The ${this.store.name} store`)
+  private call<T>(result: T | PromiseLike<T>): T | Promise<T> {
+    // Any thenable, as `decide` takes one: a client's Bluebird promise gets the deadline too.
+    if (
+      this.store.local ||
+      typeof (result as Partial<PromiseLike<T>> | null | undefined)?.then !== 'function'
+    ) {
+      return result as T
+    }
+    return withDeadline(Promise.resolve(result), this.config.timeoutMs, `The ${this.store.name} store`)
   }
 
   /** @internal */
