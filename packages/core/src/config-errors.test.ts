@@ -382,6 +382,36 @@ describe('configuration errors', () => {
       'rateLimit()',
       /refunds nothing/,
     ],
+    [
+      'duration',
+      () => createRateLimiter({ policies: policy, duration: 60 } as never),
+      'createRateLimiter()',
+      /`duration: 60` is `window: '60 s'`/,
+    ],
+    [
+      'blockDuration',
+      () => createRateLimiter({ policies: policy, blockDuration: 60 } as never),
+      'createRateLimiter()',
+      /There is no block/,
+    ],
+    [
+      'execEvenly',
+      () => resolveMiddlewareOptions({ policies: policy, execEvenly: true } as never),
+      'rateLimit()',
+      /never delays a request/,
+    ],
+    [
+      'inMemoryBlockOnConsumed',
+      () => createRateLimiter({ policies: policy, inMemoryBlockOnConsumed: 6 } as never),
+      'createRateLimiter()',
+      /`denyCache`/,
+    ],
+    [
+      'insuranceLimiter',
+      () => createRateLimiter({ policies: policy, insuranceLimiter: {} } as never),
+      'createRateLimiter()',
+      /no fallback limiter/,
+    ],
   ]
   it.each(peers)(
     "another rate limiter's option %s gets its fix, not the nearest name",

@@ -4,10 +4,19 @@
 
 const LIMITS =
   "Limits are policies: `policies: fixedWindow({ limit: 100, window: '15 m' })` (or slidingWindow, tokenBucket)."
+// rate-limiter-flexible's `duration` is seconds, koa-ratelimit's milliseconds: a copied number is
+// either right or a thousand times too short, and nothing else can tell which.
+const DURATION = `${LIMITS} A window given as a number is milliseconds (rate-limiter-flexible's \`duration: 60\` is \`window: '60 s'\`).`
 const PREFIX = 'The key prefix is `prefix`.'
 const STORE =
   'The store is `store: redisStore({ client })` from `@floodgate/core/redis` (or `memoryStore()`, `upstashStore({ redis })`).'
 const STORE_ERROR = "What a store failure does is `onStoreError: 'allow' | 'deny'`."
+const NO_BLOCK =
+  "There is no block: a denied identifier is admitted again once its policies would admit it. For a longer lock-out add a longer policy (`fixedWindow({ limit: 20, window: '1 h' })`)."
+const NO_DELAY =
+  "Floodgate answers at once and never delays a request; a `tokenBucket({ capacity: 1, refillRate: 5, interval: '1 s' })` admits one every 200 ms."
+const DENY_CACHE =
+  'Identifiers the store just denied are answered from memory until their retry time: `denyCache` (on by default for Redis and Upstash).'
 
 /** For `createRateLimiter()`. */
 export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freeze({
@@ -15,8 +24,8 @@ export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freez
   max: LIMITS,
   limit: LIMITS,
   timeWindow: LIMITS,
-  duration: LIMITS,
-  points: LIMITS,
+  duration: DURATION,
+  points: DURATION,
   window: LIMITS,
   capacity: LIMITS,
   refillRate: LIMITS,
@@ -30,6 +39,13 @@ export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freez
   storeClient: STORE,
   skipOnError: STORE_ERROR,
   passOnStoreError: STORE_ERROR,
+  insuranceLimiter: `${STORE_ERROR} There is no fallback limiter.`,
+  blockDuration: NO_BLOCK,
+  blockOnConsumed: NO_BLOCK,
+  execEvenly: NO_DELAY,
+  execEvenlyMinDelayMs: NO_DELAY,
+  inMemoryBlockOnConsumed: DENY_CACHE,
+  inMemoryBlockDuration: DENY_CACHE,
 })
 
 const ANSWER = 'The answer to a limited request is replaced with `onLimited`.'
