@@ -426,22 +426,26 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
 
 /**
  * Whether `earlier`, the decision another limiter already made on this request (an app-wide limit
- * before a route's own, say), binds before `decision`, which admits it: it has fewer requests left.
+ * before a route's own, say, or another library's), binds before `decision`, which admits it: it
+ * has fewer requests left.
  * The adapters then leave its headers and its exposed decision as they are, so a client sees the
  * limit it will meet first, whichever order the middlewares run in. A store failure's decision
  * (no headers) never binds.
  */
 export function bindsBefore(earlier: Decision | undefined, decision: Decision): boolean {
-  if (earlier === undefined || earlier === decision || !earlier.allowed || earlier.reason === 'store-error') {
-    return false
-  }
+  if (earlier === undefined || earlier === null || earlier === decision) return false
+  // Another library's object in the same place (express-rate-limit's `req.rateLimit`: `limit`,
+  // `used`, `remaining`, no `allowed`). It admitted the request, since it answers its own denials;
+  // its `remaining`, if it has one, is compared as a decision's is.
+  const foreign = typeof earlier.allowed !== 'boolean'
+  if (!foreign && (!earlier.allowed || earlier.reason === 'store-error')) return false
   // A store failure's decision (no headers, `remaining` 0) never replaces one that describes a quota.
   if (decision.reason === 'store-error') return true
   // A shadow-mode limiter enforces nothing: its decision never hides an enforcing one's, and an
   // enforcing one's is never replaced by it.
   if (shadowDecisions.has(earlier)) return false
   if (shadowDecisions.has(decision)) return true
-  return earlier.remaining < decision.remaining
+  return typeof earlier.remaining === 'number' && earlier.remaining < decision.remaining
 }
 
 /** Decisions of shadow-mode limiters that a middleware passed on, for {@link bindsBefore}. */
