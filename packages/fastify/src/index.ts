@@ -210,10 +210,13 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     }
     let hook: onRequestHookHandler | undefined
     try {
+      // A not-found handler's config has no `url` (Fastify gives it the handler's own config): it
+      // is one route for every path and method it answers, never a limiter per URL asked for.
+      const notFound = config?.url === undefined
       const handler = handlerOf(
         config?.rateLimit,
-        config?.method ?? request.method,
-        config?.url ?? request.url,
+        notFound ? '*' : (config.method ?? request.method),
+        notFound ? '(not found)' : config.url,
         false,
       )
       if (handler !== undefined) {

@@ -96,6 +96,21 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("gives a not-found handler's own config.rateLimit one limiter for every path and method it answers", async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(5) })
+      // Fastify takes a not-found handler's `config` (its types leave it out).
+      const options = { config: { rateLimit: { policies: perMinute(3, 'nf') } } } as never
+      app.setNotFoundHandler(options, async (_request, reply) => reply.code(404).send('none'))
+      const answers: number[] = []
+      for (const url of ['/a', '/a?x=1', '/b/c?y=2', '/d']) answers.push((await app.inject(url)).statusCode)
+      answers.push((await app.inject({ method: 'POST', url: '/e' })).statusCode)
+      expect(answers).toEqual([404, 404, 404, 429, 429])
+      const denied = await app.inject('/f')
+      expect(denied.headers['ratelimit-policy']).toBe('"nf";q=3;w=60')
+      await app.close()
+    })
+
     it('leaves unknown paths alone when global is false', async () => {
       const app = fastify()
       await app.register(fastifyRateLimit, { global: false, policies: perMinute(1) })
