@@ -178,3 +178,19 @@ describe("the client's own timeouts, which bound a call's deadline", () => {
     expect([none.commandTimeoutMs, none.socketTimeoutMs]).toEqual([undefined, undefined])
   })
 })
+
+describe("ioredis's errors for a dropped connection", () => {
+  it('are told as a closed connection, not as the settings the docs ask for', () => {
+    const { runner } = detectClient(new Redis({ lazyConnect: true }))
+    const refused = new Error("Stream isn't writeable and enableOfflineQueue options is false")
+    const explained = runner.explain?.(refused)
+    expect(isFloodgateError(explained)).toBe(true)
+    expect((explained as Error).message).toMatch(
+      /^The ioredis client is not connected to Redis \(its connection closed\); its 'error' events say why\./,
+    )
+    expect((explained as Error).cause).toBe(refused)
+    // Anything else, Redis's own replies included, goes on as it is.
+    const reply = new Error('NOPERM this user has no permissions to run the evalsha command')
+    expect(runner.explain?.(reply)).toBe(reply)
+  })
+})

@@ -125,10 +125,11 @@ function positiveMs(value: unknown): number | undefined {
  * The failure of a call made while the client cannot send. Why it cannot (a wrong password, Redis
  * down, an unknown host) is in the client's own `error` events, which belong to the app.
  */
-function notConnected(library: string, state: string): FloodgateError {
+function notConnected(library: string, state: string, cause?: unknown): FloodgateError {
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
     `The ${library} client is not connected to Redis (${state}); its 'error' events say why.`,
+    { cause },
   )
 }
 
@@ -142,6 +143,26 @@ function ioredisNotSending(status: unknown, offlineQueue: boolean): string | und
     return 'it is connecting'
   }
   return undefined
+}
+
+/**
+ * ioredis's errors for a connection that dropped, which name the very settings docs/stores.md asks
+ * for: an operator reading them would be sent to undo a setting that keeps counts exact.
+ */
+function explainIoredis(error: unknown): unknown {
+  if (!(error instanceof Error)) return error
+  // `maxRetriesPerRequest: 0`: a command in flight when the connection closed fails at once.
+  if (error.name === 'MaxRetriesPerRequestError') {
+    return new FloodgateError(
+      ERROR_CODES.STORE_ERROR,
+      "The ioredis client's connection to Redis closed before Redis answered (it may have counted the request); ioredis reports this as its maxRetriesPerRequest limit, which is 0 as it should be.",
+      { cause: error },
+    )
+  }
+  // `enableOfflineQueue: false`: a command sent while the connection is down is refused.
+  if (error.message.startsWith("Stream isn't writeable"))
+    return notConnected('ioredis', 'its connection closed', error)
+  return error
 }
 
 /** ioredis commands take nested arrays too (`Command` flattens its arguments one level). */
@@ -189,6 +210,7 @@ function ioredis(client: IoredisClient): DetectedClient {
         if (client.status === 'wait') client.connect?.().catch(() => undefined)
         throw notConnected('ioredis', state)
       },
+      explain: explainIoredis,
       // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
       nodeOf: (slot) => {
         const node = (client as { slots?: unknown[][] }).slots?.[slot]?.[0]

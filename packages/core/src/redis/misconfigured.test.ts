@@ -181,6 +181,57 @@ describeRedisServer('a store given a read-only replica', () => {
   })
 })
 
+describeRedisServer('an ioredis client whose connection drops with decisions in flight', () => {
+  let server: RedisServer
+  beforeAll(async () => {
+    server = await startRedisServer()
+  })
+  afterAll(async () => {
+    await server?.stop()
+  })
+
+  it('says the connection closed, not that `maxRetriesPerRequest` (0, as the docs ask) was reached', async () => {
+    const admin = new Redis(server.url)
+    const client = new Redis(server.url, {
+      connectionName: 'dropped',
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+    })
+    client.on('error', () => undefined)
+    const failures: FloodgateError[] = []
+    const limiter = createRateLimiter({
+      policies,
+      store: redisStore({ client, logger: false }),
+      logger: false,
+      onStoreFailure: (error) => void failures.push(error),
+    })
+    try {
+      await new Promise<void>((resolve) => client.once('ready', () => resolve()))
+      // Redis holds the decisions unanswered while the connection is cut under them.
+      await admin.client('PAUSE', 2_000, 'WRITE')
+      const decisions = Promise.all([limiter.limit('a'), limiter.limit('b')])
+      // Until Redis holds the script call: CLIENT LIST shows it as the connection's last command.
+      let line: string | undefined
+      while (!line?.includes(' cmd=evalsha ')) {
+        const list = (await admin.client('LIST')) as string
+        line = list.split('\n').find((l) => l.includes(' name=dropped '))
+      }
+      await admin.client('KILL', /addr=(\S+)/.exec(line)![1]!)
+      expect((await decisions).map((d) => d.reason)).toEqual(['store-error', 'store-error'])
+      const closed =
+        "The ioredis client's connection to Redis closed before Redis answered (it may have counted the request); ioredis reports this as its maxRetriesPerRequest limit, which is 0 as it should be."
+      expect(failures.map(told)).toEqual([closed, closed])
+      expect((failures[0]!.cause as Error).name).toBe('MaxRetriesPerRequestError')
+    } finally {
+      await admin.client('UNPAUSE')
+      await limiter.close()
+      client.disconnect()
+      admin.disconnect()
+    }
+  })
+})
+
 describe('an Upstash store whose URL has nothing listening', () => {
   it("names the refused connection that fetch's `fetch failed` keeps among its causes", async () => {
     const port = await findFreePort()

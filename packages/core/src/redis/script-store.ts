@@ -32,6 +32,8 @@ export interface ScriptRunner {
    * does not know (yet): its connection is the one whose silence a call to that slot is judged by.
    */
   nodeOf?(slot: number): string | undefined
+  /** The client's error as an operator should read it, where the client's own text misleads. */
+  explain?(error: unknown): unknown
 }
 
 export interface ScriptStoreSettings {
@@ -666,7 +668,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
 
   private fail(batch: Batch, error: unknown): void {
     if (!this.answer(batch)) return
-    const reason = asTimeout(error, this.name)
+    const reason = asTimeout(this.runner.explain?.(error) ?? error, this.name)
     for (const call of batch.calls) call.fail(reason)
   }
 
@@ -731,7 +733,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
         await awaitable(this.runner.del(reset.keys))
         return
       } catch (error) {
-        if (!isTryAgain(error) || reset.overtaken || realNow() >= until) throw error
+        if (!isTryAgain(error) || reset.overtaken || realNow() >= until)
+          throw this.runner.explain?.(error) ?? error
         await new Promise<void>((resolve, reject) => {
           this.later(Math.min(TRYAGAIN_DELAY_MS, until - realNow()), resolve, () =>
             reject(closedWhileRetrying(this.name)),
