@@ -57,7 +57,7 @@ describe("mode: 'shadow'", () => {
     expect(await shadow.limit('s')).toMatchObject({ allowed: true, reason: 'store-error' })
     expect(lines).toEqual([
       expect.stringMatching(
-        /connection refused.*Requests are allowed \(mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'\)/s,
+        /connection refused.*Requests of the limiter with prefix "floodgate" \(policy "[^"]+"\) are allowed \(mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'\)/s,
       ),
     ])
     expect(failures).toHaveLength(1)

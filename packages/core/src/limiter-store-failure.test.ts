@@ -101,6 +101,49 @@ describe('store failures', () => {
     }
   })
 
+  it('logs which limiter failed, then when the store answers again, after how long and with what', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 })
+    let down = true
+    const ok = { allowed: true, remaining: 4, resetAtMs: 1_700_000_060_000, retryAfterMs: 0 }
+    const store = failingStore(() =>
+      down ? Promise.reject(boom) : Promise.resolve({ nowMs: Date.now(), outcomes: [ok] }),
+    )
+    const lines: string[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ name: 'api', limit: 5, window: '1 m' }),
+      store,
+      prefix: 'search',
+      logger: { warn: (line) => lines.push(line) },
+    })
+    const outage = async (failures: number, seconds: number) => {
+      down = true
+      for (let i = 0; i < failures; i++) expect((await limiter.limit(`f${i}`)).reason).toBe('store-error')
+      vi.advanceTimersByTime(seconds * 1000)
+      down = false
+      expect((await limiter.limit('ok')).reason).toBe('allowed')
+      expect((await limiter.limit('ok')).reason).toBe('allowed')
+    }
+    await outage(3, 12.5)
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^\[floodgate\] WARN_FLOODGATE_STORE_FAILURE: The flaky store failed: connection refused\. .* Requests of the limiter with prefix "search" \(policy "api"\) are allowed \(onStoreError: 'allow'\) until the store answers again, which will be logged\.$/,
+      ),
+      '[floodgate] WARN_FLOODGATE_STORE_RECOVERED: The flaky store answers the limiter with prefix "search" again, after failing for 12.5 s. Since it first failed (or since the last such line), 3 requests got no decision from it: 3 allowed uncounted.',
+    ])
+    // A second outage within the minute is logged at once; its recovery line waits for the minute,
+    // so a store failing every other call logs little. Its count goes on into the next line written.
+    await outage(2, 1)
+    expect(lines).toHaveLength(3)
+    expect(lines[2]).toMatch(/WARN_FLOODGATE_STORE_FAILURE/)
+    vi.advanceTimersByTime(60_000)
+    await outage(1, 2)
+    expect(lines).toHaveLength(5)
+    expect(lines[3]).toMatch(/WARN_FLOODGATE_STORE_FAILURE/)
+    expect(lines[4]).toMatch(
+      /after failing for 2\.0 s\. .*, 3 requests got no decision from it: 3 allowed uncounted\.$/,
+    )
+  })
+
   it('a store that rejects after its deadline leaves no unhandled rejection', async () => {
     vi.useFakeTimers()
     const late = failingStore(

@@ -13,7 +13,7 @@ import type { Policy, PolicyOutcome } from './policies/types.js'
 import { counterSpace, registry } from './process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
-import { resetFailure, storeFailureDecision } from './store-failure.js'
+import { resetFailure, StoreOutage } from './store-failure.js'
 import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { deliverStoreNotice, type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
@@ -102,6 +102,8 @@ class Limiter implements RateLimiter, DecidingNow {
   private readonly submitting: SubmittingStore | undefined
   /** The `timeout` of calls to a remote store. */
   private readonly deadlines: DeadlineQueue
+  /** The store's failures and recoveries, as the log tells them. */
+  private readonly outage: StoreOutage
 
   constructor(readonly config: ResolvedLimiterOptions) {
     this.defaultTier = config.defaultTier
@@ -115,6 +117,12 @@ class Limiter implements RateLimiter, DecidingNow {
     // The store's warning about its client, unless the store was given a logger of its own.
     deliverStoreNotice(this.store, this.warnings)
     this.deadlines = new DeadlineQueue(config.timeoutMs)
+    this.outage = new StoreOutage(
+      this.warnings,
+      config,
+      `${this.store.name} store`,
+      `the limiter with prefix "${config.prefix}"`,
+    )
     if (!this.ownsStore) this.claimCounters()
   }
 
@@ -434,6 +442,7 @@ class Limiter implements RateLimiter, DecidingNow {
     const { outcomes } = response
     const parts: PolicyDecision[] = []
     for (let i = 0; i < policies.length; i++) parts.push(describePolicy(policies[i]!, outcomes[i]!))
+    this.outage.answered()
     return this.decisionOf(parts, response.nowMs, tier, cost)
   }
 
@@ -455,6 +464,7 @@ class Limiter implements RateLimiter, DecidingNow {
       readOutcome(reply, at + 4 * i, nowMs, part)
       parts.push(part)
     }
+    this.outage.answered()
     return this.decisionOf(parts, nowMs, tier, cost)
   }
 
@@ -514,8 +524,7 @@ class Limiter implements RateLimiter, DecidingNow {
     tier: string | undefined,
     cost: number,
   ): Decision {
-    const request = { storeName: `${this.store.name} store`, policy: policies[0]!.name, tier, cost }
-    return storeFailureDecision(cause, request, this.config, this.warnings)
+    return this.outage.failed(cause, { policy: policies[0]!.name, tier, cost })
   }
 
   private tierOf(requested: string | undefined): string | undefined {

@@ -5,53 +5,108 @@ import { WARNING_CODES, type Warnings } from './warnings.js'
 
 /** Who failed and for which request, as a store-error decision reports it. */
 export interface FailedRequest {
-  /** Names the store in messages: `"redis store"`, `"Upstash Ratelimit"`. */
-  storeName: string
   /** The binding policy's name to report (the first policy of the request). */
   policy: string
   tier: string | undefined
   cost: number
 }
 
+/** What a store-failure decision needs of its limiter. */
+type FailureConfig = Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure' | 'shadow'>
+
+/** Recovery lines are written at most this often, so a store that fails every other call logs little. */
+const RECOVERY_LINE_MS = 60_000
+
 /**
- * The decision for a store that failed or timed out: allowed per `onStoreError`, no quota numbers
- * (so no rate-limit headers), the error attached, the failure logged at most once a minute per
- * code and reported to `onStoreFailure`. Shared by every limiter, so they all fail the same way.
+ * One limiter's store outages as its log tells them: a failure line at most once a minute per
+ * error code, naming the limiter; then, at the first decision the store answers, one
+ * line saying how long it failed and what the requests got meanwhile (at most once a minute), after
+ * which the next failure is logged at once. `answered` is all a healthy store pays: one comparison.
  */
-export function storeFailureDecision(
-  cause: unknown,
-  request: FailedRequest,
-  config: Pick<ResolvedLimiterOptions, 'onStoreError' | 'onStoreFailure' | 'shadow'>,
-  warnings: Warnings,
-): Decision {
-  const error = asStoreError(cause, request.storeName)
-  // Shadow mode never denies, a failing store included: 'deny' applies once the limiter enforces.
-  const allowed = config.onStoreError === 'allow' || config.shadow
-  const why =
-    config.onStoreError === 'deny' && config.shadow
-      ? "mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'"
-      : `onStoreError: '${config.onStoreError}'`
-  warnings.warn(
-    WARNING_CODES.STORE_FAILURE,
-    `${error.message} Requests are ${allowed ? 'allowed' : 'denied'} (${why}) until the store recovers.`,
-    60_000,
-    error.code,
-  )
-  report(error, config)
-  const nowMs = Date.now()
-  return {
-    allowed,
-    limit: 0,
-    remaining: 0,
-    resetAtMs: nowMs,
-    retryAfterMs: 0,
-    policy: request.policy,
-    tier: request.tier,
-    reason: 'store-error',
-    cost: request.cost,
-    nowMs,
-    policies: [],
-    error,
+export class StoreOutage {
+  /** `Date.now()` at the first failure since the store last answered; 0 while it answers. */
+  private since = 0
+  private allowed = 0
+  private denied = 0
+  private lastRecoveryLine = Number.NEGATIVE_INFINITY
+  /** The failure lines' keys (error codes) this outage wrote under, forgotten at its recovery line. */
+  private readonly keys = new Set<string>()
+
+  constructor(
+    private readonly warnings: Warnings,
+    private readonly config: FailureConfig,
+    /** Names the store in messages: `"redis store"`, `"Upstash Ratelimit"`. */
+    private readonly storeName: string,
+    /** Names the limiter in log lines: `the limiter with prefix "api"`. */
+    private readonly limiterName: string,
+  ) {}
+
+  /**
+   * The decision for a store that failed or timed out: allowed per `onStoreError`, no quota numbers
+   * (so no rate-limit headers), the error attached, logged and reported to `onStoreFailure`.
+   */
+  failed(cause: unknown, request: FailedRequest): Decision {
+    const { config } = this
+    const error = asStoreError(cause, this.storeName)
+    // Shadow mode never denies, a failing store included: 'deny' applies once the limiter enforces.
+    const allowed = config.onStoreError === 'allow' || config.shadow
+    const nowMs = Date.now()
+    if (this.since === 0) this.since = nowMs
+    if (allowed) this.allowed++
+    else this.denied++
+    const why =
+      config.onStoreError === 'deny' && config.shadow
+        ? "mode: 'shadow', which never denies; onStoreError: 'deny' applies in mode 'enforce'"
+        : `onStoreError: '${config.onStoreError}'`
+    this.keys.add(error.code)
+    this.warnings.warn(
+      WARNING_CODES.STORE_FAILURE,
+      `${error.message} Requests of ${this.limiterName} (policy "${request.policy}") are ${allowed ? 'allowed' : 'denied'} (${why}) until the store answers again, which will be logged.`,
+      60_000,
+      error.code,
+    )
+    report(error, config)
+    return {
+      allowed,
+      limit: 0,
+      remaining: 0,
+      resetAtMs: nowMs,
+      retryAfterMs: 0,
+      policy: request.policy,
+      tier: request.tier,
+      reason: 'store-error',
+      cost: request.cost,
+      nowMs,
+      policies: [],
+      error,
+    }
+  }
+
+  /** The store answered a decision: ends an outage, if one is going on. */
+  answered(): void {
+    if (this.since !== 0) this.recovered()
+  }
+
+  private recovered(): void {
+    const nowMs = Date.now()
+    const failedMs = nowMs - this.since
+    this.since = 0
+    // A store failing every other call: its outages are counted on into the next line written.
+    if (nowMs - this.lastRecoveryLine < RECOVERY_LINE_MS) return
+    const got = [
+      this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
+      this.denied > 0 ? `${this.denied} denied` : '',
+    ].filter(Boolean)
+    this.warnings.warn(
+      WARNING_CODES.STORE_RECOVERED,
+      `The ${this.storeName} answers ${this.limiterName} again, after failing for ${(failedMs / 1000).toFixed(1)} s. Since it first failed (or since the last such line), ${this.allowed + this.denied} requests got no decision from it: ${got.join(', ')}.`,
+      0,
+    )
+    this.lastRecoveryLine = nowMs
+    for (const key of this.keys) this.warnings.forget(key)
+    this.keys.clear()
+    this.allowed = 0
+    this.denied = 0
   }
 }
 
@@ -84,7 +139,7 @@ function asStoreError(cause: unknown, storeName: string): FloodgateError {
 function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause)
   // node-redis's TimeoutError has no message: its name says it.
-  const own = withoutFullStop(cause.message || cause.name)
+  const own = withoutFullStop(withoutCommand(cause.message || cause.name))
   let inner: Error = cause
   for (let depth = 0; depth < 8 && inner.cause instanceof Error; depth++) inner = inner.cause
   if (inner === cause) return own
@@ -93,6 +148,15 @@ function describeCause(cause: unknown): string {
   const named =
     typeof code === 'string' && !detail.includes(code) ? (detail ? `${code}: ${detail}` : code) : detail
   return named && !own.includes(named) ? `${own} (${named})` : own
+}
+
+/**
+ * @upstash/redis ends its errors with the command it sent (`Unauthorized, command was: [...]`),
+ * whose keys hold the identifier: an API key or an address, not for a log line.
+ */
+function withoutCommand(message: string): string {
+  const at = message.indexOf(', command was: ')
+  return at === -1 ? message : message.slice(0, at)
 }
 
 function withoutFullStop(message: string): string {

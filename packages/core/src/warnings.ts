@@ -31,6 +31,8 @@ export const WARNING_CODES = {
   SHARED_COUNTERS: 'WARN_FLOODGATE_SHARED_COUNTERS',
   /** The store failed or timed out; requests follow `onStoreError` (logged at most once a minute). */
   STORE_FAILURE: 'WARN_FLOODGATE_STORE_FAILURE',
+  /** The store answers again after failing: for how long it failed, and what requests got meanwhile. */
+  STORE_RECOVERED: 'WARN_FLOODGATE_STORE_RECOVERED',
   /** A middleware's `skip` returned something other than a boolean; only `true` skips. */
   SKIP_NOT_BOOLEAN: 'WARN_FLOODGATE_SKIP_NOT_BOOLEAN',
 } as const
@@ -64,6 +66,8 @@ export class Warnings {
    * within `repeatMs` (default: never again).
    */
   readonly warn: (code: string, message: string, repeatMs?: number, key?: string) => void
+  /** Lets the next warning under `key` be written at once (a store failure after a recovery). */
+  readonly forget: (key: string) => void
 
   constructor(logger: Logger, clock: () => number = Date.now, silenced: ReadonlySet<string> = new Set()) {
     // State in this closure, not in private fields, which would make the class nominal (see
@@ -86,6 +90,9 @@ export class Warnings {
       } catch {
         // A logger that fails (a closed transport) must not turn a decision into an exception.
       }
+    }
+    this.forget = (key) => {
+      seen.delete(key)
     }
   }
 }

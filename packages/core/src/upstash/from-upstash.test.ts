@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
 import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
 import { MultiRegionRatelimit, Ratelimit } from '@upstash/ratelimit'
 import { type Redis, Redis as UpstashRedis } from '@upstash/redis'
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
 import { fromUpstash } from './from-upstash.js'
@@ -129,6 +130,22 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     await expect(globbed.reset('u')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
   })
 
+  it("keeps the identifier out of a failure's message, which @upstash/redis quotes with its command", async () => {
+    const wrongToken = upstashTestClient({ url: upstash.url, token: 'wrong' })
+    const warnings: string[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({ redis: wrongToken, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: `leak-${RUN}` }),
+      { window: '60 s', logger: { warn: (line) => warnings.push(line) } },
+    )
+    const decision = await limiter.limit('apikey:sk_live_secret')
+    expect(decision.reason).toBe('store-error')
+    expect(decision.error?.message).toMatch(
+      /^The Upstash Ratelimit failed: Unauthorized\. \(ERR_FLOODGATE_STORE_ERROR/,
+    )
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).not.toContain('sk_live_secret')
+  })
+
   it('peek() answers what limit() would, without charging: remaining after the request', async () => {
     const limiter = fixedWindowOf(5, 'fu-peek')
     const seen: unknown[] = []
@@ -227,6 +244,39 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect((await limiter.limit(id)).reason).toBe('limited')
       await limiter.reset(id)
       expect({ id, after: (await limiter.limit(id)).reason }).toEqual({ id, after: 'allowed' })
+    }
+  })
+
+  it('forgets a block cached by a denial whose answer came after the reset', async () => {
+    const limiter = fixedWindowOf(2, 'fu-late-denial')
+    const realFetch = globalThis.fetch
+    let hold: { arrived: () => void; release: Promise<void> } | undefined
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const held = hold
+      hold = undefined
+      const response = await realFetch(...args)
+      if (held !== undefined) {
+        held.arrived()
+        await held.release
+      }
+      return response
+    }) as typeof fetch
+    try {
+      await limiter.limit('u')
+      await limiter.limit('u')
+      let release = () => {}
+      const arrived = new Promise<void>((resolve) => {
+        hold = { arrived: resolve, release: new Promise<void>((r) => (release = r)) }
+      })
+      const late = limiter.limit('u') // denied by Redis; its answer held on its way back
+      await arrived
+      await limiter.reset('u')
+      release()
+      await late
+      expect((await limiter.peek('u')).allowed).toBe(true)
+      expect((await limiter.limit('u')).reason).toBe('allowed')
+    } finally {
+      globalThis.fetch = realFetch
     }
   })
 
@@ -410,5 +460,49 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       limiter: MultiRegionRatelimit.fixedWindow(3, '60 s'),
     })
     expect(fromUpstash(fine, { window: '60 s' }).limit).toBeTypeOf('function')
+  })
+})
+
+describe('fromUpstash over a REST server that answers something other than a count', () => {
+  let server: HttpServer
+  let url: string
+  beforeAll(async () => {
+    // Every command answered with a string: Ratelimit then reads its count as NaN.
+    server = createHttpServer((req, res) => {
+      let body = ''
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString()
+      })
+      req.on('end', () => {
+        const commands: unknown[] = JSON.parse(body)
+        // A pipeline is a list of commands, answered by a list of results.
+        const answer = Array.isArray(commands[0])
+          ? commands.map(() => ({ result: 'garbage' }))
+          : { result: 'garbage' }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer))
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('gives a store failure, never a decision whose headers read NaN', async () => {
+    const garbled = upstashTestClient({ url, token: 'token' })
+    const limiter = fromUpstash(
+      new Ratelimit({ redis: garbled, limiter: Ratelimit.fixedWindow(5, '60 s') }),
+      {
+        window: '60 s',
+        onStoreError: 'deny',
+        logger: false,
+      },
+    )
+    const decision = await limiter.limit('someone')
+    expect(decision).toMatchObject({ allowed: false, reason: 'store-error' })
+    expect(decision.error?.message).toMatch(/^Upstash Ratelimit answered something that is not a decision: /)
+    expect(rateLimitHeaders(decision, ['draft-8', 'legacy'])).toEqual({})
   })
 })

@@ -1,13 +1,13 @@
 import { withDeadline } from '../deadline.js'
 import type { Decision, PolicyDecision } from '../decision.js'
 import { type Duration, parseDuration } from '../duration.js'
-import { ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
+import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
 import { checkLimitOptions, type LimitOptions, type RateLimiter, warnNoTiers } from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
-import { resetFailure, storeFailureDecision } from '../store-failure.js'
+import { resetFailure, StoreOutage } from '../store-failure.js'
 import type { Logger, WarningCode } from '../warnings.js'
 import { Warnings } from '../warnings.js'
 import { lacksCredentials } from './upstash-store.js'
@@ -157,9 +157,13 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
 
 class UpstashLimiter implements RateLimiter {
   readonly warnings: Warnings
+  /** Ratelimit's failures and recoveries, as the log tells them. */
+  private readonly outage: StoreOutage
   private closed = false
   /** The quota of Ratelimit's last answer that gave one. */
   private lastLimit = 0
+  /** Resets begun, so that a limit() answered after one began knows to forget its cached block. */
+  private resets = 0
 
   constructor(
     private readonly ratelimit: UpstashRatelimit,
@@ -169,16 +173,29 @@ class UpstashLimiter implements RateLimiter {
     private readonly waitUntil: ((pending: Promise<unknown>) => void) | undefined,
   ) {
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
+    const prefix = (ratelimit as unknown as RatelimitInternals).prefix
+    this.outage = new StoreOutage(
+      this.warnings,
+      config,
+      'Upstash Ratelimit',
+      typeof prefix === 'string' ? `the Ratelimit with prefix ${JSON.stringify(prefix)}` : 'the Ratelimit',
+    )
   }
 
   async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
     const { id, cost } = this.check(identifier, options)
     try {
+      const resetsBefore = this.resets
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
       void Promise.resolve(answered)
-        .then((answer) => catchPending(answer, this.waitUntil), noop)
+        .then((answer) => {
+          // A denial answered after a reset began (late, or after the deadline) has cached a block
+          // in Ratelimit that the reset's own forgetting came too early for.
+          if (this.resets !== resetsBefore) this.forgetCachedBlock(id)
+          catchPending(answer, this.waitUntil)
+        }, noop)
         .catch(noop)
       const answer = await withDeadline(answered, this.config.timeoutMs, 'Upstash Ratelimit')
       if (answer.reason === 'timeout') {
@@ -241,6 +258,7 @@ class UpstashLimiter implements RateLimiter {
       )
     }
     this.assertResettable(id)
+    this.resets++
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
@@ -337,6 +355,20 @@ class UpstashLimiter implements RateLimiter {
     cost: number,
     denied = false,
   ): Decision {
+    // Checked as createRateLimiter checks a store's answer: a Ratelimit whose backend misbehaves
+    // could otherwise give headers reading NaN, or a denial with no Retry-After.
+    if (
+      typeof success !== 'boolean' ||
+      !Number.isFinite(limit) ||
+      !Number.isFinite(remaining) ||
+      !Number.isFinite(resetMs)
+    ) {
+      throw new FloodgateError(
+        ERROR_CODES.STORE_ERROR,
+        `Upstash Ratelimit answered something that is not a decision: success ${describeValue(success)}, limit ${describeValue(limit)}, remaining ${describeValue(remaining)}, reset ${describeValue(resetMs)}.`,
+      )
+    }
+    this.outage.answered()
     const nowMs = Date.now()
     // A cost above the limit is never admitted, so no time to retry at (as every policy answers).
     const neverAdmissible = !success && !denied && cost > limit
@@ -378,7 +410,6 @@ class UpstashLimiter implements RateLimiter {
   }
 
   private failure(cause: unknown, cost: number): Decision {
-    const request = { storeName: 'Upstash Ratelimit', policy: this.name, tier: undefined, cost }
-    return storeFailureDecision(cause, request, this.config, this.warnings)
+    return this.outage.failed(cause, { policy: this.name, tier: undefined, cost })
   }
 }
