@@ -10,13 +10,15 @@ if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port < 65_536
   process.exit(1)
 }
 const token = process.env.TOKEN || undefined
+/** The Redis URL as printed: without its user and password. */
+const shownUrl = redisUrl.replace(/\/\/[^@/]*@/, '//')
 
 const server = await startUpstashServer({ redisUrl, port, token }).catch((error: unknown) => {
-  console.error(`cannot start: ${(error as Error).message} (is Redis reachable at ${redisUrl}?)`)
+  console.error(`cannot start: ${(error as Error).message} (is Redis reachable at ${shownUrl}?)`)
   process.exit(1)
 })
 
-console.log(`Upstash-compatible REST server forwarding to ${redisUrl}. Export:`)
+console.log(`Upstash-compatible REST server forwarding to ${shownUrl}. Export:`)
 console.log(`export UPSTASH_REDIS_REST_URL=${server.url}`)
 console.log(`export UPSTASH_REDIS_REST_TOKEN=${server.token}`)
 console.log('Ctrl-C to stop.')
