@@ -35,6 +35,8 @@ export const WARNING_CODES = {
   STORE_RECOVERED: 'WARN_FLOODGATE_STORE_RECOVERED',
   /** A middleware's `skip` returned something other than a boolean; only `true` skips. */
   SKIP_NOT_BOOLEAN: 'WARN_FLOODGATE_SKIP_NOT_BOOLEAN',
+  /** A middleware was created while the framework handled a request: made per request, it limits nothing. */
+  CREATED_IN_REQUEST: 'WARN_FLOODGATE_CREATED_IN_REQUEST',
 } as const
 
 /** One of the `WARN_FLOODGATE_*` codes of {@link WARNING_CODES}. */

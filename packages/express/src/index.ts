@@ -52,6 +52,8 @@ const binding: RequestBinding<Request> = {
   // Express lists the forwarded addresses it used, and none when it did not trust the peer.
   usedForwarded: (req) => req.ips.length > 0,
   marks: countedMarks,
+  // Express 4's router layer, and the `router` package's of Express 5 (as express-rate-limit checks).
+  requestFrames: /\bLayer\.(?:handle \[as handle_request\]|handleRequest) /,
 }
 
 /**

@@ -48,6 +48,8 @@ const binding: RequestBinding<Context> = {
     const name: unknown = ctx.app.proxyIpHeader
     return typeof name === 'string' && name !== '' ? name.toLowerCase() : 'x-forwarded-for'
   },
+  // Koa's middleware chain: koa-compose's `dispatch` calls each middleware.
+  requestFrames: /\bdispatch \(.*[\\/]koa-compose[\\/]/,
 }
 
 /** Rate-limits every request that reaches it; options are validated here, once. */

@@ -47,6 +47,12 @@ export interface RequestBinding<Req> {
    * as long as the request and be the same for every middleware that sees it.
    */
   marks?(req: Req): object
+  /**
+   * Matches a stack trace taken inside the framework's handling of a request (Express's
+   * `Layer.handle`, Koa's `koa-compose`): a middleware created there is made anew for each request,
+   * with counters of its own, and limits nothing (`WARN_FLOODGATE_CREATED_IN_REQUEST`). Optional.
+   */
+  requestFrames?: RegExp
 }
 
 /** The media type of every Floodgate error body (RFC 9457). */
@@ -80,6 +86,8 @@ export const MIDDLEWARE_WARNINGS = {
   PERMISSIVE_TRUST_PROXY: WARNING_CODES.PERMISSIVE_TRUST_PROXY,
   /** `skip` returned something other than a boolean (a string `'false'`, say): the request counted. */
   SKIP_NOT_BOOLEAN: WARNING_CODES.SKIP_NOT_BOOLEAN,
+  /** The middleware was created while the framework handled a request: one per request limits nothing. */
+  CREATED_IN_REQUEST: WARNING_CODES.CREATED_IN_REQUEST,
 } as const
 
 /**
@@ -207,7 +215,31 @@ export function createRateLimitHandler<Req extends object, OnLimited>(
 ): RateLimitHandler<Req, OnLimited> {
   // The binding first: resolving the options creates (and registers) the limiter.
   checkBinding(binding)
-  return new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
+  const handler = new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
+  if (binding.requestFrames !== undefined)
+    warnIfCreatedInRequest(handler.limiter, binding.requestFrames, where)
+  return handler
+}
+
+let warnedCreatedInRequest = false
+
+/**
+ * Warns, once in the process (each such middleware is a new one, with warnings of its own), when
+ * the stack shows the framework handling a request: `app.use((req, res, next) => rateLimit(…)(req,
+ * res, next))`. express-rate-limit checks the same (ERR_ERL_CREATED_IN_REQUEST_HANDLER).
+ */
+function warnIfCreatedInRequest(limiter: RateLimiter, frames: RegExp, where: string): void {
+  if (warnedCreatedInRequest) return
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 50
+  const { stack } = new Error('where the middleware was created')
+  Error.stackTraceLimit = limit
+  if (stack === undefined || !frames.test(stack)) return
+  warnedCreatedInRequest = true
+  limiter.warnings.warn(
+    WARNING_CODES.CREATED_IN_REQUEST,
+    `${where} was called while a request was being handled. A middleware made for each request has a limiter (and, on the default memory store, counters) of its own, so it limits nothing: create it once, when the app is set up, and mount that. If it is made once on purpose (created lazily at the first request), silence this code.`,
+  )
 }
 
 /** A binding missing a method fails at its first request otherwise, with a bare TypeError. */
@@ -221,6 +253,13 @@ function checkBinding(binding: unknown): void {
         { option: `binding.${name}`, value: given?.[name] },
       )
     }
+  }
+  if (given?.requestFrames !== undefined && !(given.requestFrames instanceof RegExp)) {
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_OPTION,
+      `Invalid request binding given to createRateLimitHandler(): its \`requestFrames\` is ${describeValue(given.requestFrames)}; expected a RegExp, or nothing.`,
+      { option: 'binding.requestFrames', value: given.requestFrames },
+    )
   }
   for (const name of ['trustsEveryHop', 'usedForwarded', 'forwardedHeader', 'marks'] as const) {
     if (given?.[name] !== undefined && typeof given[name] !== 'function') {

@@ -1,0 +1,65 @@
+import { createServer } from 'node:http'
+import { fixedWindow } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
+import express5, { type Express as App } from 'express'
+import express4 from 'express4'
+import { describe, expect, it, vi } from 'vitest'
+
+// A middleware made inside a handler is a new limiter for every request: it limits nothing. The
+// warning says so, once in the process: each test loads the adapter afresh (vi.resetModules).
+
+type Express = typeof express5
+
+async function statuses(app: App, count: number): Promise<number[]> {
+  const server = await serveOnLoopback(createServer(app))
+  const out: number[] = []
+  try {
+    for (let i = 0; i < count; i++) out.push((await fetch(`${server.base}/`)).status)
+  } finally {
+    await server.close()
+  }
+  return out
+}
+
+async function freshAdapter() {
+  vi.resetModules()
+  const lines: string[] = []
+  const { rateLimit } = await import('./index.js')
+  const limited = () =>
+    rateLimit({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      logger: { warn: (line) => lines.push(line) },
+    })
+  return { limited, lines }
+}
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as Express],
+])('%s: a middleware created', (_name, express) => {
+  it('with the app is not warned of', async () => {
+    const { limited, lines } = await freshAdapter()
+    const app = express()
+    app.use(limited())
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    expect(await statuses(app, 2)).toEqual([200, 429])
+    expect(lines).toEqual([])
+  })
+
+  it('for each request limits nothing, and is warned of once, naming the fix', async () => {
+    const { limited, lines } = await freshAdapter()
+    const app = express()
+    app.use((req, res, next) => limited()(req, res, next))
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    expect(await statuses(app, 3)).toEqual([200, 200, 200])
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^\[floodgate\] WARN_FLOODGATE_CREATED_IN_REQUEST: rateLimit\(\) was called while a request was being handled\. .*create it once, when the app is set up/,
+      ),
+    ])
+  })
+})
