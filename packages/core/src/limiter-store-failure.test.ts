@@ -84,6 +84,7 @@ describe('store failures', () => {
   it('a reset the store never answers times out, a thenable of a client other than Promise too', async () => {
     vi.useFakeTimers()
     // A client's own promise type: it has `then`, is no `Promise`, and this one never settles.
+    // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native Promise, on purpose
     const never = { then: () => undefined } as unknown as PromiseLike<void>
     for (const pending of [new Promise<void>(() => {}), never]) {
       const store = { ...failingStore(() => Promise.reject(boom)), reset: () => pending as Promise<void> }
