@@ -102,47 +102,76 @@ describe('store failures', () => {
     }
   })
 
-  it('logs which limiter failed, then when the store answers again, after how long and with what', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: 1_700_000_000_000 })
-    let down = true
-    const ok = { allowed: true, remaining: 4, resetAtMs: 1_700_000_060_000, retryAfterMs: 0 }
-    const store = failingStore(() =>
-      down ? Promise.reject(boom) : Promise.resolve({ nowMs: Date.now(), outcomes: [ok] }),
-    )
-    const lines: string[] = []
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ name: 'api', limit: 5, window: '1 m' }),
-      store,
-      prefix: 'search',
-      logger: { warn: (line) => lines.push(line) },
-    })
-    const outage = async (failures: number, seconds: number) => {
-      down = true
-      for (let i = 0; i < failures; i++) expect((await limiter.limit(`f${i}`)).reason).toBe('store-error')
-      vi.advanceTimersByTime(seconds * 1000)
-      down = false
-      expect((await limiter.limit('ok')).reason).toBe('allowed')
-      expect((await limiter.limit('ok')).reason).toBe('allowed')
+  describe('the log of an outage', () => {
+    /** A limiter on a store that fails while `down`, logging to `lines`, at a fake `Date.now()`. */
+    function outageLog(startMs = 1_700_000_000_000) {
+      vi.useFakeTimers({ toFake: ['Date'], now: startMs })
+      const state = { down: true }
+      const ok = { allowed: true, remaining: 4, resetAtMs: startMs + 60_000, retryAfterMs: 0 }
+      const store = failingStore(() =>
+        state.down ? Promise.reject(boom) : Promise.resolve({ nowMs: Date.now(), outcomes: [ok] }),
+      )
+      const lines: string[] = []
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ name: 'api', limit: 5, window: '1 m' }),
+        store,
+        prefix: 'search',
+        logger: { warn: (line) => lines.push(line) },
+      })
+      /** `failures` failed decisions, `seconds` of downtime, then two answered ones. */
+      const outage = async (failures: number, seconds: number) => {
+        state.down = true
+        for (let i = 0; i < failures; i++) expect((await limiter.limit(`f${i}`)).reason).toBe('store-error')
+        vi.advanceTimersByTime(seconds * 1000)
+        state.down = false
+        expect((await limiter.limit('ok')).reason).toBe('allowed')
+        expect((await limiter.limit('ok')).reason).toBe('allowed')
+      }
+      const answered = async () => expect((await limiter.limit('ok')).reason).toBe('allowed')
+      const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_(\w+)/.exec(line)?.[1])
+      return { lines, outage, answered, codes }
     }
-    await outage(3, 12.5)
-    expect(lines).toEqual([
-      expect.stringMatching(
-        /^\[floodgate\] WARN_FLOODGATE_STORE_FAILURE: The flaky store failed: connection refused\. .* Requests of the limiter with prefix "search" \(policy "api"\) are allowed \(onStoreError: 'allow'\) until the store answers again, which will be logged\.$/,
-      ),
-      '[floodgate] WARN_FLOODGATE_STORE_RECOVERED: The flaky store answers the limiter with prefix "search" again, after failing for 12.5 s. Since it first failed (or since the last such line), 3 requests got no decision from it: 3 allowed uncounted.',
-    ])
-    // A second outage within the minute is logged at once; its recovery line waits for the minute,
-    // so a store failing every other call logs little. Its count goes on into the next line written.
-    await outage(2, 1)
-    expect(lines).toHaveLength(3)
-    expect(lines[2]).toMatch(/WARN_FLOODGATE_STORE_FAILURE/)
-    vi.advanceTimersByTime(60_000)
-    await outage(1, 2)
-    expect(lines).toHaveLength(5)
-    expect(lines[3]).toMatch(/WARN_FLOODGATE_STORE_FAILURE/)
-    expect(lines[4]).toMatch(
-      /after failing for 2\.0 s\. .*, 3 requests got no decision from it: 3 allowed uncounted\.$/,
-    )
+
+    it('names the limiter and policy, then says when the store answers again, since when and with what', async () => {
+      const { lines, outage } = outageLog()
+      await outage(3, 12.5)
+      expect(lines).toEqual([
+        expect.stringMatching(
+          /^\[floodgate\] WARN_FLOODGATE_STORE_FAILURE: The flaky store failed: connection refused\. .* Requests of the limiter with prefix "search" \(policy "api"\) are allowed \(onStoreError: 'allow'\) until the store answers again, which will be logged\.$/,
+        ),
+        '[floodgate] WARN_FLOODGATE_STORE_RECOVERED: The flaky store answers the limiter with prefix "search" again. Since its failures began 12.5 s ago, 3 requests got no decision from it: 3 allowed uncounted.',
+      ])
+    })
+
+    it('logs a second outage within the minute at once, and its recovery at the first answer after the minute', async () => {
+      const { lines, outage, answered, codes } = outageLog()
+      await outage(3, 1)
+      vi.advanceTimersByTime(20_000)
+      await outage(2, 4)
+      // A store failing every other call logs one recovery line a minute.
+      expect(codes()).toEqual(['FAILURE', 'RECOVERED', 'FAILURE'])
+      vi.advanceTimersByTime(40_000)
+      await answered()
+      expect(codes()).toEqual(['FAILURE', 'RECOVERED', 'FAILURE', 'RECOVERED'])
+      expect(lines[3]).toMatch(
+        /Since its failures began 44\.0 s ago, 2 requests got no decision from it: 2 allowed uncounted\.$/,
+      )
+    })
+
+    it('keeps logging failures after many outages (each code has a budget of keys)', async () => {
+      const { outage, codes } = outageLog()
+      for (let i = 0; i < 150; i++) {
+        await outage(1, 1)
+        vi.advanceTimersByTime(60_000)
+      }
+      expect(codes()).toEqual(Array.from({ length: 150 }, () => ['FAILURE', 'RECOVERED']).flat())
+    })
+
+    it('tells an outage that began at the epoch (a fake clock at 0)', async () => {
+      const { outage, codes } = outageLog(0)
+      await outage(1, 5)
+      expect(codes()).toEqual(['FAILURE', 'RECOVERED'])
+    })
   })
 
   it('a store that rejects after its deadline leaves no unhandled rejection', async () => {

@@ -122,6 +122,8 @@ class Limiter implements RateLimiter, DecidingNow {
       config,
       `${this.store.name} store`,
       `the limiter with prefix "${config.prefix}"`,
+      // The memory store's own path never reports an answer: its failures (STORE_FULL) end quietly.
+      this.memory === undefined,
     )
     if (!this.ownsStore) this.claimCounters()
   }

@@ -19,17 +19,20 @@ const RECOVERY_LINE_MS = 60_000
 
 /**
  * One limiter's store outages as its log tells them: a failure line at most once a minute per
- * error code, naming the limiter; then, at the first decision the store answers, one
- * line saying how long it failed and what the requests got meanwhile (at most once a minute), after
- * which the next failure is logged at once. `answered` is all a healthy store pays: one comparison.
+ * error code, naming the limiter; then, when the store answers a decision again, one line saying
+ * since when it failed and what the requests got meanwhile (at most once a minute: a line held back
+ * is written at the first answer after the minute), after which the next failure is logged at once.
+ * `answered` is all a healthy store pays: one comparison.
  */
 export class StoreOutage {
-  /** `Date.now()` at the first failure since the store last answered; 0 while it answers. */
+  /** Failures not told yet by a recovery line. */
+  private unreported = false
+  /** `Date.now()` at the first of them. */
   private since = 0
   private allowed = 0
   private denied = 0
   private lastRecoveryLine = Number.NEGATIVE_INFINITY
-  /** The failure lines' keys (error codes) this outage wrote under, forgotten at its recovery line. */
+  /** The failure lines' keys (error codes) written since the last recovery line, forgotten at the next. */
   private readonly keys = new Set<string>()
 
   constructor(
@@ -39,6 +42,8 @@ export class StoreOutage {
     private readonly storeName: string,
     /** Names the limiter in log lines: `the limiter with prefix "api"`. */
     private readonly limiterName: string,
+    /** Whether `answered` is called when the store answers (not on the memory store's own path). */
+    private readonly tellsRecovery: boolean,
   ) {}
 
   /**
@@ -51,7 +56,10 @@ export class StoreOutage {
     // Shadow mode never denies, a failing store included: 'deny' applies once the limiter enforces.
     const allowed = config.onStoreError === 'allow' || config.shadow
     const nowMs = Date.now()
-    if (this.since === 0) this.since = nowMs
+    if (!this.unreported) {
+      this.unreported = true
+      this.since = nowMs
+    }
     if (allowed) this.allowed++
     else this.denied++
     const why =
@@ -61,7 +69,7 @@ export class StoreOutage {
     this.keys.add(error.code)
     this.warnings.warn(
       WARNING_CODES.STORE_FAILURE,
-      `${error.message} Requests of ${this.limiterName} (policy "${request.policy}") are ${allowed ? 'allowed' : 'denied'} (${why}) until the store answers again, which will be logged.`,
+      `${error.message} Requests of ${this.limiterName} (policy "${request.policy}") are ${allowed ? 'allowed' : 'denied'} (${why}) until the store answers again${this.tellsRecovery ? ', which will be logged' : ''}.`,
       60_000,
       error.code,
     )
@@ -82,16 +90,15 @@ export class StoreOutage {
     }
   }
 
-  /** The store answered a decision: ends an outage, if one is going on. */
+  /** The store answered a decision: tells the failures before it, if any. */
   answered(): void {
-    if (this.since !== 0) this.recovered()
+    if (this.unreported) this.recovered()
   }
 
   private recovered(): void {
     const nowMs = Date.now()
-    const failedMs = nowMs - this.since
-    this.since = 0
-    // A store failing every other call: its outages are counted on into the next line written.
+    // Within the minute of the last such line (a store failing every other call), the line waits
+    // for the first answer after it, its count going on meanwhile.
     if (nowMs - this.lastRecoveryLine < RECOVERY_LINE_MS) return
     const got = [
       this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
@@ -99,12 +106,13 @@ export class StoreOutage {
     ].filter(Boolean)
     this.warnings.warn(
       WARNING_CODES.STORE_RECOVERED,
-      `The ${this.storeName} answers ${this.limiterName} again, after failing for ${(failedMs / 1000).toFixed(1)} s. Since it first failed (or since the last such line), ${this.allowed + this.denied} requests got no decision from it: ${got.join(', ')}.`,
+      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${this.allowed + this.denied} requests got no decision from it: ${got.join(', ')}.`,
       0,
     )
     this.lastRecoveryLine = nowMs
     for (const key of this.keys) this.warnings.forget(key)
     this.keys.clear()
+    this.unreported = false
     this.allowed = 0
     this.denied = 0
   }

@@ -94,7 +94,8 @@ export class Warnings {
       }
     }
     this.forget = (key) => {
-      seen.delete(key)
+      // Kept, as long ago: deleted, the key would take another of its code's KEYS_PER_CODE.
+      if (seen.has(key)) seen.set(key, Number.NEGATIVE_INFINITY)
     }
   }
 }

@@ -37,7 +37,13 @@ export type OnLimited = (request: FastifyRequest, reply: FastifyReply, decision:
 /** Options of one route's own limiter (`config: { rateLimit: {...} }`); unset ones come from the plugin's. */
 export interface RateLimitRouteOptions extends MiddlewareOptions<FastifyRequest, OnLimited> {}
 
-export interface FastifyRateLimitOptions extends RateLimitRouteOptions {
+export interface FastifyRateLimitOptions extends Omit<RateLimitRouteOptions, 'prefix'> {
+  /**
+   * The counters' prefix (default `'floodgate'`). Declared as Fastify's `register()` declares its
+   * own option of that name, which it is passed through: under `exactOptionalPropertyTypes` an
+   * explicit `undefined` is refused (leave it out instead).
+   */
+  prefix?: string
   /** Limit every route (default), or only routes with `config.rateLimit` when false. */
   global?: boolean | undefined
 }
@@ -45,7 +51,7 @@ export interface FastifyRateLimitOptions extends RateLimitRouteOptions {
 declare module 'fastify' {
   interface FastifyRequest {
     /** Floodgate's decision on this request (unset when skipped). */
-    rateLimit?: Decision
+    rateLimit?: Decision | undefined
   }
   interface FastifyContextConfig {
     /** This route's own limits, or false to leave it unlimited. */
@@ -211,12 +217,13 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
     let hook: onRequestHookHandler | undefined
     try {
       // A not-found handler's config has no `url` (Fastify gives it the handler's own config): it
-      // is one route for every path and method it answers, never a limiter per URL asked for.
+      // is one route for every path and method it answers, never a limiter per URL asked for, and
+      // is named by the prefix it was set under (one per prefix), whose instance `request.server` is.
       const notFound = config?.url === undefined
       const handler = handlerOf(
         config?.rateLimit,
         notFound ? '*' : (config.method ?? request.method),
-        notFound ? '(not found)' : config.url,
+        notFound ? `${request.server.prefix}/* (not found)` : config.url,
         false,
       )
       if (handler !== undefined) {

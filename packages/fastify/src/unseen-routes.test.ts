@@ -111,6 +111,30 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('counts the not-found handlers of two prefixes apart, on one shared store', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(5), store: memoryStore() })
+      const notFound =
+        (name: string) =>
+        async (_request: unknown, reply: { code(n: number): { send(b: string): unknown } }) =>
+          reply.code(404).send(name)
+      const options = { config: { rateLimit: { policies: perMinute(2, 'nf') } } } as never
+      app.setNotFoundHandler(options, notFound('root'))
+      await app.register(
+        async (api) => {
+          api.setNotFoundHandler(options, notFound('api'))
+        },
+        { prefix: '/api' },
+      )
+      const answers: string[] = []
+      for (const url of ['/x', '/x', '/api/y', '/api/y', '/x', '/api/z']) {
+        const answer = await app.inject(url)
+        answers.push(`${answer.statusCode} ${answer.body.startsWith('{') ? 'limited' : answer.body}`)
+      }
+      expect(answers).toEqual(['404 root', '404 root', '404 api', '404 api', '429 limited', '429 limited'])
+      await app.close()
+    })
+
     it('leaves unknown paths alone when global is false', async () => {
       const app = fastify()
       await app.register(fastifyRateLimit, { global: false, policies: perMinute(1) })

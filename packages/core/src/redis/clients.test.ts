@@ -189,6 +189,17 @@ describe("ioredis's errors for a dropped connection", () => {
       /^The ioredis client is not connected to Redis \(its connection closed\); its 'error' events say why\./,
     )
     expect((explained as Error).cause).toBe(refused)
+    // A dropped connection's MaxRetriesPerRequestError names the setting only when it is not 0 as
+    // asked for: then it is the one to fix, and ioredis's message stays.
+    const gaveUp = (times: number) =>
+      Object.assign(new Error(`Reached the max retries per request limit (which is ${times}).`), {
+        name: 'MaxRetriesPerRequestError',
+      })
+    expect((runner.explain!(gaveUp(20)) as Error).name).toBe('MaxRetriesPerRequestError')
+    const asked = detectClient(new Redis({ lazyConnect: true, maxRetriesPerRequest: 0 })).runner
+    expect((asked.explain!(gaveUp(0)) as Error).message).toMatch(
+      /^The ioredis client's connection to Redis closed before Redis answered \(it may have counted the request\)/,
+    )
     // Anything else, Redis's own replies included, goes on as it is.
     const reply = new Error('NOPERM this user has no permissions to run the evalsha command')
     expect(runner.explain?.(reply)).toBe(reply)

@@ -149,10 +149,11 @@ function ioredisNotSending(status: unknown, offlineQueue: boolean): string | und
  * ioredis's errors for a connection that dropped, which name the very settings docs/stores.md asks
  * for: an operator reading them would be sent to undo a setting that keeps counts exact.
  */
-function explainIoredis(error: unknown): unknown {
+function explainIoredis(error: unknown, maxRetriesPerRequest: unknown): unknown {
   if (!(error instanceof Error)) return error
-  // `maxRetriesPerRequest: 0`: a command in flight when the connection closed fails at once.
-  if (error.name === 'MaxRetriesPerRequestError') {
+  // `maxRetriesPerRequest: 0`: a command in flight when the connection closed fails at once. Set
+  // otherwise, ioredis's own message names the setting to fix, and it stays.
+  if (error.name === 'MaxRetriesPerRequestError' && maxRetriesPerRequest === 0) {
     return new FloodgateError(
       ERROR_CODES.STORE_ERROR,
       "The ioredis client's connection to Redis closed before Redis answered (it may have counted the request); ioredis reports this as its maxRetriesPerRequest limit, which is 0 as it should be.",
@@ -210,7 +211,8 @@ function ioredis(client: IoredisClient): DetectedClient {
         if (client.status === 'wait') client.connect?.().catch(() => undefined)
         throw notConnected('ioredis', state)
       },
-      explain: explainIoredis,
+      explain: (error) =>
+        explainIoredis(error, options.maxRetriesPerRequest ?? redisOptions(client)?.maxRetriesPerRequest),
       // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
       nodeOf: (slot) => {
         const node = (client as { slots?: unknown[][] }).slots?.[slot]?.[0]

@@ -280,6 +280,82 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('forgets a block cached by a denial sent while a reset ran and answered after it', async () => {
+    const limiter = fixedWindowOf(2, 'fu-during-reset')
+    const realFetch = globalThis.fetch
+    /** What the next fetch does, given the request to send. */
+    const plans: ((send: () => Promise<Response>) => Promise<Response>)[] = []
+    globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
+      const plan = plans.shift()
+      return plan === undefined ? realFetch(...args) : plan(() => realFetch(...args))
+    }) as typeof fetch
+    const gate = () => {
+      let open = () => {}
+      const opened = new Promise<void>((resolve) => (open = resolve))
+      return { open, opened }
+    }
+    try {
+      await limiter.limit('u')
+      await limiter.limit('u')
+      // The reset's first request waits before it is sent...
+      const resetSent = gate()
+      const resetWaits = gate()
+      plans.push(async (send) => {
+        resetWaits.open()
+        await resetSent.opened
+        return send()
+      })
+      const reset = limiter.reset('u')
+      await resetWaits.opened
+      // ...while a limit() made after it reaches Redis first (denied), its answer held on the way.
+      const limitAnswered = gate()
+      const limitArrived = gate()
+      plans.push(async (send) => {
+        const response = await send()
+        limitArrived.open()
+        await limitAnswered.opened
+        return response
+      })
+      const late = limiter.limit('u')
+      await limitArrived.opened
+      resetSent.open()
+      await reset
+      limitAnswered.open()
+      await late
+      expect((await limiter.limit('u')).reason).toBe('allowed')
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
+  it("logs no recovery for an answer from Ratelimit's own cache while Upstash is down", async () => {
+    const lines: string[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(1, '60 s'), prefix: `fu-cache-${RUN}` }),
+      { window: '60 s', logger: { warn: (line) => lines.push(line) } },
+    )
+    const realFetch = globalThis.fetch
+    try {
+      await limiter.limit('abuser')
+      expect((await limiter.limit('abuser')).reason).toBe('limited') // blocked in Ratelimit's cache now
+      globalThis.fetch = (async () => {
+        throw new TypeError('fetch failed')
+      }) as typeof fetch
+      expect((await limiter.limit('someone')).reason).toBe('store-error')
+      expect((await limiter.limit('abuser')).reason).toBe('limited') // from the cache, Upstash still down
+      expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
+        'WARN_FLOODGATE_STORE_FAILURE',
+      ])
+      globalThis.fetch = realFetch
+      expect((await limiter.limit('someone')).reason).toBe('allowed')
+      expect(lines[1]).toMatch(
+        /^\[floodgate\] WARN_FLOODGATE_STORE_RECOVERED: The Upstash Ratelimit answers the Ratelimit with prefix "fu-cache-/,
+      )
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
   it('forgets a block cached while the reset was on its way, once the reset is done', async () => {
     // The reset's HTTP request is held on its way until a later limit(), which overtakes it, was
     // denied and cached a block in Ratelimit; that block must not outlive the reset.

@@ -162,8 +162,9 @@ class UpstashLimiter implements RateLimiter {
   private closed = false
   /** The quota of Ratelimit's last answer that gave one. */
   private lastLimit = 0
-  /** Resets begun, so that a limit() answered after one began knows to forget its cached block. */
-  private resets = 0
+  /** Resets begun and still running: a limit() answered after one of them forgets its cached block. */
+  private resetsBegun = 0
+  private resetsRunning = 0
 
   constructor(
     private readonly ratelimit: UpstashRatelimit,
@@ -179,13 +180,16 @@ class UpstashLimiter implements RateLimiter {
       config,
       'Upstash Ratelimit',
       typeof prefix === 'string' ? `the Ratelimit with prefix ${JSON.stringify(prefix)}` : 'the Ratelimit',
+      true,
     )
   }
 
   async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
     const { id, cost } = this.check(identifier, options)
     try {
-      const resetsBefore = this.resets
+      // A reset begun before this call and still running may run after it in Redis, as may one
+      // begun after it: either way its answer is not to leave a block behind the reset.
+      const resetsBefore = this.resetsBegun - this.resetsRunning
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
@@ -193,7 +197,7 @@ class UpstashLimiter implements RateLimiter {
         .then((answer) => {
           // A denial answered after a reset began (late, or after the deadline) has cached a block
           // in Ratelimit that the reset's own forgetting came too early for.
-          if (this.resets !== resetsBefore) this.forgetCachedBlock(id)
+          if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
           catchPending(answer, this.waitUntil)
         }, noop)
         .catch(noop)
@@ -222,7 +226,11 @@ class UpstashLimiter implements RateLimiter {
           true,
         )
       }
-      return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+      const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+      // An answer with no reason came from Redis; Ratelimit's cache answers blocked identifiers
+      // ('cacheBlock') with Redis down as well.
+      if (answer.reason === undefined) this.outage.answered()
+      return decision
     } catch (error) {
       return this.failure(error, cost)
     }
@@ -243,7 +251,15 @@ class UpstashLimiter implements RateLimiter {
       const remaining = admitted ? r.remaining - cost : r.remaining
       // A token bucket's getRemaining (2.2) gives its tokens as last stored, without the refill
       // since: its reset may be past. Never a reset instant before now.
-      return this.decision(admitted, r.limit ?? r.remaining, remaining, Math.max(r.reset, Date.now()), cost)
+      const decision = this.decision(
+        admitted,
+        r.limit ?? r.remaining,
+        remaining,
+        Math.max(r.reset, Date.now()),
+        cost,
+      )
+      this.outage.answered()
+      return decision
     } catch (error) {
       return this.failure(error, cost)
     }
@@ -258,7 +274,16 @@ class UpstashLimiter implements RateLimiter {
       )
     }
     this.assertResettable(id)
-    this.resets++
+    this.resetsBegun++
+    this.resetsRunning++
+    try {
+      await this.resetPattern(id)
+    } finally {
+      this.resetsRunning--
+    }
+  }
+
+  private async resetPattern(id: string): Promise<void> {
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
@@ -368,7 +393,6 @@ class UpstashLimiter implements RateLimiter {
         `Upstash Ratelimit answered something that is not a decision: success ${describeValue(success)}, limit ${describeValue(limit)}, remaining ${describeValue(remaining)}, reset ${describeValue(resetMs)}.`,
       )
     }
-    this.outage.answered()
     const nowMs = Date.now()
     // A cost above the limit is never admitted, so no time to retry at (as every policy answers).
     const neverAdmissible = !success && !denied && cost > limit
