@@ -30,6 +30,9 @@ function header(style: ModuleStyle, adapters: readonly Adapter[], typescript: bo
     const named = adapter === 'fastify' ? 'fastifyRateLimit' : `rateLimit as ${adapter}RateLimit`
     if (esm) {
       lines.push(`import ${framework} from '${adapter}'`, `import { ${named} } from '@floodgate/${adapter}'`)
+      if (typescript && adapter === 'fastify') {
+        lines.push(`import type { FastifyRateLimitOptions } from '@floodgate/fastify'`)
+      }
     } else {
       lines.push(
         `const ${framework} = require('${adapter}')`,
@@ -132,6 +135,11 @@ const FRAMEWORK_CHECKS: Record<Adapter, string> = {
   express: `
 const checkExpress = async () => {
   const app = express()
+  // README: clearing an earlier decision is assigning undefined (exactOptionalPropertyTypes too).
+  app.use((req, _res, next) => {
+    req.rateLimit = undefined
+    next()
+  })
   app.use(expressRateLimit({ policies: policies(), key: undefined, headers: undefined }))
   app.get('/', (req, res) => {
     res.send('ok ' + (req.rateLimit === undefined ? '' : req.rateLimit.remaining))
@@ -142,6 +150,10 @@ const checkExpress = async () => {
   koa: `
 const checkKoa = async () => {
   const app = new Koa()
+  app.use((ctx, next) => {
+    ctx.state.rateLimit = undefined
+    return next()
+  })
   app.use(koaRateLimit({ policies: policies() }))
   app.use((ctx) => {
     ctx.body = 'ok ' + (ctx.state.rateLimit === undefined ? '' : ctx.state.rateLimit.remaining)
@@ -153,7 +165,10 @@ const checkKoa = async () => {
 const checkFastify = async () => {
   const app = Fastify()
   const shared = createRateLimiter({ policies: policies() })
-  await app.register(fastifyRateLimit, { policies: policies() })
+  // Options in a variable of their declared type, whose \`prefix\` meets register()'s own option of
+  // that name (exactOptionalPropertyTypes: the two must agree).
+  const options: FastifyRateLimitOptions = { policies: policies() }
+  await app.register(fastifyRateLimit, options)
   app.get('/', async (request) => 'ok ' + (request.rateLimit === undefined ? '' : request.rateLimit.remaining))
   // A limiter of the core's in a route's config: in a program holding both the .mts and the .cts
   // app, one of the two is typed by the other module format's declaration files.
@@ -183,9 +198,12 @@ main().catch((error) => {
 `
 }
 
-/** One consumer app's source. `typescript` keeps the `as unknown` that plain JavaScript cannot parse. */
+/**
+ * One consumer app's source. `typescript` keeps the `as unknown` and the type annotation that plain
+ * JavaScript cannot parse.
+ */
 export function appSource(style: ModuleStyle, adapters: readonly Adapter[], typescript: boolean): string {
   let body = CHECKS + adapters.map((a) => FRAMEWORK_CHECKS[a]).join('') + footer(adapters)
-  if (!typescript) body = body.replace(' as unknown', '')
+  if (!typescript) body = body.replace(' as unknown', '').replace(': FastifyRateLimitOptions', '')
   return `${header(style, adapters, typescript)}\n${body}`
 }

@@ -1,4 +1,5 @@
 export type { Decision, DecisionReason, PolicyDecision } from './decision.js'
+export type { DenyCacheOptions } from './deny-cache.js'
 export { type Duration, type DurationUnit, MAX_DURATION_MS, parseDuration } from './duration.js'
 export {
   callbackFailure,

@@ -15,7 +15,7 @@ declare global {
   namespace Express {
     interface Request {
       /** Floodgate's decision on this request (unset when skipped). */
-      rateLimit?: Decision
+      rateLimit?: Decision | undefined
     }
   }
 }

@@ -17,7 +17,7 @@ import type { Context, Middleware, Next } from 'koa'
  */
 export interface RateLimitState {
   /** Floodgate's decision on this request (unset when skipped). */
-  rateLimit?: Decision
+  rateLimit?: Decision | undefined
 }
 
 declare module 'koa' {
