@@ -8,6 +8,7 @@ import { tokenBucket } from './policies/token-bucket.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { seededRandom } from './testing/cases-traces.js'
 import { manualClock } from './testing/manual-clock.js'
 
 function denial(retryAfterMs: number, cost = 1, limit = 10): Decision {
@@ -134,6 +135,41 @@ describe('DenyCache', () => {
     expect(cache.get(undefined, 'a', 1)).toBeUndefined()
     expect(cache.get(undefined, 'b', 1)).toBeDefined()
     expect(cache.get(undefined, 'c', 1)).toBeDefined()
+  })
+
+  it('drops the oldest identifier, however others were moved, admitted, forgotten or cleared meanwhile', () => {
+    // Against a model: the identifiers in the order last denied, the oldest dropped first.
+    for (let seed = 1; seed <= 20; seed++) {
+      const random = seededRandom(seed)
+      const max = 1 + Math.floor(random() * 20)
+      // A denial sent after a forget (`sentAt` later than it) is remembered.
+      let now = 0
+      const cache = new DenyCache(max, () => now)
+      let model: string[] = []
+      for (let step = 0; step < 2_000; step++) {
+        now += 0.001
+        const id = `id${Math.floor(random() * 40)}`
+        const roll = random()
+        if (roll < 0.7) {
+          cache.remember(undefined, id, denial(400), now)
+          model = model.filter((m) => m !== id)
+          while (model.length >= max) model.shift()
+          model.push(id)
+        } else if (roll < 0.85) {
+          cache.remember(undefined, id, { ...denial(400), allowed: true, reason: 'allowed' }, now)
+          model = model.filter((m) => m !== id)
+        } else if (roll < 0.99) {
+          cache.forget(id)
+          model = model.filter((m) => m !== id)
+        } else {
+          cache.clear()
+          model = []
+        }
+        expect(cache.size).toBe(model.length)
+      }
+      const held = Array.from({ length: 40 }, (_, i) => `id${i}`).filter((id) => cache.get(undefined, id, 1))
+      expect(held.sort()).toEqual([...model].sort())
+    }
   })
 
   it('forgets an identifier in every tier', () => {

@@ -60,6 +60,8 @@ export class DenyCache {
   private readonly entries = new Map<string, Entry[]>()
   /** Local ms of each identifier's last `forget` (a reset): its denials sent before are not kept. */
   private readonly forgottenAt = new Map<string, number>()
+  /** Where `dropOldest` goes on from. */
+  private oldest: Iterator<string> | undefined
   readonly maxEntries: number
   readonly now: () => number
   /**
@@ -162,11 +164,24 @@ export class DenyCache {
       this.entries.set(id, list)
       return
     }
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string
-      this.entries.delete(oldest)
-    }
+    while (this.entries.size >= this.maxEntries) this.dropOldest()
     this.entries.set(id, [entry])
+  }
+
+  /**
+   * Drops the oldest identifier. One iterator, resumed from drop to drop: a fresh one would step
+   * over every entry deleted since the table was last rebuilt (V8 keeps them as holes), which made
+   * each drop cost O(maxEntries) under a flood of denied identifiers (the memory store's `Scan`
+   * resumes its iterator for the same reason). Every entry before its position was dropped by it,
+   * and one moved to the end (`remember`) is met again there, so it always finds the oldest.
+   */
+  private dropOldest(): void {
+    let step = this.oldest?.next()
+    if (step === undefined || step.done === true) {
+      this.oldest = this.entries.keys()
+      step = this.oldest.next()
+    }
+    if (step.done !== true) this.entries.delete(step.value)
   }
 
   /** Forgets an identifier in every tier (after `limiter.reset`). */
@@ -179,6 +194,7 @@ export class DenyCache {
 
   clear(): void {
     this.entries.clear()
+    this.oldest = undefined
   }
 }
 
