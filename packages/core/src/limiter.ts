@@ -546,7 +546,8 @@ class Limiter implements RateLimiter, DecidingNow {
     // An unknown tier is never unlimited: it gets the default tier's policies.
     this.warnings.warn(
       WARNING_CODES.UNKNOWN_TIER,
-      `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
+      () =>
+        `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
       Number.POSITIVE_INFINITY,
       // Each name once; a long one (it may come from the request) by its start and length, which
       // costs nothing per request.

@@ -39,6 +39,23 @@ describe('warnings', () => {
     expect(lines).toEqual([`[floodgate] ${WARNING_CODES.CLIENT_SETTINGS}: still logged`])
   })
 
+  it('builds a message given as a function only for a line it writes', () => {
+    const lines: string[] = []
+    let built = 0
+    const message = () => `built ${++built}`
+    const warnings = new Warnings(
+      { warn: (line) => lines.push(line) },
+      () => 0,
+      new Set([WARNING_CODES.UNKNOWN_TIER]),
+    )
+    for (let i = 0; i < 3; i++) warnings.warn(WARNING_CODES.SHARED_COUNTERS, message)
+    warnings.warn(WARNING_CODES.UNKNOWN_TIER, message)
+    expect(lines).toEqual(['[floodgate] WARN_FLOODGATE_SHARED_COUNTERS: built 1'])
+    expect(built).toBe(1)
+    new Warnings(false).warn(WARNING_CODES.SHARED_COUNTERS, message)
+    expect(built).toBe(1)
+  })
+
   it('rejects a silenceWarnings entry that is not a warning code, at construction', () => {
     let error: unknown
     try {

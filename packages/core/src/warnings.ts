@@ -65,9 +65,10 @@ export type PublicMembers<T> = { [K in keyof T]: T[K] }
 export class Warnings {
   /**
    * Writes `message` unless `code` is silenced or this `key` (default: the code) was written
-   * within `repeatMs` (default: never again).
+   * within `repeatMs` (default: never again). A function is called only when the line is written:
+   * for a message that costs something to build on a path a client can hit at will.
    */
-  readonly warn: (code: string, message: string, repeatMs?: number, key?: string) => void
+  readonly warn: (code: string, message: string | (() => string), repeatMs?: number, key?: string) => void
   /** Lets the next warning under `key` be written at once (a store failure after a recovery). */
   readonly forget: (key: string) => void
 
@@ -88,7 +89,7 @@ export class Warnings {
       }
       seen.set(key, now)
       try {
-        logger.warn(`[floodgate] ${code}: ${message}`)
+        logger.warn(`[floodgate] ${code}: ${typeof message === 'function' ? message() : message}`)
       } catch {
         // A logger that fails (a closed transport) must not turn a decision into an exception.
       }
