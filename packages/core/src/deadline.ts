@@ -1,14 +1,39 @@
+import { setImmediate as realSetImmediate, setTimeout as realSetTimeout } from 'node:timers'
 import { ERROR_CODES, FloodgateError } from './errors.js'
 
 /**
- * Settles with `work`, or rejects with ERR_FLOODGATE_STORE_TIMEOUT after `ms`. The timer is unref'd
- * (it never keeps the process alive) and cleared as soon as the work settles; a late rejection of
- * the abandoned work is swallowed so it can never become an unhandled rejection.
+ * False while a test's fake timers stand in for the real ones (they replace the globals, never
+ * `node:timers`' own exports): deadlines then pass only when the test moves its clock.
+ */
+export function timersAreReal(): boolean {
+  return globalThis.setTimeout === realSetTimeout
+}
+
+/**
+ * Runs `then` once the event loop has read what arrived on its sockets, as every deadline here is
+ * judged. After a stall of the loop (a long synchronous task, a garbage collection) Node runs due
+ * timers before it reads sockets: a reply that came back in time, waiting there, would be taken for
+ * a timeout, and every call in flight across a stall longer than the timeout would fail. An
+ * immediate runs after that read. Under fake timers, at once: no socket is waited on there, and a
+ * test that moves its clock past a deadline expects it passed.
+ */
+export function afterPendingIo(then: () => void): void {
+  if (timersAreReal()) realSetImmediate(then)
+  else then()
+}
+
+/**
+ * Settles with `work`, or rejects with ERR_FLOODGATE_STORE_TIMEOUT after `ms` (see
+ * {@link afterPendingIo}). The timer is unref'd (it never keeps the process alive) and cleared as
+ * soon as the work settles; a late rejection of the abandoned work is swallowed so it can never
+ * become an unhandled rejection.
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      reject(new FloodgateError(ERROR_CODES.STORE_TIMEOUT, `${what} did not answer within ${ms} ms.`))
+      afterPendingIo(() =>
+        reject(new FloodgateError(ERROR_CODES.STORE_TIMEOUT, `${what} did not answer within ${ms} ms.`)),
+      )
     }, ms)
     timer.unref?.()
     work.then(
@@ -58,6 +83,10 @@ export class DeadlineQueue {
   }
 
   private readonly sweep = (): void => {
+    afterPendingIo(this.expireDue)
+  }
+
+  private readonly expireDue = (): void => {
     this.timer = undefined
     const nowMs = performance.now()
     const calls = this.calls

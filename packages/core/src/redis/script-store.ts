@@ -1,3 +1,4 @@
+import { afterPendingIo, timersAreReal } from '../deadline.js'
 import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { counterName } from '../keys.js'
 import type { Policy, PolicyOutcome } from '../policies/types.js'
@@ -8,7 +9,7 @@ import { epochMs } from '../store-clock.js'
 import { type Logger, WARNING_CODES, warnOfClient } from '../warnings.js'
 import { DECIDE_SCRIPT, DECIDE_SHA1 } from './decide-script.js'
 import { cachedDigest, clusterSlot, counterKeys } from './keys.js'
-import { realNow, ServerClock, timersAreReal } from './server-clock.js'
+import { realNow, ServerClock } from './server-clock.js'
 
 /** A settled promise: `then` on it queues a promise job. */
 const PROMISE_JOB: Promise<void> = Promise.resolve()
@@ -425,7 +426,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     batch.resetsBefore = this.resets
     batch.flushedAt = realNow()
     if (this.replyTimeoutMs !== undefined) {
-      batch.replyTimer = setTimeout(() => this.timedOut(batch), this.replyTimeoutMs)
+      batch.replyTimer = setTimeout(() => afterPendingIo(() => this.timedOut(batch)), this.replyTimeoutMs)
       batch.replyTimer.unref?.()
     }
     this.dispatch(batch, batch.flushedAt)

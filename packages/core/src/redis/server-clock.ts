@@ -4,7 +4,6 @@
 // whose requests were already answered as store failures. Not part of the public API.
 
 import { performance } from 'node:perf_hooks'
-import { setTimeout as realSetTimeout } from 'node:timers'
 
 /**
  * Monotonic ms of this process, from `node:perf_hooks`: a test's fake timers replace the
@@ -12,14 +11,6 @@ import { setTimeout as realSetTimeout } from 'node:timers'
  * the modules' own exports, while Redis answers in real time.
  */
 export const realNow: () => number = performance.now.bind(performance)
-
-/**
- * False while a test's fake timers stand in for the real ones: deadlines then pass only when the
- * test moves its clock, never in real time, so a call carries none.
- */
-export function timersAreReal(): boolean {
-  return globalThis.setTimeout === realSetTimeout
-}
 
 /**
  * Samples are kept per period: the estimate is the least sample of this period and the one just
