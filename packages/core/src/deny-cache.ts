@@ -98,7 +98,7 @@ export class DenyCache {
     const entry = list[at]!
     const now = this.now()
     if (now >= entry.deadline || (this.wall !== undefined && this.wall() >= entry.wallDeadline)) {
-      if (list.length === 1) this.entries.delete(id)
+      if (list.length === 1) this.drop(id)
       else list.splice(at, 1)
       return undefined
     }
@@ -127,7 +127,7 @@ export class DenyCache {
    */
   remember(tier: string | undefined, id: string, decision: Decision, sentAt: number): void {
     if (decision.reason !== 'limited') {
-      if (decision.reason === 'allowed' && this.entries.size > 0) this.entries.delete(id)
+      if (decision.reason === 'allowed' && this.entries.size > 0) this.drop(id)
       return
     }
     if (!Number.isFinite(decision.retryAfterMs) || decision.retryAfterMs <= 0 || this.maxEntries <= 0) return
@@ -189,7 +189,17 @@ export class DenyCache {
     // Bounded like the entries; a denial in flight across a clear may be kept (until its deadline).
     if (this.forgottenAt.size >= this.maxEntries) this.forgottenAt.clear()
     this.forgottenAt.set(id, this.now())
+    this.drop(id)
+  }
+
+  /**
+   * Deletes an identifier's entries. Once fewer than half are left, `dropOldest`'s iterator is let
+   * go: it holds the table it started on, which V8 keeps alive, deleted entries and all, after it
+   * rebuilds a smaller one. The next drop starts a new iterator, which is as correct.
+   */
+  private drop(id: string): void {
     this.entries.delete(id)
+    if (this.oldest !== undefined && this.entries.size * 2 < this.maxEntries) this.oldest = undefined
   }
 
   clear(): void {

@@ -66,9 +66,10 @@ export class Warnings {
   /**
    * Writes `message` unless `code` is silenced or this `key` (default: the code) was written
    * within `repeatMs` (default: never again). A function is called only when the line is written:
-   * for a message that costs something to build on a path a client can hit at will.
+   * for a message that costs something to build on a path a client can hit at will. True when the
+   * line was written.
    */
-  readonly warn: (code: string, message: string | (() => string), repeatMs?: number, key?: string) => void
+  readonly warn: (code: string, message: string | (() => string), repeatMs?: number, key?: string) => boolean
   /** Lets the next warning under `key` be written at once (a store failure after a recovery). */
   readonly forget: (key: string) => void
 
@@ -78,13 +79,13 @@ export class Warnings {
     const seen = new Map<string, number>()
     const keysOf = new Map<string, number>()
     this.warn = (code, message, repeatMs = Number.POSITIVE_INFINITY, key = code) => {
-      if (logger === false || silenced.has(code)) return
+      if (logger === false || silenced.has(code)) return false
       const now = clock()
       const last = seen.get(key)
-      if (last !== undefined && now - last < repeatMs) return
+      if (last !== undefined && now - last < repeatMs) return false
       if (last === undefined && key !== code) {
         const keys = keysOf.get(code) ?? 0
-        if (keys >= KEYS_PER_CODE) return
+        if (keys >= KEYS_PER_CODE) return false
         keysOf.set(code, keys + 1)
       }
       seen.set(key, now)
@@ -93,6 +94,7 @@ export class Warnings {
       } catch {
         // A logger that fails (a closed transport) must not turn a decision into an exception.
       }
+      return true
     }
     this.forget = (key) => {
       // Kept, as long ago: deleted, the key would take another of its code's KEYS_PER_CODE.

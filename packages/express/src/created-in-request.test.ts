@@ -4,6 +4,7 @@ import { serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type Express as App } from 'express'
 import express4 from 'express4'
 import { describe, expect, it, vi } from 'vitest'
+import type { RateLimitOptions } from './index.js'
 
 // A middleware made inside a handler is a new limiter for every request: it limits nothing. The
 // warning says so, once in the process: each test loads the adapter afresh (vi.resetModules).
@@ -25,13 +26,62 @@ async function freshAdapter() {
   vi.resetModules()
   const lines: string[] = []
   const { rateLimit } = await import('./index.js')
-  const limited = () =>
-    rateLimit({
-      policies: fixedWindow({ limit: 1, window: '1 m' }),
-      logger: { warn: (line) => lines.push(line) },
-    })
-  return { limited, lines }
+  const { createRateLimiter, memoryStore } = await import('@floodgate/core')
+  const logger = { warn: (line: string) => lines.push(line) }
+  const policies = fixedWindow({ limit: 1, window: '1 m' })
+  const limited = (extra: Partial<RateLimitOptions> = {}) => rateLimit({ policies, logger, ...extra })
+  return { limited, lines, logger, rateLimit, createRateLimiter, memoryStore }
 }
+
+describe('a middleware created for each request', () => {
+  it('around a limiter of the app (a wrapper) is not warned of', async () => {
+    const { rateLimit, lines, logger, createRateLimiter } = await freshAdapter()
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 m' }), logger })
+    const app = express5()
+    app.use((req, res, next) => rateLimit({ limiter })(req, res, next))
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    expect(await statuses(app, 2)).toEqual([200, 429])
+    expect(lines).toEqual([])
+  })
+
+  it('on a store of the app still limits, and is warned of as a limiter made per request', async () => {
+    const { limited, lines, memoryStore } = await freshAdapter()
+    const store = memoryStore()
+    const app = express5()
+    app.use((req, res, next) => limited({ store })(req, res, next))
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    expect(await statuses(app, 2)).toEqual([200, 429])
+    expect(lines.filter((line) => line.includes('CREATED_IN_REQUEST'))).toEqual([
+      expect.stringMatching(
+        /a limiter of its own, made and registered for each request \(it still counts in the store it was given\)/,
+      ),
+    ])
+  })
+
+  it('that silences the code leaves the check on for the others', async () => {
+    const { limited, lines } = await freshAdapter()
+    const app = express5()
+    app.use('/lazy', (req, res, next) =>
+      limited({ silenceWarnings: ['WARN_FLOODGATE_CREATED_IN_REQUEST'] })(req, res, next),
+    )
+    app.use((req, res, next) => limited()(req, res, next))
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    const server = await serveOnLoopback(createServer(app))
+    try {
+      await fetch(`${server.base}/lazy`)
+      await fetch(`${server.base}/`)
+    } finally {
+      await server.close()
+    }
+    expect(lines).toEqual([expect.stringMatching(/WARN_FLOODGATE_CREATED_IN_REQUEST/)])
+  })
+})
 
 describe.each([
   ['express 5', express5],

@@ -216,8 +216,10 @@ export function createRateLimitHandler<Req extends object, OnLimited>(
   // The binding first: resolving the options creates (and registers) the limiter.
   checkBinding(binding)
   const handler = new Handler(resolveMiddlewareOptions(options, adapterOptions, where), binding)
-  if (binding.requestFrames !== undefined)
-    warnIfCreatedInRequest(handler.limiter, binding.requestFrames, where)
+  // A middleware around a limiter of the app's own is only a wrapper, whenever it is made.
+  if (binding.requestFrames !== undefined && options.limiter === undefined) {
+    warnIfCreatedInRequest(handler.limiter, binding.requestFrames, where, options.store !== undefined)
+  }
   return handler
 }
 
@@ -228,17 +230,31 @@ let warnedCreatedInRequest = false
  * the stack shows the framework handling a request: `app.use((req, res, next) => rateLimit(…)(req,
  * res, next))`. express-rate-limit checks the same (ERR_ERL_CREATED_IN_REQUEST_HANDLER).
  */
-function warnIfCreatedInRequest(limiter: RateLimiter, frames: RegExp, where: string): void {
+function warnIfCreatedInRequest(
+  limiter: RateLimiter,
+  frames: RegExp,
+  where: string,
+  sharedStore: boolean,
+): void {
   if (warnedCreatedInRequest) return
+  let stack: string | undefined
   const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 50
-  const { stack } = new Error('where the middleware was created')
-  Error.stackTraceLimit = limit
+  try {
+    Error.stackTraceLimit = 50
+    stack = new Error('where the middleware was created').stack
+  } catch {
+    return // an Error frozen, or a stack formatter of the app's that throws: no check
+  } finally {
+    Error.stackTraceLimit = limit
+  }
   if (stack === undefined || !frames.test(stack)) return
-  warnedCreatedInRequest = true
-  limiter.warnings.warn(
+  const cost = sharedStore
+    ? 'a limiter of its own, made and registered for each request (it still counts in the store it was given)'
+    : 'a limiter and counters of its own, so it limits nothing'
+  // Once written: a middleware that silences the code (made lazily on purpose) leaves the check on.
+  warnedCreatedInRequest = limiter.warnings.warn(
     WARNING_CODES.CREATED_IN_REQUEST,
-    `${where} was called while a request was being handled. A middleware made for each request has a limiter (and, on the default memory store, counters) of its own, so it limits nothing: create it once, when the app is set up, and mount that. If it is made once on purpose (created lazily at the first request), silence this code.`,
+    `${where} was called while a request was being handled. A middleware made for each request has ${cost}: create it once, when the app is set up, and mount that. If it is made once on purpose (lazily, at the first request), silence this code for that middleware.`,
   )
 }
 
