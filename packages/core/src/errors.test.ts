@@ -54,3 +54,18 @@ describe('FloodgateError', () => {
     expect(isFloodgateError(new Error('x'))).toBe(false)
   })
 })
+
+describe('FloodgateError.value', () => {
+  it('is readable but not printed with the error: it may be a client holding a password', async () => {
+    const { inspect } = await import('node:util')
+    const client = { options: { password: 'S3cret', token: 'AXtoken' } }
+    const error = new FloodgateError(ERROR_CODES.INVALID_OPTION, 'Invalid client.', {
+      option: 'redis',
+      value: client,
+    })
+    expect(error.value).toBe(client)
+    expect(error).toMatchObject({ code: ERROR_CODES.INVALID_OPTION, option: 'redis' })
+    expect(inspect(error)).not.toMatch(/S3cret|AXtoken/)
+    expect(JSON.stringify(error)).not.toMatch(/S3cret|AXtoken/)
+  })
+})

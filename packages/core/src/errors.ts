@@ -52,8 +52,11 @@ export class FloodgateError extends Error {
   readonly code: FloodgateErrorCode
   /** The option or argument at fault, when there is one (`policies[0].limit`, `cost`). */
   readonly option: string | undefined
-  /** The offending value, when there is one. */
-  readonly value: unknown
+  /**
+   * The offending value, when there is one. Not enumerable: it may be a client object holding a
+   * password or a token, which Node prints with an uncaught error's enumerable properties.
+   */
+  declare readonly value: unknown
 
   constructor(
     code: FloodgateErrorCode,
@@ -65,7 +68,7 @@ export class FloodgateError extends Error {
     })
     this.code = code
     this.option = details.option
-    this.value = details.value
+    Object.defineProperty(this, 'value', { value: details.value, enumerable: false })
   }
 
   /** Whether `value` is a FloodgateError of any copy of @floodgate/core in the process. */

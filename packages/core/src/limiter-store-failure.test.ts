@@ -168,9 +168,12 @@ describe('store failures', () => {
     })
 
     it('tells an outage that began at the epoch (a fake clock at 0)', async () => {
-      const { outage, codes } = outageLog(0)
+      const { lines, outage, codes } = outageLog(0)
       await outage(1, 5)
       expect(codes()).toEqual(['FAILURE', 'RECOVERED'])
+      expect(lines[1]).toMatch(
+        /Since its failures began 5\.0 s ago, 1 request got no decision from it: 1 allowed uncounted\.$/,
+      )
     })
   })
 

@@ -100,13 +100,14 @@ export class StoreOutage {
     // Within the minute of the last such line (a store failing every other call), the line waits
     // for the first answer after it, its count going on meanwhile.
     if (nowMs - this.lastRecoveryLine < RECOVERY_LINE_MS) return
+    const total = this.allowed + this.denied
     const got = [
       this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
       this.denied > 0 ? `${this.denied} denied` : '',
     ].filter(Boolean)
     this.warnings.warn(
       WARNING_CODES.STORE_RECOVERED,
-      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${this.allowed + this.denied} requests got no decision from it: ${got.join(', ')}.`,
+      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}.`,
       0,
     )
     this.lastRecoveryLine = nowMs
