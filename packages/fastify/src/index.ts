@@ -37,6 +37,7 @@ export type OnLimited = (request: FastifyRequest, reply: FastifyReply, decision:
 /** Options of one route's own limiter (`config: { rateLimit: {...} }`); unset ones come from the plugin's. */
 export interface RateLimitRouteOptions extends MiddlewareOptions<FastifyRequest, OnLimited> {}
 
+/** The plugin's options: a route's options, as defaults for every route, plus `global`. */
 export interface FastifyRateLimitOptions extends Omit<RateLimitRouteOptions, 'prefix'> {
   /**
    * The counters' prefix (default `'floodgate'`). Declared as Fastify's `register()` declares its
