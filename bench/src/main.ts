@@ -10,6 +10,7 @@ const SECTIONS: Record<string, () => Promise<Section>> = {
   http: async () => (await import('./http.js')).httpSection,
   middleware: async () => (await import('./middleware.js')).middlewareSection,
   redis: async () => (await import('./redis.js')).redisSection,
+  'deny-cache': async () => (await import('./deny-cache.js')).denyCacheSection,
 }
 
 async function main(args: readonly string[]): Promise<void> {
