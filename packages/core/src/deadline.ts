@@ -1,12 +1,17 @@
-import { setImmediate as realSetImmediate, setTimeout as realSetTimeout } from 'node:timers'
+import * as timers from 'node:timers'
 import { ERROR_CODES, FloodgateError } from './errors.js'
 
+// Read once, at load: sinon's fake timers replace the `timers` module's functions as well as the
+// globals, and a CommonJS build reads a named import anew at each use.
+const realSetTimeout = timers.setTimeout
+const realSetImmediate = timers.setImmediate
+
 /**
- * False while a test's fake timers stand in for the real ones (they replace the globals, never
- * `node:timers`' own exports): deadlines then pass only when the test moves its clock.
+ * False while a test's fake timers stand in for the real ones (installed after this module loaded,
+ * as a test's are): deadlines then pass only when the test moves its clock.
  */
 export function timersAreReal(): boolean {
-  return globalThis.setTimeout === realSetTimeout
+  return globalThis.setTimeout === realSetTimeout && globalThis.setImmediate === realSetImmediate
 }
 
 /**

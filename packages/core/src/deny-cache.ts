@@ -62,6 +62,8 @@ export class DenyCache {
   private readonly forgottenAt = new Map<string, number>()
   /** Where `dropOldest` goes on from. */
   private oldest: Iterator<string> | undefined
+  /** Deletions since `oldest` started, other than its own (see `deleted`). */
+  private deletions = 0
   readonly maxEntries: number
   readonly now: () => number
   /**
@@ -158,6 +160,7 @@ export class DenyCache {
     const list = this.entries.get(id)
     this.entries.delete(id)
     if (list !== undefined) {
+      this.deleted()
       const at = indexOfTier(list, tier)
       if (at >= 0) list[at] = entry
       else list.push(entry)
@@ -179,6 +182,7 @@ export class DenyCache {
     let step = this.oldest?.next()
     if (step === undefined || step.done === true) {
       this.oldest = this.entries.keys()
+      this.deletions = 0
       step = this.oldest.next()
     }
     if (step.done !== true) this.entries.delete(step.value)
@@ -192,14 +196,25 @@ export class DenyCache {
     this.drop(id)
   }
 
-  /**
-   * Deletes an identifier's entries. Once fewer than half are left, `dropOldest`'s iterator is let
-   * go: it holds the table it started on, which V8 keeps alive, deleted entries and all, after it
-   * rebuilds a smaller one. The next drop starts a new iterator, which is as correct.
-   */
+  /** Deletes an identifier's entries (see `deleted`). */
   private drop(id: string): void {
     this.entries.delete(id)
-    if (this.oldest !== undefined && this.entries.size * 2 < this.maxEntries) this.oldest = undefined
+    this.deleted()
+  }
+
+  /**
+   * Counts a deletion made elsewhere than `dropOldest`; after `maxEntries` of them its iterator is
+   * let go. The iterator holds the table it started on, and V8 links each table it rebuilds (as
+   * deletions pile up, a repeat offender's entry moving to the end among them) to the next: held
+   * for ever, the chain grew without bound under a cache that stays nearly full. A new iterator
+   * starts where the oldest entry is, so dropping it costs one walk over the holes per
+   * `maxEntries` deletions.
+   */
+  private deleted(): void {
+    if (this.oldest !== undefined && ++this.deletions >= this.maxEntries) {
+      this.oldest = undefined
+      this.deletions = 0
+    }
   }
 
   clear(): void {

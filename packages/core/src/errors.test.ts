@@ -69,3 +69,19 @@ describe('FloodgateError.value', () => {
     expect(JSON.stringify(error)).not.toMatch(/S3cret|AXtoken/)
   })
 })
+
+describe('a subclass of FloodgateError', () => {
+  it('may set its own value, as a field or in its constructor', () => {
+    class AsField extends FloodgateError {
+      override readonly value = 'mine'
+    }
+    class InConstructor extends FloodgateError {
+      constructor() {
+        super(ERROR_CODES.INVALID_OPTION, 'Invalid.', { value: 1 })
+        ;(this as { value: unknown }).value = 2
+      }
+    }
+    expect(new AsField(ERROR_CODES.INVALID_OPTION, 'Invalid.', { value: 1 }).value).toBe('mine')
+    expect(new InConstructor().value).toBe(2)
+  })
+})

@@ -68,7 +68,13 @@ export class FloodgateError extends Error {
     })
     this.code = code
     this.option = details.option
-    Object.defineProperty(this, 'value', { value: details.value, enumerable: false })
+    // Writable and configurable, as a field would be: a subclass may set its own.
+    Object.defineProperty(this, 'value', {
+      value: details.value,
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    })
   }
 
   /** Whether `value` is a FloodgateError of any copy of @floodgate/core in the process. */

@@ -62,6 +62,17 @@ describe('a middleware created for each request', () => {
     ])
   })
 
+  it('is not checked, and nothing throws, where Error.stackTraceLimit cannot be set (frozen intrinsics)', async () => {
+    const { limited } = await freshAdapter()
+    const limit = Error.stackTraceLimit
+    Object.defineProperty(Error, 'stackTraceLimit', { value: limit, writable: false, configurable: true })
+    try {
+      expect(() => limited()).not.toThrow()
+    } finally {
+      Object.defineProperty(Error, 'stackTraceLimit', { value: limit, writable: true, configurable: true })
+    }
+  })
+
   it('that silences the code leaves the check on for the others', async () => {
     const { limited, lines } = await freshAdapter()
     const app = express5()

@@ -238,14 +238,16 @@ function warnIfCreatedInRequest(
 ): void {
   if (warnedCreatedInRequest) return
   let stack: string | undefined
-  const limit = Error.stackTraceLimit
   try {
-    Error.stackTraceLimit = 50
-    stack = new Error('where the middleware was created').stack
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 50 // throws where Error is frozen (--frozen-intrinsics): no check then
+    try {
+      stack = new Error('where the middleware was created').stack
+    } finally {
+      Error.stackTraceLimit = limit
+    }
   } catch {
-    return // an Error frozen, or a stack formatter of the app's that throws: no check
-  } finally {
-    Error.stackTraceLimit = limit
+    return // a stack formatter of the app's that throws: no check either
   }
   if (stack === undefined || !frames.test(stack)) return
   const cost = sharedStore
