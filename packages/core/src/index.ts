@@ -59,6 +59,7 @@ export {
   createRateLimitHandler,
   type DecidedOutcome,
   type KeepOutcome,
+  leavesHeaders,
   MIDDLEWARE_WARNINGS,
   type PassOutcome,
   PROBLEM_CACHE_CONTROL,

@@ -8,6 +8,8 @@ import type { RateLimitOptions } from './index.js'
 
 // A middleware made inside a handler is a new limiter for every request: it limits nothing. The
 // warning says so, once in the process: each test loads the adapter afresh (vi.resetModules).
+// Windows of a day, on the process clock: two requests a few ms apart never straddle one's end
+// but at midnight UTC.
 
 type Express = typeof express5
 
@@ -28,7 +30,7 @@ async function freshAdapter() {
   const { rateLimit } = await import('./index.js')
   const { createRateLimiter, memoryStore } = await import('@floodgate/core')
   const logger = { warn: (line: string) => lines.push(line) }
-  const policies = fixedWindow({ limit: 1, window: '1 m' })
+  const policies = fixedWindow({ limit: 1, window: '1 d' })
   const limited = (extra: Partial<RateLimitOptions> = {}) => rateLimit({ policies, logger, ...extra })
   return { limited, lines, logger, rateLimit, createRateLimiter, memoryStore }
 }
@@ -36,7 +38,7 @@ async function freshAdapter() {
 describe('a middleware created for each request', () => {
   it('around a limiter of the app (a wrapper) is not warned of', async () => {
     const { rateLimit, lines, logger, createRateLimiter } = await freshAdapter()
-    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 m' }), logger })
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 d' }), logger })
     const app = express5()
     app.use((req, res, next) => rateLimit({ limiter })(req, res, next))
     app.get('/', (_req, res) => {

@@ -3,6 +3,7 @@ import {
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
+  leavesHeaders,
   type MiddlewareOptions,
   PROBLEM_HEADERS,
   type RateLimiter,
@@ -84,7 +85,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       if (outcome.action === 'keep') return next()
       exposeDecision(req, decision)
       // An earlier middleware may have answered already: Koa and Fastify skip the headers then too.
-      if (!res.headersSent) {
+      if (!res.headersSent && !leavesHeaders(outcome, res)) {
         for (const name of outcome.clears) res.removeHeader(name)
         for (const name in outcome.headers) res.setHeader(name, outcome.headers[name]!)
       }

@@ -10,6 +10,7 @@ import { type RateLimitOptions, rateLimit } from './index.js'
 // A migration runs express-rate-limit and Floodgate side by side (Floodgate in shadow mode first).
 // express-rate-limit puts its own object at `req.rateLimit` and writes the same header names: the
 // client must still see the limit it meets first, and the app the object of the limiter that binds.
+// Windows of a day on the process clock: a test's requests never straddle one's end but at midnight.
 
 type Express = typeof express5
 
@@ -44,14 +45,14 @@ function appWith(express: Express, peerLimit: number, floodgate: Partial<RateLim
   const app = express()
   app.use(
     expressRateLimit({
-      windowMs: 60_000,
+      windowMs: 86_400_000,
       limit: peerLimit,
       standardHeaders: 'draft-7',
       legacyHeaders: false,
     }),
   )
   app.use(
-    rateLimit({ policies: fixedWindow({ limit: 3, window: '1 m' }), store: memoryStore(), ...floodgate }),
+    rateLimit({ policies: fixedWindow({ limit: 3, window: '1 d' }), store: memoryStore(), ...floodgate }),
   )
   app.get('/', (req, res) => {
     const exposed = req.rateLimit as unknown as Record<string, unknown>
@@ -66,7 +67,7 @@ function appWith(express: Express, peerLimit: number, floodgate: Partial<RateLim
 
 const peer = (remaining: number): Seen => ({
   status: 200,
-  policy: '2;w=60',
+  policy: '2;w=86400',
   legacyRemaining: null,
   exposed: `peer, remaining ${remaining}`,
 })
@@ -78,7 +79,7 @@ describe.each([
   it('in shadow mode leaves the peer its headers and req.rateLimit', async () => {
     const seen = await run(appWith(express, 2, { mode: 'shadow' }), 3)
     expect(seen.slice(0, 2)).toEqual([peer(1), peer(0)])
-    expect(seen[2]).toMatchObject({ status: 429, policy: '2;w=60' })
+    expect(seen[2]).toMatchObject({ status: 429, policy: '2;w=86400' })
   })
 
   it('enforcing, leaves them to the peer while the peer binds first', async () => {
@@ -90,11 +91,11 @@ describe.each([
     const seen = await run(appWith(express, 100, {}), 4)
     const floodgate = (remaining: number): Seen => ({
       status: 200,
-      policy: '"fixed-window";q=3;w=60',
+      policy: '"fixed-window";q=3;w=86400',
       legacyRemaining: String(remaining),
       exposed: `floodgate, remaining ${remaining}`,
     })
     expect(seen.slice(0, 3)).toEqual([floodgate(2), floodgate(1), floodgate(0)])
-    expect(seen[3]).toMatchObject({ status: 429, policy: '"fixed-window";q=3;w=60', legacyRemaining: '0' })
+    expect(seen[3]).toMatchObject({ status: 429, policy: '"fixed-window";q=3;w=86400', legacyRemaining: '0' })
   })
 })

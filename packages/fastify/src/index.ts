@@ -10,6 +10,7 @@ import {
   FloodgateError,
   isValidPrefix,
   LIMITER_OPTIONS,
+  leavesHeaders,
   limiterSettingsOf,
   MAX_PREFIX_LENGTH,
   type MiddlewareOptions,
@@ -386,8 +387,10 @@ function onRequest(
         return
       }
       request.rateLimit = decision
-      for (const name of outcome.clears) reply.removeHeader(name)
-      reply.headers(outcome.headers)
+      if (!leavesHeaders(outcome, reply)) {
+        for (const name of outcome.clears) reply.removeHeader(name)
+        reply.headers(outcome.headers)
+      }
     } catch (error) {
       done(error as Error)
       return

@@ -7,6 +7,8 @@ import { describe, expect, it, vi } from 'vitest'
 
 // A middleware made inside another is a new limiter for every request: it limits nothing. The
 // warning says so, once in the process: each test loads the adapter afresh (vi.resetModules).
+// Windows of a day, on the process clock: two requests a few ms apart never straddle one's end
+// but at midnight UTC.
 
 async function statuses(middleware: Middleware[], Koa: typeof Koa3, count: number): Promise<number[]> {
   const app = new Koa()
@@ -30,7 +32,7 @@ async function freshAdapter() {
   const { rateLimit } = await import('./index.js')
   const limited = () =>
     rateLimit({
-      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      policies: fixedWindow({ limit: 1, window: '1 d' }),
       logger: { warn: (line) => lines.push(line) },
     })
   return { limited, lines }

@@ -4,6 +4,7 @@ import {
   createRateLimitHandler,
   type Decision,
   type HeaderMap,
+  leavesHeaders,
   type MiddlewareOptions,
   PROBLEM_HEADERS,
   type RateLimiter,
@@ -68,6 +69,7 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
     if (outcome.action === 'keep') return next()
     ctx.state.rateLimit = decision
     const { res } = ctx
+    if (leavesHeaders(outcome, res)) return next()
     const { headers } = outcome
     if (!res.headersSent) {
       for (const name of outcome.clears) res.removeHeader(name)

@@ -124,6 +124,12 @@ export interface PassOutcome {
   readonly headers: HeaderMap
   /** Header names to remove first: another limiter's, which these replace whole (often none). */
   readonly clears: readonly string[]
+  /**
+   * Set `headers` only where the response has no rate-limit field yet ({@link leavesHeaders}):
+   * true for a shadow-mode limiter, whose counts must never show over those of a limiter that
+   * enforces (express-rate-limit, @fastify/rate-limit or koa-ratelimit before it, in a migration).
+   */
+  readonly ifAbsent: boolean
 }
 
 /** Answer now: 429 for `limited`, 503 for `unavailable`. */
@@ -176,6 +182,21 @@ export interface RateLimitHandler<Req, OnLimited> {
    * {@link bindsBefore}), else this one's headers, replacing the other's whole.
    */
   outcome(decision: Decision, earlier?: Decision): DecidedOutcome
+}
+
+/**
+ * Whether the adapter is to leave `outcome`'s headers out: a shadow-mode limiter's pass while the
+ * response already carries a rate-limit field of another limiter (see {@link PassOutcome.ifAbsent}).
+ */
+export function leavesHeaders(
+  outcome: DecidedOutcome,
+  response: { hasHeader(name: string): boolean },
+): boolean {
+  return (
+    outcome.action === 'pass' &&
+    outcome.ifAbsent &&
+    RATE_LIMIT_HEADER_NAMES.some((n) => response.hasHeader(n))
+  )
 }
 
 const SKIP: RateLimitOutcome = Object.freeze({ action: 'skip' })
@@ -399,7 +420,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     if (decision.allowed) {
       if (this.shadow) shadowDecisions.add(decision)
       if (bindsBefore(earlier, decision)) return KEEP
-      return { action: 'pass', decision, headers: this.headers(decision), clears }
+      return { action: 'pass', decision, headers: this.headers(decision), clears, ifAbsent: this.shadow }
     }
     if (decision.reason === 'store-error') {
       return {

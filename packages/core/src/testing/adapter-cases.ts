@@ -371,6 +371,29 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
+    name: "leaves in shadow mode the rate-limit fields another library's limiter set before it, and writes its own without them",
+    run: async (driver) => {
+      // express-rate-limit, @fastify/rate-limit or koa-ratelimit enforcing during a migration.
+      const peer = { 'x-ratelimit-limit': '2', 'x-ratelimit-remaining': '1', 'ratelimit-policy': '2;w=60' }
+      const f = behaviourFixture()
+      const shadow = f.options(perMinute(100, 'trial'), { mode: 'shadow' })
+      await withServer(driver, { global: shadow, earlyHeaders: peer }, async (server) => {
+        const answer = await server.get('/')
+        expect(answer.status).toBe(200)
+        for (const [name, value] of Object.entries(peer)) expect(answer.headers.get(name)).toBe(value)
+        expect(answer.headers.get('ratelimit')).toBeNull()
+        expect(exposedRemaining(answer)).toBe(99)
+      })
+      await withServer(
+        driver,
+        { global: behaviourFixture().options(perMinute(100, 'trial'), { mode: 'shadow' }) },
+        async (server) => {
+          expect((await server.get('/')).headers.get('x-ratelimit-remaining')).toBe('99')
+        },
+      )
+    },
+  },
+  {
     name: 'picks the tier from an async resolver, each tier with its own limits',
     run: (driver) => {
       const f = behaviourFixture()
