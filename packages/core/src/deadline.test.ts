@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DeadlineQueue, type PendingCall } from './deadline.js'
+import { DeadlineQueue, type PendingCall, timersAreReal } from './deadline.js'
 
 /** Starts a deadline for a call that runs `expire` when it times out. */
 function add(queue: DeadlineQueue, expire: () => void): PendingCall {
@@ -72,5 +72,30 @@ describe('DeadlineQueue', () => {
     expect(expired).toEqual(['first'])
     await vi.advanceTimersByTimeAsync(1)
     expect(expired).toEqual(['first', 'added by first'])
+  })
+})
+
+describe('timersAreReal', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it("tells a test's fake timers by their marks, whenever they were installed", () => {
+    expect(timersAreReal()).toBe(true)
+    vi.useFakeTimers()
+    expect(timersAreReal()).toBe(false)
+    vi.useRealTimers()
+    expect(timersAreReal()).toBe(true)
+    // Installed by hand, as by a setup file before any module loaded: sinon's mark, Jest's legacy mock.
+    const real = globalThis.setTimeout
+    for (const mark of ['clock', '_isMockFunction']) {
+      globalThis.setTimeout = Object.assign((() => 0) as unknown as typeof setTimeout, { [mark]: true })
+      try {
+        expect(timersAreReal()).toBe(false)
+      } finally {
+        globalThis.setTimeout = real
+      }
+    }
+    expect(timersAreReal()).toBe(true)
   })
 })

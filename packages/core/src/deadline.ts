@@ -1,17 +1,21 @@
-import * as timers from 'node:timers'
 import { ERROR_CODES, FloodgateError } from './errors.js'
 
-// Read once, at load: sinon's fake timers replace the `timers` module's functions as well as the
-// globals, and a CommonJS build reads a named import anew at each use.
-const realSetTimeout = timers.setTimeout
-const realSetImmediate = timers.setImmediate
+/**
+ * Whether `fn` is a test's fake timer function: @sinonjs/fake-timers (sinon, vitest, Jest's modern
+ * timers) marks each one it installs with its `clock`; Jest's legacy timers are mock functions.
+ * Asked of the globals as they are now, so it holds whether the fakes came before this module
+ * loaded (a test's setup file) or after, and ends when they are uninstalled.
+ */
+function isFake(fn: unknown): boolean {
+  return typeof fn !== 'function' || 'clock' in fn || '_isMockFunction' in fn
+}
 
 /**
- * False while a test's fake timers stand in for the real ones (installed after this module loaded,
- * as a test's are): deadlines then pass only when the test moves its clock.
+ * False while a test's fake timers stand in for the real ones: deadlines then pass only when the
+ * test moves its clock.
  */
 export function timersAreReal(): boolean {
-  return globalThis.setTimeout === realSetTimeout && globalThis.setImmediate === realSetImmediate
+  return !isFake(globalThis.setTimeout) && !isFake(globalThis.setImmediate)
 }
 
 /**
@@ -23,7 +27,9 @@ export function timersAreReal(): boolean {
  * test that moves its clock past a deadline expects it passed.
  */
 export function afterPendingIo(then: () => void): void {
-  if (timersAreReal()) realSetImmediate(then)
+  // The global, just seen to be real: an import of `node:timers` may hold a fake of a test's that
+  // was installed when this module loaded, and is dead once uninstalled.
+  if (timersAreReal()) globalThis.setImmediate(then)
   else then()
 }
 

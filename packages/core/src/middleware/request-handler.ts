@@ -126,8 +126,9 @@ export interface PassOutcome {
   readonly clears: readonly string[]
   /**
    * Set `headers` only where the response has no rate-limit field yet ({@link leavesHeaders}):
-   * true for a shadow-mode limiter, whose counts must never show over those of a limiter that
-   * enforces (express-rate-limit, @fastify/rate-limit or koa-ratelimit before it, in a migration).
+   * true for a shadow-mode limiter with no earlier decision on the request, whose counts must never
+   * show over those of another library's limiter that enforces (express-rate-limit,
+   * @fastify/rate-limit or koa-ratelimit before it, in a migration).
    */
   readonly ifAbsent: boolean
 }
@@ -420,7 +421,14 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
     if (decision.allowed) {
       if (this.shadow) shadowDecisions.add(decision)
       if (bindsBefore(earlier, decision)) return KEEP
-      return { action: 'pass', decision, headers: this.headers(decision), clears, ifAbsent: this.shadow }
+      // Beside another Floodgate limiter's decision, `bindsBefore` has chosen: the fields present are its.
+      return {
+        action: 'pass',
+        decision,
+        headers: this.headers(decision),
+        clears,
+        ifAbsent: this.shadow && earlier === undefined,
+      }
     }
     if (decision.reason === 'store-error') {
       return {

@@ -394,6 +394,21 @@ const routeCases: AdapterCase[] = [
     },
   },
   {
+    name: 'shows the headers and the decision of one limiter when two shadow-mode limiters pass a request',
+    run: async (driver) => {
+      for (const firstLimit of [100, 5]) {
+        const f = behaviourFixture()
+        const first = f.options(perMinute(firstLimit, 'first'), { mode: 'shadow' })
+        const second = f.options(perMinute(105 - firstLimit, 'second'), { mode: 'shadow' })
+        await withServer(driver, { global: first, mountTwice: second }, async (server) => {
+          const answer = await server.get('/')
+          expect(answer.status).toBe(200)
+          expect(answer.headers.get('x-ratelimit-remaining')).toBe(String(exposedRemaining(answer)))
+        })
+      }
+    },
+  },
+  {
     name: 'picks the tier from an async resolver, each tier with its own limits',
     run: (driver) => {
       const f = behaviourFixture()
