@@ -69,6 +69,10 @@ export class BucketSlot implements Slot {
     }
   }
 
+  empty(): boolean {
+    return this.buckets.size === 0
+  }
+
   delete(id: string): void {
     if (this.buckets.delete(id)) this.keys.size -= 1
   }

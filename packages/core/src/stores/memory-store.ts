@@ -113,6 +113,8 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private readonly keys: KeyCounter = { size: 0, examined: 0, rescanned: 0 }
   private readonly slots = new Map<string, Slot>()
   private readonly slotList: Slot[] = []
+  /** The key of each slot in `slots`, at the same index as in `slotList`. */
+  private readonly slotKeys: string[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
   private lastNowMs = Number.NEGATIVE_INFINITY
@@ -241,6 +243,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     this.lastPolicies = undefined
     this.lastSlots = []
     this.slotList.length = 0
+    this.slotKeys.length = 0
     this.keys.size = 0
   }
 
@@ -262,12 +265,17 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
       slot = createSlot(policy, this.keys)
       this.slots.set(key, slot)
       this.slotList.push(slot)
+      this.slotKeys.push(key)
     } else slot.observe(policy)
     this.cached.set(policy, { prefix, slot })
     return slot
   }
 
-  /** Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed. */
+  /**
+   * Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed,
+   * and drops that slot once it holds no key: limiters made and dropped with prefixes or policy
+   * names of their own (one per tenant) would otherwise leave a slot each behind for good.
+   */
   private maintain(nowMs: number): void {
     const count = this.slotList.length
     if (count === 0) return
@@ -275,6 +283,25 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     const slot = this.slotList[this.maintenance]!
     slot.advance(nowMs)
     slot.sweep(nowMs, SWEEP_PER_CALL)
+    if (slot.empty()) this.drop(this.maintenance)
+  }
+
+  /**
+   * Drops an empty slot; a later request builds it again from its policy, as the first one did.
+   * Never one of the request being decided (the last slot list, which it writes to next).
+   */
+  private drop(index: number): void {
+    const slot = this.slotList[index]!
+    if (this.lastSlots.includes(slot)) return
+    this.slots.delete(this.slotKeys[index]!)
+    const last = this.slotList.length - 1
+    this.slotList[index] = this.slotList[last]!
+    this.slotKeys[index] = this.slotKeys[last]!
+    this.slotList.pop()
+    this.slotKeys.pop()
+    // Policies found the slot through this cache: each finds its slot again, and tells it its
+    // limit again (`observe`) before any of its keys is written.
+    this.cached = new WeakMap()
   }
 
   /**

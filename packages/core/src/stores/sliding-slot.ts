@@ -58,6 +58,10 @@ export class SlidingSlot extends WindowSlot implements Slot {
     )
   }
 
+  override empty(): boolean {
+    return this.current.size === 0 && this.previous.size === 0
+  }
+
   delete(id: string): void {
     if (this.current.delete(id)) this.keys.size -= 1
     if (this.previous.delete(id)) this.keys.size -= 1

@@ -39,6 +39,8 @@ export interface Slot {
   sweep(nowMs: number, budget: number): void
   /** Tightens the eviction rule to the strictest limit seen under this name (tiers may differ). */
   observe(policy: Policy): void
+  /** Holds no key (after `advance`): the store may drop the slot, and build it again when needed. */
+  empty(): boolean
 }
 
 /**

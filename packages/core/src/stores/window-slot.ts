@@ -47,4 +47,8 @@ export abstract class WindowSlot {
   }
 
   sweep(): void {}
+
+  empty(): boolean {
+    return this.current.size === 0
+  }
 }
