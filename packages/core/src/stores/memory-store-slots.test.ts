@@ -33,13 +33,15 @@ describe('memory store slots', () => {
         await tenant.close()
       }
       expect(slotCount(store)).toBe(TENANTS)
-      const steady = createRateLimiter({ policies: policy, store, prefix: 'steady', logger: false })
+      const [a, b] = ['a', 'b'].map((prefix) =>
+        createRateLimiter({ policies: policy, store, prefix, logger: false }),
+      )
       // Past every tenant's window (the sliding window's previous one too; a bucket full for an interval).
       clock.advance(3 * 60_000)
-      // Each decision looks at one other slot: a pass over them all frees every empty one.
-      for (let i = 0; i < 2 * TENANTS; i++) await steady.limit(`client-${i % 3}`)
-      expect(slotCount(store)).toBe(1)
-      expect(store.size).toBe(3)
+      // Each request of other policies than the last looks at two slots: a pass frees every empty one.
+      for (let i = 0; i < TENANTS; i++) await (i % 2 === 0 ? a : b)!.limit(`client-${i % 3}`)
+      expect(slotCount(store)).toBe(2)
+      expect(store.size).toBe(6)
       // A tenant that comes back counts from zero, as it would have in the slot kept before.
       const back = createRateLimiter({ policies: policy, store, prefix: 'tenant-7', logger: false })
       const decisions = []
@@ -49,23 +51,49 @@ describe('memory store slots', () => {
     },
   )
 
+  it('keeps their number bounded while tenants come and go', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock })
+    const policy = fixedWindow({ limit: 5, window: '1 m' })
+    let most = 0
+    for (let i = 0; i < 10 * TENANTS; i++) {
+      const tenant = createRateLimiter({ policies: policy, store, prefix: `tenant-${i}`, logger: false })
+      await tenant.limit('user')
+      await tenant.close()
+      most = Math.max(most, slotCount(store))
+      clock.advance(1_000)
+    }
+    // A tenant a second, each counted for the rest of its minute: never more than a minute's worth
+    // of tenants, and one left over from the minute before.
+    expect(most).toBeLessThanOrEqual(61)
+  })
+
   it('keeps a slot that still holds keys, and the slots of the request being decided', async () => {
     const clock = manualClock(START_MS)
     const store = memoryStore({ clock })
     const policy = fixedWindow({ limit: 2, window: '1 m' })
     const held = createRateLimiter({ policies: policy, store, prefix: 'held', logger: false })
-    const other = createRateLimiter({ policies: policy, store, prefix: 'other', logger: false })
+    const [b, c] = ['b', 'c'].map((prefix) =>
+      createRateLimiter({ policies: policy, store, prefix, logger: false }),
+    )
+    const alternate = async (calls: number) => {
+      for (let i = 0; i < calls; i++) await (i % 2 === 0 ? b : c)!.limit('x')
+    }
     await held.limit('a')
     await held.limit('a')
-    for (let i = 0; i < 50; i++) await other.limit(`b-${i % 2}`)
-    expect(slotCount(store)).toBe(2)
+    await alternate(50)
+    expect(slotCount(store)).toBe(3)
     expect(await held.peek('a')).toMatchObject({ allowed: false, remaining: 0 })
     // Its window passes: the slot goes, and comes back for the next request with a fresh count.
     clock.advance(60_000)
-    for (let i = 0; i < 4; i++) await other.limit(`b-${i % 2}`)
-    expect(slotCount(store)).toBe(1)
-    expect(await held.limit('a')).toMatchObject({ allowed: true, remaining: 1 })
+    // One slot of the two the first request looks at is its own (the last list's): the second goes.
+    await held.limit('a')
+    expect(slotCount(store)).toBe(3)
+    clock.advance(60_000)
+    await alternate(4)
     expect(slotCount(store)).toBe(2)
+    expect(await held.limit('a')).toMatchObject({ allowed: true, remaining: 1 })
+    expect(slotCount(store)).toBe(3)
   })
 
   it('a slot built again still protects the strictest tier from eviction', async () => {

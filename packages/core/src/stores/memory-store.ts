@@ -117,6 +117,8 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private readonly slotKeys: string[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
+  /** Where `dropEmptySlots` looks next in `slotList`. */
+  private dropping = 0
   private lastNowMs = Number.NEGATIVE_INFINITY
   /** The answer to a new identifier while every key examined is limited (see makeRoom). */
   private fullError: FloodgateError | undefined
@@ -169,7 +171,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     out: PolicyOutcome,
   ): number {
     const nowMs = this.now()
-    const slots = this.slotsFor(prefix, policies)
+    const slots = this.slotsFor(prefix, policies, nowMs)
     const slot = slots[0]!
     slot.advance(nowMs)
     // Before deciding, so a sweep can never delete the key between the decision and its write.
@@ -191,7 +193,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     outs: readonly PolicyOutcome[],
   ): number {
     const nowMs = this.now()
-    const slots = this.slotsFor(prefix, policies)
+    const slots = this.slotsFor(prefix, policies, nowMs)
     for (const slot of slots) slot.advance(nowMs)
     this.maintain(nowMs)
     const values = this.values
@@ -219,17 +221,19 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   }
 
   /** The slots of a request's policies; the last list is kept, since requests repeat the same one. */
-  private slotsFor(prefix: string, policies: readonly Policy[]): readonly Slot[] {
+  private slotsFor(prefix: string, policies: readonly Policy[], nowMs: number): readonly Slot[] {
     if (policies === this.lastPolicies && prefix === this.lastPrefix) return this.lastSlots
-    return this.findSlots(prefix, policies) // out of line, as WindowSlot.advance explains
+    return this.findSlots(prefix, policies, nowMs) // out of line, as WindowSlot.advance explains
   }
 
-  private findSlots(prefix: string, policies: readonly Policy[]): readonly Slot[] {
+  private findSlots(prefix: string, policies: readonly Policy[], nowMs: number): readonly Slot[] {
     const slots: Slot[] = []
     for (const policy of policies) slots.push(this.slotFor(prefix, policy, true)!)
     this.lastPolicies = policies
     this.lastPrefix = prefix
     this.lastSlots = slots
+    // Here, where slots are made (off the path of a request like the last), and faster than they are made.
+    this.dropEmptySlots(nowMs, 2 * slots.length)
     return slots
   }
 
@@ -271,11 +275,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     return slot
   }
 
-  /**
-   * Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed,
-   * and drops that slot once it holds no key: limiters made and dropped with prefixes or policy
-   * names of their own (one per tenant) would otherwise leave a slot each behind for good.
-   */
+  /** Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed. */
   private maintain(nowMs: number): void {
     const count = this.slotList.length
     if (count === 0) return
@@ -283,25 +283,32 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     const slot = this.slotList[this.maintenance]!
     slot.advance(nowMs)
     slot.sweep(nowMs, SWEEP_PER_CALL)
-    if (slot.empty()) this.drop(this.maintenance)
   }
 
   /**
-   * Drops an empty slot; a later request builds it again from its policy, as the first one did.
-   * Never one of the request being decided (the last slot list, which it writes to next).
+   * Drops slots that hold no key, looking at `count` of them: limiters made and dropped with
+   * prefixes or policy names of their own (one per tenant) would otherwise leave a slot each behind
+   * for good. A later request builds a dropped slot again from its policy, as the first one did.
+   * Never a slot of the request being decided (the last slot list, which it writes to next).
    */
-  private drop(index: number): void {
-    const slot = this.slotList[index]!
-    if (this.lastSlots.includes(slot)) return
-    this.slots.delete(this.slotKeys[index]!)
-    const last = this.slotList.length - 1
-    this.slotList[index] = this.slotList[last]!
-    this.slotKeys[index] = this.slotKeys[last]!
-    this.slotList.pop()
-    this.slotKeys.pop()
-    // Policies found the slot through this cache: each finds its slot again, and tells it its
-    // limit again (`observe`) before any of its keys is written.
-    this.cached = new WeakMap()
+  private dropEmptySlots(nowMs: number, count: number): void {
+    for (let i = 0; i < count && this.slotList.length > 0; i++) {
+      this.dropping = (this.dropping + 1) % this.slotList.length
+      const slot = this.slotList[this.dropping]!
+      slot.advance(nowMs)
+      slot.sweep(nowMs, SWEEP_PER_CALL)
+      if (!slot.empty() || this.lastSlots.includes(slot)) continue
+      this.slots.delete(this.slotKeys[this.dropping]!)
+      const last = this.slotList.length - 1
+      this.slotList[this.dropping] = this.slotList[last]!
+      this.slotKeys[this.dropping] = this.slotKeys[last]!
+      this.slotList.pop()
+      this.slotKeys.pop()
+      this.dropping -= 1 // the slot moved into its place is looked at next
+      // Policies found the slot through this cache: each finds its slot again, and tells it its
+      // limit again (`observe`) before any of its keys is written.
+      this.cached = new WeakMap()
+    }
   }
 
   /**
