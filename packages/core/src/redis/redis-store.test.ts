@@ -371,6 +371,27 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(Object.keys(await admin.hgetall(key!)).map(Number)).toEqual([window + 8, window + 9])
     })
 
+    it("drops a fixed window's older fields on the server's clock too, where a busy key outlives each window", async () => {
+      // A key expires with its window, but Redis removes it only after that instant: a request in
+      // the next window's first ms finds it, and a busy key gets one in every window. Its fields
+      // are laid out here as such a key would have them, on a day window no test run can cross.
+      const prefix = `server-fields-${library}-${Date.now()}`
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ name: 'f', limit: 5, window: '1 d' }),
+        store: makeStore(),
+        prefix,
+        denyCache: false,
+      })
+      const first = await limiter.limit('k')
+      const window = Math.floor(first.nowMs / 86_400_000)
+      const [key] = await admin.keys(`${prefix}:*`)
+      await admin.hdel(key!, String(window))
+      await admin.hset(key!, String(window - 3), '5', String(window - 2), '5', String(window - 1), '4')
+      expect((await limiter.limit('k')).remaining).toBe(4)
+      expect(await admin.hgetall(key!)).toEqual({ [window - 1]: '4', [window]: '1' })
+      expect(await admin.pttl(key!)).toBeGreaterThan(0)
+    })
+
     it("takes a given clock's fractional readings in whole ms, as the memory store does", async () => {
       // performance.timeOrigin + performance.now(): refused, it made every decision a store failure.
       const limiter = createRateLimiter({
