@@ -81,8 +81,9 @@ export class BucketSlot implements Slot {
     const limit = Math.min(budget, this.buckets.size)
     for (let examined = 1; examined <= limit; examined++) {
       const [id, entry] = this.evictScan.next(this.buckets)!
-      // A bucket holding at least one token (before refill, so at least that now) is not limited.
-      if (id !== keep && (entry.expiresAtMs <= nowMs || entry.scaledTokens >= this.periodMs)) {
+      // A bucket holding at least one token (before refill, so at least that now) is not limited,
+      // nor one past its expiry (strictly after it, as the reference reads it): it reads as full.
+      if (id !== keep && (entry.expiresAtMs < nowMs || entry.scaledTokens >= this.periodMs)) {
         this.delete(id)
         return { evicted: true, examined }
       }

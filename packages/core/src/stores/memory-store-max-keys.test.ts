@@ -136,4 +136,29 @@ describe('memory store maxKeys', () => {
     expect(store.size).toBe(2)
     expect((await limiter.peek('x', { tier: 'two' })).policies.map((p) => p.remaining)).toEqual([2, 3])
   })
+
+  it('evicts a token bucket only strictly after its expiry, the instant the reference reads it as full', async () => {
+    // The small tier empties the shared bucket, whose entry expires (full again under it) at E; the
+    // big tier's denial says retry at E + 1. At E a new identifier needs room: the bucket is still
+    // limited for the big tier, so it must stay, and the big tier's request be denied.
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 1 })
+    const limiter = createRateLimiter({
+      tiers: {
+        small: tokenBucket({ name: 'a', capacity: 1, refillRate: 3, interval: 10 }),
+        big: tokenBucket({ name: 'a', capacity: 5, refillRate: 1, interval: 10 }),
+      },
+      defaultTier: 'small',
+      store,
+      logger: false,
+    })
+    await limiter.limit('u', { tier: 'small' })
+    const denied = await limiter.limit('u', { tier: 'big' })
+    expect(denied.allowed).toBe(false)
+    clock.advance(denied.retryAfterMs - 1)
+    expect((await limiter.limit('newcomer', { tier: 'big' })).reason).toBe('store-error')
+    expect(await limiter.limit('u', { tier: 'big' })).toMatchObject({ allowed: false, retryAfterMs: 1 })
+    clock.advance(1)
+    expect(await limiter.limit('u', { tier: 'big' })).toMatchObject({ allowed: true, remaining: 4 })
+  })
 })
