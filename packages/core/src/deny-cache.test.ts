@@ -294,6 +294,50 @@ describe('the denyCache option', () => {
 })
 
 describe('the deny cache in a limiter', () => {
+  it('remembers the denials of a remote store that answers at once, and is never made for the memory store', async () => {
+    const counters = memoryStore({ clock: () => 1_700_000_000_000 })
+    let calls = 0
+    const store: RateLimitStore = {
+      name: 'at-once',
+      local: false,
+      consume: (request) => {
+        calls += 1
+        return counters.consume(request)
+      },
+      reset: (request) => counters.reset(request),
+      close: () => undefined,
+    }
+    const policies = fixedWindow({ limit: 1, window: '1 d' })
+    const remote = createRateLimiter({ policies, store })
+    expect((await remote.limit('u')).allowed).toBe(true)
+    expect((await remote.limit('u')).reason).toBe('limited')
+    expect((await remote.limit('u')).reason).toBe('limited')
+    expect(calls).toBe(2) // the third answer came from the cache
+    expect(remote.config.denyCache?.size).toBe(1)
+    // The memory store looks the identifier up as fast as the cache would: asked for, it is not made.
+    for (const denyCache of [true, { maxEntries: 5 }] as const) {
+      expect(
+        createRateLimiter({ policies, store: memoryStore(), denyCache }).config.denyCache,
+      ).toBeUndefined()
+      expect(createRateLimiter({ policies, denyCache }).config.denyCache).toBeUndefined()
+    }
+  })
+
+  it('checks the option in shadow mode too, where it is not used', () => {
+    const store: RateLimitStore = {
+      name: 'r',
+      local: false,
+      consume: () => ({ nowMs: 0, outcomes: [] }),
+      reset: () => {},
+      close: () => {},
+    }
+    const options = { policies: fixedWindow({ limit: 1, window: '1 d' }), store, mode: 'shadow' } as const
+    expect(createRateLimiter({ ...options, denyCache: { maxEntries: 5 } }).config.denyCache).toBeUndefined()
+    expect(() => createRateLimiter({ ...options, denyCache: { maxEntries: 0 } })).toThrow(
+      /ERR_FLOODGATE_INVALID_OPTION/,
+    )
+  })
+
   it('keeps no denial that was decided before a reset and answered after it', async () => {
     const counters = memoryStore({ clock: () => 1_700_000_000_000 })
     const held: (() => void)[] = []

@@ -8,6 +8,7 @@ import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
 import type { Policy } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
+import { memoryFastPath } from './stores/memory-store.js'
 import { checkLogger, type Logger, type PublicMembers, WARNING_CODES, type WarningCode } from './warnings.js'
 
 /** Options of `createRateLimiter`. Give either `policies` or `tiers` + `defaultTier`. */
@@ -39,8 +40,8 @@ export interface RateLimiterOptions {
   silenceWarnings?: readonly WarningCode[] | undefined
   /**
    * Answers an identifier the store just denied locally until its retry time, without a round
-   * trip. Default: on (10,000 identifiers) for a remote store, off for the memory store; `false`
-   * turns it off. Never used by `peek` or in shadow mode.
+   * trip. Default: on (10,000 identifiers) for a remote store, off for a local one; `false` turns it
+   * off. Never used by `peek`, in shadow mode, or with the memory store (whose own lookup is as cheap).
    */
   denyCache?: boolean | DenyCacheOptions | undefined
 }
@@ -108,7 +109,13 @@ export interface ResolvedLimiterOptions {
   decider?: string | undefined
 }
 
+/** Shadow mode never answers from the cache, and the memory store (the default) answers as fast itself. */
+function usesDenyCache(mode: string, store: RateLimitStore | undefined): boolean {
+  return mode !== 'shadow' && store !== undefined && memoryFastPath(store) === undefined
+}
+
 /** Validates everything eagerly: a bad value throws here, never at request time. */
+
 export function resolveLimiterOptions(
   options: RateLimiterOptions,
   extraKnown: readonly string[] = [],
@@ -185,6 +192,8 @@ export function resolveLimiterOptions(
       invalidOption('silenceWarnings', code, `one of ${known.join(', ')}`)
     }
   }
+  // Checked whatever the mode and store, as every other option is.
+  const denyCache = resolveDenyCache(o.denyCache, store?.local ?? true, tiersUnsafeToCache(tiers))
   return {
     tiers,
     defaultTier,
@@ -197,10 +206,7 @@ export function resolveLimiterOptions(
     onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => unknown) | undefined,
     logger: logger as Logger,
     silencedWarnings: new Set(silenced as string[]),
-    denyCache:
-      mode === 'shadow'
-        ? undefined
-        : resolveDenyCache(o.denyCache, store?.local ?? true, tiersUnsafeToCache(tiers)),
+    denyCache: usesDenyCache(mode, store) ? denyCache : undefined,
   }
 }
 

@@ -283,6 +283,8 @@ class Limiter implements RateLimiter, DecidingNow {
     } catch (error) {
       return this.failedAt(error, policies, tier, cost, now)
     }
+    // A store of your own that is not `local` may still answer at once.
+    denyCache?.remember(tier, id, decision, sentAt)
     return now ? decision : Promise.resolve(decision)
   }
 
