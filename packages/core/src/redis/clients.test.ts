@@ -186,7 +186,7 @@ describe("ioredis's errors for a dropped connection", () => {
     const explained = runner.explain?.(refused)
     expect(isFloodgateError(explained)).toBe(true)
     expect((explained as Error).message).toMatch(
-      /^The ioredis client is not connected to Redis \(its connection closed\); its 'error' events say why\./,
+      /^The ioredis client is not connected to Redis \(its connection closed\); if it cannot connect, its 'error' events say why\./,
     )
     expect((explained as Error).cause).toBe(refused)
     // A dropped connection's MaxRetriesPerRequestError names the setting only when it is not 0 as

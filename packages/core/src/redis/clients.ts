@@ -121,14 +121,21 @@ function positiveMs(value: unknown): number | undefined {
   return typeof value === 'number' && value > 0 && Number.isFinite(value) ? value : undefined
 }
 
+const CLOSED = 'it was closed'
+
 /**
  * The failure of a call made while the client cannot send. Why it cannot (a wrong password, Redis
- * down, an unknown host) is in the client's own `error` events, which belong to the app.
+ * down, an unknown host) is in the client's own `error` events, which belong to the app; a client
+ * the app closed has none to say so.
  */
 function notConnected(library: string, state: string, cause?: unknown): FloodgateError {
+  const why =
+    state === CLOSED
+      ? 'closed by quit() or disconnect(), or after its retryStrategy gave up; keep it open while limiters use it'
+      : "if it cannot connect, its 'error' events say why"
   return new FloodgateError(
     ERROR_CODES.STORE_ERROR,
-    `The ${library} client is not connected to Redis (${state}); its 'error' events say why.`,
+    `The ${library} client is not connected to Redis (${state}); ${why}.`,
     { cause },
   )
 }
@@ -136,7 +143,9 @@ function notConnected(library: string, state: string, cause?: unknown): Floodgat
 /** What ioredis's `status` says of a client that cannot send a command now, or undefined. */
 function ioredisNotSending(status: unknown, offlineQueue: boolean): string | undefined {
   if (status === 'reconnecting') return 'it is reconnecting'
-  if (status === 'close' || status === 'end') return 'it was closed'
+  // 'close' is also a dropped connection about to reconnect: only 'end' is the app's doing (or final).
+  if (status === 'end') return CLOSED
+  if (status === 'close') return 'its connection closed'
   // Not ready yet (connecting, authenticating, or not connected at all under `lazyConnect`): without
   // an offline queue ioredis refuses the command with a message about that option, which misleads.
   if (!offlineQueue && (status === 'wait' || status === 'connecting' || status === 'connect')) {

@@ -78,7 +78,7 @@ describe('a store pointed at a server that never answers (a TLS port spoken to i
       const failure = await failureOf(redisStore({ client, logger: false }))
       expect(failure.code).toBe(ERROR_CODES.STORE_ERROR)
       expect(told(failure)).toBe(
-        "The ioredis client is not connected to Redis (it is connecting); its 'error' events say why.",
+        "The ioredis client is not connected to Redis (it is connecting); if it cannot connect, its 'error' events say why.",
       )
     } finally {
       client.disconnect()
@@ -106,7 +106,7 @@ describeRedisServer('a lazyConnect ioredis client', () => {
       expect(client.status).toBe('wait')
       const failure = await failureOf(redisStore({ client, logger: false }))
       expect(told(failure)).toBe(
-        "The ioredis client is not connected to Redis (it is connecting); its 'error' events say why.",
+        "The ioredis client is not connected to Redis (it is connecting); if it cannot connect, its 'error' events say why.",
       )
       await new Promise<void>((resolve) => client.once('ready', () => resolve()))
       const limiter = createRateLimiter({ policies, store: redisStore({ client, logger: false }) })
@@ -115,6 +115,22 @@ describeRedisServer('a lazyConnect ioredis client', () => {
     } finally {
       client.disconnect()
     }
+  })
+  it('says a client the app closed was closed, not that its (absent) error events say why', async () => {
+    const client = new Redis(server.url, {
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+    })
+    await new Promise<void>((resolve) => client.once('ready', () => resolve()))
+    const ended = new Promise<void>((resolve) => client.once('end', () => resolve()))
+    await client.quit()
+    await ended
+    expect(client.status).toBe('end')
+    const failure = await failureOf(redisStore({ client, logger: false }))
+    expect(told(failure)).toBe(
+      'The ioredis client is not connected to Redis (it was closed); closed by quit() or disconnect(), or after its retryStrategy gave up; keep it open while limiters use it.',
+    )
   })
 })
 
@@ -145,7 +161,7 @@ describeRedisServer('a store whose client Redis refuses (a wrong password)', () 
       await new Promise<void>((resolve) => client.once('error', () => resolve()))
       const failure = await failureOf(redisStore({ client, logger: false }))
       expect(told(failure)).toBe(
-        "The node-redis client is not connected to Redis (it is connecting or reconnecting); its 'error' events say why.",
+        "The node-redis client is not connected to Redis (it is connecting or reconnecting); if it cannot connect, its 'error' events say why.",
       )
       expect(errors.some((message) => message.includes('WRONGPASS'))).toBe(true)
     } finally {
