@@ -61,6 +61,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   return new MemoryStoreImpl(maxKeys, clock === undefined ? processClock : () => epochMs(clock(), 'memory'))
 }
 
+function closedStore(): FloodgateError {
+  return new FloodgateError(
+    ERROR_CODES.STORE_ERROR,
+    'The memory store was closed, and its counts with it. Close a store only once no limiter uses it (a limiter that made its own store closes it with close()).',
+  )
+}
+
 // From `node:perf_hooks`, not the global: fake timers replace the global `performance` (also before
 // this module loads, from a test's setup file), and a store that kept their object would follow
 // them, then stand still for good once they are uninstalled. Read once, not on every decision.
@@ -117,6 +124,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private readonly slotKeys: string[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
+  private closed = false
   /** Where `dropEmptySlots` looks next in `slotList`. */
   private dropping = 0
   private lastNowMs = Number.NEGATIVE_INFINITY
@@ -242,6 +250,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   }
 
   close(): void {
+    this.closed = true
     this.slots.clear()
     this.cached = new WeakMap()
     this.lastPolicies = undefined
@@ -258,6 +267,9 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   }
 
   private slotFor(prefix: string, policy: Policy, create: boolean): Slot | undefined {
+    // Every call after close() comes here (close() forgets the last slot list): a closed store
+    // fails, so its limiters answer per onStoreError rather than count afresh from zero.
+    if (this.closed) throw closedStore()
     const hit = this.cached.get(policy)
     if (hit !== undefined && hit.prefix === prefix) return hit.slot
     // One slot per counter (`counterName`): a policy of the same name with another kind or period
