@@ -74,7 +74,10 @@ export class BucketSlot implements Slot {
   }
 
   delete(id: string): void {
-    if (this.buckets.delete(id)) this.keys.size -= 1
+    if (!this.buckets.delete(id)) return
+    this.keys.size -= 1
+    this.evictScan.deleted(this.buckets.size)
+    this.sweepScan.deleted(this.buckets.size)
   }
 
   evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {

@@ -32,7 +32,9 @@ export class FixedSlot extends WindowSlot implements Slot {
   }
 
   delete(id: string): void {
-    if (this.current.delete(id)) this.keys.size -= 1
+    if (!this.current.delete(id)) return
+    this.keys.size -= 1
+    this.scan.deleted(this.current.size)
   }
 
   evictOne(_nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {

@@ -63,8 +63,14 @@ export class SlidingSlot extends WindowSlot implements Slot {
   }
 
   delete(id: string): void {
-    if (this.current.delete(id)) this.keys.size -= 1
-    if (this.previous.delete(id)) this.keys.size -= 1
+    if (this.current.delete(id)) {
+      this.keys.size -= 1
+      this.currentScan.deleted(this.current.size)
+    }
+    if (this.previous.delete(id)) {
+      this.keys.size -= 1
+      this.previousScan.deleted(this.previous.size)
+    }
   }
 
   evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number } {

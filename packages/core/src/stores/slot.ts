@@ -52,11 +52,14 @@ export interface Slot {
 export class Scan<V> {
   private map: Map<string, V> | undefined
   private iterator: Iterator<[string, V]> | undefined
+  /** Deletions from the map since this scan last stepped (see `deleted`). */
+  private idleDeletions = 0
 
   constructor(private readonly keys: KeyCounter) {}
 
   /** The next entry of `map` after the last one returned, starting over once the end is reached. */
   next(map: Map<string, V>): [string, V] | undefined {
+    this.idleDeletions = 0
     if (this.map !== map || this.iterator === undefined) this.restart(map)
     let step = this.iterator!.next()
     if (step.done) {
@@ -66,6 +69,17 @@ export class Scan<V> {
     }
     this.keys.examined += 1
     return step.value
+  }
+
+  /**
+   * Counts a deletion from the map; once as many have been made as the map holds while this scan
+   * stood still, its iterator is let go. An iterator holds the table it started on, and V8 links
+   * each table it rebuilds (as deletions leave holes) to the next: an eviction scan idle while the
+   * store churns below `maxKeys` kept that chain, and every entry in it, for good (131 bytes per new
+   * identifier, measured). Starting over costs one walk over the map per such release.
+   */
+  deleted(size: number): void {
+    if (this.iterator !== undefined && ++this.idleDeletions > size) this.forget()
   }
 
   /** Lets go of a map that was replaced (a passed window), so it can be collected. */

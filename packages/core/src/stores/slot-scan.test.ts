@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import { manualClock } from '../testing/manual-clock.js'
+import { memoryStore } from './memory-store.js'
+import { type KeyCounter, Scan } from './slot.js'
+
+/** Whether a scan still holds a map iterator (which keeps every table the map was rebuilt into). */
+const holdsIterator = (scan: unknown) => Reflect.get(scan as object, 'iterator') !== undefined
+
+describe('a resumable scan', () => {
+  it('lets its iterator go once as many deletions as the map holds were made while it stood still', () => {
+    const keys: KeyCounter = { size: 0, examined: 0, rescanned: 0 }
+    const map = new Map(Array.from({ length: 10 }, (_, i) => [`k${i}`, i] as const))
+    const scan = new Scan<number>(keys)
+    expect(scan.next(map)?.[0]).toBe('k0')
+    for (let i = 9; i > 4; i--) {
+      map.delete(`k${i}`)
+      scan.deleted(map.size)
+    }
+    expect(holdsIterator(scan)).toBe(true) // 5 deletions, 5 entries left
+    map.delete('k4')
+    scan.deleted(map.size)
+    expect(holdsIterator(scan)).toBe(false)
+    // It starts over from the first entry, counted as a rescan.
+    expect(scan.next(map)?.[0]).toBe('k0')
+    expect(keys.rescanned).toBe(10 + 4)
+  })
+
+  it('counts only deletions made since its last step', () => {
+    const map = new Map([
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ])
+    const scan = new Scan<number>({ size: 0, examined: 0, rescanned: 0 })
+    scan.next(map)
+    for (let i = 0; i < 10; i++) {
+      scan.deleted(3)
+      if (i % 3 === 2) scan.next(map)
+    }
+    expect(holdsIterator(scan)).toBe(true)
+  })
+})
+
+describe("a token bucket slot's eviction scan", () => {
+  it('is let go while the store churns below maxKeys after it was once full', async () => {
+    const clock = manualClock(1_700_000_000_000)
+    const store = memoryStore({ clock, maxKeys: 100 })
+    const limiter = createRateLimiter({
+      policies: tokenBucket({ capacity: 2, refillRate: 1, interval: '1 s' }),
+      store,
+      logger: false,
+    })
+    for (let i = 0; i < 101; i++) await limiter.limit(`burst-${i}`) // full once: eviction ran
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]!
+    const evictScan = Reflect.get(slot as object, 'evictScan')
+    expect(holdsIterator(evictScan)).toBe(true)
+    // New identifiers, each bucket swept once full for an interval: the store stays below maxKeys.
+    for (let i = 0; i < 2_000; i++) {
+      await limiter.limit(`client-${i}`)
+      clock.advance(100)
+    }
+    expect(store.size).toBeLessThan(100)
+    expect(holdsIterator(evictScan)).toBe(false)
+  })
+})
