@@ -58,6 +58,7 @@ export {
   bindsBefore,
   createRateLimitHandler,
   type DecidedOutcome,
+  EVERY_HOP,
   type KeepOutcome,
   leavesHeaders,
   MIDDLEWARE_WARNINGS,

@@ -3,6 +3,7 @@ import {
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
+  EVERY_HOP,
   leavesHeaders,
   type MiddlewareOptions,
   PROBLEM_HEADERS,
@@ -43,13 +44,33 @@ const trustsNoProxy = (req: Request): boolean => {
   return setting === false || setting === 0 || setting === undefined
 }
 
+/**
+ * `trust proxy` true, or a setting that trusts at least EVERY_HOP public addresses in a row (a hop
+ * count of 100, a function that accepts any address). Asks the trust function Express compiles
+ * from the setting (`trust proxy fn`), as Express itself does for each hop. Runs once, on the first
+ * request carrying a forwarding header.
+ */
+function trustsEveryHop(req: Request): boolean {
+  if (trustSetting(req) === true) return true
+  const trust: unknown = req.app?.get?.('trust proxy fn')
+  if (typeof trust !== 'function') return false
+  try {
+    for (let hop = 0; hop < EVERY_HOP; hop++) {
+      if (!trust(`198.51.100.${hop + 1}`, hop)) return false
+    }
+    return true
+  } catch {
+    return false
+  }
+}
+
 const binding: RequestBinding<Request> = {
   // With no proxy trusted, Express's req.ip is the socket's address after parsing X-Forwarded-For
   // for nothing: read the socket directly, ~2 µs less per request.
   ip: (req) => (trustsNoProxy(req) ? req.socket.remoteAddress : req.ip),
   headers: (req) => req.headers,
   trustsProxy: (req) => !trustsNoProxy(req),
-  trustsEveryHop: (req) => trustSetting(req) === true,
+  trustsEveryHop,
   // Express lists the forwarded addresses it used, and none when it did not trust the peer.
   usedForwarded: (req) => req.ips.length > 0,
   marks: countedMarks,

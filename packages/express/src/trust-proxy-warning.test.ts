@@ -60,9 +60,16 @@ for (const [name, express] of [
       expect(permissive(await warningsFor(express, true))).toHaveLength(1)
     })
 
-    it('does not warn when only the proxy is trusted (loopback, or one hop)', async () => {
+    it('warns once when a trust function accepts every address, or the hop count is more than any chain has', async () => {
+      expect(permissive(await warningsFor(express, () => true))).toHaveLength(1)
+      expect(permissive(await warningsFor(express, 100))).toHaveLength(1)
+    })
+
+    it('does not warn when only the proxy is trusted (loopback, one hop, a few hops, a function that checks)', async () => {
       expect(await warningsFor(express, 'loopback')).toEqual([])
       expect(await warningsFor(express, 1)).toEqual([])
+      expect(await warningsFor(express, 9)).toEqual([])
+      expect(await warningsFor(express, (address: string) => address === '127.0.0.1')).toEqual([])
     })
 
     it('warns once when a trusted proxy sends only the Forwarded header, which Express does not read', async () => {

@@ -7,6 +7,7 @@ import {
   type DecidedOutcome,
   type Decision,
   ERROR_CODES,
+  EVERY_HOP,
   FloodgateError,
   isValidPrefix,
   LIMITER_OPTIONS,
@@ -71,13 +72,10 @@ const binding: RequestBinding<FastifyRequest> = {
   usedForwarded: (request) => request.ips !== undefined && request.ips.length > 1,
 }
 
-/** Forwarded hops in the probe of {@link trustsEveryHop}: more proxies than any real chain has. */
-const PROBE_HOPS = 10
-
 /**
  * Whether `trustProxy` trusts every hop (`true`, or a function or hop count as permissive), so that
  * a client picks its own address. Fastify keeps its trust function to itself, so this asks the
- * request class's `ips` getter about a made-up request from a public address forwarding PROBE_HOPS
+ * request class's `ips` getter about a made-up request from a public address forwarding EVERY_HOP
  * public addresses: only a setting that trusts them all lists every one. Runs once, on the first
  * request carrying a forwarding header.
  */
@@ -90,11 +88,11 @@ function trustsEveryHop(request: FastifyRequest): boolean {
       proto = Object.getPrototypeOf(proto)
     }
     if (getter === undefined) return false
-    const hops = Array.from({ length: PROBE_HOPS }, (_, i) => `198.51.100.${i + 1}`).join(', ')
+    const hops = Array.from({ length: EVERY_HOP }, (_, i) => `198.51.100.${i + 1}`).join(', ')
     const socket = { remoteAddress: '203.0.113.1' }
     const raw = { headers: { 'x-forwarded-for': hops }, socket, connection: socket }
     const ips = getter.call({ raw, headers: raw.headers, socket })
-    return Array.isArray(ips) && ips.length > PROBE_HOPS
+    return Array.isArray(ips) && ips.length > EVERY_HOP
   } catch {
     return false
   }

@@ -3,6 +3,7 @@ import {
   callbackFailure,
   createRateLimitHandler,
   type Decision,
+  EVERY_HOP,
   type HeaderMap,
   leavesHeaders,
   type MiddlewareOptions,
@@ -44,7 +45,8 @@ const binding: RequestBinding<Context> = {
   ip: (ctx) => ctx.request.ip,
   headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
-  trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0),
+  // Koa takes the left-most of the last `maxIpsCount` forwarded addresses (all of them without it).
+  trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0 && ctx.app.maxIpsCount < EVERY_HOP),
   forwardedHeader: (ctx) => {
     const name: unknown = ctx.app.proxyIpHeader
     return typeof name === 'string' && name !== '' ? name.toLowerCase() : 'x-forwarded-for'

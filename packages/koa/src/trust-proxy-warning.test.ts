@@ -57,6 +57,11 @@ for (const [name, Koa] of [
 
     it('does not warn when maxIpsCount limits the trusted hops', async () => {
       expect(await warningsFor(Koa, 1)).toEqual([])
+      expect(await warningsFor(Koa, 9)).toEqual([])
+    })
+
+    it('warns once when maxIpsCount is more hops than any chain has (100)', async () => {
+      expect(permissive(await warningsFor(Koa, 100))).toHaveLength(1)
     })
 
     it('looks at the header app.proxyIpHeader names, not at X-Forwarded-For', async () => {

@@ -14,6 +14,13 @@ import {
 } from './middleware-options.js'
 import { ProblemBodies } from './problem-body.js'
 
+/**
+ * Trusted hops that count as every hop: more proxies than any real chain has, so a setting that
+ * trusts this many (a hop count of 100, a trust function that accepts any address) lets a client
+ * pick its own address by forging the left-most values.
+ */
+export const EVERY_HOP = 10
+
 /** How an adapter reads the few things core needs from its framework's request object. */
 export interface RequestBinding<Req> {
   /** The client address as the framework resolves it under its own trust-proxy setting. */
@@ -24,8 +31,9 @@ export interface RequestBinding<Req> {
   trustsProxy(req: Req): boolean
   /**
    * Whether the framework trusts every hop of X-Forwarded-For, so that the client itself picks
-   * its address (Express `trust proxy: true`, Koa `proxy` without `maxIpsCount`). Optional: a
-   * framework that cannot tell leaves it out.
+   * its address (Express `trust proxy: true`, Koa `proxy` without `maxIpsCount`), or at least
+   * {@link EVERY_HOP} of them (a function that accepts any address, a hop count of 100). Optional:
+   * a framework that cannot tell leaves it out.
    */
   trustsEveryHop?(req: Req): boolean
   /**
