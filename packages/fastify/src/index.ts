@@ -98,6 +98,15 @@ function trustsEveryHop(request: FastifyRequest): boolean {
   }
 }
 
+/**
+ * The URL a route was declared under. A prefixed plugin's `/` route is also served at the prefix
+ * with a trailing slash (`prefixTrailingSlash: 'both'`, the default), from one declaration: Fastify 5
+ * gives both the prefix as their `url`, Fastify 4 the second its own, which would count it apart.
+ */
+function declaredUrl(url: unknown, prefix: string): unknown {
+  return prefix !== '' && url === `${prefix}/` ? prefix : url
+}
+
 /** Per app (its server, shared by every context), how many times the plugin was registered. */
 const registrations = new WeakMap<object, number>()
 
@@ -223,7 +232,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
       const handler = handlerOf(
         config?.rateLimit,
         notFound ? '*' : (config.method ?? request.method),
-        notFound ? `${request.server.prefix}/* (not found)` : config.url,
+        notFound ? `${request.server.prefix}/* (not found)` : declaredUrl(config.url, request.server.prefix),
         false,
       )
       if (handler !== undefined) {

@@ -76,6 +76,22 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("counts a prefixed plugin's root route and its trailing-slash twin as one such route", async () => {
+      const app = fastify()
+      app.register(
+        async (child) => {
+          child.get('/', { config: { rateLimit: { policies: perMinute(3, 'root') } } }, async () => 'ok')
+        },
+        { prefix: '/p' },
+      )
+      app.register(fastifyRateLimit, { policies: perMinute(100) })
+      await app.ready()
+      const result: number[] = []
+      for (let i = 0; i < 4; i++) result.push((await app.inject(i % 2 === 0 ? '/p' : '/p/')).statusCode)
+      expect(result).toEqual([200, 200, 200, 429])
+      await app.close()
+    })
+
     it("answers an invalid config.rateLimit on such a route through Fastify's error path, with its code", async () => {
       const app = fastify()
       app.register(fastifyRateLimit, { policies: perMinute(5) })
