@@ -1,3 +1,5 @@
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
@@ -5,6 +7,7 @@ import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
+import { registry } from './process-registry.js'
 import { redisStore } from './redis/redis-store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { upstashStore } from './upstash/upstash-store.js'
@@ -104,5 +107,49 @@ describe('limiters sharing counters', () => {
       silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS'],
     })
     expect(log.lines).toEqual([])
+  })
+})
+
+describe('limiters dropped without close()', () => {
+  /** A full collection, and the turns that FinalizationRegistry callbacks run in. */
+  async function collect(): Promise<void> {
+    v8.setFlagsFromString('--expose-gc')
+    const gc = vm.runInNewContext('gc') as () => void
+    for (let i = 0; i < 5; i++) {
+      gc()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  it('let go of their claims once collected: nothing grows, and a later limiter is not told of sharing', async () => {
+    const store = memoryStore()
+    const claims = () => registry.countersInUse.get(store)?.size ?? 0
+    // A development server's reloads, or a limiter per tenant dropped without close().
+    const make = (count: number) => {
+      for (let i = 0; i < count; i++) {
+        createRateLimiter({
+          policies: fixedWindow({ limit: 5, window: '1 m' }),
+          store,
+          prefix: `tenant-${i}`,
+        })
+      }
+    }
+    make(100)
+    expect(claims()).toBe(100)
+    await collect()
+    expect(claims()).toBe(0)
+    const log = logger()
+    make(1)
+    const again = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      store,
+      prefix: 'tenant-7',
+      logger: log.logger,
+    })
+    await collect()
+    expect(shared(log.lines)).toEqual([])
+    expect(claims()).toBe(1) // the open one's
+    await again.close()
+    expect(claims()).toBe(0)
   })
 })

@@ -20,6 +20,20 @@ import { deliverStoreNotice, type PublicMembers, WARNING_CODES, Warnings } from 
 /** For each store given to a limiter: how many open limiters count each (prefix, counter). */
 const { countersInUse } = registry
 
+/** Takes a limiter's claims (`${prefix}\0${counterName}`) off a store's count of its open limiters. */
+function release(claims: Map<string, number>, claimed: readonly string[]): void {
+  for (const counter of claimed) {
+    const holders = (claims.get(counter) ?? 1) - 1
+    if (holders > 0) claims.set(counter, holders)
+    else claims.delete(counter)
+  }
+}
+
+/** The claims of limiters collected without close(), released then. */
+const droppedLimiters = new FinalizationRegistry<{ claims: Map<string, number>; claimed: readonly string[] }>(
+  ({ claims, claimed }) => release(claims, claimed),
+)
+
 /** Per place counters live (see counterSpace), the claims SHARED_COUNTERS has been said for. */
 const sharedWarned = new WeakMap<object, Set<string>>()
 
@@ -165,6 +179,9 @@ class Limiter implements RateLimiter, DecidingNow {
       claims.set(claim, holders + 1)
       this.claimed.push(claim)
     }
+    // A limiter dropped without close() (a development server's reload, one made per tenant) lets go
+    // of its claims once collected: kept, they grew for good and warned of sharing with no one.
+    droppedLimiters.register(this, { claims, claimed: this.claimed }, this)
     if (shared.length > 0) {
       const where = space === this.store ? 'store' : 'store, or another made from its client,'
       this.warnings.warn(
@@ -176,11 +193,8 @@ class Limiter implements RateLimiter, DecidingNow {
 
   private releaseCounters(): void {
     const claims = countersInUse.get(counterSpace(this.store))
-    for (const counter of this.claimed) {
-      const holders = (claims?.get(counter) ?? 1) - 1
-      if (holders > 0) claims?.set(counter, holders)
-      else claims?.delete(counter)
-    }
+    if (claims !== undefined) release(claims, this.claimed)
+    droppedLimiters.unregister(this)
     this.claimed = []
   }
 
