@@ -16,6 +16,8 @@ export class BucketSlot implements Slot {
   private readonly sweepScan: Scan<BucketEntry>
   /** The policy of the last decide(), which the commit that follows it stores under (tiers vary it). */
   private decided: TokenBucketPolicy
+  idle = false
+  dropped = false
 
   constructor(
     policy: TokenBucketPolicy,
@@ -69,10 +71,6 @@ export class BucketSlot implements Slot {
     }
   }
 
-  empty(): boolean {
-    return this.buckets.size === 0
-  }
-
   delete(id: string): void {
     if (!this.buckets.delete(id)) return
     this.keys.size -= 1
@@ -94,7 +92,7 @@ export class BucketSlot implements Slot {
     return { evicted: false, examined: limit }
   }
 
-  sweep(nowMs: number, budget: number): void {
+  sweep(nowMs: number, budget: number): boolean {
     // A full bucket carries no information: delete buckets that have been full for a whole
     // interval. Not as soon as they fill: a key coming back about as often as its bucket refills
     // would have its entry deleted and built again on every visit (at 100,000 keys round-robin that
@@ -105,5 +103,6 @@ export class BucketSlot implements Slot {
       const [id, entry] = this.sweepScan.next(this.buckets)!
       if (entry.expiresAtMs + this.periodMs <= nowMs) this.delete(id)
     }
+    return this.buckets.size === 0
   }
 }

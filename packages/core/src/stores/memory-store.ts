@@ -40,8 +40,34 @@ export interface MemoryStore extends RateLimitStore {
 const OPTIONS = ['maxKeys', 'clock'] as const
 /** Keys examined per call to free expired token buckets: amortised O(1), never a full scan. */
 const SWEEP_PER_CALL = 4
+/** Slots maintained per slot made (each decision maintains one): more than the two looks a drop takes. */
+const GROWTH_LOOKS = 2
 /** Keys examined, at most, to make room for one new key when the store is full. */
 const EVICTION_BUDGET = 64
+
+/** Per policy, the policies of its counter in the other tiers of the limiters that use it. */
+const tierSiblings = new WeakMap<Policy, readonly Policy[]>()
+
+/**
+ * Tells memory stores which policies of a limiter's tiers count in one counter (one name, kind and
+ * period), so a slot built for one of them holds its keys to the strictest from the start, as one
+ * that has seen them all does: a limited key is never evicted because its slot was dropped while
+ * empty and built again by a more generous tier.
+ */
+export function relateTiers(tiers: Iterable<readonly Policy[]>): void {
+  const byCounter = new Map<string, Policy[]>()
+  for (const policies of tiers) {
+    for (const policy of policies) {
+      const same = byCounter.get(counterName(policy))
+      if (same === undefined) byCounter.set(counterName(policy), [policy])
+      else same.push(policy)
+    }
+  }
+  for (const same of byCounter.values()) {
+    if (same.length === 1) continue
+    for (const policy of same) tierSiblings.set(policy, [...(tierSiblings.get(policy) ?? []), ...same])
+  }
+}
 
 /**
  * Counters in this process's memory: the default store. Bounded by `maxKeys`, freed by window
@@ -125,8 +151,6 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
   private closed = false
-  /** Where `dropEmptySlots` looks next in `slotList`. */
-  private dropping = 0
   private lastNowMs = Number.NEGATIVE_INFINITY
   /** The answer to a new identifier while every key examined is limited (see makeRoom). */
   private fullError: FloodgateError | undefined
@@ -236,12 +260,14 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
 
   private findSlots(prefix: string, policies: readonly Policy[], nowMs: number): readonly Slot[] {
     const slots: Slot[] = []
+    const before = this.slotList.length
     for (const policy of policies) slots.push(this.slotFor(prefix, policy, true)!)
     this.lastPolicies = policies
     this.lastPrefix = prefix
     this.lastSlots = slots
-    // Here, where slots are made (off the path of a request like the last), and faster than they are made.
-    this.dropEmptySlots(nowMs, 2 * slots.length)
+    // Where slots are made, look at more of them than are made, so that empty ones (two looks each)
+    // are dropped faster than new prefixes arrive: GROWTH_LOOKS per slot made, one per decision.
+    for (let i = (this.slotList.length - before) * GROWTH_LOOKS; i > 0; i--) this.maintain(nowMs)
     return slots
   }
 
@@ -271,7 +297,10 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     // fails, so its limiters answer per onStoreError rather than count afresh from zero.
     if (this.closed) throw closedStore()
     const hit = this.cached.get(policy)
-    if (hit !== undefined && hit.prefix === prefix) return hit.slot
+    if (hit !== undefined && hit.prefix === prefix && !hit.slot.dropped) {
+      hit.slot.idle = false
+      return hit.slot
+    }
     // One slot per counter (`counterName`): a policy of the same name with another kind or period
     // (a deploy that changed it, on a store kept across) counts apart, as on Redis.
     const key = `${prefix}\0${counterName(policy)}`
@@ -279,48 +308,55 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     if (slot === undefined) {
       if (!create) return undefined
       slot = createSlot(policy, this.keys)
+      // The eviction rule's strictest limit, for a slot built again after it was dropped too.
+      for (const sibling of tierSiblings.get(policy) ?? []) slot.observe(sibling)
       this.slots.set(key, slot)
       this.slotList.push(slot)
       this.slotKeys.push(key)
-    } else slot.observe(policy)
+    } else {
+      slot.observe(policy)
+      slot.idle = false
+    }
     this.cached.set(policy, { prefix, slot })
     return slot
   }
 
-  /** Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed. */
+  /**
+   * Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed,
+   * and drops that slot once it holds no key (see `dropIfIdle`).
+   */
   private maintain(nowMs: number): void {
     const count = this.slotList.length
     if (count === 0) return
     this.maintenance = (this.maintenance + 1) % count
     const slot = this.slotList[this.maintenance]!
     slot.advance(nowMs)
-    slot.sweep(nowMs, SWEEP_PER_CALL)
+    if (slot.sweep(nowMs, SWEEP_PER_CALL)) this.dropIfIdle(slot)
   }
 
   /**
-   * Drops slots that hold no key, looking at `count` of them: limiters made and dropped with
-   * prefixes or policy names of their own (one per tenant) would otherwise leave a slot each behind
-   * for good. A later request builds a dropped slot again from its policy, as the first one did.
-   * Never a slot of the request being decided (the last slot list, which it writes to next).
+   * Drops the empty slot just maintained if it was empty at its last look too, with no request of
+   * its policies since: limiters made and dropped with prefixes or policy names of their own (one
+   * per tenant) would otherwise leave a slot each behind for good, while a limiter that only peeks
+   * (a slot that stays empty) must not have its slot dropped and built again on every request. A
+   * later request builds a dropped slot again from its policy, as the first one did. Never a slot
+   * of the request being decided (the last slot list, which it writes to next).
    */
-  private dropEmptySlots(nowMs: number, count: number): void {
-    for (let i = 0; i < count && this.slotList.length > 0; i++) {
-      this.dropping = (this.dropping + 1) % this.slotList.length
-      const slot = this.slotList[this.dropping]!
-      slot.advance(nowMs)
-      slot.sweep(nowMs, SWEEP_PER_CALL)
-      if (!slot.empty() || this.lastSlots.includes(slot)) continue
-      this.slots.delete(this.slotKeys[this.dropping]!)
-      const last = this.slotList.length - 1
-      this.slotList[this.dropping] = this.slotList[last]!
-      this.slotKeys[this.dropping] = this.slotKeys[last]!
-      this.slotList.pop()
-      this.slotKeys.pop()
-      this.dropping -= 1 // the slot moved into its place is looked at next
-      // Policies found the slot through this cache: each finds its slot again, and tells it its
-      // limit again (`observe`) before any of its keys is written.
-      this.cached = new WeakMap()
+  private dropIfIdle(slot: Slot): void {
+    if (this.lastSlots.includes(slot)) return
+    if (!slot.idle) {
+      slot.idle = true
+      return
     }
+    const index = this.maintenance
+    const last = this.slotList.length - 1
+    this.slots.delete(this.slotKeys[index]!)
+    this.slotList[index] = this.slotList[last]!
+    this.slotKeys[index] = this.slotKeys[last]!
+    this.slotList.pop()
+    this.slotKeys.pop()
+    this.maintenance = index - 1 // the slot moved into its place is looked at next
+    slot.dropped = true // the policies that found it through `cached` look it up again
   }
 
   /**

@@ -58,7 +58,7 @@ export class SlidingSlot extends WindowSlot implements Slot {
     )
   }
 
-  override empty(): boolean {
+  override sweep(): boolean {
     return this.current.size === 0 && this.previous.size === 0
   }
 

@@ -35,12 +35,17 @@ export interface Slot {
    * Never `keep`: the identifier being decided, whose counts its decision was made from.
    */
   evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number }
-  /** Amortised clean-up of expired keys, a few at a time. */
-  sweep(nowMs: number, budget: number): void
+  /**
+   * Amortised clean-up of expired keys, a few at a time (after `advance`). Returns whether the slot
+   * holds no key then: the store may drop it, and build it again when needed.
+   */
+  sweep(nowMs: number, budget: number): boolean
   /** Tightens the eviction rule to the strictest limit seen under this name (tiers may differ). */
   observe(policy: Policy): void
-  /** Holds no key (after `advance`): the store may drop the slot, and build it again when needed. */
-  empty(): boolean
+  /** Set by the store: empty at its last look, with no request of its policies since. */
+  idle: boolean
+  /** Set by the store once it has dropped the slot. */
+  dropped: boolean
 }
 
 /**

@@ -10,6 +10,8 @@ export abstract class WindowSlot {
   /** Start of the window after `window`: until then `advance` has nothing to do (no division). */
   private nextWindowMs = Number.NEGATIVE_INFINITY
   protected current = new Map<string, number>()
+  idle = false
+  dropped = false
 
   constructor(
     periodMs: number,
@@ -46,9 +48,7 @@ export abstract class WindowSlot {
     return this.current.has(id) ? 0 : 1
   }
 
-  sweep(): void {}
-
-  empty(): boolean {
+  sweep(): boolean {
     return this.current.size === 0
   }
 }
