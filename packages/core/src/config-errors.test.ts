@@ -124,6 +124,14 @@ const table: [string, () => unknown, string, string, string][] = [
     '"a{b}"',
   ],
   ['timeout 0', () => createRateLimiter({ policies: policy, timeout: 0 }), INVALID_DURATION, 'timeout', '0'],
+  // Longer than a Node.js timer keeps: it would fire after 1 ms and fail every call at once.
+  [
+    'timeout 30 d',
+    () => createRateLimiter({ policies: policy, timeout: '30 d' }),
+    INVALID_OPTION,
+    'timeout',
+    '"30 d"',
+  ],
   [
     "onStoreError 'ignore'",
     () => createRateLimiter({ policies: policy, onStoreError: 'ignore' as never }),

@@ -75,6 +75,54 @@ describe('DeadlineQueue', () => {
   })
 })
 
+describe('DeadlineQueue under a long timeout', () => {
+  it('lets go of calls answered in time as new ones come, not only when its timer passes them', () => {
+    const queue = new DeadlineQueue(3_600_000)
+    const held = () => {
+      const calls = Reflect.get(queue, 'calls') as unknown[]
+      return calls.length - (Reflect.get(queue, 'head') as number)
+    }
+    for (let i = 0; i < 10_000; i++) add(queue, () => undefined).settled = true
+    expect(held()).toBe(1) // the last, until the next arrives
+    expect((Reflect.get(queue, 'calls') as unknown[]).length).toBeLessThanOrEqual(1_025)
+    // One call unanswered holds the ones behind it, as their deadlines come after its.
+    const hung = add(queue, () => undefined)
+    for (let i = 0; i < 10; i++) add(queue, () => undefined).settled = true
+    expect(held()).toBe(11)
+    hung.settled = true
+    add(queue, () => undefined)
+    expect(held()).toBe(1)
+  })
+})
+
+describe('DeadlineQueue across fake and real timers', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('still expires calls once the fake timers its timer was armed under are gone', async () => {
+    // A module-level limiter, one test of which used fake timers: its queue's timer is a fake one,
+    // which never fires after vi.useRealTimers().
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(20)
+    add(queue, () => undefined).settled = true // answered at once: the timer stays armed
+    vi.useRealTimers()
+    await new Promise<void>((resolve) => add(queue, resolve))
+  })
+
+  it('expires calls by the fake clock once fake timers replace the real ones it was armed under', async () => {
+    const queue = new DeadlineQueue(60_000)
+    add(queue, () => undefined).settled = true // a real timer, armed for a minute
+    vi.useFakeTimers()
+    const expired: string[] = []
+    add(queue, () => expired.push('b'))
+    await vi.advanceTimersByTimeAsync(59_999)
+    expect(expired).toEqual([])
+    await vi.advanceTimersByTimeAsync(1)
+    expect(expired).toEqual(['b'])
+  })
+})
+
 describe('timersAreReal', () => {
   afterEach(() => {
     vi.useRealTimers()

@@ -23,7 +23,7 @@ export interface RateLimiterOptions {
   store?: RateLimitStore | undefined
   /** Namespace of this limiter's counters. Default `"floodgate"`. */
   prefix?: string | undefined
-  /** Deadline of each call to a remote store. Default `"250 ms"`. */
+  /** Deadline of each call to a remote store. Default `"250 ms"`; at most 24 days (a Node.js timer's longest). */
   timeout?: Duration | undefined
   /** What a request gets when the store fails or times out. Default `"allow"`. */
   onStoreError?: 'allow' | 'deny' | undefined
@@ -109,13 +109,27 @@ export interface ResolvedLimiterOptions {
   decider?: string | undefined
 }
 
+/** The longest delay Node's timers keep (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647
+
+function timeoutOf(value: unknown): number {
+  const ms = parseDuration(value as Duration, 'timeout')
+  if (ms > MAX_TIMER_MS) {
+    invalidOption(
+      'timeout',
+      value,
+      'at most 24 days (2,147,483,647 ms, the longest delay a Node.js timer keeps)',
+    )
+  }
+  return ms
+}
+
 /** Shadow mode never answers from the cache, and the memory store (the default) answers as fast itself. */
 function usesDenyCache(mode: string, store: RateLimitStore | undefined): boolean {
   return mode !== 'shadow' && store !== undefined && memoryFastPath(store) === undefined
 }
 
 /** Validates everything eagerly: a bad value throws here, never at request time. */
-
 export function resolveLimiterOptions(
   options: RateLimiterOptions,
   extraKnown: readonly string[] = [],
@@ -200,7 +214,7 @@ export function resolveLimiterOptions(
     allPolicies: checkTierConsistency(tiers),
     store,
     prefix,
-    timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(o.timeout, 'timeout'),
+    timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : timeoutOf(o.timeout),
     onStoreError,
     shadow: mode === 'shadow',
     onStoreFailure: o.onStoreFailure as ((error: FloodgateError) => unknown) | undefined,

@@ -248,6 +248,9 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** The silences with commands waiting: the ones the watchdog looks at. */
   private readonly waiting = new Set<Silence>()
   private watchdog: ReturnType<typeof setInterval> | undefined
+  /** Whether `watchdog` is a real interval, and the `clearInterval` of its kind. */
+  private watchdogIsReal = true
+  private clearWatchdog: typeof clearInterval = clearInterval
   /** The client's own timeout on a command, ms from each time it is handed over. */
   private readonly commandTimeoutMs: number | undefined
   private readonly socketTimeoutMs: number | undefined
@@ -800,10 +803,16 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private watch(): void {
-    if (this.watchdog !== undefined) return
+    if (this.watchdog !== undefined) {
+      if (this.watchdogIsReal === timersAreReal()) return
+      // Set under a test's fake timers that are gone now (it never fires again), or the reverse.
+      this.clearWatchdog(this.watchdog)
+    }
     // Timers run before the poll phase; setImmediate runs after it, once every reply that arrived
     // while the loop was busy has been read. Unref'd: it never keeps the process alive.
-    this.watchdog = setInterval(() => setImmediate(() => this.inspect()), WATCH_EVERY_MS)
+    this.watchdogIsReal = timersAreReal()
+    this.clearWatchdog = globalThis.clearInterval
+    this.watchdog = globalThis.setInterval(() => setImmediate(() => this.inspect()), WATCH_EVERY_MS)
     this.watchdog.unref?.()
   }
 
@@ -835,7 +844,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   private stopWatching(): void {
-    if (this.watchdog !== undefined) clearInterval(this.watchdog)
+    if (this.watchdog !== undefined) this.clearWatchdog(this.watchdog)
     this.watchdog = undefined
     for (const silence of this.waiting) silence.stalled = false
     this.waiting.clear()
