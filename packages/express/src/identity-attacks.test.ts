@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net'
+import * as net from 'node:net'
 import { fixedWindow, memoryStore } from '@floodgate/core'
 import { type AttackDriver, manualClock, type ProxyTrust, runAdapterAttacks } from '@floodgate/core/testing'
 import express5 from 'express'
@@ -112,4 +113,57 @@ describe.each([
       await new Promise((resolve) => server.close(resolve))
     }
   })
+})
+
+describe('a client that resets its connection right after its request', () => {
+  // Node reads the peer address only when asked, and after a reset the kernel has none to give: the
+  // request is counted under the shared "unknown-client" key, and the route still runs (nobody gets
+  // its answer). That shared bucket bounds it: a client gets that one budget besides its own,
+  // however many connections it resets (docs/security.md, section 3).
+  it.each([
+    ['express 5', express5],
+    ['express 4', express4 as unknown as ExpressFactory],
+  ])(
+    '%s: runs the route at most its own limit plus the shared unknown-client limit',
+    async (_name, express) => {
+      const app = express()
+      const limited = rateLimit({
+        policies: fixedWindow({ limit: 3, window: '1 m' }),
+        store: memoryStore({ clock: manualClock(1_800_000_000_000) }),
+        logger: false,
+      })
+      app.use(limited)
+      let ran = 0
+      app.post('/send', (_req, res) => {
+        ran++
+        res.end('sent')
+      })
+      const server = app.listen(0, '127.0.0.1')
+      await new Promise<void>((resolve) => server.once('listening', resolve))
+      const { port } = server.address() as AddressInfo
+      const send = (reset: boolean) =>
+        new Promise<void>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1', () => {
+            socket.write('POST /send HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+            if (reset) setImmediate(() => socket.resetAndDestroy())
+          })
+          socket.on('error', () => undefined).on('close', () => resolve())
+          socket.resume()
+        })
+      try {
+        for (let i = 0; i < 3; i++) await send(false)
+        for (let i = 0; i < 20; i++) await send(true)
+        // Every connection handled and closed on the server's side: the count is final.
+        for (let open = 1; open > 0; ) {
+          await new Promise((resolve) => setImmediate(resolve))
+          open = await new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)))
+        }
+        expect(ran).toBeLessThanOrEqual(3 + 3)
+        expect((await limited.limiter.peek('ip:127.0.0.1')).remaining).toBe(0)
+      } finally {
+        server.closeAllConnections()
+        await new Promise((resolve) => server.close(resolve))
+      }
+    },
+  )
 })
