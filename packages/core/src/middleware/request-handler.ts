@@ -1,9 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Decision } from '../decision.js'
+import type { Decision, PolicyDecision } from '../decision.js'
 import { callbackFailure, describeValue, ERROR_CODES, FloodgateError } from '../errors.js'
 import { type HeaderMap, unavailableProblem } from '../headers.js'
 import { ClientKeys } from '../ip/client-keys.js'
 import { DECIDE_NOW, type DecidingNow, decidingNow, type LimitOptions, type RateLimiter } from '../limiter.js'
+import { isPolicyName } from '../policies/common.js'
 import { registry } from '../process-registry.js'
 import { WARNING_CODES } from '../warnings.js'
 import { headerWriter, RATE_LIMIT_HEADER_NAMES } from './header-writer.js'
@@ -566,7 +567,14 @@ function rejectedWith(reason: unknown): never {
  */
 function checkedDecision(answer: unknown): Decision {
   const d = answer as Partial<Decision> | null | undefined
-  if (typeof d === 'object' && d !== null && typeof d.allowed === 'boolean' && Array.isArray(d.policies)) {
+  if (
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.allowed === 'boolean' &&
+    Array.isArray(d.policies) &&
+    // Each name goes into the header fields as it is, between quotes (a quote in it broke them).
+    d.policies.every((p) => isPolicyName((p as Partial<PolicyDecision> | null)?.name))
+  ) {
     return d as Decision
   }
   throw new FloodgateError(

@@ -2,9 +2,14 @@ import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../er
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
+/** Whether `value` is a policy name: it goes into keys and, quoted as it is, into header fields. */
+export function isPolicyName(value: unknown): value is string {
+  return typeof value === 'string' && NAME.test(value)
+}
+
 /** Policy names end up in storage keys and headers: a short token without separators or quotes. */
 export function validatePolicyName(value: unknown, option: string): string {
-  if (typeof value !== 'string' || !NAME.test(value)) {
+  if (!isPolicyName(value)) {
     return invalidOption(option, value, 'a name of 1 to 64 characters from A-Z a-z 0-9 _ . -')
   }
   return value

@@ -157,6 +157,26 @@ const requestCallbackCases: AdapterCase[] = [
       })
     },
   },
+  {
+    name: 'sends a custom limiter whose decision names a policy no header field can quote to the error path',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const real = createRateLimiter({ policies: perMinute(5), store: f.store })
+      // Each name is written between quotes as it is: a quote in it would break the RateLimit field.
+      const renaming = withLimit(real, async (id, options) => {
+        const decision = await real.limit(id, options)
+        return { ...decision, policies: decision.policies.map((p) => ({ ...p, name: 'my "api"' })) }
+      })
+      return withServer(driver, { global: { limiter: renaming } }, async (server) => {
+        const r = await server.get('/')
+        expect(r.status).toBe(500)
+        expect(r.headers.get('ratelimit')).toBeNull()
+        expect(server.errors).toHaveLength(1)
+        expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
+        expect(server.handled()).toBe(0)
+      })
+    },
+  },
 ]
 
 /** A custom limiter: `real` with another `limit()`. */
