@@ -90,6 +90,26 @@ export class StoreOutage {
     }
   }
 
+  /**
+   * Work the store does after it answered (Ratelimit's `pending`: a cached window's count,
+   * analytics) failed: logged and reported as a failure is, the requests having been answered.
+   */
+  failedLater(cause: unknown, policy: string): void {
+    const error = asStoreError(cause, this.storeName)
+    if (!this.unreported) {
+      this.unreported = true
+      this.since = Date.now()
+    }
+    this.keys.add(error.code)
+    this.warnings.warn(
+      WARNING_CODES.STORE_FAILURE,
+      `${error.message} It came after ${this.limiterName} (policy "${policy}") had answered: what it was writing (a cached window's count, analytics) is lost. The next answer of the store will be logged.`,
+      60_000,
+      error.code,
+    )
+    report(error, this.config)
+  }
+
   /** The store answered a decision: tells the failures before it, if any. */
   answered(): void {
     if (this.unreported) this.recovered()
@@ -105,9 +125,10 @@ export class StoreOutage {
       this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
       this.denied > 0 ? `${this.denied} denied` : '',
     ].filter(Boolean)
+    const since = `Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago`
     this.warnings.warn(
       WARNING_CODES.STORE_RECOVERED,
-      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}.`,
+      `The ${this.storeName} answers ${this.limiterName} again. ${since}, ${total === 0 ? 'every request got a decision' : `${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}`}.`,
       0,
     )
     this.lastRecoveryLine = nowMs

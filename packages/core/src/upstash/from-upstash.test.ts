@@ -356,6 +356,45 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it("reports a cachedFixedWindow's increments lost while Upstash is down, and logs no recovery for its cached answers", async () => {
+    const lines: string[] = []
+    const failures: unknown[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.cachedFixedWindow(100, '60 s'), prefix: `fu-cfw-${RUN}` }),
+      {
+        window: '60 s',
+        logger: { warn: (line) => lines.push(line) },
+        onStoreFailure: (error) => void failures.push(error),
+      },
+    )
+    const realFetch = globalThis.fetch
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+    try {
+      expect((await limiter.limit('user')).remaining).toBe(99) // from Redis, counted in process too
+      globalThis.fetch = (async () => {
+        throw new TypeError('fetch failed')
+      }) as typeof fetch
+      // Answered from Ratelimit's in-process count; its increment to Redis fails behind it.
+      expect((await limiter.limit('user')).reason).toBe('allowed')
+      await settle()
+      expect(failures).toHaveLength(1)
+      expect((await limiter.limit('user')).reason).toBe('allowed')
+      await settle()
+      expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
+        'WARN_FLOODGATE_STORE_FAILURE',
+      ])
+      expect(lines[0]).toContain("what it was writing (a cached window's count, analytics) is lost")
+      globalThis.fetch = realFetch
+      expect((await limiter.limit('user')).reason).toBe('allowed')
+      await settle()
+      expect(lines[1]).toMatch(/WARN_FLOODGATE_STORE_RECOVERED: .* every request got a decision\./)
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
   it('forgets a block cached while the reset was on its way, once the reset is done', async () => {
     // The reset's HTTP request is held on its way until a later limit(), which overtakes it, was
     // denied and cached a block in Ratelimit; that block must not outlive the reset.
@@ -542,6 +581,8 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
 describe('fromUpstash over a REST server that answers something other than a count', () => {
   let server: HttpServer
   let url: string
+  /** What every command is answered with. */
+  let result: unknown = 'garbage'
   beforeAll(async () => {
     // Every command answered with a string: Ratelimit then reads its count as NaN.
     server = createHttpServer((req, res) => {
@@ -552,9 +593,7 @@ describe('fromUpstash over a REST server that answers something other than a cou
       req.on('end', () => {
         const commands: unknown[] = JSON.parse(body)
         // A pipeline is a list of commands, answered by a list of results.
-        const answer = Array.isArray(commands[0])
-          ? commands.map(() => ({ result: 'garbage' }))
-          : { result: 'garbage' }
+        const answer = Array.isArray(commands[0]) ? commands.map(() => ({ result })) : { result }
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer))
       })
     })
@@ -580,5 +619,24 @@ describe('fromUpstash over a REST server that answers something other than a cou
     expect(decision).toMatchObject({ allowed: false, reason: 'store-error' })
     expect(decision.error?.message).toMatch(/^Upstash Ratelimit answered something that is not a decision: /)
     expect(rateLimitHeaders(decision, ['draft-8', 'legacy'])).toEqual({})
+  })
+
+  it('gives a store failure for a count that is no whole number, never a quota no header can carry', async () => {
+    result = [1.5, 5] // Ratelimit reads the count used, then the limit: 3.5 left
+    try {
+      const garbled = upstashTestClient({ url, token: 'token' })
+      const limiter = fromUpstash(
+        new Ratelimit({ redis: garbled, limiter: Ratelimit.fixedWindow(5, '60 s') }),
+        {
+          window: '60 s',
+          logger: false,
+        },
+      )
+      const decision = await limiter.limit('someone')
+      expect(decision).toMatchObject({ allowed: true, reason: 'store-error' })
+      expect(decision.error?.message).toMatch(/remaining 3\.5/)
+    } finally {
+      result = 'garbage'
+    }
   })
 })

@@ -91,9 +91,14 @@ function isMultiRegion(ratelimit: UpstashRatelimit): boolean {
   return Array.isArray((ratelimit as unknown as RatelimitInternals).ctx?.regionContexts)
 }
 
+/**
+ * Hands an answer's `pending` work to `waitUntil`, its failure caught, and tells `settled` how it
+ * ended (with no error at once when there is none to wait for).
+ */
 function catchPending(
   answer: { pending?: Promise<unknown> } | undefined,
   waitUntil: ((pending: Promise<unknown>) => void) | undefined,
+  settled: (failure?: { error: unknown }) => void,
 ): void {
   const pending: unknown = answer?.pending
   // Typed a promise; anything else that can be awaited is caught too, and the rest ignored.
@@ -102,13 +107,16 @@ function catchPending(
     typeof pending === 'object' &&
     typeof (pending as PromiseLike<unknown>).then === 'function'
   ) {
-    const caught = Promise.resolve(pending).catch(noop)
+    const caught = Promise.resolve(pending).then(
+      () => settled(),
+      (error: unknown) => settled({ error }),
+    )
     try {
       waitUntil?.(caught)
     } catch {
       // The platform's, not the decision's: a waitUntil that throws changes nothing here.
     }
-  }
+  } else settled()
 }
 
 function noop(): void {}
@@ -198,7 +206,14 @@ class UpstashLimiter implements RateLimiter {
           // A denial answered after a reset began (late, or after the deadline) has cached a block
           // in Ratelimit that the reset's own forgetting came too early for.
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
-          catchPending(answer, this.waitUntil)
+          catchPending(answer, this.waitUntil, (failure) => {
+            // An answer with no reason is Redis's, or a cachedFixedWindow's from its in-process count,
+            // whose increment is this pending work: the store answers once that is written (with
+            // Redis down those answers go on, and must not read as a recovery). Ratelimit's cache
+            // answers blocked identifiers ('cacheBlock') with Redis down as well.
+            if (failure !== undefined) this.outage.failedLater(failure.error, this.name)
+            else if (answer.reason === undefined) this.outage.answered()
+          })
         }, noop)
         .catch(noop)
       const answer = await withDeadline(answered, this.config.timeoutMs, 'Upstash Ratelimit')
@@ -226,11 +241,7 @@ class UpstashLimiter implements RateLimiter {
           true,
         )
       }
-      const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
-      // An answer with no reason came from Redis; Ratelimit's cache answers blocked identifiers
-      // ('cacheBlock') with Redis down as well.
-      if (answer.reason === undefined) this.outage.answered()
-      return decision
+      return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
     } catch (error) {
       return this.failure(error, cost)
     }
@@ -382,11 +393,16 @@ class UpstashLimiter implements RateLimiter {
   ): Decision {
     // Checked as createRateLimiter checks a store's answer: a Ratelimit whose backend misbehaves
     // could otherwise give headers reading NaN, or a denial with no Retry-After.
+    // Whole numbers, a limit of at least 0 (a dynamic limit of -1 answers so), at most that many left
+    // (a negative count, Ratelimit's over-limit count, reads as none).
     if (
       typeof success !== 'boolean' ||
-      !Number.isFinite(limit) ||
-      !Number.isFinite(remaining) ||
-      !Number.isFinite(resetMs)
+      !Number.isSafeInteger(limit) ||
+      limit < 0 ||
+      !Number.isSafeInteger(remaining) ||
+      remaining > limit ||
+      !Number.isSafeInteger(resetMs) ||
+      resetMs < 0
     ) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
@@ -394,13 +410,15 @@ class UpstashLimiter implements RateLimiter {
       )
     }
     const nowMs = Date.now()
+    // Never a reset instant before now (a reset in the past would read as "restored already").
+    const resetAtMs = Math.max(resetMs, nowMs)
     // A cost above the limit is never admitted, so no time to retry at (as every policy answers).
     const neverAdmissible = !success && !denied && cost > limit
     const retryAfterMs = success
       ? 0
       : neverAdmissible || denied
         ? Number.POSITIVE_INFINITY
-        : Math.max(1, resetMs - nowMs)
+        : Math.max(1, resetAtMs - nowMs)
     const part: PolicyDecision = {
       name: this.name,
       kind: 'fixed-window',
@@ -408,7 +426,7 @@ class UpstashLimiter implements RateLimiter {
       windowMs: this.windowMs,
       allowed: success,
       remaining: Math.max(0, remaining),
-      resetAtMs: resetMs,
+      resetAtMs,
       retryAfterMs,
     }
     const shadow = !success && this.config.shadow
@@ -416,7 +434,7 @@ class UpstashLimiter implements RateLimiter {
       allowed: success || shadow,
       limit,
       remaining: part.remaining,
-      resetAtMs: resetMs,
+      resetAtMs,
       retryAfterMs,
       policy: this.name,
       tier: undefined,
