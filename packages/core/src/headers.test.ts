@@ -126,6 +126,19 @@ describe('rate-limit headers, parsed as RFC 9651 structured fields', () => {
     }
   })
 
+  it('refuses two drafts at once, as the headers option does: they share field names', () => {
+    const d = decisions[0]!
+    for (const formats of [
+      ['draft-8', 'draft-6'],
+      ['legacy', 'draft-7', 'draft-8'],
+    ] as HeaderFormat[][]) {
+      expect(() => rateLimitHeaders(d, formats)).toThrow(
+        expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: 'formats' }),
+      )
+    }
+    expect(Object.keys(rateLimitHeaders(d, ['draft-7', 'legacy', 'draft-7']))).toContain('RateLimit')
+  })
+
   it('Retry-After: whole seconds rounded up, at least 1, only on a denial that can succeed', () => {
     for (const d of decisions) {
       const h = rateLimitHeaders(d, DEFAULT_HEADER_FORMATS)

@@ -38,14 +38,13 @@ export function resolveHeaderFormats(value: unknown): readonly HeaderFormat[] {
   // The drafts write RateLimit and RateLimit-Policy with different syntaxes: one would overwrite another.
   const drafts = formats.filter((format) => format !== 'legacy')
   if (drafts.length > 1) {
-    invalidOption(
-      'headers',
-      drafts.join(' + '),
-      'at most one of "draft-8", "draft-7", "draft-6" (they share field names), plus "legacy" if wanted',
-    )
+    invalidOption('headers', drafts.join(' + '), ONE_DRAFT)
   }
   return Object.freeze(formats)
 }
+
+const ONE_DRAFT =
+  'at most one of "draft-8", "draft-7", "draft-6" (they share field names), plus "legacy" if wanted'
 
 /** Whole seconds from `nowMs` to `atMs`, rounded up, never negative. */
 export function deltaSeconds(atMs: number, nowMs: number): number {
@@ -117,9 +116,17 @@ export function rateLimitHeaders(
 ): HeaderMap {
   if (decision.reason === 'store-error' || decision.policies.length === 0) return {}
   const headers: HeaderMap = {}
+  let draft: HeaderFormat | undefined
   for (const format of typeof formats === 'string' ? [formats] : formats) {
     if (!Object.hasOwn(WRITERS, format)) {
       invalidOption('formats', format, `one of ${HEADER_FORMATS.join(', ')}, or a list of them`)
+    }
+    // As the `headers` option: two drafts would write one field name in two syntaxes.
+    if (format !== 'legacy') {
+      if (draft !== undefined && draft !== format) {
+        invalidOption('formats', `${draft} + ${format}`, ONE_DRAFT)
+      }
+      draft = format
     }
     Object.assign(headers, WRITERS[format](decision))
   }
