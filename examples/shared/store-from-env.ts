@@ -108,10 +108,16 @@ async function upstash(url: string, token: string): Promise<EnvStore> {
     import('@floodgate/core/upstash'),
   ])
   // No automatic retry: a retried request that had already reached Redis would count twice. A
-  // request Upstash never answers is ended, or it would keep the process alive after shutdown.
+  // request Upstash never answers is ended, or it would keep the process alive after shutdown (after
+  // the start-up check's own PING_TIMEOUT_MS, which says what went wrong).
   let redis: InstanceType<typeof Redis>
   try {
-    redis = new Redis({ url, token, retry: { retries: 0 }, signal: () => AbortSignal.timeout(1_000) })
+    redis = new Redis({
+      url,
+      token,
+      retry: { retries: 0 },
+      signal: () => AbortSignal.timeout(PING_TIMEOUT_MS + 500),
+    })
   } catch (error) {
     throw new Error(
       `UPSTASH_REDIS_REST_URL (${redacted(url)}) is not a URL the client takes: ${sentence((error as Error).message)} It starts with https:// (http:// for a local server).`,

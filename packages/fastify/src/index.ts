@@ -99,12 +99,17 @@ function trustsEveryHop(request: FastifyRequest): boolean {
 }
 
 /**
- * The URL a route was declared under. A prefixed plugin's `/` route is also served at the prefix
- * with a trailing slash (`prefixTrailingSlash: 'both'`, the default), from one declaration: Fastify 5
- * gives both the prefix as their `url`, Fastify 4 the second its own, which would count it apart.
+ * The URL a route was declared under. A prefixed plugin's `/` route is served at the prefix and,
+ * with `prefixTrailingSlash: 'both'` (the default), at the prefix with a trailing slash, from one
+ * declaration: Fastify 5 gives both the prefix as their `url`, Fastify 4 the second its own, which
+ * would count it apart. (A `/` route under `'slash'` is a route of its own beside one at `''`.)
  */
-function declaredUrl(url: unknown, prefix: string): unknown {
-  return prefix !== '' && url === `${prefix}/` ? prefix : url
+function declaredUrl(request: FastifyRequest, url: unknown): unknown {
+  const { prefix } = request.server
+  if (prefix === '' || url !== `${prefix}/`) return url
+  const trailing = (request as { routeOptions?: { prefixTrailingSlash?: unknown } }).routeOptions
+    ?.prefixTrailingSlash
+  return trailing === 'both' ? prefix : url
 }
 
 /** Per app (its server, shared by every context), how many times the plugin was registered. */
@@ -232,7 +237,7 @@ const plugin: FastifyPluginAsync<FastifyRateLimitOptions> = async (fastify, opti
       const handler = handlerOf(
         config?.rateLimit,
         notFound ? '*' : (config.method ?? request.method),
-        notFound ? `${request.server.prefix}/* (not found)` : declaredUrl(config.url, request.server.prefix),
+        notFound ? `${request.server.prefix}/* (not found)` : declaredUrl(request, config.url),
         false,
       )
       if (handler !== undefined) {

@@ -92,6 +92,28 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("counts a prefixed plugin's '' route and its '/' route under prefixTrailingSlash 'slash' apart", async () => {
+      const app = fastify()
+      app.register(
+        async (child) => {
+          child.get('', { config: { rateLimit: { policies: perMinute(2, 'bare') } } }, async () => 'bare')
+          child.get(
+            '/',
+            { prefixTrailingSlash: 'slash', config: { rateLimit: { policies: perMinute(2, 'slash') } } },
+            async () => 'slash',
+          )
+        },
+        { prefix: '/p' },
+      )
+      app.register(fastifyRateLimit, { policies: perMinute(100), logger: false })
+      await app.ready()
+      const result: number[] = []
+      for (const url of ['/p', '/p', '/p/', '/p/', '/p', '/p/'])
+        result.push((await app.inject(url)).statusCode)
+      expect(result).toEqual([200, 200, 200, 200, 429, 429])
+      await app.close()
+    })
+
     it("answers an invalid config.rateLimit on such a route through Fastify's error path, with its code", async () => {
       const app = fastify()
       app.register(fastifyRateLimit, { policies: perMinute(5) })
