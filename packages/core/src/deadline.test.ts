@@ -95,6 +95,31 @@ describe('DeadlineQueue under a long timeout', () => {
   })
 })
 
+describe('DeadlineQueue with a hook that decides again from an expiry', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('keeps the calls it adds, and the calls after them, through a sweep of over 1,024 calls', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] })
+    const queue = new DeadlineQueue(20)
+    const expired: string[] = []
+    for (let n = 0; n < 1_100; n++) {
+      add(queue, () => {
+        expired.push('burst')
+        // An onStoreFailure hook that makes a decision of its own on the same limiter.
+        if (n === 1_050) add(queue, () => expired.push('probe'))
+      })
+    }
+    await vi.advanceTimersByTimeAsync(5)
+    for (let n = 0; n < 100; n++) add(queue, () => expired.push('later'))
+    await vi.advanceTimersByTimeAsync(100)
+    expect(expired.filter((e) => e === 'burst')).toHaveLength(1_100)
+    expect(expired.filter((e) => e === 'later')).toHaveLength(100)
+    expect(expired).toContain('probe')
+  })
+})
+
 describe('DeadlineQueue across fake and real timers', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -108,6 +133,18 @@ describe('DeadlineQueue across fake and real timers', () => {
     add(queue, () => undefined).settled = true // answered at once: the timer stays armed
     vi.useRealTimers()
     await new Promise<void>((resolve) => add(queue, resolve))
+  })
+
+  it("expires calls by a later test's fake clock, the earlier test's fakes being gone", async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(250)
+    add(queue, () => undefined).settled = true // the first test's call, answered at once
+    vi.useRealTimers()
+    vi.useFakeTimers() // the next test's beforeEach
+    const expired: string[] = []
+    add(queue, () => expired.push('b'))
+    await vi.advanceTimersByTimeAsync(250)
+    expect(expired).toEqual(['b'])
   })
 
   it('expires calls by the fake clock once fake timers replace the real ones it was armed under', async () => {

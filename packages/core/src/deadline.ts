@@ -78,9 +78,11 @@ export class DeadlineQueue {
   private calls: PendingCall[] = []
   private head = 0
   private timer: ReturnType<typeof setTimeout> | undefined
-  /** Whether `timer` is a real one, and the `clearTimeout` of its kind. */
-  private timerIsReal = true
+  /** The `setTimeout` that armed `timer`, and the `clearTimeout` beside it. */
+  private armedWith: typeof setTimeout | undefined
   private clear: typeof clearTimeout = clearTimeout
+  /** While `expireDue` walks the calls: `track` (from an expiry's hook) only appends then. */
+  private sweeping = false
 
   constructor(readonly ms: number) {}
 
@@ -91,13 +93,16 @@ export class DeadlineQueue {
     // Calls answered in time leave the front as new ones come: under a long `timeout` the queue
     // kept every answered call (and, through it, its decision) until the timer passed it, about
     // 0.9 KB a decision for the whole timeout.
-    let i = this.head
-    while (i < this.calls.length && this.calls[i]!.settled) i++
-    if (i > this.head) this.passed(i)
+    if (!this.sweeping) {
+      let i = this.head
+      while (i < this.calls.length && this.calls[i]!.settled) i++
+      if (i > this.head) this.passed(i)
+    }
     if (this.timer === undefined) this.arm(this.ms)
-    else if (this.timerIsReal !== timersAreReal()) {
-      // Armed under a test's fake timers that are gone now (it never fires), or a real timer under
-      // fakes (it follows no fake clock): armed again, under the timers in place, to look at once.
+    else if (this.armedWith !== globalThis.setTimeout) {
+      // Armed under a test's fake timers that are gone now (it never fires), under an earlier test's
+      // fakes, or a real timer under fakes (it follows no fake clock): armed again, under the timers
+      // in place, to look at once.
       this.clear(this.timer)
       this.arm(1)
     }
@@ -118,7 +123,7 @@ export class DeadlineQueue {
   }
 
   private arm(delayMs: number): void {
-    this.timerIsReal = timersAreReal()
+    this.armedWith = globalThis.setTimeout
     this.clear = globalThis.clearTimeout
     this.timer = globalThis.setTimeout(this.sweep, delayMs)
     this.timer.unref?.()
@@ -134,6 +139,7 @@ export class DeadlineQueue {
     const calls = this.calls
     let i = this.head
     // `expire` may add calls (a hook that decides again): the loop sees them, none are due.
+    this.sweeping = true
     while (i < calls.length) {
       const call = calls[i]!
       if (!call.settled) {
@@ -147,6 +153,7 @@ export class DeadlineQueue {
       }
       i++
     }
+    this.sweeping = false
     this.passed(i)
     if (this.timer !== undefined) this.clear(this.timer)
     this.timer = undefined

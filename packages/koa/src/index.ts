@@ -46,7 +46,7 @@ const binding: RequestBinding<Context> = {
   headers: (ctx) => ctx.req.headers,
   trustsProxy: (ctx) => ctx.app.proxy,
   // Koa takes the left-most of the last `maxIpsCount` forwarded addresses (all of them without it).
-  trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount > 0 && ctx.app.maxIpsCount < EVERY_HOP),
+  trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount >= 1 && ctx.app.maxIpsCount < EVERY_HOP),
   forwardedHeader: (ctx) => {
     const name: unknown = ctx.app.proxyIpHeader
     return typeof name === 'string' && name !== '' ? name.toLowerCase() : 'x-forwarded-for'

@@ -60,8 +60,9 @@ for (const [name, Koa] of [
       expect(await warningsFor(Koa, 9)).toEqual([])
     })
 
-    it('warns once when maxIpsCount is more hops than any chain has (100)', async () => {
+    it('warns once when maxIpsCount is more hops than any chain has (100), or below one (every hop)', async () => {
       expect(permissive(await warningsFor(Koa, 100))).toHaveLength(1)
+      expect(permissive(await warningsFor(Koa, 0.5))).toHaveLength(1)
     })
 
     it('looks at the header app.proxyIpHeader names, not at X-Forwarded-For', async () => {

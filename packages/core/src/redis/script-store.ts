@@ -248,8 +248,8 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   /** The silences with commands waiting: the ones the watchdog looks at. */
   private readonly waiting = new Set<Silence>()
   private watchdog: ReturnType<typeof setInterval> | undefined
-  /** Whether `watchdog` is a real interval, and the `clearInterval` of its kind. */
-  private watchdogIsReal = true
+  /** The `setInterval` that set `watchdog`, and the `clearInterval` beside it. */
+  private watchdogArmedWith: typeof setInterval | undefined
   private clearWatchdog: typeof clearInterval = clearInterval
   /** The client's own timeout on a command, ms from each time it is handed over. */
   private readonly commandTimeoutMs: number | undefined
@@ -804,13 +804,14 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
 
   private watch(): void {
     if (this.watchdog !== undefined) {
-      if (this.watchdogIsReal === timersAreReal()) return
-      // Set under a test's fake timers that are gone now (it never fires again), or the reverse.
+      if (this.watchdogArmedWith === globalThis.setInterval) return
+      // Set under a test's fake timers that are gone now (it never fires again), an earlier
+      // test's fakes, or the reverse.
       this.clearWatchdog(this.watchdog)
     }
     // Timers run before the poll phase; setImmediate runs after it, once every reply that arrived
     // while the loop was busy has been read. Unref'd: it never keeps the process alive.
-    this.watchdogIsReal = timersAreReal()
+    this.watchdogArmedWith = globalThis.setInterval
     this.clearWatchdog = globalThis.clearInterval
     this.watchdog = globalThis.setInterval(() => setImmediate(() => this.inspect()), WATCH_EVERY_MS)
     this.watchdog.unref?.()
