@@ -16,7 +16,8 @@ export class BucketSlot implements Slot {
   private readonly sweepScan: Scan<BucketEntry>
   /** The policy of the last decide(), which the commit that follows it stores under (tiers vary it). */
   private decided: TokenBucketPolicy
-  idle = false
+  idleSinceMs = -1
+  pinned = false
   dropped = false
 
   constructor(

@@ -40,13 +40,30 @@ export interface MemoryStore extends RateLimitStore {
 const OPTIONS = ['maxKeys', 'clock'] as const
 /** Keys examined per call to free expired token buckets: amortised O(1), never a full scan. */
 const SWEEP_PER_CALL = 4
-/** Slots maintained per slot made (each decision maintains one): more than the two looks a drop takes. */
+/** Slots maintained per slot made, on top of the one each decision maintains. */
 const GROWTH_LOOKS = 2
 /** Keys examined, at most, to make room for one new key when the store is full. */
 const EVICTION_BUDGET = 64
 
 /** Per policy, the policies of its counter in the other tiers of the limiters that use it. */
 const tierSiblings = new WeakMap<Policy, readonly Policy[]>()
+
+/** The policy each slot was built for. */
+const builders = new WeakMap<Slot, Policy>()
+
+/**
+ * Whether a slot built for `builder` knows what `policy` tells it: the same policy, one of its
+ * tiers' (observed when the slot is built), or the same limit (what eviction reads of it). A token
+ * bucket's eviction reads no limit.
+ */
+function rebuilds(builder: Policy, policy: Policy): boolean {
+  return (
+    policy === builder ||
+    policy.kind === 'token-bucket' ||
+    (policy as { limit?: number }).limit === (builder as { limit?: number }).limit ||
+    (tierSiblings.get(builder)?.includes(policy) ?? false)
+  )
+}
 
 /**
  * Tells memory stores which policies of a limiter's tiers count in one counter (one name, kind and
@@ -265,8 +282,8 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     this.lastPolicies = policies
     this.lastPrefix = prefix
     this.lastSlots = slots
-    // Where slots are made, look at more of them than are made, so that empty ones (two looks each)
-    // are dropped faster than new prefixes arrive: GROWTH_LOOKS per slot made, one per decision.
+    // Where slots are made, look at more of them than are made, so that empty ones (dropped at a
+    // look a period after the first that found them idle) go faster than new prefixes arrive.
     for (let i = (this.slotList.length - before) * GROWTH_LOOKS; i > 0; i--) this.maintain(nowMs)
     return slots
   }
@@ -298,7 +315,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     if (this.closed) throw closedStore()
     const hit = this.cached.get(policy)
     if (hit !== undefined && hit.prefix === prefix && !hit.slot.dropped) {
-      hit.slot.idle = false
+      hit.slot.idleSinceMs = -1
       return hit.slot
     }
     // One slot per counter (`counterName`): a policy of the same name with another kind or period
@@ -310,12 +327,14 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
       slot = createSlot(policy, this.keys)
       // The eviction rule's strictest limit, for a slot built again after it was dropped too.
       for (const sibling of tierSiblings.get(policy) ?? []) slot.observe(sibling)
+      builders.set(slot, policy)
       this.slots.set(key, slot)
       this.slotList.push(slot)
       this.slotKeys.push(key)
     } else {
       slot.observe(policy)
-      slot.idle = false
+      slot.idleSinceMs = -1
+      if (!slot.pinned && !rebuilds(builders.get(slot)!, policy)) slot.pinned = true
     }
     this.cached.set(policy, { prefix, slot })
     return slot
@@ -331,23 +350,24 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     this.maintenance = (this.maintenance + 1) % count
     const slot = this.slotList[this.maintenance]!
     slot.advance(nowMs)
-    if (slot.sweep(nowMs, SWEEP_PER_CALL)) this.dropIfIdle(slot)
+    if (slot.sweep(nowMs, SWEEP_PER_CALL)) this.dropIfIdle(slot, nowMs)
   }
 
   /**
-   * Drops the empty slot just maintained if it was empty at its last look too, with no request of
-   * its policies since: limiters made and dropped with prefixes or policy names of their own (one
+   * Drops the empty slot just maintained once it has been empty, with no request of its policies,
+   * for a whole period: limiters made and dropped with prefixes or policy names of their own (one
    * per tenant) would otherwise leave a slot each behind for good, while a limiter that only peeks
    * (a slot that stays empty) must not have its slot dropped and built again on every request. A
    * later request builds a dropped slot again from its policy, as the first one did. Never a slot
-   * of the request being decided (the last slot list, which it writes to next).
+   * of the request being decided (the last slot list, which it writes to next), nor a pinned one.
    */
-  private dropIfIdle(slot: Slot): void {
-    if (this.lastSlots.includes(slot)) return
-    if (!slot.idle) {
-      slot.idle = true
+  private dropIfIdle(slot: Slot, nowMs: number): void {
+    if (slot.pinned || this.lastSlots.includes(slot)) return
+    if (slot.idleSinceMs < 0) {
+      slot.idleSinceMs = nowMs
       return
     }
+    if (nowMs - slot.idleSinceMs < slot.periodMs) return
     const index = this.maintenance
     const last = this.slotList.length - 1
     this.slots.delete(this.slotKeys[index]!)

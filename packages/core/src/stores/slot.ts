@@ -42,8 +42,18 @@ export interface Slot {
   sweep(nowMs: number, budget: number): boolean
   /** Tightens the eviction rule to the strictest limit seen under this name (tiers may differ). */
   observe(policy: Policy): void
-  /** Set by the store: empty at its last look, with no request of its policies since. */
-  idle: boolean
+  /** The slot's window or refill interval. */
+  readonly periodMs: number
+  /**
+   * Set by the store: when it first found the slot empty with no request of its policies since
+   * (-1 while it is in use).
+   */
+  idleSinceMs: number
+  /**
+   * Set by the store when a policy unrelated to the one that built the slot, with another limit,
+   * shares it (two limiters on one counter): a slot built again would not know that limit.
+   */
+  pinned: boolean
   /** Set by the store once it has dropped the slot. */
   dropped: boolean
 }

@@ -10,7 +10,8 @@ export abstract class WindowSlot {
   /** Start of the window after `window`: until then `advance` has nothing to do (no division). */
   private nextWindowMs = Number.NEGATIVE_INFINITY
   protected current = new Map<string, number>()
-  idle = false
+  idleSinceMs = -1
+  pinned = false
   dropped = false
 
   constructor(
