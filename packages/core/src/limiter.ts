@@ -14,7 +14,7 @@ import { counterSpace, registry } from './process-registry.js'
 import { type QueuedCall, readOutcome, SUBMIT, type SubmittingStore, submittingStore } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 import { resetFailure, StoreOutage } from './store-failure.js'
-import { type MemoryFastPath, memoryFastPath, memoryStore, relateTiers } from './stores/memory-store.js'
+import { type MemoryFastPath, memoryFastPath, memoryStore } from './stores/memory-store.js'
 import { deliverStoreNotice, type PublicMembers, WARNING_CODES, Warnings } from './warnings.js'
 
 /** For each store given to a limiter: how many open limiters count each (prefix, counter). */
@@ -126,7 +126,6 @@ class Limiter implements RateLimiter, DecidingNow {
     this.store = config.store ?? memoryStore()
     this.ownsStore = config.store === undefined
     this.memory = memoryFastPath(this.store)
-    if (this.memory !== undefined) relateTiers(config.tiers.values())
     this.submitting = submittingStore(this.store)
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
     // The store's warning about its client, unless the store was given a logger of its own.

@@ -16,9 +16,6 @@ export class BucketSlot implements Slot {
   private readonly sweepScan: Scan<BucketEntry>
   /** The policy of the last decide(), which the commit that follows it stores under (tiers vary it). */
   private decided: TokenBucketPolicy
-  idleSinceMs = -1
-  pinned = false
-  dropped = false
 
   constructor(
     policy: TokenBucketPolicy,
@@ -93,7 +90,7 @@ export class BucketSlot implements Slot {
     return { evicted: false, examined: limit }
   }
 
-  sweep(nowMs: number, budget: number): boolean {
+  sweep(nowMs: number, budget: number): void {
     // A full bucket carries no information: delete buckets that have been full for a whole
     // interval. Not as soon as they fill: a key coming back about as often as its bucket refills
     // would have its entry deleted and built again on every visit (at 100,000 keys round-robin that
@@ -104,6 +101,5 @@ export class BucketSlot implements Slot {
       const [id, entry] = this.sweepScan.next(this.buckets)!
       if (entry.expiresAtMs + this.periodMs <= nowMs) this.delete(id)
     }
-    return this.buckets.size === 0
   }
 }

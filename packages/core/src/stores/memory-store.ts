@@ -40,51 +40,8 @@ export interface MemoryStore extends RateLimitStore {
 const OPTIONS = ['maxKeys', 'clock'] as const
 /** Keys examined per call to free expired token buckets: amortised O(1), never a full scan. */
 const SWEEP_PER_CALL = 4
-/** Slots maintained per slot made, on top of the one each decision maintains. */
-const GROWTH_LOOKS = 2
 /** Keys examined, at most, to make room for one new key when the store is full. */
 const EVICTION_BUDGET = 64
-
-/** Per policy, the policies of its counter in the other tiers of the limiters that use it. */
-const tierSiblings = new WeakMap<Policy, readonly Policy[]>()
-
-/** The policy each slot was built for. */
-const builders = new WeakMap<Slot, Policy>()
-
-/**
- * Whether a slot built for `builder` knows what `policy` tells it: the same policy, one of its
- * tiers' (observed when the slot is built), or the same limit (what eviction reads of it). A token
- * bucket's eviction reads no limit.
- */
-function rebuilds(builder: Policy, policy: Policy): boolean {
-  return (
-    policy === builder ||
-    policy.kind === 'token-bucket' ||
-    (policy as { limit?: number }).limit === (builder as { limit?: number }).limit ||
-    (tierSiblings.get(builder)?.includes(policy) ?? false)
-  )
-}
-
-/**
- * Tells memory stores which policies of a limiter's tiers count in one counter (one name, kind and
- * period), so a slot built for one of them holds its keys to the strictest from the start, as one
- * that has seen them all does: a limited key is never evicted because its slot was dropped while
- * empty and built again by a more generous tier.
- */
-export function relateTiers(tiers: Iterable<readonly Policy[]>): void {
-  const byCounter = new Map<string, Policy[]>()
-  for (const policies of tiers) {
-    for (const policy of policies) {
-      const same = byCounter.get(counterName(policy))
-      if (same === undefined) byCounter.set(counterName(policy), [policy])
-      else same.push(policy)
-    }
-  }
-  for (const same of byCounter.values()) {
-    if (same.length === 1) continue
-    for (const policy of same) tierSiblings.set(policy, [...(tierSiblings.get(policy) ?? []), ...same])
-  }
-}
 
 /**
  * Counters in this process's memory: the default store. Bounded by `maxKeys`, freed by window
@@ -163,8 +120,6 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   private readonly keys: KeyCounter = { size: 0, examined: 0, rescanned: 0 }
   private readonly slots = new Map<string, Slot>()
   private readonly slotList: Slot[] = []
-  /** The key of each slot in `slots`, at the same index as in `slotList`. */
-  private readonly slotKeys: string[] = []
   private cached = new WeakMap<Policy, { prefix: string; slot: Slot }>()
   private maintenance = 0
   private closed = false
@@ -220,7 +175,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     out: PolicyOutcome,
   ): number {
     const nowMs = this.now()
-    const slots = this.slotsFor(prefix, policies, nowMs)
+    const slots = this.slotsFor(prefix, policies)
     const slot = slots[0]!
     slot.advance(nowMs)
     // Before deciding, so a sweep can never delete the key between the decision and its write.
@@ -242,7 +197,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     outs: readonly PolicyOutcome[],
   ): number {
     const nowMs = this.now()
-    const slots = this.slotsFor(prefix, policies, nowMs)
+    const slots = this.slotsFor(prefix, policies)
     for (const slot of slots) slot.advance(nowMs)
     this.maintain(nowMs)
     const values = this.values
@@ -270,21 +225,17 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
   }
 
   /** The slots of a request's policies; the last list is kept, since requests repeat the same one. */
-  private slotsFor(prefix: string, policies: readonly Policy[], nowMs: number): readonly Slot[] {
+  private slotsFor(prefix: string, policies: readonly Policy[]): readonly Slot[] {
     if (policies === this.lastPolicies && prefix === this.lastPrefix) return this.lastSlots
-    return this.findSlots(prefix, policies, nowMs) // out of line, as WindowSlot.advance explains
+    return this.findSlots(prefix, policies) // out of line, as WindowSlot.advance explains
   }
 
-  private findSlots(prefix: string, policies: readonly Policy[], nowMs: number): readonly Slot[] {
+  private findSlots(prefix: string, policies: readonly Policy[]): readonly Slot[] {
     const slots: Slot[] = []
-    const before = this.slotList.length
     for (const policy of policies) slots.push(this.slotFor(prefix, policy, true)!)
     this.lastPolicies = policies
     this.lastPrefix = prefix
     this.lastSlots = slots
-    // Where slots are made, look at more of them than are made, so that empty ones (dropped at a
-    // look a period after the first that found them idle) go faster than new prefixes arrive.
-    for (let i = (this.slotList.length - before) * GROWTH_LOOKS; i > 0; i--) this.maintain(nowMs)
     return slots
   }
 
@@ -299,7 +250,6 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     this.lastPolicies = undefined
     this.lastSlots = []
     this.slotList.length = 0
-    this.slotKeys.length = 0
     this.keys.size = 0
   }
 
@@ -314,10 +264,7 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     // fails, so its limiters answer per onStoreError rather than count afresh from zero.
     if (this.closed) throw closedStore()
     const hit = this.cached.get(policy)
-    if (hit !== undefined && hit.prefix === prefix && !hit.slot.dropped) {
-      hit.slot.idleSinceMs = -1
-      return hit.slot
-    }
+    if (hit !== undefined && hit.prefix === prefix) return hit.slot
     // One slot per counter (`counterName`): a policy of the same name with another kind or period
     // (a deploy that changed it, on a store kept across) counts apart, as on Redis.
     const key = `${prefix}\0${counterName(policy)}`
@@ -325,58 +272,21 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     if (slot === undefined) {
       if (!create) return undefined
       slot = createSlot(policy, this.keys)
-      // The eviction rule's strictest limit, for a slot built again after it was dropped too.
-      for (const sibling of tierSiblings.get(policy) ?? []) slot.observe(sibling)
-      builders.set(slot, policy)
       this.slots.set(key, slot)
       this.slotList.push(slot)
-      this.slotKeys.push(key)
-    } else {
-      slot.observe(policy)
-      slot.idleSinceMs = -1
-      if (!slot.pinned && !rebuilds(builders.get(slot)!, policy)) slot.pinned = true
-    }
+    } else slot.observe(policy)
     this.cached.set(policy, { prefix, slot })
     return slot
   }
 
-  /**
-   * Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed,
-   * and drops that slot once it holds no key (see `dropIfIdle`).
-   */
+  /** Each call advances one other slot and sweeps a few expired buckets, so idle memory is freed. */
   private maintain(nowMs: number): void {
     const count = this.slotList.length
     if (count === 0) return
     this.maintenance = (this.maintenance + 1) % count
     const slot = this.slotList[this.maintenance]!
     slot.advance(nowMs)
-    if (slot.sweep(nowMs, SWEEP_PER_CALL)) this.dropIfIdle(slot, nowMs)
-  }
-
-  /**
-   * Drops the empty slot just maintained once it has been empty, with no request of its policies,
-   * for a whole period: limiters made and dropped with prefixes or policy names of their own (one
-   * per tenant) would otherwise leave a slot each behind for good, while a limiter that only peeks
-   * (a slot that stays empty) must not have its slot dropped and built again on every request. A
-   * later request builds a dropped slot again from its policy, as the first one did. Never a slot
-   * of the request being decided (the last slot list, which it writes to next), nor a pinned one.
-   */
-  private dropIfIdle(slot: Slot, nowMs: number): void {
-    if (slot.pinned || this.lastSlots.includes(slot)) return
-    if (slot.idleSinceMs < 0) {
-      slot.idleSinceMs = nowMs
-      return
-    }
-    if (nowMs - slot.idleSinceMs < slot.periodMs) return
-    const index = this.maintenance
-    const last = this.slotList.length - 1
-    this.slots.delete(this.slotKeys[index]!)
-    this.slotList[index] = this.slotList[last]!
-    this.slotKeys[index] = this.slotKeys[last]!
-    this.slotList.pop()
-    this.slotKeys.pop()
-    this.maintenance = index - 1 // the slot moved into its place is looked at next
-    slot.dropped = true // the policies that found it through `cached` look it up again
+    slot.sweep(nowMs, SWEEP_PER_CALL)
   }
 
   /**

@@ -58,10 +58,6 @@ export class SlidingSlot extends WindowSlot implements Slot {
     )
   }
 
-  override sweep(): boolean {
-    return this.current.size === 0 && this.previous.size === 0
-  }
-
   delete(id: string): void {
     if (this.current.delete(id)) {
       this.keys.size -= 1

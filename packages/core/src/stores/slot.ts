@@ -35,27 +35,10 @@ export interface Slot {
    * Never `keep`: the identifier being decided, whose counts its decision was made from.
    */
   evictOne(nowMs: number, budget: number, keep: string): { evicted: boolean; examined: number }
-  /**
-   * Amortised clean-up of expired keys, a few at a time (after `advance`). Returns whether the slot
-   * holds no key then: the store may drop it, and build it again when needed.
-   */
-  sweep(nowMs: number, budget: number): boolean
+  /** Amortised clean-up of expired keys, a few at a time. */
+  sweep(nowMs: number, budget: number): void
   /** Tightens the eviction rule to the strictest limit seen under this name (tiers may differ). */
   observe(policy: Policy): void
-  /** The slot's window or refill interval. */
-  readonly periodMs: number
-  /**
-   * Set by the store: when it first found the slot empty with no request of its policies since
-   * (-1 while it is in use).
-   */
-  idleSinceMs: number
-  /**
-   * Set by the store when a policy unrelated to the one that built the slot, with another limit,
-   * shares it (two limiters on one counter): a slot built again would not know that limit.
-   */
-  pinned: boolean
-  /** Set by the store once it has dropped the slot. */
-  dropped: boolean
 }
 
 /**

@@ -10,9 +10,6 @@ export abstract class WindowSlot {
   /** Start of the window after `window`: until then `advance` has nothing to do (no division). */
   private nextWindowMs = Number.NEGATIVE_INFINITY
   protected current = new Map<string, number>()
-  idleSinceMs = -1
-  pinned = false
-  dropped = false
 
   constructor(
     periodMs: number,
@@ -49,7 +46,5 @@ export abstract class WindowSlot {
     return this.current.has(id) ? 0 : 1
   }
 
-  sweep(): boolean {
-    return this.current.size === 0
-  }
+  sweep(): void {}
 }
