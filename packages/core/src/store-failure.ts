@@ -91,21 +91,17 @@ export class StoreOutage {
   }
 
   /**
-   * Work the store does after it answered (Ratelimit's `pending`: a cached window's count,
-   * analytics) failed: logged and reported as a failure is, the requests having been answered.
+   * Work the store does after it answered (Ratelimit's `pending`: a cached window's count, the IP
+   * deny list's refresh, a region's sync) failed: logged (at most once a minute) and reported as a
+   * failure is. Every request got its decision, so there is no recovery to tell.
    */
   failedLater(cause: unknown, policy: string): void {
     const error = asStoreError(cause, this.storeName)
-    if (!this.unreported) {
-      this.unreported = true
-      this.since = Date.now()
-    }
-    this.keys.add(error.code)
     this.warnings.warn(
       WARNING_CODES.STORE_FAILURE,
-      `${error.message} It came after ${this.limiterName} (policy "${policy}") had answered: what it was writing (a cached window's count, analytics) is lost. The next answer of the store will be logged.`,
+      `${error.message} It failed work done after ${this.limiterName} (policy "${policy}") had answered: a cached window's count, the IP deny list's refresh or a region's sync was not written.`,
       60_000,
-      error.code,
+      `later:${error.code}`,
     )
     report(error, this.config)
   }
@@ -125,10 +121,9 @@ export class StoreOutage {
       this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
       this.denied > 0 ? `${this.denied} denied` : '',
     ].filter(Boolean)
-    const since = `Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago`
     this.warnings.warn(
       WARNING_CODES.STORE_RECOVERED,
-      `The ${this.storeName} answers ${this.limiterName} again. ${since}, ${total === 0 ? 'every request got a decision' : `${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}`}.`,
+      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}.`,
       0,
     )
     this.lastRecoveryLine = nowMs

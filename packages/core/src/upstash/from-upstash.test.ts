@@ -360,19 +360,20 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     const lines: string[] = []
     const failures: unknown[] = []
     const limiter = fromUpstash(
-      new Ratelimit({ redis, limiter: Ratelimit.cachedFixedWindow(100, '60 s'), prefix: `fu-cfw-${RUN}` }),
+      new Ratelimit({ redis, limiter: Ratelimit.cachedFixedWindow(2, '60 s'), prefix: `fu-cfw-${RUN}` }),
       {
         window: '60 s',
         logger: { warn: (line) => lines.push(line) },
         onStoreFailure: (error) => void failures.push(error),
       },
     )
+    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
     const realFetch = globalThis.fetch
     const settle = async () => {
       for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
     }
     try {
-      expect((await limiter.limit('user')).remaining).toBe(99) // from Redis, counted in process too
+      expect((await limiter.limit('user')).remaining).toBe(1) // from Redis, counted in process too
       globalThis.fetch = (async () => {
         throw new TypeError('fetch failed')
       }) as typeof fetch
@@ -380,19 +381,84 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect((await limiter.limit('user')).reason).toBe('allowed')
       await settle()
       expect(failures).toHaveLength(1)
-      expect((await limiter.limit('user')).reason).toBe('allowed')
+      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+      expect(lines[0]).toContain(
+        "a cached window's count, the IP deny list's refresh or a region's sync was not written",
+      )
+      // A denial from the in-process count, and an identifier it has not counted (Upstash asked).
+      expect((await limiter.limit('user')).reason).toBe('limited')
+      expect((await limiter.limit('newcomer')).reason).toBe('store-error')
       await settle()
-      expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
-        'WARN_FLOODGATE_STORE_FAILURE',
-      ])
-      expect(lines[0]).toContain("what it was writing (a cached window's count, analytics) is lost")
+      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
       globalThis.fetch = realFetch
-      expect((await limiter.limit('user')).reason).toBe('allowed')
+      expect((await limiter.limit('newcomer')).reason).toBe('allowed')
       await settle()
-      expect(lines[1]).toMatch(/WARN_FLOODGATE_STORE_RECOVERED: .* every request got a decision\./)
+      expect(codes()).toEqual([
+        'WARN_FLOODGATE_STORE_FAILURE',
+        'WARN_FLOODGATE_STORE_FAILURE',
+        'WARN_FLOODGATE_STORE_RECOVERED',
+      ])
+      expect(lines[2]).toMatch(/ 1 request got no decision from it: 1 allowed uncounted\.$/)
     } finally {
       globalThis.fetch = realFetch
     }
+  })
+
+  it('logs no recovery for an answer that came after the deadline', async () => {
+    const lines: string[] = []
+    const late = {
+      limit: () =>
+        new Promise((resolve) =>
+          setTimeout(
+            () =>
+              resolve({
+                success: true,
+                limit: 5,
+                remaining: 4,
+                reset: NOW_MS + 30_000,
+                pending: Promise.resolve(),
+              }),
+            60,
+          ),
+        ),
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+    }
+    const limiter = fromUpstash(late as never, {
+      window: '1 m',
+      timeout: 20,
+      logger: { warn: (line) => lines.push(line) },
+    })
+    expect((await limiter.limit('someone')).reason).toBe('store-error')
+    await new Promise((resolve) => setTimeout(resolve, 80)) // the late answer, and its pending work
+    expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+    ])
+  })
+
+  it("takes a token bucket's tokens above a lowered limit as the limit, not as a failure", async () => {
+    const prefix = `fu-lowered-${RUN}`
+    const before = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.tokenBucket(1, '1 h', 100), prefix }),
+      {
+        window: '1 h',
+      },
+    )
+    expect((await before.limit('user')).remaining).toBe(99)
+    // Redeployed with a smaller bucket: Ratelimit keeps the stored tokens until its next refill.
+    const after = fromUpstash(
+      new Ratelimit({ redis, limiter: Ratelimit.tokenBucket(1, '1 h', 10), prefix }),
+      {
+        window: '1 h',
+        onStoreError: 'deny',
+        logger: false,
+      },
+    )
+    expect(await after.limit('user')).toMatchObject({
+      allowed: true,
+      reason: 'allowed',
+      limit: 10,
+      remaining: 10,
+    })
   })
 
   it('forgets a block cached while the reset was on its way, once the reset is done', async () => {

@@ -198,6 +198,11 @@ class UpstashLimiter implements RateLimiter {
       // A reset begun before this call and still running may run after it in Redis, as may one
       // begun after it: either way its answer is not to leave a block behind the reset.
       const resetsBefore = this.resetsBegun - this.resetsRunning
+      // The store answers again (a recovery to log) once an admission given in time has its
+      // pending work written: a cachedFixedWindow admits from its in-process count with Redis down,
+      // its increment to Redis being that work, and answers denials from it too (no reason, nothing
+      // pending), as Ratelimit's cache answers blocked identifiers ('cacheBlock').
+      const recovery = { written: false, admitted: false }
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
@@ -207,12 +212,11 @@ class UpstashLimiter implements RateLimiter {
           // in Ratelimit that the reset's own forgetting came too early for.
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
           catchPending(answer, this.waitUntil, (failure) => {
-            // An answer with no reason is Redis's, or a cachedFixedWindow's from its in-process count,
-            // whose increment is this pending work: the store answers once that is written (with
-            // Redis down those answers go on, and must not read as a recovery). Ratelimit's cache
-            // answers blocked identifiers ('cacheBlock') with Redis down as well.
             if (failure !== undefined) this.outage.failedLater(failure.error, this.name)
-            else if (answer.reason === undefined) this.outage.answered()
+            else {
+              recovery.written = true
+              if (recovery.admitted) this.outage.answered()
+            }
           })
         }, noop)
         .catch(noop)
@@ -241,7 +245,10 @@ class UpstashLimiter implements RateLimiter {
           true,
         )
       }
-      return this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+      const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+      recovery.admitted = answer.success && answer.reason === undefined
+      if (recovery.admitted && recovery.written) this.outage.answered()
+      return decision
     } catch (error) {
       return this.failure(error, cost)
     }
@@ -393,14 +400,12 @@ class UpstashLimiter implements RateLimiter {
   ): Decision {
     // Checked as createRateLimiter checks a store's answer: a Ratelimit whose backend misbehaves
     // could otherwise give headers reading NaN, or a denial with no Retry-After.
-    // Whole numbers, a limit of at least 0 (a dynamic limit of -1 answers so), at most that many left
-    // (a negative count, Ratelimit's over-limit count, reads as none).
+    // Whole numbers, and a limit of at least 0 (a dynamic limit of -1 answers so).
     if (
       typeof success !== 'boolean' ||
       !Number.isSafeInteger(limit) ||
       limit < 0 ||
       !Number.isSafeInteger(remaining) ||
-      remaining > limit ||
       !Number.isSafeInteger(resetMs) ||
       resetMs < 0
     ) {
@@ -425,7 +430,9 @@ class UpstashLimiter implements RateLimiter {
       limit,
       windowMs: this.windowMs,
       allowed: success,
-      remaining: Math.max(0, remaining),
+      // A negative count (Ratelimit's over-limit count) is none left; more than the limit (a token
+      // bucket whose limit was lowered keeps its tokens until its next refill) is the limit.
+      remaining: Math.min(limit, Math.max(0, remaining)),
       resetAtMs,
       retryAfterMs,
     }
