@@ -135,6 +135,17 @@ describe('DeadlineQueue across fake and real timers', () => {
     await new Promise<void>((resolve) => add(queue, resolve))
   })
 
+  it('expires calls on the real clock after a call left waiting under a fake clock an hour ahead', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(20)
+    await vi.advanceTimersByTimeAsync(3_600_000)
+    const expired: string[] = []
+    add(queue, () => expired.push('left by the fake clock'))
+    vi.useRealTimers()
+    await new Promise<void>((resolve) => add(queue, resolve))
+    expect(expired).toEqual(['left by the fake clock'])
+  })
+
   it("expires calls by a later test's fake clock, the earlier test's fakes being gone", async () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(250)

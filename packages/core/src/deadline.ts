@@ -102,7 +102,13 @@ export class DeadlineQueue {
     else if (this.armedWith !== globalThis.setTimeout) {
       // Armed under a test's fake timers that are gone now (it never fires), under an earlier test's
       // fakes, or a real timer under fakes (it follows no fake clock): armed again, under the timers
-      // in place, to look at once.
+      // in place, to look at once. The calls waiting were timed on that other clock (a fake one an
+      // hour ahead would hold every call behind them): none waits longer than `ms` from now.
+      const latest = call.atMs
+      for (let i = this.head; i < this.calls.length; i++) {
+        const waiting = this.calls[i]!
+        if (waiting.atMs > latest) waiting.atMs = latest
+      }
       this.clear(this.timer)
       this.arm(1)
     }
