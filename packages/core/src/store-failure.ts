@@ -99,7 +99,7 @@ export class StoreOutage {
     const error = asStoreError(cause, this.storeName)
     this.warnings.warn(
       WARNING_CODES.STORE_FAILURE,
-      `${error.message} It failed work done after ${this.limiterName} (policy "${policy}") had answered: a cached window's count, the IP deny list's refresh or a region's sync was not written.`,
+      `${error.message} Work done after ${this.limiterName} (policy "${policy}") had answered failed (analytics, a cached window's count, the IP deny list's refresh or a region's sync); the decision itself was given.`,
       60_000,
       `later:${error.code}`,
     )

@@ -382,9 +382,8 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       await settle()
       expect(failures).toHaveLength(1)
       expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
-      expect(lines[0]).toContain(
-        "a cached window's count, the IP deny list's refresh or a region's sync was not written",
-      )
+      expect(lines[0]).toContain('Work done after the Ratelimit with prefix')
+      expect(lines[0]).toContain('the decision itself was given')
       // A denial from the in-process count, and an identifier it has not counted (Upstash asked).
       expect((await limiter.limit('user')).reason).toBe('limited')
       expect((await limiter.limit('newcomer')).reason).toBe('store-error')
@@ -404,7 +403,88 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('logs the recovery at a denial from Upstash too, so that a second outage is logged again', async () => {
+    const lines: string[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({
+        redis,
+        limiter: Ratelimit.fixedWindow(1, '60 s'),
+        prefix: `fu-denied-${RUN}`,
+        ephemeralCache: false,
+      }),
+      { window: '60 s', logger: { warn: (line) => lines.push(line) } },
+    )
+    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
+    const realFetch = globalThis.fetch
+    const down = () => {
+      globalThis.fetch = (async () => {
+        throw new TypeError('fetch failed')
+      }) as typeof fetch
+    }
+    try {
+      await limiter.limit('over')
+      down()
+      expect((await limiter.limit('over')).reason).toBe('store-error')
+      globalThis.fetch = realFetch
+      expect((await limiter.limit('over')).reason).toBe('limited') // Upstash's denial: it answers
+      await new Promise((resolve) => setImmediate(resolve))
+      down()
+      expect((await limiter.limit('over')).reason).toBe('store-error')
+      expect(codes()).toEqual([
+        'WARN_FLOODGATE_STORE_FAILURE',
+        'WARN_FLOODGATE_STORE_RECOVERED',
+        'WARN_FLOODGATE_STORE_FAILURE',
+      ])
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
+  it('logs no recovery for an answer whose pending work is written after the deadline (a slow Upstash)', async () => {
+    vi.useFakeTimers({
+      toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
+      now: NOW_MS,
+    })
+    const lines: string[] = []
+    let call = 0
+    // The first answer comes late; the next at once, from an in-process count, its write to
+    // Redis (the pending work) taking 60 ms, as a cachedFixedWindow's does from a slow Upstash.
+    const slow = {
+      limit: () => {
+        call++
+        const answer = (pending: Promise<unknown>) => ({
+          success: true,
+          limit: 5,
+          remaining: 4,
+          reset: NOW_MS + 30_000,
+          pending,
+        })
+        if (call === 1)
+          return new Promise((resolve) => setTimeout(() => resolve(answer(Promise.resolve())), 60))
+        return Promise.resolve(answer(new Promise((resolve) => setTimeout(resolve, 60))))
+      },
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+    }
+    const limiter = fromUpstash(slow as never, {
+      window: '1 m',
+      timeout: 20,
+      logger: { warn: (line) => lines.push(line) },
+    })
+    const first = limiter.limit('someone')
+    await vi.advanceTimersByTimeAsync(20)
+    expect((await first).reason).toBe('store-error')
+    expect((await limiter.limit('someone')).reason).toBe('allowed')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+    ])
+  })
+
   it('logs no recovery for an answer that came after the deadline', async () => {
+    vi.useFakeTimers({
+      toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
+      now: NOW_MS,
+    })
     const lines: string[] = []
     const late = {
       limit: () =>
@@ -428,8 +508,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       timeout: 20,
       logger: { warn: (line) => lines.push(line) },
     })
-    expect((await limiter.limit('someone')).reason).toBe('store-error')
-    await new Promise((resolve) => setTimeout(resolve, 80)) // the late answer, and its pending work
+    const decided = limiter.limit('someone')
+    await vi.advanceTimersByTimeAsync(20)
+    expect((await decided).reason).toBe('store-error')
+    await vi.advanceTimersByTimeAsync(60) // the late answer, and its pending work
     expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
       'WARN_FLOODGATE_STORE_FAILURE',
     ])

@@ -198,11 +198,14 @@ class UpstashLimiter implements RateLimiter {
       // A reset begun before this call and still running may run after it in Redis, as may one
       // begun after it: either way its answer is not to leave a block behind the reset.
       const resetsBefore = this.resetsBegun - this.resetsRunning
-      // The store answers again (a recovery to log) once an admission given in time has its
-      // pending work written: a cachedFixedWindow admits from its in-process count with Redis down,
-      // its increment to Redis being that work, and answers denials from it too (no reason, nothing
-      // pending), as Ratelimit's cache answers blocked identifiers ('cacheBlock').
-      const recovery = { written: false, admitted: false }
+      // The store answers again (a recovery to log) once an answer with no reason (Redis's) came in
+      // time and its pending work was written in time too: a cachedFixedWindow admits from its
+      // in-process count with Redis down, its increment to Redis being that work; analytics written
+      // after an outage began say nothing of it. Ratelimit's cache answers blocked identifiers
+      // ('cacheBlock') with Redis down as well. (A cachedFixedWindow's denials from its count look
+      // like Redis's: with Redis down they can tell a recovery early.)
+      const writtenBy = performance.now() + this.config.timeoutMs
+      const recovery = { written: false, decided: false }
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
@@ -213,9 +216,9 @@ class UpstashLimiter implements RateLimiter {
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
           catchPending(answer, this.waitUntil, (failure) => {
             if (failure !== undefined) this.outage.failedLater(failure.error, this.name)
-            else {
+            else if (performance.now() <= writtenBy) {
               recovery.written = true
-              if (recovery.admitted) this.outage.answered()
+              if (recovery.decided) this.outage.answered()
             }
           })
         }, noop)
@@ -246,8 +249,8 @@ class UpstashLimiter implements RateLimiter {
         )
       }
       const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
-      recovery.admitted = answer.success && answer.reason === undefined
-      if (recovery.admitted && recovery.written) this.outage.answered()
+      recovery.decided = answer.reason === undefined
+      if (recovery.decided && recovery.written) this.outage.answered()
       return decision
     } catch (error) {
       return this.failure(error, cost)
@@ -276,7 +279,7 @@ class UpstashLimiter implements RateLimiter {
         Math.max(r.reset, Date.now()),
         cost,
       )
-      this.outage.answered()
+      // No recovery told here: a cachedFixedWindow's getRemaining answers from its in-process count.
       return decision
     } catch (error) {
       return this.failure(error, cost)
