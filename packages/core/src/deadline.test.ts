@@ -146,6 +146,18 @@ describe('DeadlineQueue across fake and real timers', () => {
     expect(expired).toEqual(['left by the fake clock'])
   })
 
+  it("expires a test's calls under fake timers behind a real call whose timer fired while they were installed", async () => {
+    const queue = new DeadlineQueue(50)
+    const expired: string[] = []
+    add(queue, () => expired.push('real')) // left by an earlier test, on the real clock
+    vi.useFakeTimers({ now: 0 })
+    // Its real timer fires while this test's fakes are installed (the test awaited real I/O).
+    ;(Reflect.get(queue, 'expireDue') as () => void)()
+    add(queue, () => expired.push('fake'))
+    await vi.advanceTimersByTimeAsync(50)
+    expect(expired).toEqual(['real', 'fake'])
+  })
+
   it("expires calls by a later test's fake clock, the earlier test's fakes being gone", async () => {
     vi.useFakeTimers()
     const queue = new DeadlineQueue(250)

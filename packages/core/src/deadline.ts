@@ -72,7 +72,8 @@ export interface PendingCall {
 /**
  * Deadlines for calls that all wait the same `ms`, so they expire in the order they were added:
  * one unref'd timer for the whole queue, armed for the oldest unsettled call, instead of a timer
- * armed and cleared per call. A settled call stays in the queue until the timer passes it.
+ * armed and cleared per call. Settled calls leave the front of the queue as new calls come, or as
+ * the timer passes them.
  */
 export class DeadlineQueue {
   private calls: PendingCall[] = []
@@ -102,13 +103,7 @@ export class DeadlineQueue {
     else if (this.armedWith !== globalThis.setTimeout) {
       // Armed under a test's fake timers that are gone now (it never fires), under an earlier test's
       // fakes, or a real timer under fakes (it follows no fake clock): armed again, under the timers
-      // in place, to look at once. The calls waiting were timed on that other clock (a fake one an
-      // hour ahead would hold every call behind them): none waits longer than `ms` from now.
-      const latest = call.atMs
-      for (let i = this.head; i < this.calls.length; i++) {
-        const waiting = this.calls[i]!
-        if (waiting.atMs > latest) waiting.atMs = latest
-      }
+      // in place, to look at once.
       this.clear(this.timer)
       this.arm(1)
     }
@@ -129,6 +124,16 @@ export class DeadlineQueue {
   }
 
   private arm(delayMs: number): void {
+    if (this.armedWith !== undefined && this.armedWith !== globalThis.setTimeout) {
+      // The calls waiting were timed on the clock of other timers (a test's fake clock an hour
+      // ahead would hold every call behind them): none waits longer than `ms` from now.
+      const latest = performance.now() + this.ms
+      for (let i = this.head; i < this.calls.length; i++) {
+        const waiting = this.calls[i]!
+        if (waiting.atMs > latest) waiting.atMs = latest
+      }
+      if (delayMs > this.ms) delayMs = this.ms
+    }
     this.armedWith = globalThis.setTimeout
     this.clear = globalThis.clearTimeout
     this.timer = globalThis.setTimeout(this.sweep, delayMs)
