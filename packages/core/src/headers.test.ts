@@ -132,9 +132,12 @@ describe('rate-limit headers, parsed as RFC 9651 structured fields', () => {
       ['draft-8', 'draft-6'],
       ['legacy', 'draft-7', 'draft-8'],
     ] as HeaderFormat[][]) {
-      expect(() => rateLimitHeaders(d, formats)).toThrow(
-        expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: 'formats' }),
-      )
+      // On every decision, a store failure's (which writes no header) included.
+      for (const decision of [d, { ...d, reason: 'store-error' as const, policies: [] }]) {
+        expect(() => rateLimitHeaders(decision, formats)).toThrow(
+          expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: 'formats' }),
+        )
+      }
     }
     expect(Object.keys(rateLimitHeaders(d, ['draft-7', 'legacy', 'draft-7']))).toContain('RateLimit')
   })

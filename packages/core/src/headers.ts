@@ -35,16 +35,21 @@ export function resolveHeaderFormats(value: unknown): readonly HeaderFormat[] {
     }
   }
   const formats = [...new Set(list as HeaderFormat[])]
-  // The drafts write RateLimit and RateLimit-Policy with different syntaxes: one would overwrite another.
-  const drafts = formats.filter((format) => format !== 'legacy')
-  if (drafts.length > 1) {
-    invalidOption('headers', drafts.join(' + '), ONE_DRAFT)
-  }
+  checkOneDraft(formats, 'headers')
   return Object.freeze(formats)
 }
 
-const ONE_DRAFT =
-  'at most one of "draft-8", "draft-7", "draft-6" (they share field names), plus "legacy" if wanted'
+/** The drafts write RateLimit and RateLimit-Policy in different syntaxes: one would overwrite another. */
+function checkOneDraft(formats: readonly HeaderFormat[], option: string): void {
+  const drafts = [...new Set(formats.filter((format) => format !== 'legacy'))]
+  if (drafts.length > 1) {
+    invalidOption(
+      option,
+      drafts.join(' + '),
+      'at most one of "draft-8", "draft-7", "draft-6" (they share field names), plus "legacy" if wanted',
+    )
+  }
+}
 
 /** Whole seconds from `nowMs` to `atMs`, rounded up, never negative. */
 export function deltaSeconds(atMs: number, nowMs: number): number {
@@ -114,22 +119,17 @@ export function rateLimitHeaders(
   decision: Decision,
   formats: HeaderFormat | readonly HeaderFormat[] = DEFAULT_HEADER_FORMATS,
 ): HeaderMap {
-  if (decision.reason === 'store-error' || decision.policies.length === 0) return {}
-  const headers: HeaderMap = {}
-  let draft: HeaderFormat | undefined
-  for (const format of typeof formats === 'string' ? [formats] : formats) {
+  const list = typeof formats === 'string' ? [formats] : formats
+  // Checked before anything else: a bad list fails on every decision, not on some.
+  for (const format of list) {
     if (!Object.hasOwn(WRITERS, format)) {
       invalidOption('formats', format, `one of ${HEADER_FORMATS.join(', ')}, or a list of them`)
     }
-    // As the `headers` option: two drafts would write one field name in two syntaxes.
-    if (format !== 'legacy') {
-      if (draft !== undefined && draft !== format) {
-        invalidOption('formats', `${draft} + ${format}`, ONE_DRAFT)
-      }
-      draft = format
-    }
-    Object.assign(headers, WRITERS[format](decision))
   }
+  checkOneDraft(list, 'formats')
+  if (decision.reason === 'store-error' || decision.policies.length === 0) return {}
+  const headers: HeaderMap = {}
+  for (const format of list) Object.assign(headers, WRITERS[format](decision))
   const retryAfter = retryAfterSeconds(decision)
   if (retryAfter !== undefined) headers['Retry-After'] = String(retryAfter)
   return headers

@@ -419,7 +419,9 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
           cost: o.cost === undefined ? undefined : await o.cost(req),
         }
       }
-      return checkedDecision(await this.limiter.limit(key, options))
+      const decision = await this.limiter.limit(key, options)
+      // A limiter of Floodgate's own (`decidingNow`) answers Decisions; only another make is checked.
+      return this.now !== undefined ? decision : checkedDecision(decision)
     } catch (error) {
       throw callbackFailure(error)
     }
@@ -567,15 +569,15 @@ function rejectedWith(reason: unknown): never {
  */
 function checkedDecision(answer: unknown): Decision {
   const d = answer as Partial<Decision> | null | undefined
-  if (
-    typeof d === 'object' &&
-    d !== null &&
-    typeof d.allowed === 'boolean' &&
-    Array.isArray(d.policies) &&
+  if (typeof d === 'object' && d !== null && typeof d.allowed === 'boolean' && Array.isArray(d.policies)) {
     // Each name goes into the header fields as it is, between quotes (a quote in it broke them).
-    d.policies.every((p) => isPolicyName((p as Partial<PolicyDecision> | null)?.name))
-  ) {
-    return d as Decision
+    const bad = d.policies.find((p) => !isPolicyName((p as Partial<PolicyDecision> | null)?.name))
+    if (bad === undefined) return d as Decision
+    throw new FloodgateError(
+      ERROR_CODES.INVALID_DECISION,
+      `The limiter's limit() answered a decision naming a policy ${describeValue((bad as Partial<PolicyDecision> | null)?.name)}, which no rate-limit header field can carry; the request is not let through unlimited. Policy names are 1 to 64 characters from A-Z a-z 0-9 _ . -, as the policy factories check.`,
+      { option: 'limiter', value: answer },
+    )
   }
   throw new FloodgateError(
     ERROR_CODES.INVALID_DECISION,

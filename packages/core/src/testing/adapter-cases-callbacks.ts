@@ -173,6 +173,7 @@ const requestCallbackCases: AdapterCase[] = [
         expect(r.headers.get('ratelimit')).toBeNull()
         expect(server.errors).toHaveLength(1)
         expect(server.errors[0]).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
+        expect((server.errors[0] as Error).message).toContain('naming a policy "my \\"api\\""')
         expect(server.handled()).toBe(0)
       })
     },
