@@ -59,6 +59,7 @@ export {
   createRateLimitHandler,
   type DecidedOutcome,
   EVERY_HOP,
+  EVERY_HOP_PROBE,
   type KeepOutcome,
   leavesHeaders,
   MIDDLEWARE_WARNINGS,

@@ -3,7 +3,7 @@ import {
   createRateLimitHandler,
   type DecidedOutcome,
   type Decision,
-  EVERY_HOP,
+  EVERY_HOP_PROBE,
   leavesHeaders,
   type MiddlewareOptions,
   PROBLEM_HEADERS,
@@ -55,10 +55,7 @@ function trustsEveryHop(req: Request): boolean {
   const trust: unknown = req.app?.get?.('trust proxy fn')
   if (typeof trust !== 'function') return false
   try {
-    for (let hop = 0; hop < EVERY_HOP; hop++) {
-      if (!trust(`198.51.100.${hop + 1}`, hop)) return false
-    }
-    return true
+    return EVERY_HOP_PROBE.every((address, hop) => trust(address, hop))
   } catch {
     return false
   }

@@ -8,6 +8,7 @@ import {
   type Decision,
   ERROR_CODES,
   EVERY_HOP,
+  EVERY_HOP_PROBE,
   FloodgateError,
   isValidPrefix,
   LIMITER_OPTIONS,
@@ -88,7 +89,7 @@ function trustsEveryHop(request: FastifyRequest): boolean {
       proto = Object.getPrototypeOf(proto)
     }
     if (getter === undefined) return false
-    const hops = Array.from({ length: EVERY_HOP }, (_, i) => `198.51.100.${i + 1}`).join(', ')
+    const hops = EVERY_HOP_PROBE.join(', ')
     const socket = { remoteAddress: '203.0.113.1' }
     const raw = { headers: { 'x-forwarded-for': hops }, socket, connection: socket }
     const ips = getter.call({ raw, headers: raw.headers, socket })

@@ -22,6 +22,14 @@ import { ProblemBodies } from './problem-body.js'
  */
 export const EVERY_HOP = 10
 
+/**
+ * {@link EVERY_HOP} made-up public addresses (TEST-NET-2), in forwarding order: what an adapter asks
+ * its framework's trust setting about when the framework cannot say how many hops it trusts.
+ */
+export const EVERY_HOP_PROBE: readonly string[] = Object.freeze(
+  Array.from({ length: EVERY_HOP }, (_, i) => `198.51.100.${i + 1}`),
+)
+
 /** How an adapter reads the few things core needs from its framework's request object. */
 export interface RequestBinding<Req> {
   /** The client address as the framework resolves it under its own trust-proxy setting. */
