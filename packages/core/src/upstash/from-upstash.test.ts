@@ -440,7 +440,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
-  it('logs no recovery for an answer whose pending work is written after the deadline (a slow Upstash)', async () => {
+  it('logs no recovery for an answer after the deadline, nor for one whose pending work is written after it', async () => {
     vi.useFakeTimers({
       toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
       now: NOW_MS,
@@ -475,43 +475,6 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect((await first).reason).toBe('store-error')
     expect((await limiter.limit('someone')).reason).toBe('allowed')
     await vi.advanceTimersByTimeAsync(100)
-    expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
-      'WARN_FLOODGATE_STORE_FAILURE',
-    ])
-  })
-
-  it('logs no recovery for an answer that came after the deadline', async () => {
-    vi.useFakeTimers({
-      toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
-      now: NOW_MS,
-    })
-    const lines: string[] = []
-    const late = {
-      limit: () =>
-        new Promise((resolve) =>
-          setTimeout(
-            () =>
-              resolve({
-                success: true,
-                limit: 5,
-                remaining: 4,
-                reset: NOW_MS + 30_000,
-                pending: Promise.resolve(),
-              }),
-            60,
-          ),
-        ),
-      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
-    }
-    const limiter = fromUpstash(late as never, {
-      window: '1 m',
-      timeout: 20,
-      logger: { warn: (line) => lines.push(line) },
-    })
-    const decided = limiter.limit('someone')
-    await vi.advanceTimersByTimeAsync(20)
-    expect((await decided).reason).toBe('store-error')
-    await vi.advanceTimersByTimeAsync(60) // the late answer, and its pending work
     expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
       'WARN_FLOODGATE_STORE_FAILURE',
     ])
