@@ -97,11 +97,14 @@ export class StoreOutage {
    */
   failedLater(cause: unknown, policy: string): void {
     const error = asStoreError(cause, this.storeName)
+    // Forgotten at the next recovery line too, so that a second outage is logged at once.
+    const key = `later:${error.code}`
+    this.keys.add(key)
     this.warnings.warn(
       WARNING_CODES.STORE_FAILURE,
       `${error.message} Work done after ${this.limiterName} (policy "${policy}") had answered failed (analytics, a cached window's count, the IP deny list's refresh or a region's sync); the decision itself was given.`,
       60_000,
-      `later:${error.code}`,
+      key,
     )
     report(error, this.config)
   }

@@ -384,9 +384,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
       expect(lines[0]).toContain('Work done after the Ratelimit with prefix')
       expect(lines[0]).toContain('the decision itself was given')
-      // A denial from the in-process count, and an identifier it has not counted (Upstash asked).
-      expect((await limiter.limit('user')).reason).toBe('limited')
+      // An identifier it has not counted (Upstash asked), then a denial from the in-process count:
+      // no answer of Upstash's, so no recovery.
       expect((await limiter.limit('newcomer')).reason).toBe('store-error')
+      expect((await limiter.limit('user')).reason).toBe('limited')
       await settle()
       expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
       globalThis.fetch = realFetch
@@ -398,6 +399,15 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         'WARN_FLOODGATE_STORE_RECOVERED',
       ])
       expect(lines[2]).toMatch(/ 1 request got no decision from it: 1 allowed uncounted\.$/)
+      // A second outage, met only by an identifier counted in process: its lost increment is
+      // logged at once again, the recovery line having ended the first.
+      globalThis.fetch = (async () => {
+        throw new TypeError('fetch failed')
+      }) as typeof fetch
+      expect((await limiter.limit('newcomer')).reason).toBe('allowed')
+      await settle()
+      expect(codes()).toHaveLength(4)
+      expect(lines[3]).toContain('Work done after the Ratelimit with prefix')
     } finally {
       globalThis.fetch = realFetch
     }
@@ -440,44 +450,57 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
-  it('logs no recovery for an answer after the deadline, nor for one whose pending work is written after it', async () => {
+  it('logs the recovery at an answer in time to a call begun after the last failure, not at a late one', async () => {
     vi.useFakeTimers({
       toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
       now: NOW_MS,
     })
     const lines: string[] = []
+    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
+    // How long each call's answer takes, in the order the calls are made.
+    const delays = [60, 100, 17, 1]
     let call = 0
-    // The first answer comes late; the next at once, from an in-process count, its write to
-    // Redis (the pending work) taking 60 ms, as a cachedFixedWindow's does from a slow Upstash.
-    const slow = {
+    const ratelimit = {
       limit: () => {
-        call++
-        const answer = (pending: Promise<unknown>) => ({
-          success: true,
-          limit: 5,
-          remaining: 4,
-          reset: NOW_MS + 30_000,
-          pending,
-        })
-        if (call === 1)
-          return new Promise((resolve) => setTimeout(() => resolve(answer(Promise.resolve())), 60))
-        return Promise.resolve(answer(new Promise((resolve) => setTimeout(resolve, 60))))
+        const delay = delays[call++]!
+        return new Promise((resolve) =>
+          setTimeout(
+            () =>
+              resolve({
+                success: true,
+                limit: 5,
+                remaining: 4,
+                reset: NOW_MS + 30_000,
+                pending: Promise.resolve(),
+              }),
+            delay,
+          ),
+        )
       },
       getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
     }
-    const limiter = fromUpstash(slow as never, {
+    const limiter = fromUpstash(ratelimit as never, {
       window: '1 m',
       timeout: 20,
       logger: { warn: (line) => lines.push(line) },
     })
-    const first = limiter.limit('someone')
+    const late = limiter.limit('a')
     await vi.advanceTimersByTimeAsync(20)
-    expect((await first).reason).toBe('store-error')
-    expect((await limiter.limit('someone')).reason).toBe('allowed')
-    await vi.advanceTimersByTimeAsync(100)
-    expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
-      'WARN_FLOODGATE_STORE_FAILURE',
-    ])
+    expect((await late).reason).toBe('store-error')
+    await vi.advanceTimersByTimeAsync(60) // its answer, after the deadline
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+    // One call fails while another, begun before that failure, is answered in time after it.
+    const failing = limiter.limit('b')
+    await vi.advanceTimersByTimeAsync(5)
+    const overlapping = limiter.limit('c')
+    await vi.advanceTimersByTimeAsync(20)
+    expect((await failing).reason).toBe('store-error')
+    expect((await overlapping).reason).toBe('allowed')
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+    const next = limiter.limit('d')
+    await vi.advanceTimersByTimeAsync(1)
+    expect((await next).reason).toBe('allowed')
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
   })
 
   it("takes a token bucket's tokens above a lowered limit as the limit, not as a failure", async () => {

@@ -83,7 +83,10 @@ const OPTIONS = [
 /** What `fromUpstash` reads of a Ratelimit's unexported state (2.x), each part checked before use. */
 interface RatelimitInternals {
   prefix?: unknown
-  ctx?: { cache?: { pop?: (key: string) => void }; regionContexts?: unknown }
+  ctx?: {
+    cache?: { pop?: (key: string) => void; get?: (key: string) => unknown }
+    regionContexts?: unknown
+  }
 }
 
 /** A MultiRegionRatelimit keeps one context per region. */
@@ -173,6 +176,8 @@ class UpstashLimiter implements RateLimiter {
   /** Resets begun and still running: a limit() answered after one of them forgets its cached block. */
   private resetsBegun = 0
   private resetsRunning = 0
+  /** Decisions answered as store failures so far (see `limit`: which answers tell a recovery). */
+  private failures = 0
 
   constructor(
     private readonly ratelimit: UpstashRatelimit,
@@ -198,14 +203,13 @@ class UpstashLimiter implements RateLimiter {
       // A reset begun before this call and still running may run after it in Redis, as may one
       // begun after it: either way its answer is not to leave a block behind the reset.
       const resetsBefore = this.resetsBegun - this.resetsRunning
-      // The store answers again (a recovery to log) once an answer with no reason (Redis's) came in
-      // time and its pending work was written in time too: a cachedFixedWindow admits from its
-      // in-process count with Redis down, its increment to Redis being that work; analytics written
-      // after an outage began say nothing of it. Ratelimit's cache answers blocked identifiers
-      // ('cacheBlock') with Redis down as well. (A cachedFixedWindow's denials from its count look
-      // like Redis's: with Redis down they can tell a recovery early.)
-      const writtenBy = performance.now() + this.config.timeoutMs
-      const recovery = { written: false, decided: false }
+      // The store answers again (a recovery to log) at an answer of Redis's (no reason) given in
+      // time to a call begun after the last failure: not one Ratelimit gave from its in-process
+      // cache, a cachedFixedWindow's count or a blocked identifier ('cacheBlock'), which it gives
+      // with Redis down; not one begun before a failure it then came back after (Redis failing
+      // meanwhile); nor work done after the answer (analytics), whose failures Ratelimit swallows.
+      const fromCache = this.countedInProcess(id)
+      const failuresBefore = this.failures
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
@@ -216,10 +220,6 @@ class UpstashLimiter implements RateLimiter {
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
           catchPending(answer, this.waitUntil, (failure) => {
             if (failure !== undefined) this.outage.failedLater(failure.error, this.name)
-            else if (performance.now() <= writtenBy) {
-              recovery.written = true
-              if (recovery.decided) this.outage.answered()
-            }
           })
         }, noop)
         .catch(noop)
@@ -249,8 +249,8 @@ class UpstashLimiter implements RateLimiter {
         )
       }
       const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
-      recovery.decided = answer.reason === undefined
-      if (recovery.decided && recovery.written) this.outage.answered()
+      if (answer.reason === undefined && !fromCache && this.failures === failuresBefore)
+        this.outage.answered()
       return decision
     } catch (error) {
       return this.failure(error, cost)
@@ -343,6 +343,15 @@ class UpstashLimiter implements RateLimiter {
         `reset() refused for this Ratelimit: ${reason}. Delete the identifier's keys yourself, or move to upstashStore(), whose reset deletes exact keys.`,
       )
     }
+  }
+
+  /** Whether a cachedFixedWindow will answer `id` from its in-process count (its window's entry). */
+  private countedInProcess(id: string): boolean {
+    const internals = this.ratelimit as unknown as RatelimitInternals
+    const get = internals.ctx?.cache?.get
+    if (typeof internals.prefix !== 'string' || typeof get !== 'function') return false
+    const key = `${internals.prefix}:${id}:${Math.floor(Date.now() / this.windowMs)}`
+    return typeof get.call(internals.ctx!.cache, key) === 'number'
   }
 
   private forgetCachedBlock(id: string): void {
@@ -462,6 +471,7 @@ class UpstashLimiter implements RateLimiter {
   }
 
   private failure(cause: unknown, cost: number): Decision {
+    this.failures++
     return this.outage.failed(cause, { policy: this.name, tier: undefined, cost })
   }
 }
