@@ -1,6 +1,7 @@
+import { realpathSync } from 'node:fs'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import type { EnvStore } from './store-from-env.js'
 
 /** Options of every example's `start()`. */
@@ -65,10 +66,18 @@ export async function running(
   }
 }
 
-/** True when `moduleUrl` is the file node was asked to run. */
+/**
+ * True when `moduleUrl` is the file node was asked to run. Compared by real path: node runs a file
+ * reached through a symlink (macOS's /tmp, a deploy's `current` link) from its real path.
+ */
 export function isMain(moduleUrl: string): boolean {
   const entry = process.argv[1]
-  return entry !== undefined && pathToFileURL(entry).href === moduleUrl
+  if (entry === undefined) return false
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(moduleUrl))
+  } catch {
+    return false
+  }
 }
 
 /**

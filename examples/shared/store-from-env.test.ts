@@ -2,7 +2,7 @@ import { createServer, type Socket } from 'node:net'
 import { describeRedisServer, startRedisServer } from '@floodgate/tools'
 import { Redis } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
-import { storeFromEnv } from './store-from-env.js'
+import { redacted, storeFromEnv } from './store-from-env.js'
 
 describe('storeFromEnv', () => {
   it('uses the memory store when no store variable is set, or only empty ones', async () => {
@@ -12,6 +12,14 @@ describe('storeFromEnv', () => {
       expect(store.store.name).toBe('memory')
       await store.close()
     }
+  })
+
+  it('prints a store URL without its credentials, those in the query included', () => {
+    expect(redacted('redis://user:secret@127.0.0.1:6380/2?password=s3cr3t&username=u')).toBe(
+      'redis://127.0.0.1:6380/2',
+    )
+    expect(redacted('https://eu1-fine-fox.upstash.io?token=abc')).toBe('https://eu1-fine-fox.upstash.io/')
+    expect(redacted('not a url')).toBe('(unparseable URL)')
   })
 
   it('refuses half an Upstash configuration instead of silently using memory', async () => {

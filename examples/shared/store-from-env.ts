@@ -64,6 +64,7 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
       maxRetriesPerRequest: 0,
       commandTimeout: 200,
       socketTimeout: 220,
+      retryStrategy: (attempt: number) => Math.min(attempt * 50, 1_000), // back within a second of Redis
       connectTimeout: 2_000,
       lazyConnect: true,
     })
@@ -161,13 +162,14 @@ function sentence(message: string): string {
   return message.endsWith('.') ? message : `${message}.`
 }
 
-/** The URL without credentials, for logs. */
-function redacted(url: string): string {
+/**
+ * The URL without credentials, for logs: scheme, host and path only (ioredis also reads a password
+ * from the query, `?password=`).
+ */
+export function redacted(url: string): string {
   try {
     const u = new URL(url)
-    u.username = ''
-    u.password = ''
-    return u.toString()
+    return `${u.protocol}//${u.host}${u.pathname}`
   } catch {
     return '(unparseable URL)'
   }

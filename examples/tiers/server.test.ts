@@ -70,7 +70,7 @@ describe('tiers example', () => {
     expect((await sendBurst(url, 1, PRO)).admitted).toBe(1)
   })
 
-  it('answers 401 without rate-limit headers when the API key is missing or unknown', async () => {
+  it('answers 401 when the API key is missing or unknown, and limits such requests by address', async () => {
     const { url } = await listen()
     const answers = [
       ...(await sendBurst(url, 1)).answers,
@@ -80,10 +80,13 @@ describe('tiers example', () => {
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'constructor' } })).answers,
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'toString' } })).answers,
     ]
-    for (const answer of answers) {
-      expect(answer.status).toBe(401)
-      expect(Object.keys(answer.headers).filter((n) => n.includes('ratelimit'))).toEqual([])
-    }
+    for (const answer of answers) expect(answer.status).toBe(401)
+    // Guessing keys from one address spends that address's free burst of 5, then is refused.
+    const guess = await sendBurst(url, 1, { headers: { 'x-api-key': 'another-guess' } })
+    expect(guess.answers[0]!.status).toBe(429)
+    expect(JSON.parse(guess.answers[0]!.body)['violated-policies']).toEqual(['burst'])
+    // Valid keys are counted by account, apart from the address's guesses.
+    expect((await sendBurst(url, 1, FREE)).admitted).toBe(1)
   })
 })
 

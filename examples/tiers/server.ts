@@ -2,7 +2,7 @@
 // burst (token bucket) and a daily quota (fixed window, reset at 00:00 UTC); the plan sets both.
 // Run: node --conditions=@floodgate/source --import tsx examples/tiers/server.ts
 import { createServer } from 'node:http'
-import { fixedWindow, memoryStore, type RateLimitStore, tokenBucket } from '@floodgate/core'
+import { clientIpKey, fixedWindow, memoryStore, type RateLimitStore, tokenBucket } from '@floodgate/core'
 import { rateLimit } from '@floodgate/express'
 import express, { type Express as ExpressApp, type NextFunction, type Request, type Response } from 'express'
 import {
@@ -61,15 +61,17 @@ export function createApp(options: AppOptions = {}): { app: ExpressApp; close():
     store: options.store ?? memoryStore(),
     prefix: options.prefix ?? 'example-tiers',
     // Counted per account, not per IP: the plan follows the account to every address it uses.
-    key: (req) => `account:${req.account!.id}`,
+    // A request without a valid key is counted by its address on the free plan, so that guessing
+    // keys is limited too (and so is the key lookup behind it, a database in a real app).
+    key: (req) => (req.account ? `account:${req.account.id}` : (clientIpKey(req.ip) ?? 'unknown-client')),
     // May be async (a database or cache lookup); a plan change applies on the next request.
-    tier: async (req) => req.account!.plan,
+    tier: async (req) => req.account?.plan,
   })
   const app = express()
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' })
   })
-  app.use('/api', authenticate, limiter)
+  app.use('/api', authenticate, limiter, requireAccount)
   app.get('/api/data', (req: Request, res) => {
     const d = req.rateLimit!
     res.json({ account: req.account!.id, plan: d.tier, policies: d.policies.map(usage) })
@@ -77,15 +79,20 @@ export function createApp(options: AppOptions = {}): { app: ExpressApp; close():
   return { app, close: () => limiter.limiter.close() }
 }
 
-function authenticate(req: Request, res: Response, next: NextFunction): void {
+/** Sets `req.account` from the API key, or leaves it unset: the limiter runs either way. */
+function authenticate(req: Request, _res: Response, next: NextFunction): void {
   const key = req.get('x-api-key')
   // Own keys only: `API_KEYS["__proto__"]` or `["constructor"]` would find what every object inherits.
-  const account = key !== undefined && Object.hasOwn(API_KEYS, key) ? API_KEYS[key] : undefined
-  if (account === undefined) {
+  if (key !== undefined && Object.hasOwn(API_KEYS, key)) req.account = API_KEYS[key]
+  next()
+}
+
+/** After the limiter: a request it let through without a valid key is refused here. */
+function requireAccount(req: Request, res: Response, next: NextFunction): void {
+  if (req.account === undefined) {
     res.status(401).json({ error: 'Send a valid API key in the x-api-key header.' })
     return
   }
-  req.account = account
   next()
 }
 
