@@ -97,7 +97,11 @@ export class StoreOutage {
    */
   failedLater(cause: unknown, policy: string): void {
     const error = asStoreError(cause, this.storeName)
-    // Forgotten at the next recovery line too, so that a second outage is logged at once.
+    // An outage too: its recovery line forgets this key, so that a second outage is logged at once.
+    if (!this.unreported) {
+      this.unreported = true
+      this.since = Date.now()
+    }
     const key = `later:${error.code}`
     this.keys.add(key)
     this.warnings.warn(
@@ -124,9 +128,12 @@ export class StoreOutage {
       this.allowed > 0 ? `${this.allowed} allowed uncounted` : '',
       this.denied > 0 ? `${this.denied} denied` : '',
     ].filter(Boolean)
+    const since = `Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago`
     this.warnings.warn(
       WARNING_CODES.STORE_RECOVERED,
-      `The ${this.storeName} answers ${this.limiterName} again. Since its failures began ${((nowMs - this.since) / 1000).toFixed(1)} s ago, ${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}.`,
+      total === 0
+        ? `The ${this.storeName} answers ${this.limiterName} again. ${since}, every request got a decision; only work done after some of them failed.`
+        : `The ${this.storeName} answers ${this.limiterName} again. ${since}, ${total} request${total === 1 ? '' : 's'} got no decision from it: ${got.join(', ')}.`,
       0,
     )
     this.lastRecoveryLine = nowMs

@@ -413,6 +413,50 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it("logs outages a cachedFixedWindow's counted identifiers alone meet, and the recovery between them", async () => {
+    const lines: string[] = []
+    const limiter = fromUpstash(
+      new Ratelimit({
+        redis,
+        limiter: Ratelimit.cachedFixedWindow(100, '60 s'),
+        prefix: `fu-cfw-only-${RUN}`,
+      }),
+      { window: '60 s', logger: { warn: (line) => lines.push(line) } },
+    )
+    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
+    const realFetch = globalThis.fetch
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
+    }
+    const down = () => {
+      globalThis.fetch = (async () => {
+        throw new TypeError('fetch failed')
+      }) as typeof fetch
+    }
+    try {
+      await limiter.limit('known') // counted in process from here on
+      down()
+      expect((await limiter.limit('known')).reason).toBe('allowed') // its increment fails behind it
+      await settle()
+      globalThis.fetch = realFetch
+      expect((await limiter.limit('known')).reason).toBe('allowed') // its increment is written
+      await settle()
+      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
+      expect(lines[1]).toContain('every request got a decision; only work done after some of them failed.')
+      // The second outage is logged at once (its recovery line waits for the minute).
+      down()
+      expect((await limiter.limit('known')).reason).toBe('allowed')
+      await settle()
+      expect(codes()).toEqual([
+        'WARN_FLOODGATE_STORE_FAILURE',
+        'WARN_FLOODGATE_STORE_RECOVERED',
+        'WARN_FLOODGATE_STORE_FAILURE',
+      ])
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
   it('logs the recovery at a denial from Upstash too, so that a second outage is logged again', async () => {
     const lines: string[] = []
     const limiter = fromUpstash(

@@ -210,6 +210,7 @@ class UpstashLimiter implements RateLimiter {
       // meanwhile); nor work done after the answer (analytics), whose failures Ratelimit swallows.
       const fromCache = this.countedInProcess(id)
       const failuresBefore = this.failures
+      const startedAt = performance.now()
       const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
@@ -219,7 +220,20 @@ class UpstashLimiter implements RateLimiter {
           // in Ratelimit that the reset's own forgetting came too early for.
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
           catchPending(answer, this.waitUntil, (failure) => {
-            if (failure !== undefined) this.outage.failedLater(failure.error, this.name)
+            if (failure !== undefined) {
+              this.failures++
+              this.outage.failedLater(failure.error, this.name)
+            } else if (
+              // A cachedFixedWindow's admission from its count: Upstash answers once its increment
+              // (this work) is written, in time, with no failure since the call began.
+              fromCache &&
+              answer.success &&
+              answer.reason === undefined &&
+              performance.now() - startedAt <= this.config.timeoutMs &&
+              this.failures === failuresBefore
+            ) {
+              this.outage.answered()
+            }
           })
         }, noop)
         .catch(noop)
