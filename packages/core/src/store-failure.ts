@@ -93,12 +93,14 @@ export class StoreOutage {
   /**
    * Work the store does after it answered (Ratelimit's `pending`: a cached window's count, the IP
    * deny list's refresh, a region's sync) failed: logged (at most once a minute) and reported as a
-   * failure is. Every request got its decision, so there is no recovery to tell.
+   * failure is. `opensOutage` when that work was the store's own (a count's increment): the next
+   * answer then tells the recovery, and the line held back meanwhile.
    */
-  failedLater(cause: unknown, policy: string): void {
+  failedLater(cause: unknown, policy: string, opensOutage: boolean): void {
     const error = asStoreError(cause, this.storeName)
-    // An outage too: its recovery line forgets this key, so that a second outage is logged at once.
-    if (!this.unreported) {
+    // Work the store itself failed (a cached count's increment) is an outage too: its recovery line
+    // forgets this key, so that a second outage is logged at once.
+    if (opensOutage && !this.unreported) {
       this.unreported = true
       this.since = Date.now()
     }

@@ -365,13 +365,14 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         window: '60 s',
         logger: { warn: (line) => lines.push(line) },
         onStoreFailure: (error) => void failures.push(error),
+        waitUntil: (work) => void pending.push(work),
       },
     )
     const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
     const realFetch = globalThis.fetch
-    const settle = async () => {
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
-    }
+    // Each call's work after its answer (the increment over HTTP), as a platform's waitUntil gets it.
+    const pending: Promise<unknown>[] = []
+    const settle = () => Promise.all(pending.splice(0))
     try {
       expect((await limiter.limit('user')).remaining).toBe(1) // from Redis, counted in process too
       globalThis.fetch = (async () => {
@@ -421,13 +422,16 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         limiter: Ratelimit.cachedFixedWindow(100, '60 s'),
         prefix: `fu-cfw-only-${RUN}`,
       }),
-      { window: '60 s', logger: { warn: (line) => lines.push(line) } },
+      {
+        window: '60 s',
+        logger: { warn: (line) => lines.push(line) },
+        waitUntil: (work) => void pending.push(work),
+      },
     )
     const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
     const realFetch = globalThis.fetch
-    const settle = async () => {
-      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve))
-    }
+    const pending: Promise<unknown>[] = []
+    const settle = () => Promise.all(pending.splice(0))
     const down = () => {
       globalThis.fetch = (async () => {
         throw new TypeError('fetch failed')
@@ -455,6 +459,40 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     } finally {
       globalThis.fetch = realFetch
     }
+  })
+
+  it("logs and reports a failure of other work after an answer (the IP deny list's refresh), opening no outage", async () => {
+    const lines: string[] = []
+    const failures: unknown[] = []
+    // Ratelimit's answers from Upstash; its deny list's refresh from GitHub, behind the first, fails.
+    let calls = 0
+    const refreshing = {
+      limit: async () => ({
+        success: true,
+        limit: 5,
+        remaining: 4,
+        reset: NOW_MS + 30_000,
+        pending:
+          calls++ === 0
+            ? Promise.reject(new Error('Failed to fetch ip deny list: getaddrinfo ENOTFOUND'))
+            : Promise.resolve(),
+      }),
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+    }
+    const limiter = fromUpstash(refreshing as never, {
+      window: '1 m',
+      logger: { warn: (line) => lines.push(line) },
+      onStoreFailure: (error) => void failures.push(error),
+    })
+    for (let i = 0; i < 3; i++) {
+      expect((await limiter.limit('someone')).reason).toBe('allowed')
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(failures).toHaveLength(1)
+    // Upstash answered throughout: one failure line, no recovery line after it.
+    expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+    ])
   })
 
   it('logs the recovery at a denial from Upstash too, so that a second outage is logged again', async () => {

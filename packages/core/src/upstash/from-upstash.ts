@@ -47,7 +47,10 @@ export interface UpstashRatelimit {
 
 /** Options of {@link fromUpstash}. */
 export interface FromUpstashOptions {
-  /** The window (or refill interval) the Ratelimit was built with, for the `w` of RateLimit-Policy. */
+  /**
+   * The window (or refill interval) the Ratelimit was built with: the `w` of RateLimit-Policy, and
+   * where a `cachedFixedWindow` keeps its in-process count (its answers are not Upstash's).
+   */
   window: Duration
   /** The policy name in headers. Default `"upstash"`. */
   name?: string | undefined
@@ -219,16 +222,18 @@ class UpstashLimiter implements RateLimiter {
           // A denial answered after a reset began (late, or after the deadline) has cached a block
           // in Ratelimit that the reset's own forgetting came too early for.
           if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
+          // A cachedFixedWindow's admission from its count: its pending work is its increment to
+          // Upstash, which tells whether Upstash answers. Other pending work (the IP deny list's
+          // refresh from GitHub, a region's sync) says nothing of it: a failure there is logged and
+          // reported, and opens no outage.
+          const increment = fromCache && answer.success && answer.reason === undefined
           catchPending(answer, this.waitUntil, (failure) => {
             if (failure !== undefined) {
-              this.failures++
-              this.outage.failedLater(failure.error, this.name)
+              if (increment) this.failures++
+              this.outage.failedLater(failure.error, this.name, increment)
             } else if (
-              // A cachedFixedWindow's admission from its count: Upstash answers once its increment
-              // (this work) is written, in time, with no failure since the call began.
-              fromCache &&
-              answer.success &&
-              answer.reason === undefined &&
+              // Upstash answers once the increment is written, in time, with no failure since the call began.
+              increment &&
               performance.now() - startedAt <= this.config.timeoutMs &&
               this.failures === failuresBefore
             ) {
