@@ -42,7 +42,21 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   })
   afterEach(() => {
     vi.useRealTimers()
+    globalThis.fetch = realFetch
   })
+
+  /** Upstash unreachable (every request fails) until `upstashUp()`, or the end of the test. */
+  const realFetch = globalThis.fetch
+  const upstashDown = () => {
+    globalThis.fetch = (async () => {
+      throw new TypeError('fetch failed')
+    }) as typeof fetch
+  }
+  const upstashUp = () => {
+    globalThis.fetch = realFetch
+  }
+  /** The outage lines' codes, in order. */
+  const codesOf = (lines: string[]) => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
 
   /** A Ratelimit fixed window of `limit` per 60 s under a prefix of its own, wrapped by fromUpstash. */
   const fixedWindowOf = (limit: number, prefix: string, name?: string) =>
@@ -368,50 +382,41 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         waitUntil: (work) => void pending.push(work),
       },
     )
-    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
-    const realFetch = globalThis.fetch
+    const codes = () => codesOf(lines)
     // Each call's work after its answer (the increment over HTTP), as a platform's waitUntil gets it.
     const pending: Promise<unknown>[] = []
     const settle = () => Promise.all(pending.splice(0))
-    try {
-      expect((await limiter.limit('user')).remaining).toBe(1) // from Redis, counted in process too
-      globalThis.fetch = (async () => {
-        throw new TypeError('fetch failed')
-      }) as typeof fetch
-      // Answered from Ratelimit's in-process count; its increment to Redis fails behind it.
-      expect((await limiter.limit('user')).reason).toBe('allowed')
-      await settle()
-      expect(failures).toHaveLength(1)
-      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
-      expect(lines[0]).toContain('Work done after the Ratelimit with prefix')
-      expect(lines[0]).toContain('the decision itself was given')
-      // An identifier it has not counted (Upstash asked), then a denial from the in-process count:
-      // no answer of Upstash's, so no recovery.
-      expect((await limiter.limit('newcomer')).reason).toBe('store-error')
-      expect((await limiter.limit('user')).reason).toBe('limited')
-      await settle()
-      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
-      globalThis.fetch = realFetch
-      expect((await limiter.limit('newcomer')).reason).toBe('allowed')
-      await settle()
-      expect(codes()).toEqual([
-        'WARN_FLOODGATE_STORE_FAILURE',
-        'WARN_FLOODGATE_STORE_FAILURE',
-        'WARN_FLOODGATE_STORE_RECOVERED',
-      ])
-      expect(lines[2]).toMatch(/ 1 request got no decision from it: 1 allowed uncounted\.$/)
-      // A second outage, met only by an identifier counted in process: its lost increment is
-      // logged at once again, the recovery line having ended the first.
-      globalThis.fetch = (async () => {
-        throw new TypeError('fetch failed')
-      }) as typeof fetch
-      expect((await limiter.limit('newcomer')).reason).toBe('allowed')
-      await settle()
-      expect(codes()).toHaveLength(4)
-      expect(lines[3]).toContain('Work done after the Ratelimit with prefix')
-    } finally {
-      globalThis.fetch = realFetch
-    }
+    expect((await limiter.limit('user')).remaining).toBe(1) // from Redis, counted in process too
+    upstashDown()
+    // Answered from Ratelimit's in-process count; its increment to Redis fails behind it.
+    expect((await limiter.limit('user')).reason).toBe('allowed')
+    await settle()
+    expect(failures).toHaveLength(1)
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+    expect(lines[0]).toContain('Work done after the Ratelimit with prefix')
+    expect(lines[0]).toContain('the decision itself was given')
+    // An identifier it has not counted (Upstash asked), then a denial from the in-process count:
+    // no answer of Upstash's, so no recovery.
+    expect((await limiter.limit('newcomer')).reason).toBe('store-error')
+    expect((await limiter.limit('user')).reason).toBe('limited')
+    await settle()
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
+    upstashUp()
+    expect((await limiter.limit('newcomer')).reason).toBe('allowed')
+    await settle()
+    expect(codes()).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+      'WARN_FLOODGATE_STORE_FAILURE',
+      'WARN_FLOODGATE_STORE_RECOVERED',
+    ])
+    expect(lines[2]).toMatch(/ 1 request got no decision from it: 1 allowed uncounted\.$/)
+    // A second outage, met only by an identifier counted in process: its lost increment is
+    // logged at once again, the recovery line having ended the first.
+    upstashDown()
+    expect((await limiter.limit('newcomer')).reason).toBe('allowed')
+    await settle()
+    expect(codes()).toHaveLength(4)
+    expect(lines[3]).toContain('Work done after the Ratelimit with prefix')
   })
 
   it("logs outages a cachedFixedWindow's counted identifiers alone meet, and the recovery between them", async () => {
@@ -428,37 +433,27 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         waitUntil: (work) => void pending.push(work),
       },
     )
-    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
-    const realFetch = globalThis.fetch
+    const codes = () => codesOf(lines)
     const pending: Promise<unknown>[] = []
     const settle = () => Promise.all(pending.splice(0))
-    const down = () => {
-      globalThis.fetch = (async () => {
-        throw new TypeError('fetch failed')
-      }) as typeof fetch
-    }
-    try {
-      await limiter.limit('known') // counted in process from here on
-      down()
-      expect((await limiter.limit('known')).reason).toBe('allowed') // its increment fails behind it
-      await settle()
-      globalThis.fetch = realFetch
-      expect((await limiter.limit('known')).reason).toBe('allowed') // its increment is written
-      await settle()
-      expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
-      expect(lines[1]).toContain('every request got a decision; only work done after some of them failed.')
-      // The second outage is logged at once (its recovery line waits for the minute).
-      down()
-      expect((await limiter.limit('known')).reason).toBe('allowed')
-      await settle()
-      expect(codes()).toEqual([
-        'WARN_FLOODGATE_STORE_FAILURE',
-        'WARN_FLOODGATE_STORE_RECOVERED',
-        'WARN_FLOODGATE_STORE_FAILURE',
-      ])
-    } finally {
-      globalThis.fetch = realFetch
-    }
+    await limiter.limit('known') // counted in process from here on
+    upstashDown()
+    expect((await limiter.limit('known')).reason).toBe('allowed') // its increment fails behind it
+    await settle()
+    upstashUp()
+    expect((await limiter.limit('known')).reason).toBe('allowed') // its increment is written
+    await settle()
+    expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
+    expect(lines[1]).toContain('every request got a decision; only work done after some of them failed.')
+    // The second outage is logged at once (its recovery line waits for the minute).
+    upstashDown()
+    expect((await limiter.limit('known')).reason).toBe('allowed')
+    await settle()
+    expect(codes()).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+      'WARN_FLOODGATE_STORE_RECOVERED',
+      'WARN_FLOODGATE_STORE_FAILURE',
+    ])
   })
 
   it("logs and reports a failure of other work after an answer (the IP deny list's refresh), opening no outage", async () => {
@@ -506,30 +501,20 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       }),
       { window: '60 s', logger: { warn: (line) => lines.push(line) } },
     )
-    const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
-    const realFetch = globalThis.fetch
-    const down = () => {
-      globalThis.fetch = (async () => {
-        throw new TypeError('fetch failed')
-      }) as typeof fetch
-    }
-    try {
-      await limiter.limit('over')
-      down()
-      expect((await limiter.limit('over')).reason).toBe('store-error')
-      globalThis.fetch = realFetch
-      expect((await limiter.limit('over')).reason).toBe('limited') // Upstash's denial: it answers
-      await new Promise((resolve) => setImmediate(resolve))
-      down()
-      expect((await limiter.limit('over')).reason).toBe('store-error')
-      expect(codes()).toEqual([
-        'WARN_FLOODGATE_STORE_FAILURE',
-        'WARN_FLOODGATE_STORE_RECOVERED',
-        'WARN_FLOODGATE_STORE_FAILURE',
-      ])
-    } finally {
-      globalThis.fetch = realFetch
-    }
+    const codes = () => codesOf(lines)
+    await limiter.limit('over')
+    upstashDown()
+    expect((await limiter.limit('over')).reason).toBe('store-error')
+    upstashUp()
+    expect((await limiter.limit('over')).reason).toBe('limited') // Upstash's denial: it answers
+    await new Promise((resolve) => setImmediate(resolve))
+    upstashDown()
+    expect((await limiter.limit('over')).reason).toBe('store-error')
+    expect(codes()).toEqual([
+      'WARN_FLOODGATE_STORE_FAILURE',
+      'WARN_FLOODGATE_STORE_RECOVERED',
+      'WARN_FLOODGATE_STORE_FAILURE',
+    ])
   })
 
   it('logs the recovery at an answer in time to a call begun after the last failure, not at a late one', async () => {
