@@ -45,13 +45,12 @@ const trustsNoProxy = (req: Request): boolean => {
 }
 
 /**
- * `trust proxy` true, or a setting that trusts at least EVERY_HOP public addresses in a row (a hop
+ * A `trust proxy` setting that trusts at least EVERY_HOP public addresses in a row (`true`, a hop
  * count of 100, a function that accepts any address). Asks the trust function Express compiles
  * from the setting (`trust proxy fn`), as Express itself does for each hop. Runs once, on the first
  * request carrying a forwarding header.
  */
 function trustsEveryHop(req: Request): boolean {
-  if (trustSetting(req) === true) return true
   const trust: unknown = req.app?.get?.('trust proxy fn')
   if (typeof trust !== 'function') return false
   try {
