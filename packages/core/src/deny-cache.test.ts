@@ -52,6 +52,27 @@ describe('DenyCache', () => {
     expect(cache.size).toBe(0)
   })
 
+  it("lets one tier's entry run out without dropping the identifier's denials in other tiers", () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    cache.remember('read', 'a', { ...denial(400), tier: 'read' }, 0)
+    cache.remember('write', 'a', { ...denial(900), tier: 'write' }, 0)
+    now = 500
+    expect(cache.get('read', 'a', 1)).toBeUndefined()
+    expect(cache.get('write', 'a', 1)).toMatchObject({ tier: 'write', retryAfterMs: 400 })
+    expect(cache.size).toBe(1)
+  })
+
+  it("counts each denying policy's own wait down by the time since the request was sent", () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    cache.remember(undefined, 'a', denial(400), 0)
+    now = 150
+    const answer = cache.get(undefined, 'a', 1)!
+    expect(answer).toMatchObject({ retryAfterMs: 250, nowMs: 1_150 })
+    expect(answer.policies[0]).toMatchObject({ allowed: false, retryAfterMs: 250, resetAtMs: 5_000 })
+  })
+
   it('with the default clock, also ends an entry by the wall clock, should the monotonic one stop', () => {
     // A virtual machine paused or restored from a snapshot may stop the monotonic clock while time
     // (and the store's clock) goes on: the wall clock ends the entry then.

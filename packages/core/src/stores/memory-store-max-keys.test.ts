@@ -161,4 +161,19 @@ describe('memory store maxKeys', () => {
     clock.advance(1)
     expect(await limiter.limit('u', { tier: 'big' })).toMatchObject({ allowed: true, remaining: 4 })
   })
+
+  it.each(kinds)(
+    '%s: a reset of an identifier it does not hold changes no count, so maxKeys still bounds it',
+    async (_kind, policy) => {
+      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const limiter = createRateLimiter({ policies: policy, store, logger: false })
+      await limiter.limit('a')
+      await limiter.reset('never-seen')
+      await limiter.reset('a')
+      await limiter.reset('a') // a second reset finds nothing
+      expect(store.size).toBe(0)
+      for (const id of ['b', 'c', 'd', 'e']) expect((await limiter.limit(id)).allowed).toBe(true)
+      expect(store.size).toBe(2)
+    },
+  )
 })
