@@ -198,6 +198,36 @@ describe('rate-limit headers, parsed as RFC 9651 structured fields', () => {
     const failed = { ...decisions[0]!, reason: 'store-error' as const, allowed: false, policies: [] }
     expect(rateLimitHeaders(failed, DEFAULT_HEADER_FORMATS)).toEqual({})
   })
+
+  it('never writes a negative delta: a decision read after its reset gives t=0 and reset=0', () => {
+    const decision: Decision = {
+      allowed: true,
+      limit: 5,
+      remaining: 4,
+      resetAtMs: 1_000_000,
+      retryAfterMs: 0,
+      policy: 'api',
+      tier: undefined,
+      reason: 'allowed',
+      cost: 1,
+      nowMs: 1_005_000, // 5 s after the reset
+      policies: [
+        {
+          name: 'api',
+          kind: 'fixed-window',
+          limit: 5,
+          windowMs: 60_000,
+          allowed: true,
+          remaining: 4,
+          resetAtMs: 1_000_000,
+          retryAfterMs: 0,
+        },
+      ],
+    }
+    expect(rateLimitHeaders(decision, 'draft-8').RateLimit).toBe('"api";r=4;t=0')
+    expect(rateLimitHeaders(decision, 'draft-7').RateLimit).toBe('limit=5, remaining=4, reset=0')
+    expect(rateLimitHeaders(decision, 'draft-6')['RateLimit-Reset']).toBe('0')
+  })
 })
 
 describe('problem+json body of a denial', () => {

@@ -76,6 +76,57 @@ describe('createRateLimiter', () => {
     expect(d.policies.map((p) => p.allowed)).toEqual([false, false])
   })
 
+  it('binds the policy with the least remaining when every policy admits, wherever it is listed', async () => {
+    const clock = manualClock(20_000 * DAY_MS)
+    const limiter = createRateLimiter({
+      policies: [
+        fixedWindow({ name: 'daily', limit: 5, window: '1 d' }),
+        tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 s' }),
+      ],
+      store: memoryStore({ clock }),
+    })
+    expect(await limiter.limit('u')).toMatchObject({ allowed: true, policy: 'burst', limit: 3, remaining: 2 })
+  })
+
+  it('breaks a tie by configuration order: the first of equal waits, the first of equal remaining', async () => {
+    const clock = manualClock(20_000 * DAY_MS)
+    const limiter = createRateLimiter({
+      policies: [
+        fixedWindow({ name: 'first', limit: 1, window: '1 m' }),
+        fixedWindow({ name: 'second', limit: 1, window: '1 m' }),
+      ],
+      store: memoryStore({ clock }),
+    })
+    expect(await limiter.limit('u')).toMatchObject({ allowed: true, policy: 'first', remaining: 0 })
+    const denied = await limiter.limit('u')
+    expect(denied.policies.map((p) => [p.allowed, p.retryAfterMs])).toEqual([
+      [false, 60_000],
+      [false, 60_000],
+    ])
+    expect(denied).toMatchObject({ allowed: false, policy: 'first' })
+  })
+
+  it('binds the denying policy with the longest wait among several, whichever order they come in', async () => {
+    const windows = { minute: '1 m', hour: '1 h' } as const
+    for (const order of [['minute', 'hour'] as const, ['hour', 'minute'] as const]) {
+      const clock = manualClock(20_000 * DAY_MS)
+      const limiter = createRateLimiter({
+        policies: [
+          fixedWindow({ name: 'roomy', limit: 100, window: '1 d' }),
+          ...order.map((name) => fixedWindow({ name, limit: 1, window: windows[name] })),
+        ],
+        store: memoryStore({ clock }),
+      })
+      await limiter.limit('u')
+      const d = await limiter.limit('u')
+      expect(
+        d.policies.map((p) => p.allowed),
+        order.join(', '),
+      ).toEqual([true, false, false])
+      expect(d, order.join(', ')).toMatchObject({ allowed: false, policy: 'hour', retryAfterMs: 3_600_000 })
+    }
+  })
+
   it('peek() answers as limit() would and changes nothing', async () => {
     const { limiter } = twoPolicyLimiter()
     await limiter.limit('u')

@@ -85,6 +85,51 @@ describe('ProblemBodies', () => {
       expect(bodies.of(decision)).toBe(JSON.stringify(problemDetails(decision)))
     }
   })
+
+  it('keeps at most 256 bodies, however many Retry-After values and policies come', () => {
+    // A year-long window gives about 31 million Retry-After values: the cache must not keep one each.
+    const bodies = new ProblemBodies()
+    const cache = (bodies as unknown as { cache: Map<string, Map<number, string>> }).cache
+    let most = 0
+    for (let seconds = 1; seconds <= 2_000; seconds++) {
+      bodies.of(denial([policy(`p${seconds % 3}`, false, seconds * 1000)]))
+      let held = 0
+      for (const bySeconds of cache.values()) held += bySeconds.size
+      most = Math.max(most, held)
+    }
+    expect(most).toBe(256)
+  })
+
+  it('answers every denial with its own body after any other denial, on one cache', () => {
+    const extra: Record<string, Decision> = {
+      // Same binding policy and Retry-After as 'one policy daily' below, but two policies deny.
+      'two policies denying, binding "daily"': denial(
+        [policy('burst', false, 3_600_000), policy('daily', false, 3_600_000)],
+        { policy: 'daily' },
+      ),
+      'one policy daily': denial([policy('daily', false, 3_600_000)]),
+      // Same policy and Retry-After (1 s) as 'two policies, both denying', whose binding is 'burst'.
+      'one policy burst': denial([policy('burst', false, 900)]),
+      // Binding 'burst' first with the same Retry-After, as in 'two policies, both denying', alone in violation.
+      'burst denying, minute admitting': denial([policy('burst', false, 900), policy('minute', true)]),
+      // Same policy and no Retry-After, as 'a cost above the limit', at another cost.
+      'a cost of 12 above the limit': denial([policy('api', false, Number.POSITIVE_INFINITY)], {
+        reason: 'cost-exceeds-limit',
+        retryAfterMs: Number.POSITIVE_INFINITY,
+        cost: 12,
+      }),
+    }
+    const all = Object.entries({ ...DENIALS, ...extra })
+    for (const [firstName, first] of all) {
+      for (const [name, decision] of all) {
+        const bodies = new ProblemBodies()
+        bodies.of(first)
+        expect(bodies.of(decision), `${name} after ${firstName}`).toBe(
+          JSON.stringify(problemDetails(decision)),
+        )
+      }
+    }
+  })
 })
 
 describe('a limited denial with no time to retry', () => {
