@@ -133,6 +133,16 @@ describe('clientIpKey', () => {
     expect(clientIpKey('2001:db8::1')).toBe('ip:2001:db8::/56')
   })
 
+  it('keys by IPv4 only the NAT64 well-known prefix 64:ff9b::/96, not an address beside it', () => {
+    // Each differs from 64:ff9b::/96 in one group: an IPv6 client like any other, keyed by its /56,
+    // so one holding such a range cannot open a bucket per value of the last 32 bits.
+    expect(clientIpKey('65:ff9b::c000:201')).toBe('ip:65:ff9b::/56')
+    expect(clientIpKey('2001:ff9b::c000:201')).toBe('ip:2001:ff9b::/56')
+    expect(clientIpKey('64:ff9b:0:1::c000:201')).toBe('ip:64:ff9b::/56')
+    expect(clientIpKey('64:ff9b::1:0:c000:201')).toBe('ip:64:ff9b::/56')
+    expect(clientIpKey('64:ff9b::1:c000:201')).toBe('ip:64:ff9b::/56')
+  })
+
   it('keys IPv6 clients by their /56 by default', () => {
     expect(clientIpKey('2001:db8:0:ab12:3:4:5:6')).toBe('ip:2001:db8:0:ab00::/56')
     expect(clientIpKey('2001:db8:0:abff:ffff:ffff:ffff:ffff')).toBe('ip:2001:db8:0:ab00::/56')
@@ -155,7 +165,14 @@ describe('clientIpKey', () => {
     expect(clientIpKey('[::ffff:192.0.2.1]:80')).toBe('ip:192.0.2.1')
     // Without brackets, an IPv6 address's last group is never taken for a port.
     expect(clientIpKey('2001:db8::1:80', 128)).toBe('ip:2001:db8::1:80/128')
-    for (const bad of ['203.0.113.5:65536', '203.0.113.5:', '203.0.113.5:8o', '203.0.113.5:123456', 'x:80']) {
+    for (const bad of [
+      '203.0.113.5:65536',
+      '203.0.113.5:',
+      '203.0.113.5:8o',
+      '203.0.113.5:8/',
+      '203.0.113.5:123456',
+      'x:80',
+    ]) {
       expect(clientIpKey(bad)).toBeUndefined()
     }
     for (const bad of ['[2001:db8::1]:', '[1.2.3.4]:80', '[::1]:80:80', '[[::1]]:80', ':80', '[::1:80']) {

@@ -62,6 +62,12 @@ describe('resolveMiddlewareOptions', () => {
     )
   })
 
+  it('accepts every ipv6Subnet from 1 to 128, both bounds included', () => {
+    for (const ipv6Subnet of [1, 2, 64, 127, 128]) {
+      expect(resolveMiddlewareOptions({ policies, ipv6Subnet }).ipv6Subnet).toBe(ipv6Subnet)
+    }
+  })
+
   it('rejects a bad ipv6Subnet, headers value or callback', () => {
     for (const bad of [
       { ipv6Subnet: 0 },
