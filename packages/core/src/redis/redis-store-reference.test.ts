@@ -123,3 +123,167 @@ describeRedis('redisStore against the reference transitions', (redisUrl) => {
     }
   })
 })
+
+// Hand-picked steps at the edges the random traces rarely land on (a cost equal to the quota, the
+// very millisecond a bucket refills or its expiry falls, a 1 ms window, a tier switch on one
+// key), each checked against the reference transitions on both clients.
+interface EdgeStep {
+  /** ms to advance the clock before the step */
+  wait: number
+  policies: Policy[]
+  cost: number
+  peek?: boolean
+}
+
+const bucketTier = (capacity: number) =>
+  tokenBucket({ name: 'burst', capacity, refillRate: 2, interval: 10_000 })
+
+const EDGES: Record<string, EdgeStep[]> = {
+  'a fixed window: a cost equal to the limit, with some used, waits for the next window': [
+    { wait: 0, policies: [fixedWindow({ name: 'f', limit: 5, window: 1_000 })], cost: 1 },
+    { wait: 100, policies: [fixedWindow({ name: 'f', limit: 5, window: 1_000 })], cost: 5 },
+    { wait: 100, policies: [fixedWindow({ name: 'f', limit: 5, window: 1_000 })], cost: 6 },
+  ],
+  'a sliding window: a cost equal to the limit, with some used, waits for the window to slide': [
+    { wait: 0, policies: [slidingWindow({ name: 's', limit: 5, window: 1_000 })], cost: 1 },
+    { wait: 100, policies: [slidingWindow({ name: 's', limit: 5, window: 1_000 })], cost: 5 },
+    { wait: 100, policies: [slidingWindow({ name: 's', limit: 5, window: 1_000 })], cost: 6 },
+  ],
+  'a 1 ms sliding window: nothing left once the previous window weighs it all': [
+    { wait: 0, policies: [slidingWindow({ name: 's1', limit: 3, window: 1 })], cost: 3 },
+    { wait: 1, policies: [slidingWindow({ name: 's1', limit: 3, window: 1 })], cost: 1 },
+    { wait: 0, policies: [slidingWindow({ name: 's1', limit: 3, window: 1 })], cost: 1, peek: true },
+  ],
+  'a token bucket whose capacity its refill rate does not divide is full at its reset instant': [
+    { wait: 0, policies: [tokenBucket({ name: 'b', capacity: 1, refillRate: 3, interval: 10 })], cost: 1 },
+    { wait: 3, policies: [tokenBucket({ name: 'b', capacity: 1, refillRate: 3, interval: 10 })], cost: 1 },
+    { wait: 1, policies: [tokenBucket({ name: 'b', capacity: 1, refillRate: 3, interval: 10 })], cost: 1 },
+  ],
+  "a larger tier's bucket at the very millisecond the smaller tier's expiry falls": [
+    { wait: 0, policies: [bucketTier(2)], cost: 2 },
+    // At the expiry (10 s: 2 tokens at 2 per 10 s) the state still counts: 2 tokens of 6.
+    { wait: 10_000, policies: [bucketTier(6)], cost: 6, peek: true },
+    { wait: 0, policies: [bucketTier(6)], cost: 6 },
+    // 1 ms past it the bucket reads full.
+    { wait: 1, policies: [bucketTier(6)], cost: 6 },
+  ],
+  "a smaller tier's charge keeps a larger tier's expiry, which lapses like any other": [
+    { wait: 0, policies: [bucketTier(6)], cost: 6 },
+    // Kept until the larger bucket is full: 30 s from the first charge, plus 5 s for this token.
+    { wait: 5_000, policies: [bucketTier(2)], cost: 1 },
+    // Past that, the state reads as a full bucket of 2 again, with its own expiry.
+    { wait: 35_000, policies: [bucketTier(2)], cost: 1 },
+    // A denial of the larger tier is bounded by that expiry.
+    { wait: 1_000, policies: [bucketTier(6)], cost: 6, peek: true },
+  ],
+  "a smaller tier's charge that leaves tokens keeps the larger expiry only by what it took": [
+    { wait: 0, policies: [bucketTier(6)], cost: 6 },
+    // Full again under 2 tokens, it takes 1: kept 5 s past the larger bucket's 30 s.
+    { wait: 10_000, policies: [bucketTier(2)], cost: 1 },
+    // A still larger tier's denial is bounded by that expiry (35 s), not its own refill (50 s).
+    { wait: 2_000, policies: [bucketTier(9)], cost: 9, peek: true },
+  ],
+  "a charge before the bucket's own expiry moves the expiry by its refill, rounded once": [
+    {
+      wait: 0,
+      policies: [tokenBucket({ name: 'odd', capacity: 2, refillRate: 3, interval: 1_000 })],
+      cost: 1,
+    },
+    {
+      wait: 100,
+      policies: [tokenBucket({ name: 'odd', capacity: 2, refillRate: 3, interval: 1_000 })],
+      cost: 1,
+    },
+    // The larger tier's denial is bounded by that expiry, to the millisecond.
+    {
+      wait: 100,
+      policies: [tokenBucket({ name: 'odd', capacity: 5, refillRate: 3, interval: 1_000 })],
+      cost: 5,
+      peek: true,
+    },
+  ],
+  "a larger tier's denial whose refill ends 2 ms after the smaller tier's expiry": [
+    { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 2, refillRate: 1, interval: 1 })], cost: 2 },
+    {
+      wait: 0,
+      policies: [tokenBucket({ name: 'ms', capacity: 4, refillRate: 1, interval: 1 })],
+      cost: 4,
+      peek: true,
+    },
+  ],
+}
+
+describeRedis('redisStore at the edges of the reference transitions', (redisUrl) => {
+  let io: Redis
+  let nr: ReturnType<typeof createClient>
+  beforeAll(async () => {
+    io = new Redis(redisUrl, { enableOfflineQueue: true, autoResendUnfulfilledCommands: false })
+    nr = createClient({ url: redisUrl })
+    await nr.connect()
+  })
+  afterAll(async () => {
+    io?.disconnect()
+    await nr?.close()
+  })
+
+  /** Seeded steps on one token bucket key whose capacity (the tier) changes from step to step. */
+  const tierSwitches = (seed: number, tiers: Policy[], maxWaitMs: number): EdgeStep[] => {
+    const rand = random(seed)
+    return Array.from({ length: 120 }, () => {
+      const policy = tiers[Math.floor(rand() * tiers.length)]!
+      const capacity = policy.kind === 'token-bucket' ? policy.capacity : 1
+      return {
+        // One step in five in the same millisecond as the one before.
+        wait: rand() < 0.2 ? 0 : Math.floor(rand() ** 2 * maxWaitMs),
+        policies: [policy],
+        cost: 1 + Math.floor(rand() * capacity),
+        peek: rand() < 0.15,
+      }
+    })
+  }
+  // A refill of 3 per second does not divide the scaled capacities (tokens × 1,000): every
+  // rounding up of the expiry arithmetic shows.
+  const oddTier = (capacity: number) => tokenBucket({ name: 'odd', capacity, refillRate: 3, interval: 1_000 })
+  for (const seed of [1, 2, 3, 4]) {
+    EDGES[`a token bucket switching tiers, seed ${seed}`] = tierSwitches(
+      seed,
+      [bucketTier(2), bucketTier(5), bucketTier(9)],
+      12_000,
+    )
+    EDGES[`a token bucket switching tiers at an odd refill rate, seed ${seed}`] = tierSwitches(
+      seed,
+      [oddTier(2), oddTier(5), oddTier(11)],
+      1_500,
+    )
+  }
+
+  for (const [label, steps] of Object.entries(EDGES)) {
+    it.each(['ioredis', 'node-redis'] as const)(`${label} (%s)`, async (library) => {
+      const clock = { nowMs: 1_800_000_000_000 }
+      const store = redisStore({
+        client: library === 'ioredis' ? io : nr,
+        clock: () => clock.nowMs,
+        logger: false,
+      })
+      const prefix = `${RUN}-edge-${library}-${label.replaceAll(' ', '-')}`
+      // Reference state per counter, as the store keys it (policy name, kind and period).
+      const states = new Map<string, PolicyState | undefined>()
+      const keyOf = (p: Policy) =>
+        `${p.name}:${p.kind}:${p.kind === 'token-bucket' ? p.intervalMs : p.windowMs}`
+      for (const [step, { wait, policies, cost, peek = false }] of steps.entries()) {
+        clock.nowMs += wait
+        const expected = evaluatePolicies(
+          policies,
+          policies.map((p) => states.get(keyOf(p))),
+          cost,
+          clock.nowMs,
+        )
+        const actual = await store.consume({ prefix, id: 'edge', policies, cost, peek })
+        expect({ step, ...actual }).toEqual({ step, nowMs: clock.nowMs, outcomes: expected.outcomes })
+        if (expected.allowed && !peek) {
+          for (const [i, p] of policies.entries()) states.set(keyOf(p), expected.transitions[i]!.next)
+        }
+      }
+    })
+  }
+})

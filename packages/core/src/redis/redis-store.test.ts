@@ -16,6 +16,7 @@ import { tokenBucket } from '../policies/token-bucket.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { manualClock } from '../testing/index.js'
 import { upstashStore } from '../upstash/upstash-store.js'
+import { counterKey } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { MAX_BATCH } from './script-store.js'
 
@@ -293,7 +294,25 @@ describeRedisServer('redisStore on a private Redis', () => {
       const [key] = await admin.keys(`heal-${library}:*`)
       await admin.persist(key!)
       expect((await denied.limit('x')).reason).toBe('limited')
-      expect(await admin.pttl(key!)).toBeGreaterThan(0)
+      const healed = await admin.pttl(key!)
+      expect(healed).toBeGreaterThan(0)
+      // Until the window's end, no later: the key's state means nothing after it.
+      expect(healed).toBeLessThanOrEqual(3_600_000)
+
+      // Under an injected clock the healed TTL carries the slack too, as every write's does.
+      const clock = manualClock(1_999_987_200_000)
+      const injected = createRateLimiter({
+        policies: fixedWindow({ name: 'f', limit: 1, window: '1 h' }),
+        store: redisStore({ client: client(), clock }),
+        prefix: `heal-injected-${library}-${Date.now()}`,
+        denyCache: false,
+      })
+      await injected.limit('x')
+      const [injectedKey] = await admin.keys(`heal-injected-${library}-*`)
+      await admin.persist(injectedKey!)
+      expect((await injected.limit('x')).reason).toBe('limited')
+      expect((await injected.peek('x')).reason).toBe('limited')
+      expect(await admin.pttl(injectedKey!)).toBeGreaterThan(3_600_000)
     })
 
     it("keeps a token bucket's value with its expiry, which the key outlives only under an injected clock", async () => {
@@ -403,6 +422,43 @@ describeRedisServer('redisStore on a private Redis', () => {
         prefix: `fractional-${library}-${Date.now()}`,
       })
       expect(await limiter.limit('a')).toMatchObject({ reason: 'allowed', nowMs: 1_999_987_200_000 })
+    })
+
+    it("keeps a sliding window's counter on the server's clock for two windows, no longer, and limits by it", async () => {
+      // The default clock: no injected clock's slack hides a TTL that is too short.
+      const prefix = `sliding-ttl-${library}-${Date.now()}`
+      const limiter = createRateLimiter({
+        policies: slidingWindow({ name: 's', limit: 2, window: '1 h' }),
+        store: makeStore(),
+        prefix,
+        denyCache: false,
+      })
+      const reasons = []
+      for (let i = 0; i < 3; i++) reasons.push((await limiter.limit('k')).reason)
+      expect(reasons).toEqual(['allowed', 'allowed', 'limited'])
+      const [key] = await admin.keys(`${prefix}:*`)
+      const value = (await admin.get(key!)) ?? ''
+      const window = Number(/^s(\d+):2:0$/.exec(value)?.[1])
+      // The key lives until the end of the window after this one, when its count stops weighing.
+      const expiresAt = Number(await admin.call('PEXPIRETIME', key!))
+      expect(Math.abs(expiresAt - (window + 2) * 3_600_000)).toBeLessThanOrEqual(1)
+    })
+
+    it("bounds a denial by the key's own expiry for a token bucket value without its expiry field (an earlier version's)", async () => {
+      const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
+      const prefix = `old-bucket-${library}-${Date.now()}`
+      const limiter = createRateLimiter({ policies: bucket, store: makeStore(), prefix, denyCache: false })
+      const key = counterKey(prefix, 'k', bucket)
+      // An empty bucket as an earlier version wrote it, its key expiring in 3 s: a refill of 4
+      // tokens takes 4 s, but the key is gone (a full bucket) 3 s from now.
+      const [seconds, micros] = await admin.time()
+      const serverNow = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
+      await admin.set(key, `b0:${serverNow}`, 'PX', 3_000)
+      const expiresAt = Number(await admin.call('PEXPIRETIME', key))
+      const d = await limiter.peek('k', { cost: 4 })
+      expect(d.allowed).toBe(false)
+      expect(d.resetAtMs).toBe(expiresAt + 1)
+      expect(d.retryAfterMs).toBe(expiresAt + 1 - d.nowMs)
     })
 
     it('with the deny cache, a flood from a limited identifier costs no Redis command until its retry time', async () => {
