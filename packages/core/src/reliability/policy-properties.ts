@@ -120,6 +120,9 @@ export function policyProperties(
                   prefix: `${namespace}-${caseIndex}-${run}`,
                   logger: false,
                   denyCache: false,
+                  // Properties of the policies, not of timeouts: on a loaded machine a round trip
+                  // could outlast the default 250 ms and read as a store error.
+                  timeout: '10 s',
                 })
                 await checkTrace(limiter, clock, policyList, trace)
               }),
