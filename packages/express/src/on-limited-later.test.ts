@@ -82,3 +82,36 @@ describe.each([
     })
   })
 })
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: an onLimited promise that passed the request on', (_name, express) => {
+  it('leaves it to the route, which may answer later, with no 429 of its own', async () => {
+    const app = express()
+    const errors: unknown[] = []
+    app.use(
+      rateLimit({
+        policies: fixedWindow({ limit: 1, window: '1 m' }),
+        store: memoryStore(),
+        // A soft limit: let the request through.
+        onLimited: async (_req, _res, next) => next(),
+      }),
+    )
+    app.get('/', (_req, res) => void setImmediate(() => res.send('route, later')))
+    app.use(
+      (error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
+        errors.push(error)
+        res.status(500).end()
+      },
+    )
+    const server = await serveOnLoopback(createServer(app))
+    try {
+      await fetch(`${server.base}/`)
+      const response = await fetch(`${server.base}/`, { signal: AbortSignal.timeout(5_000) })
+      expect([response.status, await response.text(), errors]).toEqual([200, 'route, later', []])
+    } finally {
+      await server.close()
+    }
+  })
+})

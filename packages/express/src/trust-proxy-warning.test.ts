@@ -1,8 +1,9 @@
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fixedWindow, memoryStore } from '@floodgate/core'
+import { serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -112,5 +113,35 @@ describe('a server on a unix socket, behind a proxy trusted by address', () => {
     }
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('WARN_FLOODGATE_UNKNOWN_CLIENT_IP')
+  })
+})
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: trust proxy off', (_name, express) => {
+  it('says the app trusts no proxy when trust proxy is unset, false or 0 and a request is forwarded', async () => {
+    for (const trust of [undefined, false, 0]) {
+      const warnings: string[] = []
+      const app = express()
+      if (trust !== undefined) app.set('trust proxy', trust)
+      app.use(
+        rateLimit({
+          policies: fixedWindow({ limit: 10, window: '1 m' }),
+          store: memoryStore({ clock: () => 1_700_000_000_000 }),
+          logger: { warn: (message) => warnings.push(message) },
+        }),
+      )
+      app.get('/', (_req, res) => void res.json({ ok: true }))
+      const server = await serveOnLoopback(createServer(app))
+      try {
+        const response = await fetch(`${server.base}/`, { headers: { 'x-forwarded-for': '198.51.100.1' } })
+        expect(response.status).toBe(200)
+      } finally {
+        await server.close()
+      }
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('the framework does not trust proxies')
+    }
   })
 })

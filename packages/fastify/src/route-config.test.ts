@@ -445,3 +445,48 @@ describe('fastifyRateLimit options', () => {
     }
   })
 })
+
+for (const [name, fastify] of [
+  ['fastify 5', fastify5],
+  ['fastify 4', fastify4 as unknown as typeof fastify5],
+] as const) {
+  describe(`${name}: a route's own tiers, and an onLimited that answered`, () => {
+    const statuses = async (app: ReturnType<typeof fastify>, url: string, n: number) => {
+      const result: number[] = []
+      for (let i = 0; i < n; i++) result.push((await app.inject({ method: 'GET', url })).statusCode)
+      return result
+    }
+
+    it("keeps the plugin's tier callback for a route that gives tiers of its own", async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        tiers: { free: perMinute(2), pro: perMinute(5) },
+        defaultTier: 'free',
+        tier: () => 'pro',
+      })
+      const tiers = { free: perMinute(1, 'route'), pro: perMinute(3, 'route') }
+      app.get('/tiered', { config: { rateLimit: { tiers, defaultTier: 'free' } } }, async () => 'ok')
+      // The plugin's tier() names 'pro' here too: 3 requests, not the default tier's 1.
+      expect(await statuses(app, '/tiered', 4)).toEqual([200, 200, 200, 429])
+      await app.close()
+    })
+
+    it('sends nothing more after an onLimited that answered: no "reply already sent" warning', async () => {
+      const lines: string[] = []
+      const stream = { write: (line: string) => void lines.push(line) }
+      const app = fastify({ logger: { level: 'warn', stream } })
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(1),
+        onLimited: async (_request, reply) => {
+          await reply.code(503).send('busy')
+        },
+      })
+      app.get('/', async () => 'ok')
+      expect((await app.inject('/')).statusCode).toBe(200)
+      const limited = await app.inject('/')
+      expect([limited.statusCode, limited.body]).toEqual([503, 'busy'])
+      expect(lines).toEqual([])
+      await app.close()
+    })
+  })
+}

@@ -267,3 +267,45 @@ for (const [name, Koa] of [
     })
   })
 }
+
+for (const [name, Koa] of [
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+] as const) {
+  describe(`${name}: an error's own headers, and an onLimited's own status`, () => {
+    it('answers an error whose headers cannot be set once: one app error event, not two', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use(() => {
+        const error = Object.assign(new Error('Teapot'), { status: 418, expose: true })
+        Object.defineProperty(error, 'headers', { value: { 'x-own': 'fixed' }, writable: false })
+        throw error
+      })
+      const r = await fetch(await serve(app))
+      expect([r.status, await r.text(), r.headers.get('x-own')]).toEqual([418, 'Teapot', 'fixed'])
+      expect(logged).toEqual(['Teapot'])
+    })
+
+    it('keeps the answer of one that sets ctx.status = 404 itself (hiding the route)', async () => {
+      const app = new Koa()
+      app.use(
+        rateLimit({
+          policies: fixedWindow({ limit: 1, window: '1 m' }),
+          store: fixedClockStore(),
+          onLimited: (ctx) => {
+            ctx.status = 404
+          },
+        }),
+      )
+      app.use((ctx) => {
+        ctx.body = 'ok'
+      })
+      const base = await serve(app)
+      expect((await fetch(base)).status).toBe(200)
+      const limited = await fetch(base)
+      expect([limited.status, await limited.text()]).toEqual([404, 'Not Found'])
+    })
+  })
+}
