@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest'
+import type { Duration } from '../duration.js'
+import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
+import { slidingWindow } from '../policies/sliding-window.js'
+import { tokenBucket } from '../policies/token-bucket.js'
+import type { Policy } from '../policies/types.js'
+import { manualClock } from '../testing/manual-clock.js'
+import { memoryStore } from './memory-store.js'
+
+const START_MS = 28_333_333 * 60_000 // a minute boundary
+
+// [kind, a policy of limit 1 (one request limits it), one of limit 5]
+const kinds: [string, (name: string) => Policy, (name: string) => Policy][] = [
+  [
+    'fixed window',
+    (name) => fixedWindow({ name, limit: 1, window: '1 m' }),
+    (name) => fixedWindow({ name, limit: 5, window: '1 m' }),
+  ],
+  [
+    'sliding window',
+    (name) => slidingWindow({ name, limit: 1, window: '1 m' }),
+    (name) => slidingWindow({ name, limit: 5, window: '1 m' }),
+  ],
+  [
+    'token bucket',
+    (name) => tokenBucket({ name, capacity: 1, refillRate: 1, interval: '1 m' }),
+    (name) => tokenBucket({ name, capacity: 5, refillRate: 1, interval: '1 m' }),
+  ],
+]
+
+describe('memory store eviction across counters', () => {
+  it.each(kinds)(
+    "%s: makes room from another counter's unlimited key when every key of the deciding one is limited",
+    async (_kind, strict, loose) => {
+      const clock = manualClock(START_MS)
+      const store = memoryStore({ clock, maxKeys: 2 })
+      // The deciding limiter's counter is created first, so the other one is the last slot looked at.
+      const held = createRateLimiter({ policies: strict('held'), prefix: 'a', store, logger: false })
+      const other = createRateLimiter({ policies: loose('other'), prefix: 'b', store, logger: false })
+      expect((await held.limit('held')).allowed).toBe(true)
+      expect((await other.limit('free')).remaining).toBe(4)
+      expect(store.size).toBe(2)
+      // Every key of `held`'s counter is limited; `free` (4 of 5 left) is not, so it makes room.
+      expect(await held.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+      expect(store.size).toBe(2)
+      expect(await held.limit('held')).toMatchObject({ allowed: false, reason: 'limited' })
+      expect((await other.peek('free')).remaining).toBe(4) // evicted: a fresh key's peek (3 had it stayed)
+    },
+  )
+})
+
+describe('memory store eviction of a sliding window key', () => {
+  const window = 60_000
+  const make = () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 1 })
+    const limiter = createRateLimiter({ policies: slidingWindow({ limit: 2, window }), store, logger: false })
+    return { clock, store, limiter }
+  }
+
+  it('evicts a key of the current window that still has room for one more unit', async () => {
+    const { store, limiter } = make()
+    expect((await limiter.limit('a')).remaining).toBe(1)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(1)
+    expect((await limiter.peek('a')).remaining).toBe(1) // evicted: a fresh key's peek (0 had it stayed)
+  })
+
+  it("evicts a key held only in the previous window's counts when it is not limited", async () => {
+    const { clock, store, limiter } = make()
+    expect((await limiter.limit('a')).remaining).toBe(1)
+    clock.advance(window) // a's count is now the previous window's, still weighing almost fully
+    expect((await limiter.peek('a')).remaining).toBe(0)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(1)
+    expect((await limiter.peek('a')).remaining).toBe(1) // evicted: a fresh key's peek
+  })
+})
+
+// [kind, a policy named `name` admitting 2 units]
+const twoUnits: [string, (name: string) => Policy][] = [
+  ['fixed window', (name) => fixedWindow({ name, limit: 2, window: '1 m' })],
+  ['sliding window', (name) => slidingWindow({ name, limit: 2, window: '1 m' })],
+  ['token bucket', (name) => tokenBucket({ name, capacity: 2, refillRate: 1, interval: '1 m' })],
+]
+
+describe('memory store at maxKeys, for an identifier it already holds', () => {
+  it.each(twoUnits)(
+    '%s: charges it again without making room, though every other key is limited',
+    async (_kind, policy) => {
+      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const limiter = createRateLimiter({ policies: policy('p'), store, logger: false })
+      await limiter.limit('held', { cost: 2 })
+      expect((await limiter.limit('x')).remaining).toBe(1)
+      expect(store.size).toBe(2)
+      expect(await limiter.limit('x')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 0 })
+      expect(await limiter.limit('held')).toMatchObject({ allowed: false, reason: 'limited' })
+    },
+  )
+
+  it.each(twoUnits)(
+    "%s: never frees its own key of another policy to make room for the tier's new one",
+    async (_kind, policy) => {
+      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const limiter = createRateLimiter({
+        tiers: { one: [policy('a')], two: [policy('a'), policy('b')] },
+        defaultTier: 'one',
+        store,
+        logger: false,
+      })
+      await limiter.limit('x') // x's key of `a` comes first in its counter, where eviction starts
+      await limiter.limit('y')
+      expect(await limiter.limit('x', { tier: 'two' })).toMatchObject({ allowed: true, reason: 'allowed' })
+      expect(store.size).toBe(2) // y made room; x's key of `a` was kept, not freed and written again
+      expect((await limiter.peek('x', { tier: 'two' })).policies.map((p) => p.remaining)).toEqual([0, 1])
+      expect((await limiter.peek('y')).remaining).toBe(1) // evicted: a fresh key's peek
+    },
+  )
+})
+
+describe('memory store eviction of a token bucket', () => {
+  const make = (capacity: number) => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 1 })
+    const limiter = createRateLimiter({
+      policies: tokenBucket({ capacity, refillRate: 1, interval: '1 m' }),
+      store,
+      logger: false,
+    })
+    return { clock, store, limiter }
+  }
+
+  it('evicts a bucket holding exactly one token', async () => {
+    const { store, limiter } = make(2)
+    expect((await limiter.limit('a')).remaining).toBe(1)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(1)
+    expect((await limiter.peek('a')).remaining).toBe(1) // evicted: a fresh key's peek (0 had it stayed)
+  })
+
+  it('evicts an emptied bucket past its expiry (full again by then), before any sweep frees it', async () => {
+    const { clock, store, limiter } = make(1)
+    const first = await limiter.limit('a')
+    expect(first.remaining).toBe(0)
+    expect((await limiter.limit('a')).allowed).toBe(false)
+    clock.set(first.resetAtMs + 1)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(1)
+  })
+})
+
+describe('memory store making room', () => {
+  it("first brings every counter up to now: a passed window's keys are freed, and no other unlimited key is", async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 3 })
+    const make = (prefix: string, window: Duration, limit: number) =>
+      createRateLimiter({ policies: fixedWindow({ limit, window }), prefix, store, logger: false })
+    const hourly = make('a', '1 h', 1)
+    const minutely = make('b', '1 m', 1)
+    const loose = make('c', '1 h', 5)
+    await hourly.limit('held') // limited for the hour
+    await minutely.limit('x') // limited for this minute only
+    expect((await loose.limit('y')).remaining).toBe(4)
+    clock.advance(60_000) // x's window has passed; nothing has looked at its counter since
+    expect(await hourly.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    // The room came from x's passed window: y (not limited, but needed by no one) keeps its count.
+    expect((await loose.peek('y')).remaining).toBe(3)
+    expect(store.size).toBe(3)
+  })
+})
+
+describe('memory store sliding window counters', () => {
+  it.each([
+    ['free', 'pro'],
+    ['pro', 'free'],
+  ])(
+    'never evicts a key still limited under the strictest tier of the counter (%s seen first)',
+    async (first, second) => {
+      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const limiter = createRateLimiter({
+        tiers: {
+          free: slidingWindow({ name: 'api', limit: 2, window: '1 m' }),
+          pro: slidingWindow({ name: 'api', limit: 10, window: '1 m' }),
+        },
+        defaultTier: 'free',
+        store,
+        logger: false,
+      })
+      await limiter.limit(`${first}-user`, { tier: first, cost: 2 })
+      await limiter.limit(`${second}-user`, { tier: second, cost: 2 })
+      // Both keys are limited under `free` (2 of 2 used): neither may go, so the newcomer fails.
+      expect((await limiter.limit('newcomer')).reason).toBe('store-error')
+      expect(await limiter.limit(`${first}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
+      expect(await limiter.limit(`${second}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
+    },
+  )
+
+  it('frees both generations when time jumps past more than one window', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 10 })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    await limiter.limit('a')
+    clock.advance(60_000)
+    await limiter.limit('b') // a in the previous window, b in the current one
+    expect(store.size).toBe(2)
+    clock.advance(2 * 60_000)
+    expect(store.size).toBe(0)
+  })
+})
