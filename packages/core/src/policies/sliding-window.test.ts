@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from '../errors.js'
 import { no, ok, runTrace } from './reference-trace.js'
 import { slidingWindow, slidingWindowTransition } from './sliding-window.js'
 
@@ -47,11 +48,27 @@ describe('slidingWindowTransition', () => {
     expect(run([[0, 11]])).toEqual([no(10, 0, Number.POSITIVE_INFINITY)])
   })
 
+  it('keeps a charged state until the end of the next window, where its count stops weighing', () => {
+    // Charged in window 1: the count still weighs on window 2, so the state may go only at 3000.
+    const t = slidingWindowTransition(policy, undefined, 1, 1_250)
+    expect(t.next).toEqual({ window: 1, used: 1, previousUsed: 0 })
+    expect(t.expiresAtMs).toBe(3_000)
+  })
+
   it('forgets a window two windows old and reports a full quota at once', () => {
     const t = slidingWindowTransition(policy, { window: 3, used: 10, previousUsed: 10 }, 1, 5_100)
     expect(t.outcome).toEqual(ok(9, 7_000))
     expect(t.next).toEqual({ window: 5, used: 1, previousUsed: 0 })
     const peek = slidingWindowTransition(policy, { window: 3, used: 10, previousUsed: 10 }, 0, 5_100)
     expect(peek.outcome).toEqual({ allowed: true, remaining: 10, resetAtMs: 5_100, retryAfterMs: 0 })
+  })
+})
+
+describe('slidingWindow', () => {
+  it('accepts limit × window up to 2^51 (exact arithmetic) and refuses anything above', () => {
+    expect(slidingWindow({ limit: 2 ** 40, window: 2_048 }).limit).toBe(2 ** 40) // exactly 2^51
+    expect(() => slidingWindow({ limit: 2 ** 40 + 1, window: 2_048 })).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: 'slidingWindow.limit' }),
+    )
   })
 })

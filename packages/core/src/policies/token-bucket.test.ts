@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ERROR_CODES } from '../errors.js'
 import { no, ok, runTrace } from './reference-trace.js'
 import { tokenBucket, tokenBucketTransition } from './token-bucket.js'
 
@@ -63,5 +64,24 @@ describe('tokenBucketTransition', () => {
   it('does not refill when the clock steps back', () => {
     const t = tokenBucketTransition(policy, { scaledTokens: 0, updatedAtMs: 5_000 }, 1, 4_000)
     expect(t.outcome).toEqual(no(0, 6_500, 500))
+  })
+})
+
+describe('tokenBucket', () => {
+  const refused = (option: string) =>
+    expect.objectContaining({ code: ERROR_CODES.INVALID_OPTION, option: `tokenBucket.${option}` })
+
+  it('accepts capacity × interval up to 2^51 (exact arithmetic) and refuses anything above', () => {
+    expect(tokenBucket({ capacity: 2 ** 40, refillRate: 1, interval: 2_048 }).capacity).toBe(2 ** 40)
+    expect(() => tokenBucket({ capacity: 2 ** 40 + 1, refillRate: 1, interval: 2_048 })).toThrow(
+      refused('capacity'),
+    )
+  })
+
+  it('accepts a refill rate up to 2^51 and refuses anything above', () => {
+    expect(tokenBucket({ capacity: 1, refillRate: 2 ** 51, interval: 1 }).refillRate).toBe(2 ** 51)
+    expect(() => tokenBucket({ capacity: 1, refillRate: 2 ** 51 + 1, interval: 1 })).toThrow(
+      refused('refillRate'),
+    )
   })
 })
