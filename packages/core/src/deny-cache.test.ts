@@ -344,6 +344,32 @@ describe('the deny cache in a limiter', () => {
     }
   })
 
+  it('answers a cached denial as a promise, and never answers peek from the cache', async () => {
+    const counters = memoryStore({ clock: () => 1_700_000_000_000 })
+    let calls = 0
+    const store: RateLimitStore = {
+      name: 'at-once',
+      local: false,
+      consume: (request) => {
+        calls += 1
+        return counters.consume(request)
+      },
+      reset: (request) => counters.reset(request),
+      close: () => undefined,
+    }
+    const remote = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 d' }), store })
+    await remote.limit('u')
+    expect((await remote.limit('u')).reason).toBe('limited')
+    expect(calls).toBe(2)
+    const cached = remote.limit('u')
+    expect(cached).toBeInstanceOf(Promise)
+    expect(await cached).toMatchObject({ allowed: false, reason: 'limited' })
+    expect(calls).toBe(2)
+    // peek asks the store, which alone knows the counters now.
+    expect(await remote.peek('u')).toMatchObject({ allowed: false, remaining: 0 })
+    expect(calls).toBe(3)
+  })
+
   it('checks the option in shadow mode too, where it is not used', () => {
     const store: RateLimitStore = {
       name: 'r',

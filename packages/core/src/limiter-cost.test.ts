@@ -69,6 +69,33 @@ describe('request options', () => {
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('Tier "pro" was asked for, but this limiter has no tiers')
   })
+
+  it('says nothing of tiers to a limiter without tiers given a cost and no tier', async () => {
+    const warnings: string[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      logger: { warn: (line) => warnings.push(line) },
+    })
+    expect(await limiter.limit('a', { cost: 2 })).toMatchObject({
+      allowed: true,
+      tier: undefined,
+      remaining: 3,
+    })
+    expect(await limiter.peek('a', { cost: 1, tier: undefined })).toMatchObject({
+      tier: undefined,
+      remaining: 2,
+    })
+    expect(warnings).toEqual([])
+    // The one warning is kept for a tier actually asked for.
+    await limiter.limit('a', { tier: 'pro' })
+    expect(warnings).toHaveLength(1)
+  })
+
+  it('takes null options as no options', async () => {
+    const limiter = createRateLimiter({ policies: fixedWindow({ limit: 5, window: '1 m' }) })
+    expect(await limiter.limit('a', null as never)).toMatchObject({ allowed: true, remaining: 4 })
+    expect(await limiter.peek('a', null as never)).toMatchObject({ allowed: true, remaining: 3 })
+  })
 })
 
 describe('request cost', () => {

@@ -59,6 +59,16 @@ describe('tiers', () => {
     expect(warnings).toEqual([])
   })
 
+  it('takes a request that gives a cost but no tier as the default tier, with no warning', async () => {
+    const { limiter, warnings } = tieredLimiter()
+    expect(await limiter.limit('u', { cost: 3 })).toMatchObject({ tier: 'free', limit: 10, remaining: 7 })
+    expect(await limiter.peek('u', { cost: 1, tier: undefined })).toMatchObject({
+      tier: 'free',
+      remaining: 6,
+    })
+    expect(warnings).toEqual([])
+  })
+
   it('resets an identifier for every tier at once', async () => {
     const { limiter } = tieredLimiter()
     for (let i = 0; i < 10; i++) await limiter.limit('u', { tier: 'pro' })
