@@ -3,7 +3,7 @@ import { digest } from '../keys.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
-import { counterKey, counterKeys } from './keys.js'
+import { clusterSlot, counterKey, counterKeys } from './keys.js'
 
 const named = (name: string) => fixedWindow({ name, limit: 10, window: '1 m' })
 
@@ -58,5 +58,21 @@ describe('Redis counter keys', () => {
     expect(
       counterKey('p', 'id', tokenBucket({ name: 'api', capacity: 50, refillRate: 7, interval: '1 s' })),
     ).toBe(`${tag}:api:b1000`)
+  })
+})
+
+describe('clusterSlot', () => {
+  // Vectors from the Redis Cluster specification (CRC16/XMODEM of "123456789" is 0x31C3) and from
+  // `CLUSTER KEYSLOT` in the Redis docs: checked here without a Cluster, where the conformance test
+  // against `CLUSTER KEYSLOT` cannot run.
+  it('is CRC16 (XMODEM) modulo 16384, as Redis Cluster hashes a key', () => {
+    expect(clusterSlot('123456789')).toBe(0x31c3 & 16383)
+    expect(clusterSlot('somekey')).toBe(11058)
+    expect(clusterSlot('hash_tag')).toBe(2515)
+    expect(clusterSlot('foo')).toBe(12182)
+    expect(clusterSlot('')).toBe(0)
+    expect(clusterSlot('a'.repeat(40))).toBe(9502)
+    // Its second byte reads the table's last entry (index 255).
+    expect(clusterSlot('j2')).toBe(13040)
   })
 })

@@ -89,3 +89,113 @@ describe('a client whose commands return no promise (a callback-style client)', 
     await expect(limiter.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
   })
 })
+
+describe('a decision script reply that is not an array of the expected length', () => {
+  for (const [what, reply] of [
+    ['null', null],
+    ['a string', 'OK'],
+    ['a number', 42],
+    ['an array of 2 numbers', [NOW, 1]],
+    ['an array one short', [NOW, 1, 9, 60_000]],
+    ['an array one long', [NOW, 1, 9, 60_000, 0, 0]],
+  ] as const) {
+    it(`${what}: a store error at once, sent once, not a wait for the deadline`, async () => {
+      const failures: unknown[] = []
+      let sent = 0
+      const answer = async () => {
+        sent++
+        return reply
+      }
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 10, window: '1 m' }),
+        store: upstashStore({
+          redis: {
+            evalsha: answer,
+            eval: answer,
+            del: async () => 0,
+          },
+          logger: false,
+        }),
+        onStoreError: 'deny',
+        onStoreFailure: (error) => void failures.push(error),
+        logger: false,
+        timeout: '2 s',
+      })
+      expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error', allowed: false })
+      expect(failures).toHaveLength(1)
+      expect(failures[0]).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      expect(sent).toBe(1)
+    })
+  }
+})
+
+describe("the script's answer that it ran past the deadline ([-1, server time])", () => {
+  it('before the local deadline: the batch is sent once more (Redis counted nothing), and decided', async () => {
+    const replies: unknown[] = [
+      [-1, NOW],
+      [NOW, 1, 9, 60_000, 0],
+    ]
+    const deadlines: string[] = []
+    let sent = 0
+    const next = async (_script: string, _keys: string[], args: string[]) => {
+      deadlines.push(args[2]!)
+      return replies[sent++]
+    }
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: { evalsha: next, eval: next, del: async () => 0 }, logger: false }),
+      onStoreError: 'deny',
+      logger: false,
+      timeout: '2 s',
+    })
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 9 })
+    expect(sent).toBe(2)
+    // The skip's server time is learned again: the command sent again carries a deadline on it.
+    expect(deadlines[0]).toBe('0')
+    expect(Number(deadlines[1])).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(Number(deadlines[1])).toBeLessThan(NOW + 3_000)
+  })
+
+  it('answered twice: a store timeout, never a decision nor a third send', async () => {
+    let sent = 0
+    const skip = async () => {
+      sent++
+      return [-1, NOW]
+    }
+    const failures: unknown[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: { evalsha: skip, eval: skip, del: async () => 0 }, logger: false }),
+      onStoreError: 'deny',
+      onStoreFailure: (error) => void failures.push(error),
+      logger: false,
+      timeout: '2 s',
+    })
+    expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error', allowed: false })
+    expect(sent).toBe(2)
+    expect(failures[0]).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+  })
+})
+
+describe("the decision's deadline on the server clock", () => {
+  it('is none before any reply, then the limiter deadline mapped with the time the last reply gave', async () => {
+    const deadlines: unknown[] = []
+    const decide = async (_script: string, _keys: string[], args: string[]) => {
+      deadlines.push(args[2])
+      return [NOW, 1, 9, 60_000, 0]
+    }
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: { evalsha: decide, eval: decide, del: async () => 0 }, logger: false }),
+      logger: false,
+      timeout: '2 s',
+    })
+    await limiter.limit('a')
+    await limiter.limit('a')
+    expect(deadlines[0]).toBe('0')
+    // Redis's clock read NOW at the first call: the second call's 2 s deadline lands about 2 s past it.
+    const second = Number(deadlines[1])
+    expect(second).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(second).toBeLessThan(NOW + 3_000)
+  })
+})

@@ -103,4 +103,43 @@ describe('ServerClock: an upper bound on the Redis server clock minus this proce
     for (const bad of [Number.NaN, -1, 0, 1.5, Number.POSITIVE_INFINITY]) clock.observe(bad, 0)
     expect(clock.offsetMs).toBeUndefined()
   })
+
+  it('keeps the least sample of the period, however many worse ones follow it', () => {
+    const { clock, reply } = setup()
+    reply(100, 0.2)
+    const best = clock.offsetMs
+    // Within the same period: slower round trips give larger samples, never taken over the best.
+    reply(200, 5)
+    reply(300, 7)
+    reply(400, 9)
+    expect(clock.offsetMs).toBe(best)
+  })
+
+  it('takes a seed as its estimate until the first reply, then drops it', () => {
+    const { clock, reply } = setup()
+    clock.seed(undefined)
+    expect(clock.offsetMs).toBeUndefined()
+    expect(clock.serverTime(1_000)).toBe(0)
+    // Another node's estimate: deadlines are mapped with it before this clock has a reply.
+    clock.seed(TRUE_OFFSET + 50)
+    expect(clock.offsetMs).toBe(TRUE_OFFSET + 50)
+    expect(clock.serverTime(1_000)).toBe(TRUE_OFFSET + 50 + 1_000)
+    // A second seed does not replace the first.
+    clock.seed(TRUE_OFFSET + 10)
+    expect(clock.offsetMs).toBe(TRUE_OFFSET + 50)
+    // The first reply starts afresh: its sample is the estimate, even when larger than the seed.
+    clock.seed(undefined)
+    reply(2_000, 100)
+    expect(clock.offsetMs).toBe(Math.floor(2_100 + TRUE_OFFSET) + 1 - 2_000)
+  })
+
+  it('ignores a seed once it has learned from a reply', () => {
+    const { clock, reply } = setup()
+    reply(0, 0.2)
+    const learned = clock.offsetMs
+    clock.seed(TRUE_OFFSET - 60_000)
+    expect(clock.offsetMs).toBe(learned)
+    clock.seed(undefined)
+    expect(clock.offsetMs).toBe(learned)
+  })
 })
