@@ -246,6 +246,107 @@ const table: [string, () => unknown, string, string, string][] = [
     'silenceWarnings',
     'null',
   ],
+  // Either way round, nothing given is silently ignored.
+  [
+    'policies and tiers together',
+    () => createRateLimiter({ policies: policy, tiers: { free: policy }, defaultTier: 'free' }),
+    INVALID_OPTION,
+    'policies',
+    'not both',
+  ],
+  [
+    'a defaultTier without tiers',
+    () => createRateLimiter({ policies: policy, defaultTier: 'free' }),
+    INVALID_OPTION,
+    'defaultTier',
+    'no defaultTier without `tiers`',
+  ],
+  [
+    'no tier at all',
+    () => createRateLimiter({ tiers: {}, defaultTier: 'free' }),
+    INVALID_OPTION,
+    'tiers',
+    'at least one tier',
+  ],
+  // A store is checked at construction, not at the first request.
+  [
+    'a store without consume()',
+    () => createRateLimiter({ policies: policy, store: {} as never }),
+    INVALID_OPTION,
+    'store',
+    'got an object',
+  ],
+  [
+    'store null',
+    () => createRateLimiter({ policies: policy, store: null as never }),
+    INVALID_OPTION,
+    'store',
+    'got null',
+  ],
+  [
+    'policies []',
+    () => createRateLimiter({ policies: [] }),
+    INVALID_OPTION,
+    'policies',
+    'at least one policy',
+  ],
+  [
+    'an unfrozen copy of a policy',
+    () => createRateLimiter({ policies: { ...policy } }),
+    INVALID_OPTION,
+    'policies[0]',
+    'fixedWindow()',
+  ],
+  [
+    'a frozen policy of an unknown kind',
+    () =>
+      createRateLimiter({
+        policies: Object.freeze({ ...policy, kind: 'leaky-bucket' }) as never,
+      }),
+    INVALID_OPTION,
+    'policies[0]',
+    'fixedWindow()',
+  ],
+  [
+    'a null policy',
+    () => createRateLimiter({ policies: [null as never] }),
+    INVALID_OPTION,
+    'policies[0]',
+    'got null',
+  ],
+  [
+    'a token bucket copied without a name',
+    () =>
+      createRateLimiter({
+        policies: Object.freeze({
+          ...tokenBucket({ capacity: 5, refillRate: 1, interval: '1 s' }),
+          name: undefined as unknown as string,
+        }),
+      }),
+    INVALID_OPTION,
+    'policies[0]',
+    'tokenBucket()',
+  ],
+  [
+    'a token bucket copied with its interval as a string',
+    () =>
+      createRateLimiter({
+        policies: Object.freeze({
+          ...tokenBucket({ capacity: 5, refillRate: 1, interval: '1 s' }),
+          intervalMs: '1 s' as unknown as number,
+        }),
+      }),
+    INVALID_OPTION,
+    'policies[0]',
+    'tokenBucket()',
+  ],
+  [
+    'a window copied with its length as a string',
+    () => createRateLimiter({ policies: Object.freeze({ ...policy, windowMs: '1 s' as unknown as number }) }),
+    INVALID_OPTION,
+    'policies[0]',
+    'slidingWindow()',
+  ],
   [
     'an unknown defaultTier',
     () => createRateLimiter({ tiers: { free: policy }, defaultTier: 'fre' }),
@@ -318,6 +419,15 @@ describe('configuration errors', () => {
         option: name,
         message: expect.stringContaining(`"${name}" in ${where}(). Did you mean \`${hint}\`?`),
       }),
+    )
+  })
+
+  it('accepts a timeout up to 2^31 - 1 ms, the longest delay a Node.js timer keeps, and refuses 1 ms more', async () => {
+    const limiter = createRateLimiter({ policies: policy, timeout: 2_147_483_647 })
+    expect(limiter.config.timeoutMs).toBe(2_147_483_647)
+    await limiter.close()
+    expect(() => createRateLimiter({ policies: policy, timeout: 2_147_483_648 })).toThrow(
+      expect.objectContaining({ code: INVALID_OPTION, option: 'timeout' }),
     )
   })
 

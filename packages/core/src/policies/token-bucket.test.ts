@@ -65,6 +65,34 @@ describe('tokenBucketTransition', () => {
     const t = tokenBucketTransition(policy, { scaledTokens: 0, updatedAtMs: 5_000 }, 1, 4_000)
     expect(t.outcome).toEqual(no(0, 6_500, 500))
   })
+
+  it("keeps a larger tier's state that a smaller tier charges at its expiry instant, not yet past it", () => {
+    // One counter under a 10-token tier, emptied at 10,000: full again (and expiring) at 15,000.
+    const large = tokenBucket({ capacity: 10, refillRate: 2, interval: '1 s' })
+    const emptied = tokenBucketTransition(large, undefined, 10, 10_000)
+    expect(emptied.expiresAtMs).toBe(15_000)
+    // At 15,000 the state has not expired: the 5-token tier takes 1 of its 5, and the 4 left take
+    // until 15,000 + 6 tokens × 500 ms = 18,000 to refill to the larger tier's 10.
+    const charged = tokenBucketTransition(policy, emptied.next, 1, 15_000)
+    expect(charged.outcome).toEqual(ok(4, 15_500))
+    expect(charged.expiresAtMs).toBe(18_000)
+    // So right after 15,500 the larger tier finds 4 tokens and 501 ms of refill, not a full bucket.
+    expect(tokenBucketTransition(large, charged.next, 1, 15_501).outcome).toEqual(ok(4, 18_500))
+  })
+
+  it("keeps a larger tier's state holding more than a smaller tier's capacity, 1 ms from full", () => {
+    // One token per ms. The 10-token tier takes 1 at 10,000: 9 left, full again at 10,001.
+    const large = tokenBucket({ capacity: 10, refillRate: 1, interval: 1 })
+    const small = tokenBucket({ capacity: 5, refillRate: 1, interval: 1 })
+    const charged = tokenBucketTransition(large, undefined, 1, 10_000)
+    expect(charged.expiresAtMs).toBe(10_001)
+    // The 5-token tier, in the same ms, reads 5 and takes 1: the 4 left reach 10 at 10,006.
+    const small1 = tokenBucketTransition(small, charged.next, 1, 10_000)
+    expect(small1.outcome).toEqual(ok(4, 10_001))
+    expect(small1.expiresAtMs).toBe(10_006)
+    // 2 ms later the 10-token tier has 4 + 2 tokens, not a full bucket of 10.
+    expect(tokenBucketTransition(large, small1.next, 1, 10_002).outcome).toEqual(ok(5, 10_007))
+  })
 })
 
 describe('tokenBucket', () => {
