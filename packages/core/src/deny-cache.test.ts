@@ -315,25 +315,31 @@ describe('the denyCache option', () => {
 })
 
 describe('the deny cache in a limiter', () => {
-  it('remembers the denials of a remote store that answers at once, and is never made for the memory store', async () => {
+  /** A remote store (not `local`) that answers at once, from memory, counting its calls. */
+  const countingStore = () => {
     const counters = memoryStore({ clock: () => 1_700_000_000_000 })
-    let calls = 0
+    const counted = { calls: 0 }
     const store: RateLimitStore = {
       name: 'at-once',
       local: false,
       consume: (request) => {
-        calls += 1
+        counted.calls += 1
         return counters.consume(request)
       },
       reset: (request) => counters.reset(request),
       close: () => undefined,
     }
+    return { store, counted }
+  }
+
+  it('remembers the denials of a remote store that answers at once, and is never made for the memory store', async () => {
+    const { store, counted } = countingStore()
     const policies = fixedWindow({ limit: 1, window: '1 d' })
     const remote = createRateLimiter({ policies, store })
     expect((await remote.limit('u')).allowed).toBe(true)
     expect((await remote.limit('u')).reason).toBe('limited')
     expect((await remote.limit('u')).reason).toBe('limited')
-    expect(calls).toBe(2) // the third answer came from the cache
+    expect(counted.calls).toBe(2) // the third answer came from the cache
     expect(remote.config.denyCache?.size).toBe(1)
     // The memory store looks the identifier up as fast as the cache would: asked for, it is not made.
     for (const denyCache of [true, { maxEntries: 5 }] as const) {
@@ -345,29 +351,18 @@ describe('the deny cache in a limiter', () => {
   })
 
   it('answers a cached denial as a promise, and never answers peek from the cache', async () => {
-    const counters = memoryStore({ clock: () => 1_700_000_000_000 })
-    let calls = 0
-    const store: RateLimitStore = {
-      name: 'at-once',
-      local: false,
-      consume: (request) => {
-        calls += 1
-        return counters.consume(request)
-      },
-      reset: (request) => counters.reset(request),
-      close: () => undefined,
-    }
+    const { store, counted } = countingStore()
     const remote = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 d' }), store })
     await remote.limit('u')
     expect((await remote.limit('u')).reason).toBe('limited')
-    expect(calls).toBe(2)
+    expect(counted.calls).toBe(2)
     const cached = remote.limit('u')
     expect(cached).toBeInstanceOf(Promise)
     expect(await cached).toMatchObject({ allowed: false, reason: 'limited' })
-    expect(calls).toBe(2)
+    expect(counted.calls).toBe(2)
     // peek asks the store, which alone knows the counters now.
     expect(await remote.peek('u')).toMatchObject({ allowed: false, remaining: 0 })
-    expect(calls).toBe(3)
+    expect(counted.calls).toBe(3)
   })
 
   it('checks the option in shadow mode too, where it is not used', () => {
