@@ -90,6 +90,22 @@ describe('a client whose commands return no promise (a callback-style client)', 
   })
 })
 
+type ScriptCall = (script: string, keys: string[], args: string[]) => Promise<unknown>
+
+/** A limiter of 10 a minute, failing closed, on a stand-in client whose every script call is `run`. */
+function limiterOn(run: ScriptCall) {
+  const failures: unknown[] = []
+  const limiter = createRateLimiter({
+    policies: fixedWindow({ limit: 10, window: '1 m' }),
+    store: upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false }),
+    onStoreError: 'deny',
+    onStoreFailure: (error) => void failures.push(error),
+    logger: false,
+    timeout: '2 s',
+  })
+  return { limiter, failures }
+}
+
 describe('a decision script reply that is not an array of the expected length', () => {
   for (const [what, reply] of [
     ['null', null],
@@ -100,26 +116,10 @@ describe('a decision script reply that is not an array of the expected length', 
     ['an array one long', [NOW, 1, 9, 60_000, 0, 0]],
   ] as const) {
     it(`${what}: a store error at once, sent once, not a wait for the deadline`, async () => {
-      const failures: unknown[] = []
       let sent = 0
-      const answer = async () => {
+      const { limiter, failures } = limiterOn(async () => {
         sent++
         return reply
-      }
-      const limiter = createRateLimiter({
-        policies: fixedWindow({ limit: 10, window: '1 m' }),
-        store: upstashStore({
-          redis: {
-            evalsha: answer,
-            eval: answer,
-            del: async () => 0,
-          },
-          logger: false,
-        }),
-        onStoreError: 'deny',
-        onStoreFailure: (error) => void failures.push(error),
-        logger: false,
-        timeout: '2 s',
       })
       expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error', allowed: false })
       expect(failures).toHaveLength(1)
@@ -137,16 +137,9 @@ describe("the script's answer that it ran past the deadline ([-1, server time])"
     ]
     const deadlines: string[] = []
     let sent = 0
-    const next = async (_script: string, _keys: string[], args: string[]) => {
+    const { limiter } = limiterOn(async (_script, _keys, args) => {
       deadlines.push(args[2]!)
       return replies[sent++]
-    }
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ limit: 10, window: '1 m' }),
-      store: upstashStore({ redis: { evalsha: next, eval: next, del: async () => 0 }, logger: false }),
-      onStoreError: 'deny',
-      logger: false,
-      timeout: '2 s',
     })
     expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 9 })
     expect(sent).toBe(2)
@@ -158,18 +151,9 @@ describe("the script's answer that it ran past the deadline ([-1, server time])"
 
   it('answered twice: a store timeout, never a decision nor a third send', async () => {
     let sent = 0
-    const skip = async () => {
+    const { limiter, failures } = limiterOn(async () => {
       sent++
       return [-1, NOW]
-    }
-    const failures: unknown[] = []
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ limit: 10, window: '1 m' }),
-      store: upstashStore({ redis: { evalsha: skip, eval: skip, del: async () => 0 }, logger: false }),
-      onStoreError: 'deny',
-      onStoreFailure: (error) => void failures.push(error),
-      logger: false,
-      timeout: '2 s',
     })
     expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error', allowed: false })
     expect(sent).toBe(2)
@@ -180,15 +164,9 @@ describe("the script's answer that it ran past the deadline ([-1, server time])"
 describe("the decision's deadline on the server clock", () => {
   it('is none before any reply, then the limiter deadline mapped with the time the last reply gave', async () => {
     const deadlines: unknown[] = []
-    const decide = async (_script: string, _keys: string[], args: string[]) => {
+    const { limiter } = limiterOn(async (_script, _keys, args) => {
       deadlines.push(args[2])
       return [NOW, 1, 9, 60_000, 0]
-    }
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ limit: 10, window: '1 m' }),
-      store: upstashStore({ redis: { evalsha: decide, eval: decide, del: async () => 0 }, logger: false }),
-      logger: false,
-      timeout: '2 s',
     })
     await limiter.limit('a')
     await limiter.limit('a')
