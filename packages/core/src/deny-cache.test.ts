@@ -44,7 +44,11 @@ describe('DenyCache', () => {
     const cache = new DenyCache(10, () => now)
     cache.remember(undefined, 'a', denial(400), 100)
     now = 498.9
-    expect(cache.get(undefined, 'a', 1)).toMatchObject({ allowed: false, retryAfterMs: 2, nowMs: 1_399 })
+    // 1.1 ms left: waits round up, the store's time (at most 398.9 ms on) rounds down, so the
+    // answer and its policy give the same wait, ending at the instant the store gave (1,400).
+    const answer = cache.get(undefined, 'a', 1)!
+    expect(answer).toMatchObject({ allowed: false, retryAfterMs: 2, nowMs: 1_398 })
+    expect(answer.policies[0]!.retryAfterMs).toBe(2)
     // A timer of 400 ms may fire here, a fraction of a millisecond early on this clock (it counts
     // from the event loop's whole-millisecond time): the store, which would admit, answers.
     now = 499
@@ -67,6 +71,9 @@ describe('DenyCache', () => {
     let now = 0
     const cache = new DenyCache(10, () => now)
     cache.remember(undefined, 'a', denial(400), 0)
+    // Asked again at the very instant: the decision as the store gave it.
+    expect(cache.get(undefined, 'a', 1)).toMatchObject({ retryAfterMs: 400, nowMs: 1_000 })
+    expect(cache.get(undefined, 'a', 1)!.policies[0]).toMatchObject({ retryAfterMs: 400 })
     now = 150
     const answer = cache.get(undefined, 'a', 1)!
     expect(answer).toMatchObject({ retryAfterMs: 250, nowMs: 1_150 })
@@ -91,6 +98,12 @@ describe('DenyCache', () => {
       cache.remember(undefined, 'b', denial(400), 5_000)
       monotonic += 399
       expect(cache.get(undefined, 'b', 1)).toBeUndefined()
+      // A reply that came 50 ms after its request: the wall clock counts from the sending too.
+      cache.remember(undefined, 'c', denial(400), monotonic - 50)
+      wall += 348
+      expect(cache.get(undefined, 'c', 1)).toMatchObject({ allowed: false })
+      wall += 1
+      expect(cache.get(undefined, 'c', 1)).toBeUndefined()
     } finally {
       vi.restoreAllMocks()
     }
@@ -145,6 +158,27 @@ describe('DenyCache', () => {
     cache.remember(undefined, 'shadow', { ...denial(400), allowed: true, reason: 'shadow-limited' }, 0)
     cache.remember(undefined, 'error', { ...denial(0), allowed: false, reason: 'store-error' }, 0)
     expect(cache.size).toBe(0)
+    // Nor does such an answer drop a denial remembered for the identifier: only an admission does.
+    cache.remember(undefined, 'a', denial(400), 0)
+    cache.remember(
+      undefined,
+      'a',
+      { ...denial(Number.POSITIVE_INFINITY, 20), reason: 'cost-exceeds-limit' },
+      0,
+    )
+    expect(cache.get(undefined, 'a', 1)).toMatchObject({ reason: 'limited' })
+  })
+
+  it("replaces a tier's entry with a later denial of another cost, which it then answers", () => {
+    let now = 0
+    const cache = new DenyCache(10, () => now)
+    cache.remember(undefined, 'a', denial(400, 1), 0)
+    now = 10
+    expect(cache.get(undefined, 'a', 3)).toBeUndefined()
+    cache.remember(undefined, 'a', denial(700, 3), 10)
+    expect(cache.get(undefined, 'a', 3)).toMatchObject({ cost: 3, retryAfterMs: 700 })
+    expect(cache.get(undefined, 'a', 1)).toBeUndefined()
+    expect(cache.size).toBe(1)
   })
 
   it('holds at most maxEntries, dropping the oldest first', () => {
@@ -296,6 +330,8 @@ describe('DenyCache entries', () => {
 describe('the denyCache option', () => {
   it('is on by default for a remote store and off for a local one', () => {
     expect(resolveDenyCache(undefined, false)).toBeInstanceOf(DenyCache)
+    expect(resolveDenyCache(undefined, false)?.maxEntries).toBe(10_000)
+    expect(resolveDenyCache(true, true)?.maxEntries).toBe(10_000)
     expect(resolveDenyCache(undefined, true)).toBeUndefined()
     expect(resolveDenyCache(false, false)).toBeUndefined()
     expect(resolveDenyCache({ maxEntries: 5 }, true)?.maxEntries).toBe(5)

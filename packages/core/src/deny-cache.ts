@@ -105,10 +105,13 @@ export class DenyCache {
       return undefined
     }
     if (cost !== entry.cost) return undefined
-    const elapsedMs = Math.max(0, Math.ceil(now - entry.sentAt))
+    // Waits are rounded up and the store's time down, alike for the answer and each policy: the
+    // store's clock has moved on by at most `elapsed` since it decided, so no wait is understated,
+    // and `nowMs + retryAfterMs` stays the instant the store gave.
+    const elapsed = Math.max(0, now - entry.sentAt)
     const retryAfterMs = Math.max(1, Math.ceil(entry.retryAt - now))
     const { decision } = entry
-    const nowMs = decision.nowMs + elapsedMs
+    const nowMs = decision.nowMs + Math.floor(elapsed)
     return {
       ...decision,
       cost,
@@ -117,7 +120,7 @@ export class DenyCache {
       policies: decision.policies.map((p) =>
         p.allowed
           ? { ...p, resetAtMs: Math.max(p.resetAtMs, nowMs) }
-          : { ...p, retryAfterMs: Math.max(1, p.retryAfterMs - elapsedMs) },
+          : { ...p, retryAfterMs: Math.max(1, Math.ceil(p.retryAfterMs - elapsed)) },
       ),
     }
   }
