@@ -1,5 +1,11 @@
 import { createServer } from 'node:http'
-import { fixedWindow, memoryStore, type RateLimitStore } from '@floodgate/core'
+import {
+  createRateLimiter,
+  fixedWindow,
+  memoryStore,
+  type RateLimiter,
+  type RateLimitStore,
+} from '@floodgate/core'
 import { serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type ErrorRequestHandler } from 'express'
 import express4 from 'express4'
@@ -80,6 +86,49 @@ describe.each([
       // Any late rejection surfaces within a few turns of the event loop.
       await new Promise((resolve) => setImmediate(resolve))
       expect(errors).toEqual([])
+      expect(unhandled).toEqual([])
+    } finally {
+      await server.close()
+    }
+  })
+})
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: a custom limiter whose decision no header field can carry', (_name, express) => {
+  it('reaches the error path, with no unhandled rejection and no request left hanging', async () => {
+    const real = createRateLimiter({ policies, logger: false })
+    // A limit Node refuses in a field value: setHeader throws, after the limiter's promise settled.
+    const limiter: RateLimiter = {
+      config: real.config,
+      warnings: real.warnings,
+      limit: async (id, options) => {
+        const decision = await real.limit(id, options)
+        const limit = '1\r\nx-injected: 1' as unknown as number
+        return { ...decision, policies: decision.policies.map((p) => ({ ...p, limit })) }
+      },
+      peek: (id, options) => real.peek(id, options),
+      reset: (id) => real.reset(id),
+      close: () => real.close(),
+    }
+    const app = express()
+    const errors: unknown[] = []
+    app.use(rateLimit({ limiter }))
+    app.get('/', (_req, res) => void res.send('route'))
+    const onError: ErrorRequestHandler = (error, _req, res, _next) => {
+      errors.push(error)
+      res.status(500).end()
+    }
+    app.use(onError)
+    const server = await serveOnLoopback(createServer(app))
+    try {
+      const response = await fetch(`${server.base}/`, { signal: AbortSignal.timeout(5_000) })
+      expect(response.status).toBe(500)
+      expect(response.headers.get('x-injected')).toBeNull()
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(errors).toHaveLength(1)
+      expect(errors[0]).toMatchObject({ code: 'ERR_INVALID_CHAR' })
       expect(unhandled).toEqual([])
     } finally {
       await server.close()

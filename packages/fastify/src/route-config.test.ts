@@ -471,6 +471,25 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it("keeps the plugin's tier callback for a route whose own limiter has tiers", async () => {
+      const limiter = createRateLimiter({
+        tiers: { free: perMinute(1, 'route'), pro: perMinute(3, 'route') },
+        defaultTier: 'free',
+        logger: false,
+      })
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        tiers: { free: perMinute(2), pro: perMinute(5) },
+        defaultTier: 'free',
+        tier: () => 'pro',
+      })
+      app.get('/tiered', { config: { rateLimit: { limiter } } }, async () => 'ok')
+      // The plugin's tier() names 'pro', a tier the route's limiter has: 3 requests, not free's 1.
+      expect(await statuses(app, '/tiered', 4)).toEqual([200, 200, 200, 429])
+      await app.close()
+      await limiter.close()
+    })
+
     it('sends nothing more after an onLimited that answered: no "reply already sent" warning', async () => {
       const lines: string[] = []
       const stream = { write: (line: string) => void lines.push(line) }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { runInNewContext } from 'node:vm'
 import { fixedWindow, memoryStore } from '@floodgate/core'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
@@ -114,6 +115,38 @@ for (const [name, Koa] of [
       expect(r.status).toBe(500)
       expect(r.headers.get('x-ratelimit-remaining')).toBe('4')
       expect(logged).toEqual(['non-error thrown: {"reason":"plain object"}'])
+    })
+
+    it('keeps them when a later middleware throws an Error of another realm', async () => {
+      const app = new Koa()
+      app.silent = true
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use(() => {
+        // An Error made in a vm context is no `instanceof Error` here, but Koa answers it as an Error.
+        const error = runInNewContext('new Error("Teapot")') as Error
+        throw Object.assign(error, { status: 418, expose: true })
+      })
+      const r = await fetch(await serve(app))
+      expect([r.status, await r.text()]).toEqual([418, 'Teapot'])
+      expect(r.headers.get('x-ratelimit-remaining')).toBe('4')
+    })
+
+    it('leaves a response sent under ctx.respond = false before it denied as it is, with no app error', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use(async (ctx, next) => {
+        ctx.respond = false
+        ctx.res.statusCode = 200
+        ctx.res.end('raw answer')
+        await next()
+      })
+      app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: fixedClockStore() }))
+      const base = await serve(app)
+      expect(await (await fetch(base)).text()).toBe('raw answer')
+      const denied = await fetch(base)
+      expect([denied.status, await denied.text()]).toEqual([200, 'raw answer'])
+      expect(logged).toEqual([])
     })
 
     it('answers a denial itself when an earlier middleware set ctx.respond = false', async () => {

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { createRateLimiter } from '../limiter.js'
+import type { Decision } from '../decision.js'
+import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
-import { createRateLimitHandler } from './request-handler.js'
+import { bindsBefore, createRateLimitHandler } from './request-handler.js'
 
 const policies = fixedWindow({ limit: 10, window: '1 m' })
 const request = (): FakeRequest => ({ ip: '192.0.2.7', headers: {} })
@@ -28,5 +29,54 @@ describe('mounts of one limiter on one request', () => {
     expect(await a.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
     expect(await b.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
     expect(await aAgain.decide(req)).toBeUndefined()
+  })
+})
+
+describe('handle', () => {
+  it('answers skip, pass and limited, as decide and outcome do', async () => {
+    const handler = createRateLimitHandler(
+      {
+        policies: fixedWindow({ limit: 1, window: '1 m' }),
+        logger: false,
+        skip: (req: FakeRequest) => req.headers['x-skip'] === '1',
+      },
+      binding,
+    )
+    expect(await handler.handle({ ip: '192.0.2.7', headers: { 'x-skip': '1' } })).toEqual({ action: 'skip' })
+    expect(await handler.handle(request())).toMatchObject({
+      action: 'pass',
+      decision: { allowed: true, remaining: 0 },
+    })
+    expect(await handler.handle(request())).toMatchObject({ action: 'limited', status: 429 })
+  })
+})
+
+describe('a custom limiter', () => {
+  it('has its answer checked beside callbacks too: anything but a decision rejects, never skips', async () => {
+    const real = createRateLimiter({ policies, logger: false })
+    // A wrapper that forgot its `return`, on the path a `key` callback takes.
+    const forgetful: RateLimiter = {
+      config: real.config,
+      warnings: real.warnings,
+      limit: async () => undefined as unknown as Decision,
+      peek: (id, options) => real.peek(id, options),
+      reset: (id) => real.reset(id),
+      close: () => real.close(),
+    }
+    const handler = createRateLimitHandler({ limiter: forgetful, key: () => 'user-1' }, binding)
+    await expect(handler.decide(request())).rejects.toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
+  })
+})
+
+describe('bindsBefore', () => {
+  it('never lets a denied decision bind before one that admits, whatever it has left', async () => {
+    const limiter = createRateLimiter({ policies, logger: false })
+    const admitted = await limiter.limit('192.0.2.7')
+    // An Express onLimited may call next(): the next limiter then finds a denial on the request.
+    const denied: Decision = { ...admitted, allowed: false, remaining: 0, reason: 'limited' }
+    expect(bindsBefore(denied, admitted)).toBe(false)
+    // Nor does a store failure's (no headers, nothing left), however many the other has left.
+    expect(bindsBefore({ ...admitted, remaining: 0, reason: 'store-error' }, admitted)).toBe(false)
+    expect(bindsBefore({ ...admitted, remaining: 0 }, admitted)).toBe(true)
   })
 })

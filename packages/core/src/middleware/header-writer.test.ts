@@ -84,4 +84,16 @@ describe('headerWriter', () => {
     expect(write(pro)['ratelimit-policy']).toBe('"api";q=1000;w=3600')
     expect(write(free)['ratelimit-policy']).toBe('"api";q=10;w=60')
   })
+
+  it('rebuilds the cached RateLimit-Policy when only the limit, or only the window, of a policy changes', () => {
+    const write = headerWriter(['draft-8'])
+    const free = decision([policy('api', { limit: 10 })])
+    const pro = decision([policy('api', { limit: 1_000 })])
+    const hourly = decision([policy('api', { limit: 10, windowMs: 3_600_000 })])
+    write(free)
+    expect(write(pro)['ratelimit-policy']).toBe('"api";q=1000;w=60')
+    expect(write(free)['ratelimit-policy']).toBe('"api";q=10;w=60')
+    expect(write(hourly)['ratelimit-policy']).toBe('"api";q=10;w=3600')
+    expect(write(free)['ratelimit-policy']).toBe('"api";q=10;w=60')
+  })
 })
