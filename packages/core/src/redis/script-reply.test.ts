@@ -1,7 +1,10 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { type UpstashRedisClient, upstashStore } from '../upstash/upstash-store.js'
+import type { RedisClient } from './clients.js'
+import { redisStore } from './redis-store.js'
+import { STALL_MS, TRYAGAIN_DELAY_MS } from './script-store.js'
 
 // The decision script answers whole numbers. A reply of the right length holding anything else (a
 // proxy's garbage, another program's keys) is a store failure that follows onStoreError, on the
@@ -175,5 +178,240 @@ describe("the decision's deadline on the server clock", () => {
     const second = Number(deadlines[1])
     expect(second).toBeGreaterThanOrEqual(NOW + 1_900)
     expect(second).toBeLessThan(NOW + 3_000)
+  })
+})
+
+describe('a TRYAGAIN answered after the store was closed', () => {
+  it('fails the call at once instead of leaving it to wait for a send that never comes', async () => {
+    let refuse!: (error: Error) => void
+    const store = upstashStore({
+      redis: {
+        evalsha: () =>
+          new Promise((_resolve, reject) => {
+            refuse = reject
+          }),
+        eval: async () => [NOW, 1, 9, 60_000, 0],
+        del: async () => 0,
+      },
+      logger: false,
+    })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    let outcome: unknown
+    Promise.resolve(store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false })).then(
+      () => {
+        outcome = 'answered'
+      },
+      (error: unknown) => {
+        outcome = error
+      },
+    )
+    await Promise.resolve() // the batch goes out
+    store.close()
+    refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+    await new Promise((resolve) => setImmediate(resolve)) // one turn of the loop: no timer ran
+    expect(outcome).toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+      message: expect.stringContaining('closed while a call waited to be sent again'),
+    })
+  })
+})
+
+describe('a command the client failed', () => {
+  it('is waited on no more: a quiet spell after it does not take Redis for silent', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = async () => {
+        if (sent++ === 0) throw new Error('ERR Error running script')
+        return [NOW, 1, 9, 60_000, 0]
+      }
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = {
+        prefix: 'p',
+        id: 'a',
+        policies: [fixedWindow({ limit: 10, window: '1 m' })],
+        cost: 1,
+        peek: false,
+      }
+      await expect(store.consume(request)).rejects.toThrow('ERR Error running script')
+      // The watchdog looks while a command waits: none does, so the quiet spell is no silence.
+      await vi.advanceTimersByTimeAsync(3 * STALL_MS)
+      await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe("the client's own command timeout (ioredis commandTimeout)", () => {
+  it('bounds the deadline on the server clock of a call with no limiter deadline', async () => {
+    const deadlines: unknown[] = []
+    const run = async (_sha: string, _numKeys: number, _keys: string[], args: string[]) => {
+      deadlines.push(args[2])
+      return [NOW, 1, 9, 60_000, 0]
+    }
+    const client = { evalsha: run, eval: run, del: async () => 0, options: { commandTimeout: 500 } }
+    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+    const request = {
+      prefix: 'p',
+      id: 'a',
+      policies: [fixedWindow({ limit: 10, window: '1 m' })],
+      cost: 1,
+      peek: false,
+    }
+    await store.consume(request)
+    await store.consume(request)
+    expect(deadlines[0]).toBe('0')
+    // Redis's clock read NOW at the first call: the second call's 500 ms timeout lands about 500 ms past it.
+    const second = Number(deadlines[1])
+    expect(second).toBeGreaterThanOrEqual(NOW + 400)
+    expect(second).toBeLessThan(NOW + 1_500)
+    store.close()
+  })
+})
+
+describe("node-redis's commandOptions.timeout, which stops applying once a command is written", () => {
+  it('fails a call Redis never answers as a store timeout, the store timing the reply itself', async () => {
+    vi.useFakeTimers()
+    try {
+      const never = () => new Promise<unknown>(() => {})
+      const client = {
+        evalSha: never,
+        eval: never,
+        del: never,
+        options: { commandOptions: { timeout: 100 } },
+      }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      const request = {
+        prefix: 'p',
+        id: 'a',
+        policies: [fixedWindow({ limit: 10, window: '1 m' })],
+        cost: 1,
+        peek: false,
+      }
+      let outcome: unknown
+      Promise.resolve(store.consume(request)).then(
+        () => {
+          outcome = 'answered'
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await vi.advanceTimersByTimeAsync(99)
+      expect(outcome).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(1)
+      expect(outcome).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe("a reset's DEL answered TRYAGAIN", () => {
+  it('goes again while no decision on its keys was sent after it, and resolves once Redis deletes', async () => {
+    let dels = 0
+    const store = upstashStore({
+      redis: {
+        evalsha: async () => [NOW, 1, 9, 60_000, 0],
+        eval: async () => [NOW, 1, 9, 60_000, 0],
+        del: async () => {
+          if (dels++ === 0) throw new Error('TRYAGAIN Multiple keys request during rehashing of slot')
+          return 1
+        },
+      },
+      logger: false,
+    })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const reset = store.reset({
+        prefix: 'p',
+        id: 'a',
+        policies: [fixedWindow({ limit: 10, window: '1 m' })],
+      })
+      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS - 1)
+      expect(dels).toBe(1)
+      await vi.advanceTimersByTimeAsync(1)
+      await reset
+      expect(dels).toBe(2)
+    } finally {
+      vi.useRealTimers()
+      store.close()
+    }
+  })
+})
+
+describe('a silent Redis whose client lets go of the command (its own timeout)', () => {
+  it('is sent calls again once nothing waits, though it never answered', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      let giveUp!: (error: Error) => void
+      const run = () => {
+        if (sent++ > 0) return Promise.resolve([NOW, 1, 9, 60_000, 0])
+        return new Promise<unknown>((_resolve, reject) => {
+          giveUp = reject
+        })
+      }
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = {
+        prefix: 'p',
+        id: 'a',
+        policies: [fixedWindow({ limit: 10, window: '1 m' })],
+        cost: 1,
+        peek: false,
+      }
+      const hung = expect(store.consume(request)).rejects.toThrow('Command timed out')
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      await expect(store.consume(request)).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      giveUp(new Error('Command timed out'))
+      await hung
+      await vi.advanceTimersByTimeAsync(STALL_MS)
+      await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('the silence of one Redis connection, which answers in order', () => {
+  it('is timed from the oldest command waiting, however many were sent since', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      const never = () => new Promise<unknown>(() => {})
+      const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
+      const store = redisStore({ client, logger: false })
+      const request = (id: string) => ({
+        prefix: 'p',
+        id,
+        policies: [fixedWindow({ limit: 10, window: '1 m' })],
+        cost: 1,
+        peek: false,
+      })
+      Promise.resolve(store.consume(request('a'))).catch(() => undefined)
+      await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
+      Promise.resolve(store.consume(request('b'))).catch(() => undefined)
+      await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
+      let outcome: unknown
+      Promise.resolve(store.consume(request('c'))).then(
+        () => {
+          outcome = 'answered'
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome).toMatchObject({
+        code: 'ERR_FLOODGATE_STORE_ERROR',
+        message: expect.stringContaining('has answered none of the 2 commands waiting'),
+      })
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -41,6 +41,29 @@ describe('a resumable scan', () => {
     }
     expect(holdsIterator(scan)).toBe(true)
   })
+
+  it('counts each entry it returns as examined, wrapping around to the first', () => {
+    const keys: KeyCounter = { size: 0, examined: 0, rescanned: 0 }
+    const map = new Map([
+      ['a', 1],
+      ['b', 2],
+    ])
+    const scan = new Scan<number>(keys)
+    expect([scan.next(map)?.[0], scan.next(map)?.[0], scan.next(map)?.[0]]).toEqual(['a', 'b', 'a'])
+    expect(keys.examined).toBe(3)
+    expect(scan.next(new Map())).toBeUndefined()
+    expect(keys.examined).toBe(3)
+  })
+
+  it('lets go of a map that was replaced, so that it can be collected', () => {
+    const map = new Map([['a', 1]])
+    const scan = new Scan<number>({ size: 0, examined: 0, rescanned: 0 })
+    scan.next(map)
+    expect(Reflect.get(scan, 'map')).toBe(map)
+    scan.forget()
+    expect(Reflect.get(scan, 'map')).toBeUndefined()
+    expect(holdsIterator(scan)).toBe(false)
+  })
 })
 
 describe("a token bucket slot's eviction scan", () => {
