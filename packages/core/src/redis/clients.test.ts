@@ -76,6 +76,12 @@ describe('redisStore client settings', () => {
     expect(lines[0]).toMatch(/retryDelayOnFailover: 0/)
     expect(lines[1]).toMatch(/disableOfflineQueue: true/)
     expect(lines[2]).toMatch(/retries: 0/)
+    // `retry: false` still retries once; a client whose retry setting cannot be read is warned of too.
+    expect(lines[2]).toMatch(/retries failed requests 1 time\(s\);/)
+    const unknown = { evalsha: async () => 0, eval: async () => 0, del: async () => 0 }
+    upstashStore({ redis: unknown, logger })
+    expect(lines).toHaveLength(4)
+    expect(lines[3]).toMatch(/retries failed requests \(its retry setting could not be read\);/)
   })
 
   it('rejects anything that is not a supported client, and unknown options', () => {
@@ -125,6 +131,7 @@ describe('redisStore client settings', () => {
       ['http://127.0.0.1:1', ''],
       // `Redis.fromEnv()` with only the token unset: @upstash/redis sends "Bearer undefined".
       ['http://127.0.0.1:1', undefined],
+      ['http://127.0.0.1:1', null],
     ]) {
       expect(() => upstashStore({ redis: new UpstashRedis({ url, token } as never) })).toThrow(
         /`upstashStore.redis`: the @upstash\/redis client has no URL or no token.*UPSTASH_REDIS_REST_URL.*ERR_FLOODGATE_INVALID_OPTION/s,
@@ -133,6 +140,25 @@ describe('redisStore client settings', () => {
     expect(upstashStore({ redis: new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't' }) }).name).toBe(
       'upstash',
     )
+  })
+
+  it('rejects anything that is not an @upstash/redis client, and wrong or unknown options', () => {
+    const redis = new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: { retries: 0 } })
+    for (const bad of [undefined, null, {}, { evalsha: 1 }, { evalsha: () => 0 }, 'https://x.upstash.io']) {
+      let caught: unknown
+      try {
+        upstashStore({ redis: bad as never })
+      } catch (error) {
+        caught = error
+      }
+      expect({ bad, invalid: isFloodgateError(caught, 'ERR_FLOODGATE_INVALID_OPTION') }).toEqual({
+        bad,
+        invalid: true,
+      })
+    }
+    expect(() => upstashStore({ redis, clok: () => 0 } as never)).toThrow(/ERR_FLOODGATE_UNKNOWN_OPTION/)
+    expect(() => upstashStore({ redis, clock: 5 as never })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
+    expect(() => upstashStore({ redis, logger: 'pino' as never })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
   })
 })
 

@@ -59,10 +59,11 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   const codesOf = (lines: string[]) => lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])
 
   /** A Ratelimit fixed window of `limit` per 60 s under a prefix of its own, wrapped by fromUpstash. */
+  // A long deadline: these tests are about answers, and a loaded host can take the default 250 ms.
   const fixedWindowOf = (limit: number, prefix: string, name?: string) =>
     fromUpstash(
       new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(limit, '60 s'), prefix: `${prefix}-${RUN}` }),
-      name === undefined ? { window: '60 s' } : { window: '60 s', name },
+      name === undefined ? { window: '60 s', timeout: '5 s' } : { window: '60 s', timeout: '5 s', name },
     )
 
   it('turns its answers into decisions with the right headers', async () => {
@@ -75,6 +76,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       [true, 'allowed', 0],
       [false, 'limited', 0],
     ])
+    expect(decisions[0]).toMatchObject({ retryAfterMs: 0 })
     const resetAtMs = Math.ceil((NOW_MS + 1) / 60_000) * 60_000
     expect(decisions[3]).toMatchObject({
       limit: 3,
@@ -669,13 +671,21 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect((await decision).reason).toBe('store-error')
       await vi.advanceTimersByTimeAsync(100)
       // A `pending` that is not a promise (a JavaScript caller's, a mock's) is left alone.
-      for (const pending of [{}, 42, null]) {
+      // Nor is it handed to waitUntil: there is no work to wait for.
+      const handed: unknown[] = []
+      for (const pending of [{}, 42, null, undefined]) {
         const odd = {
           limit: async () => ({ success: true, limit: 5, remaining: 4, reset: 0, pending }),
         } as unknown as Ratelimit
-        const oddLimiter = fromUpstash(odd, { window: '1 m', timeout: 20, logger: false })
+        const oddLimiter = fromUpstash(odd, {
+          window: '1 m',
+          timeout: 20,
+          logger: false,
+          waitUntil: (work) => void handed.push(work),
+        })
         expect((await oddLimiter.limit('client')).reason).toBe('allowed')
       }
+      expect(handed).toEqual([])
       // Node reports an unhandled rejection once the microtasks after the answer have run.
       await new Promise((resolve) => setImmediate(resolve))
       expect(unhandled).toEqual([])
@@ -722,6 +732,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       })
       expect((await limiter.limit('a')).reason).toBe('store-error')
       expect(lines).toHaveLength(silenceWarnings.length === 0 ? 1 : 0)
+      if (lines.length > 0) expect(lines[0]).toMatch(/until the store answers again, which will be logged\.$/)
     }
   })
 
@@ -748,6 +759,194 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('answers a first denial from the deny list cache with the quota 0 and the default policy name', async () => {
+    // Ratelimit's in-process cache answers its deny list with limit 0 and reset 0 (or a reset that
+    // is not after now): before any answer from Redis there is no quota to show but 0, and the
+    // quota resets with the window.
+    for (const reset of [0, NOW_MS]) {
+      const cached = {
+        limit: async () => ({ success: false, limit: 0, remaining: 0, reset, reason: 'denyList' }),
+        getRemaining: async () => ({ remaining: 0, reset: 0 }),
+        resetUsedTokens: async () => undefined,
+      }
+      const decision = await fromUpstash(cached, { window: '60 s', logger: false }).limit('bad-user')
+      expect({ reset, decision }).toMatchObject({
+        reset,
+        decision: {
+          allowed: false,
+          reason: 'limited',
+          limit: 0,
+          remaining: 0,
+          resetAtMs: (Math.floor(NOW_MS / 60_000) + 1) * 60_000,
+          retryAfterMs: Number.POSITIVE_INFINITY,
+          policy: 'upstash',
+        },
+      })
+    }
+    // After an answer from Redis, the quota shown is the one it gave, a quota of 1 included.
+    const answers = [
+      { success: true, limit: 1, remaining: 0, reset: NOW_MS + 30_000 },
+      { success: false, limit: 0, remaining: 0, reset: 0, reason: 'denyList' },
+    ]
+    const sequence = {
+      limit: async () => answers.shift()!,
+      getRemaining: async () => ({ remaining: 0, reset: 0 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(sequence, { window: '60 s', logger: false })
+    expect((await limiter.limit('bad-user')).reason).toBe('allowed')
+    expect(await limiter.limit('bad-user')).toMatchObject({ reason: 'limited', limit: 1, remaining: 0 })
+  })
+
+  it("logs no recovery at an answer, or a cached count's increment, given after a failure met while it ran", async () => {
+    /** A promise settled from outside. */
+    const deferred = <T>() => {
+      let resolve: (value: T) => void = () => {}
+      let reject: (error: unknown) => void = () => {}
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res
+        reject = rej
+      })
+      return { promise, resolve, reject }
+    }
+    const answer = (pending: Promise<unknown>) => ({
+      success: true,
+      limit: 5,
+      remaining: 4,
+      reset: NOW_MS + 30_000,
+      pending,
+    })
+    // A cachedFixedWindow as fromUpstash reads it: `counted` is counted in process (answered at
+    // once, its increment to Upstash settling later), `down` fails, the rest Upstash answers.
+    const cachedWindow = (asked: Promise<unknown>, increment: Promise<unknown>) => ({
+      prefix: 'fu-overlap',
+      ctx: { cache: { get: (key: string) => (key.startsWith('fu-overlap:counted:') ? 1 : undefined) } },
+      limit: async (id: string) => {
+        if (id === 'counted') return answer(increment)
+        if (id === 'down') throw new TypeError('fetch failed')
+        await asked
+        return answer(Promise.resolve())
+      },
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+      resetUsedTokens: async () => undefined,
+    })
+    const options = (lines: string[]): Parameters<typeof fromUpstash>[1] => ({
+      window: '60 s',
+      timeout: '5 s',
+      logger: { warn: (line: string) => lines.push(line) },
+    })
+    const tick = () => new Promise((resolve) => setImmediate(resolve))
+
+    // An answer of Upstash's to a call begun before an increment failed.
+    const lines: string[] = []
+    const asked = deferred<void>()
+    const increment = deferred<void>()
+    const limiter = fromUpstash(cachedWindow(asked.promise, increment.promise), options(lines))
+    const early = limiter.limit('asked')
+    expect((await limiter.limit('counted')).reason).toBe('allowed')
+    increment.reject(new TypeError('fetch failed'))
+    await tick()
+    asked.resolve()
+    expect((await early).reason).toBe('allowed')
+    await tick()
+    expect(codesOf(lines)).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+    expect((await limiter.limit('asked')).reason).toBe('allowed') // begun after it: Upstash answers
+    expect(codesOf(lines)).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
+
+    // An increment written after a call begun after it failed.
+    const later: string[] = []
+    const written = deferred<void>()
+    const other = fromUpstash(cachedWindow(Promise.resolve(), written.promise), options(later))
+    expect((await other.limit('counted')).reason).toBe('allowed')
+    expect((await other.limit('down')).reason).toBe('store-error')
+    written.resolve()
+    await tick()
+    expect(codesOf(later)).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+  })
+
+  it("keeps answering a blocked identifier from Ratelimit's cache after a reset of another one", async () => {
+    const limiter = fixedWindowOf(1, 'fu-cache-after-reset')
+    await limiter.limit('other')
+    await limiter.reset('other')
+    await limiter.limit('abuser')
+    expect((await limiter.limit('abuser')).reason).toBe('limited') // blocked in Ratelimit's cache now
+    upstashDown()
+    expect((await limiter.limit('abuser')).reason).toBe('limited') // from the cache, Upstash down
+  })
+
+  it('takes the quota left for the quota when getRemaining gives none, and a past reset for now', async () => {
+    const older = {
+      limit: async () => ({ success: false, limit: 3, remaining: 0, reset: NOW_MS - 5_000 }),
+      getRemaining: async () => ({ remaining: 3, reset: NOW_MS + 30_000 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(older, { window: '60 s', logger: false })
+    expect(await limiter.peek('u')).toMatchObject({
+      allowed: true,
+      reason: 'allowed',
+      limit: 3,
+      remaining: 2,
+      resetAtMs: NOW_MS + 30_000,
+    })
+    // Never a reset instant before now, and a denial waits at least 1 ms.
+    expect(await limiter.limit('u')).toMatchObject({
+      allowed: false,
+      reason: 'limited',
+      resetAtMs: NOW_MS,
+      retryAfterMs: 1,
+    })
+  })
+
+  it("checks each call's cost and options, warns once of a tier, and checks Ratelimit's answers", async () => {
+    const lines: string[] = []
+    let answer: Record<string, unknown> = { success: false, limit: 0, remaining: 0, reset: NOW_MS + 30_000 }
+    const ratelimit = {
+      limit: async () => answer as never,
+      getRemaining: async () => ({ remaining: 0, reset: NOW_MS + 30_000, limit: 0 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(ratelimit, { window: '60 s', logger: { warn: (line) => lines.push(line) } })
+    for (const cost of [0, -1, 1.5, '2', Number.NaN]) {
+      await expect(limiter.limit('u', { cost: cost as never })).rejects.toMatchObject({
+        code: 'ERR_FLOODGATE_INVALID_COST',
+      })
+      await expect(limiter.peek('u', { cost: cost as never })).rejects.toMatchObject({
+        code: 'ERR_FLOODGATE_INVALID_COST',
+      })
+    }
+    await expect(limiter.limit('u', { cots: 2 } as never)).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_UNKNOWN_OPTION',
+    })
+    // No options, or null, is the default cost.
+    expect(await limiter.limit('u', null as never)).toMatchObject({ reason: 'cost-exceeds-limit', cost: 1 })
+    expect(lines).toEqual([])
+    // A quota of 0 (a dynamic limit set so) is a quota no request fits, not a failure.
+    expect(await limiter.limit('u', { tier: 'pro' })).toMatchObject({
+      allowed: false,
+      reason: 'cost-exceeds-limit',
+      limit: 0,
+    })
+    expect(await limiter.limit('u', { tier: 'pro' })).toMatchObject({ reason: 'cost-exceeds-limit' })
+    expect(lines).toHaveLength(1) // once
+    expect(lines[0]).toMatch(
+      /WARN_FLOODGATE_UNKNOWN_TIER: Tier "pro" was asked for, but a limiter made by fromUpstash has no tiers/,
+    )
+    // Each field out of range on its own makes an answer no decision.
+    const fine = { success: true, limit: 5, remaining: 4, reset: NOW_MS + 30_000 }
+    for (const bad of [
+      { success: 1 },
+      { limit: -1 },
+      { limit: 2.5 },
+      { remaining: 1.5 },
+      { reset: -1 },
+      { reset: NOW_MS + 0.5 },
+    ]) {
+      answer = { ...fine, ...bad }
+      const decision = await limiter.limit('u')
+      expect({ bad, reason: decision.reason }).toEqual({ bad, reason: 'store-error' })
+    }
+  })
+
   it('validates its options at construction', () => {
     const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s') })
     expect(() => fromUpstash(ratelimit, { window: 'soon' as never })).toThrow(
@@ -757,6 +956,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       /ERR_FLOODGATE_UNKNOWN_OPTION/,
     )
     expect(() => fromUpstash({} as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
+    expect(() => fromUpstash(null as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
   })
 
   it('refuses a Ratelimit whose client has no URL or token, on one region or several', () => {
