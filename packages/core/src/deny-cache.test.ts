@@ -448,6 +448,42 @@ describe('the deny cache in a limiter', () => {
     expect(held).toHaveLength(1)
     expect(await answered(after)).toMatchObject({ allowed: true, remaining: 2 })
   })
+
+  it('times a denial on its own clock, read when the request was sent, whatever that clock reads', async () => {
+    const { store, counted } = countingStore()
+    // A clock far from zero (a process up for days, or an epoch clock): the entry lives from the
+    // request's sending, not from the clock's zero.
+    const clock = manualClock(1_700_000_000_000)
+    const remote = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 d' }),
+      store,
+      denyCache: { clock },
+    })
+    expect((await remote.limit('u')).allowed).toBe(true)
+    expect((await remote.limit('u')).reason).toBe('limited')
+    clock.advance(60_000)
+    expect((await remote.limit('u')).reason).toBe('limited')
+    expect(counted.calls).toBe(2) // the third answer came from the cache
+  })
+
+  it('remembers the denials of a store answering through a promise, and decides without a cache when it is off', async () => {
+    for (const denyCache of [undefined, false] as const) {
+      const { store, counted } = countingStore()
+      const promised: RateLimitStore = {
+        ...store,
+        consume: (request) => Promise.resolve(store.consume(request)),
+      }
+      const remote = createRateLimiter({
+        policies: fixedWindow({ limit: 1, window: '1 d' }),
+        store: promised,
+        denyCache,
+      })
+      expect((await remote.limit('u')).allowed).toBe(true)
+      expect((await remote.limit('u')).reason).toBe('limited')
+      expect((await remote.limit('u')).reason).toBe('limited')
+      expect(counted.calls).toBe(denyCache === false ? 3 : 2)
+    }
+  })
 })
 
 describe('the deny cache answers as the store would', () => {

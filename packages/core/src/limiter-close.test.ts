@@ -1,8 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { ERROR_CODES } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
-import { memoryStore } from './stores/memory-store.js'
+import { type MemoryStore, memoryStore } from './stores/memory-store.js'
 
 const policies = fixedWindow({ limit: 5, window: '1 m' })
 
@@ -38,5 +38,18 @@ describe('close()', () => {
     })
     await limiter.close()
     expect(closes).toBe(0)
+  })
+
+  it('closes the memory store it made itself, once however often it is closed', async () => {
+    const close = vi.spyOn(Object.getPrototypeOf(memoryStore()) as MemoryStore, 'close')
+    try {
+      const limiter = createRateLimiter({ policies })
+      await limiter.limit('a')
+      await limiter.close()
+      await limiter.close()
+      expect(close).toHaveBeenCalledTimes(1)
+    } finally {
+      close.mockRestore()
+    }
   })
 })

@@ -47,6 +47,8 @@ describe('store failures', () => {
         const { limiter, failures, warnings } = limiterOn(failingStore(consume), onStoreError)
         const d = await limiter.limit('a')
         expect(d).toMatchObject({ allowed: onStoreError === 'allow', reason: 'store-error', policies: [] })
+        // No quota figures: the store gave none.
+        expect(d).toMatchObject({ limit: 0, remaining: 0, retryAfterMs: 0, resetAtMs: d.nowMs })
         expect(d.error?.code).toBe(ERROR_CODES.STORE_ERROR)
         expect(d.error?.cause).toBe(boom)
         expect(d.error?.message).toContain('connection refused')
@@ -104,7 +106,7 @@ describe('store failures', () => {
 
   describe('the log of an outage', () => {
     /** A limiter on a store that fails while `down`, logging to `lines`, at a fake `Date.now()`. */
-    function outageLog(startMs = 1_700_000_000_000) {
+    function outageLog(startMs = 1_700_000_000_000, onStoreError: 'allow' | 'deny' = 'allow') {
       vi.useFakeTimers({ toFake: ['Date'], now: startMs })
       const state = { down: true }
       const ok = { allowed: true, remaining: 4, resetAtMs: startMs + 60_000, retryAfterMs: 0 }
@@ -116,6 +118,7 @@ describe('store failures', () => {
         policies: fixedWindow({ name: 'api', limit: 5, window: '1 m' }),
         store,
         prefix: 'search',
+        onStoreError,
         logger: { warn: (line) => lines.push(line) },
       })
       /** `failures` failed decisions, `seconds` of downtime, then two answered ones. */
@@ -129,7 +132,7 @@ describe('store failures', () => {
       }
       const answered = async () => expect((await limiter.limit('ok')).reason).toBe('allowed')
       const codes = () => lines.map((line) => /WARN_FLOODGATE_STORE_(\w+)/.exec(line)?.[1])
-      return { lines, outage, answered, codes }
+      return { lines, outage, answered, codes, limiter, state }
     }
 
     it('names the limiter and policy, then says when the store answers again, since when and with what', async () => {
@@ -167,6 +170,20 @@ describe('store failures', () => {
       expect(codes()).toEqual(Array.from({ length: 150 }, () => ['FAILURE', 'RECOVERED']).flat())
     })
 
+    it("counts the requests denied under onStoreError 'deny', over the outage since its first failure", async () => {
+      const { lines, limiter, state } = outageLog(1_700_000_000_000, 'deny')
+      expect(await limiter.limit('a')).toMatchObject({ allowed: false, reason: 'store-error' })
+      vi.advanceTimersByTime(10_000)
+      expect(await limiter.limit('b')).toMatchObject({ allowed: false, reason: 'store-error' })
+      vi.advanceTimersByTime(5_000)
+      state.down = false
+      expect((await limiter.limit('ok')).reason).toBe('allowed')
+      expect(lines).toHaveLength(2)
+      expect(lines[1]).toBe(
+        '[floodgate] WARN_FLOODGATE_STORE_RECOVERED: The flaky store answers the limiter with prefix "search" again. Since its failures began 15.0 s ago, 2 requests got no decision from it: 2 denied.',
+      )
+    })
+
     it('tells an outage that began at the epoch (a fake clock at 0)', async () => {
       const { lines, outage, codes } = outageLog(0)
       await outage(1, 5)
@@ -182,12 +199,14 @@ describe('store failures', () => {
     const late = failingStore(
       () => new Promise<never>((_, reject) => setTimeout(() => reject(new Error('too late')), 1_000)),
     )
-    const { limiter } = limiterOn(late, 'allow')
+    const { limiter, failures } = limiterOn(late, 'allow')
     const pending = limiter.limit('a')
     await vi.advanceTimersByTimeAsync(250)
     expect((await pending).error?.code).toBe(ERROR_CODES.STORE_TIMEOUT)
     // vitest fails the run on an unhandled rejection, so this must settle quietly.
     await vi.advanceTimersByTimeAsync(1_000)
+    // The call was answered at its deadline: the late rejection is not reported a second time.
+    expect(failures).toHaveLength(1)
   })
 
   it('wraps any other error, whatever its own code, as STORE_ERROR', async () => {
@@ -210,6 +229,99 @@ describe('store failures', () => {
       logger: false,
     })
     expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'store-error' })
+  })
+
+  it('gives a `local` store no deadline, even when it answers through a promise', async () => {
+    vi.useFakeTimers()
+    const ok = { allowed: true, remaining: 4, resetAtMs: 1_700_000_060_000, retryAfterMs: 0 }
+    const later = <T>(value: T) => new Promise<T>((resolve) => setTimeout(() => resolve(value), 1_000))
+    const store: RateLimitStore = {
+      ...failingStore(() => later({ nowMs: 1_700_000_000_000, outcomes: [ok] })),
+      local: true,
+      reset: () => later(undefined),
+    }
+    const { limiter, failures } = limiterOn(store, 'deny')
+    const decided = limiter.limit('a')
+    let reset = false
+    const resetting = limiter.reset('a').then(
+      () => {
+        reset = true
+      },
+      (error: FloodgateError) => error.code,
+    )
+    await vi.advanceTimersByTimeAsync(999)
+    expect(reset).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(await decided).toMatchObject({ allowed: true, reason: 'allowed', remaining: 4 })
+    expect(await resetting).toBeUndefined()
+    expect(reset).toBe(true)
+    expect(failures).toEqual([])
+  })
+
+  it('a store whose thenable throws from `then` fails at once, as a store that throws does', async () => {
+    vi.useFakeTimers()
+    const broken = {
+      // biome-ignore lint/suspicious/noThenProperty: a client's broken thenable, on purpose
+      then: () => {
+        throw boom
+      },
+    } as unknown as Promise<StoreResponse>
+    const { limiter, failures } = limiterOn(
+      failingStore(() => broken),
+      'deny',
+    )
+    let settled: Decision | undefined
+    void limiter.limit('a').then((d) => {
+      settled = d
+    })
+    // No timer runs: the answer does not wait for the deadline.
+    await vi.advanceTimersByTimeAsync(0)
+    expect(settled).toMatchObject({ allowed: false, reason: 'store-error' })
+    expect(settled?.error?.code).toBe(ERROR_CODES.STORE_ERROR)
+    expect(settled?.error?.cause).toBe(boom)
+    expect(failures).toEqual([settled?.error])
+  })
+
+  it('ignores whatever comes second: an answer after the deadline, the deadline after an answer or a failure', async () => {
+    vi.useFakeTimers()
+    const denied = { allowed: false, remaining: 0, resetAtMs: 1_700_000_060_000, retryAfterMs: 60_000 }
+    const answer = { nowMs: 1_700_000_000_000, outcomes: [denied] }
+    const state = { how: 'late' as 'late' | 'rejects' | 'now' }
+    const store = failingStore(() =>
+      state.how === 'late'
+        ? new Promise((resolve) => setTimeout(() => resolve(answer), 1_000))
+        : state.how === 'rejects'
+          ? new Promise((_, reject) => setTimeout(() => reject(boom), 100))
+          : Promise.resolve({
+              ...answer,
+              outcomes: [{ ...denied, allowed: true, remaining: 4, retryAfterMs: 0 }],
+            }),
+    )
+    const { limiter, failures, warnings } = limiterOn(store, 'deny')
+    // Timed out, then answered: the late denial is neither the decision nor remembered, and tells no recovery.
+    const late = limiter.limit('a')
+    await vi.advanceTimersByTimeAsync(250)
+    expect(await late).toMatchObject({ reason: 'store-error', error: { code: ERROR_CODES.STORE_TIMEOUT } })
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(failures).toHaveLength(1)
+    expect(warnings).toHaveLength(1)
+    // Failed before the deadline: reported once, not again when the deadline passes.
+    state.how = 'rejects'
+    const rejected = limiter.limit('b')
+    await vi.advanceTimersByTimeAsync(100)
+    expect(await rejected).toMatchObject({ reason: 'store-error', error: { code: ERROR_CODES.STORE_ERROR } })
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(failures).toHaveLength(2)
+    // Answered in time: no failure when the deadline passes.
+    state.how = 'now'
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'allowed' })
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(failures).toHaveLength(2)
+    expect(warnings.map((w) => /WARN_FLOODGATE_STORE_(\w+)/.exec(w)?.[1])).toEqual([
+      'FAILURE',
+      'FAILURE',
+      'RECOVERED',
+    ])
   })
 })
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { createRateLimiter } from './limiter.js'
+import { createRateLimiter, DECIDE_NOW, type DecidingNow, type RateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
+import type { RateLimitStore } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
 
@@ -181,5 +182,51 @@ describe('createRateLimiter', () => {
     expect((await a.limit('u')).allowed).toBe(true)
     expect((await a.limit('u')).allowed).toBe(false)
     expect((await b.limit('u')).allowed).toBe(true)
+  })
+
+  it('answers limit() and peek() with a promise, and DECIDE_NOW with the decision itself when it is known at once', async () => {
+    const one = fixedWindow({ limit: 5, window: '1 m' })
+    const two = [one, tokenBucket({ name: 'burst', capacity: 3, refillRate: 1, interval: '1 s' })]
+    // A store of your own that is not `local` but answers at once.
+    const atOnce = (): RateLimitStore => {
+      const counters = memoryStore({ clock: manualClock(20_000 * DAY_MS) })
+      return {
+        name: 'at-once',
+        local: false,
+        consume: (r) => counters.consume(r),
+        reset: (r) => counters.reset(r),
+        close: () => counters.close(),
+      }
+    }
+    for (const [policies, store] of [
+      [[one], memoryStore({ clock: manualClock(20_000 * DAY_MS) })],
+      [two, memoryStore({ clock: manualClock(20_000 * DAY_MS) })],
+      [[one], atOnce()],
+      [two, atOnce()],
+    ] as const) {
+      const limiter = createRateLimiter({ policies, store, denyCache: false })
+      const limited = limiter.limit('u')
+      const peeked = limiter.peek('u')
+      expect(limited).toBeInstanceOf(Promise)
+      expect(peeked).toBeInstanceOf(Promise)
+      const first = await limited
+      await peeked
+      const now = (limiter as RateLimiter & DecidingNow)[DECIDE_NOW]('u')
+      expect(now).not.toBeInstanceOf(Promise)
+      expect(now).toMatchObject({ allowed: true, reason: 'allowed', remaining: first.remaining - 1 })
+      // Charged, as limit() is.
+      expect((await limiter.limit('u')).remaining).toBe(first.remaining - 2)
+      await limiter.close()
+    }
+    // A store that fails at once: its failure decision, a promise from limit() and itself from DECIDE_NOW.
+    const closed = memoryStore()
+    closed.close()
+    const failing = createRateLimiter({ policies: one, store: closed, logger: false })
+    const failed = failing.limit('u')
+    expect(failed).toBeInstanceOf(Promise)
+    expect(await failed).toMatchObject({ reason: 'store-error' })
+    const failedNow = (failing as RateLimiter & DecidingNow)[DECIDE_NOW]('u')
+    expect(failedNow).not.toBeInstanceOf(Promise)
+    expect(failedNow).toMatchObject({ reason: 'store-error' })
   })
 })

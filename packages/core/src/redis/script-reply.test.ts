@@ -415,3 +415,36 @@ describe('the silence of one Redis connection, which answers in order', () => {
     }
   })
 })
+
+describe("the limiter on the script's path", () => {
+  it('tells the recovery when the script answers again, and no failure when the deadline passes after an answer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] })
+    try {
+      const state = { down: true }
+      const reply = async () => {
+        if (state.down) throw new Error('connection refused')
+        return [NOW, 1, 9, 60_000, 0]
+      }
+      const lines: string[] = []
+      const failures: unknown[] = []
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 10, window: '1 m' }),
+        store: upstashStore({ redis: { evalsha: reply, eval: reply, del: async () => 0 }, logger: false }),
+        onStoreFailure: (error) => void failures.push(error),
+        logger: { warn: (line) => lines.push(line) },
+      })
+      expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error' })
+      state.down = false
+      expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9 })
+      // The answered call's deadline passes: nothing more is reported.
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(failures).toHaveLength(1)
+      expect(lines.map((line) => /WARN_FLOODGATE_STORE_(\w+)/.exec(line)?.[1])).toEqual([
+        'FAILURE',
+        'RECOVERED',
+      ])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})

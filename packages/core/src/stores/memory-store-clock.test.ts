@@ -72,6 +72,15 @@ describe("a given clock's readings", () => {
       )
     }
   })
+
+  it('take a reading of 0, the epoch, as a time like any other', () => {
+    const policy = fixedWindow({ limit: 2, window: '1 s' })
+    const store = syncStore(() => 0)
+    expect(store.consume(request(policy))).toEqual({
+      nowMs: 0,
+      outcomes: [{ allowed: true, remaining: 1, resetAtMs: 1_000, retryAfterMs: 0 }],
+    })
+  })
 })
 
 describe("memory store's default clock under a test's fake timers", () => {
