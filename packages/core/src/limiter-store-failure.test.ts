@@ -4,6 +4,7 @@ import { ERROR_CODES, type FloodgateError } from './errors.js'
 import { rateLimitHeaders } from './headers.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
+import { SUBMIT } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 
 const boom = new Error('connection refused')
@@ -171,7 +172,12 @@ describe('store failures', () => {
     })
 
     it("counts the requests denied under onStoreError 'deny', over the outage since its first failure", async () => {
-      const { lines, limiter, state } = outageLog(1_700_000_000_000, 'deny')
+      const { lines, limiter, state, outage } = outageLog(1_700_000_000_000, 'deny')
+      // A store that has not failed tells no recovery.
+      state.down = false
+      expect((await limiter.limit('ok')).reason).toBe('allowed')
+      expect(lines).toEqual([])
+      state.down = true
       expect(await limiter.limit('a')).toMatchObject({ allowed: false, reason: 'store-error' })
       vi.advanceTimersByTime(10_000)
       expect(await limiter.limit('b')).toMatchObject({ allowed: false, reason: 'store-error' })
@@ -181,6 +187,15 @@ describe('store failures', () => {
       expect(lines).toHaveLength(2)
       expect(lines[1]).toBe(
         '[floodgate] WARN_FLOODGATE_STORE_RECOVERED: The flaky store answers the limiter with prefix "search" again. Since its failures began 15.0 s ago, 2 requests got no decision from it: 2 denied.',
+      )
+      expect(lines[0]).toMatch(
+        / are denied \(onStoreError: 'deny'\) until the store answers again, which will be logged\.$/,
+      )
+      // The next outage counts its own requests only.
+      vi.advanceTimersByTime(60_000)
+      await outage(1, 3)
+      expect(lines[3]).toMatch(
+        /Since its failures began 3\.0 s ago, 1 request got no decision from it: 1 denied\.$/,
       )
     })
 
@@ -256,6 +271,28 @@ describe('store failures', () => {
     expect(await resetting).toBeUndefined()
     expect(reset).toBe(true)
     expect(failures).toEqual([])
+  })
+
+  it('a store that refuses a call on its queued path (SUBMIT) fails it at once, as a store that throws does', async () => {
+    vi.useFakeTimers()
+    const refusing = Object.assign(
+      failingStore(() => Promise.reject(new Error('not called: the limiter takes the SUBMIT path'))),
+      {
+        [SUBMIT]: () => {
+          throw boom
+        },
+      },
+    )
+    const { limiter, failures } = limiterOn(refusing, 'deny')
+    let settled: Decision | undefined
+    void limiter.limit('a').then((d) => {
+      settled = d
+    })
+    // No timer runs: the answer does not wait for the deadline.
+    await vi.advanceTimersByTimeAsync(0)
+    expect(settled).toMatchObject({ allowed: false, reason: 'store-error' })
+    expect(settled?.error).toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause: boom })
+    expect(failures).toEqual([settled?.error])
   })
 
   it('a store whose thenable throws from `then` fails at once, as a store that throws does', async () => {
