@@ -192,6 +192,27 @@ describe('DenyCache', () => {
     expect(cache.get(undefined, 'c', 1)).toBeDefined()
   })
 
+  it('lets go of its drop iterator after maxEntries deletions elsewhere and on clear, and bounds its reset records', () => {
+    // The iterator holds the table it started on, and each table V8 rebuilds after it: held for
+    // good, that chain grows without bound (see `deleted`).
+    const holdsIterator = (cache: DenyCache) => Reflect.get(cache, 'oldest') !== undefined
+    const cache = new DenyCache(3, () => 0)
+    for (const id of ['a', 'b', 'c', 'd']) cache.remember(undefined, id, denial(400), 0)
+    expect(holdsIterator(cache)).toBe(true) // 'a' dropped for 'd'
+    cache.forget('b')
+    cache.remember(undefined, 'c', denial(500), 0) // moved to the end: a deletion too
+    expect(holdsIterator(cache)).toBe(true)
+    cache.remember(undefined, 'd', { ...denial(0), allowed: true, reason: 'allowed' }, 0)
+    expect(holdsIterator(cache)).toBe(false)
+    for (const id of ['e', 'f', 'g']) cache.remember(undefined, id, denial(400), 0)
+    expect(holdsIterator(cache)).toBe(true)
+    cache.clear()
+    expect(holdsIterator(cache)).toBe(false)
+    // A reset is remembered per identifier (to refuse denials sent before it), as many as maxEntries.
+    for (let i = 0; i < 10; i++) cache.forget(`reset-${i}`)
+    expect((Reflect.get(cache, 'forgottenAt') as Map<string, number>).size).toBeLessThanOrEqual(3)
+  })
+
   it('drops the oldest identifier, however others were moved, admitted, forgotten or cleared meanwhile', () => {
     // Against a model: the identifiers in the order last denied, the oldest dropped first.
     for (let seed = 1; seed <= 20; seed++) {
