@@ -114,6 +114,28 @@ const table: [string, () => unknown, string, string, string][] = [
     'fixedWindow.name',
     '"a:b"',
   ],
+  ['options null', () => fixedWindow(null as never), INVALID_OPTION, 'fixedWindow(options)', 'null'],
+  [
+    'options a string',
+    () => slidingWindow('1 s' as never),
+    INVALID_OPTION,
+    'slidingWindow(options)',
+    '"1 s"',
+  ],
+  [
+    'policy name empty',
+    () => fixedWindow({ name: '', limit: 1, window: 1 }),
+    INVALID_OPTION,
+    'fixedWindow.name',
+    '""',
+  ],
+  [
+    'policy name of 65 characters',
+    () => slidingWindow({ name: 'n'.repeat(65), limit: 1, window: 1 }),
+    INVALID_OPTION,
+    'slidingWindow.name',
+    `"${'n'.repeat(60)}…"`,
+  ],
   ['maxKeys 0', () => memoryStore({ maxKeys: 0 }), INVALID_OPTION, 'memoryStore.maxKeys', '0'],
   ['no policies', () => createRateLimiter({}), INVALID_OPTION, 'policies', 'undefined'],
   [
@@ -410,7 +432,24 @@ describe('configuration errors', () => {
       'prefix',
     ],
     ['createRateLimiter', () => createRateLimiter({ policy } as never), 'policy', 'policies'],
+    ['createRateLimiter', () => createRateLimiter({ Policy: policy } as never), 'Policy', 'policies'],
     ['memoryStore', () => memoryStore({ maxkeys: 10 } as never), 'maxkeys', 'maxKeys'],
+    // Up to 2 edits for a short name, a third of its length for a long one; the closest known wins.
+    ['memoryStore', () => memoryStore({ clk: 1 } as never), 'clk', 'clock'],
+    ['memoryStore', () => memoryStore({ CLOK: 1 } as never), 'CLOK', 'clock'],
+    [
+      'createRateLimiter',
+      () => createRateLimiter({ policies: policy, sxlxncxWxrnings: [] } as never),
+      'sxlxncxWxrnings',
+      'silenceWarnings',
+    ],
+    ['createRateLimiter', () => createRateLimiter({ policies: policy, sore: 1 } as never), 'sore', 'store'],
+    [
+      'createRateLimiter',
+      () => createRateLimiter({ policies: policy, prefixes: 'x' } as never),
+      'prefixes',
+      'prefix',
+    ],
   ]
   it.each(unknown)('an unknown option name in %s is reported with a hint', (where, construct, name, hint) => {
     expect(construct).toThrow(
@@ -431,6 +470,18 @@ describe('configuration errors', () => {
     )
   })
 
+  it('accepts a limit of exactly 999,999,999,999,999, the most a RateLimit header field carries', () => {
+    expect(fixedWindow({ limit: 999_999_999_999_999, window: 1 }).limit).toBe(999_999_999_999_999)
+  })
+
+  it('accepts a policy name of 1 or of 64 characters, of every character the grammar allows', () => {
+    expect(fixedWindow({ name: 'n', limit: 1, window: 1 }).name).toBe('n')
+    expect(slidingWindow({ name: 'Az09_.-', limit: 1, window: 1 }).name).toBe('Az09_.-')
+    expect(tokenBucket({ name: 'n'.repeat(64), capacity: 1, refillRate: 1, interval: 1 }).name).toBe(
+      'n'.repeat(64),
+    )
+  })
+
   it('says why a whole number past 2^53 is refused: its size', () => {
     expect(() => fixedWindow({ limit: 1e16, window: '1 s' })).toThrow(
       /got 10000000000000000; expected at most 999,999,999,999,999/,
@@ -440,6 +491,9 @@ describe('configuration errors', () => {
     )
     expect(() => fixedWindow({ limit: -1e16, window: '1 s' })).toThrow(
       /expected a whole number of at least 1/,
+    )
+    expect(() => tokenBucket({ capacity: 0, refillRate: 1, interval: '1 s' })).toThrow(
+      /got 0; expected a whole number of at least 1\./,
     )
   })
 
@@ -552,5 +606,14 @@ describe('configuration errors', () => {
   it('gives no hint when nothing known is close', () => {
     expect(() => memoryStore({ completelyDifferent: 1 } as never)).toThrow(/Known options: maxKeys, clock\./)
     expect(() => memoryStore({ completelyDifferent: 1 } as never)).not.toThrow(/Did you mean/)
+    // A name every object inherits is no other rate limiter's option either.
+    expect(() => memoryStore({ toString: 1 } as never)).toThrow(
+      /"toString" in memoryStore\(\)\. Known options/,
+    )
+    // 3 edits from `clock`, 5 from every option (a third of 12 characters is 4).
+    expect(() => memoryStore({ ck: 1 } as never)).toThrow(/"ck" in memoryStore\(\)\. Known options/)
+    expect(() => createRateLimiter({ policies: policy, onStorxxxxxx: 1 } as never)).toThrow(
+      /"onStorxxxxxx" in createRateLimiter\(\)\. Known options/,
+    )
   })
 })

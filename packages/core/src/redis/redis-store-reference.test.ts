@@ -202,6 +202,26 @@ const EDGES: Record<string, EdgeStep[]> = {
       peek: true,
     },
   ],
+  // 1 token per ms: the larger tier's expiry falls 1 ms after its charge, and a smaller tier that
+  // the stored tokens overfill still keeps it (tokens ≥ its capacity: full at the charge itself).
+  "a smaller tier's charge in the millisecond before a larger tier's expiry keeps it": [
+    { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 5, refillRate: 1, interval: 1 })], cost: 1 },
+    { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 2, refillRate: 1, interval: 1 })], cost: 1 },
+    // Kept until 4 ms after the first charge: 3 of 5 tokens, not a full bucket.
+    { wait: 2, policies: [tokenBucket({ name: 'ms', capacity: 5, refillRate: 1, interval: 1 })], cost: 5 },
+  ],
+  // Two charges in one millisecond: the refill since the state's charge is nothing, not 1 ms's worth.
+  "a smaller tier's charge in the larger tier's own millisecond keeps its expiry by what it took": [
+    { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 5, refillRate: 1, interval: 1 })], cost: 3 },
+    { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 2, refillRate: 1, interval: 1 })], cost: 1 },
+    // Kept until 4 ms after: at 5 ms a still larger tier reads a full bucket.
+    {
+      wait: 5,
+      policies: [tokenBucket({ name: 'ms', capacity: 9, refillRate: 1, interval: 1 })],
+      cost: 1,
+      peek: true,
+    },
+  ],
   "a larger tier's denial whose refill ends 2 ms after the smaller tier's expiry": [
     { wait: 0, policies: [tokenBucket({ name: 'ms', capacity: 2, refillRate: 1, interval: 1 })], cost: 2 },
     {

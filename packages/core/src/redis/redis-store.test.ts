@@ -461,6 +461,64 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(d.retryAfterMs).toBe(expiresAt + 1 - d.nowMs)
     })
 
+    it("reads a key of another type (an older version's state) as no state and overwrites it, with a TTL", async () => {
+      const fixed = fixedWindow({ name: 'f', limit: 2, window: '1 h' })
+      const sliding = slidingWindow({ name: 's', limit: 2, window: '1 h' })
+      const prefix = `other-type-${library}-${Date.now()}`
+      const limiter = createRateLimiter({
+        policies: [fixed, sliding],
+        store: makeStore(),
+        prefix,
+        denyCache: false,
+      })
+      const fixedKey = counterKey(prefix, 'k', fixed)
+      const slidingKey = counterKey(prefix, 'k', sliding)
+      await admin.set(fixedKey, 'old') // a string where a hash belongs
+      await admin.hset(slidingKey, 'old', '1') // a hash where a string belongs
+      const d = await limiter.limit('k')
+      expect(d.reason).toBe('allowed')
+      expect(d.remaining).toBe(1)
+      expect(await admin.type(fixedKey)).toBe('hash')
+      expect(await admin.pttl(fixedKey)).toBeGreaterThan(0)
+      expect(await admin.type(slidingKey)).toBe('string')
+      expect(await admin.pttl(slidingKey)).toBeGreaterThan(0)
+    })
+
+    it('leaves a denial unbounded for such a value whose key has no TTL (a PERSIST)', async () => {
+      const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
+      const prefix = `old-bucket-persisted-${library}-${Date.now()}`
+      const limiter = createRateLimiter({ policies: bucket, store: makeStore(), prefix, denyCache: false })
+      const key = counterKey(prefix, 'k', bucket)
+      const [seconds, micros] = await admin.time()
+      const serverNow = Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
+      await admin.set(key, `b0:${serverNow}`)
+      const d = await limiter.peek('k', { cost: 4 })
+      await admin.del(key)
+      expect(d.allowed).toBe(false)
+      // Refilled 4 tokens after the charge, less what elapsed since.
+      expect(d.resetAtMs).toBe(serverNow + 4_000)
+      expect(d.retryAfterMs).toBe(serverNow + 4_000 - d.nowMs)
+    })
+
+    it("leaves a denial under an injected clock unbounded by such a key's expiry (the server's clock)", async () => {
+      const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
+      const prefix = `old-bucket-injected-${library}-${Date.now()}`
+      const clock = manualClock(1_999_987_200_000)
+      const limiter = createRateLimiter({
+        policies: bucket,
+        store: redisStore({ client: library === 'ioredis' ? ioredis : nodeRedis, clock }),
+        prefix,
+        denyCache: false,
+      })
+      const key = counterKey(prefix, 'k', bucket)
+      // The same empty bucket, charged at the injected clock's now, its key expiring in 3 s.
+      await admin.set(key, `b0:${clock()}`, 'PX', 3_000)
+      const d = await limiter.peek('k', { cost: 4 })
+      expect(d.allowed).toBe(false)
+      expect(d.resetAtMs).toBe(clock() + 4_000)
+      expect(d.retryAfterMs).toBe(4_000)
+    })
+
     it('with the deny cache, a flood from a limited identifier costs no Redis command until its retry time', async () => {
       const clock = manualClock(1_999_987_200_000)
       const limiter = createRateLimiter({
