@@ -262,6 +262,13 @@ const table: [string, () => unknown, string, string, string][] = [
     'null',
   ],
   [
+    'onStoreFailure not a function',
+    () => createRateLimiter({ policies: policy, onStoreFailure: 'log' as never }),
+    INVALID_OPTION,
+    'onStoreFailure',
+    'a function',
+  ],
+  [
     'silenceWarnings null',
     () => createRateLimiter({ policies: policy, silenceWarnings: null as never }),
     INVALID_OPTION,

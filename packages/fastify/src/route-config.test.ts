@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { createRateLimiter, fixedWindow, memoryStore } from '@floodgate/core'
+import { createRateLimiter, fixedWindow, memoryStore, type RateLimitStore } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
 import { fromUpstash } from '@floodgate/core/upstash'
 import fastify5 from 'fastify'
@@ -115,6 +115,29 @@ for (const [name, fastify] of [
         ).toThrow(expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', value: prefix }))
         await app.close()
       }
+    })
+
+    it("gives a route's own limiter under the longest plugin prefix a prefix of the longest length", async () => {
+      const prefix = 'p'.repeat(64)
+      const store = memoryStore()
+      const prefixes: string[] = []
+      const seen: RateLimitStore = {
+        name: 'seen',
+        local: true,
+        consume: (r) => {
+          prefixes.push(r.prefix)
+          return store.consume(r)
+        },
+        reset: (r) => store.reset(r),
+        close: () => store.close(),
+      }
+      const app = fastify()
+      await app.register(fastifyRateLimit, { global: false, prefix, store: seen, logger: false })
+      app.get('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
+      expect(await statuses(app, 'GET', '/x', 3)).toEqual([200, 200, 429])
+      // As much of the plugin's prefix as fits beside the route's digest, in 64 characters.
+      expect(prefixes[0]).toMatch(/^p{45}:route:[0-9a-f]{12}$/)
+      await app.close()
     })
 
     it('keeps an explicit HEAD route with a config of its own apart from the GET route', async () => {
