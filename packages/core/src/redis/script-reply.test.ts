@@ -181,6 +181,29 @@ describe("the decision's deadline on the server clock", () => {
   })
 })
 
+/** A store request for `id`: one fixed window of 10 a minute. */
+const storeRequest = (id: string) => ({
+  prefix: 'p',
+  id,
+  policies: [fixedWindow({ limit: 10, window: '1 m' })],
+  cost: 1,
+  peek: false,
+})
+
+/** Follows a call without awaiting it: `value` is 'answered', or its error, once it settles. */
+function follow(call: unknown): { value: unknown } {
+  const outcome: { value: unknown } = { value: undefined }
+  Promise.resolve(call).then(
+    () => {
+      outcome.value = 'answered'
+    },
+    (error: unknown) => {
+      outcome.value = error
+    },
+  )
+  return outcome
+}
+
 describe('a TRYAGAIN answered after the store was closed', () => {
   it('fails the call at once instead of leaving it to wait for a send that never comes', async () => {
     let refuse!: (error: Error) => void
@@ -195,21 +218,12 @@ describe('a TRYAGAIN answered after the store was closed', () => {
       },
       logger: false,
     })
-    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
-    let outcome: unknown
-    Promise.resolve(store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false })).then(
-      () => {
-        outcome = 'answered'
-      },
-      (error: unknown) => {
-        outcome = error
-      },
-    )
+    const outcome = follow(store.consume(storeRequest('a')))
     await Promise.resolve() // the batch goes out
     store.close()
     refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
     await new Promise((resolve) => setImmediate(resolve)) // one turn of the loop: no timer ran
-    expect(outcome).toMatchObject({
+    expect(outcome.value).toMatchObject({
       code: 'ERR_FLOODGATE_STORE_ERROR',
       message: expect.stringContaining('closed while a call waited to be sent again'),
     })
@@ -226,13 +240,7 @@ describe('a command the client failed', () => {
         return [NOW, 1, 9, 60_000, 0]
       }
       const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = {
-        prefix: 'p',
-        id: 'a',
-        policies: [fixedWindow({ limit: 10, window: '1 m' })],
-        cost: 1,
-        peek: false,
-      }
+      const request = storeRequest('a')
       await expect(store.consume(request)).rejects.toThrow('ERR Error running script')
       // The watchdog looks while a command waits: none does, so the quiet spell is no silence.
       await vi.advanceTimersByTimeAsync(3 * STALL_MS)
@@ -253,13 +261,7 @@ describe("the client's own command timeout (ioredis commandTimeout)", () => {
     }
     const client = { evalsha: run, eval: run, del: async () => 0, options: { commandTimeout: 500 } }
     const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-    const request = {
-      prefix: 'p',
-      id: 'a',
-      policies: [fixedWindow({ limit: 10, window: '1 m' })],
-      cost: 1,
-      peek: false,
-    }
+    const request = storeRequest('a')
     await store.consume(request)
     await store.consume(request)
     expect(deadlines[0]).toBe('0')
@@ -283,26 +285,12 @@ describe("node-redis's commandOptions.timeout, which stops applying once a comma
         options: { commandOptions: { timeout: 100 } },
       }
       const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-      const request = {
-        prefix: 'p',
-        id: 'a',
-        policies: [fixedWindow({ limit: 10, window: '1 m' })],
-        cost: 1,
-        peek: false,
-      }
-      let outcome: unknown
-      Promise.resolve(store.consume(request)).then(
-        () => {
-          outcome = 'answered'
-        },
-        (error: unknown) => {
-          outcome = error
-        },
-      )
+      const request = storeRequest('a')
+      const outcome = follow(store.consume(request))
       await vi.advanceTimersByTimeAsync(99)
-      expect(outcome).toBeUndefined()
+      expect(outcome.value).toBeUndefined()
       await vi.advanceTimersByTimeAsync(1)
-      expect(outcome).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+      expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
       store.close()
     } finally {
       vi.useRealTimers()
@@ -356,13 +344,7 @@ describe('a silent Redis whose client lets go of the command (its own timeout)',
         })
       }
       const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = {
-        prefix: 'p',
-        id: 'a',
-        policies: [fixedWindow({ limit: 10, window: '1 m' })],
-        cost: 1,
-        peek: false,
-      }
+      const request = storeRequest('a')
       const hung = expect(store.consume(request)).rejects.toThrow('Command timed out')
       await vi.advanceTimersByTimeAsync(2 * STALL_MS)
       await expect(store.consume(request)).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
@@ -384,28 +366,14 @@ describe('the silence of one Redis connection, which answers in order', () => {
       const never = () => new Promise<unknown>(() => {})
       const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
       const store = redisStore({ client, logger: false })
-      const request = (id: string) => ({
-        prefix: 'p',
-        id,
-        policies: [fixedWindow({ limit: 10, window: '1 m' })],
-        cost: 1,
-        peek: false,
-      })
-      Promise.resolve(store.consume(request('a'))).catch(() => undefined)
+      const request = storeRequest
+      follow(store.consume(request('a')))
       await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
-      Promise.resolve(store.consume(request('b'))).catch(() => undefined)
+      follow(store.consume(request('b')))
       await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
-      let outcome: unknown
-      Promise.resolve(store.consume(request('c'))).then(
-        () => {
-          outcome = 'answered'
-        },
-        (error: unknown) => {
-          outcome = error
-        },
-      )
+      const outcome = follow(store.consume(request('c')))
       await vi.advanceTimersByTimeAsync(0)
-      expect(outcome).toMatchObject({
+      expect(outcome.value).toMatchObject({
         code: 'ERR_FLOODGATE_STORE_ERROR',
         message: expect.stringContaining('has answered none of the 2 commands waiting'),
       })
