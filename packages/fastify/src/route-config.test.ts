@@ -530,5 +530,121 @@ for (const [name, fastify] of [
       expect(lines).toEqual([])
       await app.close()
     })
+
+    it('closes the limiters it made with the app: one built again on the same store shares no counters with it', async () => {
+      const store = memoryStore()
+      const lines: string[] = []
+      const logger = { warn: (line: string) => void lines.push(line) }
+      const build = async () => {
+        const app = fastify()
+        await app.register(fastifyRateLimit, { policies: perMinute(10), store, logger })
+        app.get('/', async () => 'ok')
+        app.get('/own', { config: { rateLimit: { policies: perMinute(3, 'own') } } }, async () => 'ok')
+        return app
+      }
+      await (await build()).close()
+      const again = await build()
+      expect(lines.filter((l) => l.includes('SHARED_COUNTERS'))).toEqual([])
+      await again.close()
+    })
+
+    it('leaves open a limiter the app gave it, when the app closes', async () => {
+      const limiter = createRateLimiter({ policies: perMinute(3), logger: false })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { limiter })
+      app.get('/', async () => 'ok')
+      expect(await statuses(app, '/', 1)).toEqual([200])
+      await app.close()
+      expect((await limiter.limit('someone')).allowed).toBe(true)
+      await limiter.close()
+    })
+
+    it("counts a route's own limits once per plugin, registered three times over on one store", async () => {
+      const store = memoryStore({ clock: manualClock(1_800_000_020_000) })
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(100, 'app'), store, logger: false })
+      await app.register(
+        async (api) => {
+          await api.register(fastifyRateLimit, { policies: perMinute(50, 'api'), store, logger: false })
+          await api.register(async (admin) => {
+            await admin.register(fastifyRateLimit, { policies: perMinute(20, 'admin'), store, logger: false })
+            admin.get(
+              '/login',
+              { config: { rateLimit: { policies: perMinute(4, 'login') } } },
+              async () => 'ok',
+            )
+          })
+        },
+        { prefix: '/api' },
+      )
+      // Three limiters from the route's options, each counting in a counter of its own.
+      expect(await statuses(app, '/api/login', 5)).toEqual([200, 200, 200, 200, 429])
+      await app.close()
+    })
+
+    it('registers in an app whose requests have a rateLimit decorator already (another copy of the plugin)', async () => {
+      const app = fastify()
+      app.decorateRequest('rateLimit', undefined)
+      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      app.get('/', async () => 'ok')
+      expect(await statuses(app, '/', 2)).toEqual([200, 429])
+      await app.close()
+    })
+
+    it("answers a store failure under 'deny' with 503, never through onLimited", async () => {
+      const calls: unknown[] = []
+      const app = fastify()
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(5),
+        store: {
+          name: 'failing',
+          local: false,
+          consume: () => Promise.reject(new Error('connection refused')),
+          reset: () => undefined,
+          close: () => undefined,
+        },
+        onStoreError: 'deny',
+        logger: false,
+        onLimited: (_request, reply, decision) => {
+          calls.push(decision)
+          return reply.code(429).send('custom')
+        },
+      })
+      app.get('/', async () => 'ok')
+      const down = await app.inject('/')
+      expect([down.statusCode, down.headers['content-type']]).toEqual([503, 'application/problem+json'])
+      expect(calls).toEqual([])
+      await app.close()
+    })
+
+    it("sends an error thrown while reading another limiter's request.rateLimit to the error handler", async () => {
+      // Decided at once (the memory store), and through a promise (an async key).
+      for (const options of [
+        { policies: perMinute(5) },
+        { policies: perMinute(5), key: async () => 'one' },
+      ]) {
+        const errors: unknown[] = []
+        const app = fastify()
+        app.setErrorHandler((error, _request, reply) => {
+          errors.push(error)
+          return reply.code(500).send('failed')
+        })
+        app.addHook('onRequest', (request, _reply, done) => {
+          // Another library's object that cannot be read.
+          ;(request as { rateLimit?: unknown }).rateLimit = {
+            get allowed(): boolean {
+              throw new Error('unreadable')
+            },
+          }
+          done()
+        })
+        await app.register(fastifyRateLimit, options)
+        app.get('/', async () => 'ok')
+        const failed = await app.inject('/')
+        expect([failed.statusCode, failed.body]).toEqual([500, 'failed'])
+        expect(errors).toEqual([expect.objectContaining({ message: 'unreadable' })])
+        await app.close()
+      }
+    })
   })
 }

@@ -76,6 +76,22 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('counts such a route declared for several methods as one route, as one it saw', async () => {
+      const app = fastify()
+      app.route({
+        method: ['GET', 'POST'],
+        url: '/both',
+        config: { rateLimit: { policies: perMinute(2, 'own') } },
+        handler: async () => 'ok',
+      })
+      await app.register(fastifyRateLimit, { policies: perMinute(10) })
+      const codes: number[] = []
+      for (const method of ['GET', 'POST', 'GET'] as const)
+        codes.push((await app.inject({ method, url: '/both' })).statusCode)
+      expect(codes).toEqual([200, 200, 429])
+      await app.close()
+    })
+
     it("counts a prefixed plugin's root route and its trailing-slash twin as one such route", async () => {
       const app = fastify()
       app.register(

@@ -33,6 +33,15 @@ describe('ClientKeys', () => {
     expect(keys.size).toBe(0)
   })
 
+  it('remembers no address longer than a real one, though it gives its key', () => {
+    const keys = new ClientKeys(undefined)
+    // A valid IPv6 address whose zone makes it longer than any address a client really has.
+    const long = `fe80::1%${'z'.repeat(100)}`
+    expect(keys.of(long)).toBe('ip:fe80::/56')
+    expect(keys.of(long)).toBe('ip:fe80::/56')
+    expect(keys.size).toBe(0)
+  })
+
   it('stays bounded under a stream of distinct addresses, still answering each correctly', () => {
     const keys = new ClientKeys(56)
     let peak = 0

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
-import { createRateLimitHandler, FORWARDED_CHECKS, type RequestBinding } from './request-handler.js'
+import {
+  createRateLimitHandler,
+  FORWARDED_CHECKS,
+  type RequestBinding,
+  UNKNOWN_CLIENT_KEY,
+} from './request-handler.js'
 
 // The forwarded-header warning reads each request's headers until a request carrying one settles
 // it, or until FORWARDED_CHECKS requests have carried none; after that no request pays for it.
@@ -69,5 +75,30 @@ describe('the forwarded-header check', () => {
     expect(s.reads()).toBe(1)
     expect(s.warnings).toHaveLength(1)
     expect(s.warnings[0]).toContain('PERMISSIVE_TRUST_PROXY')
+  })
+
+  it('counts a forwarded request without a peer address under unknown-client, naming no untrusted peer', async () => {
+    for (const address of [undefined, '']) {
+      const warnings: string[] = []
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 5, window: '1 m' }),
+        logger: { warn: (message) => warnings.push(message) },
+      })
+      // Proxies trusted, but not this peer (a unix socket has no address at all).
+      const binding: RequestBinding<FakeRequest> = {
+        ip: () => address,
+        headers: (req) => req.headers,
+        trustsProxy: () => true,
+        trustsEveryHop: () => false,
+        usedForwarded: () => false,
+      }
+      const handler = createRateLimitHandler({ limiter }, binding)
+      expect((await handler.decide({ headers: forged }))?.remaining).toBe(4)
+      // Counted there: a peek answers as the next request would be, one more taken.
+      expect((await limiter.peek(UNKNOWN_CLIENT_KEY)).remaining).toBe(3)
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('UNKNOWN_CLIENT_IP')
+      await limiter.close()
+    }
   })
 })
