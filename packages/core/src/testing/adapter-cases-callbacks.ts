@@ -216,18 +216,27 @@ const storeFailureCases: AdapterCase[] = [
     },
   },
   {
-    name: "answers 503, never 429, with no rate-limit headers under onStoreError 'deny'",
-    run: (driver) => {
-      const f = behaviourFixture()
-      const options = { policies: perMinute(5), store: brokenStore(), logger: f.logger, onStoreError: 'deny' }
-      return withServer(driver, { global: options }, async (server) => {
-        const r = await server.get('/')
-        expect(r.status).toBe(503)
-        expect(rateLimitHeadersOf(r)).toEqual({})
-        expect(r.headers.get('content-type')).toBe('application/problem+json')
-        expect(JSON.parse(r.body)).toMatchObject({ status: 503, title: 'Service Unavailable' })
-        expect(server.handled()).toBe(0)
-      })
+    name: "answers 503, never 429 nor through onLimited, with no rate-limit headers under onStoreError 'deny'",
+    run: async (driver) => {
+      // onLimited answers denials by the limits, not a store that could not decide.
+      for (const onLimited of [undefined, driver.answerLimited(418, 'custom answer')]) {
+        const f = behaviourFixture()
+        const options = {
+          policies: perMinute(5),
+          store: brokenStore(),
+          logger: f.logger,
+          onStoreError: 'deny',
+          onLimited,
+        }
+        await withServer(driver, { global: options }, async (server) => {
+          const r = await server.get('/')
+          expect(r.status).toBe(503)
+          expect(rateLimitHeadersOf(r)).toEqual({})
+          expect(r.headers.get('content-type')).toBe('application/problem+json')
+          expect(JSON.parse(r.body)).toMatchObject({ status: 503, title: 'Service Unavailable' })
+          expect(server.handled()).toBe(0)
+        })
+      }
     },
   },
 ]
