@@ -52,9 +52,27 @@ describe('request options', () => {
     for (const options of [[], new Map([['cost', 5]]), Object(5), Object.create({ points: 5 })]) {
       await expect(limiter.limit('a', options)).rejects.toMatchObject({ code: ERROR_CODES.INVALID_OPTION })
     }
+    // A function is no options object, whatever it carries.
+    await expect(
+      limiter.limit('a', Object.assign(() => undefined, { cost: 2 }) as never),
+    ).rejects.toMatchObject({
+      code: ERROR_CODES.INVALID_OPTION,
+    })
     expect(calls.consume).toBe(0)
     // Given as undefined, or beside a known one, nothing is refused.
     expect((await limiter.limit('a', { cost: undefined, tier: undefined })).remaining).toBe(4)
+    expect((await limiter.limit('a', { cost: 1, points: 5 } as never)).remaining).toBe(3)
+    // Nor is an object of a class of its own that gives one (the names are checked only without either).
+    expect(
+      (
+        await limiter.limit(
+          'a',
+          new (class {
+            cost = 2
+          })(),
+        )
+      ).remaining,
+    ).toBe(1)
   })
 
   it('says once that a tier was asked of a limiter without tiers, whose policies apply', async () => {

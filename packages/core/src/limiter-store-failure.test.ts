@@ -199,6 +199,39 @@ describe('store failures', () => {
       )
     })
 
+    it('holds a recovery line back until exactly a minute after the last one', async () => {
+      const { lines, outage, answered, codes } = outageLog()
+      // Its recovery line at 1 s; the next outage fails and answers at 2 s, within the minute.
+      await outage(1, 1)
+      vi.advanceTimersByTime(1_000)
+      await outage(1, 0)
+      expect(codes()).toEqual(['FAILURE', 'RECOVERED', 'FAILURE'])
+      vi.advanceTimersByTime(58_999)
+      await answered()
+      expect(codes()).toHaveLength(3)
+      vi.advanceTimersByTime(1)
+      await answered()
+      expect(codes()).toEqual(['FAILURE', 'RECOVERED', 'FAILURE', 'RECOVERED'])
+      expect(lines[3]).toMatch(/Since its failures began 59\.0 s ago, 1 request got no decision/)
+    })
+
+    it('logs the failure line again exactly a minute after the last, while the store stays down', async () => {
+      const { limiter, codes } = outageLog()
+      await limiter.limit('a')
+      vi.advanceTimersByTime(59_999)
+      await limiter.limit('b')
+      expect(codes()).toEqual(['FAILURE'])
+      vi.advanceTimersByTime(1)
+      await limiter.limit('c')
+      expect(codes()).toEqual(['FAILURE', 'FAILURE'])
+    })
+
+    it('tells a long outage in seconds, to the tenth', async () => {
+      const { lines, outage } = outageLog()
+      await outage(1, 1_000)
+      expect(lines[1]).toMatch(/Since its failures began 1000\.0 s ago, 1 request got no decision/)
+    })
+
     it('tells an outage that began at the epoch (a fake clock at 0)', async () => {
       const { lines, outage, codes } = outageLog(0)
       await outage(1, 5)
@@ -232,6 +265,90 @@ describe('store failures', () => {
       'allow',
     )
     expect((await limiter.limit('a')).error?.code).toBe(ERROR_CODES.STORE_ERROR)
+  })
+
+  describe("a failure line's cause", () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' })
+    const chain = (n: number): Error => {
+      let error = new Error(`e${n - 1}`)
+      for (let i = n - 2; i >= 0; i--) error = new Error(`e${i}`, { cause: error })
+      return error
+    }
+    const causes: [string, unknown, string][] = [
+      ['a thrown string', 'ERR max clients reached', 'ERR max clients reached'],
+      [
+        'an error with a code and no cause',
+        Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }),
+        'socket hang up',
+      ],
+      [
+        "fetch's inner error naming its code",
+        new Error('fetch failed', { cause: refused }),
+        `fetch failed (${refused.message})`,
+      ],
+      [
+        'an inner error with a code its message lacks',
+        new Error('fetch failed', {
+          cause: Object.assign(new Error('getaddrinfo failed'), { code: 'ENOTFOUND' }),
+        }),
+        'fetch failed (ENOTFOUND: getaddrinfo failed)',
+      ],
+      [
+        'an inner error with only a code',
+        new Error('fetch failed', { cause: Object.assign(new Error(''), { code: 'ECONNRESET' }) }),
+        'fetch failed (ECONNRESET)',
+      ],
+      [
+        'an inner error whose code is no string',
+        new Error('fetch failed', { cause: Object.assign(new Error('bad gateway'), { code: 502 }) }),
+        'fetch failed (bad gateway)',
+      ],
+      [
+        'an inner error saying what the outer one says',
+        new Error('Connection is closed.', { cause: new Error('Connection is closed.') }),
+        'Connection is closed',
+      ],
+      [
+        'an error with no message (a TimeoutError)',
+        Object.assign(new Error(''), { name: 'TimeoutError' }),
+        'TimeoutError',
+      ],
+      [
+        "an @upstash/redis error naming its command's keys",
+        new Error('Unauthorized, command was: ["evalsha","abc","api:user@example.com"]'),
+        'Unauthorized',
+      ],
+      ['an error ending with a full stop', new Error('Command timed out.'), 'Command timed out'],
+      ['causes ten deep (eight followed)', chain(10), 'e0 (e8)'],
+    ]
+    for (const [what, cause, told] of causes) {
+      it(`says ${what} as "${told}"`, async () => {
+        const { limiter, failures } = limiterOn(
+          failingStore(() => {
+            throw cause
+          }),
+          'allow',
+        )
+        const { message } = (await limiter.limit('a')).error!
+        expect(message.slice(0, message.indexOf(' (ERR_FLOODGATE_'))).toBe(`The flaky store failed: ${told}.`)
+        expect(failures[0]?.cause).toBe(cause)
+      })
+    }
+  })
+
+  it("handles an async onStoreFailure hook's rejection (no unhandled rejection in an outage)", async () => {
+    const handlers: unknown[][] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      store: failingStore(() => Promise.reject(boom)),
+      // A client's thenable: how its rejection is handled shows in the handlers `then` is given.
+      // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native Promise, on purpose
+      onStoreFailure: () => ({ then: (...args: unknown[]) => handlers.push(args) }),
+      logger: false,
+    })
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'store-error' })
+    expect(handlers).toHaveLength(1)
+    expect(typeof handlers[0]![1]).toBe('function')
   })
 
   it('a throwing onStoreFailure hook does not turn the decision into an exception', async () => {
@@ -386,6 +503,18 @@ describe('a store answering something that is not a decision', () => {
       'outcomes[0].remaining is 1.5',
     ],
     ['NaN as the time', { nowMs: Number.NaN, outcomes: [ok] }, 'nowMs is NaN'],
+    ['a null outcome', { nowMs: 1_700_000_000_000, outcomes: [null] }, 'outcomes[0] is null'],
+    ['a number as the outcome', { nowMs: 1_700_000_000_000, outcomes: [5] }, 'outcomes[0] is 5'],
+    [
+      'a negative count',
+      { nowMs: 1_700_000_000_000, outcomes: [{ ...ok, remaining: -1 }] },
+      'outcomes[0].remaining is -1',
+    ],
+    [
+      'NaN as the reset time',
+      { nowMs: 1_700_000_000_000, outcomes: [{ ...ok, resetAtMs: Number.NaN }] },
+      'outcomes[0].resetAtMs is NaN',
+    ],
     [
       'a negative wait',
       { nowMs: 1_700_000_000_000, outcomes: [{ ...ok, allowed: false, retryAfterMs: -1 }] },

@@ -146,6 +146,32 @@ describe('tiers', () => {
     expect(lines.length).toBeGreaterThan(0)
   })
 
+  it('warns of each unknown tier once, one longer than 64 characters by its first 64 and its length', async () => {
+    const lines: string[] = []
+    const limiter = createRateLimiter({
+      tiers: { free: [fixedWindow({ limit: 100, window: '1 m' })] },
+      defaultTier: 'free',
+      logger: { warn: (line) => lines.push(line) },
+    })
+    const x = (n: number) => 'x'.repeat(n)
+    const told: [string, boolean][] = [
+      [x(64), true],
+      [`${x(63)}y`, true],
+      [`${x(64)}a`, true],
+      // The same first 64 characters and length: the same name, as far as the log is concerned.
+      [`${x(64)}b`, false],
+      [`${x(63)}za`, true],
+      [`${x(64)}ab`, true],
+      [`y${x(64)}`, true],
+      [x(64), false],
+    ]
+    for (const [tier, warned] of told) {
+      const before = lines.length
+      expect((await limiter.limit('u', { tier })).tier).toBe('free')
+      expect(lines.length - before, `tier of ${tier.length} characters`).toBe(warned ? 1 : 0)
+    }
+  })
+
   it('keeps its own plain copy of each policy: fields read once, whatever the object given has behind them', async () => {
     let reads = 0
     const base = fixedWindow({ name: 'w', limit: 2, window: '1 m' })

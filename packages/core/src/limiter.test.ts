@@ -228,5 +228,16 @@ describe('createRateLimiter', () => {
     const failedNow = (failing as RateLimiter & DecidingNow)[DECIDE_NOW]('u')
     expect(failedNow).not.toBeInstanceOf(Promise)
     expect(failedNow).toMatchObject({ reason: 'store-error' })
+    // A bad argument: limit() rejects, DECIDE_NOW throws.
+    const decideNow = (failing as RateLimiter & DecidingNow)[DECIDE_NOW].bind(failing)
+    await expect(failing.limit('u', { cost: 0 })).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_INVALID_COST',
+    })
+    expect(() => decideNow('u', { cost: 0 })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_COST' }),
+    )
+    expect(() => decideNow(42 as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_IDENTIFIER' }),
+    )
   })
 })

@@ -74,13 +74,14 @@ describe('memory store maxKeys', () => {
 
     for (const onStoreError of ['allow', 'deny'] as const) {
       const failures: string[] = []
+      const lines: string[] = []
       const limiter = createRateLimiter({
         policies,
         store,
         prefix: 'p',
         onStoreError,
         onStoreFailure: (error) => failures.push(error.code),
-        logger: false,
+        logger: { warn: (line) => lines.push(line) },
       })
       const d = await limiter.limit('newcomer')
       expect(d).toMatchObject({ allowed: onStoreError === 'allow', reason: 'store-error' })
@@ -88,6 +89,10 @@ describe('memory store maxKeys', () => {
       expect(failures).toEqual([ERROR_CODES.STORE_FULL])
       // The limited identifiers are still limited.
       expect(await limiter.limit('held-7')).toMatchObject({ allowed: false, reason: 'limited' })
+      // The memory store's own path tells no recovery, and its failure line promises none.
+      const outage = lines.filter((line) => line.includes('WARN_FLOODGATE_STORE_'))
+      expect(outage).toHaveLength(1)
+      expect(outage[0]).toMatch(/WARN_FLOODGATE_STORE_FAILURE: .* until the store answers again\.$/)
     }
     // Once their window passes, the new identifier is counted.
     clock.advance(60_000)

@@ -442,11 +442,14 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     upstashDown()
     expect((await limiter.limit('known')).reason).toBe('allowed') // its increment fails behind it
     await settle()
+    vi.advanceTimersByTime(5_000)
     upstashUp()
     expect((await limiter.limit('known')).reason).toBe('allowed') // its increment is written
     await settle()
     expect(codes()).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED'])
-    expect(lines[1]).toContain('every request got a decision; only work done after some of them failed.')
+    expect(lines[1]).toContain(
+      'Since its failures began 5.0 s ago, every request got a decision; only work done after some of them failed.',
+    )
     // The second outage is logged at once (its recovery line waits for the minute).
     upstashDown()
     expect((await limiter.limit('known')).reason).toBe('allowed')
@@ -490,6 +493,36 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
       'WARN_FLOODGATE_STORE_FAILURE',
     ])
+  })
+
+  it('logs a failure of work after an answer again exactly a minute after its last line', async () => {
+    const lines: string[] = []
+    // Every answer's deny list refresh fails.
+    const refreshing = {
+      limit: async () => ({
+        success: true,
+        limit: 5,
+        remaining: 4,
+        reset: Date.now() + 30_000,
+        pending: Promise.reject(new Error('Failed to fetch ip deny list: getaddrinfo ENOTFOUND')),
+      }),
+      getRemaining: async () => ({ remaining: 5, reset: Date.now() + 30_000, limit: 5 }),
+    }
+    const limiter = fromUpstash(refreshing as never, {
+      window: '1 m',
+      logger: { warn: (line) => lines.push(line) },
+    })
+    const answered = async () => {
+      expect((await limiter.limit('someone')).reason).toBe('allowed')
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    await answered()
+    vi.advanceTimersByTime(59_999)
+    await answered()
+    expect(codesOf(lines)).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+    vi.advanceTimersByTime(1)
+    await answered()
+    expect(codesOf(lines)).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
   })
 
   it('logs the recovery at a denial from Upstash too, so that a second outage is logged again', async () => {
