@@ -137,6 +137,7 @@ const table: [string, () => unknown, string, string, string][] = [
     `"${'n'.repeat(60)}…"`,
   ],
   ['maxKeys 0', () => memoryStore({ maxKeys: 0 }), INVALID_OPTION, 'memoryStore.maxKeys', '0'],
+  ['maxKeys 1.5', () => memoryStore({ maxKeys: 1.5 }), INVALID_OPTION, 'memoryStore.maxKeys', '1.5'],
   ['no policies', () => createRateLimiter({}), INVALID_OPTION, 'policies', 'undefined'],
   [
     'prefix with a brace',

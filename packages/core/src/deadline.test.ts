@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { DeadlineQueue, type PendingCall, timersAreReal } from './deadline.js'
+import { DeadlineQueue, type PendingCall, timersAreReal, withDeadline } from './deadline.js'
 
 /** Starts a deadline for a call that runs `expire` when it times out. */
 function add(queue: DeadlineQueue, expire: () => void): PendingCall {
@@ -92,6 +92,16 @@ describe('DeadlineQueue under a long timeout', () => {
     hung.settled = true
     add(queue, () => undefined)
     expect(held()).toBe(1)
+  })
+
+  it('lets go of the calls a hung call held once it answers, while calls keep coming', () => {
+    const queue = new DeadlineQueue(3_600_000)
+    const hung = add(queue, () => undefined)
+    for (let i = 0; i < 2_000; i++) add(queue, () => undefined).settled = true
+    hung.settled = true
+    // Always one call in flight, as under steady traffic: the queue never empties.
+    for (let i = 0; i < 10_000; i++) add(queue, () => undefined).settled = true
+    expect((Reflect.get(queue, 'calls') as unknown[]).length).toBeLessThanOrEqual(1_025)
   })
 })
 
@@ -205,5 +215,19 @@ describe('timersAreReal', () => {
       }
     }
     expect(timersAreReal()).toBe(true)
+  })
+})
+
+describe('withDeadline', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('clears its timer as soon as the work settles, answered or failed', async () => {
+    vi.useFakeTimers()
+    await expect(withDeadline(Promise.resolve('answer'), 60_000, 'The store')).resolves.toBe('answer')
+    expect(vi.getTimerCount()).toBe(0)
+    await expect(withDeadline(Promise.reject(new Error('down')), 60_000, 'The store')).rejects.toThrow('down')
+    expect(vi.getTimerCount()).toBe(0)
   })
 })

@@ -142,3 +142,19 @@ describe('limiter on its own memory store', () => {
     }
   }
 })
+
+describe('a limiter on a memory store it was given', () => {
+  it('asks the store itself every time, denyCache on or not: a denial ends when the store clock says so', async () => {
+    const clock = manualClock(START_MS)
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: WINDOW_MS }),
+      store: memoryStore({ clock }),
+      denyCache: true,
+      logger: false,
+    })
+    expect((await limiter.limit('a')).allowed).toBe(true)
+    expect((await limiter.limit('a')).allowed).toBe(false)
+    clock.advance(WINDOW_MS)
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, reason: 'allowed' })
+  })
+})

@@ -64,6 +64,41 @@ describe('a decision script reply that is not whole numbers', () => {
     })
     expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9, resetAtMs: NOW + 60_000 })
   })
+
+  it('a reply of whole numbers as strings, a reset of now, a wait of -1 (never): each is a decision', async () => {
+    const replies: [unknown[], object][] = [
+      [[String(NOW), '1', '9', '60000', '0'], { allowed: true, remaining: 9, resetAtMs: NOW + 60_000 }],
+      [[String(NOW), '0', '0', '60000', '60000'], { allowed: false, remaining: 0, retryAfterMs: 60_000 }],
+      // A full bucket is full again now (a peek before any request).
+      [[NOW, 1, 10, 0, 0], { allowed: true, remaining: 10, resetAtMs: NOW }],
+      // -1 stands for a wait that never ends: a cost over the limit.
+      [
+        [NOW, 0, 10, 60_000, -1],
+        { allowed: false, reason: 'cost-exceeds-limit', retryAfterMs: Number.POSITIVE_INFINITY },
+      ],
+    ]
+    for (const [reply, decision] of replies) {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 10, window: '1 m' }),
+        store: upstashStore({ redis: answering(reply), logger: false }),
+        onStoreError: 'deny',
+        logger: false,
+      })
+      expect(await limiter.limit('a')).toMatchObject(decision)
+    }
+  })
+
+  it('names every value of the outcome it could not read', async () => {
+    const failures: Error[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: answering([NOW, 1, 9, 1_000, -2]), logger: false }),
+      onStoreFailure: (error) => void failures.push(error),
+      logger: false,
+    })
+    await limiter.limit('a')
+    expect(failures[0]!.message).toContain(`answered [${NOW},1,9,1000,-2]`)
+  })
 })
 
 describe('a client whose commands return no promise (a callback-style client)', () => {

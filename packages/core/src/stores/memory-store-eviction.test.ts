@@ -170,6 +170,33 @@ describe('memory store making room', () => {
   })
 })
 
+describe('memory store fixed window counters', () => {
+  it.each([
+    ['free', 'pro'],
+    ['pro', 'free'],
+  ])(
+    'never evicts a key still limited under the strictest tier of the counter (%s seen first)',
+    async (first, second) => {
+      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const limiter = createRateLimiter({
+        tiers: {
+          free: fixedWindow({ name: 'api', limit: 2, window: '1 m' }),
+          pro: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
+        },
+        defaultTier: 'free',
+        store,
+        logger: false,
+      })
+      await limiter.limit(`${first}-user`, { tier: first, cost: 2 })
+      await limiter.limit(`${second}-user`, { tier: second, cost: 2 })
+      // Both keys are limited under `free` (2 of 2 used): neither may go, so the newcomer fails.
+      expect((await limiter.limit('newcomer')).reason).toBe('store-error')
+      expect(await limiter.limit(`${first}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
+      expect(await limiter.limit(`${second}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
+    },
+  )
+})
+
 describe('memory store sliding window counters', () => {
   it.each([
     ['free', 'pro'],

@@ -102,6 +102,37 @@ describe('memory store maxKeys', () => {
     ).toBe(true)
   })
 
+  it.each(kinds)(
+    '%s: looks at no more than 64 keys to make room (and 4 more to sweep) before failing a new identifier',
+    (_kind, policy, startMs) => {
+      const store = memoryStore({ clock: manualClock(startMs), maxKeys: 100 })
+      const policies = [policy]
+      for (let i = 0; i < 100; i++)
+        store.consume({ prefix: 'p', id: `held-${i}`, policies, cost: 5, peek: false })
+      const before = store.examined
+      expect(() => store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false })).toThrow(
+        expect.objectContaining({ code: ERROR_CODES.STORE_FULL }),
+      )
+      // EVICTION_BUDGET (64) keys, every one limited; only token buckets are swept (SWEEP_PER_CALL, 4).
+      const examined = store.examined - before
+      expect(examined).toBeGreaterThanOrEqual(64)
+      expect(examined).toBeLessThanOrEqual(policy.kind === 'token-bucket' ? 68 : 64)
+    },
+  )
+
+  it('sliding window: the previous and the current window share the 64 keys it looks at to make room', () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 100 })
+    const policies = [slidingWindow({ limit: 5, window: '1 m' })]
+    const consume = (id: string) => store.consume({ prefix: 'p', id, policies, cost: 5, peek: false })
+    for (let i = 0; i < 50; i++) consume(`previous-${i}`)
+    clock.advance(60_001) // their counts, in the previous window now, still limit them
+    for (let i = 0; i < 50; i++) consume(`current-${i}`)
+    const before = store.examined
+    expect(() => consume('newcomer')).toThrow(expect.objectContaining({ code: ERROR_CODES.STORE_FULL }))
+    expect(store.examined - before).toBe(64)
+  })
+
   it("never frees the keys of the identifier being decided: a sliding window's previous count still holds it back", async () => {
     const window = 60_000
     const clock = manualClock(START_MS)

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
+import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { memoryStore } from './memory-store.js'
@@ -86,5 +87,42 @@ describe("a token bucket slot's eviction scan", () => {
     }
     expect(store.size).toBeLessThan(100)
     expect(holdsIterator(evictScan)).toBe(false)
+  })
+})
+
+describe("a sliding window slot's eviction scans", () => {
+  it('let go of the maps of a passed window when time moves into the next', async () => {
+    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
+    const store = memoryStore({ clock, maxKeys: 2 })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran in `current`
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    expect(holdsIterator(Reflect.get(slot, 'currentScan'))).toBe(true)
+    clock.advance(60_000)
+    expect(store.size).toBe(2) // the counts move to the previous window
+    expect(holdsIterator(Reflect.get(slot, 'currentScan'))).toBe(false)
+    expect(holdsIterator(Reflect.get(slot, 'previousScan'))).toBe(false)
+  })
+
+  it("let go of the previous window's scan once as many deletions as it holds were made while it stood still", async () => {
+    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
+    const store = memoryStore({ clock, maxKeys: 3 })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    for (const id of ['a', 'b', 'c']) await limiter.limit(id)
+    clock.advance(60_000)
+    await limiter.limit('d') // full: eviction takes a key of the previous window
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const previousScan = Reflect.get(slot, 'previousScan')
+    expect(holdsIterator(previousScan)).toBe(true)
+    for (const id of ['a', 'b', 'c']) await limiter.reset(id)
+    expect(holdsIterator(previousScan)).toBe(false)
   })
 })
