@@ -168,6 +168,51 @@ describe('memory store making room', () => {
     expect((await loose.peek('y')).remaining).toBe(3)
     expect(store.size).toBe(3)
   })
+
+  it('frees a passed window before evicting a live count of the counter being decided', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 2 })
+    const loose = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 h' }),
+      prefix: 'c',
+      store,
+      logger: false,
+    })
+    const minutely = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      prefix: 'b',
+      store,
+      logger: false,
+    })
+    expect((await loose.limit('y')).remaining).toBe(4) // not limited: evictable, but counted
+    await minutely.limit('x')
+    clock.advance(60_000)
+    expect(await loose.limit('newcomer')).toMatchObject({ allowed: true, remaining: 4 })
+    // y keeps its count (a peek gives what one more request would leave: 3, not a fresh key's 4).
+    expect((await loose.peek('y')).remaining).toBe(3)
+  })
+
+  it('frees a passed window even once the eviction budget went on limited keys', async () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock, maxKeys: 65 })
+    const minutely = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      prefix: 'b',
+      store,
+      logger: false,
+    })
+    const hourly = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 h' }),
+      prefix: 'a',
+      store,
+      logger: false,
+    })
+    await minutely.limit('x')
+    for (let i = 0; i < 64; i++) await hourly.limit(`held-${i}`) // 64 limited keys: the whole budget
+    clock.advance(60_000) // x's window has passed; nothing has looked at its counter since
+    expect(await hourly.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(65)
+  })
 })
 
 describe('memory store fixed window counters', () => {

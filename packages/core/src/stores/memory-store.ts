@@ -294,13 +294,14 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
    * its decision was made from them, and `needed` counts them as present.
    */
   private makeRoom(needed: number, preferred: readonly Slot[], nowMs: number, keep: string): void {
+    // First every counter up to now: a passed window is freed whole, at no cost to a live count
+    // and none of the eviction budget, which may run out before the last counter is looked at.
+    for (const slot of this.slotList) slot.advance(nowMs)
     let budget = EVICTION_BUDGET * Math.max(1, needed)
     while (this.keys.size + needed > this.maxKeys) {
       let evicted = false
       for (const slot of [...preferred, ...this.slotList]) {
         if (budget <= 0) break
-        slot.advance(nowMs)
-        if (this.keys.size + needed <= this.maxKeys) return
         const result = slot.evictOne(nowMs, budget, keep)
         budget -= result.examined
         if (result.evicted) {
