@@ -203,6 +203,14 @@ describe("the client's own timeouts, which bound a call's deadline", () => {
     const none = detectClient(new Redis({ lazyConnect: true }))
     expect([none.commandTimeoutMs, none.socketTimeoutMs]).toEqual([undefined, undefined])
   })
+
+  it('are none where set to 0, a negative number, Infinity or NaN (no timeout to bound a deadline by)', () => {
+    const commands = { evalsha: async () => null, eval: async () => null, del: async () => 0 }
+    for (const ms of [0, -1, Number.POSITIVE_INFINITY, Number.NaN]) {
+      const io = detectClient({ ...commands, options: { commandTimeout: ms, socketTimeout: ms } })
+      expect([io.commandTimeoutMs, io.socketTimeoutMs], String(ms)).toEqual([undefined, undefined])
+    }
+  })
 })
 
 describe("ioredis's errors for a dropped connection", () => {

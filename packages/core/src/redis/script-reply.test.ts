@@ -1,8 +1,10 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { SUBMIT, type SubmittingStore } from '../queued-call.js'
 import { type UpstashRedisClient, upstashStore } from '../upstash/upstash-store.js'
 import type { RedisClient } from './clients.js'
+import { cachedDigest, clusterSlot } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { STALL_MS, TRYAGAIN_DELAY_MS } from './script-store.js'
 
@@ -277,6 +279,7 @@ describe('a command the client failed', () => {
       const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
       const request = storeRequest('a')
       await expect(store.consume(request)).rejects.toThrow('ERR Error running script')
+      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
       // The watchdog looks while a command waits: none does, so the quiet spell is no silence.
       await vi.advanceTimersByTimeAsync(3 * STALL_MS)
       await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
@@ -284,27 +287,6 @@ describe('a command the client failed', () => {
     } finally {
       vi.useRealTimers()
     }
-  })
-})
-
-describe("the client's own command timeout (ioredis commandTimeout)", () => {
-  it('bounds the deadline on the server clock of a call with no limiter deadline', async () => {
-    const deadlines: unknown[] = []
-    const run = async (_sha: string, _numKeys: number, _keys: string[], args: string[]) => {
-      deadlines.push(args[2])
-      return [NOW, 1, 9, 60_000, 0]
-    }
-    const client = { evalsha: run, eval: run, del: async () => 0, options: { commandTimeout: 500 } }
-    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-    const request = storeRequest('a')
-    await store.consume(request)
-    await store.consume(request)
-    expect(deadlines[0]).toBe('0')
-    // Redis's clock read NOW at the first call: the second call's 500 ms timeout lands about 500 ms past it.
-    const second = Number(deadlines[1])
-    expect(second).toBeGreaterThanOrEqual(NOW + 400)
-    expect(second).toBeLessThan(NOW + 1_500)
-    store.close()
   })
 })
 
@@ -450,4 +432,594 @@ describe("the limiter on the script's path", () => {
       vi.useRealTimers()
     }
   })
+})
+
+/** A Cluster's node for a hash slot: the lower half on one, the upper half on another. */
+const nodeOfSlot = (slot: number) => (slot < 8_192 ? '127.0.0.1:7000' : '127.0.0.1:7001')
+const slotOf = (id: string) => clusterSlot(cachedDigest(id))
+
+/** Stand-ins for an ioredis Cluster and a node-redis cluster whose every script call is `run`. */
+function clusterClients(run: (keys: string[], args: string[]) => Promise<unknown>): [string, RedisClient][] {
+  const ioredis = {
+    isCluster: true,
+    options: { enableOfflineQueue: false, retryDelayOnFailover: 0 },
+    slots: Array.from({ length: 16_384 }, (_, slot) => [nodeOfSlot(slot)]),
+    evalsha: (_sha: string, _numKeys: number, keys: string[], args: string[]) => run(keys, args),
+    eval: (_script: string, _numKeys: number, keys: string[], args: string[]) => run(keys, args),
+    del: async () => 0,
+  }
+  const nodeRedis = {
+    options: { rootNodes: [], defaults: { disableOfflineQueue: true } },
+    slots: Array.from({ length: 16_384 }, (_, slot) => ({ master: { address: nodeOfSlot(slot) } })),
+    evalSha: (_sha: string, { keys, arguments: args }: { keys: string[]; arguments: string[] }) =>
+      run(keys, args),
+    eval: (_script: string, { keys, arguments: args }: { keys: string[]; arguments: string[] }) =>
+      run(keys, args),
+    del: async () => 0,
+  }
+  return [
+    ['an ioredis Cluster', ioredis as unknown as RedisClient],
+    ['a node-redis cluster', nodeRedis as unknown as RedisClient],
+  ]
+}
+
+describe('the silence of a Cluster node, as the client tells the node of each hash slot', () => {
+  const never = () => new Promise<unknown>(() => {})
+  for (const [name, client] of clusterClients(never)) {
+    it(`${name}: refuses calls to every slot of the silent node, and only those`, async () => {
+      // d and e: two slots of the first node; c: a slot of the second.
+      expect(slotOf('d')).not.toBe(slotOf('e'))
+      expect([slotOf('d'), slotOf('e'), slotOf('c')].map(nodeOfSlot)).toEqual([
+        '127.0.0.1:7000',
+        '127.0.0.1:7000',
+        '127.0.0.1:7001',
+      ])
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+      try {
+        const store = redisStore({ client, logger: false })
+        const request = storeRequest
+        follow(store.consume(request('d')))
+        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+        const outcomes: Record<string, unknown> = {}
+        for (const id of ['e', 'c']) {
+          Promise.resolve(store.consume(request(id))).then(
+            () => {
+              outcomes[id] = 'answered'
+            },
+            (error: unknown) => {
+              outcomes[id] = error
+            },
+          )
+        }
+        await vi.advanceTimersByTimeAsync(0)
+        expect(outcomes.e).toMatchObject({
+          code: 'ERR_FLOODGATE_STORE_ERROR',
+          message: expect.stringContaining("The Redis node of this identifier's hash slot has answered none"),
+        })
+        // The other node's call went out, and waits for its reply.
+        expect(outcomes.c).toBeUndefined()
+        store.close()
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+  }
+})
+
+describe("the server's clock on a Cluster, learned per hash slot", () => {
+  it("maps a slot's deadline with the clock its own node gave, not the clock of the node heard from last", async () => {
+    const AHEAD_MS = 10_000
+    const deadlines: [string, string][] = []
+    const [ioredis] = clusterClients(async (keys, args) => {
+      const far = keys[0]!.includes(`{${cachedDigest('far')}}`)
+      deadlines.push([far ? 'far' : 'near', args[2]!])
+      return [far ? NOW + AHEAD_MS : NOW, 1, 9, 60_000, 0]
+    })
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: redisStore({ client: ioredis![1], logger: false }),
+      logger: false,
+      timeout: '2 s',
+    })
+    for (const id of ['near', 'far', 'near', 'far']) await limiter.limit(id)
+    expect(deadlines.map(([id]) => id)).toEqual(['near', 'far', 'near', 'far'])
+    expect(deadlines[0]![1]).toBe('0')
+    // The near node's clock read NOW: its second call's 2 s deadline lands about 2 s past it; the
+    // far node's, about 2 s past NOW + AHEAD_MS.
+    const near = Number(deadlines[2]![1])
+    expect(near).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(near).toBeLessThan(NOW + 3_000)
+    const far = Number(deadlines[3]![1])
+    expect(far).toBeGreaterThanOrEqual(NOW + AHEAD_MS + 1_900)
+    expect(far).toBeLessThan(NOW + AHEAD_MS + 3_000)
+  })
+})
+
+describe("node-redis 4's cluster, whose options are private: commands routed by their first key", () => {
+  it("sends decisions and resets through sendCommand, keyed by the identifier's first key, as writes", async () => {
+    const sent: { key: unknown; readonly: unknown; args: string[] }[] = []
+    const client = {
+      getMasters: () => [],
+      evalSha: async () => {
+        throw new Error('routed by a key it never finds')
+      },
+      eval: async () => {
+        throw new Error('routed by a key it never finds')
+      },
+      del: async () => {
+        throw new Error('routed by a key it never finds')
+      },
+      sendCommand: async (key: unknown, readonly: unknown, args: string[]) => {
+        sent.push({ key, readonly, args })
+        return args[0] === 'EVALSHA' ? [NOW, 1, 9, 60_000, 0, 1, 99, 3_600_000, 0] : 1
+      },
+    }
+    const policies = [
+      fixedWindow({ limit: 10, window: '1 m', name: 'minute' }),
+      fixedWindow({ limit: 100, window: '1 h', name: 'hour' }),
+    ]
+    const limiter = createRateLimiter({
+      policies,
+      store: redisStore({ client: client as unknown as RedisClient, logger: false }),
+      logger: false,
+    })
+    expect(await limiter.limit('a')).toMatchObject({ reason: 'allowed' })
+    await limiter.reset('a')
+    expect(sent.map(({ args }) => args[0])).toEqual(['EVALSHA', 'EVAL'])
+    for (const { key, readonly, args } of sent) {
+      expect(args[2]).toBe('2')
+      expect(key).toBe(args[3])
+      expect(String(key)).toContain(`{${cachedDigest('a')}}`)
+      expect(readonly).toBe(false)
+    }
+  })
+})
+
+describe('a decision answered TRYAGAIN', () => {
+  it('goes again after TRYAGAIN_DELAY_MS, and is decided by the reply', async () => {
+    let sent = 0
+    const run = async () => {
+      if (sent++ === 0) throw new Error('TRYAGAIN Multiple keys request during rehashing of slot')
+      return [NOW, 1, 9, 60_000, 0]
+    }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      let outcome: unknown
+      Promise.resolve(store.consume(storeRequest('a'))).then(
+        (response) => {
+          outcome = response
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS - 1)
+      expect(sent).toBe(1)
+      expect(outcome).toBeUndefined()
+      await vi.advanceTimersByTimeAsync(1)
+      expect(sent).toBe(2)
+      expect(outcome).toMatchObject({ nowMs: NOW, outcomes: [{ allowed: true, remaining: 9 }] })
+    } finally {
+      vi.useRealTimers()
+      store.close()
+    }
+  })
+})
+
+describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent", () => {
+  for (const resets of [1, 2]) {
+    it(`does not go again (it could wipe that decision), and fails: ${resets} reset(s) of the keys pending`, async () => {
+      let dels = 0
+      const refusals: ((error: Error) => void)[] = []
+      const store = upstashStore({
+        redis: {
+          evalsha: async () => [NOW, 1, 9, 60_000, 0],
+          eval: async () => [NOW, 1, 9, 60_000, 0],
+          del: () => {
+            dels++
+            return new Promise<number>((_resolve, reject) => {
+              refusals.push(reject)
+            })
+          },
+        },
+        logger: false,
+      })
+      const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      try {
+        const outcomes: Promise<unknown>[] = []
+        for (let i = 0; i < resets; i++) {
+          outcomes.push(
+            Promise.resolve(store.reset({ prefix: 'p', id: 'a', policies })).then(
+              () => 'resolved',
+              (error: unknown) => error,
+            ),
+          )
+        }
+        await store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false })
+        for (const refuse of refusals)
+          refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+        await vi.advanceTimersByTimeAsync(10 * TRYAGAIN_DELAY_MS)
+        expect(dels).toBe(resets)
+        for (const outcome of outcomes) {
+          expect(await outcome).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
+        }
+      } finally {
+        vi.useRealTimers()
+        store.close()
+      }
+    })
+  }
+})
+
+describe("a reply that comes after the store's reply timeout failed the call", () => {
+  for (const [what, late] of [
+    ['a decision', [NOW, 1, 9, 60_000, 0]],
+    ["the script's answer that it ran past the deadline", [-1, NOW]],
+  ] as const) {
+    it(`${what}: ignored, and nothing is sent again`, async () => {
+      vi.useFakeTimers()
+      try {
+        let sent = 0
+        let answer!: (reply: unknown) => void
+        const run = () => {
+          sent++
+          return new Promise<unknown>((resolve) => {
+            answer = resolve
+          })
+        }
+        const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+        const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+        const request = storeRequest('a')
+        const outcome = Promise.resolve(store.consume(request)).then(
+          () => 'answered',
+          (error: unknown) => error,
+        )
+        await vi.advanceTimersByTimeAsync(100)
+        expect(await outcome).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+        answer(late)
+        await vi.advanceTimersByTimeAsync(1_000)
+        expect(sent).toBe(1)
+        store.close()
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+  }
+})
+
+describe("the client's own timeouts: its command timeout, or its socket's, which fails every command on the connection", () => {
+  for (const [name, client] of [
+    ['ioredis commandTimeout', { options: { commandTimeout: 500 } }],
+    ['ioredis socketTimeout', { options: { socketTimeout: 500 } }],
+    [
+      'node-redis socket.socketTimeout',
+      { options: { socket: { socketTimeout: 500, reconnectStrategy: 50 } } },
+    ],
+  ] as const) {
+    it(`${name}: bounds the deadline on the server clock of a call with no limiter deadline`, async () => {
+      const deadlines: unknown[] = []
+      const ioredisRun = async (_sha: string, _numKeys: number, _keys: string[], args: string[]) => {
+        deadlines.push(args[2])
+        return [NOW, 1, 9, 60_000, 0]
+      }
+      const nodeRedisRun = async (_sha: string, { arguments: args }: { arguments: string[] }) => {
+        deadlines.push(args[2])
+        return [NOW, 1, 9, 60_000, 0]
+      }
+      const commands = name.startsWith('ioredis')
+        ? { evalsha: ioredisRun, eval: ioredisRun }
+        : { evalSha: nodeRedisRun, eval: nodeRedisRun }
+      const store = redisStore({
+        client: { ...commands, del: async () => 0, ...client } as unknown as RedisClient,
+        logger: false,
+      })
+      const request = storeRequest('a')
+      await store.consume(request)
+      await store.consume(request)
+      expect(deadlines[0]).toBe('0')
+      // Redis's clock read NOW at the first call: the second call's 500 ms timeout lands about 500 ms past it.
+      const second = Number(deadlines[1])
+      expect(second).toBeGreaterThanOrEqual(NOW + 400)
+      expect(second).toBeLessThan(NOW + 1_500)
+      store.close()
+    })
+  }
+})
+
+describe("a call whose deadline passed before Redis ran it (the script's answer [-1, server time])", () => {
+  it("fails as a store timeout: not sent again, and the server's clock is not learned from it", async () => {
+    const replies: unknown[] = [
+      [NOW, 1, 9, 60_000, 0],
+      [-1, NOW + 10_000],
+      [NOW, 1, 9, 60_000, 0],
+    ]
+    const deadlines: string[] = []
+    let sent = 0
+    const run = async (_script: string, _keys: string[], args: string[]) => {
+      deadlines.push(args[2]!)
+      return replies[sent++]
+    }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    // The store's own path, with the caller's deadline (`performance.now()` ms, 0 for none) as given.
+    const submit = (atMs: number) =>
+      new Promise<unknown>((resolve, reject) => {
+        ;(store as unknown as SubmittingStore)[SUBMIT]('p', 'a', policies, 1, false, {
+          atMs,
+          respond: (reply) => resolve(reply),
+          fail: reject,
+        })
+      })
+    await submit(performance.now() + 2_000)
+    await expect(submit(Math.max(1, performance.now() - 1_000))).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_TIMEOUT',
+    })
+    expect(sent).toBe(2)
+    await submit(performance.now() + 2_000)
+    // Mapped with the clock the first reply gave: about 2 s past NOW.
+    const third = Number(deadlines[2])
+    expect(third).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(third).toBeLessThan(NOW + 3_000)
+    store.close()
+  })
+})
+
+describe('the silence of a connection quiet for a while', () => {
+  it('is timed from the first command sent after the quiet spell, not from the last answer before it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = () =>
+        sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = storeRequest
+      await store.consume(request('a'))
+      await vi.advanceTimersByTimeAsync(3 * STALL_MS)
+      follow(store.consume(request('b')))
+      await vi.advanceTimersByTimeAsync(STALL_MS / 2)
+      const outcome = follow(store.consume(request('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      // Sent, and waiting for its reply: b has waited only half of STALL_MS.
+      expect(outcome.value).toBeUndefined()
+      expect(sent).toBe(3)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('a store closed while a call waits to go again after TRYAGAIN', () => {
+  it('fails the call at once', async () => {
+    let sent = 0
+    const run = async () => {
+      sent++
+      throw new Error('TRYAGAIN Multiple keys request during rehashing of slot')
+    }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      let outcome: unknown
+      Promise.resolve(store.consume(storeRequest('a'))).then(
+        () => {
+          outcome = 'answered'
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await vi.advanceTimersByTimeAsync(0)
+      expect(sent).toBe(1)
+      store.close()
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome).toMatchObject({
+        code: 'ERR_FLOODGATE_STORE_ERROR',
+        message: expect.stringContaining('closed while a call waited to be sent again'),
+      })
+      expect(sent).toBe(1)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('the silence of a connection that answers', () => {
+  it('is timed from its last answer: a command answered late is no silence of those behind it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      const answers: ((reply: unknown) => void)[] = []
+      const run = () =>
+        new Promise<unknown>((resolve) => {
+          answers.push(resolve)
+        })
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = storeRequest
+      const first = store.consume(request('a'))
+      await vi.advanceTimersByTimeAsync(STALL_MS / 2)
+      follow(store.consume(request('b')))
+      await vi.advanceTimersByTimeAsync(STALL_MS * 0.4)
+      answers[0]!([NOW, 1, 9, 60_000, 0])
+      await first
+      // 1.2 STALL_MS since a was sent, 0.3 since it was answered: b waits behind it, no silence.
+      await vi.advanceTimersByTimeAsync(STALL_MS * 0.3)
+      const outcome = follow(store.consume(request('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toBeUndefined()
+      expect(answers).toHaveLength(3)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('is watched again after a silence that ended: a second one is found too', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      const pending: ((reply: unknown) => void)[] = []
+      const run = () =>
+        new Promise<unknown>((resolve) => {
+          pending.push(resolve)
+        })
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = storeRequest
+      const refused = async (id: string) => {
+        const outcome = follow(store.consume(request(id)))
+        await vi.advanceTimersByTimeAsync(0)
+        return outcome.value
+      }
+      for (const round of [1, 2]) {
+        follow(store.consume(request('a')))
+        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+        expect(await refused('b'), `round ${round}`).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+        // Redis answers; nothing waits, and the watchdog stops.
+        for (const answer of pending.splice(0)) answer([NOW, 1, 9, 60_000, 0])
+        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+        expect(vi.getTimerCount(), `round ${round}`).toBe(0)
+      }
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('a batch sent again by its source after NOSCRIPT', () => {
+  it("carries the same time and TTL slack as the call Redis refused, and the limiter's deadline", async () => {
+    const sent: { how: string; args: string[] }[] = []
+    let noScript = false
+    // Under an injected clock the reply ends with the server's time.
+    const reply = [NOW, 1, 9, 60_000, 0, NOW]
+    const client = {
+      evalsha: async (_sha: string, _numKeys: number, _keys: string[], args: string[]) => {
+        sent.push({ how: 'evalsha', args: [...args] })
+        if (noScript) throw new Error('NOSCRIPT No matching script. Please use EVAL.')
+        return reply
+      },
+      eval: async (_script: string, _numKeys: number, _keys: string[], args: string[]) => {
+        sent.push({ how: 'eval', args: [...args] })
+        return reply
+      },
+      del: async () => 0,
+    }
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: redisStore({ client: client as unknown as RedisClient, clock: () => NOW, logger: false }),
+      logger: false,
+      timeout: '2 s',
+    })
+    await limiter.limit('a')
+    noScript = true
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9 })
+    expect(sent.map(({ how }) => how)).toEqual(['evalsha', 'evalsha', 'eval'])
+    const [refused, again] = [sent[1]!.args, sent[2]!.args]
+    expect(again.slice(0, 2)).toEqual([String(NOW), '60000'])
+    expect(again.slice(0, 2)).toEqual(refused.slice(0, 2))
+    expect(Number(again[2])).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(Number(again[2])).toBeLessThan(NOW + 3_000)
+  })
+})
+
+describe('a batch Redis refused with NOSCRIPT after a reset of its keys was sent', () => {
+  it('is not sent again (it would count after the reset), and fails', async () => {
+    let refuse!: (error: Error) => void
+    let evals = 0
+    const store = upstashStore({
+      redis: {
+        evalsha: () =>
+          new Promise((_resolve, reject) => {
+            refuse = reject
+          }),
+        eval: async () => {
+          evals++
+          return [NOW, 1, 9, 60_000, 0]
+        },
+        del: async () => 1,
+      },
+      logger: false,
+    })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    const decision = Promise.resolve(
+      store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false }),
+    ).then(
+      () => 'answered',
+      (error: unknown) => error,
+    )
+    await store.reset({ prefix: 'p', id: 'a', policies })
+    refuse(new Error('NOSCRIPT No matching script. Please use EVAL.'))
+    expect(await decision).toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+      message: expect.stringContaining('a reset was sent after the decision'),
+    })
+    expect(evals).toBe(0)
+    store.close()
+  })
+})
+
+describe('an Upstash that answers none of the requests sent since its last answer', () => {
+  it('is sent one request per STALL_MS to find out, and answers again from its reply', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = () =>
+        ++sent <= 2 ? new Promise<unknown>(() => {}) : Promise.resolve([NOW, 1, 9, 60_000, 0])
+      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const consume = async (id: string) => {
+        let outcome: unknown
+        Promise.resolve(
+          store.consume({
+            prefix: 'p',
+            id,
+            policies: [fixedWindow({ limit: 10, window: '1 m' })],
+            cost: 1,
+            peek: false,
+          }),
+        ).then(
+          () => {
+            outcome = 'answered'
+          },
+          (error: unknown) => {
+            outcome = error
+          },
+        )
+        await vi.advanceTimersByTimeAsync(0)
+        return outcome
+      }
+      await consume('a')
+      await consume('b')
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      expect(await consume('c')).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      expect(sent).toBe(2)
+      await vi.advanceTimersByTimeAsync(STALL_MS)
+      expect(await consume('d')).toBe('answered')
+      expect(sent).toBe(3)
+      expect(await consume('e')).toBe('answered')
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe("a client's own timeout error", () => {
+  for (const error of [
+    new Error('Command timed out'),
+    new Error("Socket timeout. Expecting data, but didn't receive any in 500ms."),
+    Object.assign(new Error('Timeout'), { name: 'TimeoutError' }),
+  ]) {
+    it(`${JSON.stringify(error.message)}: a store timeout, with the client's error as its cause`, async () => {
+      const run = async () => {
+        throw error
+      }
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const request = storeRequest('a')
+      await expect(store.consume(request)).rejects.toMatchObject({
+        code: 'ERR_FLOODGATE_STORE_TIMEOUT',
+        message: expect.stringContaining(`gave up waiting for Redis: ${error.message}`),
+        cause: error,
+      })
+      store.close()
+    })
+  }
 })

@@ -215,45 +215,21 @@ describe('memory store making room', () => {
   })
 })
 
-describe('memory store fixed window counters', () => {
+describe('memory store window counters', () => {
   it.each([
-    ['free', 'pro'],
-    ['pro', 'free'],
+    ['fixed', 'free', 'pro'],
+    ['fixed', 'pro', 'free'],
+    ['sliding', 'free', 'pro'],
+    ['sliding', 'pro', 'free'],
   ])(
-    'never evicts a key still limited under the strictest tier of the counter (%s seen first)',
-    async (first, second) => {
+    'never evicts a key still limited under the strictest tier of a %s window counter (%s seen first)',
+    async (kind, first, second) => {
       const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+      const window = kind === 'fixed' ? fixedWindow : slidingWindow
       const limiter = createRateLimiter({
         tiers: {
-          free: fixedWindow({ name: 'api', limit: 2, window: '1 m' }),
-          pro: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
-        },
-        defaultTier: 'free',
-        store,
-        logger: false,
-      })
-      await limiter.limit(`${first}-user`, { tier: first, cost: 2 })
-      await limiter.limit(`${second}-user`, { tier: second, cost: 2 })
-      // Both keys are limited under `free` (2 of 2 used): neither may go, so the newcomer fails.
-      expect((await limiter.limit('newcomer')).reason).toBe('store-error')
-      expect(await limiter.limit(`${first}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
-      expect(await limiter.limit(`${second}-user`)).toMatchObject({ allowed: false, reason: 'limited' })
-    },
-  )
-})
-
-describe('memory store sliding window counters', () => {
-  it.each([
-    ['free', 'pro'],
-    ['pro', 'free'],
-  ])(
-    'never evicts a key still limited under the strictest tier of the counter (%s seen first)',
-    async (first, second) => {
-      const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
-      const limiter = createRateLimiter({
-        tiers: {
-          free: slidingWindow({ name: 'api', limit: 2, window: '1 m' }),
-          pro: slidingWindow({ name: 'api', limit: 10, window: '1 m' }),
+          free: window({ name: 'api', limit: 2, window: '1 m' }),
+          pro: window({ name: 'api', limit: 10, window: '1 m' }),
         },
         defaultTier: 'free',
         store,
