@@ -135,6 +135,23 @@ describe('where the prototype is not Express’s shape, req gets an ordinary pro
     }
   })
 
+  it('leaves a prototype alone whose chain ends without IncomingMessage.prototype', () => {
+    const shared = Object.create(null) as object
+    const req = expressShaped(shared)
+    exposeDecision(req, decision)
+    expect(Object.hasOwn(req, 'rateLimit')).toBe(true)
+    expect(Object.hasOwn(shared, 'rateLimit')).toBe(false)
+  })
+
+  it("sets an own property, and throws nothing, when the app's request object has no prototype", () => {
+    const app: { request?: object } = {}
+    app.request = Object.create(null, { app: { value: app } })
+    const req = Object.create(app.request!) as Request
+    exposeDecision(req, decision)
+    expect(Object.hasOwn(req, 'rateLimit')).toBe(true)
+    expect(req.rateLimit).toBe(decision)
+  })
+
   it('sets an own property on a request whose prototype is not its app’s request object', () => {
     const shared = Object.create(IncomingMessage.prototype)
     const app = { request: Object.create(shared) }

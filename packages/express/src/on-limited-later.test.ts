@@ -49,6 +49,11 @@ describe.each([
     })
   })
 
+  it('keeps an answer its promise sent with the default status 200, with no second answer and no error', async () => {
+    const soft: OnLimited = async (_req, res) => void res.send('soft limit')
+    expect(await secondAnswer(express, soft)).toMatchObject({ status: 200, body: 'soft limit', errors: [] })
+  })
+
   it('may pass the request on with next(error), from a promise too', async () => {
     const passOn: OnLimited = async (_req, _res, next) => next(new Error('limited, handled elsewhere'))
     const result = await secondAnswer(express, passOn)

@@ -82,6 +82,32 @@ for (const [name, Koa] of [
       expect(Object.hasOwn(notFound, 'headers')).toBe(false)
     })
 
+    it("gives an error's own headers back to it, unchanged, for the next request that throws it", async () => {
+      const app = new Koa()
+      app.silent = true
+      const ownHeaders = { 'x-own': 'yes' }
+      const gone = Object.assign(new Error('Gone'), { status: 410, expose: true, headers: ownHeaders })
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use(() => {
+        throw gone
+      })
+      const base = await serve(app)
+      for (const remaining of ['4', '3']) {
+        const r = await fetch(base)
+        expect([r.status, r.headers.get('x-own'), r.headers.get('x-ratelimit-remaining')]).toEqual([
+          410,
+          'yes',
+          remaining,
+        ])
+        expect(Object.getOwnPropertyDescriptor(gone, 'headers')).toEqual({
+          value: ownHeaders,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        })
+      }
+    })
+
     it("keeps an error's status when its headers cannot be set, and its own headers", async () => {
       const app = new Koa()
       app.silent = true
@@ -319,6 +345,26 @@ for (const [name, Koa] of [
       const r = await fetch(await serve(app))
       expect([r.status, await r.text(), r.headers.get('x-own')]).toEqual([418, 'Teapot', 'fixed'])
       expect(logged).toEqual(['Teapot'])
+    })
+
+    it("keeps the answer of one that sets the status on Node's response, past Koa", async () => {
+      const app = new Koa()
+      app.use(
+        rateLimit({
+          policies: fixedWindow({ limit: 1, window: '1 m' }),
+          store: fixedClockStore(),
+          onLimited: (ctx) => {
+            ctx.res.statusCode = 503
+          },
+        }),
+      )
+      app.use((ctx) => {
+        ctx.body = 'ok'
+      })
+      const base = await serve(app)
+      expect((await fetch(base)).status).toBe(200)
+      const limited = await fetch(base)
+      expect([limited.status, await limited.text()]).toEqual([503, 'Service Unavailable'])
     })
 
     it('keeps the answer of one that sets ctx.status = 404 itself (hiding the route)', async () => {
