@@ -16,6 +16,7 @@ import { tokenBucket } from '../policies/token-bucket.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { manualClock } from '../testing/index.js'
 import { upstashStore } from '../upstash/upstash-store.js'
+import { DECIDE_SCRIPT } from './decide-script.js'
 import { counterKey } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { MAX_BATCH } from './script-store.js'
@@ -444,6 +445,40 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect(Math.abs(expiresAt - (window + 2) * 3_600_000)).toBeLessThanOrEqual(1)
     })
 
+    it("gives a key on the server's clock its transition's expiry, with no slack", async () => {
+      // A fixed window's key expires with its window. Redis sets that instant by its own clock when
+      // the script writes the key, a few µs after the script's TIME: as a rule in the same ms.
+      const fixed = fixedWindow({ name: 'f', limit: 5, window: '1 h' })
+      const prefix = `no-slack-${library}-${Date.now()}`
+      const limiter = createRateLimiter({ policies: fixed, store: makeStore(), prefix, denyCache: false })
+      const lateMs: number[] = []
+      for (let i = 0; i < 8; i++) {
+        const d = await limiter.limit(`k${i}`)
+        const expiresAt = Number(await admin.call('PEXPIRETIME', counterKey(prefix, `k${i}`, fixed)))
+        lateMs.push(expiresAt - d.resetAtMs)
+      }
+      expect(lateMs.filter((ms) => ms === 0).length).toBeGreaterThan(lateMs.length / 2)
+    })
+
+    it('writes no TTL on a denial to a key that has one', async () => {
+      const clock = manualClock(1_999_987_200_000)
+      const fixed = fixedWindow({ name: 'f', limit: 2, window: '1 h' })
+      const prefix = `denial-ttl-${library}-${Date.now()}`
+      const limiter = createRateLimiter({
+        policies: fixed,
+        store: redisStore({ client: client(), clock }),
+        prefix,
+        denyCache: false,
+      })
+      const key = counterKey(prefix, 'k', fixed)
+      // Over its limit in this window, the key expiring long before the window ends.
+      await admin.hset(key, String(1_999_987_200_000 / 3_600_000), '5')
+      await admin.pexpire(key, 60_000)
+      const expiresAt = Number(await admin.call('PEXPIRETIME', key))
+      expect((await limiter.limit('k')).reason).toBe('limited')
+      expect(Number(await admin.call('PEXPIRETIME', key))).toBe(expiresAt)
+    })
+
     it("bounds a denial by the key's own expiry for a token bucket value without its expiry field (an earlier version's)", async () => {
       const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
       const prefix = `old-bucket-${library}-${Date.now()}`
@@ -545,6 +580,45 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await limiter.limit('flooder')).reason).toBe('allowed')
       expect(delta(before, await commandCounts(admin))).toEqual({ evalsha: 2 })
     })
+  })
+
+  it("decides at the server's TIME in whole ms, read inside the script", async () => {
+    // The script's TIME falls between two read in the same transaction, a few µs apart.
+    const ms = (time: unknown) => {
+      const [seconds, micros] = time as [string, string]
+      return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
+    }
+    for (let i = 0; i < 20; i++) {
+      const key = `server-ms-${Date.now()}-${i}`
+      const replies = await admin
+        .multi()
+        .time()
+        .eval(DECIDE_SCRIPT, 1, key, '', '', '0', '1:1 10 60000 0;')
+        .time()
+        .exec()
+      const [before, reply, after] = (replies ?? []).map(([error, result]) => {
+        expect(error).toBeNull()
+        return result
+      })
+      const nowMs = (reply as number[])[0]!
+      expect(nowMs).toBeGreaterThanOrEqual(ms(before))
+      expect(nowMs).toBeLessThanOrEqual(ms(after))
+    }
+  })
+
+  it('refuses arguments the store never sends, counting nothing', async () => {
+    const key = `malformed-${Date.now()}`
+    const run = (...requests: string[]) =>
+      admin.eval(DECIDE_SCRIPT, requests.length, ...requests.map(() => key), '', '', '0', ...requests)
+    await expect(run('x')).rejects.toThrow('ERR Floodgate: malformed request x')
+    await expect(run('1:1 10 60000 0;x')).rejects.toThrow(
+      'ERR Floodgate: malformed policy list 1 10 60000 0;x',
+    )
+    await expect(run('1:1 10 60000 0 ;')).rejects.toThrow('ERR Floodgate: malformed policy list')
+    await expect(run('1')).rejects.toThrow(
+      'ERR Floodgate: the first request of a batch carries no policy list',
+    )
+    expect(await admin.exists(key)).toBe(0)
   })
 
   it('through @upstash/redis, sends at most one HTTP request per decision', async () => {
