@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { runInNewContext } from 'node:vm'
 import { fixedWindow, memoryStore } from '@floodgate/core'
-import Koa3 from 'koa'
+import Koa3, { type Context } from 'koa'
 import Koa2 from 'koa2'
 import { afterEach, describe, expect, it } from 'vitest'
 import { rateLimit } from './index.js'
@@ -347,44 +347,39 @@ for (const [name, Koa] of [
       expect(logged).toEqual(['Teapot'])
     })
 
-    it("keeps the answer of one that sets the status on Node's response, past Koa", async () => {
-      const app = new Koa()
-      app.use(
-        rateLimit({
-          policies: fixedWindow({ limit: 1, window: '1 m' }),
-          store: fixedClockStore(),
-          onLimited: (ctx) => {
-            ctx.res.statusCode = 503
-          },
-        }),
-      )
-      app.use((ctx) => {
-        ctx.body = 'ok'
+    for (const [what, onLimited, answer] of [
+      [
+        'sets ctx.status = 404 itself (hiding the route)',
+        (ctx: Context) => {
+          ctx.status = 404
+        },
+        [404, 'Not Found'],
+      ],
+      [
+        "sets the status on Node's response, past Koa",
+        (ctx: Context) => {
+          ctx.res.statusCode = 503
+        },
+        [503, 'Service Unavailable'],
+      ],
+    ] as const) {
+      it(`keeps the answer of one that ${what}`, async () => {
+        const app = new Koa()
+        app.use(
+          rateLimit({
+            policies: fixedWindow({ limit: 1, window: '1 m' }),
+            store: fixedClockStore(),
+            onLimited,
+          }),
+        )
+        app.use((ctx) => {
+          ctx.body = 'ok'
+        })
+        const base = await serve(app)
+        expect((await fetch(base)).status).toBe(200)
+        const limited = await fetch(base)
+        expect([limited.status, await limited.text()]).toEqual(answer)
       })
-      const base = await serve(app)
-      expect((await fetch(base)).status).toBe(200)
-      const limited = await fetch(base)
-      expect([limited.status, await limited.text()]).toEqual([503, 'Service Unavailable'])
-    })
-
-    it('keeps the answer of one that sets ctx.status = 404 itself (hiding the route)', async () => {
-      const app = new Koa()
-      app.use(
-        rateLimit({
-          policies: fixedWindow({ limit: 1, window: '1 m' }),
-          store: fixedClockStore(),
-          onLimited: (ctx) => {
-            ctx.status = 404
-          },
-        }),
-      )
-      app.use((ctx) => {
-        ctx.body = 'ok'
-      })
-      const base = await serve(app)
-      expect((await fetch(base)).status).toBe(200)
-      const limited = await fetch(base)
-      expect([limited.status, await limited.text()]).toEqual([404, 'Not Found'])
-    })
+    }
   })
 }

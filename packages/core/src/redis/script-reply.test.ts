@@ -801,20 +801,12 @@ describe('a store closed while a call waits to go again after TRYAGAIN', () => {
     const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
-      let outcome: unknown
-      Promise.resolve(store.consume(storeRequest('a'))).then(
-        () => {
-          outcome = 'answered'
-        },
-        (error: unknown) => {
-          outcome = error
-        },
-      )
+      const outcome = follow(store.consume(storeRequest('a')))
       await vi.advanceTimersByTimeAsync(0)
       expect(sent).toBe(1)
       store.close()
       await vi.advanceTimersByTimeAsync(0)
-      expect(outcome).toMatchObject({
+      expect(outcome.value).toMatchObject({
         code: 'ERR_FLOODGATE_STORE_ERROR',
         message: expect.stringContaining('closed while a call waited to be sent again'),
       })
