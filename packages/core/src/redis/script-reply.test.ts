@@ -7,6 +7,7 @@ import type { RedisClient } from './clients.js'
 import { cachedDigest, clusterSlot } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { STALL_MS, TRYAGAIN_DELAY_MS } from './script-store.js'
+import { follow, storeRequest } from './test-fixtures/store-calls.js'
 
 // The decision script answers whole numbers. A reply of the right length holding anything else (a
 // proxy's garbage, another program's keys) is a store failure that follows onStoreError, on the
@@ -217,29 +218,6 @@ describe("the decision's deadline on the server clock", () => {
     expect(second).toBeLessThan(NOW + 3_000)
   })
 })
-
-/** A store request for `id`: one fixed window of 10 a minute. */
-const storeRequest = (id: string) => ({
-  prefix: 'p',
-  id,
-  policies: [fixedWindow({ limit: 10, window: '1 m' })],
-  cost: 1,
-  peek: false,
-})
-
-/** Follows a call without awaiting it: `value` is 'answered', or its error, once it settles. */
-function follow(call: unknown): { value: unknown } {
-  const outcome: { value: unknown } = { value: undefined }
-  Promise.resolve(call).then(
-    () => {
-      outcome.value = 'answered'
-    },
-    (error: unknown) => {
-      outcome.value = error
-    },
-  )
-  return outcome
-}
 
 describe('a TRYAGAIN answered after the store was closed', () => {
   it('fails the call at once instead of leaving it to wait for a send that never comes', async () => {

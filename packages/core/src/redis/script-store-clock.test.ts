@@ -3,6 +3,7 @@ import { fixedWindow } from '../policies/fixed-window.js'
 import type { RedisClient } from './clients.js'
 import { redisStore } from './redis-store.js'
 import { TRYAGAIN_DELAY_MS, TRYAGAIN_FOR_MS } from './script-store.js'
+import { follow, storeRequest } from './test-fixtures/store-calls.js'
 
 // What the script store times on its real clock (`realNow()`, which fake timers do not reach): the
 // socket timeout's share of a deadline, how long a command goes again after TRYAGAIN. The clock is
@@ -46,20 +47,13 @@ describe("the socket timeout's share of the deadline of a call sent while anothe
               options: { socket: { socketTimeout: 500, reconnectStrategy: 50 } },
             }
       const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-      const request = (id: string) => ({
-        prefix: 'p',
-        id,
-        policies: [fixedWindow({ limit: 10, window: '1 m' })],
-        cost: 1,
-        peek: false,
-      })
       // Replied at 1000 ms: Redis's clock read NOW then.
-      await store.consume(request('a'))
+      await store.consume(storeRequest('a'))
       clock.now = 1_100
-      Promise.resolve(store.consume(request('b'))).catch(() => undefined)
+      follow(store.consume(storeRequest('b')))
       await Promise.resolve()
       clock.now = 1_300
-      await store.consume(request('c'))
+      await store.consume(storeRequest('c'))
       expect(sent).toBe(3)
       // From the last reply (1000 ms), or from this send (1300 ms), plus the 500 ms socket timeout.
       expect(Number(deadlines[2]) - NOW).toBe(expected + 1)
@@ -83,15 +77,7 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
     const store = redisStore({ client: client as unknown as RedisClient, logger: false })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
-      let outcome: unknown
-      Promise.resolve(store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false })).then(
-        () => {
-          outcome = 'answered'
-        },
-        (error: unknown) => {
-          outcome = error
-        },
-      )
+      const outcome = follow(store.consume(storeRequest('a')))
       await vi.advanceTimersByTimeAsync(0)
       expect(sent).toBe(1)
       // 10 ms left: the next try waits only those.
@@ -100,7 +86,7 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
       expect(sent).toBe(2)
       clock.now = 1_000 + TRYAGAIN_FOR_MS
       await vi.advanceTimersByTimeAsync(10)
-      expect(outcome).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
+      expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
       expect(sent).toBe(2)
     } finally {
       vi.useRealTimers()
@@ -126,15 +112,7 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
       const store = redisStore({ client: client as unknown as RedisClient, logger: false })
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
       try {
-        let outcome: unknown
-        Promise.resolve(store.reset({ prefix: 'p', id: 'a', policies })).then(
-          () => {
-            outcome = 'resolved'
-          },
-          (error: unknown) => {
-            outcome = error
-          },
-        )
+        const outcome = follow(store.reset({ prefix: 'p', id: 'a', policies }))
         await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
         expect(dels).toBe(2)
         clock.now = 1_000 + forMs - 1
@@ -142,7 +120,7 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
         expect(dels).toBe(3)
         clock.now = 1_000 + forMs
         await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
-        expect(outcome).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
+        expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
         expect(dels).toBe(3)
       } finally {
         vi.useRealTimers()
