@@ -10,6 +10,7 @@ import { slidingWindow } from './policies/sliding-window.js'
 import { registry } from './process-registry.js'
 import { redisStore } from './redis/redis-store.js'
 import { memoryStore } from './stores/memory-store.js'
+import { manualClock } from './testing/manual-clock.js'
 import { upstashStore } from './upstash/upstash-store.js'
 
 // Counters belong to (prefix, policy name, identifier): two open limiters on one store with a prefix
@@ -24,7 +25,9 @@ const shared = (lines: string[]) => lines.filter((l) => l.includes('WARN_FLOODGA
 
 describe('limiters sharing counters', () => {
   it('warns when a second open limiter on one store counts the same prefix and policy name', async () => {
-    const store = memoryStore()
+    // A clock that stands still: a minute's end between the first's requests and the second's
+    // would hand the second a fresh window.
+    const store = memoryStore({ clock: manualClock(500_000 * 3_600_000) })
     const first = createRateLimiter({ policies: fixedWindow({ limit: 100, window: '1 m' }), store })
     const log = logger()
     const second = createRateLimiter({

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { manualClock } from './testing/manual-clock.js'
 
 // An app can load @floodgate/core twice: its ESM and its CommonJS build (an ESM app with a CommonJS
 // dependency that requires Floodgate, a bundle of both), or two installed versions. Each copy has
@@ -80,7 +81,12 @@ describe('two copies of @floodgate/core in one process', () => {
   it("count a request passing one limiter's mounts from both copies once, and keep a shadow limiter's headers from taking over", async () => {
     const a = await copyOfCore()
     const b = await copyOfCore()
-    const limiter = a.createRateLimiter({ policies: a.fixedWindow({ limit: 4, window: '1 m' }) })
+    // Its store's clock stands still: a minute's end between the decision and the peek would empty
+    // the count the peek reads.
+    const limiter = a.createRateLimiter({
+      policies: a.fixedWindow({ limit: 4, window: '1 m' }),
+      store: a.memoryStore({ clock: manualClock(500_000 * 3_600_000) }),
+    })
     const mountA = a.createRateLimitHandler({ limiter }, binding)
     const mountB = b.createRateLimitHandler({ limiter }, binding)
     const req = { ip: '192.0.2.1' }

@@ -4,6 +4,7 @@ import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { memoryStore } from '../stores/memory-store.js'
+import { manualClock } from '../testing/manual-clock.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
 import { createRateLimitHandler, type RequestBinding } from './request-handler.js'
 
@@ -48,7 +49,9 @@ describe('decideNow', () => {
         return holder
       },
     }
-    const handler = createRateLimitHandler({ policies, logger: false }, marked)
+    // A clock that stands still: the second request is counted in the window of the first.
+    const store = memoryStore({ clock: manualClock(1_700_000_000_000) })
+    const handler = createRateLimitHandler({ policies, store, logger: false }, marked)
     const req = request()
     expect(handler.decideNow(req)).toMatchObject({ allowed: true, remaining: 1 })
     expect(Object.getOwnPropertySymbols(req)).toEqual([])
@@ -88,7 +91,9 @@ describe('decideNow', () => {
   })
 
   it('goes through limit() for a limiter of another make, as a native Promise', async () => {
-    const inner = createRateLimiter({ policies, logger: false })
+    // A clock that stands still: the second request is counted in the window of the first.
+    const store = memoryStore({ clock: manualClock(1_700_000_000_000) })
+    const inner = createRateLimiter({ policies, store, logger: false })
     const calls: string[] = []
     const wrapped: RateLimiter = {
       limit: (id, options) => {

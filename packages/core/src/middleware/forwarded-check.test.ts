@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { memoryStore } from '../stores/memory-store.js'
+import { manualClock } from '../testing/manual-clock.js'
 import {
   createRateLimitHandler,
   FORWARDED_CHECKS,
@@ -82,6 +84,8 @@ describe('the forwarded-header check', () => {
       const warnings: string[] = []
       const limiter = createRateLimiter({
         policies: fixedWindow({ limit: 5, window: '1 m' }),
+        // A clock that stands still: the peek finds the request's count in the same window.
+        store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
         logger: { warn: (message) => warnings.push(message) },
       })
       // Proxies trusted, but not this peer (a unix socket has no address at all).

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { memoryStore } from '../stores/memory-store.js'
+import { manualClock } from '../testing/manual-clock.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
 import { bindsBefore, createRateLimitHandler } from './request-handler.js'
 
@@ -37,6 +39,8 @@ describe('handle', () => {
     const handler = createRateLimitHandler(
       {
         policies: fixedWindow({ limit: 1, window: '1 m' }),
+        // A clock that stands still: the second request is denied in the window of the first.
+        store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
         logger: false,
         skip: (req: FakeRequest) => req.headers['x-skip'] === '1',
       },

@@ -24,8 +24,15 @@ export interface FaultClient {
   close(): Promise<void>
 }
 
-/** A client through `url` with exactly the settings docs/stores.md gives, connected. */
-export async function connectClient(library: RedisLibrary, url: string): Promise<FaultClient> {
+/**
+ * A client through `url` with exactly the settings docs/stores.md gives, connected; its store reads
+ * `clock` when given (Redis's own otherwise).
+ */
+export async function connectClient(
+  library: RedisLibrary,
+  url: string,
+  clock?: () => number,
+): Promise<FaultClient> {
   if (library === 'ioredis') {
     const client = new Redis(url, {
       enableOfflineQueue: false,
@@ -39,7 +46,7 @@ export async function connectClient(library: RedisLibrary, url: string): Promise
     await new Promise((resolve) => client.once('ready', resolve))
     const internals = client as unknown as { commandQueue: { length: number } }
     return {
-      store: redisStore({ client }),
+      store: redisStore({ client, clock }),
       heldCommands: () => internals.commandQueue.length,
       close: async () => client.disconnect(),
     }
@@ -52,7 +59,7 @@ export async function connectClient(library: RedisLibrary, url: string): Promise
   })
   client.on('error', () => undefined)
   await client.connect()
-  const store = redisStore({ client })
+  const store = redisStore({ client, clock })
   return {
     store,
     heldCommands: () => (store as unknown as { commandsHeld: number }).commandsHeld,

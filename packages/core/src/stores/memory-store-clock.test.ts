@@ -95,7 +95,9 @@ describe("memory store's default clock under a test's fake timers", () => {
     vi.resetModules()
     const { memoryStore: loadedUnderFakes } = await import('./memory-store.js')
     const store = loadedUnderFakes()
-    const policy = fixedWindow({ limit: 1, window: '1 m' })
+    // This is the real-clock path itself, so no clock is injected: a window of a day (ending only at
+    // midnight UTC) keeps a window end from falling between the decisions, which must stay denied.
+    const policy = fixedWindow({ limit: 1, window: '1 d' })
     const processMs = () => Math.floor(realPerformance.timeOrigin + realPerformance.now())
     const decide = () => {
       const before = processMs()
@@ -106,7 +108,7 @@ describe("memory store's default clock under a test's fake timers", () => {
     }
     expect(decide().allowed).toBe(true)
     // The fakes move; the store's clock does not (docs/stores.md: give it `clock` to follow them).
-    vi.advanceTimersByTime(61_000)
+    vi.advanceTimersByTime(86_401_000) // past the end of the day's window, on the fakes' clock
     expect(decide().allowed).toBe(false)
     // Gone: the store still reads the process clock, not the fakes' last reading.
     vi.useRealTimers()
