@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage } from 'node:http'
 import { type Decision, fixedWindow, memoryStore } from '@floodgate/core'
-import { serveOnLoopback } from '@floodgate/core/testing'
+import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type Express as App, type Request } from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -12,10 +12,13 @@ import { type RateLimitOptions, rateLimit } from './index.js'
 
 type Express = typeof express5
 
+/** A memory store whose clock stands still: no minute's end can fall between a test's requests. */
+const stillStore = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
+
 const limiterOf = (extra: Partial<RateLimitOptions> = {}) =>
   rateLimit({
     policies: fixedWindow({ limit: 5, window: '1 m' }),
-    store: memoryStore(),
+    store: stillStore(),
     logger: false,
     ...extra,
   })

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { fixedWindow, memoryStore } from '@floodgate/core'
-import { serveOnLoopback } from '@floodgate/core/testing'
+import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -10,10 +10,13 @@ import { type OnLimited, rateLimit } from './index.js'
 // rendered). An onLimited that returns no promise is left to answer in its own time; only one that
 // returns a promise is done when that settles.
 
+/** A memory store whose clock stands still: no minute's end can fall between a test's requests. */
+const stillStore = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
+
 async function secondAnswer(express: typeof express5, onLimited: OnLimited, method = 'GET') {
   const app = express()
   const errors: unknown[] = []
-  app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore(), onLimited }))
+  app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: stillStore(), onLimited }))
   app.get('/', (_req, res) => void res.send('route'))
   app.use((error: unknown, _req: express5.Request, res: express5.Response, _next: express5.NextFunction) => {
     errors.push(error)
@@ -98,7 +101,7 @@ describe.each([
     app.use(
       rateLimit({
         policies: fixedWindow({ limit: 1, window: '1 m' }),
-        store: memoryStore(),
+        store: stillStore(),
         // A soft limit: let the request through.
         onLimited: async (_req, _res, next) => next(),
       }),

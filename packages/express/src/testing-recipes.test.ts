@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import { clientIpKey, fixedWindow, memoryStore } from '@floodgate/core'
-import { serveOnLoopback } from '@floodgate/core/testing'
+import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express from 'express'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { rateLimit } from './index.js'
@@ -43,7 +43,11 @@ describe('docs/testing.md', () => {
   })
 
   it("resets a module-level middleware between tests by the client's key, not its bare address", async () => {
-    const middleware = rateLimit({ policies: fixedWindow({ limit: 2, window: '1 m' }) })
+    // A clock that stands still: a minute's end between two requests would undo the expected 429s.
+    const middleware = rateLimit({
+      policies: fixedWindow({ limit: 2, window: '1 m' }),
+      store: memoryStore({ clock: manualClock(1_800_000_000_000) }),
+    })
     const app = await serve(middleware)
     try {
       expect(await app.statuses(3)).toEqual([200, 200, 429])

@@ -1,11 +1,19 @@
 import { fixedWindow, memoryStore } from '@floodgate/core'
-import { type AdapterDriver, type BehaviourApp, runAdapterBehaviour } from '@floodgate/core/testing'
+import {
+  type AdapterDriver,
+  type BehaviourApp,
+  manualClock,
+  runAdapterBehaviour,
+} from '@floodgate/core/testing'
 import fastify5, { type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
 import fastify4 from 'fastify4'
 import { describe, expect, it } from 'vitest'
 import { type FastifyRateLimitOptions, fastifyRateLimit, type RateLimitRouteOptions } from './index.js'
 
 type FastifyFactory = typeof fastify5
+
+/** A memory store whose clock stands still: no minute's end can fall between a test's requests. */
+const stillStore = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
 
 /** Builds the table's app on one Fastify major and sends requests with `inject`. */
 function driver(name: string, fastify: FastifyFactory): AdapterDriver {
@@ -77,7 +85,7 @@ describe.each([
     const app = fastify()
     await app.register(fastifyRateLimit, {
       policies: fixedWindow({ limit: 1, window: '1 m' }),
-      store: memoryStore(),
+      store: stillStore(),
       onLimited: (_request, reply) => {
         setImmediate(() => reply.code(429).type('text/plain').send('custom, later'))
         return reply
@@ -99,7 +107,7 @@ describe.each([
     const app = fastify({ logger: { level: 'error', stream } })
     await app.register(fastifyRateLimit, {
       policies: fixedWindow({ limit: 1, window: '1 m' }),
-      store: memoryStore(),
+      store: stillStore(),
       onLimited: async (_request, reply) => {
         await reply.code(418).send('custom')
         throw new Error('after the reply')

@@ -8,6 +8,11 @@ import { describe, expect, it } from 'vitest'
 import { fastifyRateLimit } from './index.js'
 
 const perMinute = (limit: number, name = 'fw') => fixedWindow({ name, limit, window: '1 m' })
+/**
+ * A memory store whose clock stands still: no minute's end can fall between a test's requests. Given
+ * to a plugin, its routes' own limiters count in it too, each under a prefix of its own.
+ */
+const stillStore = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
 
 for (const [name, fastify] of [
   ['fastify 5', fastify5],
@@ -27,7 +32,7 @@ for (const [name, fastify] of [
 
     it('limits only routes with config.rateLimit when global is false', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { global: false, headers: 'legacy' })
+      await app.register(fastifyRateLimit, { global: false, headers: 'legacy', store: stillStore() })
       app.get('/free', async () => 'ok')
       app.get('/limited', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
       expect(await statuses(app, 'GET', '/free', 4)).toEqual([200, 200, 200, 200])
@@ -42,7 +47,7 @@ for (const [name, fastify] of [
     it("gives a route's own limits the store and mode of the plugin's limiter", async () => {
       // Two apps on one store, as two processes on one Redis: the route counts in that store, not
       // in a memory store of its own in each.
-      const store = memoryStore()
+      const store = stillStore()
       const app = async (mode: 'enforce' | 'shadow') => {
         const instance = fastify()
         const limiter = createRateLimiter({ policies: perMinute(100), store, mode, prefix: `fg-${mode}` })
@@ -70,7 +75,7 @@ for (const [name, fastify] of [
     it('takes an option a route leaves undefined from the plugin, as one it does not name', async () => {
       // `mode: process.env.RL_MODE` with the variable unset: the plugin's shadow mode still applies.
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(100), mode: 'shadow' })
+      await app.register(fastifyRateLimit, { policies: perMinute(100), mode: 'shadow', store: stillStore() })
       const own = { policies: perMinute(1), mode: undefined, prefix: undefined }
       app.get('/own', { config: { rateLimit: own } }, async (request) => ({
         reason: request.rateLimit?.reason,
@@ -85,7 +90,7 @@ for (const [name, fastify] of [
 
     it("keeps a route's own limits in counters of its own when the plugin gives one store", async () => {
       const app = fastify()
-      const store = memoryStore()
+      const store = stillStore()
       const lines: string[] = []
       const logger = { warn: (line: string) => void lines.push(line) }
       await app.register(fastifyRateLimit, { policies: perMinute(10, 'fixed-window'), store, logger })
@@ -119,7 +124,7 @@ for (const [name, fastify] of [
 
     it("gives a route's own limiter under the longest plugin prefix a prefix of the longest length", async () => {
       const prefix = 'p'.repeat(64)
-      const store = memoryStore()
+      const store = stillStore()
       const prefixes: string[] = []
       const seen: RateLimitStore = {
         name: 'seen',
@@ -142,7 +147,7 @@ for (const [name, fastify] of [
 
     it('keeps an explicit HEAD route with a config of its own apart from the GET route', async () => {
       const app = fastify({ exposeHeadRoutes: false })
-      await app.register(fastifyRateLimit, { policies: perMinute(10), store: memoryStore(), logger: false })
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store: stillStore(), logger: false })
       app.get('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
       app.head('/x', { config: { rateLimit: { policies: perMinute(2) } } }, async () => '')
       expect(await statuses(app, 'GET', '/x', 3)).toEqual([200, 200, 429])
@@ -152,7 +157,7 @@ for (const [name, fastify] of [
 
     it('shares counters between routes given one config object, or a prefix of their own in common', async () => {
       const app = fastify()
-      const store = memoryStore()
+      const store = stillStore()
       await app.register(fastifyRateLimit, { policies: perMinute(10), store, logger: false })
       const group = { rateLimit: { policies: perMinute(2, 'group') } }
       app.get('/a', { config: group }, async () => 'ok')
@@ -173,7 +178,7 @@ for (const [name, fastify] of [
 
     it('gives a GET route and its automatic HEAD route one limiter', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(3) })
+      await app.register(fastifyRateLimit, { policies: perMinute(3), store: stillStore() })
       app.get('/x', { config: { rateLimit: { policies: perMinute(3, 'x') } } }, async () => 'ok')
       expect(await statuses(app, 'GET', '/x', 2)).toEqual([200, 200])
       expect(await statuses(app, 'HEAD', '/x', 2)).toEqual([200, 429])
@@ -183,7 +188,11 @@ for (const [name, fastify] of [
     it('answers the default 429 when onLimited neither replies nor throws', async () => {
       const app = fastify()
       let called = 0
-      await app.register(fastifyRateLimit, { policies: perMinute(1), onLimited: () => void called++ })
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(1),
+        store: stillStore(),
+        onLimited: () => void called++,
+      })
       let handled = 0
       app.get('/', async () => {
         handled++
@@ -199,7 +208,7 @@ for (const [name, fastify] of [
 
     it('sends the 429 body as given: no charset added, a content-length that matches it', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      await app.register(fastifyRateLimit, { policies: perMinute(1), store: stillStore() })
       app.get('/', async () => 'ok')
       await app.inject('/')
       const denied = await app.inject('/')
@@ -211,7 +220,7 @@ for (const [name, fastify] of [
 
     it("serialises an error handler's object as JSON when an onSend hook throws on the 429", async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      await app.register(fastifyRateLimit, { policies: perMinute(1), store: stillStore() })
       app.addHook('onSend', async (_request, reply, payload) => {
         if (reply.statusCode === 429) throw new Error('onSend failed')
         return payload
@@ -315,12 +324,13 @@ for (const [name, fastify] of [
     it("leaves the plugin's tier callback out of a route whose policies, or tierless limiter, replace its tiers", async () => {
       const warnings: string[] = []
       const logger = { warn: (line: string) => void warnings.push(line) }
-      const limiter = createRateLimiter({ policies: perMinute(3, 'own'), logger })
+      const limiter = createRateLimiter({ policies: perMinute(3, 'own'), store: stillStore(), logger })
       const app = fastify()
       await app.register(fastifyRateLimit, {
         tiers: { free: perMinute(2), pro: perMinute(5) },
         defaultTier: 'free',
         tier: () => 'pro',
+        store: stillStore(),
         logger,
       })
       app.get('/', async () => 'ok')
@@ -415,6 +425,7 @@ describe('fastifyRateLimit options', () => {
     const app = fastify5()
     await app.register(fastifyRateLimit, {
       policies: fixedWindow({ limit: 1, window: '1 m' }),
+      store: stillStore(),
       logLevel: 'warn',
       logSerializers: {},
     } as never)
@@ -448,7 +459,7 @@ describe('fastifyRateLimit options', () => {
     // With a store of its own, the route counts there.
     app.get(
       '/stored',
-      { config: { rateLimit: { policies: fixedWindow({ limit: 1, window: '1 m' }), store: memoryStore() } } },
+      { config: { rateLimit: { policies: fixedWindow({ limit: 1, window: '1 m' }), store: stillStore() } } },
       async () => 'ok',
     )
     expect([(await app.inject('/stored')).statusCode, (await app.inject('/stored')).statusCode]).toEqual([
@@ -486,6 +497,7 @@ for (const [name, fastify] of [
         tiers: { free: perMinute(2), pro: perMinute(5) },
         defaultTier: 'free',
         tier: () => 'pro',
+        store: stillStore(),
       })
       const tiers = { free: perMinute(1, 'route'), pro: perMinute(3, 'route') }
       app.get('/tiered', { config: { rateLimit: { tiers, defaultTier: 'free' } } }, async () => 'ok')
@@ -498,6 +510,7 @@ for (const [name, fastify] of [
       const limiter = createRateLimiter({
         tiers: { free: perMinute(1, 'route'), pro: perMinute(3, 'route') },
         defaultTier: 'free',
+        store: stillStore(),
         logger: false,
       })
       const app = fastify()
@@ -519,6 +532,7 @@ for (const [name, fastify] of [
       const app = fastify({ logger: { level: 'warn', stream } })
       await app.register(fastifyRateLimit, {
         policies: perMinute(1),
+        store: stillStore(),
         onLimited: async (_request, reply) => {
           await reply.code(503).send('busy')
         },
@@ -585,7 +599,7 @@ for (const [name, fastify] of [
     it('registers in an app whose requests have a rateLimit decorator already (another copy of the plugin)', async () => {
       const app = fastify()
       app.decorateRequest('rateLimit', undefined)
-      await app.register(fastifyRateLimit, { policies: perMinute(1) })
+      await app.register(fastifyRateLimit, { policies: perMinute(1), store: stillStore() })
       app.get('/', async () => 'ok')
       expect(await statuses(app, '/', 2)).toEqual([200, 429])
       await app.close()

@@ -10,6 +10,11 @@ import { fastifyRateLimit } from './index.js'
 // reaches the plugin's onRoute hook. It must be limited all the same, never silently left out.
 
 const perMinute = (limit: number, name = 'fw') => fixedWindow({ name, limit, window: '1 m' })
+/**
+ * A memory store whose clock stands still: no minute's end can fall between a test's requests. Given
+ * to a plugin, its routes' own limiters count in it too, each under a prefix of its own.
+ */
+const stillStore = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
 
 for (const [name, fastify] of [
   ['fastify 5', fastify5],
@@ -45,7 +50,7 @@ for (const [name, fastify] of [
       app.addHook('preParsing', async (request, reply) => {
         if ((request.query as Record<string, unknown>).stop !== undefined) await reply.code(401).send('no')
       })
-      await app.register(fastifyRateLimit, { policies: perMinute(3) })
+      await app.register(fastifyRateLimit, { policies: perMinute(3), store: stillStore() })
       app.get('/seen', async () => 'ok')
       expect(await statuses(app, '/seen?stop', 1)).toEqual([401])
       // One budget of three for both routes: the 401 took the first.
@@ -57,14 +62,14 @@ for (const [name, fastify] of [
     it('limits a route declared before the plugin was registered', async () => {
       const app = fastify()
       app.get('/early', async () => 'ok')
-      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      await app.register(fastifyRateLimit, { policies: perMinute(2), store: stillStore() })
       expect(await statuses(app, '/early', 3)).toEqual([200, 200, 429])
       await app.close()
     })
 
     it("applies such a route's own config.rateLimit, and leaves it alone when that is false", async () => {
       const app = fastify()
-      app.register(fastifyRateLimit, { policies: perMinute(5), headers: 'legacy' })
+      app.register(fastifyRateLimit, { policies: perMinute(5), headers: 'legacy', store: stillStore() })
       app.get('/own', { config: { rateLimit: { policies: perMinute(1, 'own') } } }, async () => 'ok')
       app.get('/off', { config: { rateLimit: false } }, async () => 'ok')
       await app.ready()
@@ -84,7 +89,7 @@ for (const [name, fastify] of [
         config: { rateLimit: { policies: perMinute(2, 'own') } },
         handler: async () => 'ok',
       })
-      await app.register(fastifyRateLimit, { policies: perMinute(10) })
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store: stillStore() })
       const codes: number[] = []
       for (const method of ['GET', 'POST', 'GET'] as const)
         codes.push((await app.inject({ method, url: '/both' })).statusCode)
@@ -100,7 +105,7 @@ for (const [name, fastify] of [
         },
         { prefix: '/p' },
       )
-      app.register(fastifyRateLimit, { policies: perMinute(100) })
+      app.register(fastifyRateLimit, { policies: perMinute(100), store: stillStore() })
       await app.ready()
       const result: number[] = []
       for (let i = 0; i < 4; i++) result.push((await app.inject(i % 2 === 0 ? '/p' : '/p/')).statusCode)
@@ -123,7 +128,7 @@ for (const [name, fastify] of [
         { prefix: '/p' },
       )
       // On one store, as on Redis: the two route limiters' counters must not meet there.
-      app.register(fastifyRateLimit, { policies: perMinute(100), store: memoryStore(), logger: false })
+      app.register(fastifyRateLimit, { policies: perMinute(100), store: stillStore(), logger: false })
       await app.ready()
       const result: number[] = []
       for (const url of ['/p', '/p', '/p/', '/p/', '/p', '/p/'])
@@ -145,7 +150,7 @@ for (const [name, fastify] of [
 
     it('counts requests for unknown paths (the not-found handler) under the plugin-wide limit', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      await app.register(fastifyRateLimit, { policies: perMinute(2), store: stillStore() })
       app.get('/', async () => 'ok')
       expect(await statuses(app, '/nope', 3)).toEqual([404, 404, 429])
       expect(await statuses(app, '/', 1)).toEqual([429])
@@ -154,7 +159,7 @@ for (const [name, fastify] of [
 
     it("gives a not-found handler's own config.rateLimit one limiter for every path and method it answers", async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(5) })
+      await app.register(fastifyRateLimit, { policies: perMinute(5), store: stillStore() })
       // Fastify takes a not-found handler's `config` (its types leave it out).
       const options = { config: { rateLimit: { policies: perMinute(3, 'nf') } } } as never
       app.setNotFoundHandler(options, async (_request, reply) => reply.code(404).send('none'))
@@ -169,7 +174,7 @@ for (const [name, fastify] of [
 
     it('counts the not-found handlers of two prefixes apart, on one shared store', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(5), store: memoryStore() })
+      await app.register(fastifyRateLimit, { policies: perMinute(5), store: stillStore() })
       const notFound =
         (name: string) =>
         async (_request: unknown, reply: { code(n: number): { send(b: string): unknown } }) =>
@@ -200,7 +205,7 @@ for (const [name, fastify] of [
 
     it('counts a route it saw once: its route hook decides and the app-level hook stands aside', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(2) })
+      await app.register(fastifyRateLimit, { policies: perMinute(2), store: stillStore() })
       app.get('/', async () => 'ok')
       expect(await statuses(app, '/', 3)).toEqual([200, 200, 429])
       await app.close()
@@ -228,6 +233,7 @@ for (const [name, fastify] of [
       const app = fastify()
       app.register(fastifyRateLimit, {
         policies: perMinute(2),
+        store: stillStore(),
         key: (request) => `user:${(request as unknown as { user: { id: string } }).user.id}`,
       })
       app.addHook('onRequest', async (request) => {
@@ -256,7 +262,7 @@ for (const [name, fastify] of [
 
     it('derives the same counters in every process for such routes sharing one config object', async () => {
       // Two apps on one store stand for two processes; each is first asked for another route.
-      const store = memoryStore()
+      const store = stillStore()
       const apps = [fastify(), fastify()]
       const shared = { rateLimit: { policies: perMinute(2) } }
       for (const app of apps) {
@@ -276,8 +282,16 @@ for (const [name, fastify] of [
 
     it('leaves a route seen by one registration to that one, and limits it by another that did not see it', async () => {
       const app = fastify()
-      await app.register(fastifyRateLimit, { policies: perMinute(5, 'first'), prefix: 'first' })
-      app.register(fastifyRateLimit, { policies: perMinute(2, 'second'), prefix: 'second' })
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(5, 'first'),
+        prefix: 'first',
+        store: stillStore(),
+      })
+      app.register(fastifyRateLimit, {
+        policies: perMinute(2, 'second'),
+        prefix: 'second',
+        store: stillStore(),
+      })
       app.get('/', async () => 'ok')
       await app.ready()
       expect(await statuses(app, '/', 3)).toEqual([200, 200, 429])
