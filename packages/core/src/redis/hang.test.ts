@@ -37,7 +37,9 @@ const TIMEOUT_MS = 250
 const CLIENT_TIMEOUT_MS = 200
 const HANG_MS = 2_000
 const RUN = randomUUID().slice(0, 8)
-const policy = fixedWindow({ name: 'w', limit: 1_000_000, window: '1 h' })
+// A day's window: the counts read back from Redis span seconds of hang on the server's clock (the
+// deadline's, under test), and an hour's end among them would expire the key with them.
+const policy = fixedWindow({ name: 'w', limit: 1_000_000, window: '1 d' })
 
 type Library = 'ioredis' | 'node-redis' | 'upstash'
 type Hang = 'CLIENT PAUSE' | 'DEBUG SLEEP'
@@ -166,7 +168,8 @@ describeRedisServer('a Redis that hangs, then runs what was written to it', () =
         nowArg,
         nowArg === '' ? '' : '60000',
         String(deadline),
-        '1:1 10 60000 0;',
+        // The policy's day: a minute's end between `now` and the server's TIME would split the counts.
+        '1:1 10 86400000 0;',
       )
     const late = (await run('', now)) as number[]
     expect(late).toHaveLength(2)

@@ -58,6 +58,12 @@ function delta(before: Map<string, number>, after: Map<string, number>): Record<
   return out
 }
 
+/**
+ * A clock that stands still (a day boundary), for tests whose point is not Redis's own clock: on
+ * it an hour's end between their steps would change the counts or keys they assert.
+ */
+const still = () => 1_999_987_200_000
+
 const twoPolicies = [
   tokenBucket({ name: 'burst', capacity: 5, refillRate: 1, interval: '1 s' }),
   slidingWindow({ name: 'minute', limit: 8, window: '1 m' }),
@@ -94,7 +100,7 @@ describeRedisServer('redisStore on a private Redis', () => {
     // stand-in stricter than Jest's sandbox, where its commands were seen to go out).
     const limiter = createRateLimiter({
       policies: fixedWindow({ limit: 2, window: '1 h' }),
-      store: redisStore({ client: nodeRedis }),
+      store: redisStore({ client: nodeRedis, clock: still }),
       prefix: `faked-tick-${Date.now()}`,
       denyCache: false,
     })
@@ -115,8 +121,8 @@ describeRedisServer('redisStore on a private Redis', () => {
   })
 
   describe.each([
-    ['ioredis', () => redisStore({ client: ioredis }), () => ioredis],
-    ['node-redis', () => redisStore({ client: nodeRedis }), () => nodeRedis],
+    ['ioredis', (clock?: () => number) => redisStore({ client: ioredis, clock }), () => ioredis],
+    ['node-redis', (clock?: () => number) => redisStore({ client: nodeRedis, clock }), () => nodeRedis],
   ] as const)('through %s', (library, makeStore, client) => {
     it('runs one EVALSHA per decision and nothing else, two-policy requests and denials included', async () => {
       const limiter = createRateLimiter({
@@ -183,7 +189,7 @@ describeRedisServer('redisStore on a private Redis', () => {
     it('sends a decision queued in this tick before a reset made after it', async () => {
       const limiter = createRateLimiter({
         policies: fixedWindow({ limit: 3, window: '1 h' }),
-        store: makeStore(),
+        store: makeStore(still),
         prefix: `order-${library}-${Date.now()}`,
         denyCache: false,
       })
@@ -203,8 +209,8 @@ describeRedisServer('redisStore on a private Redis', () => {
         denyCache: false as const,
         silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS' as const],
       }
-      const a = createRateLimiter({ ...options, store: makeStore() })
-      const b = createRateLimiter({ ...options, store: makeStore() })
+      const a = createRateLimiter({ ...options, store: makeStore(still) })
+      const b = createRateLimiter({ ...options, store: makeStore(still) })
       expect((await a.limit('r')).remaining).toBe(2)
       const [decision] = await Promise.all([a.limit('r'), b.reset('r')])
       expect(decision.remaining).toBe(1)
@@ -238,7 +244,7 @@ describeRedisServer('redisStore on a private Redis', () => {
     it('sends a decision made after a reset after its DEL, whatever else is in flight', async () => {
       const limiter = createRateLimiter({
         policies: fixedWindow({ limit: 3, window: '1 h' }),
-        store: makeStore(),
+        store: makeStore(still),
         prefix: `order-after-${library}-${Date.now()}`,
         denyCache: false,
       })
@@ -255,9 +261,10 @@ describeRedisServer('redisStore on a private Redis', () => {
       const prefix = `ttl-${library}`
       const limiter = createRateLimiter({
         tiers: {
-          free: [fixedWindow({ name: 'f', limit: 3, window: '1 h' }), ...twoPolicies],
+          // Windows of a day: on Redis's clock an hour's end between SCAN and PTTL would take keys.
+          free: [fixedWindow({ name: 'f', limit: 3, window: '1 d' }), ...twoPolicies],
           pro: [
-            fixedWindow({ name: 'f', limit: 30, window: '1 h' }),
+            fixedWindow({ name: 'f', limit: 30, window: '1 d' }),
             tokenBucket({ name: 'burst', capacity: 9, refillRate: 1, interval: '1 s' }),
           ],
         },
@@ -284,9 +291,10 @@ describeRedisServer('redisStore on a private Redis', () => {
       const ttls = await Promise.all(keys.map((k) => admin.pttl(k)))
       expect(ttls.filter((t) => t < 0)).toEqual([])
 
-      // A key stripped of its TTL (a restore, a PERSIST) gets one back on the next denial.
+      // A key stripped of its TTL (a restore, a PERSIST) gets one back on the next denial (a day's
+      // window: an hour's end before it would admit the request).
       const denied = createRateLimiter({
-        policies: fixedWindow({ name: 'f', limit: 1, window: '1 h' }),
+        policies: fixedWindow({ name: 'f', limit: 1, window: '1 d' }),
         store: makeStore(),
         prefix: `heal-${library}`,
         denyCache: false,
@@ -298,7 +306,7 @@ describeRedisServer('redisStore on a private Redis', () => {
       const healed = await admin.pttl(key!)
       expect(healed).toBeGreaterThan(0)
       // Until the window's end, no later: the key's state means nothing after it.
-      expect(healed).toBeLessThanOrEqual(3_600_000)
+      expect(healed).toBeLessThanOrEqual(86_400_000)
 
       // Under an injected clock the healed TTL carries the slack too, as every write's does.
       const clock = manualClock(1_999_987_200_000)
@@ -426,10 +434,11 @@ describeRedisServer('redisStore on a private Redis', () => {
     })
 
     it("keeps a sliding window's counter on the server's clock for two windows, no longer, and limits by it", async () => {
-      // The default clock: no injected clock's slack hides a TTL that is too short.
+      // The default clock: no injected clock's slack hides a TTL that is too short. A day's window:
+      // an hour's end among the steps would carry the count into the previous window's place.
       const prefix = `sliding-ttl-${library}-${Date.now()}`
       const limiter = createRateLimiter({
-        policies: slidingWindow({ name: 's', limit: 2, window: '1 h' }),
+        policies: slidingWindow({ name: 's', limit: 2, window: '1 d' }),
         store: makeStore(),
         prefix,
         denyCache: false,
@@ -442,13 +451,14 @@ describeRedisServer('redisStore on a private Redis', () => {
       const window = Number(/^s(\d+):2:0$/.exec(value)?.[1])
       // The key lives until the end of the window after this one, when its count stops weighing.
       const expiresAt = Number(await admin.call('PEXPIRETIME', key!))
-      expect(Math.abs(expiresAt - (window + 2) * 3_600_000)).toBeLessThanOrEqual(1)
+      expect(Math.abs(expiresAt - (window + 2) * 86_400_000)).toBeLessThanOrEqual(1)
     })
 
     it("gives a key on the server's clock its transition's expiry, with no slack", async () => {
       // A fixed window's key expires with its window. Redis sets that instant by its own clock when
-      // the script writes the key, a few µs after the script's TIME: as a rule in the same ms.
-      const fixed = fixedWindow({ name: 'f', limit: 5, window: '1 h' })
+      // the script writes the key, a few µs after the script's TIME: as a rule in the same ms. A
+      // day's window: an hour's end between a decision and PEXPIRETIME would take its key.
+      const fixed = fixedWindow({ name: 'f', limit: 5, window: '1 d' })
       const prefix = `no-slack-${library}-${Date.now()}`
       const limiter = createRateLimiter({ policies: fixed, store: makeStore(), prefix, denyCache: false })
       const lateMs: number[] = []
@@ -502,7 +512,9 @@ describeRedisServer('redisStore on a private Redis', () => {
       const prefix = `other-type-${library}-${Date.now()}`
       const limiter = createRateLimiter({
         policies: [fixed, sliding],
-        store: makeStore(),
+        // The clock stands still: on Redis's clock an hour's end before the checks would take the
+        // fixed window's key.
+        store: makeStore(still),
         prefix,
         denyCache: false,
       })
