@@ -6,7 +6,7 @@ import {
   type RateLimiter,
   type RateLimitStore,
 } from '@floodgate/core'
-import { serveOnLoopback } from '@floodgate/core/testing'
+import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type ErrorRequestHandler } from 'express'
 import express4 from 'express4'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -26,22 +26,25 @@ const failingStore = (): RateLimitStore => ({
 })
 
 const policies = fixedWindow({ limit: 1, window: '1 m' })
-const cases: [string, RateLimitOptions][] = [
-  ['memory store, admitted then denied', { policies, store: memoryStore(), logger: false }],
+// Options made for each test: a store shared by the Express 5 and 4 runs would leave the second
+// one only denials to see. A still clock: no window's end between a test's requests.
+const still = () => memoryStore({ clock: manualClock(1_800_000_000_000) })
+const cases: [string, () => RateLimitOptions][] = [
+  ['memory store, admitted then denied', () => ({ policies, store: still(), logger: false })],
   [
     "failing store, onStoreError 'deny'",
-    { policies, store: failingStore(), onStoreError: 'deny', logger: false },
+    () => ({ policies, store: failingStore(), onStoreError: 'deny', logger: false }),
   ],
-  ["failing store, onStoreError 'allow'", { policies, store: failingStore(), logger: false }],
-  ['an async key callback', { policies, store: memoryStore(), key: async () => 'one', logger: false }],
+  ["failing store, onStoreError 'allow'", () => ({ policies, store: failingStore(), logger: false })],
+  ['an async key callback', () => ({ policies, store: still(), key: async () => 'one', logger: false })],
   [
     'an onLimited that answers',
-    {
+    () => ({
       policies,
-      store: memoryStore(),
+      store: still(),
       logger: false,
       onLimited: (_req, res) => res.status(429).json({ custom: true }),
-    },
+    }),
   ],
 ]
 
@@ -66,7 +69,7 @@ describe.each([
       res.end('early')
       next()
     })
-    app.use(rateLimit(options))
+    app.use(rateLimit(options()))
     app.get('/', (_req, res) => {
       if (!res.headersSent) res.send('route')
     })
