@@ -1,3 +1,4 @@
+export { type EventLoopLag, watchEventLoopLag } from './event-loop-lag.js'
 export {
   type FaultMode,
   type FaultProxy,

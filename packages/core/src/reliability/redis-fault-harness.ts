@@ -1,5 +1,7 @@
+import { watchEventLoopLag } from '@floodgate/tools'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
+import { expect } from 'vitest'
 import type { Decision } from '../decision.js'
 import type { RateLimiter } from '../limiter.js'
 import { SUBMIT, type SubmittingStore, submittingStore } from '../queued-call.js'
@@ -77,6 +79,29 @@ export class InFlightCounter {
   /** Largest excess of pending store calls over requests in flight seen so far. */
   worstExcess = 0
   maxPendingStoreCalls = 0
+  /** How late timers ran while the counter watched (until `stop()`). */
+  private readonly lag = watchEventLoopLag()
+
+  /** A real-time bound on a timer's answer, moved by as much as the event loop ran late. */
+  lateBy(boundMs: number): number {
+    return boundMs + this.lag.worstMs()
+  }
+
+  /**
+   * No store call outlived its request: the client's own timeout (CLIENT_TIMEOUT_MS) settles a call
+   * before the limiter's deadline (`deadlineMs`) answers its request. Judged only while the event
+   * loop ran late by less than the gap between the two: later, a call's timer, started when the
+   * command was written, may fire after its request's. Called once every request was answered.
+   */
+  expectNoCallOutlivedItsRequest(deadlineMs: number): void {
+    if (this.lag.worstMs() >= deadlineMs - CLIENT_TIMEOUT_MS) return
+    expect(this.worstExcess).toBe(0)
+    expect(this.pendingStoreCalls).toBe(0)
+  }
+
+  stop(): void {
+    this.lag.stop()
+  }
 
   wrap(store: RateLimitStore): RateLimitStore {
     const wrapped: RateLimitStore & Partial<SubmittingStore> = {
