@@ -52,6 +52,18 @@ describe.each([
     })
   })
 
+  it('may answer later when it returns null, as when it returns nothing', async () => {
+    const later: OnLimited = (_req, res) => {
+      setImmediate(() => res.status(429).send('custom, later'))
+      return null
+    }
+    expect(await secondAnswer(express, later)).toMatchObject({
+      status: 429,
+      body: 'custom, later',
+      errors: [],
+    })
+  })
+
   it('keeps an answer its promise sent with the default status 200, with no second answer and no error', async () => {
     const soft: OnLimited = async (_req, res) => void res.send('soft limit')
     expect(await secondAnswer(express, soft)).toMatchObject({ status: 200, body: 'soft limit', errors: [] })

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { fixedWindow, memoryStore } from '@floodgate/core'
+import { clientIpKey, fixedWindow, memoryStore } from '@floodgate/core'
 import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
@@ -18,7 +18,13 @@ describe.each([
 ])('%s Router without an app', (_name, express) => {
   it('limits by the socket address instead of answering 500', async () => {
     const router = express.Router()
-    router.use(rateLimit({ policies: fixedWindow({ limit: 2, window: '1 m' }), store: stillStore() }))
+    const warnings: string[] = []
+    const limited = rateLimit({
+      policies: fixedWindow({ limit: 2, window: '1 m' }),
+      store: stillStore(),
+      logger: { warn: (message) => warnings.push(message) },
+    })
+    router.use(limited)
     router.get('/', (_req, res) => void res.end('ok'))
     const errors: unknown[] = []
     const server = createServer((req, res) =>
@@ -34,6 +40,9 @@ describe.each([
       for (let i = 0; i < 3; i++) statuses.push((await fetch(loopback.base)).status)
       expect(statuses).toEqual([200, 200, 429])
       expect(errors).toEqual([])
+      // Counted by the socket's address, not under the shared unknown-client identifier.
+      expect(warnings).toEqual([])
+      expect((await limited.limiter.peek(clientIpKey('127.0.0.1')!)).remaining).toBe(0)
     } finally {
       await loopback.close()
     }

@@ -73,6 +73,17 @@ for (const [name, express] of [
       expect(await warningsFor(express, (address: string) => address === '127.0.0.1')).toEqual([])
     })
 
+    it('takes a trust function that throws on an address it was not written for as not trusting every hop', async () => {
+      // Trusts the loopback proxy, distrusts the forged client addresses, and throws on any other.
+      const forged = new Set(['198.51.100.1', '198.51.100.2', '198.51.100.3'])
+      const strict = (address: string, hop: number) => {
+        if (hop === 0 && address === '127.0.0.1') return true
+        if (hop === 1 && forged.has(address)) return false
+        throw new Error(`no rule for ${address} at hop ${hop}`)
+      }
+      expect(await warningsFor(express, strict)).toEqual([])
+    })
+
     it('warns once when a trusted proxy sends only the Forwarded header, which Express does not read', async () => {
       const warnings = await warningsFor(express, 1, 'forwarded')
       expect(warnings).toHaveLength(1)

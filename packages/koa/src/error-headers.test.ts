@@ -50,6 +50,48 @@ for (const [name, Koa] of [
       expect(denied.headers.get('ratelimit')).toMatch(/^"fixed-window";r=0;t=\d+$/)
     })
 
+    it('lets an error’s own header win over the rate-limit header of the same name', async () => {
+      const app = new Koa()
+      app.silent = true
+      const policies = fixedWindow({ limit: 1, window: '1 m' })
+      app.use(
+        rateLimit({
+          policies,
+          store: fixedClockStore(),
+          onLimited: (ctx) => ctx.throw(429, 'Come back in an hour', { headers: { 'retry-after': '3600' } }),
+        }),
+      )
+      app.use((ctx) => {
+        ctx.body = 'ok'
+      })
+      const base = await serve(app)
+      await fetch(base)
+      const denied = await fetch(base)
+      expect([denied.status, denied.headers.get('retry-after')]).toEqual([429, '3600'])
+      expect(denied.headers.get('x-ratelimit-remaining')).toBe('0')
+    })
+
+    it('leaves ctx.onerror a no-op for a node-style callback’s null or undefined, as Koa does', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use((ctx) => {
+        // Handed on as a node-style callback, which stream.pipeline() calls so when it succeeds:
+        // bound, or detached (Koa's own needs no `this` for that).
+        const bound = ctx.onerror.bind(ctx) as (error?: Error | null) => void
+        bound(undefined)
+        bound(null)
+        const detached = ctx.onerror as (error?: Error | null) => void
+        detached(undefined)
+        detached(null)
+        ctx.body = 'ok'
+      })
+      const r = await fetch(await serve(app))
+      expect([r.status, await r.text(), r.headers.get('x-ratelimit-remaining')]).toEqual([200, 'ok', '4'])
+      expect(logged).toEqual([])
+    })
+
     it('gives each request its own headers when one error object is thrown on every request', async () => {
       const app = new Koa()
       app.silent = true
@@ -157,6 +199,25 @@ for (const [name, Koa] of [
       expect(r.headers.get('x-ratelimit-remaining')).toBe('4')
     })
 
+    it('keeps them on an Error whose toString tag is its own, such as a DOMException', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use(rateLimit({ policies: fixedWindow({ limit: 5, window: '1 m' }), store: fixedClockStore() }))
+      app.use(() => {
+        // `[object DOMException]`, yet an Error: Koa answers it as one, with its status.
+        throw Object.assign(new DOMException('Upstream timed out', 'TimeoutError'), {
+          status: 504,
+          expose: true,
+        })
+      })
+      const r = await fetch(await serve(app))
+      expect([r.status, await r.text()]).toEqual([504, 'Upstream timed out'])
+      expect(r.headers.get('x-ratelimit-remaining')).toBe('4')
+      // The DOMException itself, not a "non-error thrown" one made in its place.
+      expect(logged).toEqual(['Upstream timed out'])
+    })
+
     it('leaves a response sent under ctx.respond = false before it denied as it is, with no app error', async () => {
       const app = new Koa()
       const logged: string[] = []
@@ -172,6 +233,24 @@ for (const [name, Koa] of [
       expect(await (await fetch(base)).text()).toBe('raw answer')
       const denied = await fetch(base)
       expect([denied.status, await denied.text()]).toEqual([200, 'raw answer'])
+      expect(logged).toEqual([])
+    })
+
+    it('leaves a response an earlier middleware sent past Koa as it is when it denies, with no app error', async () => {
+      const app = new Koa()
+      const logged: string[] = []
+      app.on('error', (error: Error) => logged.push(error.message))
+      app.use((ctx, next) => {
+        ctx.res.statusCode = 200
+        ctx.res.end('raw answer')
+        return next()
+      })
+      app.use(rateLimit({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: fixedClockStore() }))
+      const base = await serve(app)
+      expect(await (await fetch(base)).text()).toBe('raw answer')
+      const denied = await fetch(base)
+      expect([denied.status, await denied.text()]).toEqual([200, 'raw answer'])
+      expect(denied.headers.get('content-type')).toBeNull()
       expect(logged).toEqual([])
     })
 

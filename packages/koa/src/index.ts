@@ -48,8 +48,9 @@ const binding: RequestBinding<Context> = {
   // Koa takes the left-most of the last `maxIpsCount` forwarded addresses (all of them without it).
   trustsEveryHop: (ctx) => ctx.app.proxy && !(ctx.app.maxIpsCount >= 1 && ctx.app.maxIpsCount < EVERY_HOP),
   forwardedHeader: (ctx) => {
+    // Exactly the header Koa reads: none for '' (Koa's constructor defaults only a missing name).
     const name: unknown = ctx.app.proxyIpHeader
-    return typeof name === 'string' && name !== '' ? name.toLowerCase() : 'x-forwarded-for'
+    return typeof name === 'string' ? name.toLowerCase() : 'x-forwarded-for'
   },
   // Koa's middleware chain: koa-compose's `dispatch` calls each middleware.
   requestFrames: /\bdispatch \(.*[\\/]koa-compose[\\/]/,
@@ -159,9 +160,14 @@ function keepOnError(ctx: Context, headers: HeaderMap): void {
 }
 
 function onerrorKeepingHeaders(this: KeepingContext, thrown: unknown): void {
+  // A node-style callback's "no error": Koa's own returns at once, even called detached (no `this`).
+  if (thrown == null) {
+    if (this !== undefined) this[ONERROR]!.call(this, thrown)
+    return
+  }
   const onerror = this[ONERROR]!
   const headers = this[HEADERS]
-  if (thrown == null || headers === undefined) {
+  if (headers === undefined) {
     onerror.call(this, thrown)
     return
   }

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { fixedWindow, memoryStore } from '@floodgate/core'
+import { clientIpKey, fixedWindow, memoryStore } from '@floodgate/core'
 import { serveOnLoopback } from '@floodgate/core/testing'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
@@ -47,6 +47,30 @@ describe.each([
       expect(seen).toEqual([true])
     } finally {
       await server.close()
+    }
+  })
+
+  it('carries its limiter, whose reset() of the client’s key lets the client in again', async () => {
+    const app = new Koa()
+    const limited = rateLimit({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      store: atWindowStart(),
+      logger: false,
+    })
+    app.use(limited)
+    app.use((ctx) => {
+      ctx.body = 'ok'
+    })
+    const server = await serveOnLoopback(createServer(app.callback()))
+    try {
+      expect((await fetch(`${server.base}/`)).status).toBe(200)
+      expect((await fetch(`${server.base}/`)).status).toBe(429)
+      expect((await limited.limiter.peek(clientIpKey('127.0.0.1')!)).remaining).toBe(0)
+      await limited.limiter.reset(clientIpKey('127.0.0.1')!)
+      expect((await fetch(`${server.base}/`)).status).toBe(200)
+    } finally {
+      await server.close()
+      await limited.limiter.close()
     }
   })
 })

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net'
-import { fixedWindow, memoryStore } from '@floodgate/core'
+import { EVERY_HOP, fixedWindow, memoryStore } from '@floodgate/core'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { describe, expect, it } from 'vitest'
@@ -65,6 +65,11 @@ for (const [name, Koa] of [
       expect(permissive(await warningsFor(Koa, 0.5))).toHaveLength(1)
     })
 
+    it('warns once when maxIpsCount is exactly EVERY_HOP, the fewest hops taken as every hop', async () => {
+      expect(permissive(await warningsFor(Koa, EVERY_HOP))).toHaveLength(1)
+      expect(await warningsFor(Koa, EVERY_HOP - 1)).toEqual([])
+    })
+
     it('looks at the header app.proxyIpHeader names, not at X-Forwarded-For', async () => {
       expect(permissive(await warningsFor(Koa, 0, 'X-Client-IP', 'x-client-ip'))).toHaveLength(1)
       expect(permissive(await warningsFor(Koa, 0, 'X-Real-IP', 'x-forwarded-for'))).toHaveLength(0)
@@ -75,6 +80,18 @@ for (const [name, Koa] of [
       expect(warnings).toHaveLength(1)
       expect(warnings[0]).toContain('carries Forwarded but no x-real-ip')
       expect(warnings[0]).not.toContain('app.proxyIpHeader')
+    })
+
+    it('says no header is read, and nothing of forged addresses, when app.proxyIpHeader is set empty', async () => {
+      // Koa reads no header then (set after construction; the constructor would default it): every
+      // request counts by the proxy's address, whatever it forwards.
+      const warnings = await warningsFor(Koa, 0, '', 'x-forwarded-for')
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain('WARN_FLOODGATE_FORWARDED_HEADER_IGNORED')
+      expect(warnings[0]).toContain(
+        "carries X-Forwarded-For, but the framework reads the client address from no header (Koa's app.proxyIpHeader is empty)",
+      )
+      expect(warnings[0]).toContain("Set Koa's app.proxyIpHeader to the header the proxy sends.")
     })
 
     it('warns once when the proxy sends X-Forwarded-For but app.proxyIpHeader names another header', async () => {

@@ -514,10 +514,19 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
       } else if (!carried) {
         // The proxy sends another header than the framework reads: the standard `Forwarded`,
         // which none of them reads, or X-Forwarded-For where Koa's `app.proxyIpHeader` names another.
+        // Or Koa's app.proxyIpHeader set to '' after construction: Koa then reads no header at all.
         const sent = headers['x-forwarded-for'] !== undefined ? 'X-Forwarded-For' : 'Forwarded'
+        const problem =
+          read === ''
+            ? `${sent}, but the framework reads the client address from no header (Koa's app.proxyIpHeader is empty)`
+            : `${sent} but no ${read}, the header the framework reads the client address from`
+        const fix =
+          read === ''
+            ? "Set Koa's app.proxyIpHeader to the header the proxy sends"
+            : `Have the proxy send ${read}${read === 'x-forwarded-for' || sent === 'Forwarded' ? '' : ", or set Koa's app.proxyIpHeader to the header it sends"}`
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.FORWARDED_HEADER_IGNORED,
-          `A request carries ${sent} but no ${read}, the header the framework reads the client address from, so every client behind that proxy shares one rate limit. Have the proxy send ${read}${read === 'x-forwarded-for' || sent === 'Forwarded' ? '' : ", or set Koa's app.proxyIpHeader to the header it sends"}.`,
+          `A request carries ${problem}, so every client behind that proxy shares one rate limit. ${fix}.`,
         )
       }
       return
