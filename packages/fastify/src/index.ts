@@ -70,7 +70,8 @@ const binding: RequestBinding<FastifyRequest> = {
   trustsProxy: (request) => 'ips' in request,
   trustsEveryHop,
   // Fastify lists the peer first, then each forwarded address it trusted the one before to give.
-  usedForwarded: (request) => request.ips !== undefined && request.ips.length > 1,
+  // Not a list: the app's own `ips` decoration, without trustProxy.
+  usedForwarded: (request) => Array.isArray(request.ips) && request.ips.length > 1,
 }
 
 /**

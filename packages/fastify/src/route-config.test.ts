@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { createServer } from 'node:http'
 import { createRateLimiter, fixedWindow, memoryStore, type RateLimitStore } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
@@ -271,6 +272,56 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('counts apart routes of one URL told apart by host patterns (RegExps), on one store', async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(100), store: stillStore(), logger: false })
+      for (const host of [/^a\./, /^b\./]) {
+        // Each its own options, with policies of one name: only the route's name keeps them apart.
+        const config = { rateLimit: { policies: perMinute(1) } }
+        app.get('/', { constraints: { host }, config }, async () => String(host))
+      }
+      const codes: number[] = []
+      for (const host of ['a.example', 'b.example', 'a.example'])
+        codes.push((await app.inject({ url: '/', headers: { host } })).statusCode)
+      expect(codes).toEqual([200, 200, 429])
+      await app.close()
+    })
+
+    it("names a route's counters by the plugin's prefix and a digest of the route: the same in every process and release", async () => {
+      // Counters persist in a shared store: renaming them would restart every route's counts.
+      const prefixes = new Set<string>()
+      const inner = stillStore()
+      const store: RateLimitStore = {
+        name: 'spy',
+        local: true,
+        consume: (request) => {
+          prefixes.add(request.prefix)
+          return inner.consume(request)
+        },
+        reset: (request) => inner.reset(request),
+        close: () => inner.close(),
+      }
+      const app = fastify()
+      const own = () => ({ rateLimit: { policies: perMinute(5) } })
+      // Declared before the plugin loaded: named from its request.
+      app.get('/', { config: own() }, async () => 'ok')
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store })
+      app.route({ method: ['POST', 'GET'], url: '/x', config: own(), handler: async () => 'ok' })
+      const constraints = { version: '1.0.0', host: 'a.example' }
+      app.get('/v', { constraints, config: own() }, async () => 'ok')
+      await app.inject('/')
+      await app.inject('/x')
+      await app.inject({ url: '/v', headers: { 'accept-version': '1.0.0', host: 'a.example' } })
+      const digest = (route: string) =>
+        `floodgate:route:${createHash('sha256').update(`floodgate\0${route}`).digest('hex').slice(0, 12)}`
+      expect([...prefixes]).toEqual([
+        digest('GET /'),
+        digest('GET,POST /x'),
+        digest('GET /v (host=a.example, version=1.0.0)'),
+      ])
+      await app.close()
+    })
+
     it('keeps the limits of each route of one URL told apart by constraints, declared before the plugin loaded', async () => {
       const { app, get } = await versionedApp(false)
       const first = await get('2.0.0')
@@ -392,6 +443,28 @@ describe('fastifyRateLimit options', () => {
     await app.close()
   })
 
+  it('rejects a limiter that is not one at registration, with global true or false', async () => {
+    for (const [global, given] of [
+      [true, {}],
+      [false, {}],
+      [false, { limit: async () => undefined }],
+    ] as const) {
+      const app = fastify5()
+      await expect(app.register(fastifyRateLimit, { global, limiter: given } as never)).rejects.toMatchObject(
+        { code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'limiter' },
+      )
+      await app.close()
+    }
+    // Nor with limiter options beside it, which a given limiter would ignore.
+    const app = fastify5()
+    const limiter = createRateLimiter({ policies: perMinute(1), store: stillStore() })
+    await expect(
+      app.register(fastifyRateLimit, { global: false, limiter, policies: perMinute(2) } as never),
+    ).rejects.toMatchObject({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'policies' })
+    await app.close()
+    await limiter.close()
+  })
+
   it('names the plugin or the route in an unknown-option message, and knows global', async () => {
     for (const global of [true, false]) {
       const app = fastify5()
@@ -417,7 +490,23 @@ describe('fastifyRateLimit options', () => {
     await expect(app.register(fastifyRateLimit, { global: 'yes' } as never)).rejects.toMatchObject({
       code: 'ERR_FLOODGATE_INVALID_OPTION',
       option: 'global',
+      message: expect.stringContaining('got "yes"'),
     })
+    await app.close()
+    // A value JSON cannot show is named by its type.
+    const again = fastify5()
+    await expect(again.register(fastifyRateLimit, { global: () => true } as never)).rejects.toMatchObject({
+      message: expect.stringContaining('got function;'),
+    })
+    await again.close()
+  })
+
+  it("refuses global in a route's config.rateLimit: an option of the plugin's only", async () => {
+    const app = fastify5()
+    await app.register(fastifyRateLimit, { policies: perMinute(1) })
+    expect(() =>
+      app.get('/x', { config: { rateLimit: { global: false } as never } }, async () => 'ok'),
+    ).toThrow(/Unknown option "global" in the config.rateLimit of route GET \/x/)
     await app.close()
   })
 
@@ -435,7 +524,7 @@ describe('fastifyRateLimit options', () => {
     await app.close()
   })
 
-  it("refuses a route's own limits under a fromUpstash limiter, which has no store to count them in", async () => {
+  it("refuses a route's own limits under a fromUpstash limiter, which has no store to count them in, unless it gives one or a limiter", async () => {
     // A stand-in for @upstash/ratelimit's Ratelimit: nothing is called here, only the options checked.
     const ratelimit = {
       limit: async () => ({ success: true, limit: 5, remaining: 4, reset: 0, pending: Promise.resolve() }),
@@ -462,18 +551,36 @@ describe('fastifyRateLimit options', () => {
       { config: { rateLimit: { policies: fixedWindow({ limit: 1, window: '1 m' }), store: stillStore() } } },
       async () => 'ok',
     )
+    // With a limiter of its own, the route needs nothing of the plugin's.
+    const own = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 m' }), store: stillStore() })
+    app.get('/limiter', { config: { rateLimit: { limiter: own } } }, async () => 'ok')
     expect([(await app.inject('/stored')).statusCode, (await app.inject('/stored')).statusCode]).toEqual([
       200, 429,
     ])
+    expect([(await app.inject('/limiter')).statusCode, (await app.inject('/limiter')).statusCode]).toEqual([
+      200, 429,
+    ])
+    await own.close()
     await app.close()
   })
 
   it('rejects a route config.rateLimit that is neither options nor false, with a code, when the route is added', async () => {
-    for (const value of [true, 'off', null, 5, [fixedWindow({ limit: 1, window: '1 m' })]]) {
+    for (const [value, shown] of [
+      [true, 'true'],
+      ['off', '"off"'],
+      [null, 'null'],
+      [5, '5'],
+      [[fixedWindow({ limit: 1, window: '1 m' })], 'an array'],
+      [() => false, 'a function'],
+    ] as const) {
       const app = fastify5()
       await app.register(fastifyRateLimit, { policies: fixedWindow({ limit: 1, window: '1 m' }) })
       expect(() => app.get('/', { config: { rateLimit: value as never } }, async () => 'ok')).toThrow(
-        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'config.rateLimit' }),
+        expect.objectContaining({
+          code: 'ERR_FLOODGATE_INVALID_OPTION',
+          option: 'config.rateLimit',
+          message: expect.stringContaining(`of route GET /: got ${shown};`),
+        }),
       )
       await app.close()
     }
@@ -602,6 +709,16 @@ for (const [name, fastify] of [
       await app.register(fastifyRateLimit, { policies: perMinute(1), store: stillStore() })
       app.get('/', async () => 'ok')
       expect(await statuses(app, '/', 2)).toEqual([200, 429])
+      await app.close()
+    })
+
+    it("declares request.rateLimit as a request decorator, and keeps a route's other config", async () => {
+      const app = fastify()
+      await app.register(fastifyRateLimit, { policies: perMinute(1), store: stillStore() })
+      expect(app.hasRequestDecorator('rateLimit')).toBe(true)
+      const config = { rateLimit: { policies: perMinute(2) }, team: 'search' }
+      app.get('/', { config }, async (request) => (request.routeOptions.config as { team?: string }).team)
+      expect((await app.inject('/')).body).toBe('search')
       await app.close()
     })
 

@@ -1,4 +1,4 @@
-import { fixedWindow, memoryStore, WARNING_CODES } from '@floodgate/core'
+import { EVERY_HOP, fixedWindow, memoryStore, WARNING_CODES } from '@floodgate/core'
 import fastify5 from 'fastify'
 import fastify4 from 'fastify4'
 import { describe, expect, it } from 'vitest'
@@ -9,11 +9,13 @@ type FastifyFactory = typeof fastify5
 /** The warnings one app logs for three requests each forging another X-Forwarded-For value. */
 async function warningsFor(
   fastify: FastifyFactory,
-  trustProxy: boolean | number | string,
+  trustProxy: boolean | number | string | undefined,
+  prepare?: (app: ReturnType<FastifyFactory>) => void,
 ): Promise<string[]> {
   const warnings: string[] = []
   // Fastify 5's types no longer accept a hop count (Fastify 4 took one); both are tested here.
-  const app = fastify({ trustProxy: trustProxy as boolean | string })
+  const app = fastify({ trustProxy: trustProxy as boolean | string | undefined })
+  prepare?.(app)
   await app.register(fastifyRateLimit, {
     policies: fixedWindow({ limit: 10, window: '1 m' }),
     store: memoryStore({ clock: () => 1_700_000_000_000 }),
@@ -42,6 +44,13 @@ for (const [name, fastify, oneHop] of [
       const warnings = await warningsFor(fastify, true)
       expect(only(warnings, WARNING_CODES.PERMISSIVE_TRUST_PROXY)).toHaveLength(1)
       expect(warnings).toHaveLength(1)
+    })
+
+    it('answers, warning as for an untrusted proxy, when the app declares request.ips itself without trustProxy', async () => {
+      // `ips` is then the app's own (null), not Fastify's list of trusted addresses.
+      const warnings = await warningsFor(fastify, undefined, (app) => app.decorateRequest('ips', null))
+      expect(warnings).toHaveLength(1)
+      expect(warnings[0]).toContain(WARNING_CODES.FORWARDED_HEADER_IGNORED)
     })
 
     it('warns once when a trust function accepts every address', async () => {
@@ -77,5 +86,13 @@ describe('fastify 5: a hop count', () => {
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain(WARNING_CODES.FORWARDED_HEADER_IGNORED)
     expect(warnings[0]).toContain('recent Fastify 5 releases ignore a hop count such as trustProxy: 1')
+  })
+})
+
+describe('fastify 4: a hop count', () => {
+  it('takes a count of EVERY_HOP hops or more as trusting every hop, and one fewer as not', async () => {
+    expect(await warningsFor(fastify4 as unknown as FastifyFactory, EVERY_HOP - 1)).toEqual([])
+    const warnings = await warningsFor(fastify4 as unknown as FastifyFactory, EVERY_HOP)
+    expect(only(warnings, WARNING_CODES.PERMISSIVE_TRUST_PROXY)).toHaveLength(1)
   })
 })

@@ -137,6 +137,73 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    it('counts two such routes of a prefixed plugin apart, on one shared store', async () => {
+      const app = fastify()
+      app.register(
+        async (child) => {
+          // Each its own options, with policies of one name: counted by route, never shared.
+          child.get('/a', { config: { rateLimit: { policies: perMinute(1) } } }, async () => 'a')
+          child.get('/b', { config: { rateLimit: { policies: perMinute(1) } } }, async () => 'b')
+        },
+        { prefix: '/p' },
+      )
+      app.register(fastifyRateLimit, { policies: perMinute(100), store: stillStore(), logger: false })
+      await app.ready()
+      const result: number[] = []
+      for (const url of ['/p/a', '/p/b', '/p/a', '/p/b']) result.push((await app.inject(url)).statusCode)
+      expect(result).toEqual([200, 200, 429, 429])
+      await app.close()
+    })
+
+    it('counts HEAD requests to such a route with its GET requests, as on a route it saw', async () => {
+      const app = fastify()
+      app.get('/x', { config: { rateLimit: { policies: perMinute(2, 'own') } } }, async () => 'ok')
+      await app.register(fastifyRateLimit, { policies: perMinute(10), store: stillStore() })
+      const codes: number[] = []
+      for (const method of ['GET', 'HEAD', 'GET'] as const)
+        codes.push((await app.inject({ method, url: '/x' })).statusCode)
+      expect(codes).toEqual([200, 200, 429])
+      await app.close()
+    })
+
+    it("builds one limiter for such a route's own limits, however many requests it answers", async () => {
+      const app = fastify()
+      const lines: string[] = []
+      app.get('/own', { config: { rateLimit: { policies: perMinute(2) } } }, async () => 'ok')
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(10),
+        store: stillStore(),
+        logger: { warn: (line) => void lines.push(line) },
+      })
+      expect(await statuses(app, '/own', 3)).toEqual([200, 200, 429])
+      // A limiter built again for each request would meet the last one's counters in the store.
+      expect(lines.filter((l) => l.includes('SHARED_COUNTERS'))).toEqual([])
+      await app.close()
+    })
+
+    it("sends an error onLimited throws on such a route to the app's error handler", async () => {
+      const app = fastify()
+      app.setErrorHandler((error, _request, reply) => {
+        reply
+          .code((error as { statusCode?: number }).statusCode ?? 500)
+          .send(`handled: ${(error as Error).message}`)
+      })
+      app.get('/early', async () => 'ok')
+      await app.register(fastifyRateLimit, {
+        policies: perMinute(1),
+        store: stillStore(),
+        onLimited: () => {
+          throw Object.assign(new Error('slow down'), { statusCode: 429 })
+        },
+      })
+      const answers = [await app.inject('/early'), await app.inject('/early')]
+      expect(answers.map((a) => [a.statusCode, a.body])).toEqual([
+        [200, 'ok'],
+        [429, 'handled: slow down'],
+      ])
+      await app.close()
+    })
+
     it("answers an invalid config.rateLimit on such a route through Fastify's error path, with its code", async () => {
       const app = fastify()
       app.register(fastifyRateLimit, { policies: perMinute(5) })

@@ -129,11 +129,19 @@ export function checkMiddlewareOptions(
       'a whole number of bits from 1 to 128 (56 groups a typical home network)',
     )
   }
-  return { headerFormats: resolveHeaderFormats(o.headers), ipv6Subnet: subnet }
+  const headerFormats = resolveHeaderFormats(o.headers)
+  // A given limiter is checked even where no limiter is built yet: `global: false` defaults too.
+  if (o.limiter !== undefined) checkGivenLimiter(o)
+  return { headerFormats, ipv6Subnet: subnet }
 }
 
+/** The given limiter, or one built from the options (checked by `checkMiddlewareOptions`). */
 function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLimiter {
   if (o.limiter === undefined) return createRateLimiterFromResolved(resolveLimiterOptions(o, known))
+  return o.limiter as RateLimiter
+}
+
+function checkGivenLimiter(o: Record<string, unknown>): void {
   const limiter = o.limiter as RateLimiter
   // The middleware reads `config.shadow` and reports through `warnings`, so a wrapper of a limiter
   // must carry both (its `config` and `warnings`): checked here, not on the first request.
@@ -161,7 +169,6 @@ function limiterOf(o: Record<string, unknown>, known: readonly string[]): RateLi
       { option: both, value: o[both] },
     )
   }
-  return limiter
 }
 
 /** The options argument of `where`: `rateLimit(options)`; a route's `config.rateLimit` as it is. */
