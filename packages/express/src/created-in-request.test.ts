@@ -75,6 +75,30 @@ describe('a middleware created for each request', () => {
     }
   })
 
+  it('is warned of when made deep in the handler, past the default 10 stack frames', async () => {
+    const { limited, lines } = await freshAdapter()
+    const deep = (depth: number): ReturnType<typeof limited> => (depth === 0 ? limited() : deep(depth - 1))
+    const app = express5()
+    app.use((req, res, next) => deep(20)(req, res, next))
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    expect(await statuses(app, 1)).toEqual([200])
+    expect(lines).toEqual([expect.stringMatching(/WARN_FLOODGATE_CREATED_IN_REQUEST/)])
+  })
+
+  it("leaves the app's Error.stackTraceLimit as it was", async () => {
+    const { limited } = await freshAdapter()
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 7
+    try {
+      limited()
+      expect(Error.stackTraceLimit).toBe(7)
+    } finally {
+      Error.stackTraceLimit = limit
+    }
+  })
+
   it('that silences the code leaves the check on for the others', async () => {
     const { limited, lines } = await freshAdapter()
     const app = express5()
@@ -121,7 +145,7 @@ describe.each([
     expect(await statuses(app, 3)).toEqual([200, 200, 200])
     expect(lines).toEqual([
       expect.stringMatching(
-        /^\[floodgate\] WARN_FLOODGATE_CREATED_IN_REQUEST: rateLimit\(\) was called while a request was being handled\. .*create it once, when the app is set up/,
+        /^\[floodgate\] WARN_FLOODGATE_CREATED_IN_REQUEST: rateLimit\(\) was called while a request was being handled\. A middleware made for each request has a limiter and counters of its own, so it limits nothing: create it once, when the app is set up/,
       ),
     ])
   })

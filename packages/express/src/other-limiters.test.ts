@@ -99,3 +99,35 @@ describe.each([
     expect(seen[3]).toMatchObject({ status: 429, policy: '"fixed-window";q=3;w=86400', legacyRemaining: '0' })
   })
 })
+
+describe('after a limiter that exposes no decision (a header of its own, no req.rateLimit)', () => {
+  it('enforcing, writes its headers over the same names and leaves the other names as they were', async () => {
+    const app = express5()
+    app.use((_req, res, next) => {
+      res.set('X-RateLimit-Limit', '50')
+      res.set('RateLimit-Policy', '50;w=60')
+      next()
+    })
+    app.use(
+      rateLimit({
+        policies: fixedWindow({ limit: 3, window: '1 d' }),
+        store: memoryStore(),
+        headers: 'draft-8',
+      }),
+    )
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    const server = await serveOnLoopback(createServer(app))
+    try {
+      const response = await fetch(`${server.base}/`)
+      expect(response.status).toBe(200)
+      expect(response.headers.get('ratelimit-policy')).toBe('"fixed-window";q=3;w=86400')
+      expect(response.headers.get('ratelimit')).toMatch(/^"fixed-window";r=2;t=\d+$/)
+      // Nothing says which binds first, so nothing of the other's is removed.
+      expect(response.headers.get('x-ratelimit-limit')).toBe('50')
+    } finally {
+      await server.close()
+    }
+  })
+})

@@ -80,6 +80,20 @@ describe('decideNow', () => {
     await expect(failing.decideNow(request())).rejects.toThrow('no key')
   })
 
+  it('rejects with an error when the binding throws a value a framework takes for "no error"', async () => {
+    // The framework's own code reads the address: Express calls the app's `trust proxy` function.
+    for (const thrown of [undefined, null, 'route']) {
+      const throwing: RequestBinding<FakeRequest> = {
+        ...binding,
+        ip: () => {
+          throw thrown
+        },
+      }
+      const handler = createRateLimitHandler({ policies, logger: false }, throwing)
+      await expect(handler.decideNow(request())).rejects.toMatchObject({ code: ERROR_CODES.CALLBACK_FAILED })
+    }
+  })
+
   it('rejects, and does not throw, once the limiter is closed', async () => {
     const handler = createRateLimitHandler({ policies, logger: false }, binding)
     await handler.limiter.close()

@@ -102,7 +102,64 @@ describe('the forwarded-header check', () => {
       expect((await limiter.peek(UNKNOWN_CLIENT_KEY)).remaining).toBe(3)
       expect(warnings).toHaveLength(1)
       expect(warnings[0]).toContain('UNKNOWN_CLIENT_IP')
+      expect(warnings[0]).toContain('counted under the shared "unknown-client" identifier')
       await limiter.close()
+    }
+  })
+})
+
+describe('a framework reading another header than X-Forwarded-For (Koa app.proxyIpHeader)', () => {
+  function reading(read: string, everyHop: boolean) {
+    const warnings: string[] = []
+    let headerReads = 0
+    const binding: RequestBinding<FakeRequest> = {
+      ip: () => '192.0.2.7',
+      headers: (req) => {
+        headerReads++
+        return req.headers
+      },
+      trustsProxy: () => true,
+      trustsEveryHop: () => everyHop,
+      forwardedHeader: () => read,
+    }
+    const handler = createRateLimitHandler(
+      {
+        policies: fixedWindow({ limit: 1e9, window: '1 m' }),
+        logger: { warn: (message) => warnings.push(message) },
+      },
+      binding,
+    )
+    const send = (count: number, headers: Record<string, string>) => {
+      for (let i = 0; i < count; i++) handler.decideNow({ headers })
+    }
+    return { send, warnings, reads: () => headerReads }
+  }
+
+  it('is settled by the first request carrying the header it reads: no warning', () => {
+    const s = reading('x-real-ip', false)
+    s.send(3, { 'x-real-ip': '198.51.100.1' })
+    expect(s.reads()).toBe(1)
+    expect(s.warnings).toEqual([])
+  })
+
+  it('warns once of X-Forwarded-For arriving instead, naming both headers and the Koa setting', () => {
+    const s = reading('x-real-ip', false)
+    s.send(3, forged)
+    expect(s.reads()).toBe(1)
+    expect(s.warnings).toHaveLength(1)
+    expect(s.warnings[0]).toContain('FORWARDED_HEADER_IGNORED')
+    expect(s.warnings[0]).toContain('carries X-Forwarded-For but no x-real-ip')
+    expect(s.warnings[0]).toContain("or set Koa's app.proxyIpHeader to the header it sends")
+  })
+
+  it('warns of Forwarded alone, which no framework reads, as ignored even where every hop is trusted', () => {
+    for (const read of ['x-forwarded-for', 'x-real-ip']) {
+      const s = reading(read, true)
+      s.send(1, { forwarded: 'for=198.51.100.1' })
+      expect(s.warnings).toHaveLength(1)
+      expect(s.warnings[0]).toContain('FORWARDED_HEADER_IGNORED')
+      expect(s.warnings[0]).toContain(`carries Forwarded but no ${read}, `)
+      expect(s.warnings[0]).not.toContain('proxyIpHeader')
     }
   })
 })

@@ -26,11 +26,35 @@ describe('mounts of one limiter on one request', () => {
   it('count it once per identifier, however many mounts with other keys come between', async () => {
     const limiter = createRateLimiter({ policies, logger: false })
     const mount = (id: string) => createRateLimitHandler({ limiter, key: () => id }, binding)
-    const [a, b, aAgain] = [mount('key-a'), mount('key-b'), mount('key-a')]
+    const [a, b, c, aAgain, bAgain] = ['key-a', 'key-b', 'key-c', 'key-a', 'key-b'].map(mount)
     const req = request()
-    expect(await a.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
-    expect(await b.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
-    expect(await aAgain.decide(req)).toBeUndefined()
+    expect(await a!.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(await b!.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(await c!.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(await aAgain!.decide(req)).toBeUndefined()
+    expect(await bAgain!.decide(req)).toBeUndefined()
+    // A mount without a key, on the direct path, counts the client address beside them, once.
+    const plain = createRateLimitHandler({ limiter }, binding)
+    expect(plain.decideNow(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(plain.decideNow(req)).toBeUndefined()
+    expect(await c!.decide(req)).toBeUndefined()
+  })
+
+  it('count it once under a key the direct path counted first, and once under its own', async () => {
+    const limiter = createRateLimiter({ policies, logger: false })
+    const plain = createRateLimitHandler({ limiter }, binding)
+    const keyed = createRateLimitHandler({ limiter, key: () => 'user-1' }, binding)
+    const req = request()
+    expect(plain.decideNow(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(await keyed.decide(req)).toMatchObject({ allowed: true, remaining: 9 })
+    expect(plain.decideNow(req)).toBeUndefined()
+    expect(await keyed.decide(req)).toBeUndefined()
+    // The other order: a keyed mount first, then the direct path adds the address to its mark.
+    const other = request()
+    expect(await keyed.decide(other)).toMatchObject({ allowed: true, remaining: 8 })
+    expect(plain.decideNow(other)).toMatchObject({ allowed: true, remaining: 8 })
+    expect(plain.decideNow(other)).toBeUndefined()
+    expect(await keyed.decide(other)).toBeUndefined()
   })
 })
 
@@ -70,6 +94,33 @@ describe('a custom limiter', () => {
     const handler = createRateLimitHandler({ limiter: forgetful, key: () => 'user-1' }, binding)
     await expect(handler.decide(request())).rejects.toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
   })
+
+  it('rejects as an invalid decision an answer without a boolean `allowed` or a `policies` array', async () => {
+    const real = createRateLimiter({ policies, logger: false })
+    for (const answer of [
+      null,
+      'allowed',
+      { allowed: true },
+      { policies: [] },
+      { allowed: 'yes', policies: [] },
+    ]) {
+      const odd: RateLimiter = {
+        config: real.config,
+        warnings: real.warnings,
+        limit: async () => answer as unknown as Decision,
+        peek: (id, options) => real.peek(id, options),
+        reset: (id) => real.reset(id),
+        close: () => real.close(),
+      }
+      // Both paths: the direct one, and the one beside a callback.
+      for (const key of [undefined, () => 'user-1']) {
+        const handler = createRateLimitHandler({ limiter: odd, key }, binding)
+        await expect(handler.decide(request())).rejects.toMatchObject({
+          code: 'ERR_FLOODGATE_INVALID_DECISION',
+        })
+      }
+    }
+  })
 })
 
 describe('bindsBefore', () => {
@@ -82,5 +133,20 @@ describe('bindsBefore', () => {
     // Nor does a store failure's (no headers, nothing left), however many the other has left.
     expect(bindsBefore({ ...admitted, remaining: 0, reason: 'store-error' }, admitted)).toBe(false)
     expect(bindsBefore({ ...admitted, remaining: 0 }, admitted)).toBe(true)
+    // Nothing there binds: undefined, or a null an app left at the property.
+    expect(bindsBefore(undefined, admitted)).toBe(false)
+    expect(bindsBefore(null as never, admitted)).toBe(false)
+  })
+
+  it('binds first only with fewer requests left, counted in a number', async () => {
+    const limiter = createRateLimiter({ policies, logger: false })
+    const admitted = await limiter.limit('192.0.2.7')
+    // On a tie the later limiter's decision takes over.
+    expect(bindsBefore({ ...admitted }, admitted)).toBe(false)
+    // Another library's object binds by a `remaining` that is a number, and by nothing else.
+    expect(bindsBefore({ limit: 10, used: 10, remaining: 0 } as never, admitted)).toBe(true)
+    for (const remaining of [undefined, null, '0']) {
+      expect(bindsBefore({ limit: 10, used: 10, remaining } as never, admitted)).toBe(false)
+    }
   })
 })

@@ -49,6 +49,10 @@ const DECISIONS: Record<string, Decision> = {
   'a name with quotes': decision([policy('a "quoted" name')]),
   'two policies': decision([policy('burst', { remaining: 3 }), policy('daily', { windowMs: 86_400_000 })]),
   'a store error': decision([], { reason: 'store-error' }),
+  // A custom limiter's decisions: a store error that names its policy, a window of 0 ms.
+  'a store error carrying a policy': decision([policy('api')], { reason: 'store-error', allowed: true }),
+  'a window of no time': decision([policy('instant', { windowMs: 0 })]),
+  'a window of a second and a half': decision([policy('odd', { windowMs: 1_500 })]),
 }
 
 const FORMATS: HeaderFormat[][] = [

@@ -34,6 +34,11 @@ describe('resolveMiddlewareOptions', () => {
     const real = createRateLimiter({ policies })
     const limit = (id: string) => real.limit(id)
     for (const limiter of [
+      null,
+      Object.assign(() => {}, { limit, config: real.config, warnings: real.warnings }),
+      { config: real.config, warnings: real.warnings },
+      { limit: 'limit', config: real.config, warnings: real.warnings },
+      { limit, config: real.config, warnings: null },
       { limit },
       { limit, config: real.config },
       { limit, warnings: real.warnings },
@@ -49,6 +54,18 @@ describe('resolveMiddlewareOptions', () => {
     expect(resolveMiddlewareOptions({ limiter: wrapper }).limiter).toBe(wrapper)
   })
 
+  it('names the options argument of the call when the options are not an object', () => {
+    for (const [where, named] of [
+      [undefined, 'rateLimit(options)'],
+      ['fastifyRateLimit()', 'fastifyRateLimit(options)'],
+      ['the config.rateLimit of route GET /', 'the config.rateLimit of route GET /'],
+    ] as const) {
+      expect(() => resolveMiddlewareOptions(null as never, [], where)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: named }),
+      )
+    }
+  })
+
   it('rejects an unknown option with the closest known name', () => {
     expect(() => resolveMiddlewareOptions({ policies, onLimted: () => {} } as never)).toThrow(
       /Unknown option "onLimted" in rateLimit\(\)\. Did you mean `onLimited`\?/,
@@ -57,6 +74,8 @@ describe('resolveMiddlewareOptions', () => {
 
   it('accepts the names an adapter handles itself', () => {
     expect(() => checkMiddlewareOptions({ global: false }, ['global'])).not.toThrow()
+    // And the limiter built from the same options takes them for the adapter's, not unknown.
+    expect(() => resolveMiddlewareOptions({ policies, global: false } as never, ['global'])).not.toThrow()
     expect(() => checkMiddlewareOptions({ global: false })).toThrow(
       expect.objectContaining({ code: 'ERR_FLOODGATE_UNKNOWN_OPTION' }),
     )
@@ -77,6 +96,9 @@ describe('resolveMiddlewareOptions', () => {
       { ipv6Subnet: Number.NaN },
       { headers: 'draft-9' },
       { headers: true },
+      { key: 'user-1' },
+      { tier: 'pro' },
+      { cost: 2 },
       { skip: true },
       { onLimited: 'json' },
     ]) {
@@ -96,6 +118,7 @@ describe('createRateLimitHandler', () => {
       [{ ...binding, ip: '192.0.2.1' }, 'binding.ip'],
       [{ ip: binding.ip, headers: binding.headers }, 'binding.trustsProxy'],
       [{ ...binding, marks: {} }, 'binding.marks'],
+      [{ ...binding, requestFrames: 'Layer.handle' }, 'binding.requestFrames'],
       [null, 'binding.ip'],
     ] as const) {
       expect(() => createRateLimitHandler({ policies, logger: false }, given as never)).toThrow(

@@ -112,6 +112,10 @@ describe('ProblemBodies', () => {
       'one policy burst': denial([policy('burst', false, 900)]),
       // Binding 'burst' first with the same Retry-After, as in 'two policies, both denying', alone in violation.
       'burst denying, minute admitting': denial([policy('burst', false, 900), policy('minute', true)]),
+      // A custom limiter's: denied by 'daily' and Retry-After as 'one policy daily', but its one
+      // policy admits, or is another than the one it names.
+      'one policy daily, admitting': denial([policy('daily', true, 3_600_000)]),
+      'naming daily, carrying api': denial([policy('api', false, 3_600_000)], { policy: 'daily' }),
       // Same policy and no Retry-After, as 'a cost above the limit', at another cost.
       'a cost of 12 above the limit': denial([policy('api', false, Number.POSITIVE_INFINITY)], {
         reason: 'cost-exceeds-limit',
