@@ -21,4 +21,15 @@ describe('a closed memory store', () => {
     await expect(limiter.reset('client')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR })
     expect(store.size).toBe(0)
   })
+
+  it("lets go of its counters and of the last request's, so that they can be collected", async () => {
+    const store = memoryStore({ clock: manualClock(1_700_000_000_000) })
+    const policy = fixedWindow({ limit: 2, window: '1 m' })
+    store.consume({ prefix: 'p', id: 'client', policies: [policy], cost: 1, peek: false })
+    await store.close()
+    expect((Reflect.get(store, 'slots') as Map<string, unknown>).size).toBe(0)
+    expect(Reflect.get(store, 'slotList')).toEqual([])
+    expect(Reflect.get(store, 'lastSlots')).toEqual([])
+    expect((Reflect.get(store, 'cached') as WeakMap<object, unknown>).has(policy)).toBe(false)
+  })
 })

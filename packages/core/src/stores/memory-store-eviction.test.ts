@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Duration } from '../duration.js'
+import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
@@ -258,5 +259,136 @@ describe('memory store window counters', () => {
     expect(store.size).toBe(2)
     clock.advance(2 * 60_000)
     expect(store.size).toBe(0)
+  })
+})
+
+describe('memory store making room across counters', () => {
+  it("takes the deciding counter's own unlimited key before another counter's", async () => {
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
+    // The other counter counts first, so it comes first in the store's list of counters.
+    const other = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      prefix: 'b',
+      store,
+      logger: false,
+    })
+    const deciding = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      prefix: 'a',
+      store,
+      logger: false,
+    })
+    expect((await other.limit('kept')).remaining).toBe(4)
+    expect((await deciding.limit('old')).remaining).toBe(4)
+    expect(await deciding.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(2)
+    expect((await other.peek('kept')).remaining).toBe(3) // kept its count
+    expect((await deciding.peek('old')).remaining).toBe(4) // evicted: a fresh key's peek
+  })
+
+  it('looks at the deciding counter once, then at the others, before failing a new identifier', async () => {
+    // 40 limited keys in the deciding counter, which counted first (first in the store's list of
+    // counters), and one unlimited key in another. Looking at the 40 twice (80 of the 64-key
+    // budget) left the other counter unseen: the newcomer failed, or not, by the counters' order.
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 41 })
+    const deciding = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      prefix: 'a',
+      store,
+      logger: false,
+    })
+    const other = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      prefix: 'b',
+      store,
+      logger: false,
+    })
+    for (let i = 0; i < 40; i++) expect((await deciding.limit(`held-${i}`)).remaining).toBe(0)
+    expect((await other.limit('free')).remaining).toBe(4)
+    const examined = store.examined
+    expect(await deciding.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.examined - examined).toBe(41) // each key once: 40 limited, then the one evicted
+    expect((await other.peek('free')).remaining).toBe(4) // evicted: a fresh key's peek
+    expect((await deciding.limit('held-0')).allowed).toBe(false) // still limited
+  })
+
+  it("takes the keys of a request's own counters before another counter's when it needs room for several", async () => {
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 3 })
+    const other = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      prefix: 'c',
+      store,
+      logger: false,
+    })
+    const both = createRateLimiter({
+      policies: [
+        fixedWindow({ name: 'a', limit: 5, window: '1 m' }),
+        fixedWindow({ name: 'b', limit: 5, window: '1 m' }),
+      ],
+      store,
+      logger: false,
+    })
+    expect((await other.limit('kept')).remaining).toBe(4)
+    expect((await both.limit('old')).remaining).toBe(4)
+    expect(await both.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(3)
+    expect((await other.peek('kept')).remaining).toBe(3) // kept its count
+    expect((await both.peek('old')).policies.map((p) => p.remaining)).toEqual([4, 4]) // evicted from both
+  })
+
+  it('looks at exactly 64 keys over the counters before failing a new identifier', () => {
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 163 })
+    const policy = fixedWindow({ limit: 1, window: '1 m' })
+    const consume = (prefix: string, id: string) =>
+      store.consume({ prefix, id, policies: [policy], cost: 1, peek: false })
+    // The other counter, created first, holds 100 limited keys; the deciding one 63, one short of the budget.
+    for (let i = 0; i < 100; i++) consume('other', `held-${i}`)
+    for (let i = 0; i < 63; i++) consume('deciding', `held-${i}`)
+    const before = store.examined
+    expect(() => consume('deciding', 'newcomer')).toThrow(
+      expect.objectContaining({ code: ERROR_CODES.STORE_FULL }),
+    )
+    // 63 keys of the deciding counter, then the last unit of the budget on the other one.
+    expect(store.examined - before).toBe(64)
+  })
+
+  it('spends the last unit of the budget on the next counter: an unlimited key there makes room', async () => {
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 64 })
+    const other = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      prefix: 'b',
+      store,
+      logger: false,
+    })
+    const deciding = createRateLimiter({
+      policies: fixedWindow({ limit: 1, window: '1 m' }),
+      prefix: 'a',
+      store,
+      logger: false,
+    })
+    expect((await other.limit('free')).remaining).toBe(4)
+    for (let i = 0; i < 63; i++) await deciding.limit(`held-${i}`) // every one limited
+    expect(await deciding.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(64)
+    expect((await other.peek('free')).remaining).toBe(4) // evicted: a fresh key's peek
+  })
+
+  it('looks at up to 64 keys for each key a request of several policies adds', async () => {
+    const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 82 })
+    const limiter = createRateLimiter({
+      policies: [
+        fixedWindow({ name: 'a', limit: 2, window: '1 m' }),
+        fixedWindow({ name: 'b', limit: 2, window: '1 m' }),
+      ],
+      store,
+      logger: false,
+    })
+    for (let i = 0; i < 40; i++) await limiter.limit(`held-${i}`, { cost: 2 }) // 80 limited keys
+    expect((await limiter.limit('free')).allowed).toBe(true) // the last key of each counter, not limited
+    // Room for two keys: 41 looked at in `a` to free the first, then 40 in `a` and 41 in `b` for the
+    // second, 122 of the 128 a two-key request may look at.
+    expect(await limiter.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(store.size).toBe(82)
+    expect((await limiter.peek('free')).policies.map((p) => p.remaining)).toEqual([1, 1]) // evicted from both
   })
 })

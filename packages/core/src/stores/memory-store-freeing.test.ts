@@ -5,6 +5,7 @@ import { tokenBucket } from '../policies/token-bucket.js'
 import type { Policy } from '../policies/types.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { memoryStore } from './memory-store.js'
+import type { KeyCounter } from './slot.js'
 
 const KEYS = 1_000_000
 const START_MS = 1_700_000_000_000
@@ -81,5 +82,85 @@ describe('memory store freeing', () => {
     // A bucket may go once it has been full for a whole interval: 1.2 s after its request, so
     // about 1,200 buckets at one new identifier per ms, and at most 300 window keys beside them.
     expect(largest).toBeLessThan(3_000)
+  })
+
+  it("sweeps every counter's token buckets in turn as requests to another counter arrive", () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock })
+    const steady = [fixedWindow({ name: 'steady', limit: 1_000, window: '1 h' })]
+    const buckets = [tokenBucket({ name: 'bucket', capacity: 5, refillRate: 5, interval: '1 s' })]
+    // The window counter is the store's first counter; the bucket counter, the second, then gets no more requests.
+    store.consume({ prefix: 'p', id: 'steady', policies: steady, cost: 1, peek: false })
+    for (let i = 0; i < 100; i++)
+      store.consume({ prefix: 'p', id: `client-${i}`, policies: buckets, cost: 1, peek: false })
+    expect(store.size).toBe(101)
+    clock.advance(1_200) // every bucket full for a whole interval
+    // Each call sweeps 4 keys of the counter whose turn it is: 100 calls give the bucket counter 50 turns.
+    for (let i = 0; i < 100; i++)
+      store.consume({ prefix: 'p', id: 'steady', policies: steady, cost: 1, peek: false })
+    expect(store.size).toBe(1)
+  })
+
+  it("frees an idle counter's passed window as requests to another counter arrive, before anything reads the size", () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock })
+    const idle = [fixedWindow({ name: 'idle', limit: 5, window: '1 s' })]
+    const busy = [fixedWindow({ name: 'busy', limit: 1_000, window: '1 h' })]
+    for (let i = 0; i < 100; i++)
+      store.consume({ prefix: 'p', id: `client-${i}`, policies: idle, cost: 1, peek: false })
+    store.consume({ prefix: 'p', id: 'steady', policies: busy, cost: 1, peek: false })
+    clock.advance(1_000) // the idle counter's window has passed
+    // Two calls: the rotation comes round to the idle counter, which moves to the new window.
+    for (let i = 0; i < 2; i++)
+      store.consume({ prefix: 'p', id: 'steady', policies: busy, cost: 1, peek: false })
+    // The store's own count, read without `size` (which brings every counter up to now itself).
+    expect((Reflect.get(store, 'keys') as KeyCounter).size).toBe(1)
+    const [idleSlot] = Reflect.get(store, 'slotList') as object[]
+    expect((Reflect.get(idleSlot!, 'current') as Map<string, number>).size).toBe(0)
+  })
+
+  it("sweeps 2 of a bucket counter's keys where a new bucket arrives, on top of the 4 of the store's rotation", () => {
+    const store = memoryStore({ clock: manualClock(START_MS) })
+    const policies = [tokenBucket({ capacity: 5, refillRate: 5, interval: '1 s' })]
+    for (let i = 0; i < 10; i++)
+      store.consume({ prefix: 'p', id: `client-${i}`, policies, cost: 1, peek: false })
+    const before = store.examined
+    store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false })
+    expect(store.examined - before).toBe(6)
+    expect(store.size).toBe(11) // none of them full yet: nothing to free
+    const again = store.examined
+    store.consume({ prefix: 'p', id: 'newcomer', policies, cost: 1, peek: false }) // not new: the rotation's 4 alone
+    expect(store.examined - again).toBe(4)
+  })
+
+  it('sweeps token buckets as requests of several policies arrive for an identifier it holds', () => {
+    const clock = manualClock(START_MS)
+    const store = memoryStore({ clock })
+    const policies = [
+      tokenBucket({ name: 'bucket', capacity: 5, refillRate: 5, interval: '1 s' }),
+      fixedWindow({ name: 'window', limit: 1_000, window: '1 s' }),
+    ]
+    const consume = (id: string) => store.consume({ prefix: 'p', id, policies, cost: 1, peek: false })
+    for (let i = 0; i < 100; i++) consume(`client-${i}`)
+    consume('steady')
+    expect(store.size).toBe(202)
+    clock.advance(1_200) // every bucket full for a whole interval; the window's keys passed with it
+    // Each call sweeps 4 keys of the counter whose turn it is: 100 calls give the bucket counter 50 turns.
+    for (let i = 0; i < 100; i++) consume('steady')
+    expect(store.size).toBe(2) // the steady identifier's bucket and window count
+  })
+
+  it('keeps no record for a reset under a prefix or policy it never counted', () => {
+    const store = memoryStore({ clock: manualClock(START_MS) })
+    for (let i = 0; i < 10; i++) {
+      store.reset({
+        prefix: `tenant-${i}`,
+        id: 'client',
+        policies: [fixedWindow({ limit: 5, window: '1 m' })],
+      })
+    }
+    expect(store.size).toBe(0)
+    expect(Reflect.get(store, 'slotList')).toEqual([])
+    expect((Reflect.get(store, 'slots') as Map<string, unknown>).size).toBe(0)
   })
 })

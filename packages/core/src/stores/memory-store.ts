@@ -10,8 +10,9 @@ import { createSlot, type KeyCounter, type Slot } from './memory-slots.js'
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * Most keys held at once (one key per identifier and policy). When full, a new key replaces the
-   * oldest key that is not currently limited; limited keys are never evicted. Default 1,000,000.
+   * Most keys held at once (one key per identifier and policy). When full, a new key replaces a key
+   * that is not currently limited, the oldest first: of the request's own counters (prefix and
+   * policy), then of the others. Limited keys are never evicted. Default 1,000,000.
    */
   maxKeys?: number | undefined
   /** Returns epoch ms. Default: a monotonic clock anchored at the process's start time. */
@@ -298,9 +299,12 @@ class MemoryStoreImpl implements MemoryStore, MemoryFastPath {
     // and none of the eviction budget, which may run out before the last counter is looked at.
     for (const slot of this.slotList) slot.advance(nowMs)
     let budget = EVICTION_BUDGET * Math.max(1, needed)
+    // The request's own counters first, then the others, each once: a counter looked at twice
+    // would spend the budget on the same limited keys again.
+    const order = [...preferred, ...this.slotList.filter((slot) => !preferred.includes(slot))]
     while (this.keys.size + needed > this.maxKeys) {
       let evicted = false
-      for (const slot of [...preferred, ...this.slotList]) {
+      for (const slot of order) {
         if (budget <= 0) break
         const result = slot.evictOne(nowMs, budget, keep)
         budget -= result.examined

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
+import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import { manualClock } from '../testing/manual-clock.js'
@@ -124,5 +125,99 @@ describe("a sliding window slot's eviction scans", () => {
     expect(holdsIterator(previousScan)).toBe(true)
     for (const id of ['a', 'b', 'c']) await limiter.reset(id)
     expect(holdsIterator(previousScan)).toBe(false)
+  })
+
+  it("let go of the previous window's map when time moves on, once eviction ran in it", async () => {
+    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
+    const store = memoryStore({ clock, maxKeys: 3 })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    for (const id of ['a', 'b', 'c']) await limiter.limit(id)
+    clock.advance(60_000)
+    await limiter.limit('d') // full: eviction takes a key of the previous window
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const previousScan = Reflect.get(slot, 'previousScan')
+    expect(holdsIterator(previousScan)).toBe(true)
+    clock.advance(60_000)
+    expect(store.size).toBe(1) // d's count, now the previous window's
+    expect(holdsIterator(previousScan)).toBe(false)
+    expect(Reflect.get(previousScan as object, 'map')).toBeUndefined()
+  })
+
+  it("let go of the current window's scan once as many deletions as it holds were made while it stood still", async () => {
+    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
+    const store = memoryStore({ clock, maxKeys: 3 })
+    const limiter = createRateLimiter({
+      policies: slidingWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    for (const id of ['a', 'b', 'c', 'd']) await limiter.limit(id) // full: eviction takes a key of the current window
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const currentScan = Reflect.get(slot, 'currentScan')
+    expect(holdsIterator(currentScan)).toBe(true)
+    await limiter.reset('b')
+    expect(holdsIterator(currentScan)).toBe(true) // 2 deletions since its last step (a and b), 2 keys left
+    await limiter.reset('c')
+    expect(holdsIterator(currentScan)).toBe(false)
+  })
+})
+
+describe("a token bucket slot's sweep scan", () => {
+  it('is let go once as many deletions as it holds were made while it stood still', async () => {
+    const store = memoryStore({ clock: manualClock(1_700_000_000_000) })
+    const limiter = createRateLimiter({
+      policies: tokenBucket({ capacity: 2, refillRate: 1, interval: '1 s' }),
+      store,
+      logger: false,
+    })
+    for (const id of ['a', 'b', 'c']) await limiter.limit(id) // each new bucket sweeps where it grows
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const sweepScan = Reflect.get(slot, 'sweepScan')
+    expect(holdsIterator(sweepScan)).toBe(true)
+    await limiter.reset('a') // a reset sweeps nothing
+    expect(holdsIterator(sweepScan)).toBe(true) // 1 deletion since its last step, 2 keys left
+    await limiter.reset('b')
+    expect(holdsIterator(sweepScan)).toBe(false)
+  })
+})
+
+describe("a fixed window slot's eviction scan", () => {
+  const make = (maxKeys: number) => {
+    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
+    const store = memoryStore({ clock, maxKeys })
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 5, window: '1 m' }),
+      store,
+      logger: false,
+    })
+    return { clock, store, limiter }
+  }
+
+  it('lets go of the map of a passed window when time moves into the next', async () => {
+    const { clock, store, limiter } = make(2)
+    for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const scan = Reflect.get(slot, 'scan')
+    expect(holdsIterator(scan)).toBe(true)
+    clock.advance(60_000)
+    expect(store.size).toBe(0)
+    expect(holdsIterator(scan)).toBe(false)
+    expect(Reflect.get(scan as object, 'map')).toBeUndefined()
+  })
+
+  it('is let go once as many deletions as the window holds were made while it stood still', async () => {
+    const { store, limiter } = make(3)
+    for (const id of ['a', 'b', 'c', 'd']) await limiter.limit(id) // full: eviction takes a
+    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
+    const scan = Reflect.get(slot, 'scan')
+    expect(holdsIterator(scan)).toBe(true)
+    await limiter.reset('b')
+    expect(holdsIterator(scan)).toBe(true) // 2 deletions since its last step (a and b), 2 keys left
+    await limiter.reset('c')
+    expect(holdsIterator(scan)).toBe(false)
   })
 })
