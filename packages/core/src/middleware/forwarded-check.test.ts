@@ -17,7 +17,8 @@ interface FakeRequest {
   headers: Record<string, string>
 }
 
-function setup(trust: 'none' | 'one hop' | 'every hop') {
+/** `read`: the header the framework reads the client address from (`forwardedHeader`), if not the default. */
+function setup(trust: 'none' | 'one hop' | 'every hop', read?: string) {
   const warnings: string[] = []
   let headerReads = 0
   const binding: RequestBinding<FakeRequest> = {
@@ -28,6 +29,7 @@ function setup(trust: 'none' | 'one hop' | 'every hop') {
     },
     trustsProxy: () => trust !== 'none',
     trustsEveryHop: () => trust === 'every hop',
+    ...(read === undefined ? {} : { forwardedHeader: () => read }),
   }
   const handler = createRateLimitHandler(
     {
@@ -109,31 +111,7 @@ describe('the forwarded-header check', () => {
 })
 
 describe('a framework reading another header than X-Forwarded-For (Koa app.proxyIpHeader)', () => {
-  function reading(read: string, everyHop: boolean) {
-    const warnings: string[] = []
-    let headerReads = 0
-    const binding: RequestBinding<FakeRequest> = {
-      ip: () => '192.0.2.7',
-      headers: (req) => {
-        headerReads++
-        return req.headers
-      },
-      trustsProxy: () => true,
-      trustsEveryHop: () => everyHop,
-      forwardedHeader: () => read,
-    }
-    const handler = createRateLimitHandler(
-      {
-        policies: fixedWindow({ limit: 1e9, window: '1 m' }),
-        logger: { warn: (message) => warnings.push(message) },
-      },
-      binding,
-    )
-    const send = (count: number, headers: Record<string, string>) => {
-      for (let i = 0; i < count; i++) handler.decideNow({ headers })
-    }
-    return { send, warnings, reads: () => headerReads }
-  }
+  const reading = (read: string, everyHop: boolean) => setup(everyHop ? 'every hop' : 'one hop', read)
 
   it('is settled by the first request carrying the header it reads: no warning', () => {
     const s = reading('x-real-ip', false)
@@ -150,6 +128,17 @@ describe('a framework reading another header than X-Forwarded-For (Koa app.proxy
     expect(s.warnings[0]).toContain('FORWARDED_HEADER_IGNORED')
     expect(s.warnings[0]).toContain('carries X-Forwarded-For but no x-real-ip')
     expect(s.warnings[0]).toContain("or set Koa's app.proxyIpHeader to the header it sends")
+  })
+
+  it("says the framework reads no header when it names none (Koa's app.proxyIpHeader set to '')", () => {
+    for (const everyHop of [false, true]) {
+      const s = reading('', everyHop)
+      s.send(3, forged)
+      expect(s.warnings).toHaveLength(1)
+      expect(s.warnings[0]).toContain('FORWARDED_HEADER_IGNORED')
+      expect(s.warnings[0]).toContain('reads the client address from no header')
+      expect(s.warnings[0]).toContain("Set Koa's app.proxyIpHeader to the header the proxy sends.")
+    }
   })
 
   it('warns of Forwarded alone, which no framework reads, as ignored even where every hop is trusted', () => {

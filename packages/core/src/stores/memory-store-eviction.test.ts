@@ -7,7 +7,7 @@ import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import type { Policy } from '../policies/types.js'
 import { manualClock } from '../testing/manual-clock.js'
-import { memoryStore } from './memory-store.js'
+import { type MemoryStore, memoryStore } from './memory-store.js'
 
 const START_MS = 28_333_333 * 60_000 // a minute boundary
 
@@ -263,21 +263,15 @@ describe('memory store window counters', () => {
 })
 
 describe('memory store making room across counters', () => {
+  /** A limiter of `limit` a minute under its own prefix, on `store`. */
+  const perMinute = (store: MemoryStore, prefix: string, limit: number) =>
+    createRateLimiter({ policies: fixedWindow({ limit, window: '1 m' }), prefix, store, logger: false })
+
   it("takes the deciding counter's own unlimited key before another counter's", async () => {
     const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 2 })
     // The other counter counts first, so it comes first in the store's list of counters.
-    const other = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      prefix: 'b',
-      store,
-      logger: false,
-    })
-    const deciding = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      prefix: 'a',
-      store,
-      logger: false,
-    })
+    const other = perMinute(store, 'b', 5)
+    const deciding = perMinute(store, 'a', 5)
     expect((await other.limit('kept')).remaining).toBe(4)
     expect((await deciding.limit('old')).remaining).toBe(4)
     expect(await deciding.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })
@@ -291,18 +285,8 @@ describe('memory store making room across counters', () => {
     // counters), and one unlimited key in another. Looking at the 40 twice (80 of the 64-key
     // budget) left the other counter unseen: the newcomer failed, or not, by the counters' order.
     const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 41 })
-    const deciding = createRateLimiter({
-      policies: fixedWindow({ limit: 1, window: '1 m' }),
-      prefix: 'a',
-      store,
-      logger: false,
-    })
-    const other = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      prefix: 'b',
-      store,
-      logger: false,
-    })
+    const deciding = perMinute(store, 'a', 1)
+    const other = perMinute(store, 'b', 5)
     for (let i = 0; i < 40; i++) expect((await deciding.limit(`held-${i}`)).remaining).toBe(0)
     expect((await other.limit('free')).remaining).toBe(4)
     const examined = store.examined
@@ -314,12 +298,7 @@ describe('memory store making room across counters', () => {
 
   it("takes the keys of a request's own counters before another counter's when it needs room for several", async () => {
     const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 3 })
-    const other = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      prefix: 'c',
-      store,
-      logger: false,
-    })
+    const other = perMinute(store, 'c', 5)
     const both = createRateLimiter({
       policies: [
         fixedWindow({ name: 'a', limit: 5, window: '1 m' }),
@@ -354,18 +333,8 @@ describe('memory store making room across counters', () => {
 
   it('spends the last unit of the budget on the next counter: an unlimited key there makes room', async () => {
     const store = memoryStore({ clock: manualClock(START_MS), maxKeys: 64 })
-    const other = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      prefix: 'b',
-      store,
-      logger: false,
-    })
-    const deciding = createRateLimiter({
-      policies: fixedWindow({ limit: 1, window: '1 m' }),
-      prefix: 'a',
-      store,
-      logger: false,
-    })
+    const other = perMinute(store, 'b', 5)
+    const deciding = perMinute(store, 'a', 1)
     expect((await other.limit('free')).remaining).toBe(4)
     for (let i = 0; i < 63; i++) await deciding.limit(`held-${i}`) // every one limited
     expect(await deciding.limit('newcomer')).toMatchObject({ allowed: true, reason: 'allowed' })

@@ -3,6 +3,7 @@ import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
+import type { Policy } from '../policies/types.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { memoryStore } from './memory-store.js'
 import { type KeyCounter, Scan } from './slot.js'
@@ -91,15 +92,16 @@ describe("a token bucket slot's eviction scan", () => {
   })
 })
 
+/** A store of `maxKeys` on a clock at a minute boundary, and a limiter of `policy` on it. */
+function atMinute(policy: Policy, maxKeys: number) {
+  const clock = manualClock(28_333_333 * 60_000)
+  const store = memoryStore({ clock, maxKeys })
+  return { clock, store, limiter: createRateLimiter({ policies: policy, store, logger: false }) }
+}
+
 describe("a sliding window slot's eviction scans", () => {
   it('let go of the maps of a passed window when time moves into the next', async () => {
-    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
-    const store = memoryStore({ clock, maxKeys: 2 })
-    const limiter = createRateLimiter({
-      policies: slidingWindow({ limit: 5, window: '1 m' }),
-      store,
-      logger: false,
-    })
+    const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 2)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran in `current`
     const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
     expect(holdsIterator(Reflect.get(slot, 'currentScan'))).toBe(true)
@@ -110,13 +112,7 @@ describe("a sliding window slot's eviction scans", () => {
   })
 
   it("let go of the previous window's scan once as many deletions as it holds were made while it stood still", async () => {
-    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
-    const store = memoryStore({ clock, maxKeys: 3 })
-    const limiter = createRateLimiter({
-      policies: slidingWindow({ limit: 5, window: '1 m' }),
-      store,
-      logger: false,
-    })
+    const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id)
     clock.advance(60_000)
     await limiter.limit('d') // full: eviction takes a key of the previous window
@@ -128,13 +124,7 @@ describe("a sliding window slot's eviction scans", () => {
   })
 
   it("let go of the previous window's map when time moves on, once eviction ran in it", async () => {
-    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
-    const store = memoryStore({ clock, maxKeys: 3 })
-    const limiter = createRateLimiter({
-      policies: slidingWindow({ limit: 5, window: '1 m' }),
-      store,
-      logger: false,
-    })
+    const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id)
     clock.advance(60_000)
     await limiter.limit('d') // full: eviction takes a key of the previous window
@@ -148,13 +138,7 @@ describe("a sliding window slot's eviction scans", () => {
   })
 
   it("let go of the current window's scan once as many deletions as it holds were made while it stood still", async () => {
-    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
-    const store = memoryStore({ clock, maxKeys: 3 })
-    const limiter = createRateLimiter({
-      policies: slidingWindow({ limit: 5, window: '1 m' }),
-      store,
-      logger: false,
-    })
+    const { store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
     for (const id of ['a', 'b', 'c', 'd']) await limiter.limit(id) // full: eviction takes a key of the current window
     const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
     const currentScan = Reflect.get(slot, 'currentScan')
@@ -186,16 +170,7 @@ describe("a token bucket slot's sweep scan", () => {
 })
 
 describe("a fixed window slot's eviction scan", () => {
-  const make = (maxKeys: number) => {
-    const clock = manualClock(28_333_333 * 60_000) // a minute boundary
-    const store = memoryStore({ clock, maxKeys })
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ limit: 5, window: '1 m' }),
-      store,
-      logger: false,
-    })
-    return { clock, store, limiter }
-  }
+  const make = (maxKeys: number) => atMinute(fixedWindow({ limit: 5, window: '1 m' }), maxKeys)
 
   it('lets go of the map of a passed window when time moves into the next', async () => {
     const { clock, store, limiter } = make(2)
