@@ -210,6 +210,9 @@ describe("the client's own timeouts, which bound a call's deadline", () => {
       const io = detectClient({ ...commands, options: { commandTimeout: ms, socketTimeout: ms } })
       expect([io.commandTimeoutMs, io.socketTimeoutMs], String(ms)).toEqual([undefined, undefined])
     }
+    // 1 ms is a timeout like any other.
+    const shortest = detectClient({ ...commands, options: { commandTimeout: 1, socketTimeout: 1 } })
+    expect([shortest.commandTimeoutMs, shortest.socketTimeoutMs]).toEqual([1, 1])
   })
 })
 
@@ -237,5 +240,187 @@ describe("ioredis's errors for a dropped connection", () => {
     // Anything else, Redis's own replies included, goes on as it is.
     const reply = new Error('NOPERM this user has no permissions to run the evalsha command')
     expect(runner.explain?.(reply)).toBe(reply)
+  })
+})
+
+describe("a client's readiness, as its state tells it", () => {
+  const commands = { evalsha: async () => null, eval: async () => null, del: async () => 0 }
+  function refusal(assertReady: (() => void) | undefined): string | undefined {
+    try {
+      assertReady?.()
+    } catch (error) {
+      expect(isFloodgateError(error, 'ERR_FLOODGATE_STORE_ERROR')).toBe(true)
+      // Without the code and link every FloodgateError's message ends with.
+      return (error as Error).message.split(' (ERR_FLOODGATE_STORE_ERROR, see ')[0]
+    }
+    return undefined
+  }
+
+  it("ioredis: refuses a call while its status says it cannot send, naming why, and starts a lazyConnect client's connection", () => {
+    const io = (status: string, enableOfflineQueue: boolean, connect?: () => Promise<unknown>) =>
+      detectClient({ ...commands, status, connect, options: { enableOfflineQueue } }).runner.assertReady
+    const connecting =
+      "The ioredis client is not connected to Redis (it is connecting); if it cannot connect, its 'error' events say why."
+    for (const offlineQueue of [false, true]) {
+      expect(refusal(io('reconnecting', offlineQueue))).toBe(
+        "The ioredis client is not connected to Redis (it is reconnecting); if it cannot connect, its 'error' events say why.",
+      )
+      expect(refusal(io('end', offlineQueue))).toBe(
+        'The ioredis client is not connected to Redis (it was closed); closed by quit() or disconnect(), or after its retryStrategy gave up; keep it open while limiters use it.',
+      )
+      expect(refusal(io('close', offlineQueue))).toBe(
+        "The ioredis client is not connected to Redis (its connection closed); if it cannot connect, its 'error' events say why.",
+      )
+      expect(refusal(io('ready', offlineQueue))).toBeUndefined()
+    }
+    // Not ready yet: refused only without an offline queue (which would hold the command until then).
+    for (const status of ['wait', 'connecting', 'connect']) {
+      expect(refusal(io(status, false)), status).toBe(connecting)
+      expect(refusal(io(status, true)), status).toBeUndefined()
+    }
+    const connects: string[] = []
+    const lazy = (status: string) => async () => void connects.push(status)
+    for (const status of ['wait', 'connecting', 'connect']) refusal(io(status, false, lazy(status)))
+    expect(connects).toEqual(['wait'])
+  })
+
+  it('node-redis: refuses a call only while it is open and not ready', () => {
+    const node = (isOpen: boolean, isReady: boolean) =>
+      detectClient({ ...commands, evalSha: async () => null, isOpen, isReady }).runner.assertReady
+    expect(refusal(node(true, false))).toBe(
+      "The node-redis client is not connected to Redis (it is connecting or reconnecting); if it cannot connect, its 'error' events say why.",
+    )
+    expect(refusal(node(true, true))).toBeUndefined()
+    // Never connected (or closed): node-redis refuses the command itself, with its own message.
+    expect(refusal(node(false, false))).toBeUndefined()
+    expect(refusal(node(false, true))).toBeUndefined()
+  })
+
+  it('passes on what an ioredis client fails with when it is no Error, as it is', () => {
+    const { runner } = detectClient(new Redis({ lazyConnect: true }))
+    expect(runner.explain?.('refused')).toBe('refused')
+    expect(runner.explain?.(null)).toBe(null)
+  })
+})
+
+describe("a cluster client's shape", () => {
+  const commands = { evalsha: async () => null, eval: async () => null, del: async () => 0 }
+
+  it('is read from an ioredis Cluster and a node-redis cluster (its root nodes, or its masters)', () => {
+    expect(detectClient(new Cluster([], { lazyConnect: true })).cluster).toBe(true)
+    expect(detectClient(new Redis({ lazyConnect: true })).cluster).toBe(false)
+    const node = { ...commands, evalSha: async () => null }
+    expect(detectClient({ ...node, options: { rootNodes: [] } }).cluster).toBe(true)
+    expect(detectClient({ ...node, getMasters: () => [] }).cluster).toBe(true)
+    expect(detectClient({ ...node, options: {} }).cluster).toBe(false)
+  })
+
+  it("names each slot's master node from the client's slot table, and none it does not know", () => {
+    const io = detectClient({
+      ...commands,
+      isCluster: true,
+      slots: [['10.0.0.1:6379', '10.0.0.2:6379'], ['10.0.0.3:6379']],
+    }).runner
+    expect([io.nodeOf?.(0), io.nodeOf?.(1), io.nodeOf?.(2)]).toEqual([
+      '10.0.0.1:6379',
+      '10.0.0.3:6379',
+      undefined,
+    ])
+    expect(detectClient({ ...commands, slots: [[7]] }).runner.nodeOf?.(0)).toBeUndefined()
+    const node = detectClient({
+      ...commands,
+      evalSha: async () => null,
+      getMasters: () => [],
+      slots: [{ master: { address: '10.0.0.4:6379' } }, { master: {} }],
+    }).runner
+    expect([node.nodeOf?.(0), node.nodeOf?.(1), node.nodeOf?.(2)]).toEqual([
+      '10.0.0.4:6379',
+      undefined,
+      undefined,
+    ])
+  })
+
+  it('sends node-redis 4 cluster commands (its options private) through sendCommand, keyed by their first key', async () => {
+    const sent: unknown[][] = []
+    const viaMethods: string[] = []
+    const cluster = {
+      getMasters: () => [],
+      sendCommand(...args: unknown[]) {
+        sent.push(args)
+        return Promise.resolve(1)
+      },
+      evalSha: async () => void viaMethods.push('evalSha'),
+      eval: async () => void viaMethods.push('eval'),
+      del: async () => 0,
+    }
+    const { runner } = detectClient(cluster)
+    await runner.evalsha('sha', ['{k}a', '{k}b'], ['1'])
+    await runner.eval('script', ['{k}a'], ['2'])
+    await runner.del(['{k}a', '{k}b'])
+    expect(viaMethods).toEqual([])
+    expect(sent.map((args) => args.slice(0, 2))).toEqual([
+      ['{k}a', false],
+      ['{k}a', false],
+      ['{k}a', false],
+    ])
+    expect(sent[0]![2]).toEqual(['EVALSHA', 'sha', '2', '{k}a', '{k}b', '1'])
+    expect(sent[1]![2]).toEqual(['EVAL', 'script', '1', '{k}a', '2'])
+    expect(sent[2]![2]).toEqual(['EVAL', expect.stringContaining("redis.call('DEL'"), '2', '{k}a', '{k}b'])
+    // With its options readable (node-redis 5 and later), or not a cluster, the methods take the call.
+    for (const client of [
+      { ...cluster, options: { rootNodes: [] } },
+      { ...cluster, getMasters: undefined },
+    ]) {
+      sent.length = 0
+      viaMethods.length = 0
+      const { runner: direct } = detectClient(client)
+      await direct.evalsha('sha', ['{k}a'], [])
+      await direct.eval('script', ['{k}a'], [])
+      await direct.del(['{k}a'])
+      expect(sent).toEqual([])
+      expect(viaMethods).toEqual(['evalSha', 'eval', 'eval'])
+    }
+  })
+})
+
+describe('node-redis in legacyMode', () => {
+  it('takes its promise API from `v4`, and refuses a client without one', async () => {
+    const calls: string[] = []
+    const v4 = {
+      evalSha: async () => void calls.push('v4.evalSha'),
+      eval: async () => void calls.push('v4.eval'),
+      del: async () => 0,
+    }
+    const legacy = {
+      evalSha: () => void calls.push('legacy.evalSha'),
+      eval: () => void calls.push('legacy.eval'),
+      del: () => undefined,
+      options: { legacyMode: true, disableOfflineQueue: true },
+    }
+    const detected = detectClient({ ...legacy, v4 })
+    expect([detected.library, detected.problems]).toEqual(['node-redis', []])
+    await detected.runner.evalsha('sha', ['k'], [])
+    await detected.runner.eval('script', ['k'], [])
+    expect(calls).toEqual(['v4.evalSha', 'v4.eval'])
+    expect(() => detectClient(legacy)).toThrow(/`legacyMode` without its promise API \(`client.v4`\)/)
+    // Not in legacyMode: its own methods, whatever `v4` holds.
+    calls.length = 0
+    await detectClient({ ...legacy, options: { legacyMode: false }, v4 }).runner.evalsha('sha', ['k'], [])
+    expect(calls).toEqual(['legacy.evalSha'])
+  })
+})
+
+describe("node-redis's socket timeout warning", () => {
+  it('is given for any timeout of 1 ms or more without a reconnect strategy, and none for 0', () => {
+    const node = (socketTimeout: number) =>
+      detectClient({
+        evalSha: async () => null,
+        eval: async () => null,
+        del: async () => 0,
+        options: { disableOfflineQueue: true, socket: { socketTimeout } },
+      }).problems
+    expect(node(0)).toEqual([])
+    expect(node(1)).toHaveLength(1)
+    expect(node(1)[0]).toMatch(/socket\.reconnectStrategy/)
   })
 })

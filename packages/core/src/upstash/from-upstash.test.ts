@@ -221,6 +221,30 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect(handed).toHaveLength(before + 1)
     }
     await expect(Promise.all(handed)).resolves.toBeDefined()
+    // Pending work that is a thenable, not a promise, is handed on as a promise, its failure caught.
+    const thenable = {
+      // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native Promise, on purpose
+      then: (_resolve: unknown, reject: (error: unknown) => void) => reject(new Error('analytics lost')),
+    }
+    const settles: Promise<unknown>[] = []
+    const fake = fromUpstash(
+      {
+        limit: async () => ({
+          success: true,
+          limit: 5,
+          remaining: 4,
+          reset: NOW_MS + 30_000,
+          pending: thenable as never,
+        }),
+        getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000 }),
+        resetUsedTokens: async () => undefined,
+      },
+      { window: '60 s', logger: false, waitUntil: (pending) => void settles.push(pending) },
+    )
+    expect(await fake.limit('c')).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(settles).toHaveLength(1)
+    expect(settles[0]).toBeInstanceOf(Promise)
+    await expect(settles[0]).resolves.toBeUndefined()
     expect(() =>
       fromUpstash({ limit: async () => ({}) } as never, { window: '1 m', waitUntil: 5 as never }),
     ).toThrow(/fromUpstash\.waitUntil/)
@@ -733,6 +757,11 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     const hanging = { limit: never, getRemaining: never, resetUsedTokens: never } as unknown as Ratelimit
     const limiter = fromUpstash(hanging, { window: '1 m', timeout: 20, logger: false })
     await expect(limiter.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+    // peek() and limit() too: a store failure, under onStoreError.
+    for (const decision of [await limiter.peek('a'), await limiter.limit('a')]) {
+      expect(decision).toMatchObject({ allowed: true, reason: 'store-error' })
+      expect(decision.error).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+    }
   })
 
   it("rejects a failed reset() with a store error, and reports it, as a decision's failure is", async () => {
@@ -980,13 +1009,87 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('answers a failed or timed-out peek as a store failure, under onStoreError', async () => {
+    const failing = {
+      limit: async () => ({ success: true, limit: 3, remaining: 2, reset: NOW_MS + 30_000 }),
+      getRemaining: async (): Promise<never> => {
+        throw new TypeError('fetch failed')
+      },
+      resetUsedTokens: async () => undefined,
+    }
+    const allow = fromUpstash(failing, { window: '60 s', logger: false })
+    expect(await allow.peek('u')).toMatchObject({ allowed: true, reason: 'store-error', cost: 1 })
+    const deny = fromUpstash(failing, { window: '60 s', logger: false, onStoreError: 'deny' })
+    expect(await deny.peek('u', { cost: 2 })).toMatchObject({
+      allowed: false,
+      reason: 'store-error',
+      cost: 2,
+    })
+  })
+
+  it("peek() leaves the quota left as it is when the cost does not fit, and a deny list's reset from Redis stands", async () => {
+    const ratelimit = {
+      limit: async () => ({
+        success: false,
+        limit: 5,
+        remaining: 0,
+        reset: NOW_MS + 5_000,
+        reason: 'denyList',
+      }),
+      getRemaining: async () => ({ remaining: 2, reset: NOW_MS + 30_000, limit: 5 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(ratelimit, { window: '60 s', logger: false })
+    expect(await limiter.peek('u', { cost: 3 })).toMatchObject({
+      allowed: false,
+      reason: 'limited',
+      limit: 5,
+      remaining: 2,
+      resetAtMs: NOW_MS + 30_000,
+      retryAfterMs: 30_000,
+    })
+    // A reset Ratelimit gives from Redis is kept, not rounded to the window's end (NOW_MS + 30 s).
+    expect(await limiter.limit('u')).toMatchObject({
+      allowed: false,
+      reason: 'limited',
+      limit: 5,
+      remaining: 0,
+      resetAtMs: NOW_MS + 5_000,
+      retryAfterMs: Number.POSITIVE_INFINITY,
+    })
+    // Ratelimit's count past the limit (remaining -2) is none left.
+    const over = fromUpstash(
+      {
+        ...ratelimit,
+        limit: async () => ({ success: false, limit: 5, remaining: -2, reset: NOW_MS + 5_000 }),
+      },
+      { window: '60 s', logger: false },
+    )
+    expect(await over.limit('u')).toMatchObject({
+      reason: 'limited',
+      limit: 5,
+      remaining: 0,
+      retryAfterMs: 5_000,
+    })
+  })
+
   it('validates its options at construction', () => {
     const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s') })
     expect(() => fromUpstash(ratelimit, { window: 'soon' as never })).toThrow(
       /ERR_FLOODGATE_INVALID_DURATION/,
     )
     expect(() => fromUpstash(ratelimit, { window: '1 s', windw: 1 } as never)).toThrow(
-      /ERR_FLOODGATE_UNKNOWN_OPTION/,
+      /Unknown option.*fromUpstash\(\).*ERR_FLOODGATE_UNKNOWN_OPTION/s,
+    )
+    // createRateLimiter's options that a Ratelimit decides itself are refused, not applied.
+    for (const option of ['shadow', 'policies', 'store']) {
+      expect(() => fromUpstash(ratelimit, { window: '1 s', [option]: true } as never), option).toThrow(
+        /ERR_FLOODGATE_UNKNOWN_OPTION/,
+      )
+    }
+    // The name is checked under the option the caller wrote.
+    expect(() => fromUpstash(ratelimit, { window: '1 s', name: '' })).toThrow(
+      /`fromUpstash\.name`.*ERR_FLOODGATE_INVALID_OPTION/s,
     )
     expect(() => fromUpstash({} as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
     expect(() => fromUpstash(null as never, { window: '1 s' })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
