@@ -100,6 +100,16 @@ function atMinute(policy: Policy, maxKeys: number) {
 }
 
 describe("a sliding window slot's eviction scans", () => {
+  /** Full one window on: eviction took a key of the previous window, whose scan is held. */
+  async function evictedFromPrevious() {
+    const made = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
+    for (const id of ['a', 'b', 'c']) await made.limiter.limit(id)
+    made.clock.advance(60_000)
+    await made.limiter.limit('d')
+    const slot = (Reflect.get(made.store, 'slotList') as unknown[])[0]! as object
+    return { ...made, previousScan: Reflect.get(slot, 'previousScan') }
+  }
+
   it('let go of the maps of a passed window when time moves into the next', async () => {
     const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 2)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran in `current`
@@ -112,24 +122,14 @@ describe("a sliding window slot's eviction scans", () => {
   })
 
   it("let go of the previous window's scan once as many deletions as it holds were made while it stood still", async () => {
-    const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
-    for (const id of ['a', 'b', 'c']) await limiter.limit(id)
-    clock.advance(60_000)
-    await limiter.limit('d') // full: eviction takes a key of the previous window
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const previousScan = Reflect.get(slot, 'previousScan')
+    const { limiter, previousScan } = await evictedFromPrevious()
     expect(holdsIterator(previousScan)).toBe(true)
     for (const id of ['a', 'b', 'c']) await limiter.reset(id)
     expect(holdsIterator(previousScan)).toBe(false)
   })
 
   it("let go of the previous window's map when time moves on, once eviction ran in it", async () => {
-    const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
-    for (const id of ['a', 'b', 'c']) await limiter.limit(id)
-    clock.advance(60_000)
-    await limiter.limit('d') // full: eviction takes a key of the previous window
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const previousScan = Reflect.get(slot, 'previousScan')
+    const { clock, store, previousScan } = await evictedFromPrevious()
     expect(holdsIterator(previousScan)).toBe(true)
     clock.advance(60_000)
     expect(store.size).toBe(1) // d's count, now the previous window's
