@@ -131,6 +131,32 @@ describe('a client whose commands return no promise (a callback-style client)', 
   })
 })
 
+describe('a client that throws when handed a command', () => {
+  it('fails that call, holds nothing for it, and takes the connection for silent no later', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = () => {
+        if (sent++ === 0) throw new Error('Connection is closed.')
+        return Promise.resolve([NOW, 1, 9, 60_000, 0])
+      }
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const thrown = follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(thrown.value).toMatchObject({ message: 'Connection is closed.' })
+      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      const outcome = follow(store.consume(storeRequest('b')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toBe('answered')
+      expect(sent).toBe(2)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
 type ScriptCall = (script: string, keys: string[], args: string[]) => Promise<unknown>
 
 /** A limiter of 10 a minute, failing closed, on a stand-in client whose every script call is `run`. */
@@ -216,6 +242,24 @@ describe("the decision's deadline on the server clock", () => {
     const second = Number(deadlines[1])
     expect(second).toBeGreaterThanOrEqual(NOW + 1_900)
     expect(second).toBeLessThan(NOW + 3_000)
+  })
+})
+
+describe("the decision's deadline under a test's fake timers", () => {
+  it('is none: no deadline passes in real time there', async () => {
+    vi.useFakeTimers()
+    try {
+      const deadlines: unknown[] = []
+      const { limiter } = limiterOn(async (_script, _keys, args) => {
+        deadlines.push(args[2])
+        return [NOW, 1, 9, 60_000, 0]
+      })
+      await limiter.limit('a')
+      await limiter.limit('a')
+      expect(deadlines).toEqual(['0', '0'])
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
@@ -502,6 +546,10 @@ describe("the server's clock on a Cluster, learned per hash slot", () => {
     for (const id of ['near', 'far', 'near', 'far']) await limiter.limit(id)
     expect(deadlines.map(([id]) => id)).toEqual(['near', 'far', 'near', 'far'])
     expect(deadlines[0]![1]).toBe('0')
+    // The far slot's first call, before any reply of its node: mapped with the near node's clock.
+    const seeded = Number(deadlines[1]![1])
+    expect(seeded).toBeGreaterThanOrEqual(NOW + 1_900)
+    expect(seeded).toBeLessThan(NOW + 3_000)
     // The near node's clock read NOW: its second call's 2 s deadline lands about 2 s past it; the
     // far node's, about 2 s past NOW + AHEAD_MS.
     const near = Number(deadlines[2]![1])
@@ -585,6 +633,36 @@ describe('a decision answered TRYAGAIN', () => {
   })
 })
 
+describe("a reset's DEL that Redis failed with another error than TRYAGAIN", () => {
+  it('rejects at once with it, sent once', async () => {
+    let dels = 0
+    const store = upstashStore({
+      redis: {
+        evalsha: async () => [NOW, 1, 9, 60_000, 0],
+        eval: async () => [NOW, 1, 9, 60_000, 0],
+        del: async () => {
+          dels++
+          throw new Error('ERR unknown command')
+        },
+      },
+      logger: false,
+    })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const outcome = follow(
+        store.reset({ prefix: 'p', id: 'a', policies: [fixedWindow({ limit: 10, window: '1 m' })] }),
+      )
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toMatchObject({ message: 'ERR unknown command' })
+      expect(dels).toBe(1)
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+      store.close()
+    }
+  })
+})
+
 describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent", () => {
   for (const resets of [1, 2]) {
     it(`does not go again (it could wipe that decision), and fails: ${resets} reset(s) of the keys pending`, async () => {
@@ -631,6 +709,36 @@ describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent"
   }
 })
 
+describe("a reset's DEL answered TRYAGAIN once a decision on its keys went out after it", () => {
+  it('fails at once, waiting no retry delay', async () => {
+    let refuse!: (error: Error) => void
+    const store = upstashStore({
+      redis: {
+        evalsha: async () => [NOW, 1, 9, 60_000, 0],
+        eval: async () => [NOW, 1, 9, 60_000, 0],
+        del: () =>
+          new Promise<number>((_resolve, reject) => {
+            refuse = reject
+          }),
+      },
+      logger: false,
+    })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const outcome = follow(store.reset({ prefix: 'p', id: 'a', policies }))
+      await store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false })
+      refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+      store.close()
+    }
+  })
+})
+
 describe("a reply that comes after the store's reply timeout failed the call", () => {
   for (const [what, late] of [
     ['a decision', [NOW, 1, 9, 60_000, 0]],
@@ -665,6 +773,135 @@ describe("a reply that comes after the store's reply timeout failed the call", (
       }
     })
   }
+})
+
+describe("a refusal (NOSCRIPT, TRYAGAIN) that comes after the store's reply timeout failed the call", () => {
+  for (const refusal of [
+    'NOSCRIPT No matching script. Please use EVAL.',
+    'TRYAGAIN Multiple keys request during rehashing of slot',
+  ]) {
+    it(`${refusal.split(' ')[0]}: nothing is sent again, and the call stays a store timeout`, async () => {
+      vi.useFakeTimers()
+      try {
+        const sent: string[] = []
+        let refuse!: (error: Error) => void
+        const client = {
+          evalSha: () => {
+            sent.push('evalsha')
+            return new Promise<unknown>((_resolve, reject) => {
+              refuse = reject
+            })
+          },
+          eval: async () => {
+            sent.push('eval')
+            return [NOW, 1, 9, 60_000, 0]
+          },
+          del: async () => 0,
+          options: { commandOptions: { timeout: 100 } },
+        }
+        const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+        const outcome = follow(store.consume(storeRequest('a')))
+        await vi.advanceTimersByTimeAsync(100)
+        expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+        refuse(new Error(refusal))
+        await vi.advanceTimersByTimeAsync(10 * TRYAGAIN_DELAY_MS)
+        expect(sent).toEqual(['evalsha'])
+        expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+        store.close()
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+  }
+})
+
+describe('a batch Redis refused with NOSCRIPT once every call of it was answered (its deadline passed)', () => {
+  it('is not sent again: nobody waits for it, and it could only count them', async () => {
+    let refuse!: (error: Error) => void
+    let evals = 0
+    const store = upstashStore({
+      redis: {
+        evalsha: () =>
+          new Promise((_resolve, reject) => {
+            refuse = reject
+          }),
+        eval: async () => {
+          evals++
+          return [NOW, 1, 9, 60_000, 0]
+        },
+        del: async () => 0,
+      },
+      logger: false,
+    })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    const answers: unknown[] = []
+    // The limiter's call as it is once its deadline answered it: `settled`.
+    const call = {
+      atMs: 0,
+      settled: false,
+      respond: () => void answers.push('respond'),
+      fail: (error: unknown) => void answers.push(error),
+    }
+    ;(store as unknown as SubmittingStore)[SUBMIT]('p', 'a', policies, 1, false, call)
+    await Promise.resolve() // the batch goes out
+    call.settled = true
+    refuse(new Error('NOSCRIPT No matching script. Please use EVAL.'))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(evals).toBe(0)
+    expect(answers).toEqual([expect.objectContaining({ message: expect.stringMatching(/^NOSCRIPT/) })])
+    store.close()
+  })
+})
+
+describe("a decision answered before the store's reply timeout", () => {
+  it('leaves no reply timer behind', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const run = async () => [NOW, 1, 9, 60_000, 0]
+      const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      await store.consume(storeRequest('a'))
+      expect(vi.getTimerCount()).toBe(0)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe("a reply that comes after the store's reply timeout failed the call, on the store's own path", () => {
+  it('answers the call nothing more', async () => {
+    vi.useFakeTimers()
+    try {
+      let answer!: (reply: unknown) => void
+      const run = () =>
+        new Promise<unknown>((resolve) => {
+          answer = resolve
+        })
+      const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      const answers: unknown[] = []
+      ;(store as unknown as SubmittingStore)[SUBMIT](
+        'p',
+        'a',
+        [fixedWindow({ limit: 10, window: '1 m' })],
+        1,
+        false,
+        {
+          atMs: 0,
+          respond: () => void answers.push('respond'),
+          fail: (error: unknown) => void answers.push(error),
+        },
+      )
+      await vi.advanceTimersByTimeAsync(100)
+      answer([NOW, 1, 9, 60_000, 0])
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(answers).toEqual([expect.objectContaining({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })])
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
 })
 
 describe("the client's own timeouts: its command timeout, or its socket's, which fails every command on the connection", () => {
@@ -789,6 +1026,131 @@ describe('a store closed while a call waits to go again after TRYAGAIN', () => {
         message: expect.stringContaining('closed while a call waited to be sent again'),
       })
       expect(sent).toBe(1)
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('a store closed while a command waits for its reply', () => {
+  it('stops watching the connection: no timer is left running', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      const run = () => new Promise<unknown>(() => {})
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(vi.getTimerCount()).toBe(1)
+      store.close()
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('a store closed after a call went again following TRYAGAIN', () => {
+  it('leaves that call to its reply: only calls still waiting to go again fail', async () => {
+    let sent = 0
+    let answer!: (reply: unknown) => void
+    const run = () => {
+      if (sent++ === 0)
+        return Promise.reject(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+      return new Promise<unknown>((resolve) => {
+        answer = resolve
+      })
+    }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const outcome = follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
+      expect(sent).toBe(2)
+      store.close()
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toBeUndefined()
+      answer([NOW, 1, 9, 60_000, 0])
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toBe('answered')
+      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('a TRYAGAIN answered after the close leaves no timer behind', async () => {
+    let refuse!: (error: Error) => void
+    const run = () =>
+      new Promise<unknown>((_resolve, reject) => {
+        refuse = reject
+      })
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const outcome = follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(0)
+      store.close()
+      refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toMatchObject({ message: expect.stringContaining('closed while a call waited') })
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('a command that failed while an earlier one waits on the connection', () => {
+  for (const [what, error, silent] of [
+    ['an error Redis answered is an answer: the connection is not silent', new Error('ERR busy'), false],
+    ["the client's timeout is no answer: the connection is silent", new Error('Command timed out'), true],
+  ] as const) {
+    it(what, async () => {
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+      try {
+        let sent = 0
+        const run = () => (sent++ === 1 ? Promise.reject(error) : new Promise<unknown>(() => {}))
+        const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+        follow(store.consume(storeRequest('a')))
+        await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
+        const failed = follow(store.consume(storeRequest('b')))
+        await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
+        expect(failed.value).toBeInstanceOf(Error)
+        // 1.5 STALL_MS since a was sent, 0.6 since b failed.
+        const outcome = follow(store.consume(storeRequest('c')))
+        await vi.advanceTimersByTimeAsync(0)
+        if (silent) expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+        else expect(outcome.value).toBeUndefined()
+        expect(sent).toBe(silent ? 2 : 3)
+        store.close()
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+  }
+})
+
+describe('the silence of Upstash, whose requests are independent', () => {
+  it('is timed from the second request sent since its last answer: one lost alone says nothing', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = () => {
+        sent++
+        return new Promise<unknown>(() => {})
+      }
+      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
+      follow(store.consume(storeRequest('b')))
+      await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
+      // 1.5 STALL_MS since a was sent, 0.6 since b, the second: not silent yet.
+      const outcome = follow(store.consume(storeRequest('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcome.value).toBeUndefined()
+      expect(sent).toBe(3)
+      store.close()
     } finally {
       vi.useRealTimers()
     }
@@ -923,6 +1285,34 @@ describe('a batch Redis refused with NOSCRIPT after a reset of its keys was sent
       message: expect.stringContaining('a reset was sent after the decision'),
     })
     expect(evals).toBe(0)
+    store.close()
+  })
+})
+
+describe('a batch Redis skipped as past its deadline ([-1, server time]) after a reset of its keys was sent', () => {
+  it('is not sent again (it would count after the reset), and fails', async () => {
+    let answer!: (reply: unknown) => void
+    let sent = 0
+    const store = upstashStore({
+      redis: {
+        evalsha: () => {
+          sent++
+          return new Promise((resolve) => {
+            answer = resolve
+          })
+        },
+        eval: async () => [NOW, 1, 9, 60_000, 0],
+        del: async () => 1,
+      },
+      logger: false,
+    })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    const decision = follow(store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false }))
+    await store.reset({ prefix: 'p', id: 'a', policies })
+    answer([-1, NOW])
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(decision.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+    expect(sent).toBe(1)
     store.close()
   })
 })
