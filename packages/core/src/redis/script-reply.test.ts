@@ -1,3 +1,5 @@
+import { findFreePort } from '@floodgate/tools'
+import { Redis } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
@@ -6,7 +8,7 @@ import { type UpstashRedisClient, upstashStore } from '../upstash/upstash-store.
 import type { RedisClient } from './clients.js'
 import { cachedDigest, clusterSlot } from './keys.js'
 import { redisStore } from './redis-store.js'
-import { STALL_MS, TRYAGAIN_DELAY_MS } from './script-store.js'
+import { STALL_MS, TRYAGAIN_DELAY_MS, WATCH_EVERY_MS } from './script-store.js'
 import { follow, storeRequest } from './test-fixtures/store-calls.js'
 
 // The decision script answers whole numbers. A reply of the right length holding anything else (a
@@ -1382,4 +1384,149 @@ describe("a client's own timeout error", () => {
       store.close()
     })
   }
+})
+
+describe('the watchdog of a Redis that stops answering', () => {
+  it('takes it for silent at its first look past STALL_MS, and lets no call through while it stays so', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const never = () => {
+        sent++
+        return new Promise<unknown>(() => {})
+      }
+      const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
+      const store = redisStore({ client, logger: false })
+      follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(STALL_MS + WATCH_EVERY_MS)
+      const refused = follow(store.consume(storeRequest('b')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(refused.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      // Another STALL_MS on: still refused, nothing sent (no probe without `probeWhenStalled`).
+      await vi.advanceTimersByTimeAsync(STALL_MS)
+      const later = follow(store.consume(storeRequest('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(later.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      expect(sent).toBe(1)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('the watchdog of a Redis that stops answering right after an answer', () => {
+  it('keeps the beat it was set with: a command sent before its next look does not restart it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const run = () =>
+        sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
+      const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
+      const store = redisStore({ client, logger: false })
+      const start = performance.now()
+      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
+      // Answered at once; the watchdog set then looks every WATCH_EVERY_MS from it.
+      await store.consume(storeRequest('a'))
+      await at(WATCH_EVERY_MS / 2)
+      follow(store.consume(storeRequest('b')))
+      // b has waited over STALL_MS at no look before the one 11 beats on: c still goes out.
+      await at(STALL_MS + WATCH_EVERY_MS - 1)
+      const c = follow(store.consume(storeRequest('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(c.value).toBeUndefined()
+      expect(sent).toBe(3)
+      await at(STALL_MS + WATCH_EVERY_MS + 1)
+      const d = follow(store.consume(storeRequest('d')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(d.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      expect(sent).toBe(3)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('the watchdog of an Upstash that stops answering (independent requests, probed)', () => {
+  it('times the silence from the second request unanswered, then lets one request through per STALL_MS', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    try {
+      let sent = 0
+      const never = () => {
+        sent++
+        return new Promise<never>(() => {})
+      }
+      const store = upstashStore({ redis: { evalsha: never, eval: never, del: never }, logger: false })
+      const start = performance.now()
+      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
+      const call = async (id: string) => {
+        const outcome = follow(store.consume(storeRequest(id)))
+        await vi.advanceTimersByTimeAsync(0)
+        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
+      }
+      expect(await call('a')).toBe('sent')
+      // One request out for over STALL_MS is no silence: the next goes out, and times it.
+      await at(STALL_MS + WATCH_EVERY_MS)
+      expect(await call('b')).toBe('sent')
+      // A third request does not restart the timing.
+      await at(2 * STALL_MS)
+      expect(await call('c')).toBe('sent')
+      await at(2 * STALL_MS + 2 * WATCH_EVERY_MS)
+      expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
+      expect(sent).toBe(3)
+      // The silence began at the first look past 2 * STALL_MS + WATCH_EVERY_MS (the look runs in a
+      // setImmediate, 1 ms after the interval's tick under these fakes): one request goes out
+      // STALL_MS after it, and only one.
+      await at(3 * STALL_MS + WATCH_EVERY_MS)
+      expect(await call('e')).toBe('ERR_FLOODGATE_STORE_ERROR')
+      await at(3 * STALL_MS + WATCH_EVERY_MS + 1)
+      expect(await call('f')).toBe('sent')
+      expect(await call('g')).toBe('ERR_FLOODGATE_STORE_ERROR')
+      expect(sent).toBe(4)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe("a store's warning about its client, on the store's own path", () => {
+  it('is written at the first decision of a store no limiter was given, once', async () => {
+    const console = vi.spyOn(globalThis.console, 'warn').mockImplementation(() => undefined)
+    // ioredis's defaults (an offline queue, resends), on a port nothing listens on: never connected.
+    const client = new Redis({ port: await findFreePort(), lazyConnect: true })
+    try {
+      const store = redisStore({ client })
+      expect(console).not.toHaveBeenCalled()
+      follow(store.consume(storeRequest('a')))
+      follow(store.consume(storeRequest('b')))
+      expect(console).toHaveBeenCalledTimes(1)
+      expect(String(console.mock.calls[0]![0])).toMatch(/WARN_FLOODGATE_CLIENT_SETTINGS: The ioredis client/)
+      store.close()
+    } finally {
+      client.disconnect()
+      console.mockRestore()
+    }
+  })
+})
+
+describe('a decision on a closed client', () => {
+  it('is refused before anything is handed to the client', async () => {
+    const client = new Redis({ port: await findFreePort(), lazyConnect: true, enableOfflineQueue: false })
+    client.disconnect()
+    const evalsha = vi.spyOn(client, 'evalsha')
+    const store = redisStore({ client, logger: false })
+    expect(() =>
+      (store as unknown as SubmittingStore)[SUBMIT]('p', 'a', storeRequest('a').policies, 1, false, {
+        respond: () => undefined,
+        fail: () => undefined,
+      }),
+    ).toThrow(/^The ioredis client is not connected to Redis \(/)
+    await expect(store.consume(storeRequest('a'))).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+    })
+    expect(evalsha).not.toHaveBeenCalled()
+    store.close()
+  })
 })

@@ -1,5 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { fixedWindow } from '../policies/fixed-window.js'
+import { SUBMIT, type SubmittingStore } from '../queued-call.js'
+import { upstashStore } from '../upstash/upstash-store.js'
 import type { RedisClient } from './clients.js'
 import { redisStore } from './redis-store.js'
 import { TRYAGAIN_DELAY_MS, TRYAGAIN_FOR_MS } from './script-store.js'
@@ -282,4 +284,115 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
       }
     })
   }
+})
+
+describe('the decisions started in one tick, sent as one script call', () => {
+  /** A client that records each command's keys and arguments and answers every call allowed. */
+  function recording(injected: boolean) {
+    const sent: { keys: string[]; args: string[] }[] = []
+    const run = (_sha: string, _numKeys: number, keys: string[], args: string[]) => {
+      sent.push({ keys, args })
+      const outcomes = keys.flatMap(() => [1, 9, 60_000, 0])
+      return Promise.resolve(injected ? [NOW, ...outcomes, NOW] : [NOW, ...outcomes])
+    }
+    const client = { evalsha: run, eval: run, del: async () => 0 }
+    return { sent, client: client as unknown as RedisClient }
+  }
+
+  it(`share one command up to ${16} calls; the 17th starts the next`, async () => {
+    const { sent, client } = recording(false)
+    const store = redisStore({ client, logger: false })
+    await Promise.all(Array.from({ length: 17 }, (_, i) => store.consume(storeRequest(`id${i}`))))
+    expect(sent.map(({ args }) => args.length - 3)).toEqual([16, 1])
+    store.close()
+  })
+
+  it('name the cost and peek of each call, and a policy list only where it differs from the last', async () => {
+    const { sent, client } = recording(false)
+    const store = redisStore({ client, logger: false })
+    const other = [fixedWindow({ limit: 5, window: '1 m' })]
+    await Promise.all([
+      store.consume(storeRequest('a')),
+      store.consume({ ...storeRequest('b'), peek: true }),
+      store.consume({ ...storeRequest('c'), policies: other }),
+      store.consume({ ...storeRequest('d'), policies: other }),
+    ])
+    expect(sent).toHaveLength(1)
+    // The first call names its list; the third a new one; the fourth the same as the third.
+    expect(sent[0]!.args.slice(3)).toEqual(['1:1 10 60000 0;', '1p', '1:1 5 60000 0;', '1'])
+    store.close()
+  })
+
+  it('start a new command when the injected clock moved, sent with the time each read', async () => {
+    const { sent, client } = recording(true)
+    let now = NOW
+    const store = redisStore({ client, logger: false, clock: () => now })
+    const first = store.consume(storeRequest('a'))
+    const second = store.consume(storeRequest('b'))
+    now = NOW + 5
+    const third = store.consume(storeRequest('c'))
+    // A clock that steps back is read as the latest time it gave.
+    now = NOW + 2
+    const fourth = store.consume(storeRequest('d'))
+    await Promise.all([first, second, third, fourth])
+    expect(sent.map(({ args }) => [args[0], args.length - 3])).toEqual([
+      [String(NOW), 2],
+      [String(NOW + 5), 2],
+    ])
+    store.close()
+  })
+
+  it('start a new command for a deadline more than 1 ms from the batch’s, either way', async () => {
+    const { sent, client } = recording(false)
+    const store = redisStore({ client, logger: false })
+    const policies = [fixedWindow({ limit: 10, window: '1 m' })]
+    const submit = (id: string, atMs: number) =>
+      new Promise<unknown>((resolve, reject) => {
+        ;(store as unknown as SubmittingStore)[SUBMIT]('p', id, policies, 1, false, {
+          atMs,
+          respond: (reply) => resolve(reply),
+          fail: reject,
+        })
+      })
+    const base = performance.now() + 60_000
+    // Within 1 ms of the batch's first deadline: one command. 2 ms later, or 2 ms earlier: another.
+    await Promise.all([submit('a', base), submit('b', base + 1), submit('c', base - 1)])
+    await Promise.all([submit('d', base), submit('e', base + 2), submit('f', base + 2)])
+    await Promise.all([submit('g', base), submit('h', base - 2)])
+    expect(sent.map(({ args }) => args.length - 3)).toEqual([3, 1, 2, 1, 1])
+    store.close()
+  })
+
+  it('on Upstash: one request per call, each a request of its own', async () => {
+    const sent: string[][] = []
+    const run = async (_script: string, keys: string[], args: string[]) => {
+      sent.push(args)
+      return [NOW, ...keys.flatMap(() => [1, 9, 60_000, 0])]
+    }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    await Promise.all([store.consume(storeRequest('a')), store.consume(storeRequest('b'))])
+    expect(sent.map((args) => args.length - 3)).toEqual([1, 1])
+    store.close()
+  })
+
+  it('go out before a reset made on another store of the same client, in the order they were made', async () => {
+    const order: string[] = []
+    const run = (_sha: string, _numKeys: number, keys: string[]) => {
+      order.push(`decide ${keys.join(' ')}`)
+      return Promise.resolve([NOW, ...keys.flatMap(() => [1, 9, 60_000, 0])])
+    }
+    const del = async (...keys: string[]) => {
+      order.push(`del ${keys.join(' ')}`)
+      return 0
+    }
+    const client = { evalsha: run, eval: run, del } as unknown as RedisClient
+    const deciding = redisStore({ client, logger: false })
+    const resetting = redisStore({ client, logger: false })
+    const decided = deciding.consume(storeRequest('a'))
+    await resetting.reset({ prefix: 'p', id: 'a', policies: storeRequest('a').policies })
+    await decided
+    expect(order.map((command) => command.split(' ')[0])).toEqual(['decide', 'del'])
+    deciding.close()
+    resetting.close()
+  })
 })
