@@ -26,6 +26,30 @@ const garbage: [string, unknown[]][] = [
   ['a fraction', [NOW, 1, 9.5, 1_000, 0]],
 ]
 
+/**
+ * An Upstash store whose EVALSHA waits until the test refuses it (`refuse(error)`); its EVAL, a
+ * resend after NOSCRIPT, answers an admission and is counted (`evals()`); DEL answers `deleted`.
+ */
+function heldEvalsha(deleted = 0) {
+  let refuse!: (error: Error) => void
+  let evals = 0
+  const store = upstashStore({
+    redis: {
+      evalsha: () =>
+        new Promise((_resolve, reject) => {
+          refuse = reject
+        }),
+      eval: async () => {
+        evals++
+        return [NOW, 1, 9, 60_000, 0]
+      },
+      del: async () => deleted,
+    },
+    logger: false,
+  })
+  return { store, refuse: (error: Error) => refuse(error), evals: () => evals }
+}
+
 function answering(reply: unknown[]): UpstashRedisClient {
   return {
     evalsha: async () => reply,
@@ -267,18 +291,7 @@ describe("the decision's deadline under a test's fake timers", () => {
 
 describe('a TRYAGAIN answered after the store was closed', () => {
   it('fails the call at once instead of leaving it to wait for a send that never comes', async () => {
-    let refuse!: (error: Error) => void
-    const store = upstashStore({
-      redis: {
-        evalsha: () =>
-          new Promise((_resolve, reject) => {
-            refuse = reject
-          }),
-        eval: async () => [NOW, 1, 9, 60_000, 0],
-        del: async () => 0,
-      },
-      logger: false,
-    })
+    const { store, refuse } = heldEvalsha()
     const outcome = follow(store.consume(storeRequest('a')))
     await Promise.resolve() // the batch goes out
     store.close()
@@ -819,22 +832,7 @@ describe("a refusal (NOSCRIPT, TRYAGAIN) that comes after the store's reply time
 
 describe('a batch Redis refused with NOSCRIPT once every call of it was answered (its deadline passed)', () => {
   it('is not sent again: nobody waits for it, and it could only count them', async () => {
-    let refuse!: (error: Error) => void
-    let evals = 0
-    const store = upstashStore({
-      redis: {
-        evalsha: () =>
-          new Promise((_resolve, reject) => {
-            refuse = reject
-          }),
-        eval: async () => {
-          evals++
-          return [NOW, 1, 9, 60_000, 0]
-        },
-        del: async () => 0,
-      },
-      logger: false,
-    })
+    const { store, refuse, evals } = heldEvalsha()
     const policies = [fixedWindow({ limit: 10, window: '1 m' })]
     const answers: unknown[] = []
     // The limiter's call as it is once its deadline answered it: `settled`.
@@ -849,7 +847,7 @@ describe('a batch Redis refused with NOSCRIPT once every call of it was answered
     call.settled = true
     refuse(new Error('NOSCRIPT No matching script. Please use EVAL.'))
     await new Promise((resolve) => setImmediate(resolve))
-    expect(evals).toBe(0)
+    expect(evals()).toBe(0)
     expect(answers).toEqual([expect.objectContaining({ message: expect.stringMatching(/^NOSCRIPT/) })])
     store.close()
   })
@@ -1257,22 +1255,7 @@ describe('a batch sent again by its source after NOSCRIPT', () => {
 
 describe('a batch Redis refused with NOSCRIPT after a reset of its keys was sent', () => {
   it('is not sent again (it would count after the reset), and fails', async () => {
-    let refuse!: (error: Error) => void
-    let evals = 0
-    const store = upstashStore({
-      redis: {
-        evalsha: () =>
-          new Promise((_resolve, reject) => {
-            refuse = reject
-          }),
-        eval: async () => {
-          evals++
-          return [NOW, 1, 9, 60_000, 0]
-        },
-        del: async () => 1,
-      },
-      logger: false,
-    })
+    const { store, refuse, evals } = heldEvalsha(1)
     const policies = [fixedWindow({ limit: 10, window: '1 m' })]
     const decision = Promise.resolve(
       store.consume({ prefix: 'p', id: 'a', policies, cost: 1, peek: false }),
@@ -1286,7 +1269,7 @@ describe('a batch Redis refused with NOSCRIPT after a reset of its keys was sent
       code: 'ERR_FLOODGATE_STORE_ERROR',
       message: expect.stringContaining('a reset was sent after the decision'),
     })
-    expect(evals).toBe(0)
+    expect(evals()).toBe(0)
     store.close()
   })
 })
