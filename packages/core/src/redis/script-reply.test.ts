@@ -17,6 +17,13 @@ import { follow, storeRequest } from './test-fixtures/store-calls.js'
 // a stand-in here: what is under test is what the store does with what a client hands it.
 
 const NOW = 1_800_000_000_000
+/** The fakes that move the stall watchdog: its interval, its setImmediate look, its clock. */
+const WATCHDOG_TIMERS: NonNullable<Parameters<typeof vi.useFakeTimers>[0]>['toFake'] = [
+  'setInterval',
+  'clearInterval',
+  'setImmediate',
+  'performance',
+]
 const garbage: [string, unknown[]][] = [
   ['strings', [NOW, 'x', 'x', 'x', 'x']],
   ['nulls', [NOW, null, null, null, null]],
@@ -159,7 +166,7 @@ describe('a client whose commands return no promise (a callback-style client)', 
 
 describe('a client that throws when handed a command', () => {
   it('fails that call, holds nothing for it, and takes the connection for silent no later', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = () => {
@@ -306,7 +313,7 @@ describe('a TRYAGAIN answered after the store was closed', () => {
 
 describe('a command the client failed', () => {
   it('is waited on no more: a quiet spell after it does not take Redis for silent', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = async () => {
@@ -387,7 +394,7 @@ describe("a reset's DEL answered TRYAGAIN", () => {
 
 describe('a silent Redis whose client lets go of the command (its own timeout)', () => {
   it('is sent calls again once nothing waits, though it never answered', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       let giveUp!: (error: Error) => void
@@ -415,7 +422,7 @@ describe('a silent Redis whose client lets go of the command (its own timeout)',
 
 describe('the silence of one Redis connection, which answers in order', () => {
   it('is timed from the oldest command waiting, however many were sent since', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       const never = () => new Promise<unknown>(() => {})
       const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
@@ -511,7 +518,7 @@ describe('the silence of a Cluster node, as the client tells the node of each ha
         '127.0.0.1:7000',
         '127.0.0.1:7001',
       ])
-      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+      vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
       try {
         const store = redisStore({ client, logger: false })
         const request = storeRequest
@@ -983,7 +990,7 @@ describe("a call whose deadline passed before Redis ran it (the script's answer 
 
 describe('the silence of a connection quiet for a while', () => {
   it('is timed from the first command sent after the quiet spell, not from the last answer before it', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = () =>
@@ -1035,7 +1042,7 @@ describe('a store closed while a call waits to go again after TRYAGAIN', () => {
 
 describe('a store closed while a command waits for its reply', () => {
   it('stops watching the connection: no timer is left running', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       const run = () => new Promise<unknown>(() => {})
       const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
@@ -1107,7 +1114,7 @@ describe('a command that failed while an earlier one waits on the connection', (
     ["the client's timeout is no answer: the connection is silent", new Error('Command timed out'), true],
   ] as const) {
     it(what, async () => {
-      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+      vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
       try {
         let sent = 0
         const run = () => (sent++ === 1 ? Promise.reject(error) : new Promise<unknown>(() => {}))
@@ -1133,7 +1140,7 @@ describe('a command that failed while an earlier one waits on the connection', (
 
 describe('the silence of Upstash, whose requests are independent', () => {
   it('is timed from the second request sent since its last answer: one lost alone says nothing', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = () => {
@@ -1159,7 +1166,7 @@ describe('the silence of Upstash, whose requests are independent', () => {
 
 describe('the silence of a connection that answers', () => {
   it('is timed from its last answer: a command answered late is no silence of those behind it', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       const answers: ((reply: unknown) => void)[] = []
       const run = () =>
@@ -1187,7 +1194,7 @@ describe('the silence of a connection that answers', () => {
   })
 
   it('is watched again after a silence that ended: a second one is found too', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       const pending: ((reply: unknown) => void)[] = []
       const run = () =>
@@ -1304,7 +1311,7 @@ describe('a batch Redis skipped as past its deadline ([-1, server time]) after a
 
 describe('an Upstash that answers none of the requests sent since its last answer', () => {
   it('is sent one request per STALL_MS to find out, and answers again from its reply', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = () =>
@@ -1371,7 +1378,7 @@ describe("a client's own timeout error", () => {
 
 describe('the watchdog of a Redis that stops answering', () => {
   it('takes it for silent at its first look past STALL_MS, and lets no call through while it stays so', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const never = () => {
@@ -1400,7 +1407,7 @@ describe('the watchdog of a Redis that stops answering', () => {
 
 describe('the watchdog of a Redis that stops answering right after an answer', () => {
   it('keeps the beat it was set with: a command sent before its next look does not restart it', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const run = () =>
@@ -1433,7 +1440,7 @@ describe('the watchdog of a Redis that stops answering right after an answer', (
 
 describe('the watchdog of an Upstash that stops answering (independent requests, probed)', () => {
   it('times the silence from the second request unanswered, then lets one request through per STALL_MS', async () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setImmediate', 'performance'] })
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
       let sent = 0
       const never = () => {

@@ -191,64 +191,47 @@ describe('a command Redis keeps answering TRYAGAIN', () => {
     })
   }
 
-  it('a decision answered TRYAGAIN the moment TRYAGAIN_FOR_MS is up fails at once, with no retry timer', async () => {
-    clock.now = 1_000
-    let sent = 0
-    let refuse!: (error: Error) => void
-    const run = () => {
-      sent++
-      if (sent === 1) return TRYAGAIN()
-      return new Promise<unknown>((_resolve, reject) => {
-        refuse = reject
-      })
-    }
-    const client = { evalsha: run, eval: run, del: async () => 0 }
-    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const outcome = follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
-      expect(sent).toBe(2)
-      clock.now = 1_000 + TRYAGAIN_FOR_MS
-      refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
-      await new Promise((resolve) => setImmediate(resolve))
-      expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
-      expect(vi.getTimerCount()).toBe(0)
-      expect(sent).toBe(2)
-    } finally {
-      vi.useRealTimers()
-      store.close()
-    }
-  })
-
-  it("a reset's DEL answered TRYAGAIN the moment TRYAGAIN_FOR_MS is up fails at once, with no retry timer", async () => {
-    clock.now = 1_000
-    let dels = 0
-    let refuse!: (error: Error) => void
-    const del = () => {
-      if (dels++ === 0) return TRYAGAIN()
-      return new Promise<unknown>((_resolve, reject) => {
-        refuse = reject
-      })
-    }
-    const client = { evalsha: TRYAGAIN, eval: TRYAGAIN, del }
-    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const outcome = follow(store.reset({ prefix: 'p', id: 'a', policies }))
-      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
-      expect(dels).toBe(2)
-      clock.now = 1_000 + TRYAGAIN_FOR_MS
-      refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
-      await new Promise((resolve) => setImmediate(resolve))
-      expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
-      expect(vi.getTimerCount()).toBe(0)
-      expect(dels).toBe(2)
-    } finally {
-      vi.useRealTimers()
-      store.close()
-    }
-  })
+  for (const [what, kind] of [
+    ['a decision', 'decision'],
+    ["a reset's DEL", 'reset'],
+  ] as const) {
+    it(`${what} answered TRYAGAIN the moment TRYAGAIN_FOR_MS is up fails at once, with no retry timer`, async () => {
+      clock.now = 1_000
+      let sent = 0
+      let refuse!: (error: Error) => void
+      // TRYAGAIN once, then held until the test refuses it.
+      const held = () => {
+        if (sent++ === 0) return TRYAGAIN()
+        return new Promise<unknown>((_resolve, reject) => {
+          refuse = reject
+        })
+      }
+      const client =
+        kind === 'decision'
+          ? { evalsha: held, eval: held, del: async () => 0 }
+          : { evalsha: TRYAGAIN, eval: TRYAGAIN, del: held }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      try {
+        const outcome = follow(
+          kind === 'decision'
+            ? store.consume(storeRequest('a'))
+            : store.reset({ prefix: 'p', id: 'a', policies }),
+        )
+        await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
+        expect(sent).toBe(2)
+        clock.now = 1_000 + TRYAGAIN_FOR_MS
+        refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+        await new Promise((resolve) => setImmediate(resolve))
+        expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
+        expect(vi.getTimerCount()).toBe(0)
+        expect(sent).toBe(2)
+      } finally {
+        vi.useRealTimers()
+        store.close()
+      }
+    })
+  }
 
   for (const [what, options, forMs] of [
     ['with no reply timeout: for TRYAGAIN_FOR_MS', undefined, TRYAGAIN_FOR_MS],
