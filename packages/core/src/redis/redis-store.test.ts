@@ -217,6 +217,26 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await a.peek('r')).remaining).toBe(2)
     })
 
+    it('keeps that order when the store the decision was queued on is closed in the same tick', async () => {
+      // Closing a store took it off its client's list of open stores, so the other store's reset
+      // no longer sent the closed one's queued decision first, and the decision counted after the DEL.
+      const options = {
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        prefix: `order-closed-${library}-${Date.now()}`,
+        denyCache: false as const,
+        silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS' as const],
+      }
+      const closing = makeStore(still)
+      const a = createRateLimiter({ ...options, store: closing })
+      const b = createRateLimiter({ ...options, store: makeStore(still) })
+      expect((await a.limit('r')).remaining).toBe(2)
+      const queued = a.limit('r')
+      const closed = closing.close()
+      const [decision] = await Promise.all([queued, b.reset('r'), closed])
+      expect(decision.remaining).toBe(1)
+      expect((await b.peek('r')).remaining).toBe(2)
+    })
+
     it('keeps that order when the script cache was flushed: the decision is not run again after the reset', async () => {
       const failures: unknown[] = []
       const limiter = createRateLimiter({

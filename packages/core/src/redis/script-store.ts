@@ -768,7 +768,10 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
   }
 
   close(): void {
-    // The client belongs to the caller: closing it is theirs to do.
+    // The client belongs to the caller: closing it is theirs to do. What was queued goes now: once
+    // off its client's list of stores, it would no longer go before a reset made on another store
+    // of the client in this tick.
+    this.flush()
     this.stopWatching()
     this.closed = true
     if (this.self !== undefined) storesOfClient.get(this[COUNTER_SPACE]!)?.delete(this.self)
