@@ -170,11 +170,11 @@ const table: [string, () => unknown, string, string, string][] = [
     '"dry-run"',
   ],
   [
-    'a hand-made policy object',
-    () => createRateLimiter({ policies: { kind: 'fixed-window', name: 'x', limit: 1, windowMs: 1 } }),
-    INVALID_OPTION,
-    'policies[0]',
-    'an object',
+    'a hand-made policy object its factory would refuse',
+    () => createRateLimiter({ policies: { kind: 'fixed-window', name: 'x', limit: 1, windowMs: 0 } }),
+    INVALID_DURATION,
+    'fixedWindow.window',
+    '0',
   ],
   [
     'a limit of more than 15 digits (no RateLimit header could carry it)',
@@ -320,12 +320,33 @@ const table: [string, () => unknown, string, string, string][] = [
     'policies',
     'at least one policy',
   ],
+  // A copy is taken (limiter-tiers.test.ts), but a field of the factory's options, which a policy
+  // does not have, would be ignored.
   [
-    'an unfrozen copy of a policy',
-    () => createRateLimiter({ policies: { ...policy } }),
-    INVALID_OPTION,
+    'a copy of a policy with a field policies do not have',
+    () => createRateLimiter({ policies: { ...policy, window: '1 h' } as never }),
+    UNKNOWN_OPTION,
     'policies[0]',
-    'fixedWindow()',
+    'Did you mean `windowMs`?',
+  ],
+  [
+    'a frozen copy of a token bucket with a field policies do not have',
+    () =>
+      createRateLimiter({
+        tiers: {
+          free: policy,
+          pro: [
+            Object.freeze({
+              ...tokenBucket({ capacity: 5, refillRate: 1, interval: '1 s' }),
+              interval: '1 m',
+            }),
+          ],
+        },
+        defaultTier: 'free',
+      } as never),
+    UNKNOWN_OPTION,
+    'tiers.pro[0]',
+    'Did you mean `intervalMs`?',
   ],
   [
     'a frozen policy of an unknown kind',

@@ -224,7 +224,12 @@ export function resolveLimiterOptions(
   }
 }
 
-const KINDS = new Set(['fixed-window', 'sliding-window', 'token-bucket'])
+/** Each kind of policy and the fields its factory gives it. */
+const FIELDS: Readonly<Record<string, readonly string[]>> = {
+  'fixed-window': ['kind', 'name', 'limit', 'windowMs'],
+  'sliding-window': ['kind', 'name', 'limit', 'windowMs'],
+  'token-bucket': ['kind', 'name', 'capacity', 'refillRate', 'intervalMs'],
+}
 
 function policyList(value: unknown, option: string): readonly Policy[] {
   const list = Array.isArray(value) ? value : [value]
@@ -232,18 +237,19 @@ function policyList(value: unknown, option: string): readonly Policy[] {
   const names = new Set<string>()
   const copies: Policy[] = []
   list.forEach((policy, i) => {
-    if (
-      policy === null ||
-      typeof policy !== 'object' ||
-      !KINDS.has((policy as Policy).kind) ||
-      !Object.isFrozen(policy)
-    ) {
+    const fields =
+      policy === null || typeof policy !== 'object' || !Object.hasOwn(FIELDS, (policy as Policy).kind)
+        ? undefined
+        : FIELDS[(policy as Policy).kind]
+    if (fields === undefined) {
       invalidOption(
         `${option}[${i}]`,
         policy,
         'a policy made by fixedWindow(), slidingWindow() or tokenBucket()',
       )
     }
+    // A copy (`{ ...minute, limit: 100 }`) is welcome, but a field no policy reads would be ignored.
+    rejectUnknownOptions(policy, fields, `the ${(policy as Policy).kind} policy at \`${option}[${i}]\``)
     // The limiter keeps its factory's own copy: plain values, read once (no getter or proxy behind).
     const copy = checkedCopy(policy as Policy, `${option}[${i}]`)
     copies.push(copy)
@@ -261,10 +267,10 @@ function policyList(value: unknown, option: string): readonly Policy[] {
 }
 
 /**
- * Policies are plain frozen data, so one copied with a field changed and frozen again would skip its
- * factory's checks: its fields go through that factory again (which throws as it would have), and
- * must come out the same (a duration string where ms belong, a missing name, do not). The factory's
- * result is what the limiter keeps.
+ * Policies are plain data, so one copied with a field changed would skip its factory's checks: its
+ * fields go through that factory again (which throws as it would have), and must come out the same
+ * (a duration string where ms belong, a missing name, do not). The factory's result is what the
+ * limiter keeps.
  */
 function checkedCopy(policy: Policy, option: string): Policy {
   const { name } = policy
@@ -286,7 +292,13 @@ function checkedCopy(policy: Policy, option: string): Policy {
     same = window.name === name && window.limit === limit && window.windowMs === windowMs
     made = window
   }
-  if (!same) invalidOption(option, policy, 'a policy made by fixedWindow(), slidingWindow() or tokenBucket()')
+  if (!same) {
+    invalidOption(
+      option,
+      policy,
+      'the fields of a policy made by fixedWindow(), slidingWindow() or tokenBucket(): a name, and windowMs or intervalMs in milliseconds',
+    )
+  }
   return made
 }
 

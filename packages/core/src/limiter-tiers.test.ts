@@ -118,6 +118,33 @@ describe('tiers', () => {
     for (const list of limiter.config.tiers.values()) expect(Object.isFrozen(list)).toBe(true)
   })
 
+  it("takes a copy of a policy with a field changed, frozen or not, or one written out, and keeps its factory's own", async () => {
+    const minute = slidingWindow({ name: 'api', limit: 2, window: '1 m' })
+    const copies: Policy[] = [
+      { ...minute, limit: 3 },
+      Object.freeze({ ...minute, limit: 4 }),
+      { kind: 'sliding-window', name: 'api', limit: 5, windowMs: 60_000 },
+    ]
+    const limiter = createRateLimiter({
+      tiers: { free: minute, pro: copies[0]!, team: copies[1]!, whole: copies[2]! },
+      defaultTier: 'free',
+      store: memoryStore({ clock: manualClock(1_800_000_000_000) }),
+    })
+    for (const [tier, limit] of [
+      ['pro', 3],
+      ['team', 4],
+      ['whole', 5],
+    ] as const) {
+      const [kept] = limiter.config.tiers.get(tier)!
+      expect(kept).toEqual(slidingWindow({ name: 'api', limit, window: '1 m' }))
+      expect(copies).not.toContain(kept)
+      expect(Object.isFrozen(kept)).toBe(true)
+      const reasons = []
+      for (let i = 0; i <= limit; i++) reasons.push((await limiter.limit(tier, { tier })).reason)
+      expect(reasons).toEqual([...Array(limit).fill('allowed'), 'limited'])
+    }
+  })
+
   it.each([
     ['another kind', slidingWindow({ name: 'api', limit: 100, window: '1 m' })],
     ['another window', fixedWindow({ name: 'api', limit: 100, window: '1 h' })],
