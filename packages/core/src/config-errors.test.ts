@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { ERROR_CODES, FloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
@@ -631,6 +632,38 @@ describe('configuration errors', () => {
       expect(message).not.toContain('Did you mean')
     },
   )
+
+  // errors.md promises the Floodgate way to say every option the migration guides map: the first
+  // table of each guide lists the peer's options, one or more per row in its first column.
+  it.each([
+    ['from-express-rate-limit.md', []],
+    ['from-fastify-rate-limit.md', ['global']],
+    ['from-koa-ratelimit.md', []],
+    ['from-rate-limiter-flexible.md', []],
+  ])('every option %s maps is Floodgate’s own or gets its hint', (guide, adapterOptions) => {
+    const text = readFileSync(new URL(`../../../docs/migrating/${guide}`, import.meta.url), 'utf8')
+    const table = text.slice(text.indexOf('\n|')).split('\n\n')[0]!
+    const names = new Set<string>()
+    for (const row of table.split('\n').slice(2)) {
+      const cell = row.split('|')[1]!.replace(/\([^)]*\)/g, '')
+      for (const [, name] of cell.matchAll(/`([a-z][A-Za-z0-9]*)(?![A-Za-z0-9.(])[^`]*`/g)) {
+        if (name !== 'true' && name !== 'false') names.add(name!)
+      }
+    }
+    expect(names.size).toBeGreaterThan(10)
+    const unhinted = [...names].filter((name) => {
+      try {
+        resolveMiddlewareOptions({ policies: policy, [name]: 1 } as never, adapterOptions)
+      } catch (error) {
+        return (
+          (error as FloodgateError).code === UNKNOWN_OPTION &&
+          !(error as Error).message.includes("It is another rate limiter's option.")
+        )
+      }
+      return false
+    })
+    expect(unhinted).toEqual([])
+  })
 
   it('gives no hint when nothing known is close', () => {
     expect(() => memoryStore({ completelyDifferent: 1 } as never)).toThrow(/Known options: maxKeys, clock\./)

@@ -18,6 +18,10 @@ const NO_DELAY =
 const DENY_CACHE =
   'Identifiers the store just denied are answered from memory until their retry time: `denyCache` (on by default for Redis and Upstash).'
 
+const CLIENT_DETECTED = 'Nothing to set: the client library (ioredis or node-redis) is detected.'
+// rate-limiter-flexible's SQL, MongoDB, DynamoDB, Memcached and etcd stores.
+const OWN_STORE = `${STORE} A store of your own implements \`RateLimitStore\` and passes \`runStoreConformance\` from \`@floodgate/core/testing\`.`
+
 /** For `createRateLimiter()`. */
 export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freeze({
   windowMs: LIMITS,
@@ -46,6 +50,19 @@ export const LIMITER_PEER_HINTS: Readonly<Record<string, string>> = Object.freez
   execEvenlyMinDelayMs: NO_DELAY,
   inMemoryBlockOnConsumed: DENY_CACHE,
   inMemoryBlockDuration: DENY_CACHE,
+  timeoutMs: "The deadline of each store call is `timeout` (milliseconds, or a duration such as `'250 ms'`).",
+  rejectIfRedisNotReady: `Nothing to set: a store whose client is not ready fails the call at once. ${STORE_ERROR}`,
+  useRedisPackage: CLIENT_DETECTED,
+  useRedis3AndLowerPackage: CLIENT_DETECTED,
+  customIncrTtlLuaScript:
+    'There is no custom script: the Redis store runs its own, every policy of a request in one call.',
+  storeType: OWN_STORE,
+  dbName: OWN_STORE,
+  tableName: OWN_STORE,
+  tableCreated: OWN_STORE,
+  clearExpiredByTimeout: OWN_STORE,
+  schema: OWN_STORE,
+  indexKeyPrefix: OWN_STORE,
 })
 
 const ANSWER = 'The answer to a limited request is replaced with `onLimited`.'
@@ -85,4 +102,17 @@ export const MIDDLEWARE_PEER_HINTS: Readonly<Record<string, string>> = Object.fr
   requestWasSuccessful: OUTCOME,
   requestPropertyName:
     'The decision is always `req.rateLimit` (Koa: `ctx.state.rateLimit`, Fastify: `request.rateLimit`).',
+  identifier: "A policy's name in the headers is its `name`: `fixedWindow({ name: 'api', … })`.",
+  retryAfter:
+    'There is no equivalent: Retry-After is always the earliest time the same request would pass, in whole seconds.',
+  validate:
+    "Options are always checked when made. Runtime warnings are silenced one by one with `silenceWarnings: ['WARN_FLOODGATE_…']`, or all with `logger: false`.",
+  cache: 'The memory store is bounded by `store: memoryStore({ maxKeys })`.',
+  groupId: 'Routes that share one budget share one `limiter` made by `createRateLimiter()`.',
+  hook: 'There is no equivalent: Floodgate decides before the body is read. To key on a parsed body, call `limiter.limit()` in your own hook.',
+  onExceeding: 'There is no equivalent: read the decision (`request.rateLimit`) in a later hook.',
+  onBanReach: 'There is no ban: refuse those requests in a middleware before the limiter.',
+  continueExceeding: 'There is no equivalent: a denied request never changes the counters.',
+  exponentialBackoff:
+    "There is no equivalent: for a longer lock-out add a longer policy (`fixedWindow({ limit: 20, window: '1 h' })`).",
 })
