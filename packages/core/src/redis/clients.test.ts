@@ -58,6 +58,11 @@ describe('redisStore client settings', () => {
       client: createClient({ ...settings, socket: { socketTimeout: 5_000, reconnectStrategy } }),
       logger,
     })
+    // A fixed delay (ms) reconnects too.
+    redisStore({
+      client: createClient({ ...settings, socket: { socketTimeout: 5_000, reconnectStrategy: 50 } }),
+      logger,
+    })
     redisStore({ client: createClient(settings), logger })
     redisStore({
       client: createCluster({ rootNodes: [], defaults: { ...settings, socket: { socketTimeout: 5_000 } } }),
@@ -82,6 +87,10 @@ describe('redisStore client settings', () => {
     upstashStore({ redis: unknown, logger })
     expect(lines).toHaveLength(4)
     expect(lines[3]).toMatch(/retries failed requests \(its retry setting could not be read\);/)
+    // A cluster's nodes take it under `defaults`: set beside `rootNodes` (from JavaScript) it is ignored.
+    redisStore({ client: createCluster({ rootNodes: [], disableOfflineQueue: true } as never), logger })
+    expect(lines).toHaveLength(5)
+    expect(lines[4]).toMatch(/disableOfflineQueue: true/)
   })
 
   it('rejects anything that is not a supported client, and unknown options', () => {
@@ -173,6 +182,15 @@ describe('the reply timeout', () => {
       commandOptions: { timeout: 150 },
     })
     expect(detectClient(cluster).replyTimeoutMs).toBe(150)
+    // The cluster's own command options override any its nodes' defaults hold (typed out of
+    // `defaults`, but a JavaScript caller can put them there).
+    const both = createCluster({
+      rootNodes: [{ url: 'redis://127.0.0.1:1' }],
+      defaults: { disableOfflineQueue: true, commandOptions: { timeout: 400 } } as never,
+      commandOptions: { timeout: 150 },
+    })
+    const detected = detectClient(both)
+    expect([detected.replyTimeoutMs, detected.commandTimeoutMs]).toEqual([150, 150])
     // ioredis's commandTimeout already covers a command until its reply.
     expect(detectClient(new Redis({ lazyConnect: true, commandTimeout: 200 })).replyTimeoutMs).toBeUndefined()
   })
@@ -189,6 +207,30 @@ describe("the client's own timeouts, which bound a call's deadline", () => {
       }),
     )
     expect([ioCluster.commandTimeoutMs, ioCluster.socketTimeoutMs]).toEqual([150, 170])
+    // The same settings at the Cluster's top level (from JavaScript, or a spread config) reach no
+    // node connection: ioredis hands its nodes `redisOptions` alone.
+    const topLevel = new Cluster([{ host: '127.0.0.1', port: 1 }], {
+      lazyConnect: true,
+      commandTimeout: 50,
+      socketTimeout: 60,
+      maxRetriesPerRequest: 0,
+      redisOptions: { commandTimeout: 500, socketTimeout: 600 },
+    } as never)
+    const pool = (topLevel as unknown as { connectionPool: { findOrCreate(node: object): Redis } })
+      .connectionPool
+    const { commandTimeout, socketTimeout, maxRetriesPerRequest } = pool.findOrCreate({
+      host: '127.0.0.1',
+      port: 1,
+    }).options
+    expect([commandTimeout, socketTimeout, maxRetriesPerRequest]).toEqual([500, 600, 20])
+    const detected = detectClient(topLevel)
+    expect([detected.commandTimeoutMs, detected.socketTimeoutMs]).toEqual([500, 600])
+    // The nodes give up after 20 retries: ioredis's message names the setting to fix, and stays.
+    const gaveUp = Object.assign(new Error('Reached the max retries per request limit (which is 20).'), {
+      name: 'MaxRetriesPerRequestError',
+    })
+    expect(detected.runner.explain!(gaveUp)).toBe(gaveUp)
+    topLevel.disconnect()
     const node = detectClient(
       createClient({
         commandOptions: { timeout: 200 },
@@ -202,6 +244,11 @@ describe("the client's own timeouts, which bound a call's deadline", () => {
     ])
     const none = detectClient(new Redis({ lazyConnect: true }))
     expect([none.commandTimeoutMs, none.socketTimeoutMs]).toEqual([undefined, undefined])
+    // Only a Cluster passes redisOptions on: a single client given them (from JavaScript) ignores them.
+    const stray = detectClient(
+      new Redis({ lazyConnect: true, redisOptions: { commandTimeout: 150, socketTimeout: 170 } } as never),
+    )
+    expect([stray.commandTimeoutMs, stray.socketTimeoutMs]).toEqual([undefined, undefined])
   })
 
   it('are none where set to 0, a negative number, Infinity or NaN (no timeout to bound a deadline by)', () => {
@@ -236,6 +283,14 @@ describe("ioredis's errors for a dropped connection", () => {
     const asked = detectClient(new Redis({ lazyConnect: true, maxRetriesPerRequest: 0 })).runner
     expect((asked.explain!(gaveUp(0)) as Error).message).toMatch(
       /^The ioredis client's connection to Redis closed before Redis answered \(it may have counted the request\)/,
+    )
+    // A Cluster's node connections take it under redisOptions.
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], {
+      lazyConnect: true,
+      redisOptions: { maxRetriesPerRequest: 0 },
+    })
+    expect((detectClient(cluster).runner.explain!(gaveUp(0)) as Error).message).toMatch(
+      /^The ioredis client's connection to Redis closed before Redis answered/,
     )
     // Anything else, Redis's own replies included, goes on as it is.
     const reply = new Error('NOPERM this user has no permissions to run the evalsha command')

@@ -112,7 +112,6 @@ export function detectClient(client: unknown): DetectedClient {
 
 /** An ioredis Cluster's options for its node connections. */
 function redisOptions(client: IoredisClient): Record<string, unknown> | undefined {
-  if (client.isCluster !== true) return undefined
   return (client.options as { redisOptions?: Record<string, unknown> } | undefined)?.redisOptions
 }
 
@@ -198,14 +197,16 @@ function ioredis(client: IoredisClient): DetectedClient {
       '`autoResendUnfulfilledCommands: false` (otherwise a decision in flight when the connection drops counts twice)',
     )
   }
+  // A Cluster's node connections, which send the commands, take their settings from `redisOptions`
+  // alone: ioredis ignores `commandTimeout` and the like at the Cluster's top level.
+  const nodeOptions = client.isCluster === true ? (redisOptions(client) ?? {}) : options
   return {
     library: 'ioredis',
     cluster: client.isCluster === true,
     // ioredis's `commandTimeout` covers a command until its reply.
     replyTimeoutMs: undefined,
-    // A Cluster takes its node connections' settings under `redisOptions`.
-    commandTimeoutMs: positiveMs(options.commandTimeout ?? redisOptions(client)?.commandTimeout),
-    socketTimeoutMs: positiveMs(options.socketTimeout ?? redisOptions(client)?.socketTimeout),
+    commandTimeoutMs: positiveMs(nodeOptions.commandTimeout),
+    socketTimeoutMs: positiveMs(nodeOptions.socketTimeout),
     socketTimeoutFromWrite: false,
     problems,
     runner: {
@@ -220,8 +221,7 @@ function ioredis(client: IoredisClient): DetectedClient {
         if (client.status === 'wait') client.connect?.().catch(() => undefined)
         throw notConnected('ioredis', state)
       },
-      explain: (error) =>
-        explainIoredis(error, options.maxRetriesPerRequest ?? redisOptions(client)?.maxRetriesPerRequest),
+      explain: (error) => explainIoredis(error, nodeOptions.maxRetriesPerRequest),
       // A Cluster's slot table: the node keys (`host:port`) of each slot, its master first.
       nodeOf: (slot) => {
         const node = (client as { slots?: unknown[][] }).slots?.[slot]?.[0]

@@ -690,6 +690,44 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  it('forgets a block that a call through another limiter of the same Ratelimit cached while the reset ran', async () => {
+    // One Ratelimit, two fromUpstash limiters (an API's and an admin route's that resets): the
+    // API's denial while the admin's reset is on its way caches a block the reset must not leave.
+    const ratelimit = new Ratelimit({
+      redis,
+      limiter: Ratelimit.fixedWindow(1, '60 s'),
+      prefix: `fu-shared-${RUN}`,
+    })
+    const api = fromUpstash(ratelimit, { window: '60 s', timeout: '5 s' })
+    const admin = fromUpstash(ratelimit, { window: '60 s', timeout: '5 s' })
+    const realFetch = globalThis.fetch
+    let hold: { started: () => void; release: Promise<void> } | undefined
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const held = hold
+      hold = undefined
+      if (held !== undefined) {
+        held.started()
+        await held.release
+      }
+      return realFetch(...args)
+    }) as typeof fetch
+    try {
+      expect((await api.limit('u')).reason).toBe('allowed')
+      let release = () => {}
+      const started = new Promise<void>((resolve) => {
+        hold = { started: resolve, release: new Promise<void>((r) => (release = r)) }
+      })
+      const reset = admin.reset('u')
+      await started
+      expect((await api.limit('u')).reason).toBe('limited') // reached Redis before the reset
+      release()
+      await reset
+      expect((await api.limit('u')).reason).toBe('allowed')
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
   it('refuses to reset a MultiRegionRatelimit, whose reset resolves before its regions are reset', async () => {
     const multi = new MultiRegionRatelimit({
       redis: [redis, upstashTestClient(upstash)],
@@ -924,6 +962,124 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     written.resolve()
     await tick()
     expect(codesOf(later)).toEqual(['WARN_FLOODGATE_STORE_FAILURE'])
+  })
+
+  it("logs the recovery at a cached count's increment written by the deadline, not 1 ms after it", async () => {
+    vi.useFakeTimers({
+      toFake: ['Date', 'setTimeout', 'clearTimeout', 'setImmediate', 'performance'],
+      now: NOW_MS,
+    })
+    for (const [writtenAfter, recovered] of [
+      [20, true],
+      [21, false],
+    ] as const) {
+      const lines: string[] = []
+      // A cachedFixedWindow as fromUpstash reads it: `counted` is answered from its in-process
+      // count, its increment to Upstash written `writtenAfter` ms later; `down` fails.
+      const ratelimit = {
+        prefix: 'fu-increment-deadline',
+        ctx: {
+          cache: {
+            get: (key: string) => (key.startsWith('fu-increment-deadline:counted:') ? 1 : undefined),
+          },
+        },
+        limit: async (id: string) => {
+          if (id === 'down') throw new TypeError('fetch failed')
+          return {
+            success: true,
+            limit: 5,
+            remaining: 4,
+            reset: NOW_MS + 30_000,
+            pending: new Promise((resolve) => setTimeout(resolve, writtenAfter)),
+          }
+        },
+        getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+        resetUsedTokens: async () => undefined,
+      }
+      const limiter = fromUpstash(ratelimit, {
+        window: '1 m',
+        timeout: 20,
+        logger: { warn: (line) => lines.push(line) },
+      })
+      expect((await limiter.limit('down')).reason).toBe('store-error')
+      expect((await limiter.limit('counted')).reason).toBe('allowed')
+      await vi.advanceTimersByTimeAsync(writtenAfter)
+      expect({ writtenAfter, codes: codesOf(lines) }).toEqual({
+        writtenAfter,
+        codes: recovered
+          ? ['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_RECOVERED']
+          : ['WARN_FLOODGATE_STORE_FAILURE'],
+      })
+    }
+  })
+
+  it('logs no recovery at its timeout answer to an identifier counted in process', async () => {
+    // The window turned after fromUpstash looked (or the deny list's check was slow), and
+    // Ratelimit's timeout answer (success true, pending work done) came instead of its count.
+    const lines: string[] = []
+    const ratelimit = {
+      prefix: 'fu-counted-timeout',
+      ctx: {
+        cache: { get: (key: string) => (key.startsWith('fu-counted-timeout:counted:') ? 1 : undefined) },
+      },
+      limit: async (id: string) => {
+        if (id === 'down') throw new TypeError('fetch failed')
+        return {
+          success: true,
+          limit: 0,
+          remaining: 0,
+          reset: 0,
+          reason: 'timeout',
+          pending: Promise.resolve(),
+        }
+      },
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(ratelimit, { window: '1 m', logger: { warn: (line) => lines.push(line) } })
+    expect((await limiter.limit('down')).reason).toBe('store-error')
+    expect((await limiter.limit('counted')).reason).toBe('store-error')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(codesOf(lines)).not.toContain('WARN_FLOODGATE_STORE_RECOVERED')
+  })
+
+  it("logs the recovery at an answer to a call begun before other work after an answer failed (the IP deny list's refresh)", async () => {
+    const lines: string[] = []
+    let answer = () => {}
+    const asked = new Promise<void>((resolve) => (answer = resolve))
+    const ratelimit = {
+      limit: async (id: string) => {
+        if (id === 'down') throw new TypeError('fetch failed')
+        // On the deny list, from Ratelimit's cache; the list's refresh from GitHub fails behind it.
+        if (id === 'listed') {
+          return {
+            success: false,
+            limit: 5,
+            remaining: 0,
+            reset: NOW_MS + 30_000,
+            reason: 'denyList',
+            pending: Promise.reject(new Error('Failed to fetch ip deny list: getaddrinfo ENOTFOUND')),
+          }
+        }
+        await asked
+        return { success: true, limit: 5, remaining: 4, reset: NOW_MS + 30_000, pending: Promise.resolve() }
+      },
+      getRemaining: async () => ({ remaining: 5, reset: NOW_MS + 30_000, limit: 5 }),
+      resetUsedTokens: async () => undefined,
+    }
+    const limiter = fromUpstash(ratelimit, {
+      window: '60 s',
+      timeout: '5 s',
+      logger: { warn: (line) => lines.push(line) },
+    })
+    expect((await limiter.limit('down')).reason).toBe('store-error')
+    const asking = limiter.limit('someone') // begun after the failure: Upstash answers it in time
+    expect((await limiter.limit('listed')).reason).toBe('limited')
+    await new Promise((resolve) => setImmediate(resolve))
+    answer()
+    expect((await asking).reason).toBe('allowed')
+    // The refresh's failure is no failure of Upstash's: the answer still tells the recovery.
+    expect(codesOf(lines).at(-1)).toBe('WARN_FLOODGATE_STORE_RECOVERED')
   })
 
   it("keeps answering a blocked identifier from Ratelimit's cache after a reset of another one", async () => {
