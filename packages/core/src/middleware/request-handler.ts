@@ -499,7 +499,7 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
       if (carried && this.binding.trustsEveryHop?.(req) === true) {
         this.limiter.warnings.warn(
           MIDDLEWARE_WARNINGS.PERMISSIVE_TRUST_PROXY,
-          'The framework trusts every X-Forwarded-For hop, so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>").',
+          'The framework trusts every X-Forwarded-For hop (or ten or more, more than any real chain), so a client can send any address it likes and get a fresh rate limit each time. Trust only your proxies (Express: app.set("trust proxy", 1) or their addresses; Koa: app.maxIpsCount = 1; Fastify: trustProxy: "<the proxy\'s address>").',
         )
       } else if (carried && this.binding.usedForwarded?.(req) === false) {
         // Trusting proxies, but not this one: a proxy missing from the list, or Fastify 5 given
