@@ -128,6 +128,10 @@ describe('redisStore client settings', () => {
       expect(() => upstashStore({ redis: client as never })).toThrow(
         new RegExp(`\`upstashStore.redis\`: got ${library} client.*\`redisStore\\(\\{ client \\}\\)\``, 's'),
       )
+      // The option at fault, for code that reads `error.option` (docs/errors.md).
+      expect(() => upstashStore({ redis: client as never })).toThrow(
+        expect.objectContaining({ option: 'upstashStore.redis' }),
+      )
     }
     ioredisClient.disconnect()
   })
@@ -151,19 +155,46 @@ describe('redisStore client settings', () => {
     )
   })
 
+  it('reads the token from the authorization header of a client that does not say whether it has one', () => {
+    const commands = { evalsha: async () => 0, eval: async () => 0, del: async () => 0 }
+    for (const authorization of ['Bearer ', 'Bearer  \n', 'Bearer undefined']) {
+      const redis = { ...commands, client: { headers: { authorization } } }
+      expect(() => upstashStore({ redis, logger: false })).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'upstashStore.redis' }),
+      )
+    }
+    const redis = { ...commands, client: { headers: { authorization: 'Bearer t' } } }
+    expect(upstashStore({ redis, logger: false }).name).toBe('upstash')
+  })
+
   it('rejects anything that is not an @upstash/redis client, and wrong or unknown options', () => {
     const redis = new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: { retries: 0 } })
-    for (const bad of [undefined, null, {}, { evalsha: 1 }, { evalsha: () => 0 }, 'https://x.upstash.io']) {
+    for (const bad of [
+      undefined,
+      null,
+      {},
+      { evalsha: 1 },
+      { evalsha: () => 0 },
+      { eval: () => 0, del: () => 0 },
+      'https://x.upstash.io',
+    ]) {
       let caught: unknown
       try {
         upstashStore({ redis: bad as never })
       } catch (error) {
         caught = error
       }
-      expect({ bad, invalid: isFloodgateError(caught, 'ERR_FLOODGATE_INVALID_OPTION') }).toEqual({
+      expect({
         bad,
-        invalid: true,
-      })
+        invalid: isFloodgateError(caught, 'ERR_FLOODGATE_INVALID_OPTION'),
+        option: (caught as { option?: unknown } | undefined)?.option,
+      }).toEqual({ bad, invalid: true, option: 'upstashStore.redis' })
+    }
+    // Options that are not an options object at all.
+    for (const bad of [undefined, null, [], 'https://x.upstash.io']) {
+      expect(() => upstashStore(bad as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'upstashStore(options)' }),
+      )
     }
     expect(() => upstashStore({ redis, clok: () => 0 } as never)).toThrow(/ERR_FLOODGATE_UNKNOWN_OPTION/)
     expect(() => upstashStore({ redis, clock: 5 as never })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)

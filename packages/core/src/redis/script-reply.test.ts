@@ -542,6 +542,12 @@ describe('the silence of a Cluster node, as the client tells the node of each ha
         })
         // The other node's call went out, and waits for its reply.
         expect(outcomes.c).toBeUndefined()
+        // The refusal counts the silent node's commands waiting (d), not the other node's (c).
+        const again = follow(store.consume(request('e')))
+        await vi.advanceTimersByTimeAsync(0)
+        expect(again.value).toMatchObject({
+          message: expect.stringContaining('has answered none of the 1 commands waiting'),
+        })
         store.close()
       } finally {
         vi.useRealTimers()
@@ -1354,6 +1360,50 @@ describe('an Upstash that answers none of the requests sent since its last answe
   })
 })
 
+describe('an Upstash taken for silent whose requests all failed as timeouts before the watchdog looked again', () => {
+  it('is timed anew from the request sent then: nothing it waited on still waits', async () => {
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
+    try {
+      let sent = 0
+      const giveUps: ((error: Error) => void)[] = []
+      const run = () => {
+        sent++
+        return new Promise<unknown>((_resolve, reject) => {
+          giveUps.push(reject)
+        })
+      }
+      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      const start = performance.now()
+      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
+      const call = async (id: string) => {
+        const outcome = follow(store.consume(storeRequest(id)))
+        await vi.advanceTimersByTimeAsync(0)
+        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
+      }
+      expect(await call('a')).toBe('sent')
+      expect(await call('b')).toBe('sent')
+      await at(2 * STALL_MS)
+      expect(await call('c')).toBe('ERR_FLOODGATE_STORE_ERROR')
+      // Between two looks, STALL_MS after the silence began: the client gives up on a and b (an
+      // AbortSignal.timeout), and d goes out at once, the one request of this STALL_MS.
+      await at(2 * STALL_MS + WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
+      for (const giveUp of giveUps.splice(0)) {
+        giveUp(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+      }
+      await vi.advanceTimersByTimeAsync(0)
+      expect(await call('d')).toBe('sent')
+      // The next look finds only d waiting, sent WATCH_EVERY_MS ago: no silence, as had it looked
+      // before d went out. e goes out too.
+      await at(2 * STALL_MS + 2 * WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
+      expect(await call('e')).toBe('sent')
+      expect(sent).toBe(4)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
 describe("a client's own timeout error", () => {
   for (const error of [
     new Error('Command timed out'),
@@ -1398,6 +1448,43 @@ describe('the watchdog of a Redis that stops answering', () => {
       await vi.advanceTimersByTimeAsync(0)
       expect(later.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
       expect(sent).toBe(1)
+      store.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+})
+
+describe('the watchdog of a Redis that stops answering exactly STALL_MS before a look', () => {
+  it('does not take it for silent at that look: silence is over STALL_MS without an answer', async () => {
+    vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
+    try {
+      const answers: ((reply: unknown) => void)[] = []
+      const run = () =>
+        new Promise<unknown>((resolve) => {
+          answers.push(resolve)
+        })
+      const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
+      const store = redisStore({ client, logger: false })
+      const start = performance.now()
+      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
+      const call = async (id: string) => {
+        const outcome = follow(store.consume(storeRequest(id)))
+        await vi.advanceTimersByTimeAsync(0)
+        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
+      }
+      expect(await call('a')).toBe('sent')
+      expect(await call('b')).toBe('sent')
+      // The watchdog set with a looks 1 ms after each beat (its setImmediate, under these fakes): a
+      // is answered at its first look, and b is never.
+      await at(WATCH_EVERY_MS + 1)
+      answers[0]!([NOW, 1, 9, 60_000, 0])
+      await vi.advanceTimersByTimeAsync(0)
+      // The look STALL_MS after that answer: not over STALL_MS yet.
+      await at(STALL_MS + WATCH_EVERY_MS + 1)
+      expect(await call('c')).toBe('sent')
+      await at(STALL_MS + 2 * WATCH_EVERY_MS + 1)
+      expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
       store.close()
     } finally {
       vi.useRealTimers()

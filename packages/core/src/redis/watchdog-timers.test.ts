@@ -13,7 +13,11 @@ afterEach(() => {
 /** The store's private watchdog controls. */
 function watchdogOf() {
   const client = new Redis({ lazyConnect: true, enableOfflineQueue: false })
-  const store = redisStore({ client, logger: false }) as unknown as { watch(): void; stopWatching(): void }
+  const store = redisStore({ client, logger: false }) as unknown as {
+    watch(): void
+    stopWatching(): void
+    watchdog: ReturnType<typeof setInterval> | undefined
+  }
   return store
 }
 
@@ -26,6 +30,38 @@ it('sets the watchdog again under the fake timers of a later test', () => {
   vi.useFakeTimers() // the next test's beforeEach: another fake clock
   store.watch()
   expect(vi.getTimerCount()).toBe(1)
+  // Stopped with the clearInterval beside the setInterval that set it, not the one of the store's
+  // making.
+  store.stopWatching()
+  expect(vi.getTimerCount()).toBe(0)
+})
+
+it('clears the watchdog set with the real timers when it is set again under fakes', () => {
+  const store = watchdogOf()
+  const real = globalThis.clearInterval
+  const cleared: unknown[] = []
+  globalThis.clearInterval = ((id?: Parameters<typeof clearInterval>[0]) => {
+    cleared.push(id)
+    real(id)
+  }) as typeof clearInterval
+  let first: unknown
+  try {
+    store.watch()
+    first = store.watchdog
+  } finally {
+    globalThis.clearInterval = real
+  }
+  vi.useFakeTimers()
+  store.watch()
+  // The real interval would otherwise go on beating for the life of the process.
+  expect(cleared).toEqual([first])
+  store.stopWatching()
+})
+
+it("never keeps the process alive: the watchdog is unref'd", () => {
+  const store = watchdogOf()
+  store.watch()
+  expect(store.watchdog?.hasRef()).toBe(false)
   store.stopWatching()
 })
 
