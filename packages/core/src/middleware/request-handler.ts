@@ -231,9 +231,10 @@ export const FORWARDED_CHECKS = 10_000
 
 /**
  * The property marking a request as counted, one per limiter: a request passing two mounts of
- * one limiter is counted once for each identifier. Its value is the identifier counted (or
- * an array of them when mounts with different `key`s counted several), so a second middleware
- * sharing the limiter with a key of its own still counts its identifier. A symbol property, as a
+ * one limiter is counted once for each identifier, tier and cost. Its value is what was counted (or
+ * an array of them when mounts with different `key`s, tiers or costs counted several), so a second
+ * middleware sharing the limiter with a key, tier or cost of its own still counts the request on
+ * those terms. A symbol property, as a
  * WeakSet entry costs ~1 µs of GC per request. Kept process-wide: a limiter mounted through the
  * ESM and the CommonJS build of an adapter still counts a request once.
  */
@@ -415,11 +416,6 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
         }
       }
       const key = o.key === undefined ? this.clientKey(req) : await o.key(req)
-      // Marked only once it is certain to be counted: a mount that skips the request leaves it to
-      // the next mount of the same limiter, which must not take it as counted.
-      const counted = marks[this.counted]
-      if (counted !== undefined && countedFor(counted, key)) return undefined
-      marks[this.counted] = counted === undefined ? key : alsoCounted(counted, key)
       let options: LimitOptions | undefined
       if (o.tier !== undefined || o.cost !== undefined) {
         options = {
@@ -427,12 +423,32 @@ class Handler<Req extends object, OnLimited> implements RateLimitHandler<Req, On
           cost: o.cost === undefined ? undefined : await o.cost(req),
         }
       }
+      // Marked only once it is certain to be counted: a mount that skips the request leaves it to
+      // the next mount of the same limiter, which must not take it as counted.
+      const countedAs = this.countedAs(key, options)
+      const counted = marks[this.counted]
+      if (counted !== undefined && countedFor(counted, countedAs)) return undefined
+      marks[this.counted] = counted === undefined ? countedAs : alsoCounted(counted, countedAs)
       const decision = await this.limiter.limit(key, options)
       // A limiter of Floodgate's own (`decidingNow`) answers Decisions; only another make is checked.
       return this.now !== undefined ? decision : checkedDecision(decision)
     } catch (error) {
       throw callbackFailure(error)
     }
+  }
+
+  /**
+   * What a request's mark records of a count: the identifier alone at the limiter's default tier
+   * and a cost of 1, as the mounts without callbacks count; else the identifier with the tier and
+   * cost asked for, so that a mount asking for another (an upload's cost of 5, a login route's
+   * strict tier) counts the request again, on its own terms, rather than passing it as counted.
+   */
+  private countedAs(key: unknown, options: LimitOptions | undefined): unknown {
+    if (options === undefined) return key
+    const tier = options.tier ?? this.limiter.config.defaultTier
+    const cost = options.cost ?? 1
+    if (tier === this.limiter.config.defaultTier && cost === 1) return key
+    return { id: key, tier, cost } satisfies CountedOnTerms
   }
 
   outcome(decision: Decision, earlier?: Decision): DecidedOutcome {
@@ -565,15 +581,31 @@ export function bindsBefore(earlier: Decision | undefined, decision: Decision): 
 /** Decisions of shadow-mode limiters that a middleware passed on, for {@link bindsBefore}. */
 const { shadowDecisions } = registry
 
-// A request's mark is the identifier it was counted under, or an array of them when there are
-// several (identifiers are strings: an array is never one, and every copy of Floodgate reads it).
+// A request's mark is what it was counted as (an identifier, or a CountedOnTerms), or an array of
+// them when there are several (identifiers are strings: an array is never one, and every copy of
+// Floodgate reads it).
 
-function countedFor(mark: unknown, id: unknown): boolean {
-  return mark === id || (Array.isArray(mark) && mark.includes(id))
+/** A count at a tier or cost of a mount's own (see `Handler.countedAs`). */
+interface CountedOnTerms {
+  readonly id: unknown
+  readonly tier: string | undefined
+  readonly cost: unknown
 }
 
-function alsoCounted(mark: unknown, id: unknown): unknown[] {
-  return Array.isArray(mark) ? [...mark, id] : [mark, id]
+function countedFor(mark: unknown, countedAs: unknown): boolean {
+  return Array.isArray(mark) ? mark.some((m) => sameCount(m, countedAs)) : sameCount(mark, countedAs)
+}
+
+function sameCount(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) return false
+  const x = a as CountedOnTerms
+  const y = b as CountedOnTerms
+  return x.id === y.id && x.tier === y.tier && x.cost === y.cost
+}
+
+function alsoCounted(mark: unknown, countedAs: unknown): unknown[] {
+  return Array.isArray(mark) ? [...mark, countedAs] : [mark, countedAs]
 }
 
 function rejectedWith(reason: unknown): never {

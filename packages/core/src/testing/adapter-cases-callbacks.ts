@@ -120,6 +120,54 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
   {
+    name: 'counts a request again at a second middleware sharing the limiter with a cost or tier of its own',
+    run: async (driver) => {
+      // An upload spends 1 at the app-wide mount, then its own 5 at the route's.
+      const f = behaviourFixture()
+      const limiter = createRateLimiter({ policies: perMinute(10), store: f.store })
+      await withServer(
+        driver,
+        { global: { limiter }, mountTwice: { limiter, cost: () => 5 } },
+        async (server) => {
+          const first = await server.get('/')
+          expect([first.status, exposedRemaining(first)]).toEqual([200, 4])
+          // 7 spent once the app-wide mount admits it: the upload's 5 no longer fits.
+          expect(await statuses(server.get, 2)).toEqual([429, 429])
+        },
+      )
+      // A login route's strict tier counts the request under its own limit.
+      const g = behaviourFixture()
+      const tiered = createRateLimiter({
+        tiers: { open: perMinute(100), strict: perMinute(2) },
+        defaultTier: 'open',
+        store: g.store,
+      })
+      const app = { global: { limiter: tiered }, mountTwice: { limiter: tiered, tier: () => 'strict' } }
+      await withServer(driver, app, async (server) => {
+        expect(await statuses(server.get, 2)).toEqual([200, 429])
+      })
+    },
+  },
+  {
+    name: 'counts a request once at two middlewares sharing the limiter that ask for the same tier and cost',
+    run: (driver) => {
+      // The default tier named, and a cost of 1 given, are what a mount without callbacks asks for.
+      const f = behaviourFixture()
+      const limiter = createRateLimiter({
+        tiers: { open: perMinute(5), strict: perMinute(1) },
+        defaultTier: 'open',
+        store: f.store,
+      })
+      const app = { global: { limiter, tier: () => 'open', cost: () => 1 }, mountTwice: { limiter } }
+      return withServer(driver, app, async (server) => {
+        const remaining: (number | null)[] = []
+        for (let i = 0; i < 5; i++) remaining.push(exposedRemaining(await server.get('/')))
+        expect(remaining).toEqual([4, 3, 2, 1, 0])
+        expect((await server.get('/')).status).toBe(429)
+      })
+    },
+  },
+  {
     name: 'answers the default 429 when an async onLimited settles having neither answered nor thrown',
     run: (driver) => {
       const f = behaviourFixture()
