@@ -81,12 +81,36 @@ describe('tiers example', () => {
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'toString' } })).answers,
     ]
     for (const answer of answers) expect(answer.status).toBe(401)
-    // Guessing keys from one address spends that address's free burst of 5, then is refused.
+    // Requests without a valid key spend their address's free burst of 5, then are refused.
     const guess = await sendBurst(url, 1, { headers: { 'x-api-key': 'another-guess' } })
     expect(guess.answers[0]!.status).toBe(429)
     expect(JSON.parse(guess.answers[0]!.body)['violated-policies']).toEqual(['burst'])
-    // Valid keys are counted by account, apart from the address's guesses.
+    // Valid keys are counted by account, apart from the address's burst (5 unknown keys of 10).
     expect((await sendBurst(url, 1, FREE)).admitted).toBe(1)
+  })
+
+  it('refuses an address that sent 10 unknown keys whatever key it sends next, the right one too, until its retry time', async () => {
+    const { url, clock } = await listen()
+    const send = async (key: string) =>
+      (await sendBurst(url, 1, { headers: { 'x-api-key': key } })).answers[0]!
+    for (let i = 0; i < 10; i++) {
+      clock.nowMs += 1_000 // the address's free burst refills: each guess is a 401, not a 429
+      expect((await send(`wrong-${i}`)).status).toBe(401)
+    }
+    // Answered alike, a right guess does not stand out from a wrong one.
+    const refusals = [await send('guess-11'), await send('demo-pro-key'), await send('demo-free-key')]
+    for (const refused of refusals) {
+      expect(refused.status).toBe(429)
+      expect(refused.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(JSON.parse(refused.body)['violated-policies']).toEqual(['wrong-keys'])
+    }
+    const retryAfter = Number(refusals[0]!.headers['retry-after'])
+    // The hour's 10 unknown keys weigh on the next hour until a tenth of it has passed (13:06).
+    expect(retryAfter).toBe(3_600 + 360 - 10)
+    clock.nowMs += (retryAfter - 1) * 1_000
+    expect((await send('demo-pro-key')).status).toBe(429)
+    clock.nowMs += 1_000
+    expect((await send('demo-pro-key')).status).toBe(200)
   })
 })
 

@@ -2,7 +2,17 @@
 // burst (token bucket) and a daily quota (fixed window, reset at 00:00 UTC); the plan sets both.
 // Run: node --conditions=@floodgate/source --import tsx examples/tiers/server.ts
 import { createServer } from 'node:http'
-import { clientIpKey, fixedWindow, memoryStore, type RateLimitStore, tokenBucket } from '@floodgate/core'
+import {
+  clientIpKey,
+  createRateLimiter,
+  fixedWindow,
+  memoryStore,
+  problemDetails,
+  type RateLimitStore,
+  retryAfterSeconds,
+  slidingWindow,
+  tokenBucket,
+} from '@floodgate/core'
 import { rateLimit } from '@floodgate/express'
 import express, { type Express as ExpressApp, type NextFunction, type Request, type Response } from 'express'
 import {
@@ -54,37 +64,72 @@ export interface AppOptions {
   prefix?: string
 }
 
+/** Unknown API keys an address may send before it is refused whatever key it sends. */
+export const WRONG_KEYS = slidingWindow({ name: 'wrong-keys', limit: 10, window: '1 h' })
+
 export function createApp(options: AppOptions = {}): { app: ExpressApp; close(): Promise<void> } {
+  const store = options.store ?? memoryStore()
+  const prefix = options.prefix ?? 'example-tiers'
   const limiter = rateLimit({
     tiers: PLANS,
     defaultTier: 'free',
-    store: options.store ?? memoryStore(),
-    prefix: options.prefix ?? 'example-tiers',
+    store,
+    prefix,
     // Counted per account, not per IP: the plan follows the account to every address it uses.
-    // A request without a valid key is counted by its address on the free plan, so that guessing
-    // keys is limited too (and so is the key lookup behind it, a database in a real app).
-    key: (req) => (req.account ? `account:${req.account.id}` : (clientIpKey(req.ip) ?? 'unknown-client')),
+    // A request without a valid key is counted by its address on the free plan.
+    key: (req) => (req.account ? `account:${req.account.id}` : addressOf(req)),
     // May be async (a database or cache lookup); a plan change applies on the next request.
     tier: async (req) => req.account?.plan,
   })
+  // Guessing keys. Limiting requests without a valid key by address does not slow it down: a right
+  // guess is counted by its account and answered 200 whatever the address has spent, so the
+  // answers tell the guesser which key worked. So the address's unknown keys are counted apart,
+  // and checked before the lookup (a database in a real app): once they are spent, every key the
+  // address sends is refused, the right one too. The price: one more store call per request
+  // carrying a key, for the check.
+  const wrongKeys = createRateLimiter({ policies: WRONG_KEYS, store, prefix })
+
+  /** Refuses an address that has sent too many unknown keys, before the lookup. */
+  async function checkGuesses(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (req.get('x-api-key') === undefined) return next()
+    const guesses = await wrongKeys.peek(addressOf(req))
+    if (guesses.allowed) return next()
+    res
+      .status(429)
+      .set('retry-after', String(retryAfterSeconds(guesses)))
+      .type('application/problem+json')
+      .send(JSON.stringify(problemDetails(guesses)))
+  }
+
+  /** Sets `req.account` from the API key, or counts an unknown key: the limiter runs either way. */
+  async function authenticate(req: Request, _res: Response, next: NextFunction): Promise<void> {
+    const key = req.get('x-api-key')
+    // Own keys only: `API_KEYS["__proto__"]` or `["constructor"]` would find what every object inherits.
+    if (key !== undefined && Object.hasOwn(API_KEYS, key)) req.account = API_KEYS[key]
+    else if (key !== undefined) await wrongKeys.limit(addressOf(req))
+    next()
+  }
+
   const app = express()
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' })
   })
-  app.use('/api', authenticate, limiter, requireAccount)
+  app.use('/api', checkGuesses, authenticate, limiter, requireAccount)
   app.get('/api/data', (req: Request, res) => {
     const d = req.rateLimit!
     res.json({ account: req.account!.id, plan: d.tier, policies: d.policies.map(usage) })
   })
-  return { app, close: () => limiter.limiter.close() }
+  return {
+    app,
+    close: async () => {
+      await wrongKeys.close()
+      await limiter.limiter.close()
+    },
+  }
 }
 
-/** Sets `req.account` from the API key, or leaves it unset: the limiter runs either way. */
-function authenticate(req: Request, _res: Response, next: NextFunction): void {
-  const key = req.get('x-api-key')
-  // Own keys only: `API_KEYS["__proto__"]` or `["constructor"]` would find what every object inherits.
-  if (key !== undefined && Object.hasOwn(API_KEYS, key)) req.account = API_KEYS[key]
-  next()
+function addressOf(req: Request): string {
+  return clientIpKey(req.ip) ?? 'unknown-client'
 }
 
 /** After the limiter: a request it let through without a valid key is refused here. */
