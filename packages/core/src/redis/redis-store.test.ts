@@ -200,38 +200,26 @@ describeRedisServer('redisStore on a private Redis', () => {
       expect((await limiter.peek('r')).remaining).toBe(2)
     })
 
-    it('sends a decision queued on another store of the same client before a reset made after it', async () => {
-      // Two stores made from one client count in one place: a reset through one used to reach Redis
-      // before a decision queued on the other in the same tick, which then counted after the DEL.
+    it.each([
+      // Two stores made from one client count in one place: a reset through one used to reach
+      // Redis before a decision queued on the other in the same tick, which then counted after the DEL.
+      ['another store of the same client', false],
+      // Closing that store took it off its client's list of open stores, so the reset no longer
+      // sent its queued decision first.
+      ['another store of the same client, closed in the same tick', true],
+    ])('sends a decision queued on %s before a reset made after it', async (_where, closing) => {
       const options = {
         policies: fixedWindow({ limit: 3, window: '1 h' }),
-        prefix: `order-two-${library}-${Date.now()}`,
+        prefix: `order-two-${library}-${closing}-${Date.now()}`,
         denyCache: false as const,
         silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS' as const],
       }
-      const a = createRateLimiter({ ...options, store: makeStore(still) })
-      const b = createRateLimiter({ ...options, store: makeStore(still) })
-      expect((await a.limit('r')).remaining).toBe(2)
-      const [decision] = await Promise.all([a.limit('r'), b.reset('r')])
-      expect(decision.remaining).toBe(1)
-      expect((await a.peek('r')).remaining).toBe(2)
-    })
-
-    it('keeps that order when the store the decision was queued on is closed in the same tick', async () => {
-      // Closing a store took it off its client's list of open stores, so the other store's reset
-      // no longer sent the closed one's queued decision first, and the decision counted after the DEL.
-      const options = {
-        policies: fixedWindow({ limit: 3, window: '1 h' }),
-        prefix: `order-closed-${library}-${Date.now()}`,
-        denyCache: false as const,
-        silenceWarnings: ['WARN_FLOODGATE_SHARED_COUNTERS' as const],
-      }
-      const closing = makeStore(still)
-      const a = createRateLimiter({ ...options, store: closing })
+      const store = makeStore(still)
+      const a = createRateLimiter({ ...options, store })
       const b = createRateLimiter({ ...options, store: makeStore(still) })
       expect((await a.limit('r')).remaining).toBe(2)
       const queued = a.limit('r')
-      const closed = closing.close()
+      const closed = closing ? store.close() : undefined
       const [decision] = await Promise.all([queued, b.reset('r'), closed])
       expect(decision.remaining).toBe(1)
       expect((await b.peek('r')).remaining).toBe(2)

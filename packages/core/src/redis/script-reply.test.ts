@@ -9,7 +9,7 @@ import type { RedisClient } from './clients.js'
 import { cachedDigest, clusterSlot } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { STALL_MS, TRYAGAIN_DELAY_MS, WATCH_EVERY_MS } from './script-store.js'
-import { follow, storeRequest } from './test-fixtures/store-calls.js'
+import { follow, steps, storeRequest } from './test-fixtures/store-calls.js'
 
 // The decision script answers whole numbers. A reply of the right length holding anything else (a
 // proxy's garbage, another program's keys) is a store failure that follows onStoreError, on the
@@ -1373,13 +1373,7 @@ describe('an Upstash taken for silent whose requests all failed as timeouts befo
         })
       }
       const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const start = performance.now()
-      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
-      const call = async (id: string) => {
-        const outcome = follow(store.consume(storeRequest(id)))
-        await vi.advanceTimersByTimeAsync(0)
-        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
-      }
+      const { at, call } = steps(store)
       expect(await call('a')).toBe('sent')
       expect(await call('b')).toBe('sent')
       await at(2 * STALL_MS)
@@ -1466,13 +1460,7 @@ describe('the watchdog of a Redis that stops answering exactly STALL_MS before a
         })
       const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
       const store = redisStore({ client, logger: false })
-      const start = performance.now()
-      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
-      const call = async (id: string) => {
-        const outcome = follow(store.consume(storeRequest(id)))
-        await vi.advanceTimersByTimeAsync(0)
-        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
-      }
+      const { at, call } = steps(store)
       expect(await call('a')).toBe('sent')
       expect(await call('b')).toBe('sent')
       // The watchdog set with a looks 1 ms after each beat (its setImmediate, under these fakes): a
@@ -1501,8 +1489,7 @@ describe('the watchdog of a Redis that stops answering right after an answer', (
         sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
       const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
       const store = redisStore({ client, logger: false })
-      const start = performance.now()
-      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
+      const { at } = steps(store)
       // Answered at once; the watchdog set then looks every WATCH_EVERY_MS from it.
       await store.consume(storeRequest('a'))
       await at(WATCH_EVERY_MS / 2)
@@ -1535,13 +1522,7 @@ describe('the watchdog of an Upstash that stops answering (independent requests,
         return new Promise<never>(() => {})
       }
       const store = upstashStore({ redis: { evalsha: never, eval: never, del: never }, logger: false })
-      const start = performance.now()
-      const at = async (ms: number) => vi.advanceTimersByTimeAsync(start + ms - performance.now())
-      const call = async (id: string) => {
-        const outcome = follow(store.consume(storeRequest(id)))
-        await vi.advanceTimersByTimeAsync(0)
-        return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
-      }
+      const { at, call } = steps(store)
       expect(await call('a')).toBe('sent')
       // One request out for over STALL_MS is no silence: the next goes out, and times it.
       await at(STALL_MS + WATCH_EVERY_MS)

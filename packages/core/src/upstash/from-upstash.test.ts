@@ -659,25 +659,12 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     // The reset's HTTP request is held on its way until a later limit(), which overtakes it, was
     // denied and cached a block in Ratelimit; that block must not outlive the reset.
     const limiter = fixedWindowOf(1, 'fu-overtaken')
-    const realFetch = globalThis.fetch
-    let hold: { started: () => void; release: Promise<void> } | undefined
-    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
-      const held = hold
-      hold = undefined
-      if (held !== undefined) {
-        held.started()
-        await held.release
-      }
-      return realFetch(...args)
-    }) as typeof fetch
+    const fetches = holdingFetch()
     try {
       for (const id of ['plain', 'x*']) {
         await limiter.limit(id)
         expect((await limiter.limit(id)).reason).toBe('limited')
-        let release = () => {}
-        const started = new Promise<void>((resolve) => {
-          hold = { started: resolve, release: new Promise<void>((r) => (release = r)) }
-        })
+        const { started, release } = fetches.holdNext()
         const reset = limiter.reset(id)
         await started
         expect((await limiter.limit(id)).reason).toBe('limited') // reached Redis before the reset
@@ -686,7 +673,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
         expect({ id, after: (await limiter.limit(id)).reason }).toEqual({ id, after: 'allowed' })
       }
     } finally {
-      globalThis.fetch = realFetch
+      fetches.restore()
     }
   })
 
@@ -700,23 +687,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     })
     const api = fromUpstash(ratelimit, { window: '60 s', timeout: '5 s' })
     const admin = fromUpstash(ratelimit, { window: '60 s', timeout: '5 s' })
-    const realFetch = globalThis.fetch
-    let hold: { started: () => void; release: Promise<void> } | undefined
-    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
-      const held = hold
-      hold = undefined
-      if (held !== undefined) {
-        held.started()
-        await held.release
-      }
-      return realFetch(...args)
-    }) as typeof fetch
+    const fetches = holdingFetch()
     try {
       expect((await api.limit('u')).reason).toBe('allowed')
-      let release = () => {}
-      const started = new Promise<void>((resolve) => {
-        hold = { started: resolve, release: new Promise<void>((r) => (release = r)) }
-      })
+      const { started, release } = fetches.holdNext()
       const reset = admin.reset('u')
       await started
       expect((await api.limit('u')).reason).toBe('limited') // reached Redis before the reset
@@ -724,7 +698,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       await reset
       expect((await api.limit('u')).reason).toBe('allowed')
     } finally {
-      globalThis.fetch = realFetch
+      fetches.restore()
     }
   })
 
@@ -1333,3 +1307,39 @@ describe('fromUpstash over a REST server that answers something other than a cou
     }
   })
 })
+
+/**
+ * Puts a stand-in for `fetch` in place: `holdNext()` holds the next HTTP request on its way
+ * (`started` settles once it is held, `release()` lets it go); `restore()` puts the real one back.
+ */
+function holdingFetch(): {
+  holdNext(): { started: Promise<void>; release: () => void }
+  restore(): void
+} {
+  const realFetch = globalThis.fetch
+  let hold: { started: () => void; release: Promise<void> } | undefined
+  globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+    const held = hold
+    hold = undefined
+    if (held !== undefined) {
+      held.started()
+      await held.release
+    }
+    return realFetch(...args)
+  }) as typeof fetch
+  return {
+    holdNext() {
+      let release = () => {}
+      const released = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      const started = new Promise<void>((resolve) => {
+        hold = { started: resolve, release: released }
+      })
+      return { started, release }
+    },
+    restore() {
+      globalThis.fetch = realFetch
+    },
+  }
+}

@@ -1,4 +1,6 @@
+import { vi } from 'vitest'
 import { fixedWindow } from '../../policies/fixed-window.js'
+import type { RateLimitStore } from '../../store.js'
 
 /** A store request for `id`: one fixed window of 10 a minute. */
 export const storeRequest = (id: string) => ({
@@ -21,4 +23,24 @@ export function follow(call: unknown): { value: unknown } {
     },
   )
   return outcome
+}
+
+/**
+ * Steps through a store's calls under fake timers: `at(ms)` moves the clock to `ms` after the
+ * steps began; `call(id)` decides on `id` and says `'sent'`, or the code of the error it failed
+ * with at once.
+ */
+export function steps(store: RateLimitStore): {
+  at(ms: number): Promise<unknown>
+  call(id: string): Promise<string>
+} {
+  const start = performance.now()
+  return {
+    at: async (ms) => vi.advanceTimersByTimeAsync(start + ms - performance.now()),
+    call: async (id) => {
+      const outcome = follow(store.consume(storeRequest(id)))
+      await vi.advanceTimersByTimeAsync(0)
+      return outcome.value === undefined ? 'sent' : (outcome.value as { code: string }).code
+    },
+  }
 }
