@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { isMain } from './running-example.js'
+import { defaultPort, isMain } from './running-example.js'
 
 describe('isMain', () => {
   const argv1 = process.argv[1]
@@ -23,5 +23,16 @@ describe('isMain', () => {
     writeFileSync(file, '')
     expect(isMain(pathToFileURL(file).href)).toBe(true)
     expect(isMain(pathToFileURL(join(dir, 'other.ts')).href)).toBe(false)
+  })
+})
+
+describe('defaultPort', () => {
+  it('reads PORT, and takes an unset or empty one as the default 3000, not as port 0', () => {
+    expect(defaultPort({ PORT: '8080' })).toBe(8080)
+    expect(defaultPort({ PORT: '0' })).toBe(0)
+    expect(defaultPort({})).toBe(3000)
+    expect(defaultPort({ PORT: '' })).toBe(3000)
+    expect(defaultPort({ PORT: '  ' })).toBe(3000)
+    expect(defaultPort({ PORT: '70000' })).toBe(3000)
   })
 })

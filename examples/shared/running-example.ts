@@ -26,9 +26,12 @@ export interface RunningExample {
   close(): Promise<void>
 }
 
-export function defaultPort(): number {
-  const port = Number(process.env.PORT)
-  return Number.isInteger(port) && port >= 0 ? port : 3000
+/** `PORT`, or 3000 when it is unset or empty (as the store variables are read), or not a port. */
+export function defaultPort(env: Record<string, string | undefined> = process.env): number {
+  const value = env.PORT?.trim()
+  if (value === undefined || value === '') return 3000
+  const port = Number(value)
+  return Number.isInteger(port) && port >= 0 && port < 65_536 ? port : 3000
 }
 
 /** Closes an HTTP server: no new connections, idle keep-alive connections dropped. */

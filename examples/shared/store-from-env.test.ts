@@ -1,8 +1,9 @@
+import { EventEmitter } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import { describeRedisServer, startRedisServer } from '@floodgate/tools'
 import { Redis } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
-import { redacted, storeFromEnv } from './store-from-env.js'
+import { logClientErrors, redacted, storeFromEnv } from './store-from-env.js'
 
 describe('storeFromEnv', () => {
   it('uses the memory store when no store variable is set, or only empty ones', async () => {
@@ -69,6 +70,27 @@ describe('storeFromEnv', () => {
     ).rejects.toThrow(
       /^UPSTASH_REDIS_REST_URL \(.*\) is not a URL the client takes: .*https:\/\/ \(http:\/\/ for a local server\)/s,
     )
+  })
+
+  it('logs each client error once until the client is ready again, however they alternate', () => {
+    const client = new EventEmitter()
+    const lines: string[] = []
+    const lastError = logClientErrors(client, (line) => lines.push(line))
+    // A Redis that takes connections and answers nothing: one pair per reconnect attempt.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      client.emit('error', new Error("Socket timeout. Expecting data, but didn't receive any in 220ms."))
+      client.emit('error', new Error('Command timed out'))
+    }
+    expect(lines).toEqual([
+      "redis: Socket timeout. Expecting data, but didn't receive any in 220ms.",
+      'redis: Command timed out',
+    ])
+    expect(lastError()?.message).toBe('Command timed out')
+    client.emit('ready')
+    expect(lastError()).toBeUndefined()
+    client.emit('error', new Error('Command timed out'))
+    expect(lines).toHaveLength(3)
+    expect(lines[2]).toBe('redis: Command timed out')
   })
 })
 

@@ -3,6 +3,7 @@
 //   UPSTASH_REDIS_REST_URL + UPSTASH_REDIS_REST_TOKEN  → upstashStore over @upstash/redis
 //   neither                                            → the memory store (one process only)
 // Client libraries are imported only on the path that needs them.
+import type { EventEmitter } from 'node:events'
 import { memoryStore, type RateLimitStore } from '@floodgate/core'
 
 export type StoreKind = 'memory' | 'redis' | 'upstash'
@@ -73,22 +74,16 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
   }
   // Why the client cannot reach Redis (a wrong password, nothing listening) comes only as 'error'
   // events: the first one of each kind is logged, not every reconnect attempt's.
-  let lastError: Error | undefined
   let connected = false
-  client.on('error', (error: Error) => {
-    if (lastError !== undefined && lastError.message === error.message) return
-    lastError = error
-    if (connected) console.error(`redis: ${error.message}`)
-  })
-  client.on('ready', () => {
-    lastError = undefined
+  const lastError = logClientErrors(client, (line) => {
+    if (connected) console.error(line)
   })
   try {
     await client.connect()
     connected = true
   } catch (error) {
     client.disconnect()
-    throw cannot(lastError ?? error)
+    throw cannot(lastError() ?? error)
   }
   const store = redisStore({ client })
   return {
@@ -101,6 +96,32 @@ async function redisFromUrl(url: string): Promise<EnvStore> {
       await client.quit().catch(() => client.disconnect())
     },
   }
+}
+
+/**
+ * Logs a Redis client's 'error' events, each message once until the client is ready again: not
+ * every reconnect attempt's, even when they alternate (a Redis that takes connections and answers
+ * nothing gives a socket timeout and a command timeout by turns). Returns the last error, which
+ * says why a connection at start failed.
+ */
+export function logClientErrors(
+  client: Pick<EventEmitter, 'on'>,
+  log: (line: string) => void,
+): () => Error | undefined {
+  let last: Error | undefined
+  const logged = new Set<string>()
+  client.on('error', (error: Error) => {
+    last = error
+    if (logged.has(error.message)) return
+    // Bounded: messages that differ every time (none of ioredis's do) are each logged then.
+    if (logged.size < 64) logged.add(error.message)
+    log(`redis: ${error.message}`)
+  })
+  client.on('ready', () => {
+    last = undefined
+    logged.clear()
+  })
+  return () => last
 }
 
 async function upstash(url: string, token: string): Promise<EnvStore> {
