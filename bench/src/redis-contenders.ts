@@ -142,12 +142,14 @@ const bucket = (): Policy =>
 /** Floodgate calls answered by `onStoreError` instead of Redis, per contender. */
 export const storeErrors = new Map<string, number>()
 
+/** `prefix` apart per contender: sharing one, two contenders on one Redis shared counters. */
 function floodgate(
   name: string,
   store: Parameters<typeof createRateLimiter>[0]['store'],
   policies: Policy[],
+  prefix: string,
 ) {
-  const limiter = createRateLimiter({ policies, store, prefix: 'fg' })
+  const limiter = createRateLimiter({ policies, store, prefix })
   return {
     name,
     call: (key: string) => limiter.limit(key),
@@ -186,10 +188,10 @@ export function contenders(rig: Rig): RedisContender[] {
   erl.init({ windowMs: WINDOW_MS } as Parameters<RedisStore['init']>[0])
   const ttl = String(WINDOW_MS)
   return [
-    floodgate(FG_IOREDIS, redisStore({ client: ioredis }), [fixed()]),
-    floodgate(FG_NODE_REDIS, redisStore({ client: nodeRedis }), [fixed()]),
-    floodgate(FG_UPSTASH, upstashStore({ redis: rig.upstash }), [fixed()]),
-    floodgate(FG_TWO_POLICIES, redisStore({ client: ioredis }), [bucket(), fixed()]),
+    floodgate(FG_IOREDIS, redisStore({ client: ioredis }), [fixed()], 'fg-io'),
+    floodgate(FG_NODE_REDIS, redisStore({ client: nodeRedis }), [fixed()], 'fg-nr'),
+    floodgate(FG_UPSTASH, upstashStore({ redis: rig.upstash }), [fixed()], 'fg-up'),
+    floodgate(FG_TWO_POLICIES, redisStore({ client: ioredis }), [bucket(), fixed()], 'fg-2p'),
     // rate-limiter-flexible rejects a denied consume, so an awaited call checks itself.
     { name: RLF_IOREDIS, call: (key) => rlfIoredis.consume(key) },
     { name: RLF_NODE_REDIS, call: (key) => rlfNodeRedis.consume(key) },

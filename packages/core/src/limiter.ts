@@ -107,7 +107,7 @@ class Limiter implements RateLimiter, DecidingNow {
   /**
    * Each tier's policies, in arrays of the limiter's own. The config's arrays are frozen, and V8 11
    * (Node 20) reads an element of a frozen array in optimised code through a generic keyed load:
-   * a hot-key decision on the memory store took about a fifth longer with them (docs/benchmarks.md).
+   * a hot-key decision on the memory store took about a fifth longer with them (docs/benchmarks-history.md).
    */
   private readonly tierPolicies: ReadonlyMap<string, readonly Policy[]>
   /** Set when the store is a `memoryStore()`: its allocation-free path for one-policy requests. */

@@ -15,7 +15,7 @@ import {
 // Lowercase, as HTTP/2 sends them (HTTP names are case-insensitive), on every framework: Node
 // lowercases each name it is given, to key it and again as it writes the head, and Fastify does
 // too, so a name already in lowercase needs no new string: 700–1,300 instructions less per header
-// and request on Node 20 (valgrind, docs/benchmarks.md). The names are literals, not
+// and request on Node 20 (valgrind, docs/benchmarks-history.md). The names are literals, not
 // `toLowerCase()` results: V8 keeps literal strings in its string table already, so using one as
 // a property name costs no lookup there.
 
