@@ -102,6 +102,7 @@ describe('tiers example', () => {
     for (const refused of refusals) {
       expect(refused.status).toBe(429)
       expect(refused.headers['content-type']).toBe('application/problem+json; charset=utf-8')
+      expect(refused.headers['cache-control']).toBe('no-store')
       expect(JSON.parse(refused.body)['violated-policies']).toEqual(['wrong-keys'])
     }
     const retryAfter = Number(refusals[0]!.headers['retry-after'])

@@ -7,6 +7,7 @@ import {
   createRateLimiter,
   fixedWindow,
   memoryStore,
+  PROBLEM_HEADERS,
   problemDetails,
   type RateLimitStore,
   retryAfterSeconds,
@@ -94,10 +95,11 @@ export function createApp(options: AppOptions = {}): { app: ExpressApp; close():
     if (req.get('x-api-key') === undefined) return next()
     const guesses = await wrongKeys.peek(addressOf(req))
     if (guesses.allowed) return next()
+    // Floodgate's own 429 answer, built from the guesses' decision: problem+json, never cached.
     res
       .status(429)
+      .set(PROBLEM_HEADERS)
       .set('retry-after', String(retryAfterSeconds(guesses)))
-      .type('application/problem+json')
       .send(JSON.stringify(problemDetails(guesses)))
   }
 

@@ -234,9 +234,9 @@ export const FORWARDED_CHECKS = 10_000
  * one limiter is counted once for each identifier, tier and cost. Its value is what was counted (or
  * an array of them when mounts with different `key`s, tiers or costs counted several), so a second
  * middleware sharing the limiter with a key, tier or cost of its own still counts the request on
- * those terms. A symbol property, as a
- * WeakSet entry costs ~1 µs of GC per request. Kept process-wide: a limiter mounted through the
- * ESM and the CommonJS build of an adapter still counts a request once.
+ * those terms. A symbol property, as a WeakSet entry costs ~1 µs of GC per request. Kept
+ * process-wide: a limiter mounted through the ESM and the CommonJS build of an adapter still counts
+ * a request once.
  */
 const { markOfLimiter } = registry
 
