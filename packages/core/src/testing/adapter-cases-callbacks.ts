@@ -150,21 +150,28 @@ const requestCallbackCases: AdapterCase[] = [
   },
   {
     name: 'counts a request once at two middlewares sharing the limiter that ask for the same tier and cost',
-    run: (driver) => {
-      // The default tier named, and a cost of 1 given, are what a mount without callbacks asks for.
-      const f = behaviourFixture()
-      const limiter = createRateLimiter({
-        tiers: { open: perMinute(5), strict: perMinute(1) },
-        defaultTier: 'open',
-        store: f.store,
-      })
-      const app = { global: { limiter, tier: () => 'open', cost: () => 1 }, mountTwice: { limiter } }
-      return withServer(driver, app, async (server) => {
-        const remaining: (number | null)[] = []
-        for (let i = 0; i < 5; i++) remaining.push(exposedRemaining(await server.get('/')))
-        expect(remaining).toEqual([4, 3, 2, 1, 0])
-        expect((await server.get('/')).status).toBe(429)
-      })
+    run: async (driver) => {
+      // The default tier, named or left out, and a cost of 1, given or left out, are what a mount
+      // without callbacks asks for.
+      const mounts = [
+        [{ tier: () => 'open', cost: () => 1 }, {}],
+        [{ cost: () => 1 }, { tier: () => 'open' }],
+      ] as const
+      for (const [first, second] of mounts) {
+        const f = behaviourFixture()
+        const limiter = createRateLimiter({
+          tiers: { open: perMinute(5), strict: perMinute(1) },
+          defaultTier: 'open',
+          store: f.store,
+        })
+        const app = { global: { limiter, ...first }, mountTwice: { limiter, ...second } }
+        await withServer(driver, app, async (server) => {
+          const remaining: (number | null)[] = []
+          for (let i = 0; i < 5; i++) remaining.push(exposedRemaining(await server.get('/')))
+          expect(remaining).toEqual([4, 3, 2, 1, 0])
+          expect((await server.get('/')).status).toBe(429)
+        })
+      }
     },
   },
   {
