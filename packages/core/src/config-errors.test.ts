@@ -360,6 +360,13 @@ const table: [string, () => unknown, string, string, string][] = [
     'fixedWindow()',
   ],
   [
+    'a policy of a kind every object inherits',
+    () => createRateLimiter({ policies: { ...policy, kind: 'constructor' } as never }),
+    INVALID_OPTION,
+    'policies[0]',
+    'fixedWindow()',
+  ],
+  [
     'a null policy',
     () => createRateLimiter({ policies: [null as never] }),
     INVALID_OPTION,
