@@ -9,7 +9,7 @@ import type { RedisClient } from './clients.js'
 import { cachedDigest, clusterSlot } from './keys.js'
 import { redisStore } from './redis-store.js'
 import { STALL_MS, TRYAGAIN_DELAY_MS, WATCH_EVERY_MS } from './script-store.js'
-import { follow, steps, storeRequest } from './test-fixtures/store-calls.js'
+import { follow, heldCalls, steps, storeRequest } from './test-fixtures/store-calls.js'
 
 // The decision script answers whole numbers. A reply of the right length holding anything else (a
 // proxy's garbage, another program's keys) is a store failure that follows onStoreError, on the
@@ -1174,11 +1174,7 @@ describe('the silence of a connection that answers', () => {
   it('is timed from its last answer: a command answered late is no silence of those behind it', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
-      const answers: ((reply: unknown) => void)[] = []
-      const run = () =>
-        new Promise<unknown>((resolve) => {
-          answers.push(resolve)
-        })
+      const { answers, run } = heldCalls()
       const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
       const request = storeRequest
       const first = store.consume(request('a'))
@@ -1453,11 +1449,7 @@ describe('the watchdog of a Redis that stops answering exactly STALL_MS before a
   it('does not take it for silent at that look: silence is over STALL_MS without an answer', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
     try {
-      const answers: ((reply: unknown) => void)[] = []
-      const run = () =>
-        new Promise<unknown>((resolve) => {
-          answers.push(resolve)
-        })
+      const { answers, run } = heldCalls()
       const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
       const store = redisStore({ client, logger: false })
       const { at, call } = steps(store)

@@ -44,3 +44,13 @@ export function steps(store: RateLimitStore): {
     },
   }
 }
+
+/** A client command that waits: the `i`th call sent is answered by `answers[i](reply)`. */
+export function heldCalls(): { answers: ((reply: unknown) => void)[]; run: () => Promise<unknown> } {
+  const answers: ((reply: unknown) => void)[] = []
+  const run = () =>
+    new Promise<unknown>((resolve) => {
+      answers.push(resolve)
+    })
+  return { answers, run }
+}
