@@ -1,6 +1,6 @@
 import { findFreePort } from '@floodgate/tools'
 import { Redis } from 'ioredis'
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { SUBMIT, type SubmittingStore } from '../queued-call.js'
@@ -24,6 +24,12 @@ const WATCHDOG_TIMERS: NonNullable<Parameters<typeof vi.useFakeTimers>[0]>['toFa
   'setImmediate',
   'performance',
 ]
+
+// Every test that fakes timers is given the real ones back, whether it passed or failed.
+afterEach(() => {
+  vi.useRealTimers()
+})
+
 const garbage: [string, unknown[]][] = [
   ['strings', [NOW, 'x', 'x', 'x', 'x']],
   ['nulls', [NOW, null, null, null, null]],
@@ -167,26 +173,22 @@ describe('a client whose commands return no promise (a callback-style client)', 
 describe('a client that throws when handed a command', () => {
   it('fails that call, holds nothing for it, and takes the connection for silent no later', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = () => {
-        if (sent++ === 0) throw new Error('Connection is closed.')
-        return Promise.resolve([NOW, 1, 9, 60_000, 0])
-      }
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const thrown = follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(thrown.value).toMatchObject({ message: 'Connection is closed.' })
-      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
-      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-      const outcome = follow(store.consume(storeRequest('b')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toBe('answered')
-      expect(sent).toBe(2)
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const run = () => {
+      if (sent++ === 0) throw new Error('Connection is closed.')
+      return Promise.resolve([NOW, 1, 9, 60_000, 0])
     }
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const thrown = follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(thrown.value).toMatchObject({ message: 'Connection is closed.' })
+    expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
+    await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+    const outcome = follow(store.consume(storeRequest('b')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toBe('answered')
+    expect(sent).toBe(2)
+    store.close()
   })
 })
 
@@ -281,18 +283,14 @@ describe("the decision's deadline on the server clock", () => {
 describe("the decision's deadline under a test's fake timers", () => {
   it('is none: no deadline passes in real time there', async () => {
     vi.useFakeTimers()
-    try {
-      const deadlines: unknown[] = []
-      const { limiter } = limiterOn(async (_script, _keys, args) => {
-        deadlines.push(args[2])
-        return [NOW, 1, 9, 60_000, 0]
-      })
-      await limiter.limit('a')
-      await limiter.limit('a')
-      expect(deadlines).toEqual(['0', '0'])
-    } finally {
-      vi.useRealTimers()
-    }
+    const deadlines: unknown[] = []
+    const { limiter } = limiterOn(async (_script, _keys, args) => {
+      deadlines.push(args[2])
+      return [NOW, 1, 9, 60_000, 0]
+    })
+    await limiter.limit('a')
+    await limiter.limit('a')
+    expect(deadlines).toEqual(['0', '0'])
   })
 })
 
@@ -314,48 +312,40 @@ describe('a TRYAGAIN answered after the store was closed', () => {
 describe('a command the client failed', () => {
   it('is waited on no more: a quiet spell after it does not take Redis for silent', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = async () => {
-        if (sent++ === 0) throw new Error('ERR Error running script')
-        return [NOW, 1, 9, 60_000, 0]
-      }
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = storeRequest('a')
-      await expect(store.consume(request)).rejects.toThrow('ERR Error running script')
-      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
-      // The watchdog looks while a command waits: none does, so the quiet spell is no silence.
-      await vi.advanceTimersByTimeAsync(3 * STALL_MS)
-      await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const run = async () => {
+      if (sent++ === 0) throw new Error('ERR Error running script')
+      return [NOW, 1, 9, 60_000, 0]
     }
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const request = storeRequest('a')
+    await expect(store.consume(request)).rejects.toThrow('ERR Error running script')
+    expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
+    // The watchdog looks while a command waits: none does, so the quiet spell is no silence.
+    await vi.advanceTimersByTimeAsync(3 * STALL_MS)
+    await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
+    store.close()
   })
 })
 
 describe("node-redis's commandOptions.timeout, which stops applying once a command is written", () => {
   it('fails a call Redis never answers as a store timeout, the store timing the reply itself', async () => {
     vi.useFakeTimers()
-    try {
-      const never = () => new Promise<unknown>(() => {})
-      const client = {
-        evalSha: never,
-        eval: never,
-        del: never,
-        options: { commandOptions: { timeout: 100 } },
-      }
-      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-      const request = storeRequest('a')
-      const outcome = follow(store.consume(request))
-      await vi.advanceTimersByTimeAsync(99)
-      expect(outcome.value).toBeUndefined()
-      await vi.advanceTimersByTimeAsync(1)
-      expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    const never = () => new Promise<unknown>(() => {})
+    const client = {
+      evalSha: never,
+      eval: never,
+      del: never,
+      options: { commandOptions: { timeout: 100 } },
     }
+    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+    const request = storeRequest('a')
+    const outcome = follow(store.consume(request))
+    await vi.advanceTimersByTimeAsync(99)
+    expect(outcome.value).toBeUndefined()
+    await vi.advanceTimersByTimeAsync(1)
+    expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+    store.close()
   })
 })
 
@@ -386,7 +376,6 @@ describe("a reset's DEL answered TRYAGAIN", () => {
       await reset
       expect(dels).toBe(2)
     } finally {
-      vi.useRealTimers()
       store.close()
     }
   })
@@ -395,86 +384,74 @@ describe("a reset's DEL answered TRYAGAIN", () => {
 describe('a silent Redis whose client lets go of the command (its own timeout)', () => {
   it('is sent calls again once nothing waits, though it never answered', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      let giveUp!: (error: Error) => void
-      const run = () => {
-        if (sent++ > 0) return Promise.resolve([NOW, 1, 9, 60_000, 0])
-        return new Promise<unknown>((_resolve, reject) => {
-          giveUp = reject
-        })
-      }
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = storeRequest('a')
-      const hung = expect(store.consume(request)).rejects.toThrow('Command timed out')
-      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-      await expect(store.consume(request)).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-      giveUp(new Error('Command timed out'))
-      await hung
-      await vi.advanceTimersByTimeAsync(STALL_MS)
-      await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    let giveUp!: (error: Error) => void
+    const run = () => {
+      if (sent++ > 0) return Promise.resolve([NOW, 1, 9, 60_000, 0])
+      return new Promise<unknown>((_resolve, reject) => {
+        giveUp = reject
+      })
     }
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const request = storeRequest('a')
+    const hung = expect(store.consume(request)).rejects.toThrow('Command timed out')
+    await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+    await expect(store.consume(request)).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    giveUp(new Error('Command timed out'))
+    await hung
+    await vi.advanceTimersByTimeAsync(STALL_MS)
+    await expect(store.consume(request)).resolves.toMatchObject({ nowMs: NOW })
+    store.close()
   })
 })
 
 describe('the silence of one Redis connection, which answers in order', () => {
   it('is timed from the oldest command waiting, however many were sent since', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      const never = () => new Promise<unknown>(() => {})
-      const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
-      const store = redisStore({ client, logger: false })
-      const request = storeRequest
-      follow(store.consume(request('a')))
-      await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
-      follow(store.consume(request('b')))
-      await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
-      const outcome = follow(store.consume(request('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toMatchObject({
-        code: 'ERR_FLOODGATE_STORE_ERROR',
-        message: expect.stringContaining('has answered none of the 2 commands waiting'),
-      })
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    const never = () => new Promise<unknown>(() => {})
+    const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
+    const store = redisStore({ client, logger: false })
+    const request = storeRequest
+    follow(store.consume(request('a')))
+    await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
+    follow(store.consume(request('b')))
+    await vi.advanceTimersByTimeAsync(STALL_MS * 0.6)
+    const outcome = follow(store.consume(request('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+      message: expect.stringContaining('has answered none of the 2 commands waiting'),
+    })
+    store.close()
   })
 })
 
 describe("the limiter on the script's path", () => {
   it('tells the recovery when the script answers again, and no failure when the deadline passes after an answer', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance', 'Date'] })
-    try {
-      const state = { down: true }
-      const reply = async () => {
-        if (state.down) throw new Error('connection refused')
-        return [NOW, 1, 9, 60_000, 0]
-      }
-      const lines: string[] = []
-      const failures: unknown[] = []
-      const limiter = createRateLimiter({
-        policies: fixedWindow({ limit: 10, window: '1 m' }),
-        store: upstashStore({ redis: { evalsha: reply, eval: reply, del: async () => 0 }, logger: false }),
-        onStoreFailure: (error) => void failures.push(error),
-        logger: { warn: (line) => lines.push(line) },
-      })
-      expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error' })
-      state.down = false
-      expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9 })
-      // The answered call's deadline passes: nothing more is reported.
-      await vi.advanceTimersByTimeAsync(1_000)
-      expect(failures).toHaveLength(1)
-      expect(lines.map((line) => /WARN_FLOODGATE_STORE_(\w+)/.exec(line)?.[1])).toEqual([
-        'FAILURE',
-        'RECOVERED',
-      ])
-    } finally {
-      vi.useRealTimers()
+    const state = { down: true }
+    const reply = async () => {
+      if (state.down) throw new Error('connection refused')
+      return [NOW, 1, 9, 60_000, 0]
     }
+    const lines: string[] = []
+    const failures: unknown[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: { evalsha: reply, eval: reply, del: async () => 0 }, logger: false }),
+      onStoreFailure: (error) => void failures.push(error),
+      logger: { warn: (line) => lines.push(line) },
+    })
+    expect(await limiter.limit('a')).toMatchObject({ reason: 'store-error' })
+    state.down = false
+    expect(await limiter.limit('a')).toMatchObject({ allowed: true, remaining: 9 })
+    // The answered call's deadline passes: nothing more is reported.
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(failures).toHaveLength(1)
+    expect(lines.map((line) => /WARN_FLOODGATE_STORE_(\w+)/.exec(line)?.[1])).toEqual([
+      'FAILURE',
+      'RECOVERED',
+    ])
   })
 })
 
@@ -519,39 +496,35 @@ describe('the silence of a Cluster node, as the client tells the node of each ha
         '127.0.0.1:7001',
       ])
       vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-      try {
-        const store = redisStore({ client, logger: false })
-        const request = storeRequest
-        follow(store.consume(request('d')))
-        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-        const outcomes: Record<string, unknown> = {}
-        for (const id of ['e', 'c']) {
-          Promise.resolve(store.consume(request(id))).then(
-            () => {
-              outcomes[id] = 'answered'
-            },
-            (error: unknown) => {
-              outcomes[id] = error
-            },
-          )
-        }
-        await vi.advanceTimersByTimeAsync(0)
-        expect(outcomes.e).toMatchObject({
-          code: 'ERR_FLOODGATE_STORE_ERROR',
-          message: expect.stringContaining("The Redis node of this identifier's hash slot has answered none"),
-        })
-        // The other node's call went out, and waits for its reply.
-        expect(outcomes.c).toBeUndefined()
-        // The refusal counts the silent node's commands waiting (d), not the other node's (c).
-        const again = follow(store.consume(request('e')))
-        await vi.advanceTimersByTimeAsync(0)
-        expect(again.value).toMatchObject({
-          message: expect.stringContaining('has answered none of the 1 commands waiting'),
-        })
-        store.close()
-      } finally {
-        vi.useRealTimers()
+      const store = redisStore({ client, logger: false })
+      const request = storeRequest
+      follow(store.consume(request('d')))
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      const outcomes: Record<string, unknown> = {}
+      for (const id of ['e', 'c']) {
+        Promise.resolve(store.consume(request(id))).then(
+          () => {
+            outcomes[id] = 'answered'
+          },
+          (error: unknown) => {
+            outcomes[id] = error
+          },
+        )
       }
+      await vi.advanceTimersByTimeAsync(0)
+      expect(outcomes.e).toMatchObject({
+        code: 'ERR_FLOODGATE_STORE_ERROR',
+        message: expect.stringContaining("The Redis node of this identifier's hash slot has answered none"),
+      })
+      // The other node's call went out, and waits for its reply.
+      expect(outcomes.c).toBeUndefined()
+      // The refusal counts the silent node's commands waiting (d), not the other node's (c).
+      const again = follow(store.consume(request('e')))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(again.value).toMatchObject({
+        message: expect.stringContaining('has answered none of the 1 commands waiting'),
+      })
+      store.close()
     })
   }
 })
@@ -655,7 +628,6 @@ describe('a decision answered TRYAGAIN', () => {
       expect(sent).toBe(2)
       expect(outcome).toMatchObject({ nowMs: NOW, outcomes: [{ allowed: true, remaining: 9 }] })
     } finally {
-      vi.useRealTimers()
       store.close()
     }
   })
@@ -685,7 +657,6 @@ describe("a reset's DEL that Redis failed with another error than TRYAGAIN", () 
       expect(dels).toBe(1)
       expect(vi.getTimerCount()).toBe(0)
     } finally {
-      vi.useRealTimers()
       store.close()
     }
   })
@@ -730,7 +701,6 @@ describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent"
           expect(await outcome).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
         }
       } finally {
-        vi.useRealTimers()
         store.close()
       }
     })
@@ -761,7 +731,6 @@ describe("a reset's DEL answered TRYAGAIN once a decision on its keys went out a
       expect(outcome.value).toMatchObject({ message: expect.stringMatching(/^TRYAGAIN/) })
       expect(vi.getTimerCount()).toBe(0)
     } finally {
-      vi.useRealTimers()
       store.close()
     }
   })
@@ -774,31 +743,27 @@ describe("a reply that comes after the store's reply timeout failed the call", (
   ] as const) {
     it(`${what}: ignored, and nothing is sent again`, async () => {
       vi.useFakeTimers()
-      try {
-        let sent = 0
-        let answer!: (reply: unknown) => void
-        const run = () => {
-          sent++
-          return new Promise<unknown>((resolve) => {
-            answer = resolve
-          })
-        }
-        const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
-        const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-        const request = storeRequest('a')
-        const outcome = Promise.resolve(store.consume(request)).then(
-          () => 'answered',
-          (error: unknown) => error,
-        )
-        await vi.advanceTimersByTimeAsync(100)
-        expect(await outcome).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
-        answer(late)
-        await vi.advanceTimersByTimeAsync(1_000)
-        expect(sent).toBe(1)
-        store.close()
-      } finally {
-        vi.useRealTimers()
+      let sent = 0
+      let answer!: (reply: unknown) => void
+      const run = () => {
+        sent++
+        return new Promise<unknown>((resolve) => {
+          answer = resolve
+        })
       }
+      const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      const request = storeRequest('a')
+      const outcome = Promise.resolve(store.consume(request)).then(
+        () => 'answered',
+        (error: unknown) => error,
+      )
+      await vi.advanceTimersByTimeAsync(100)
+      expect(await outcome).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+      answer(late)
+      await vi.advanceTimersByTimeAsync(1_000)
+      expect(sent).toBe(1)
+      store.close()
     })
   }
 })
@@ -810,35 +775,31 @@ describe("a refusal (NOSCRIPT, TRYAGAIN) that comes after the store's reply time
   ]) {
     it(`${refusal.split(' ')[0]}: nothing is sent again, and the call stays a store timeout`, async () => {
       vi.useFakeTimers()
-      try {
-        const sent: string[] = []
-        let refuse!: (error: Error) => void
-        const client = {
-          evalSha: () => {
-            sent.push('evalsha')
-            return new Promise<unknown>((_resolve, reject) => {
-              refuse = reject
-            })
-          },
-          eval: async () => {
-            sent.push('eval')
-            return [NOW, 1, 9, 60_000, 0]
-          },
-          del: async () => 0,
-          options: { commandOptions: { timeout: 100 } },
-        }
-        const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-        const outcome = follow(store.consume(storeRequest('a')))
-        await vi.advanceTimersByTimeAsync(100)
-        expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
-        refuse(new Error(refusal))
-        await vi.advanceTimersByTimeAsync(10 * TRYAGAIN_DELAY_MS)
-        expect(sent).toEqual(['evalsha'])
-        expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
-        store.close()
-      } finally {
-        vi.useRealTimers()
+      const sent: string[] = []
+      let refuse!: (error: Error) => void
+      const client = {
+        evalSha: () => {
+          sent.push('evalsha')
+          return new Promise<unknown>((_resolve, reject) => {
+            refuse = reject
+          })
+        },
+        eval: async () => {
+          sent.push('eval')
+          return [NOW, 1, 9, 60_000, 0]
+        },
+        del: async () => 0,
+        options: { commandOptions: { timeout: 100 } },
       }
+      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+      const outcome = follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(100)
+      expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+      refuse(new Error(refusal))
+      await vi.advanceTimersByTimeAsync(10 * TRYAGAIN_DELAY_MS)
+      expect(sent).toEqual(['evalsha'])
+      expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+      store.close()
     })
   }
 })
@@ -869,51 +830,43 @@ describe('a batch Redis refused with NOSCRIPT once every call of it was answered
 describe("a decision answered before the store's reply timeout", () => {
   it('leaves no reply timer behind', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const run = async () => [NOW, 1, 9, 60_000, 0]
-      const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
-      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-      await store.consume(storeRequest('a'))
-      expect(vi.getTimerCount()).toBe(0)
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    const run = async () => [NOW, 1, 9, 60_000, 0]
+    const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+    await store.consume(storeRequest('a'))
+    expect(vi.getTimerCount()).toBe(0)
+    store.close()
   })
 })
 
 describe("a reply that comes after the store's reply timeout failed the call, on the store's own path", () => {
   it('answers the call nothing more', async () => {
     vi.useFakeTimers()
-    try {
-      let answer!: (reply: unknown) => void
-      const run = () =>
-        new Promise<unknown>((resolve) => {
-          answer = resolve
-        })
-      const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
-      const store = redisStore({ client: client as unknown as RedisClient, logger: false })
-      const answers: unknown[] = []
-      ;(store as unknown as SubmittingStore)[SUBMIT](
-        'p',
-        'a',
-        [fixedWindow({ limit: 10, window: '1 m' })],
-        1,
-        false,
-        {
-          atMs: 0,
-          respond: () => void answers.push('respond'),
-          fail: (error: unknown) => void answers.push(error),
-        },
-      )
-      await vi.advanceTimersByTimeAsync(100)
-      answer([NOW, 1, 9, 60_000, 0])
-      await vi.advanceTimersByTimeAsync(1_000)
-      expect(answers).toEqual([expect.objectContaining({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })])
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    let answer!: (reply: unknown) => void
+    const run = () =>
+      new Promise<unknown>((resolve) => {
+        answer = resolve
+      })
+    const client = { evalSha: run, eval: run, del: run, options: { commandOptions: { timeout: 100 } } }
+    const store = redisStore({ client: client as unknown as RedisClient, logger: false })
+    const answers: unknown[] = []
+    ;(store as unknown as SubmittingStore)[SUBMIT](
+      'p',
+      'a',
+      [fixedWindow({ limit: 10, window: '1 m' })],
+      1,
+      false,
+      {
+        atMs: 0,
+        respond: () => void answers.push('respond'),
+        fail: (error: unknown) => void answers.push(error),
+      },
+    )
+    await vi.advanceTimersByTimeAsync(100)
+    answer([NOW, 1, 9, 60_000, 0])
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(answers).toEqual([expect.objectContaining({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })])
+    store.close()
   })
 })
 
@@ -997,25 +950,21 @@ describe("a call whose deadline passed before Redis ran it (the script's answer 
 describe('the silence of a connection quiet for a while', () => {
   it('is timed from the first command sent after the quiet spell, not from the last answer before it', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = () =>
-        sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = storeRequest
-      await store.consume(request('a'))
-      await vi.advanceTimersByTimeAsync(3 * STALL_MS)
-      follow(store.consume(request('b')))
-      await vi.advanceTimersByTimeAsync(STALL_MS / 2)
-      const outcome = follow(store.consume(request('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      // Sent, and waiting for its reply: b has waited only half of STALL_MS.
-      expect(outcome.value).toBeUndefined()
-      expect(sent).toBe(3)
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    let sent = 0
+    const run = () =>
+      sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const request = storeRequest
+    await store.consume(request('a'))
+    await vi.advanceTimersByTimeAsync(3 * STALL_MS)
+    follow(store.consume(request('b')))
+    await vi.advanceTimersByTimeAsync(STALL_MS / 2)
+    const outcome = follow(store.consume(request('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    // Sent, and waiting for its reply: b has waited only half of STALL_MS.
+    expect(outcome.value).toBeUndefined()
+    expect(sent).toBe(3)
+    store.close()
   })
 })
 
@@ -1028,38 +977,30 @@ describe('a store closed while a call waits to go again after TRYAGAIN', () => {
     }
     const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const outcome = follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(sent).toBe(1)
-      store.close()
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toMatchObject({
-        code: 'ERR_FLOODGATE_STORE_ERROR',
-        message: expect.stringContaining('closed while a call waited to be sent again'),
-      })
-      expect(sent).toBe(1)
-      expect(vi.getTimerCount()).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+    const outcome = follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(sent).toBe(1)
+    store.close()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toMatchObject({
+      code: 'ERR_FLOODGATE_STORE_ERROR',
+      message: expect.stringContaining('closed while a call waited to be sent again'),
+    })
+    expect(sent).toBe(1)
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 
 describe('a store closed while a command waits for its reply', () => {
   it('stops watching the connection: no timer is left running', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      const run = () => new Promise<unknown>(() => {})
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(vi.getTimerCount()).toBe(1)
-      store.close()
-      expect(vi.getTimerCount()).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+    const run = () => new Promise<unknown>(() => {})
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(vi.getTimerCount()).toBe(1)
+    store.close()
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 
@@ -1076,20 +1017,16 @@ describe('a store closed after a call went again following TRYAGAIN', () => {
     }
     const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const outcome = follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
-      expect(sent).toBe(2)
-      store.close()
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toBeUndefined()
-      answer([NOW, 1, 9, 60_000, 0])
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toBe('answered')
-      expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+    const outcome = follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(TRYAGAIN_DELAY_MS)
+    expect(sent).toBe(2)
+    store.close()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toBeUndefined()
+    answer([NOW, 1, 9, 60_000, 0])
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toBe('answered')
+    expect((store as unknown as { commandsHeld: number }).commandsHeld).toBe(0)
   })
 
   it('a TRYAGAIN answered after the close leaves no timer behind', async () => {
@@ -1100,17 +1037,13 @@ describe('a store closed after a call went again following TRYAGAIN', () => {
       })
     const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
-    try {
-      const outcome = follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(0)
-      store.close()
-      refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toMatchObject({ message: expect.stringContaining('closed while a call waited') })
-      expect(vi.getTimerCount()).toBe(0)
-    } finally {
-      vi.useRealTimers()
-    }
+    const outcome = follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(0)
+    store.close()
+    refuse(new Error('TRYAGAIN Multiple keys request during rehashing of slot'))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toMatchObject({ message: expect.stringContaining('closed while a call waited') })
+    expect(vi.getTimerCount()).toBe(0)
   })
 })
 
@@ -1121,25 +1054,21 @@ describe('a command that failed while an earlier one waits on the connection', (
   ] as const) {
     it(what, async () => {
       vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-      try {
-        let sent = 0
-        const run = () => (sent++ === 1 ? Promise.reject(error) : new Promise<unknown>(() => {}))
-        const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-        follow(store.consume(storeRequest('a')))
-        await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
-        const failed = follow(store.consume(storeRequest('b')))
-        await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
-        expect(failed.value).toBeInstanceOf(Error)
-        // 1.5 STALL_MS since a was sent, 0.6 since b failed.
-        const outcome = follow(store.consume(storeRequest('c')))
-        await vi.advanceTimersByTimeAsync(0)
-        if (silent) expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-        else expect(outcome.value).toBeUndefined()
-        expect(sent).toBe(silent ? 2 : 3)
-        store.close()
-      } finally {
-        vi.useRealTimers()
-      }
+      let sent = 0
+      const run = () => (sent++ === 1 ? Promise.reject(error) : new Promise<unknown>(() => {}))
+      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+      follow(store.consume(storeRequest('a')))
+      await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
+      const failed = follow(store.consume(storeRequest('b')))
+      await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
+      expect(failed.value).toBeInstanceOf(Error)
+      // 1.5 STALL_MS since a was sent, 0.6 since b failed.
+      const outcome = follow(store.consume(storeRequest('c')))
+      await vi.advanceTimersByTimeAsync(0)
+      if (silent) expect(outcome.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      else expect(outcome.value).toBeUndefined()
+      expect(sent).toBe(silent ? 2 : 3)
+      store.close()
     })
   }
 })
@@ -1147,82 +1076,70 @@ describe('a command that failed while an earlier one waits on the connection', (
 describe('the silence of Upstash, whose requests are independent', () => {
   it('is timed from the second request sent since its last answer: one lost alone says nothing', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = () => {
-        sent++
-        return new Promise<unknown>(() => {})
-      }
-      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
-      follow(store.consume(storeRequest('b')))
-      await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
-      // 1.5 STALL_MS since a was sent, 0.6 since b, the second: not silent yet.
-      const outcome = follow(store.consume(storeRequest('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toBeUndefined()
-      expect(sent).toBe(3)
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const run = () => {
+      sent++
+      return new Promise<unknown>(() => {})
     }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(0.9 * STALL_MS)
+    follow(store.consume(storeRequest('b')))
+    await vi.advanceTimersByTimeAsync(0.6 * STALL_MS)
+    // 1.5 STALL_MS since a was sent, 0.6 since b, the second: not silent yet.
+    const outcome = follow(store.consume(storeRequest('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toBeUndefined()
+    expect(sent).toBe(3)
+    store.close()
   })
 })
 
 describe('the silence of a connection that answers', () => {
   it('is timed from its last answer: a command answered late is no silence of those behind it', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      const { answers, run } = heldCalls()
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = storeRequest
-      const first = store.consume(request('a'))
-      await vi.advanceTimersByTimeAsync(STALL_MS / 2)
-      follow(store.consume(request('b')))
-      await vi.advanceTimersByTimeAsync(STALL_MS * 0.4)
-      answers[0]!([NOW, 1, 9, 60_000, 0])
-      await first
-      // 1.2 STALL_MS since a was sent, 0.3 since it was answered: b waits behind it, no silence.
-      await vi.advanceTimersByTimeAsync(STALL_MS * 0.3)
-      const outcome = follow(store.consume(request('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(outcome.value).toBeUndefined()
-      expect(answers).toHaveLength(3)
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    const { answers, run } = heldCalls()
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const request = storeRequest
+    const first = store.consume(request('a'))
+    await vi.advanceTimersByTimeAsync(STALL_MS / 2)
+    follow(store.consume(request('b')))
+    await vi.advanceTimersByTimeAsync(STALL_MS * 0.4)
+    answers[0]!([NOW, 1, 9, 60_000, 0])
+    await first
+    // 1.2 STALL_MS since a was sent, 0.3 since it was answered: b waits behind it, no silence.
+    await vi.advanceTimersByTimeAsync(STALL_MS * 0.3)
+    const outcome = follow(store.consume(request('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(outcome.value).toBeUndefined()
+    expect(answers).toHaveLength(3)
+    store.close()
   })
 
   it('is watched again after a silence that ended: a second one is found too', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      const pending: ((reply: unknown) => void)[] = []
-      const run = () =>
-        new Promise<unknown>((resolve) => {
-          pending.push(resolve)
-        })
-      const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const request = storeRequest
-      const refused = async (id: string) => {
-        const outcome = follow(store.consume(request(id)))
-        await vi.advanceTimersByTimeAsync(0)
-        return outcome.value
-      }
-      for (const round of [1, 2]) {
-        follow(store.consume(request('a')))
-        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-        expect(await refused('b'), `round ${round}`).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-        // Redis answers; nothing waits, and the watchdog stops.
-        for (const answer of pending.splice(0)) answer([NOW, 1, 9, 60_000, 0])
-        await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-        expect(vi.getTimerCount(), `round ${round}`).toBe(0)
-      }
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    const pending: ((reply: unknown) => void)[] = []
+    const run = () =>
+      new Promise<unknown>((resolve) => {
+        pending.push(resolve)
+      })
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const request = storeRequest
+    const refused = async (id: string) => {
+      const outcome = follow(store.consume(request(id)))
+      await vi.advanceTimersByTimeAsync(0)
+      return outcome.value
     }
+    for (const round of [1, 2]) {
+      follow(store.consume(request('a')))
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      expect(await refused('b'), `round ${round}`).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+      // Redis answers; nothing waits, and the watchdog stops.
+      for (const answer of pending.splice(0)) answer([NOW, 1, 9, 60_000, 0])
+      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+      expect(vi.getTimerCount(), `round ${round}`).toBe(0)
+    }
+    store.close()
   })
 })
 
@@ -1314,83 +1231,74 @@ describe('a batch Redis skipped as past its deadline ([-1, server time]) after a
 describe('an Upstash that answers none of the requests sent since its last answer', () => {
   it('is sent one request per STALL_MS to find out, and answers again from its reply', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = () =>
-        ++sent <= 2 ? new Promise<unknown>(() => {}) : Promise.resolve([NOW, 1, 9, 60_000, 0])
-      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const consume = async (id: string) => {
-        let outcome: unknown
-        Promise.resolve(
-          store.consume({
-            prefix: 'p',
-            id,
-            policies: [fixedWindow({ limit: 10, window: '1 m' })],
-            cost: 1,
-            peek: false,
-          }),
-        ).then(
-          () => {
-            outcome = 'answered'
-          },
-          (error: unknown) => {
-            outcome = error
-          },
-        )
-        await vi.advanceTimersByTimeAsync(0)
-        return outcome
-      }
-      await consume('a')
-      await consume('b')
-      await vi.advanceTimersByTimeAsync(2 * STALL_MS)
-      expect(await consume('c')).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-      expect(sent).toBe(2)
-      await vi.advanceTimersByTimeAsync(STALL_MS)
-      expect(await consume('d')).toBe('answered')
-      expect(sent).toBe(3)
-      expect(await consume('e')).toBe('answered')
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const run = () => (++sent <= 2 ? new Promise<unknown>(() => {}) : Promise.resolve([NOW, 1, 9, 60_000, 0]))
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const consume = async (id: string) => {
+      let outcome: unknown
+      Promise.resolve(
+        store.consume({
+          prefix: 'p',
+          id,
+          policies: [fixedWindow({ limit: 10, window: '1 m' })],
+          cost: 1,
+          peek: false,
+        }),
+      ).then(
+        () => {
+          outcome = 'answered'
+        },
+        (error: unknown) => {
+          outcome = error
+        },
+      )
+      await vi.advanceTimersByTimeAsync(0)
+      return outcome
     }
+    await consume('a')
+    await consume('b')
+    await vi.advanceTimersByTimeAsync(2 * STALL_MS)
+    expect(await consume('c')).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    expect(sent).toBe(2)
+    await vi.advanceTimersByTimeAsync(STALL_MS)
+    expect(await consume('d')).toBe('answered')
+    expect(sent).toBe(3)
+    expect(await consume('e')).toBe('answered')
+    store.close()
   })
 })
 
 describe('an Upstash taken for silent whose requests all failed as timeouts before the watchdog looked again', () => {
   it('is timed anew from the request sent then: nothing it waited on still waits', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const giveUps: ((error: Error) => void)[] = []
-      const run = () => {
-        sent++
-        return new Promise<unknown>((_resolve, reject) => {
-          giveUps.push(reject)
-        })
-      }
-      const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
-      const { at, call } = steps(store)
-      expect(await call('a')).toBe('sent')
-      expect(await call('b')).toBe('sent')
-      await at(2 * STALL_MS)
-      expect(await call('c')).toBe('ERR_FLOODGATE_STORE_ERROR')
-      // Between two looks, STALL_MS after the silence began: the client gives up on a and b (an
-      // AbortSignal.timeout), and d goes out at once, the one request of this STALL_MS.
-      await at(2 * STALL_MS + WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
-      for (const giveUp of giveUps.splice(0)) {
-        giveUp(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
-      }
-      await vi.advanceTimersByTimeAsync(0)
-      expect(await call('d')).toBe('sent')
-      // The next look finds only d waiting, sent WATCH_EVERY_MS ago: no silence, as had it looked
-      // before d went out. e goes out too.
-      await at(2 * STALL_MS + 2 * WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
-      expect(await call('e')).toBe('sent')
-      expect(sent).toBe(4)
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const giveUps: ((error: Error) => void)[] = []
+    const run = () => {
+      sent++
+      return new Promise<unknown>((_resolve, reject) => {
+        giveUps.push(reject)
+      })
     }
+    const store = upstashStore({ redis: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    const { at, call } = steps(store)
+    expect(await call('a')).toBe('sent')
+    expect(await call('b')).toBe('sent')
+    await at(2 * STALL_MS)
+    expect(await call('c')).toBe('ERR_FLOODGATE_STORE_ERROR')
+    // Between two looks, STALL_MS after the silence began: the client gives up on a and b (an
+    // AbortSignal.timeout), and d goes out at once, the one request of this STALL_MS.
+    await at(2 * STALL_MS + WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
+    for (const giveUp of giveUps.splice(0)) {
+      giveUp(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
+    }
+    await vi.advanceTimersByTimeAsync(0)
+    expect(await call('d')).toBe('sent')
+    // The next look finds only d waiting, sent WATCH_EVERY_MS ago: no silence, as had it looked
+    // before d went out. e goes out too.
+    await at(2 * STALL_MS + 2 * WATCH_EVERY_MS + WATCH_EVERY_MS / 2)
+    expect(await call('e')).toBe('sent')
+    expect(sent).toBe(4)
+    store.close()
   })
 })
 
@@ -1419,125 +1327,109 @@ describe("a client's own timeout error", () => {
 describe('the watchdog of a Redis that stops answering', () => {
   it('takes it for silent at its first look past STALL_MS, and lets no call through while it stays so', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const never = () => {
-        sent++
-        return new Promise<unknown>(() => {})
-      }
-      const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
-      const store = redisStore({ client, logger: false })
-      follow(store.consume(storeRequest('a')))
-      await vi.advanceTimersByTimeAsync(STALL_MS + WATCH_EVERY_MS)
-      const refused = follow(store.consume(storeRequest('b')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(refused.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-      // Another STALL_MS on: still refused, nothing sent (no probe without `probeWhenStalled`).
-      await vi.advanceTimersByTimeAsync(STALL_MS)
-      const later = follow(store.consume(storeRequest('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(later.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-      expect(sent).toBe(1)
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const never = () => {
+      sent++
+      return new Promise<unknown>(() => {})
     }
+    const client = { evalsha: never, eval: never, del: never } as unknown as RedisClient
+    const store = redisStore({ client, logger: false })
+    follow(store.consume(storeRequest('a')))
+    await vi.advanceTimersByTimeAsync(STALL_MS + WATCH_EVERY_MS)
+    const refused = follow(store.consume(storeRequest('b')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(refused.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    // Another STALL_MS on: still refused, nothing sent (no probe without `probeWhenStalled`).
+    await vi.advanceTimersByTimeAsync(STALL_MS)
+    const later = follow(store.consume(storeRequest('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(later.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    expect(sent).toBe(1)
+    store.close()
   })
 })
 
 describe('the watchdog of a Redis that stops answering exactly STALL_MS before a look', () => {
   it('does not take it for silent at that look: silence is over STALL_MS without an answer', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      const { answers, run } = heldCalls()
-      const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
-      const store = redisStore({ client, logger: false })
-      const { at, call } = steps(store)
-      expect(await call('a')).toBe('sent')
-      expect(await call('b')).toBe('sent')
-      // The watchdog set with a looks 1 ms after each beat (its setImmediate, under these fakes): a
-      // is answered at its first look, and b is never.
-      await at(WATCH_EVERY_MS + 1)
-      answers[0]!([NOW, 1, 9, 60_000, 0])
-      await vi.advanceTimersByTimeAsync(0)
-      // The look STALL_MS after that answer: not over STALL_MS yet.
-      await at(STALL_MS + WATCH_EVERY_MS + 1)
-      expect(await call('c')).toBe('sent')
-      await at(STALL_MS + 2 * WATCH_EVERY_MS + 1)
-      expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    const { answers, run } = heldCalls()
+    const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
+    const store = redisStore({ client, logger: false })
+    const { at, call } = steps(store)
+    expect(await call('a')).toBe('sent')
+    expect(await call('b')).toBe('sent')
+    // The watchdog set with a looks 1 ms after each beat (its setImmediate, under these fakes): a
+    // is answered at its first look, and b is never.
+    await at(WATCH_EVERY_MS + 1)
+    answers[0]!([NOW, 1, 9, 60_000, 0])
+    await vi.advanceTimersByTimeAsync(0)
+    // The look STALL_MS after that answer: not over STALL_MS yet.
+    await at(STALL_MS + WATCH_EVERY_MS + 1)
+    expect(await call('c')).toBe('sent')
+    await at(STALL_MS + 2 * WATCH_EVERY_MS + 1)
+    expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
+    store.close()
   })
 })
 
 describe('the watchdog of a Redis that stops answering right after an answer', () => {
   it('keeps the beat it was set with: a command sent before its next look does not restart it', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const run = () =>
-        sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
-      const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
-      const store = redisStore({ client, logger: false })
-      const { at } = steps(store)
-      // Answered at once; the watchdog set then looks every WATCH_EVERY_MS from it.
-      await store.consume(storeRequest('a'))
-      await at(WATCH_EVERY_MS / 2)
-      follow(store.consume(storeRequest('b')))
-      // b has waited over STALL_MS at no look before the one 11 beats on: c still goes out.
-      await at(STALL_MS + WATCH_EVERY_MS - 1)
-      const c = follow(store.consume(storeRequest('c')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(c.value).toBeUndefined()
-      expect(sent).toBe(3)
-      await at(STALL_MS + WATCH_EVERY_MS + 1)
-      const d = follow(store.consume(storeRequest('d')))
-      await vi.advanceTimersByTimeAsync(0)
-      expect(d.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
-      expect(sent).toBe(3)
-      store.close()
-    } finally {
-      vi.useRealTimers()
-    }
+    let sent = 0
+    const run = () =>
+      sent++ === 0 ? Promise.resolve([NOW, 1, 9, 60_000, 0]) : new Promise<unknown>(() => {})
+    const client = { evalsha: run, eval: run, del: run } as unknown as RedisClient
+    const store = redisStore({ client, logger: false })
+    const { at } = steps(store)
+    // Answered at once; the watchdog set then looks every WATCH_EVERY_MS from it.
+    await store.consume(storeRequest('a'))
+    await at(WATCH_EVERY_MS / 2)
+    follow(store.consume(storeRequest('b')))
+    // b has waited over STALL_MS at no look before the one 11 beats on: c still goes out.
+    await at(STALL_MS + WATCH_EVERY_MS - 1)
+    const c = follow(store.consume(storeRequest('c')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(c.value).toBeUndefined()
+    expect(sent).toBe(3)
+    await at(STALL_MS + WATCH_EVERY_MS + 1)
+    const d = follow(store.consume(storeRequest('d')))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(d.value).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    expect(sent).toBe(3)
+    store.close()
   })
 })
 
 describe('the watchdog of an Upstash that stops answering (independent requests, probed)', () => {
   it('times the silence from the second request unanswered, then lets one request through per STALL_MS', async () => {
     vi.useFakeTimers({ toFake: WATCHDOG_TIMERS })
-    try {
-      let sent = 0
-      const never = () => {
-        sent++
-        return new Promise<never>(() => {})
-      }
-      const store = upstashStore({ redis: { evalsha: never, eval: never, del: never }, logger: false })
-      const { at, call } = steps(store)
-      expect(await call('a')).toBe('sent')
-      // One request out for over STALL_MS is no silence: the next goes out, and times it.
-      await at(STALL_MS + WATCH_EVERY_MS)
-      expect(await call('b')).toBe('sent')
-      // A third request does not restart the timing.
-      await at(2 * STALL_MS)
-      expect(await call('c')).toBe('sent')
-      await at(2 * STALL_MS + 2 * WATCH_EVERY_MS)
-      expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
-      expect(sent).toBe(3)
-      // The silence began at the first look past 2 * STALL_MS + WATCH_EVERY_MS (the look runs in a
-      // setImmediate, 1 ms after the interval's tick under these fakes): one request goes out
-      // STALL_MS after it, and only one.
-      await at(3 * STALL_MS + WATCH_EVERY_MS)
-      expect(await call('e')).toBe('ERR_FLOODGATE_STORE_ERROR')
-      await at(3 * STALL_MS + WATCH_EVERY_MS + 1)
-      expect(await call('f')).toBe('sent')
-      expect(await call('g')).toBe('ERR_FLOODGATE_STORE_ERROR')
-      expect(sent).toBe(4)
-      store.close()
-    } finally {
-      vi.useRealTimers()
+    let sent = 0
+    const never = () => {
+      sent++
+      return new Promise<never>(() => {})
     }
+    const store = upstashStore({ redis: { evalsha: never, eval: never, del: never }, logger: false })
+    const { at, call } = steps(store)
+    expect(await call('a')).toBe('sent')
+    // One request out for over STALL_MS is no silence: the next goes out, and times it.
+    await at(STALL_MS + WATCH_EVERY_MS)
+    expect(await call('b')).toBe('sent')
+    // A third request does not restart the timing.
+    await at(2 * STALL_MS)
+    expect(await call('c')).toBe('sent')
+    await at(2 * STALL_MS + 2 * WATCH_EVERY_MS)
+    expect(await call('d')).toBe('ERR_FLOODGATE_STORE_ERROR')
+    expect(sent).toBe(3)
+    // The silence began at the first look past 2 * STALL_MS + WATCH_EVERY_MS (the look runs in a
+    // setImmediate, 1 ms after the interval's tick under these fakes): one request goes out
+    // STALL_MS after it, and only one.
+    await at(3 * STALL_MS + WATCH_EVERY_MS)
+    expect(await call('e')).toBe('ERR_FLOODGATE_STORE_ERROR')
+    await at(3 * STALL_MS + WATCH_EVERY_MS + 1)
+    expect(await call('f')).toBe('sent')
+    expect(await call('g')).toBe('ERR_FLOODGATE_STORE_ERROR')
+    expect(sent).toBe(4)
+    store.close()
   })
 })
 
