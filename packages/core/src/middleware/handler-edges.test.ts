@@ -83,14 +83,7 @@ describe('a custom limiter', () => {
   it('has its answer checked beside callbacks too: anything but a decision rejects, never skips', async () => {
     const real = createRateLimiter({ policies, logger: false })
     // A wrapper that forgot its `return`, on the path a `key` callback takes.
-    const forgetful: RateLimiter = {
-      config: real.config,
-      warnings: real.warnings,
-      limit: async () => undefined as unknown as Decision,
-      peek: (id, options) => real.peek(id, options),
-      reset: (id) => real.reset(id),
-      close: () => real.close(),
-    }
+    const forgetful: RateLimiter = { ...real, limit: async () => undefined as unknown as Decision }
     const handler = createRateLimitHandler({ limiter: forgetful, key: () => 'user-1' }, binding)
     await expect(handler.decide(request())).rejects.toMatchObject({ code: 'ERR_FLOODGATE_INVALID_DECISION' })
   })
@@ -104,14 +97,7 @@ describe('a custom limiter', () => {
       { policies: [] },
       { allowed: 'yes', policies: [] },
     ]) {
-      const odd: RateLimiter = {
-        config: real.config,
-        warnings: real.warnings,
-        limit: async () => answer as unknown as Decision,
-        peek: (id, options) => real.peek(id, options),
-        reset: (id) => real.reset(id),
-        close: () => real.close(),
-      }
+      const odd: RateLimiter = { ...real, limit: async () => answer as unknown as Decision }
       // Both paths: the direct one, and the one beside a callback.
       for (const key of [undefined, () => 'user-1']) {
         const handler = createRateLimitHandler({ limiter: odd, key }, binding)

@@ -10,6 +10,9 @@ import { type KeyCounter, Scan } from './slot.js'
 
 /** Whether a scan still holds a map iterator (which keeps every table the map was rebuilt into). */
 const holdsIterator = (scan: unknown) => Reflect.get(scan as object, 'iterator') !== undefined
+/** A scan of the store's first slot, by the slot's field name. */
+const scanOf = (store: object, name: string): unknown =>
+  Reflect.get((Reflect.get(store, 'slotList') as object[])[0]!, name)
 
 describe('a resumable scan', () => {
   it('lets its iterator go once as many deletions as the map holds were made while it stood still', () => {
@@ -79,8 +82,7 @@ describe("a token bucket slot's eviction scan", () => {
       logger: false,
     })
     for (let i = 0; i < 101; i++) await limiter.limit(`burst-${i}`) // full once: eviction ran
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]!
-    const evictScan = Reflect.get(slot as object, 'evictScan')
+    const evictScan = scanOf(store, 'evictScan')
     expect(holdsIterator(evictScan)).toBe(true)
     // New identifiers, each bucket swept once full for an interval: the store stays below maxKeys.
     for (let i = 0; i < 2_000; i++) {
@@ -106,19 +108,17 @@ describe("a sliding window slot's eviction scans", () => {
     for (const id of ['a', 'b', 'c']) await made.limiter.limit(id)
     made.clock.advance(60_000)
     await made.limiter.limit('d')
-    const slot = (Reflect.get(made.store, 'slotList') as unknown[])[0]! as object
-    return { ...made, previousScan: Reflect.get(slot, 'previousScan') }
+    return { ...made, previousScan: scanOf(made.store, 'previousScan') }
   }
 
   it('let go of the maps of a passed window when time moves into the next', async () => {
     const { clock, store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 2)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran in `current`
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    expect(holdsIterator(Reflect.get(slot, 'currentScan'))).toBe(true)
+    expect(holdsIterator(scanOf(store, 'currentScan'))).toBe(true)
     clock.advance(60_000)
     expect(store.size).toBe(2) // the counts move to the previous window
-    expect(holdsIterator(Reflect.get(slot, 'currentScan'))).toBe(false)
-    expect(holdsIterator(Reflect.get(slot, 'previousScan'))).toBe(false)
+    expect(holdsIterator(scanOf(store, 'currentScan'))).toBe(false)
+    expect(holdsIterator(scanOf(store, 'previousScan'))).toBe(false)
   })
 
   it("let go of the previous window's scan once as many deletions as it holds were made while it stood still", async () => {
@@ -140,8 +140,7 @@ describe("a sliding window slot's eviction scans", () => {
   it("let go of the current window's scan once as many deletions as it holds were made while it stood still", async () => {
     const { store, limiter } = atMinute(slidingWindow({ limit: 5, window: '1 m' }), 3)
     for (const id of ['a', 'b', 'c', 'd']) await limiter.limit(id) // full: eviction takes a key of the current window
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const currentScan = Reflect.get(slot, 'currentScan')
+    const currentScan = scanOf(store, 'currentScan')
     expect(holdsIterator(currentScan)).toBe(true)
     await limiter.reset('b')
     expect(holdsIterator(currentScan)).toBe(true) // 2 deletions since its last step (a and b), 2 keys left
@@ -159,8 +158,7 @@ describe("a token bucket slot's sweep scan", () => {
       logger: false,
     })
     for (const id of ['a', 'b', 'c']) await limiter.limit(id) // each new bucket sweeps where it grows
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const sweepScan = Reflect.get(slot, 'sweepScan')
+    const sweepScan = scanOf(store, 'sweepScan')
     expect(holdsIterator(sweepScan)).toBe(true)
     await limiter.reset('a') // a reset sweeps nothing
     expect(holdsIterator(sweepScan)).toBe(true) // 1 deletion since its last step, 2 keys left
@@ -175,8 +173,7 @@ describe("a fixed window slot's eviction scan", () => {
   it('lets go of the map of a passed window when time moves into the next', async () => {
     const { clock, store, limiter } = make(2)
     for (const id of ['a', 'b', 'c']) await limiter.limit(id) // full once: eviction ran
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const scan = Reflect.get(slot, 'scan')
+    const scan = scanOf(store, 'scan')
     expect(holdsIterator(scan)).toBe(true)
     clock.advance(60_000)
     expect(store.size).toBe(0)
@@ -187,8 +184,7 @@ describe("a fixed window slot's eviction scan", () => {
   it('is let go once as many deletions as the window holds were made while it stood still', async () => {
     const { store, limiter } = make(3)
     for (const id of ['a', 'b', 'c', 'd']) await limiter.limit(id) // full: eviction takes a
-    const slot = (Reflect.get(store, 'slotList') as unknown[])[0]! as object
-    const scan = Reflect.get(slot, 'scan')
+    const scan = scanOf(store, 'scan')
     expect(holdsIterator(scan)).toBe(true)
     await limiter.reset('b')
     expect(holdsIterator(scan)).toBe(true) // 2 deletions since its last step (a and b), 2 keys left
