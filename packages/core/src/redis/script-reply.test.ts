@@ -25,6 +25,12 @@ const WATCHDOG_TIMERS: NonNullable<Parameters<typeof vi.useFakeTimers>[0]>['toFa
   'performance',
 ]
 
+/** An Upstash store whose decisions all answer at once, and whose reset's DEL is `del`. */
+function storeWithDel(del: () => Promise<number>) {
+  const answer = async () => [NOW, 1, 9, 60_000, 0]
+  return upstashStore({ redis: { evalsha: answer, eval: answer, del }, logger: false })
+}
+
 // Every test that fakes timers is given the real ones back, whether it passed or failed.
 afterEach(() => {
   vi.useRealTimers()
@@ -352,16 +358,9 @@ describe("node-redis's commandOptions.timeout, which stops applying once a comma
 describe("a reset's DEL answered TRYAGAIN", () => {
   it('goes again while no decision on its keys was sent after it, and resolves once Redis deletes', async () => {
     let dels = 0
-    const store = upstashStore({
-      redis: {
-        evalsha: async () => [NOW, 1, 9, 60_000, 0],
-        eval: async () => [NOW, 1, 9, 60_000, 0],
-        del: async () => {
-          if (dels++ === 0) throw new Error('TRYAGAIN Multiple keys request during rehashing of slot')
-          return 1
-        },
-      },
-      logger: false,
+    const store = storeWithDel(async () => {
+      if (dels++ === 0) throw new Error('TRYAGAIN Multiple keys request during rehashing of slot')
+      return 1
     })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
@@ -636,16 +635,9 @@ describe('a decision answered TRYAGAIN', () => {
 describe("a reset's DEL that Redis failed with another error than TRYAGAIN", () => {
   it('rejects at once with it, sent once', async () => {
     let dels = 0
-    const store = upstashStore({
-      redis: {
-        evalsha: async () => [NOW, 1, 9, 60_000, 0],
-        eval: async () => [NOW, 1, 9, 60_000, 0],
-        del: async () => {
-          dels++
-          throw new Error('ERR unknown command')
-        },
-      },
-      logger: false,
+    const store = storeWithDel(async () => {
+      dels++
+      throw new Error('ERR unknown command')
     })
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
@@ -667,18 +659,11 @@ describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent"
     it(`does not go again (it could wipe that decision), and fails: ${resets} reset(s) of the keys pending`, async () => {
       let dels = 0
       const refusals: ((error: Error) => void)[] = []
-      const store = upstashStore({
-        redis: {
-          evalsha: async () => [NOW, 1, 9, 60_000, 0],
-          eval: async () => [NOW, 1, 9, 60_000, 0],
-          del: () => {
-            dels++
-            return new Promise<number>((_resolve, reject) => {
-              refusals.push(reject)
-            })
-          },
-        },
-        logger: false,
+      const store = storeWithDel(() => {
+        dels++
+        return new Promise<number>((_resolve, reject) => {
+          refusals.push(reject)
+        })
       })
       const policies = [fixedWindow({ limit: 10, window: '1 m' })]
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
@@ -710,17 +695,12 @@ describe("a reset's DEL answered TRYAGAIN after a decision on its keys was sent"
 describe("a reset's DEL answered TRYAGAIN once a decision on its keys went out after it", () => {
   it('fails at once, waiting no retry delay', async () => {
     let refuse!: (error: Error) => void
-    const store = upstashStore({
-      redis: {
-        evalsha: async () => [NOW, 1, 9, 60_000, 0],
-        eval: async () => [NOW, 1, 9, 60_000, 0],
-        del: () =>
-          new Promise<number>((_resolve, reject) => {
-            refuse = reject
-          }),
-      },
-      logger: false,
-    })
+    const store = storeWithDel(
+      () =>
+        new Promise<number>((_resolve, reject) => {
+          refuse = reject
+        }),
+    )
     const policies = [fixedWindow({ limit: 10, window: '1 m' })]
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     try {
