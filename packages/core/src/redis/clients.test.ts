@@ -494,6 +494,20 @@ describe('node-redis in legacyMode', () => {
     await detectClient({ ...legacy, options: { legacyMode: false }, v4 }).runner.evalsha('sha', ['k'], [])
     expect(calls).toEqual(['legacy.evalSha'])
   })
+
+  it("refuses node-redis 5 and 6's client.legacy() wrapper by its shape too, where a bundle renamed its class", () => {
+    // Its commands are set on the object itself, under both spellings; it has no `isOpen`.
+    const command = () => undefined
+    const renamed = new (class L {
+      evalSha = command
+      EVALSHA = command
+      eval = command
+      del = command
+    })()
+    expect(() => detectClient(renamed)).toThrow(/`client.legacy\(\)`/)
+    // A client (its commands on its prototype, `isOpen` set) is taken as ever.
+    expect(detectClient({ ...renamed, isOpen: false }).library).toBe('node-redis')
+  })
 })
 
 describe("node-redis's socket timeout warning", () => {

@@ -90,6 +90,16 @@ export function detectClient(client: unknown): DetectedClient {
       }
       return nodeRedis(client as NodeRedisClient, v4 as unknown as NodeRedisClient)
     }
+    // node-redis 5 and 6's `client.legacy()`: callback commands that return nothing, with no promise
+    // API beside them and no connection state. Every call would fail, and each emit an `error` on
+    // the client (which ends the process when nothing listens).
+    if (isLegacyWrapper(c)) {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_OPTION,
+        'Invalid `redisStore.client`: got the callback wrapper of a node-redis client (`client.legacy()`), whose commands return no promise; pass the client itself (`createClient()`).',
+        { option: 'redisStore.client', value: client },
+      )
+    }
     return nodeRedis(client as NodeRedisClient)
   }
   if (c !== null && typeof c === 'object' && typeof c.evalsha === 'function') {
@@ -108,6 +118,15 @@ export function detectClient(client: unknown): DetectedClient {
     'Invalid `redisStore.client`: expected an ioredis client (new Redis() or new Cluster()) or a node-redis client (createClient() or createCluster()).',
     { option: 'redisStore.client', value: client },
   )
+}
+
+/**
+ * node-redis 5 and 6's `RedisLegacyClient` (`client.legacy()`): its class name, or (a bundle that
+ * renamed it) its commands set on the object itself under both spellings, with no `isOpen`.
+ */
+function isLegacyWrapper(c: Record<string, unknown>): boolean {
+  if (c.constructor?.name === 'RedisLegacyClient') return true
+  return Object.hasOwn(c, 'evalSha') && Object.hasOwn(c, 'EVALSHA') && !('isOpen' in c)
 }
 
 /** An ioredis Cluster's options for its node connections. */

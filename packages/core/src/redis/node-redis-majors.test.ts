@@ -9,6 +9,7 @@ import { createClient as createClient6, createCluster as createCluster6 } from '
 import { createClient as createClient4, createCluster as createCluster4 } from 'redis4'
 import { createClient as createClient5, createCluster as createCluster5 } from 'redis5'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
@@ -139,5 +140,21 @@ describeRedisServer('node-redis 4, 5 and 6', () => {
       await limiter.close()
       await client.v4.quit()
     }
+  })
+
+  it.each([
+    ['node-redis 5', () => createClient5({ url: server.url, disableOfflineQueue: true })],
+    ['node-redis 6', () => createClient6({ url: server.url, disableOfflineQueue: true })],
+  ])('%s: refuses the callback wrapper client.legacy() when the store is created', (_name, create) => {
+    // legacyMode's successor: its commands take callbacks and return nothing. It used to be taken
+    // for a client, every decision was a store failure, and each call emitted an `error` on the
+    // client, which ends the process when nothing listens.
+    const legacy = create().legacy()
+    expect(() => redisStore({ client: legacy as never })).toThrow(
+      expect.objectContaining({
+        code: ERROR_CODES.INVALID_OPTION,
+        message: expect.stringContaining('`client.legacy()`'),
+      }),
+    )
   })
 })
