@@ -138,3 +138,51 @@ describe.each([
     }
   })
 })
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as typeof express5],
+])('%s: a response begun before the limiter and not ended', (_name, express) => {
+  // A middleware that writes the head (and a first chunk) of a streamed answer and then calls next():
+  // a denial cannot be answered any more, but the request must not be left open for ever either.
+  it.each(cases.filter(([name]) => !name.includes("'allow'")))(
+    'is cut off when denied, the route never running: %s',
+    async (_case, options) => {
+      const app = express()
+      let routed = 0
+      app.use((_req, res, next) => {
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        res.write('early ')
+        next()
+      })
+      app.use(rateLimit(options()))
+      app.get('/', (_req, res) => {
+        routed++
+        res.end('route')
+      })
+      const server = await serveOnLoopback(createServer(app))
+      try {
+        // The body, or how reading it failed: cut off (undici's TypeError, "fetch failed" when
+        // the head had not left yet, else "terminated"), or held open until the client gave up.
+        const answer = async () => {
+          try {
+            const response = await fetch(`${server.base}/`, { signal: AbortSignal.timeout(5_000) })
+            return await response.text()
+          } catch (error) {
+            return (error as Error).name === 'TypeError' ? 'cut off' : String(error)
+          }
+        }
+        const bodies = [await answer(), await answer()]
+        // The failing store's 'deny' denies the first request too; the memory store the second.
+        const denied = routed === 0 ? bodies : bodies.slice(1)
+        expect(routed).toBe(2 - denied.length)
+        expect(denied).toEqual(denied.map(() => 'cut off'))
+        if (routed === 1) expect(bodies[0]).toBe('early route')
+        await new Promise((resolve) => setImmediate(resolve))
+        expect(unhandled).toEqual([])
+      } finally {
+        await server.close()
+      }
+    },
+  )
+})

@@ -413,13 +413,23 @@ function onRequest(
       pass(request, done)
       return
     }
+    // Begun through reply.raw by an earlier hook (its head out, its end not): Fastify can send
+    // nothing more (Fastify 4 throws ERR_HTTP_HEADERS_SENT out of the hook, past its error path), so
+    // it is cut off, as Express's adapter does, rather than completed or left open.
+    if (reply.raw.headersSent) {
+      reply.raw.destroy()
+      return
+    }
     if (outcome.action === 'limited' && onLimited !== undefined) {
       answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, (error: unknown) => {
         const failure = callbackFailure(error) as Error
         // Sent already: Fastify drops a hook's error then, so it is logged, as Fastify logs a
-        // handler's promise that rejects after its reply was sent.
-        if (reply.sent) request.log.error({ err: failure }, 'onLimited failed after its reply was sent')
-        else done(failure)
+        // handler's promise that rejects after its reply was sent. Begun through reply.raw (its head
+        // out): no error handler can answer it any more either, and nothing else would end it.
+        if (reply.sent || reply.raw.headersSent) {
+          request.log.error({ err: failure }, 'onLimited failed after its reply was sent')
+          if (!reply.sent) reply.raw.destroy()
+        } else done(failure)
       })
       return
     }
