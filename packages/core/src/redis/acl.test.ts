@@ -9,6 +9,7 @@ import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
 import type { Policy } from '../policies/types.js'
 import type { RateLimitStore } from '../store.js'
+import { counterKey } from './keys.js'
 import { redisStore } from './redis-store.js'
 
 // A Redis user limited by an ACL to the commands docs/stores.md lists ("Commands it needs"), and
@@ -156,6 +157,58 @@ describeRedisServer('a Redis user with only the commands the docs list', () => {
         expect(await admin.keys(`${PREFIX}:*`)).toEqual([])
       },
     )
+  })
+
+  // Redis before 7 has no PEXPIRETIME: the script then takes a key's expiry from its PTTL. A user
+  // refused PEXPIRETIME runs that path on this Redis.
+  it("without PEXPIRETIME (Redis 6), bounds a denial by an earlier version's bucket key's PTTL, and not for a key with none", async () => {
+    const bucket = tokenBucket({ name: 'b', capacity: 4, refillRate: 1, interval: '1 s' })
+    const store = await storeAs(
+      'ioredis',
+      await user(
+        'no-pexpiretime',
+        DOCUMENTED.filter((c) => c !== 'pexpiretime'),
+      ),
+    )
+    // Empty buckets as an earlier version wrote them (no expiry field): a refill of 4 tokens takes
+    // 4 s, but a key expiring in 3 s is gone (a full bucket) then. PTTL gives that instant, as a
+    // rule to the ms (Redis reads its clock again for it).
+    const serverNowMs = async () => {
+      const [seconds, micros] = await admin.time()
+      return Number(seconds) * 1_000 + Math.floor(Number(micros) / 1_000)
+    }
+    const bounded: number[] = []
+    for (let i = 0; i < 8; i++) {
+      const id = `pttl-${i}`
+      await admin.set(counterKey(PREFIX, id, bucket), `b0:${await serverNowMs()}`, 'PX', 3_000)
+      const expiresAt = Number(await admin.call('PEXPIRETIME', counterKey(PREFIX, id, bucket)))
+      // Each after a decision on another key, in the same script call (one tick's decisions go
+      // together): the script reads the expiry of this request's key.
+      const [, d] = await Promise.all([
+        store.consume({ prefix: PREFIX, id: `other-${i}`, policies: [bucket], cost: 1, peek: true }),
+        store.consume({ prefix: PREFIX, id, policies: [bucket], cost: 4, peek: true }),
+      ])
+      expect(d.outcomes[0]!.allowed).toBe(false)
+      expect(d.outcomes[0]!.retryAfterMs).toBe(d.outcomes[0]!.resetAtMs - d.nowMs)
+      bounded.push(d.outcomes[0]!.resetAtMs - (expiresAt + 1))
+    }
+    expect(bounded.filter((ms) => ms === 0).length).toBeGreaterThan(bounded.length / 2)
+    // Without a TTL (a PERSIST) the key never expires: the refill alone times the denial (charged a
+    // minute ahead of this clock, the bucket refills nothing until then).
+    await admin.set(counterKey(PREFIX, 'persisted', bucket), `b0:${(await serverNowMs()) + 60_000}`)
+    const d = await store.consume({
+      prefix: PREFIX,
+      id: 'persisted',
+      policies: [bucket],
+      cost: 4,
+      peek: true,
+    })
+    expect(d.outcomes[0]).toEqual({
+      allowed: false,
+      remaining: 0,
+      resetAtMs: d.nowMs + 4_000,
+      retryAfterMs: 4_000,
+    })
   })
 
   it.each<Library>(['ioredis', 'node-redis'])(
