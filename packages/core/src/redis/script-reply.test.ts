@@ -984,6 +984,36 @@ describe('a store closed while a command waits for its reply', () => {
   })
 })
 
+describe('a watchdog armed under real timers that fires while a test has faked setImmediate', () => {
+  it("looks with the setImmediate of the moment it was armed, leaving nothing on the test's fake clock", async () => {
+    // A stand-in for the real setInterval, so the test fires the watchdog itself (the real one would
+    // have it wait WATCH_EVERY_MS): a store of an earlier test, still watching a command never
+    // answered, whose interval comes due during a later test.
+    const realSetInterval = globalThis.setInterval
+    const realClearInterval = globalThis.clearInterval
+    let fire: (() => void) | undefined
+    globalThis.setInterval = ((callback: () => void) => {
+      fire = callback
+      return { unref: () => undefined }
+    }) as unknown as typeof setInterval
+    globalThis.clearInterval = (() => undefined) as typeof clearInterval
+    const run = () => new Promise<unknown>(() => {})
+    const store = redisStore({ client: { evalsha: run, eval: run, del: async () => 0 }, logger: false })
+    try {
+      follow(store.consume(storeRequest('a')))
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(fire).toBeTypeOf('function')
+      vi.useFakeTimers({ toFake: ['setImmediate', 'clearImmediate'] })
+      fire!()
+      expect(vi.getTimerCount()).toBe(0)
+    } finally {
+      store.close()
+      globalThis.setInterval = realSetInterval
+      globalThis.clearInterval = realClearInterval
+    }
+  })
+})
+
 describe('a store closed after a call went again following TRYAGAIN', () => {
   it('leaves that call to its reply: only calls still waiting to go again fail', async () => {
     let sent = 0

@@ -813,10 +813,13 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       this.clearWatchdog(this.watchdog)
     }
     // Timers run before the poll phase; setImmediate runs after it, once every reply that arrived
-    // while the loop was busy has been read. Unref'd: it never keeps the process alive.
+    // while the loop was busy has been read. Unref'd: it never keeps the process alive. The
+    // setImmediate of the same moment as the setInterval: a real watchdog that fires while a later
+    // test's fakes are installed must not leave a timer on that test's fake clock.
+    const look = globalThis.setImmediate
     this.watchdogArmedWith = globalThis.setInterval
     this.clearWatchdog = globalThis.clearInterval
-    this.watchdog = globalThis.setInterval(() => setImmediate(() => this.inspect()), WATCH_EVERY_MS)
+    this.watchdog = globalThis.setInterval(() => look(() => this.inspect()), WATCH_EVERY_MS)
     this.watchdog.unref?.()
   }
 
