@@ -64,5 +64,12 @@ describe("mode: 'shadow'", () => {
     // The same limiter enforcing denies, as configured.
     const enforce = createRateLimiter(options)
     expect(await enforce.limit('s')).toMatchObject({ allowed: false, reason: 'store-error' })
+    // Under onStoreError 'allow' the line says that, as in mode 'enforce': the mode changes nothing.
+    lines.length = 0
+    const allowing = createRateLimiter({ ...options, onStoreError: 'allow', mode: 'shadow' })
+    expect(await allowing.limit('s')).toMatchObject({ allowed: true, reason: 'store-error' })
+    expect(lines).toEqual([
+      expect.stringMatching(/\) are allowed \(onStoreError: 'allow'\) until the store answers/),
+    ])
   })
 })

@@ -91,6 +91,8 @@ describe('limiters sharing counters', () => {
       createRateLimiter({ policies, store: memoryStore(), logger: log.logger }),
       createRateLimiter({ policies, logger: log.logger }),
       createRateLimiter({ policies: slidingWindow({ limit: 5, window: '1 m' }), store, logger: log.logger }),
+      // The same name and kind over another period: another counter, kept apart (keys.ts, counterName).
+      createRateLimiter({ policies: fixedWindow({ limit: 5, window: '1 h' }), store, logger: log.logger }),
     ]
     await first.close()
     const after = createRateLimiter({ policies, store, logger: log.logger })
@@ -153,6 +155,27 @@ describe('limiters dropped without close()', () => {
     expect(shared(log.lines)).toEqual([])
     expect(claims()).toBe(1) // the open one's
     await again.close()
+    expect(claims()).toBe(0)
+  })
+
+  it('let go once: a limiter closed and then collected leaves the claims of those still open', async () => {
+    const store = memoryStore()
+    const claims = () => registry.countersInUse.get(store)?.size ?? 0
+    const policies = fixedWindow({ limit: 5, window: '1 m' })
+    // Its claims are let go at close(); its collection must not let go of them a second time.
+    const closeAndDrop = async () => {
+      await createRateLimiter({ policies, store }).close()
+    }
+    await closeAndDrop()
+    const open = createRateLimiter({ policies, store })
+    await collect()
+    expect(claims()).toBe(1)
+    // The open one still counts: a second is told of sharing its counters.
+    const log = logger()
+    const second = createRateLimiter({ policies, store, logger: log.logger })
+    expect(shared(log.lines)).toHaveLength(1)
+    await open.close()
+    await second.close()
     expect(claims()).toBe(0)
   })
 })

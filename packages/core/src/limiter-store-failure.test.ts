@@ -4,7 +4,8 @@ import { ERROR_CODES, type FloodgateError } from './errors.js'
 import { rateLimitHeaders } from './headers.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
-import { SUBMIT } from './queued-call.js'
+import type { Policy } from './policies/types.js'
+import { type QueuedCall, SUBMIT } from './queued-call.js'
 import type { RateLimitStore, StoreResponse } from './store.js'
 
 const boom = new Error('connection refused')
@@ -257,6 +258,61 @@ describe('store failures', () => {
     expect(failures).toHaveLength(1)
   })
 
+  it("names the request's first policy, its tier and its cost in a failure decision on several policies", async () => {
+    const warnings: string[] = []
+    const limiter = createRateLimiter({
+      tiers: {
+        free: [
+          fixedWindow({ name: 'burst', limit: 5, window: '1 s' }),
+          fixedWindow({ name: 'daily', limit: 100, window: '1 d' }),
+        ],
+        pro: [
+          fixedWindow({ name: 'burst', limit: 50, window: '1 s' }),
+          fixedWindow({ name: 'daily', limit: 1_000, window: '1 d' }),
+        ],
+      },
+      defaultTier: 'free',
+      store: failingStore(() => Promise.reject(boom)),
+      logger: { warn: (line) => warnings.push(line) },
+    })
+    expect(await limiter.limit('a', { tier: 'pro', cost: 3 })).toMatchObject({
+      reason: 'store-error',
+      policy: 'burst',
+      tier: 'pro',
+      cost: 3,
+      policies: [],
+    })
+    expect(warnings[0]).toContain('(policy "burst")')
+  })
+
+  it('gives a decision for a failure that has no string of its own, thrown or rejected, and a reset rejects with it', async () => {
+    // String() of either throws: a null-prototype object (a client's error made by Object.create(null)),
+    // an object whose toString throws.
+    const noString = () => {
+      throw new Error('no string')
+    }
+    for (const cause of [Object.create(null) as object, { toString: noString }]) {
+      for (const consume of [
+        () => {
+          throw cause
+        },
+        () => Promise.reject(cause),
+      ]) {
+        const { limiter, failures } = limiterOn({ ...failingStore(consume), reset: consume }, 'deny')
+        const d = await limiter.limit('a')
+        expect(d).toMatchObject({
+          allowed: false,
+          reason: 'store-error',
+          error: { code: ERROR_CODES.STORE_ERROR },
+        })
+        expect(d.error?.message).toMatch(/^The flaky store failed: an object\. /)
+        expect(d.error?.cause).toBe(cause)
+        await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
+        expect(failures).toHaveLength(2)
+      }
+    }
+  })
+
   it('wraps any other error, whatever its own code, as STORE_ERROR', async () => {
     const { limiter } = limiterOn(
       failingStore(() => {
@@ -477,6 +533,89 @@ describe('store failures', () => {
       'RECOVERED',
     ])
   })
+})
+
+describe('a store answering on its queued path (SUBMIT)', () => {
+  /** A remote-looking store that queues each decision's call, for the test to answer when it likes. */
+  function queuingStore() {
+    const calls: QueuedCall[] = []
+    const store = Object.assign(
+      failingStore(() => Promise.reject(new Error('not called: the limiter takes the SUBMIT path'))),
+      {
+        [SUBMIT]: (
+          _p: string,
+          _id: string,
+          _policies: readonly Policy[],
+          _c: number,
+          _peek: boolean,
+          call: QueuedCall,
+        ) => void calls.push(call),
+      },
+    )
+    return { store, calls }
+  }
+  const nowMs = 1_700_000_000_000
+  // The decision script's flat reply for one policy: allowed, remaining, reset in ms, retry after in ms.
+  const admitted = [1, 4, 60_000, 0]
+  const denied = [0, 0, 60_000, 60_000]
+
+  it('answers with the reply, and ignores the deadline after it', async () => {
+    vi.useFakeTimers()
+    const { store, calls } = queuingStore()
+    const { limiter, failures, warnings } = limiterOn(store, 'deny')
+    const decided = limiter.limit('a')
+    calls[0]!.respond(['ignored', ...admitted], 1, nowMs)
+    expect(await decided).toMatchObject({
+      allowed: true,
+      reason: 'allowed',
+      remaining: 4,
+      resetAtMs: nowMs + 60_000,
+    })
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(failures).toEqual([])
+    expect(warnings).toEqual([])
+  })
+
+  it('ignores a reply after the deadline: neither the decision nor remembered, and it tells no recovery', async () => {
+    vi.useFakeTimers()
+    const { store, calls } = queuingStore()
+    const { limiter, failures, warnings } = limiterOn(store, 'deny')
+    const late = limiter.limit('a')
+    await vi.advanceTimersByTimeAsync(250)
+    expect(await late).toMatchObject({ reason: 'store-error', error: { code: ERROR_CODES.STORE_TIMEOUT } })
+    calls[0]!.respond(denied, 0, nowMs)
+    expect(failures).toHaveLength(1)
+    expect(warnings.map((w) => /WARN_FLOODGATE_STORE_(\w+)/.exec(w)?.[1])).toEqual(['FAILURE'])
+    // Not in the deny cache: the next request goes to the store.
+    void limiter.limit('a')
+    expect(calls).toHaveLength(2)
+  })
+
+  it('tells the recovery at the first reply after a failure', async () => {
+    const { store, calls } = queuingStore()
+    const { limiter, warnings } = limiterOn(store, 'allow')
+    const failed = limiter.limit('a')
+    calls[0]!.fail(boom)
+    expect(await failed).toMatchObject({ allowed: true, reason: 'store-error' })
+    const answered = limiter.limit('a')
+    calls[1]!.respond(admitted, 0, nowMs)
+    expect(await answered).toMatchObject({ allowed: true, reason: 'allowed' })
+    expect(warnings.map((w) => /WARN_FLOODGATE_STORE_(\w+)/.exec(w)?.[1])).toEqual(['FAILURE', 'RECOVERED'])
+  })
+
+  for (const onStoreError of ['allow', 'deny'] as const) {
+    it(`a reply that is no decision is a store failure that follows onStoreError '${onStoreError}'`, async () => {
+      const { store, calls } = queuingStore()
+      const { limiter, failures } = limiterOn(store, onStoreError)
+      const decided = limiter.limit('a')
+      calls[0]!.respond([1, 'many', 60_000, 0], 0, nowMs)
+      const d = await decided
+      expect(d).toMatchObject({ allowed: onStoreError === 'allow', reason: 'store-error', policies: [] })
+      expect(d.error?.code).toBe(ERROR_CODES.STORE_ERROR)
+      expect(d.error?.message).toContain('The decision script answered')
+      expect(failures).toEqual([d.error])
+    })
+  }
 })
 
 describe('a store answering something that is not a decision', () => {

@@ -86,7 +86,14 @@ describe('createRateLimiter', () => {
       ],
       store: memoryStore({ clock }),
     })
-    expect(await limiter.limit('u')).toMatchObject({ allowed: true, policy: 'burst', limit: 3, remaining: 2 })
+    // Every figure is the binding policy's: the bucket is full again in a second, the day ends later.
+    expect(await limiter.limit('u')).toMatchObject({
+      allowed: true,
+      policy: 'burst',
+      limit: 3,
+      remaining: 2,
+      resetAtMs: clock() + 1_000,
+    })
   })
 
   it('breaks a tie by configuration order: the first of equal waits, the first of equal remaining', async () => {
@@ -220,16 +227,38 @@ describe('createRateLimiter', () => {
       expect((await limiter.limit('u')).remaining).toBe(first.remaining - 2)
       await limiter.close()
     }
-    // A store that fails at once: its failure decision, a promise from limit() and itself from DECIDE_NOW.
+    // A store that fails at once: its failure decision, a promise from limit() and itself from
+    // DECIDE_NOW. The memory store for one policy and for several (each has a path of its own), and a
+    // store of your own that throws, or answers something that is no decision, at once.
     const closed = memoryStore()
     closed.close()
+    const failingAtOnce = (consume: () => never): RateLimitStore => ({
+      name: 'failing',
+      local: false,
+      consume,
+      reset: () => {},
+      close: () => {},
+    })
+    for (const [policies, store] of [
+      [[one], closed],
+      [two, closed],
+      [
+        [one],
+        failingAtOnce(() => {
+          throw new Error('connection refused')
+        }),
+      ],
+      [[one], failingAtOnce(() => ({ nowMs: Number.NaN, outcomes: [] }) as never)],
+    ] as const) {
+      const limiter = createRateLimiter({ policies, store, logger: false })
+      const failed = limiter.limit('u')
+      expect(failed).toBeInstanceOf(Promise)
+      expect(await failed).toMatchObject({ reason: 'store-error' })
+      const failedNow = (limiter as RateLimiter & DecidingNow)[DECIDE_NOW]('u')
+      expect(failedNow).not.toBeInstanceOf(Promise)
+      expect(failedNow).toMatchObject({ reason: 'store-error' })
+    }
     const failing = createRateLimiter({ policies: one, store: closed, logger: false })
-    const failed = failing.limit('u')
-    expect(failed).toBeInstanceOf(Promise)
-    expect(await failed).toMatchObject({ reason: 'store-error' })
-    const failedNow = (failing as RateLimiter & DecidingNow)[DECIDE_NOW]('u')
-    expect(failedNow).not.toBeInstanceOf(Promise)
-    expect(failedNow).toMatchObject({ reason: 'store-error' })
     // A bad argument: limit() rejects, DECIDE_NOW throws.
     const decideNow = (failing as RateLimiter & DecidingNow)[DECIDE_NOW].bind(failing)
     await expect(failing.limit('u', { cost: 0 })).rejects.toMatchObject({

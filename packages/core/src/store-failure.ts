@@ -1,5 +1,5 @@
 import type { Decision } from './decision.js'
-import { ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+import { describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
 import type { ResolvedLimiterOptions } from './limiter-options.js'
 import { WARNING_CODES, type Warnings } from './warnings.js'
 
@@ -174,7 +174,14 @@ function asStoreError(cause: unknown, storeName: string): FloodgateError {
  * (the Upstash client) keeps ECONNREFUSED, ENOTFOUND or a TLS error two causes down.
  */
 function describeCause(cause: unknown): string {
-  if (!(cause instanceof Error)) return String(cause)
+  if (!(cause instanceof Error)) {
+    try {
+      return String(cause)
+    } catch {
+      // No string of its own (a null-prototype object, a throwing toString): a failure all the same.
+      return describeValue(cause)
+    }
+  }
   // node-redis's TimeoutError has no message: its name says it.
   const own = withoutFullStop(withoutCommand(cause.message || cause.name))
   let inner: Error = cause
