@@ -1,14 +1,17 @@
 import { connect as connectHttp2, constants as http2 } from 'node:http2'
 import { connect } from 'node:net'
+import { createRateLimiter, type RateLimitStore } from '@floodgate/core'
 import {
-  createRateLimiter,
-  fixedWindow,
-  memoryStore,
-  type RateLimitStore,
-  type StoreRequest,
-  type StoreResponse,
-} from '@floodgate/core'
-import { manualClock } from '@floodgate/core/testing'
+  collectUnhandledRejections,
+  heldStore,
+  PIPELINED_METHODS,
+  PIPELINED_SUMMARIES,
+  sendPipelined,
+  statusOnFreshSocket,
+  stillMemoryStore,
+  summarizePipelined,
+  TRANSPORT_POLICY,
+} from '@floodgate/core/testing'
 import fastify5 from 'fastify'
 import fastify4 from 'fastify4'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -18,122 +21,11 @@ import { fastifyRateLimit } from './index.js'
 // requests, a client that goes away while its decision is pending, and a response begun through
 // reply.raw before the limiter.
 
-const policies = fixedWindow({ name: 'fw', limit: 2, window: '1 m' })
-/** A memory store whose clock stands still: no window's end between a test's requests. */
-const stillStore = () => memoryStore({ clock: manualClock(1_800_000_020_000) })
-
-/** One pipelined answer: its status, lower-cased headers and body. */
-interface Answer {
-  status: number
-  headers: Record<string, string>
-  body: string
-}
-
-/** Writes one request per method at once on one socket and reads the answers in order. */
-function pipelined(port: number, methods: readonly string[]): Promise<Answer[]> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () =>
-      socket.write(methods.map((m) => `${m} / HTTP/1.1\r\nHost: x\r\n\r\n`).join('')),
-    )
-    const answers: Answer[] = []
-    let text = ''
-    socket.on('data', (chunk) => {
-      text += chunk
-      for (;;) {
-        const end = text.indexOf('\r\n\r\n')
-        if (end === -1 || answers.length === methods.length) break
-        const [statusLine, ...lines] = text.slice(0, end).split('\r\n')
-        const headers = Object.fromEntries(
-          lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
-        )
-        // No body follows the head of an answer to HEAD, whatever its Content-Length says.
-        const length = methods[answers.length] === 'HEAD' ? 0 : Number(headers['content-length'])
-        if (text.length < end + 4 + length) break
-        answers.push({
-          status: Number(statusLine!.split(' ')[1]),
-          headers,
-          body: text.slice(end + 4, end + 4 + length),
-        })
-        text = text.slice(end + 4 + length)
-      }
-      if (answers.length === methods.length) {
-        socket.destroy()
-        // Nothing may follow the last answer (a HEAD body would show here).
-        if (text === '') resolve(answers)
-        else reject(new Error(`unexpected bytes after the last answer: ${JSON.stringify(text)}`))
-      }
-    })
-    socket.on('error', reject)
-  })
-}
-
-/** What the pipelined test reads of each answer. */
-const summary = (a: Answer) => ({
-  status: a.status,
-  remaining: a.headers['x-ratelimit-remaining'],
-  retryAfter: a.headers['retry-after'],
-  type: a.status === 429 ? a.headers['content-type'] : undefined,
-  body: a.status === 429 && a.body !== '' ? (JSON.parse(a.body) as { status: number }).status : a.body,
-})
-
-/** GET, HEAD, GET, HEAD, OPTIONS pipelined on one socket against a limit of 2: each counted once. */
-const PIPELINED = ['GET', 'HEAD', 'GET', 'HEAD', 'OPTIONS'] as const
-const PIPELINED_ANSWERS = [
-  { status: 200, remaining: '1', retryAfter: undefined, type: undefined, body: 'route' },
-  { status: 200, remaining: '0', retryAfter: undefined, type: undefined, body: '' },
-  { status: 429, remaining: '0', retryAfter: '40', type: 'application/problem+json', body: 429 },
-  { status: 429, remaining: '0', retryAfter: '40', type: 'application/problem+json', body: '' },
-  { status: 429, remaining: '0', retryAfter: '40', type: 'application/problem+json', body: 429 },
-]
-
-let unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => void unhandled.push(reason)
-beforeEach(() => {
-  unhandled = []
-  process.on('unhandledRejection', onUnhandled)
-})
+const policies = TRANSPORT_POLICY
+const unhandled = collectUnhandledRejections()
 afterEach(() => {
-  process.off('unhandledRejection', onUnhandled)
   vi.useRealTimers()
 })
-
-/** A remote store whose calls wait until the test settles them (peeks are answered at once). */
-function heldStore() {
-  const inner = stillStore()
-  const held: { call: StoreRequest; answer(): void; fail(): void }[] = []
-  let called: () => void = () => {}
-  const store: RateLimitStore = {
-    name: 'held',
-    local: false,
-    consume: (call) =>
-      call.peek
-        ? inner.consume(call)
-        : new Promise<StoreResponse>((resolve, reject) => {
-            held.push({
-              call,
-              answer: () => resolve(inner.consume(call)),
-              fail: () => reject(new Error('connection refused')),
-            })
-            called()
-          }),
-    reset: (r) => inner.reset(r),
-    close: () => inner.close(),
-  }
-  return { store, held, nextCall: () => new Promise<void>((resolve) => (called = resolve)) }
-}
-
-/** One HTTP/1.1 request on a fresh socket; resolves with the status code once the answer ends. */
-function status(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () =>
-      socket.end('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
-    )
-    let text = ''
-    socket.on('data', (chunk) => (text += chunk))
-    socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1])))
-    socket.on('error', reject)
-  })
-}
 
 describe.each([
   ['fastify 5', fastify5],
@@ -141,19 +33,19 @@ describe.each([
 ])('%s', (_name, fastify) => {
   it('counts pipelined GET, HEAD and OPTIONS requests once each, with no 429 body on HEAD', async () => {
     const app = fastify()
-    await app.register(fastifyRateLimit, { policies, store: stillStore(), logger: false })
+    await app.register(fastifyRateLimit, { policies, store: stillMemoryStore(), logger: false })
     app.route({ method: ['GET', 'OPTIONS'], url: '/', handler: async () => 'route' })
     await app.listen({ port: 0, host: '127.0.0.1' })
     try {
-      const answers = await pipelined((app.server.address() as { port: number }).port, PIPELINED)
-      expect(answers.map(summary)).toEqual(PIPELINED_ANSWERS)
+      const answers = await sendPipelined((app.server.address() as { port: number }).port, PIPELINED_METHODS)
+      expect(answers.map(summarizePipelined)).toEqual(PIPELINED_SUMMARIES)
     } finally {
       await app.close()
     }
   })
 
   it('limits HTTP/2 (h2c) streams by client address, each stream counted once, with the full 429', async () => {
-    const limiter = createRateLimiter({ policies, store: stillStore(), logger: false })
+    const limiter = createRateLimiter({ policies, store: stillMemoryStore(), logger: false })
     const app = fastify({ http2: true })
     await app.register(fastifyRateLimit, { limiter })
     app.get('/', async (request) => ({ ip: request.ip }))
@@ -229,7 +121,7 @@ describe.each([
         if (name === 'denied') {
           // Use up the quota first.
           for (let i = 0; i < 2; i++) {
-            const answered = status(port)
+            const answered = statusOnFreshSocket(port)
             await nextCall()
             held.at(-1)!.answer()
             expect(await answered).toBe(200)
@@ -251,7 +143,7 @@ describe.each([
           held.at(-1)!.answer()
         } else held.at(-1)![settle]()
         // The next request is decided and answered: the process serves on.
-        const next = status(port)
+        const next = statusOnFreshSocket(port)
         await nextCall()
         held.at(-1)!.answer()
         expect(await next).toBe(name === 'admitted' || settle !== 'answer' ? 200 : 429)
@@ -261,7 +153,7 @@ describe.each([
         // Used up (2 of 2) unless the store failed on the request whose client left.
         expect((await limiter.peek('ip:127.0.0.1')).allowed).toBe(settle === 'fail')
         expect(errors).toEqual([])
-        expect(unhandled).toEqual([])
+        expect(unhandled()).toEqual([])
       } finally {
         await app.close()
       }
@@ -313,7 +205,10 @@ describe.each([
   })
 
   it.each([
-    ['memory store, admitted then denied', () => ({ policies, store: stillStore(), logger: false as const })],
+    [
+      'memory store, admitted then denied',
+      () => ({ policies, store: stillMemoryStore(), logger: false as const }),
+    ],
     [
       "failing store, onStoreError 'deny'",
       () => ({ policies, store: failingStore(), onStoreError: 'deny' as const, logger: false as const }),
@@ -322,7 +217,7 @@ describe.each([
       'an onLimited that answers',
       () => ({
         policies,
-        store: stillStore(),
+        store: stillMemoryStore(),
         logger: false as const,
         onLimited: (_request: unknown, reply: { code(n: number): { send(b: string): unknown } }) =>
           reply.code(429).send('custom'),
@@ -354,7 +249,7 @@ describe.each([
       for (const answer of denied) expect(answer).toMatchObject({ complete: false, heldOpen: false })
       await new Promise((resolve) => setImmediate(resolve))
       expect(uncaught).toEqual([])
-      expect(unhandled).toEqual([])
+      expect(unhandled()).toEqual([])
     } finally {
       await app.close()
     }
@@ -369,7 +264,7 @@ describe.each([
     })
     await app.register(fastifyRateLimit, {
       policies,
-      store: stillStore(),
+      store: stillMemoryStore(),
       logger: false,
       onLimited: async (_request, reply) => {
         reply.raw.writeHead(429, { 'content-type': 'text/plain' })
@@ -388,7 +283,7 @@ describe.each([
       expect(errors).toEqual([])
       await new Promise((resolve) => setImmediate(resolve))
       expect(uncaught).toEqual([])
-      expect(unhandled).toEqual([])
+      expect(unhandled()).toEqual([])
     } finally {
       await app.close()
     }

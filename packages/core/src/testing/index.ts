@@ -15,3 +15,18 @@ export { expectLowercaseHeaderNames } from './header-names.js'
 export { type LoopbackServer, serveOnLoopback } from './loopback-server.js'
 export { type ManualClock, manualClock } from './manual-clock.js'
 export { type ReferenceModel, referenceModel } from './reference-model.js'
+export {
+  collectUnhandledRejections,
+  type HeldCall,
+  type HeldStore,
+  heldStore,
+  PIPELINED_METHODS,
+  PIPELINED_SUMMARIES,
+  type PipelinedAnswer,
+  type PipelinedSummary,
+  sendPipelined,
+  statusOnFreshSocket,
+  stillMemoryStore,
+  summarizePipelined,
+  TRANSPORT_POLICY,
+} from './transport-edges.js'
