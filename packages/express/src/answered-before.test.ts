@@ -6,10 +6,10 @@ import {
   type RateLimiter,
   type RateLimitStore,
 } from '@floodgate/core'
-import { manualClock, serveOnLoopback } from '@floodgate/core/testing'
+import { collectUnhandledRejections, manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type ErrorRequestHandler } from 'express'
 import express4 from 'express4'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { type RateLimitOptions, rateLimit } from './index.js'
 
 // A middleware before the limiter may answer and still call next(). The limiter must then leave the
@@ -48,15 +48,7 @@ const cases: [string, () => RateLimitOptions][] = [
   ],
 ]
 
-let unhandled: unknown[] = []
-const onUnhandled = (reason: unknown) => void unhandled.push(reason)
-beforeEach(() => {
-  unhandled = []
-  process.on('unhandledRejection', onUnhandled)
-})
-afterEach(() => {
-  process.off('unhandledRejection', onUnhandled)
-})
+const unhandled = collectUnhandledRejections()
 
 describe.each([
   ['express 5', express5],
@@ -89,7 +81,7 @@ describe.each([
       // Any late rejection surfaces within a few turns of the event loop.
       await new Promise((resolve) => setImmediate(resolve))
       expect(errors).toEqual([])
-      expect(unhandled).toEqual([])
+      expect(unhandled()).toEqual([])
     } finally {
       await server.close()
     }
@@ -132,7 +124,7 @@ describe.each([
       await new Promise((resolve) => setImmediate(resolve))
       expect(errors).toHaveLength(1)
       expect(errors[0]).toMatchObject({ code: 'ERR_INVALID_CHAR' })
-      expect(unhandled).toEqual([])
+      expect(unhandled()).toEqual([])
     } finally {
       await server.close()
     }
@@ -179,7 +171,7 @@ describe.each([
         expect(denied).toEqual(denied.map(() => 'cut off'))
         if (routed === 1) expect(bodies[0]).toBe('early route')
         await new Promise((resolve) => setImmediate(resolve))
-        expect(unhandled).toEqual([])
+        expect(unhandled()).toEqual([])
       } finally {
         await server.close()
       }

@@ -17,6 +17,7 @@ export { type ManualClock, manualClock } from './manual-clock.js'
 export { type ReferenceModel, referenceModel } from './reference-model.js'
 export {
   collectUnhandledRejections,
+  expectHttp2StreamsLimited,
   type HeldCall,
   type HeldStore,
   heldStore,

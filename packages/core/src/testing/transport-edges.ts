@@ -1,5 +1,7 @@
+import { connect as connectHttp2 } from 'node:http2'
 import { connect } from 'node:net'
-import { afterEach, beforeEach } from 'vitest'
+import { afterEach, beforeEach, expect } from 'vitest'
+import type { RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import type { RateLimitStore, StoreRequest, StoreResponse } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
@@ -184,4 +186,49 @@ export function collectUnhandledRejections(): () => readonly unknown[] {
     process.off('unhandledRejection', onUnhandled)
   })
   return () => unhandled
+}
+
+/**
+ * Sends three HTTP/2 (h2c) streams at once on one connection to 127.0.0.1:`port`, whose route
+ * answers `{ ip }` (the client address the framework resolved) behind a middleware on `limiter`
+ * ({@link TRANSPORT_POLICY}, {@link stillMemoryStore}), and expects each stream counted once: two
+ * admitted with the client's address, one denied with the whole 429 (Retry-After, draft-8 and
+ * legacy fields, the problem body), and that address's bucket used up.
+ */
+export async function expectHttp2StreamsLimited(port: number, limiter: RateLimiter): Promise<void> {
+  const session = connectHttp2(`http://127.0.0.1:${port}`)
+  try {
+    const answers = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<{ headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+            const stream = session.request({ ':path': '/' })
+            let body = ''
+            let headers: Record<string, unknown> = {}
+            stream.on('response', (h) => (headers = h))
+            stream.on('data', (chunk) => (body += chunk))
+            stream.on('end', () => resolve({ headers, body }))
+            stream.on('error', reject)
+          }),
+      ),
+    )
+    expect(answers.map((a) => a.headers[':status']).sort()).toEqual([200, 200, 429])
+    const passed = answers.find((a) => a.headers[':status'] === 200)!
+    expect(JSON.parse(passed.body)).toEqual({ ip: '127.0.0.1' })
+    const denied = answers.find((a) => a.headers[':status'] === 429)!
+    expect(denied.headers).toMatchObject({
+      'content-type': 'application/problem+json',
+      'cache-control': 'no-store',
+      'retry-after': '40',
+      'ratelimit-policy': '"fw";q=2;w=60',
+      ratelimit: '"fw";r=0;t=40',
+      'x-ratelimit-limit': '2',
+      'x-ratelimit-remaining': '0',
+    })
+    expect(JSON.parse(denied.body)).toMatchObject({ status: 429, 'violated-policies': ['fw'] })
+    // The client's address is the key: its bucket is the one used up.
+    expect((await limiter.peek('ip:127.0.0.1')).allowed).toBe(false)
+  } finally {
+    session.close()
+  }
 }
