@@ -1,13 +1,14 @@
 import { connect } from 'node:net'
 import { createRateLimiter, type RateLimitStore } from '@floodgate/core'
 import {
+  CLIENT_LEFT_CASES,
   collectUnhandledRejections,
   expectHttp2StreamsLimited,
+  expectServesOnAfterClientLeft,
   heldStore,
   PIPELINED_METHODS,
   PIPELINED_SUMMARIES,
   sendPipelined,
-  statusOnFreshSocket,
   stillMemoryStore,
   summarizePipelined,
   TRANSPORT_POLICY,
@@ -57,19 +58,17 @@ describe.each([
     }
   })
 
-  it.each([
-    ['admitted', 'answer', {}],
-    ['denied', 'answer', {}],
-    ["store failure, onStoreError 'deny'", 'fail', { onStoreError: 'deny' as const }],
-    ["store failure, onStoreError 'allow'", 'fail', {}],
-    // The limiter's deadline passes after the client left; the store's late answer still counts.
-    ["store timeout, onStoreError 'deny'", 'timeout', { onStoreError: 'deny' as const }],
-    ["store timeout, onStoreError 'allow'", 'timeout', {}],
-  ] as const)(
+  it.each(CLIENT_LEFT_CASES)(
     'serves on after a client left while its decision was pending: %s',
-    async (name, settle, extra) => {
-      const { store, held, nextCall } = heldStore()
-      const limiter = createRateLimiter({ policies, store, logger: false, denyCache: false, ...extra })
+    async (...clientLeft) => {
+      const held = heldStore()
+      const limiter = createRateLimiter({
+        policies,
+        store: held.store,
+        logger: false,
+        denyCache: false,
+        ...clientLeft[2],
+      })
       const app = fastify()
       const errors: unknown[] = []
       app.setErrorHandler((error, _request, reply) => {
@@ -83,42 +82,11 @@ describe.each([
         return 'route'
       })
       await app.listen({ port: 0, host: '127.0.0.1' })
-      const port = (app.server.address() as { port: number }).port
       try {
-        if (name === 'denied') {
-          // Use up the quota first.
-          for (let i = 0; i < 2; i++) {
-            const answered = statusOnFreshSocket(port)
-            await nextCall()
-            held.at(-1)!.answer()
-            expect(await answered).toBe(200)
-          }
-        }
-        const gone = new Promise<void>((resolve) =>
-          app.server.once('request', (request) => request.socket.once('close', resolve)),
-        )
-        if (settle === 'timeout') vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
-        const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
-        socket.on('error', () => {})
-        await nextCall()
-        socket.destroy()
-        await gone
-        const routedBefore = routed
-        if (settle === 'timeout') {
-          await vi.advanceTimersByTimeAsync(250)
-          vi.useRealTimers()
-          held.at(-1)!.answer()
-        } else held.at(-1)![settle]()
-        // The next request is decided and answered: the process serves on.
-        const next = statusOnFreshSocket(port)
-        await nextCall()
-        held.at(-1)!.answer()
-        expect(await next).toBe(name === 'admitted' || settle !== 'answer' ? 200 : 429)
-        // A request decided after its client left is counted like any other (the store was asked), and
-        // an admitted one still reaches the route, as any request whose client left mid-way would.
-        expect(routed - routedBefore).toBe(name === 'denied' ? 0 : 'onStoreError' in extra ? 1 : 2)
-        // Used up (2 of 2) unless the store failed on the request whose client left.
-        expect((await limiter.peek('ip:127.0.0.1')).allowed).toBe(settle === 'fail')
+        await expectServesOnAfterClientLeft(clientLeft, held, limiter, {
+          server: app.server,
+          routed: () => routed,
+        })
         expect(errors).toEqual([])
         expect(unhandled()).toEqual([])
       } finally {

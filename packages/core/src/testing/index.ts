@@ -16,8 +16,12 @@ export { type LoopbackServer, serveOnLoopback } from './loopback-server.js'
 export { type ManualClock, manualClock } from './manual-clock.js'
 export { type ReferenceModel, referenceModel } from './reference-model.js'
 export {
+  CLIENT_LEFT_CASES,
+  type ClientLeftApp,
+  type ClientLeftCase,
   collectUnhandledRejections,
   expectHttp2StreamsLimited,
+  expectServesOnAfterClientLeft,
   type HeldCall,
   type HeldStore,
   heldStore,

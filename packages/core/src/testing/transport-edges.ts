@@ -1,7 +1,9 @@
+import type { Server } from 'node:http'
 import { connect as connectHttp2 } from 'node:http2'
 import { connect } from 'node:net'
-import { afterEach, beforeEach, expect } from 'vitest'
+import { afterEach, beforeEach, expect, vi } from 'vitest'
 import type { RateLimiter } from '../limiter.js'
+import type { RateLimiterOptions } from '../limiter-options.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import type { RateLimitStore, StoreRequest, StoreResponse } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
@@ -231,4 +233,86 @@ export async function expectHttp2StreamsLimited(port: number, limiter: RateLimit
   } finally {
     session.close()
   }
+}
+
+/**
+ * A client that leaves while its decision is pending: how {@link heldStore} then settles that
+ * decision (answered, failed, or answered after the limiter's deadline), and the limiter options.
+ */
+export const CLIENT_LEFT_CASES: readonly ClientLeftCase[] = [
+  ['admitted', 'answer', {}],
+  ['denied', 'answer', {}],
+  ["store failure, onStoreError 'deny'", 'fail', { onStoreError: 'deny' }],
+  ["store failure, onStoreError 'allow'", 'fail', {}],
+  // The limiter's deadline passes after the client left; the store's late answer still counts.
+  ["store timeout, onStoreError 'deny'", 'timeout', { onStoreError: 'deny' }],
+  ["store timeout, onStoreError 'allow'", 'timeout', {}],
+]
+
+/**
+ * One of {@link CLIENT_LEFT_CASES}: its name (`admitted` and `denied` are the decision the store
+ * gives), how the store settles the decision, and the limiter's options.
+ */
+export type ClientLeftCase = readonly [
+  name: string,
+  settle: 'answer' | 'fail' | 'timeout',
+  options: Pick<RateLimiterOptions, 'onStoreError'>,
+]
+
+/** The app under test in {@link expectServesOnAfterClientLeft}. */
+export interface ClientLeftApp {
+  /** The `node:http` server the app listens with on 127.0.0.1. */
+  server: Server
+  /** How many requests reached the route (`GET /`, answering 200) so far. */
+  routed(): number
+}
+
+/**
+ * Runs one {@link ClientLeftCase} against an app limited by `limiter` (on `held`'s store, with
+ * {@link TRANSPORT_POLICY}): the client goes away while its decision is pending, the store then
+ * settles it, and the next request must still be decided and answered. The request whose client
+ * left is counted like any other, and an admitted one still reaches the route. Under 'timeout' it
+ * installs fake timers and gives them back itself.
+ */
+export async function expectServesOnAfterClientLeft(
+  [name, settle, options]: ClientLeftCase,
+  { held, nextCall }: HeldStore,
+  limiter: RateLimiter,
+  { server, routed }: ClientLeftApp,
+): Promise<void> {
+  const port = (server.address() as { port: number }).port
+  if (name === 'denied') {
+    // Use up the quota first.
+    for (let i = 0; i < 2; i++) {
+      const answered = statusOnFreshSocket(port)
+      await nextCall()
+      held.at(-1)!.answer()
+      expect(await answered).toBe(200)
+    }
+  }
+  const gone = new Promise<void>((resolve) =>
+    server.once('request', (request) => request.socket.once('close', resolve)),
+  )
+  if (settle === 'timeout') vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+  const socket = connect(port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))
+  socket.on('error', () => {})
+  await nextCall()
+  socket.destroy()
+  await gone
+  const routedBefore = routed()
+  if (settle === 'timeout') {
+    await vi.advanceTimersByTimeAsync(250)
+    vi.useRealTimers()
+    held.at(-1)!.answer()
+  } else held.at(-1)![settle]()
+  // The next request is decided and answered: the process serves on.
+  const next = statusOnFreshSocket(port)
+  await nextCall()
+  held.at(-1)!.answer()
+  expect(await next).toBe(name === 'admitted' || settle !== 'answer' ? 200 : 429)
+  // Counted whenever the store was asked, and an admitted one still reaches the route, as any
+  // request whose client left mid-way would.
+  expect(routed() - routedBefore).toBe(name === 'denied' ? 0 : 'onStoreError' in options ? 1 : 2)
+  // Used up (2 of 2) unless the store failed on the request whose client left.
+  expect((await limiter.peek('ip:127.0.0.1')).allowed).toBe(settle === 'fail')
 }
