@@ -240,7 +240,7 @@ const table: [string, () => unknown, string, string, string][] = [
     () => createRateLimiter({ tiers: new Map([['free', [policy]]]) as never, defaultTier: 'free' }),
     INVALID_OPTION,
     'tiers',
-    'got a Map',
+    'got a Map; expected a plain object',
   ],
   [
     'logger null (false logs nothing)',
@@ -434,6 +434,133 @@ const table: [string, () => unknown, string, string, string][] = [
     'policies',
     '"fixed-window"',
   ],
+  [
+    'options null',
+    () => createRateLimiter(null as never),
+    INVALID_OPTION,
+    'createRateLimiter(options)',
+    'null',
+  ],
+  ['options an array', () => fixedWindow([] as never), INVALID_OPTION, 'fixedWindow(options)', 'an array'],
+  [
+    'policy name a number',
+    () => fixedWindow({ name: 12345 as unknown as string, limit: 1, window: 1 }),
+    INVALID_OPTION,
+    'fixedWindow.name',
+    'got 12345',
+  ],
+  // The prefix grammar, edge by edge: printable ASCII (0x21-0x7e) but for `{` and `}`, 1 to 64 of them.
+  [
+    'prefix with a space',
+    () => createRateLimiter({ policies: policy, prefix: 'a b' }),
+    INVALID_OPTION,
+    'prefix',
+    '"a b"',
+  ],
+  [
+    'prefix with {',
+    () => createRateLimiter({ policies: policy, prefix: 'a{b' }),
+    INVALID_OPTION,
+    'prefix',
+    '"a{b"',
+  ],
+  [
+    'prefix with }',
+    () => createRateLimiter({ policies: policy, prefix: 'a}b' }),
+    INVALID_OPTION,
+    'prefix',
+    '"a}b"',
+  ],
+  ['prefix empty', () => createRateLimiter({ policies: policy, prefix: '' }), INVALID_OPTION, 'prefix', '""'],
+  [
+    'prefix of 65 characters',
+    () => createRateLimiter({ policies: policy, prefix: 'p'.repeat(65) }),
+    INVALID_OPTION,
+    'prefix',
+    `"${'p'.repeat(60)}…"`,
+  ],
+  [
+    'prefix a number',
+    () => createRateLimiter({ policies: policy, prefix: 123 as never }),
+    INVALID_OPTION,
+    'prefix',
+    'got 123',
+  ],
+  // `undefined` takes a default; `null` is a value, and checked like any other.
+  [
+    'prefix null',
+    () => createRateLimiter({ policies: policy, prefix: null as never }),
+    INVALID_OPTION,
+    'prefix',
+    'got null',
+  ],
+  [
+    'timeout null',
+    () => createRateLimiter({ policies: policy, timeout: null as never }),
+    INVALID_DURATION,
+    'timeout',
+    'got null',
+  ],
+  [
+    'onStoreFailure null',
+    () => createRateLimiter({ policies: policy, onStoreFailure: null as never }),
+    INVALID_OPTION,
+    'onStoreFailure',
+    'got null',
+  ],
+  [
+    "onStoreError 'Deny' (the words are exact)",
+    () => createRateLimiter({ policies: policy, onStoreError: 'Deny' as never }),
+    INVALID_OPTION,
+    'onStoreError',
+    '"Deny"',
+  ],
+  [
+    "mode ''",
+    () => createRateLimiter({ policies: policy, mode: '' as never }),
+    INVALID_OPTION,
+    'mode',
+    'got ""',
+  ],
+  [
+    'a copy of a sliding window with a field policies do not have',
+    () =>
+      createRateLimiter({
+        policies: { ...slidingWindow({ limit: 5, window: '1 s' }), window: '1 h' } as never,
+      }),
+    UNKNOWN_OPTION,
+    'policies[0]',
+    'Did you mean `windowMs`?',
+  ],
+  // denyCache is checked whatever the store (a memory store never uses it), like every option.
+  [
+    'denyCache null',
+    () => createRateLimiter({ policies: policy, denyCache: null as never }),
+    INVALID_OPTION,
+    'denyCache',
+    'got null',
+  ],
+  [
+    'denyCache.maxEntries null',
+    () => createRateLimiter({ policies: policy, denyCache: { maxEntries: null as never } }),
+    INVALID_OPTION,
+    'denyCache.maxEntries',
+    'got null',
+  ],
+  [
+    'denyCache.maxEntries 2^53',
+    () => createRateLimiter({ policies: policy, denyCache: { maxEntries: 2 ** 53 } }),
+    INVALID_OPTION,
+    'denyCache.maxEntries',
+    'got 9007199254740992',
+  ],
+  [
+    'denyCache.clock not a function',
+    () => createRateLimiter({ policies: policy, denyCache: { clock: 5 as never } }),
+    INVALID_OPTION,
+    'denyCache.clock',
+    'got 5',
+  ],
 ]
 
 describe('configuration errors', () => {
@@ -493,6 +620,7 @@ describe('configuration errors', () => {
       expect.objectContaining({
         code: UNKNOWN_OPTION,
         option: name,
+        value: name,
         message: expect.stringContaining(`"${name}" in ${where}(). Did you mean \`${hint}\`?`),
       }),
     )
@@ -505,6 +633,14 @@ describe('configuration errors', () => {
     expect(() => createRateLimiter({ policies: policy, timeout: 2_147_483_648 })).toThrow(
       expect.objectContaining({ code: INVALID_OPTION, option: 'timeout' }),
     )
+  })
+
+  it('accepts a prefix of 1 or 64 characters, from `!` to `~` but for the braces', async () => {
+    for (const prefix of ['!', '~', 'p'.repeat(64), 'a|b~c!z', 'A-Z_a.z:0/9']) {
+      const limiter = createRateLimiter({ policies: policy, prefix })
+      expect(limiter.config.prefix).toBe(prefix)
+      await limiter.close()
+    }
   })
 
   it('accepts a limit of exactly 999,999,999,999,999, the most a RateLimit header field carries', () => {
@@ -531,6 +667,10 @@ describe('configuration errors', () => {
     )
     expect(() => tokenBucket({ capacity: 0, refillRate: 1, interval: '1 s' })).toThrow(
       /got 0; expected a whole number of at least 1\./,
+    )
+    // A fraction is refused for being one, not for its size.
+    expect(() => fixedWindow({ limit: 1.5, window: '1 s' })).toThrow(
+      /got 1\.5; expected a whole number of at least 1\./,
     )
   })
 

@@ -268,7 +268,8 @@ export function resolveDenyCache(
   if (value === true) return new DenyCache(undefined, undefined, unsafeTiers)
   const o = requireObject(value, 'denyCache')
   rejectUnknownOptions(o, OPTIONS, 'denyCache')
-  const maxEntries = o.maxEntries ?? DEFAULT_DENY_CACHE_ENTRIES
+  // `undefined` takes the default; `null` is checked like any other value (nothing replaced silently).
+  const maxEntries = o.maxEntries === undefined ? DEFAULT_DENY_CACHE_ENTRIES : o.maxEntries
   if (typeof maxEntries !== 'number' || !Number.isSafeInteger(maxEntries) || maxEntries < 1) {
     invalidOption('denyCache.maxEntries', maxEntries, 'a whole number of at least 1')
   }

@@ -41,6 +41,9 @@ describe('parseDuration', () => {
     '10 sec',
     '10 seconds',
     '10  s',
+    '10\ts',
+    '10 s\n',
+    '10\ns',
     ' 10 s',
     '10 s ',
     '-1 s',
@@ -72,7 +75,23 @@ describe('parseDuration', () => {
     10n,
   ])('rejects %s with ERR_FLOODGATE_INVALID_DURATION', (input) => {
     expect(() => parseDuration(input, 'window')).toThrow(
-      expect.objectContaining({ code: ERROR_CODES.INVALID_DURATION, option: 'window' }),
+      expect.objectContaining({ code: ERROR_CODES.INVALID_DURATION, option: 'window', value: input }),
+    )
+  })
+
+  it('names the option `duration` when the caller gives none', () => {
+    expect(() => parseDuration('soon')).toThrow(
+      expect.objectContaining({
+        option: 'duration',
+        message: expect.stringContaining('Invalid `duration`: got "soon"'),
+      }),
+    )
+  })
+
+  it('says a string too long for exact arithmetic is too long, however many digits it has', () => {
+    expect(() => parseDuration('367 d', 'window')).toThrow(/got "367 d"; expected at most 366 days\./)
+    expect(() => parseDuration('99999999999999999999999 d', 'window')).toThrow(
+      /got "99999999999999999999999 d"; expected at most 366 days\./,
     )
   })
 })
