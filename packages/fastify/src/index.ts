@@ -417,7 +417,7 @@ function onRequest(
     // nothing more (Fastify 4 throws ERR_HTTP_HEADERS_SENT out of the hook, past its error path), so
     // it is cut off, as Express's adapter does, rather than completed or left open.
     if (reply.raw.headersSent) {
-      reply.raw.destroy()
+      if (!reply.raw.writableEnded) reply.raw.destroy()
       return
     }
     if (outcome.action === 'limited' && onLimited !== undefined) {
