@@ -6,7 +6,7 @@ import {
   type RateLimiter,
   type RateLimitStore,
 } from '@floodgate/core'
-import { collectUnhandledRejections, manualClock, serveOnLoopback } from '@floodgate/core/testing'
+import { collectProcessErrors, manualClock, serveOnLoopback } from '@floodgate/core/testing'
 import express5, { type ErrorRequestHandler } from 'express'
 import express4 from 'express4'
 import { describe, expect, it } from 'vitest'
@@ -48,7 +48,7 @@ const cases: [string, () => RateLimitOptions][] = [
   ],
 ]
 
-const unhandled = collectUnhandledRejections()
+const unhandled = collectProcessErrors()
 
 describe.each([
   ['express 5', express5],

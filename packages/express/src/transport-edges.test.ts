@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import { createRateLimiter } from '@floodgate/core'
 import {
   CLIENT_LEFT_CASES,
-  collectUnhandledRejections,
+  collectProcessErrors,
   expectServesOnAfterClientLeft,
   heldStore,
   PIPELINED_METHODS,
@@ -22,7 +22,7 @@ import { rateLimit } from './index.js'
 // (Express 4 and 5 do not run on Node's HTTP/2 compatibility API, with or without Floodgate.)
 
 const policies = TRANSPORT_POLICY
-const unhandled = collectUnhandledRejections()
+const unhandled = collectProcessErrors()
 afterEach(() => {
   vi.useRealTimers()
 })

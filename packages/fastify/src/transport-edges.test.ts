@@ -2,7 +2,7 @@ import { connect } from 'node:net'
 import { createRateLimiter, type RateLimitStore } from '@floodgate/core'
 import {
   CLIENT_LEFT_CASES,
-  collectUnhandledRejections,
+  collectProcessErrors,
   expectHttp2StreamsLimited,
   expectServesOnAfterClientLeft,
   heldStore,
@@ -15,7 +15,7 @@ import {
 } from '@floodgate/core/testing'
 import fastify5 from 'fastify'
 import fastify4 from 'fastify4'
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { fastifyRateLimit } from './index.js'
 
 // Transport and request-lifecycle edges over real sockets: HTTP/2 (h2c), pipelined HEAD and OPTIONS
@@ -23,7 +23,7 @@ import { fastifyRateLimit } from './index.js'
 // reply.raw before the limiter.
 
 const policies = TRANSPORT_POLICY
-const unhandled = collectUnhandledRejections()
+const unhandled = collectProcessErrors()
 afterEach(() => {
   vi.useRealTimers()
 })
@@ -100,15 +100,7 @@ describe.each([
   ['fastify 5', fastify5],
   ['fastify 4', fastify4 as unknown as typeof fastify5],
 ])('%s: a response begun through reply.raw before the limiter', (_name, fastify) => {
-  let uncaught: unknown[] = []
-  const onUncaught = (error: unknown) => void uncaught.push(error)
-  beforeEach(() => {
-    uncaught = []
-    process.on('uncaughtException', onUncaught)
-  })
-  afterEach(() => {
-    process.off('uncaughtException', onUncaught)
-  })
+  const uncaught = collectProcessErrors('uncaughtException')
 
   /**
    * GET / on a fresh socket: the bytes received, whether the answer was complete, and whether the
@@ -183,7 +175,7 @@ describe.each([
       // Cut off: neither completed as if it were the route's answer, nor held open.
       for (const answer of denied) expect(answer).toMatchObject({ complete: false, heldOpen: false })
       await new Promise((resolve) => setImmediate(resolve))
-      expect(uncaught).toEqual([])
+      expect(uncaught()).toEqual([])
       expect(unhandled()).toEqual([])
     } finally {
       await app.close()
@@ -217,7 +209,7 @@ describe.each([
       // Its head is out: the app's error handler cannot answer it any more.
       expect(errors).toEqual([])
       await new Promise((resolve) => setImmediate(resolve))
-      expect(uncaught).toEqual([])
+      expect(uncaught()).toEqual([])
       expect(unhandled()).toEqual([])
     } finally {
       await app.close()

@@ -3,7 +3,7 @@ import { createServer as createHttp2Server } from 'node:http2'
 import { createRateLimiter } from '@floodgate/core'
 import {
   CLIENT_LEFT_CASES,
-  collectUnhandledRejections,
+  collectProcessErrors,
   expectHttp2StreamsLimited,
   expectServesOnAfterClientLeft,
   heldStore,
@@ -23,7 +23,7 @@ import { rateLimit } from './index.js'
 // requests, a client that goes away while its decision is pending.
 
 const policies = TRANSPORT_POLICY
-const unhandled = collectUnhandledRejections()
+const unhandled = collectProcessErrors()
 afterEach(() => {
   vi.useRealTimers()
 })

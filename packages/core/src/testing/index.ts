@@ -19,7 +19,7 @@ export {
   CLIENT_LEFT_CASES,
   type ClientLeftApp,
   type ClientLeftCase,
-  collectUnhandledRejections,
+  collectProcessErrors,
   expectHttp2StreamsLimited,
   expectServesOnAfterClientLeft,
   type HeldCall,

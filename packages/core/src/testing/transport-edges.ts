@@ -174,20 +174,24 @@ export function statusOnFreshSocket(port: number): Promise<number> {
 }
 
 /**
- * Collects the process's unhandled rejections during each test of the file (vitest hooks): call it
- * once at the top level, and expect the function it returns to give `[]`.
+ * Collects what the process reports as `event` (its unhandled rejections by default, or its
+ * uncaught exceptions, which a listener keeps from ending the test run) during each test of the
+ * calling scope (vitest hooks): call it once at the top of a file or `describe`, and expect the
+ * function it returns to give `[]`.
  */
-export function collectUnhandledRejections(): () => readonly unknown[] {
-  let unhandled: unknown[] = []
-  const onUnhandled = (reason: unknown) => void unhandled.push(reason)
+export function collectProcessErrors(
+  event: 'unhandledRejection' | 'uncaughtException' = 'unhandledRejection',
+): () => readonly unknown[] {
+  let seen: unknown[] = []
+  const onEvent = (reason: unknown) => void seen.push(reason)
   beforeEach(() => {
-    unhandled = []
-    process.on('unhandledRejection', onUnhandled)
+    seen = []
+    process.on(event, onEvent)
   })
   afterEach(() => {
-    process.off('unhandledRejection', onUnhandled)
+    process.off(event, onEvent)
   })
-  return () => unhandled
+  return () => seen
 }
 
 /**
