@@ -32,6 +32,8 @@ describe('canonicalIp', () => {
     expect(canonicalIp('1::')).toBe('1::')
     expect(canonicalIp('::192.0.2.1')).toBe('::c000:201')
     expect(canonicalIp('1:2:3:4:5:6:192.0.2.1')).toBe('1:2:3:4:5:6:c000:201')
+    // Only ::ffff:0:0/96 is IPv4-mapped: a non-zero fifth group makes another IPv6 address.
+    expect(canonicalIp('0:0:0:0:1:ffff:c000:201')).toBe('::1:ffff:c000:201')
   })
 
   it('answers undefined for anything that is not an address', () => {
@@ -46,6 +48,12 @@ describe('canonicalIp', () => {
       '1.2.3',
       '::g',
       '1:2:3',
+      '1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7_8',
+      '2001:db8::1/64',
+      '2001:db8::1 2',
+      ['192.0.2.1'],
+      { toString: () => '2001:db8::1' },
       '[::1',
       '2001:db8::1::2',
       '1.2.3.4:80',
@@ -125,6 +133,9 @@ describe('clientIpKey', () => {
     // 6to4: one IPv4 host's /48, 256 buckets of /56, is one bucket (at any subnet).
     expect(clientIpKey('2002:c000:201::1')).toBe('ip:192.0.2.1')
     expect(clientIpKey('2002:c000:201:ff00::1', 64)).toBe('ip:192.0.2.1')
+    // Every octet read in full, high bits included.
+    expect(clientIpKey('64:ff9b::203.0.113.200')).toBe('ip:203.0.113.200')
+    expect(clientIpKey('2002:cbff:71c8::1')).toBe('ip:203.255.113.200')
     // Teredo: the client's public IPv4 is the last 32 bits, inverted; not its server's /56.
     expect(clientIpKey('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toBe('ip:192.0.2.45')
     expect(clientIpKey('2001:0:4136:e378:8000:63bf:3fff:fdd3')).toBe('ip:192.0.2.44')
@@ -141,6 +152,7 @@ describe('clientIpKey', () => {
     expect(clientIpKey('64:ff9b:0:1::c000:201')).toBe('ip:64:ff9b::/56')
     expect(clientIpKey('64:ff9b::1:0:c000:201')).toBe('ip:64:ff9b::/56')
     expect(clientIpKey('64:ff9b::1:c000:201')).toBe('ip:64:ff9b::/56')
+    expect(clientIpKey('64::c000:201')).toBe('ip:64::/56')
   })
 
   it('keys IPv6 clients by their /56 by default', () => {
@@ -163,6 +175,8 @@ describe('clientIpKey', () => {
     expect(clientIpKey('203.0.113.5:65535')).toBe('ip:203.0.113.5')
     expect(clientIpKey('[2001:db8:0:ab12::1]:443')).toBe('ip:2001:db8:0:ab00::/56')
     expect(clientIpKey('[::ffff:192.0.2.1]:80')).toBe('ip:192.0.2.1')
+    // The address without its port is grouped by the subnet it is given, like any other.
+    expect(clientIpKey('[2001:db8:0:ab12::1]:443', 64)).toBe('ip:2001:db8:0:ab12::/64')
     // Without brackets, an IPv6 address's last group is never taken for a port.
     expect(clientIpKey('2001:db8::1:80', 128)).toBe('ip:2001:db8::1:80/128')
     for (const bad of [
@@ -172,6 +186,9 @@ describe('clientIpKey', () => {
       '203.0.113.5:8/',
       '203.0.113.5:123456',
       'x:80',
+      // Without brackets, an IPv6 address is never cut, even where no last group could be a port.
+      '::ffff:192.0.2.1:80',
+      '2001:db8:1:2:3:4:5:6:443',
     ]) {
       expect(clientIpKey(bad)).toBeUndefined()
     }
@@ -183,5 +200,6 @@ describe('clientIpKey', () => {
   it('answers undefined for a missing or malformed address', () => {
     expect(clientIpKey(undefined)).toBeUndefined()
     expect(clientIpKey('not-an-ip')).toBeUndefined()
+    expect(clientIpKey(['192.0.2.1'])).toBeUndefined()
   })
 })

@@ -3,7 +3,14 @@ import { digest } from '../keys.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { slidingWindow } from '../policies/sliding-window.js'
 import { tokenBucket } from '../policies/token-bucket.js'
-import { clusterSlot, counterKey, counterKeys } from './keys.js'
+import {
+  cachedDigest,
+  clusterSlot,
+  counterKey,
+  counterKeys,
+  DIGEST_CACHE_GENERATION,
+  digestCacheSize,
+} from './keys.js'
 
 const named = (name: string) => fixedWindow({ name, limit: 10, window: '1 m' })
 
@@ -19,6 +26,8 @@ describe('Redis counter keys', () => {
     const short = counterKey('floodgate', 'a', named('burst'))
     const long = counterKey('floodgate', 'x'.repeat(100_000), named('burst'))
     expect(long.length).toBe(short.length)
+    // The hash tag is the 43-character base64url digest: no padding, never a brace or a colon.
+    for (const key of [short, long]) expect(hashTag(key)).toMatch(/^[A-Za-z0-9_-]{43}$/)
   })
 
   it('put every policy of one identifier in one Cluster slot, braces in the identifier included', () => {
@@ -36,8 +45,10 @@ describe('Redis counter keys', () => {
     expect(counterKey('p', '\ud800', named('n'))).not.toBe(counterKey('p', '\ufffd', named('n')))
   })
 
-  it('match counterKey for a single policy', () => {
+  it('match counterKey for a single policy, and for several in policy order', () => {
     expect(counterKeys('p', 'id', [named('a')])).toEqual([counterKey('p', 'id', named('a'))])
+    const several = ['a', 'b', 'c'].map(named)
+    expect(counterKeys('p', 'id', several)).toEqual(several.map((policy) => counterKey('p', 'id', policy)))
   })
 
   it("name the policy's kind and period beside its name, and not its limit or capacity", () => {
@@ -58,6 +69,22 @@ describe('Redis counter keys', () => {
     expect(
       counterKey('p', 'id', tokenBucket({ name: 'api', capacity: 50, refillRate: 7, interval: '1 s' })),
     ).toBe(`${tag}:api:b1000`)
+  })
+})
+
+describe('the digest cache', () => {
+  it('holds at most two generations of identifiers, however many distinct ones arrive', () => {
+    // A flood of fresh identifiers (one attacker, many forged keys) must not grow the cache.
+    let largest = 0
+    for (let i = 0; i < 3 * DIGEST_CACHE_GENERATION + 7; i++) {
+      cachedDigest(`flood:${i}`)
+      largest = Math.max(largest, digestCacheSize())
+    }
+    expect(largest).toBe(2 * DIGEST_CACHE_GENERATION)
+    // And a recent identifier is still answered from it, the same digest as before.
+    expect(cachedDigest(`flood:${3 * DIGEST_CACHE_GENERATION}`)).toBe(
+      digest(`flood:${3 * DIGEST_CACHE_GENERATION}`),
+    )
   })
 })
 

@@ -47,6 +47,11 @@ export function cachedDigest(id: string): string {
   return d
 }
 
+/** How many identifiers the digest cache holds now (for tests: it must stay bounded). */
+export function digestCacheSize(): number {
+  return young.size + old.size
+}
+
 /** CRC16 (XMODEM, polynomial 0x1021) of each byte value, as Redis Cluster hashes keys. */
 const CRC16_TABLE = (() => {
   const table = new Uint16Array(256)

@@ -50,6 +50,8 @@ describe('hostile identifiers', () => {
     for (const id of [undefined, null, 42, { toString: () => 'a' }, ['a']]) {
       await expect(limiter.limit(id as string)).rejects.toMatchObject({
         code: ERROR_CODES.INVALID_IDENTIFIER,
+        option: 'identifier',
+        value: id,
       })
     }
   })
