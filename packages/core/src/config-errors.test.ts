@@ -555,6 +555,20 @@ const table: [string, () => unknown, string, string, string][] = [
     'got 9007199254740992',
   ],
   [
+    'memoryStore.clock not a function',
+    () => memoryStore({ clock: 5 as never }),
+    INVALID_OPTION,
+    'memoryStore.clock',
+    'got 5',
+  ],
+  [
+    'memoryStore.clock null',
+    () => memoryStore({ clock: null as never }),
+    INVALID_OPTION,
+    'memoryStore.clock',
+    'got null',
+  ],
+  [
     'denyCache.clock not a function',
     () => createRateLimiter({ policies: policy, denyCache: { clock: 5 as never } }),
     INVALID_OPTION,

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { DeadlineQueue, type PendingCall, timersAreReal, withDeadline } from './deadline.js'
+import { ERROR_CODES } from './errors.js'
 
 /** Starts a deadline for a call that runs `expire` when it times out. */
 function add(queue: DeadlineQueue, expire: () => void): PendingCall {
@@ -76,6 +77,10 @@ describe('DeadlineQueue', () => {
 })
 
 describe('DeadlineQueue under a long timeout', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
   it('lets go of calls answered in time as new ones come, not only when its timer passes them', () => {
     const queue = new DeadlineQueue(3_600_000)
     const held = () => {
@@ -92,6 +97,17 @@ describe('DeadlineQueue under a long timeout', () => {
     hung.settled = true
     add(queue, () => undefined)
     expect(held()).toBe(1)
+  })
+
+  it('still lets go of calls answered in time once its timer has expired a call', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(3_600_000)
+    const expired = vi.fn()
+    add(queue, expired)
+    await vi.advanceTimersByTimeAsync(3_600_000)
+    expect(expired).toHaveBeenCalledTimes(1)
+    for (let i = 0; i < 10_000; i++) add(queue, () => undefined).settled = true
+    expect((Reflect.get(queue, 'calls') as unknown[]).length).toBeLessThanOrEqual(1_025)
   })
 
   it('lets go of the calls a hung call held once it answers, while calls keep coming', () => {
@@ -127,6 +143,20 @@ describe('DeadlineQueue with a hook that decides again from an expiry', () => {
     expect(expired.filter((e) => e === 'burst')).toHaveLength(1_100)
     expect(expired.filter((e) => e === 'later')).toHaveLength(100)
     expect(expired).toContain('probe')
+  })
+})
+
+describe('DeadlineQueue timers', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('keeps one timer armed when an expiry adds a call', async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(40)
+    add(queue, () => add(queue, () => undefined))
+    await vi.advanceTimersByTimeAsync(40)
+    expect(vi.getTimerCount()).toBe(1)
   })
 })
 
@@ -180,6 +210,21 @@ describe('DeadlineQueue across fake and real timers', () => {
     expect(expired).toEqual(['b'])
   })
 
+  it("expires at once a call left by an earlier test's fakes whose deadline has passed on the later test's clock", async () => {
+    vi.useFakeTimers()
+    const queue = new DeadlineQueue(250)
+    const expired: string[] = []
+    add(queue, () => expired.push('a')) // the first test's call, never answered
+    vi.useRealTimers()
+    vi.useFakeTimers() // the next test's, whose clock is past a's deadline before it decides
+    await vi.advanceTimersByTimeAsync(1_000)
+    add(queue, () => expired.push('b'))
+    await vi.advanceTimersByTimeAsync(1)
+    expect(expired).toEqual(['a'])
+    await vi.advanceTimersByTimeAsync(249)
+    expect(expired).toEqual(['a', 'b'])
+  })
+
   it('expires calls by the fake clock once fake timers replace the real ones it was armed under', async () => {
     const queue = new DeadlineQueue(60_000)
     add(queue, () => undefined).settled = true // a real timer, armed for a minute
@@ -216,6 +261,11 @@ describe('timersAreReal', () => {
     }
     expect(timersAreReal()).toBe(true)
   })
+
+  it('takes a fake setImmediate alone for fake timers: an immediate it queued would never run', () => {
+    vi.useFakeTimers({ toFake: ['setImmediate'] })
+    expect(timersAreReal()).toBe(false)
+  })
 })
 
 describe('withDeadline', () => {
@@ -229,5 +279,36 @@ describe('withDeadline', () => {
     expect(vi.getTimerCount()).toBe(0)
     await expect(withDeadline(Promise.reject(new Error('down')), 60_000, 'The store')).rejects.toThrow('down')
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('rejects with ERR_FLOODGATE_STORE_TIMEOUT, naming what did not answer and the timeout, at the deadline', async () => {
+    vi.useFakeTimers()
+    const late = withDeadline(new Promise<never>(() => undefined), 250, 'The redis store')
+    const settled = vi.fn()
+    late.then(settled, settled)
+    await vi.advanceTimersByTimeAsync(249)
+    expect(settled).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(1)
+    await expect(late).rejects.toMatchObject({
+      code: ERROR_CODES.STORE_TIMEOUT,
+      message: expect.stringContaining('The redis store did not answer within 250 ms.'),
+    })
+  })
+})
+
+describe('deadline timers', () => {
+  /** Timers that keep the event loop alive. */
+  const refedTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+
+  it('never keep the process alive, while a call waits on withDeadline or a DeadlineQueue', async () => {
+    const before = refedTimers()
+    let answer: (value: string) => void = () => undefined
+    const waiting = withDeadline(new Promise<string>((resolve) => (answer = resolve)), 60_000, 'The store')
+    const queue = new DeadlineQueue(60_000)
+    const call = add(queue, () => undefined)
+    expect(refedTimers()).toBe(before)
+    answer('answer')
+    call.settled = true
+    await expect(waiting).resolves.toBe('answer')
   })
 })

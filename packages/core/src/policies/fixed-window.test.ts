@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fixedWindow, fixedWindowTransition } from './fixed-window.js'
+import { fixedWindow, fixedWindowStep, fixedWindowTransition } from './fixed-window.js'
 import { no, ok, runTrace } from './reference-trace.js'
 
 const policy = fixedWindow({ limit: 3, window: '1 s' })
@@ -53,6 +53,14 @@ describe('fixedWindowTransition', () => {
   it('reports 0 remaining, never a negative count, when more than the limit was used (a tier downgrade)', () => {
     const t = fixedWindowTransition(policy, { window: 5, used: 50 }, 1, 5_500)
     expect(t.outcome).toEqual(no(0, 6_000, 500))
+  })
+
+  it('writes every field of an outcome that held another decision (the memory store writes in place)', () => {
+    const out = no(3, 1_000, 700)
+    expect(fixedWindowStep(3, 1_000, 5, 0, 1, 5_500, out)).toBe(1)
+    expect(out).toEqual(ok(2, 6_000))
+    expect(fixedWindowStep(3, 1_000, 5, 3, 1, 5_500, out)).toBe(3)
+    expect(out).toEqual(no(0, 6_000, 500))
   })
 
   it('ignores a stored count from an older window', () => {

@@ -66,6 +66,18 @@ describe('tokenBucketTransition', () => {
     expect(t.outcome).toEqual(no(0, 6_500, 500))
   })
 
+  it('keeps a state charged again under the same policy until it is full again, not a ms longer', () => {
+    // 3 tokens a second: a token takes 333⅓ ms, so the waits, each rounded up, do not add up.
+    const thirds = tokenBucket({ capacity: 5, refillRate: 3, interval: '1 s' })
+    const first = tokenBucketTransition(thirds, undefined, 1, 0)
+    expect(first.expiresAtMs).toBe(334)
+    // 1 ms later 4.003 tokens, 3.003 once charged: full again after ceil(1997 / 3) = 666 ms.
+    const second = tokenBucketTransition(thirds, first.next, 1, 1)
+    expect(second.outcome).toEqual(ok(3, 667))
+    expect(second.expiresAtMs).toBe(667)
+    expect(second.next).toEqual({ scaledTokens: 3_003, updatedAtMs: 1, expiresAtMs: 667 })
+  })
+
   it("keeps a larger tier's state that a smaller tier charges at its expiry instant, not yet past it", () => {
     // One counter under a 10-token tier, emptied at 10,000: full again (and expiring) at 15,000.
     const large = tokenBucket({ capacity: 10, refillRate: 2, interval: '1 s' })

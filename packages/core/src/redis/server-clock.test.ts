@@ -84,6 +84,27 @@ describe('ServerClock: an upper bound on the Redis server clock minus this proce
     )
   })
 
+  it('keeps the last period until a whole period has passed since its end, and drops it at that instant', () => {
+    const kept = setup()
+    kept.reply(0, 0, TRUE_OFFSET - 5)
+    kept.reply(2 * OFFSET_PERIOD_MS - 1, 0)
+    expect(kept.clock.offsetMs).toBe(TRUE_OFFSET - 5 + 1)
+    const dropped = setup()
+    dropped.reply(0, 0, TRUE_OFFSET - 5)
+    dropped.reply(2 * OFFSET_PERIOD_MS, 0)
+    expect(dropped.clock.offsetMs).toBe(TRUE_OFFSET + 1)
+  })
+
+  it('starts a new period at the instant the last one ends', () => {
+    const { clock, reply } = setup()
+    reply(0, 0, TRUE_OFFSET - 5)
+    // Periods [0, P), [P, 2P), [2P, 3P): the low sample of the first is gone at 2P.
+    reply(OFFSET_PERIOD_MS, 0)
+    reply(OFFSET_PERIOD_MS + 1, 0)
+    reply(2 * OFFSET_PERIOD_MS, 0)
+    expect(clock.offsetMs).toBe(TRUE_OFFSET + 1)
+  })
+
   it('relearns from one sample when the server clock moved forward, and ignores replies to older sends', () => {
     const { clock, reply } = setup()
     reply(0, 0.2)
@@ -96,6 +117,19 @@ describe('ServerClock: an upper bound on the Redis server clock minus this proce
     // Later sends are taken as usual.
     reply(1_100, 0.1, stepped)
     expect(clock.offsetMs).toBe(Math.floor(1_100.1 + stepped) + 1 - 1_100)
+  })
+
+  it('starts its periods afresh from the sample it relearns from', () => {
+    const { clock, reply, at } = setup()
+    reply(0, 0) // a period [0, P)
+    const stepped = TRUE_OFFSET + 30_000
+    at(1_000)
+    clock.relearn(1_000 + stepped, 1_000) // a period [1,000, P + 1,000)
+    // A step back within that period, then two periods of the stepped clock: the low sample is gone.
+    reply(OFFSET_PERIOD_MS + 500, 0, stepped - 60_000)
+    reply(2 * OFFSET_PERIOD_MS, 0, stepped)
+    reply(3 * OFFSET_PERIOD_MS, 0, stepped)
+    expect(clock.offsetMs).toBe(stepped + 1)
   })
 
   it('ignores a server time that is not whole positive ms', () => {

@@ -30,16 +30,30 @@ const policies = fixedWindow({ limit: 100, window: '1 h' })
 // and change the count peeked. The stall and the deadlines run on real time whatever the clock.
 const CLOCK_MS = 500_000 * 3_600_000
 
+/**
+ * A loopback TCP connection: what `far` writes waits in `client`'s socket until the loop reads it,
+ * as a store's answer written before a stall does.
+ */
+async function loopback(): Promise<{ client: Socket; far: Socket; close: () => Promise<void> }> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
+  const client = tcpConnect(port, '127.0.0.1')
+  const far = await accepted
+  const close = async () => {
+    client.destroy()
+    far.destroy()
+    await new Promise((resolve) => server.close(resolve))
+  }
+  return { client, far, close }
+}
+
 describe('a decision in flight across a stall of the event loop longer than the timeout', () => {
   it('is answered by the reply that came back in time, not as a timeout (a store of its own)', async () => {
     // The store's answer comes over a loopback TCP connection: written before the stall, it waits
     // in the socket until the loop reads it.
-    const server = createServer()
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    const { port } = server.address() as { port: number }
-    const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve))
-    const client = tcpConnect(port, '127.0.0.1')
-    const far = await accepted
+    const { client, far, close } = await loopback()
     const ok = { allowed: true, remaining: 99, resetAtMs: 0, retryAfterMs: 0 }
     const store: RateLimitStore = {
       name: 'tcp',
@@ -58,9 +72,30 @@ describe('a decision in flight across a stall of the event loop longer than the 
       stall()
       expect((await decision).reason).toBe('allowed')
     } finally {
-      client.destroy()
-      far.destroy()
-      await new Promise((resolve) => server.close(resolve))
+      await close()
+    }
+  })
+
+  it('a reset is answered by the reply that came back in time, not as a timeout (a store of its own)', async () => {
+    const { client, far, close } = await loopback()
+    const store: RateLimitStore = {
+      name: 'tcp',
+      local: false,
+      consume: () => Promise.reject(new Error('not called')),
+      reset: () =>
+        new Promise<void>((resolve) => {
+          client.once('data', () => resolve())
+        }),
+      close: () => {},
+    }
+    const limiter = createRateLimiter({ policies, store, timeout: TIMEOUT_MS, logger: false })
+    try {
+      const reset = limiter.reset('a')
+      far.write('done')
+      stall()
+      await expect(reset).resolves.toBeUndefined()
+    } finally {
+      await close()
     }
   })
 })

@@ -62,7 +62,7 @@ describe("a given clock's readings", () => {
     expect(store.consume(request(policy))).toMatchObject({ nowMs: 10_000, outcomes: [{ resetAtMs: 11_000 }] })
     reading = 10_999.999
     expect(store.consume(request(policy)).nowMs).toBe(10_999)
-    for (const bad of [Number.NaN, undefined, new Date(20_000), Number.POSITIVE_INFINITY, 1e300, -1]) {
+    for (const bad of [Number.NaN, undefined, new Date(20_000), Number.POSITIVE_INFINITY, 1e300, -1, -0.5]) {
       reading = bad
       expect(() => store.consume(request(policy))).toThrow(
         expect.objectContaining({
