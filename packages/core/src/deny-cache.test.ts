@@ -65,6 +65,10 @@ describe('DenyCache', () => {
     expect(cache.get('read', 'a', 1)).toBeUndefined()
     expect(cache.get('write', 'a', 1)).toMatchObject({ tier: 'write', retryAfterMs: 400 })
     expect(cache.size).toBe(1)
+    // And once the last tier's entry runs out, the identifier goes too.
+    now = 900
+    expect(cache.get('write', 'a', 1)).toBeUndefined()
+    expect(cache.size).toBe(0)
   })
 
   it("counts each denying policy's own wait down by the time since the request was sent", () => {
@@ -157,6 +161,10 @@ describe('DenyCache', () => {
     )
     cache.remember(undefined, 'shadow', { ...denial(400), allowed: true, reason: 'shadow-limited' }, 0)
     cache.remember(undefined, 'error', { ...denial(0), allowed: false, reason: 'store-error' }, 0)
+    // A custom store's denial that gives no wait: nothing to answer, so no entry to evict another.
+    cache.remember(undefined, 'no-wait', denial(0), 0)
+    // Nor one that gives no time at all (a deny list's): it may be lifted at any moment.
+    cache.remember(undefined, 'listed', denial(Number.POSITIVE_INFINITY), 0)
     expect(cache.size).toBe(0)
     // Nor does such an answer drop a denial remembered for the identifier: only an admission does.
     cache.remember(undefined, 'a', denial(400), 0)
@@ -209,8 +217,10 @@ describe('DenyCache', () => {
     cache.clear()
     expect(holdsIterator(cache)).toBe(false)
     // A reset is remembered per identifier (to refuse denials sent before it), as many as maxEntries.
-    for (let i = 0; i < 10; i++) cache.forget(`reset-${i}`)
-    expect((Reflect.get(cache, 'forgottenAt') as Map<string, number>).size).toBeLessThanOrEqual(3)
+    for (let i = 0; i < 10; i++) {
+      cache.forget(`reset-${i}`)
+      expect((Reflect.get(cache, 'forgottenAt') as Map<string, number>).size).toBeLessThanOrEqual(3)
+    }
   })
 
   it('drops the oldest identifier, however others were moved, admitted, forgotten or cleared meanwhile', () => {
@@ -359,7 +369,14 @@ describe('the denyCache option', () => {
   })
 
   it('rejects a bad bound or an unknown option', () => {
-    for (const bad of [{ maxEntries: 0 }, { maxEntries: 1.5 }, { maxEntry: 3 }, 'yes']) {
+    for (const bad of [
+      { maxEntries: 0 },
+      { maxEntries: 1.5 },
+      { maxEntries: null },
+      { maxEntry: 3 },
+      { clock: 5 },
+      'yes',
+    ]) {
       let caught: unknown
       try {
         resolveDenyCache(bad, false)
@@ -404,6 +421,49 @@ describe('the deny cache in a limiter', () => {
         createRateLimiter({ policies, store: memoryStore(), denyCache }).config.denyCache,
       ).toBeUndefined()
       expect(createRateLimiter({ policies, denyCache }).config.denyCache).toBeUndefined()
+    }
+  })
+
+  it('never answers tiers whose token bucket another tier sizes differently, however the option is given', async () => {
+    // Another process (a second limiter on the same counters) charges under the faster-refilling
+    // tier, measuring the tokens at its own rate: the slower tier's bucket is then full long before
+    // its denial said. Only the store knows that, so the slower tier's denial is not kept.
+    for (const denyCache of [undefined, true, {}] as const) {
+      const clock = manualClock(1_700_000_000_000)
+      const counters = memoryStore({ clock })
+      const counted = { calls: 0 }
+      const remote = (): RateLimitStore => ({
+        name: 'remote',
+        local: false,
+        consume: (request) => {
+          counted.calls += 1
+          return counters.consume(request)
+        },
+        reset: (request) => counters.reset(request),
+        close: () => undefined,
+      })
+      const tiers = {
+        free: [tokenBucket({ name: 'b', capacity: 10, refillRate: 1, interval: 300 })],
+        pro: [tokenBucket({ name: 'b', capacity: 10, refillRate: 5, interval: 300 })],
+      }
+      const here = createRateLimiter({ tiers, defaultTier: 'free', store: remote(), denyCache })
+      const elsewhere = createRateLimiter({ tiers, defaultTier: 'free', store: remote(), denyCache: false })
+      const free = { tier: 'free', cost: 10 }
+      expect((await here.limit('u', free)).allowed).toBe(true)
+      expect(await here.limit('u', free)).toMatchObject({ reason: 'limited', retryAfterMs: 3_000 })
+      clock.advance(300)
+      // 5 tokens at the pro rate, 1 taken: 4 left, where the free rate would have refilled 1.
+      expect(await elsewhere.limit('u', { tier: 'pro' })).toMatchObject({ allowed: true, remaining: 4 })
+      // 6 more tokens at the free rate: full, 1.1 s before the free denial's retry time.
+      clock.advance(1_800)
+      const calls = counted.calls
+      expect(await here.limit('u', free), `denyCache: ${JSON.stringify(denyCache)}`).toMatchObject({
+        allowed: true,
+        remaining: 0,
+      })
+      expect(counted.calls).toBe(calls + 1)
+      await here.close()
+      await elsewhere.close()
     }
   })
 

@@ -9,6 +9,7 @@ import {
   QUOTA_EXCEEDED_TYPE,
   rateLimitHeaders,
   resolveHeaderFormats,
+  unavailableProblem,
 } from './headers.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
@@ -197,6 +198,81 @@ describe('rate-limit headers, parsed as RFC 9651 structured fields', () => {
   it('writes no rate-limit header for a store-error decision', () => {
     const failed = { ...decisions[0]!, reason: 'store-error' as const, allowed: false, policies: [] }
     expect(rateLimitHeaders(failed, DEFAULT_HEADER_FORMATS)).toEqual({})
+    // A custom limiter's store error that still names its policies, and a decision of no policy.
+    const denied = decisions.find((d) => d.reason === 'limited')!
+    const named = { ...denied, reason: 'store-error' as const }
+    const none = { ...decisions[0]!, policies: [] }
+    for (const formats of [['draft-8', 'legacy'], ['draft-7'], ['draft-6', 'legacy']] as HeaderFormat[][]) {
+      expect(rateLimitHeaders(named, formats)).toEqual({})
+      expect(rateLimitHeaders(none, formats)).toEqual({})
+    }
+  })
+
+  it('rounds every delta up at the boundary instants: exactly on a second, and 1 ms past one', async () => {
+    // A 3 s fixed window of limit 1, its second request denied at each offset into the window.
+    for (const [offsetMs, waitMs, seconds] of [
+      [0, 3_000, 3],
+      [999, 2_001, 3],
+      [1_000, 2_000, 2],
+      [1_001, 1_999, 2],
+      [2_999, 1, 1],
+    ] as const) {
+      const clock = manualClock(START_MS + offsetMs)
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ name: 'fw', limit: 1, window: '3 s' }),
+        store: memoryStore({ clock }),
+      })
+      await limiter.limit('a')
+      const d = await limiter.limit('a')
+      expect(d).toMatchObject({ reason: 'limited', retryAfterMs: waitMs, resetAtMs: START_MS + 3_000 })
+      const label = `${offsetMs} ms into the window`
+      expect(rateLimitHeaders(d, ['draft-8', 'legacy']), label).toEqual({
+        'RateLimit-Policy': '"fw";q=1;w=3',
+        RateLimit: `"fw";r=0;t=${seconds}`,
+        'X-RateLimit-Limit': '1',
+        'X-RateLimit-Remaining': '0',
+        'X-RateLimit-Reset': String(START_MS / 1000 + 3),
+        'Retry-After': String(seconds),
+      })
+      expect(rateLimitHeaders(d, 'draft-7').RateLimit, label).toBe(`limit=1, remaining=0, reset=${seconds}`)
+      expect(rateLimitHeaders(d, 'draft-6')['RateLimit-Reset'], label).toBe(String(seconds))
+    }
+    // A reset instant 1 ms past a whole second, exactly 1 s away: t is 1, the epoch seconds round up.
+    const clock = manualClock(START_MS + 1)
+    const bucket = createRateLimiter({
+      policies: tokenBucket({ name: 'tb', capacity: 1, refillRate: 1, interval: '1 s' }),
+      store: memoryStore({ clock }),
+    })
+    const d = await bucket.limit('a')
+    expect(d).toMatchObject({ allowed: true, resetAtMs: START_MS + 1_001 })
+    expect(rateLimitHeaders(d, ['draft-8', 'legacy'])).toMatchObject({
+      RateLimit: '"tb";r=0;t=1',
+      'X-RateLimit-Reset': String(START_MS / 1000 + 2),
+    })
+  })
+
+  it('writes a window as whole seconds rounded up, and a sub-second one as 1', () => {
+    for (const [windowMs, w] of [
+      [1, 1],
+      [999, 1],
+      [1_000, 1],
+      [1_001, 2],
+      [1_200, 2],
+      [2_500, 3],
+      [60_000, 60],
+    ] as const) {
+      const d = { ...decisions[0]!, policies: [{ ...decisions[0]!.policies[0]!, windowMs }] }
+      const name = d.policies[0]!.name
+      expect(rateLimitHeaders(d, 'draft-8')['RateLimit-Policy'], `${windowMs} ms`).toBe(
+        `"${name}";q=5;w=${w}`,
+      )
+      expect(rateLimitHeaders(d, 'draft-7')['RateLimit-Policy'], `${windowMs} ms`).toBe(`5;w=${w}`)
+    }
+  })
+
+  it('gives a Retry-After of at least 1 s to a denial that carries no wait, as a custom limiter may', () => {
+    const denied = decisions.find((d) => d.reason === 'limited')!
+    expect(rateLimitHeaders({ ...denied, retryAfterMs: 0 }, 'legacy')['Retry-After']).toBe('1')
   })
 
   it('never writes a negative delta: a decision read after its reset gives t=0 and reset=0', () => {
@@ -248,6 +324,38 @@ describe('problem+json body of a denial', () => {
   it('says a never-admissible request cannot succeed', () => {
     const never = decisions.find((d) => d.reason === 'cost-exceeds-limit')!
     expect(problemDetails(never).detail).toMatch(/cannot succeed/)
+  })
+
+  it('writes the type, title and detail word for word, for a wait and for a cost that can never pass', async () => {
+    const clock = manualClock(START_MS + 20_000)
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ name: 'fw', limit: 5, window: '1 m' }),
+      store: memoryStore({ clock }),
+    })
+    await limiter.limit('a', { cost: 5 })
+    expect(problemDetails(await limiter.limit('a'))).toEqual({
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      title: 'Too Many Requests',
+      status: 429,
+      detail: 'Rate limit exceeded for policy "fw"; retry in 40 s.',
+      'violated-policies': ['fw'],
+    })
+    expect(problemDetails(await limiter.limit('a', { cost: 6 }))).toEqual({
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      title: 'Too Many Requests',
+      status: 429,
+      detail: 'This request costs 6, more than policy "fw" allows at all (5); it cannot succeed.',
+      'violated-policies': ['fw'],
+    })
+  })
+
+  it('answers a store failure under onStoreError deny with a 503 problem, never a quota one', () => {
+    expect(unavailableProblem()).toEqual({
+      type: 'about:blank',
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'The rate limiter could not reach its store; try again shortly.',
+    })
   })
 })
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Decision, PolicyDecision } from '../decision.js'
-import { type HeaderFormat, rateLimitHeaders } from '../headers.js'
-import { headerWriter } from './header-writer.js'
+import { HEADER_FORMATS, type HeaderFormat, rateLimitHeaders } from '../headers.js'
+import { headerWriter, RATE_LIMIT_HEADER_NAMES } from './header-writer.js'
 
 function policy(name: string, overrides: Partial<PolicyDecision> = {}): PolicyDecision {
   return {
@@ -53,6 +53,13 @@ const DECISIONS: Record<string, Decision> = {
   'a store error carrying a policy': decision([policy('api')], { reason: 'store-error', allowed: true }),
   'a window of no time': decision([policy('instant', { windowMs: 0 })]),
   'a window of a second and a half': decision([policy('odd', { windowMs: 1_500 })]),
+  'a window of 1.2 s': decision([policy('odd', { windowMs: 1_200 })]),
+  // Reset and Retry-After exactly on a whole second from now (and in epoch seconds).
+  'a denial ending on a whole second': decision([
+    policy('api', { allowed: false, remaining: 0, resetAtMs: 1_000_060_000, retryAfterMs: 2_000 }),
+  ]),
+  'a decision read after its reset': decision([policy('api', { resetAtMs: 999_995_000 })]),
+  'a decision of no policy': decision([]),
 }
 
 const FORMATS: HeaderFormat[][] = [
@@ -79,6 +86,22 @@ describe('headerWriter', () => {
       })
     }
   }
+
+  it('writes only names listed in RATE_LIMIT_HEADER_NAMES (what an adapter clears), in every format', () => {
+    const denied = DECISIONS['a denied one-policy request']!
+    const two = decision([
+      policy('burst', { allowed: false, remaining: 0, retryAfterMs: 900 }),
+      policy('daily'),
+    ])
+    const written = new Set<string>()
+    for (const format of HEADER_FORMATS) {
+      for (const d of [denied, two]) {
+        for (const name of Object.keys(headerWriter([format])(d))) written.add(name)
+        for (const name of Object.keys(rateLimitHeaders(d, format))) written.add(name.toLowerCase())
+      }
+    }
+    expect([...written].sort()).toEqual([...RATE_LIMIT_HEADER_NAMES].sort())
+  })
 
   it('rebuilds the cached RateLimit-Policy when a policy of the same name has another limit (tiers)', () => {
     const write = headerWriter(['draft-8'])

@@ -91,11 +91,15 @@ describe('ProblemBodies', () => {
     const bodies = new ProblemBodies()
     const cache = (bodies as unknown as { cache: Map<string, Map<number, string>> }).cache
     let most = 0
+    // Every denial below is new: the cache holds each until the 257th, then starts afresh with it.
+    let expected = 0
     for (let seconds = 1; seconds <= 2_000; seconds++) {
       bodies.of(denial([policy(`p${seconds % 3}`, false, seconds * 1000)]))
       let held = 0
       for (const bySeconds of cache.values()) held += bySeconds.size
       most = Math.max(most, held)
+      expected = expected === 256 ? 1 : expected + 1
+      expect(held, `after ${seconds} denials`).toBe(expected)
     }
     expect(most).toBe(256)
   })
