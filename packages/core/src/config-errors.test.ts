@@ -247,7 +247,28 @@ const table: [string, () => unknown, string, string, string][] = [
     () => createRateLimiter({ policies: policy, logger: null as never }),
     INVALID_OPTION,
     'logger',
-    'got null',
+    'got null; expected an object with a warn(message) method, or false to log nothing',
+  ],
+  [
+    'a middleware ipv6Subnet of 0',
+    () => resolveMiddlewareOptions({ policies: policy, ipv6Subnet: 0 }),
+    INVALID_OPTION,
+    'ipv6Subnet',
+    'got 0; expected a whole number of bits from 1 to 128 (56 groups a typical home network)',
+  ],
+  [
+    'a middleware key that is a string',
+    () => resolveMiddlewareOptions({ policies: policy, key: 'user-1' as never }),
+    INVALID_OPTION,
+    'key',
+    'got "user-1"; expected a function',
+  ],
+  [
+    'a middleware onLimited that is a string',
+    () => resolveMiddlewareOptions({ policies: policy, onLimited: 'json' as never }),
+    INVALID_OPTION,
+    'onLimited',
+    'got "json"; expected a function',
   ],
   [
     'mode null',
@@ -774,6 +795,38 @@ describe('configuration errors', () => {
       () => createRateLimiter({ policies: policy, insuranceLimiter: {} } as never),
       'createRateLimiter()',
       /no fallback limiter/,
+    ],
+    // A policy's own options given to the limiter (`createRateLimiter({ limit: 5, window: '1 m' })`).
+    [
+      'window',
+      () => createRateLimiter({ window: '1 m' } as never),
+      'createRateLimiter()',
+      /Limits are policies/,
+    ],
+    [
+      'capacity',
+      () => resolveMiddlewareOptions({ capacity: 10 } as never),
+      'rateLimit()',
+      /Limits are policies/,
+    ],
+    [
+      'refillRate',
+      () => createRateLimiter({ policies: policy, refillRate: 5 } as never),
+      'createRateLimiter()',
+      /Limits are policies/,
+    ],
+    [
+      'interval',
+      () => createRateLimiter({ policies: policy, interval: '1 s' } as never),
+      'createRateLimiter()',
+      /Limits are policies/,
+    ],
+    // rate-limiter-flexible's SQL and MongoDB stores: the way to a store of one's own, by the export's name.
+    [
+      'storeType',
+      () => createRateLimiter({ policies: policy, storeType: 'knex' } as never),
+      'createRateLimiter()',
+      /implements `RateLimitStore` and passes `runStoreConformance` from `@floodgate\/core\/testing`/,
     ],
   ]
   it.each(peers)(

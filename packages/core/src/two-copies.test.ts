@@ -1,3 +1,5 @@
+import { findFreePort } from '@floodgate/tools'
+import { Redis } from 'ioredis'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { manualClock } from './testing/manual-clock.js'
 
@@ -76,6 +78,56 @@ describe('two copies of @floodgate/core in one process', () => {
     expect(warnings.filter((w) => w.includes(b.WARNING_CODES.SHARED_COUNTERS))).toHaveLength(1)
     await first.close()
     await second.close()
+  })
+
+  it("write a store's warning about its client through the logger of a limiter of the other copy, once", async () => {
+    // Each copy's redisStore, imported before the next copy's modules are made.
+    const a = { ...(await copyOfCore()), ...(await import('./redis/index.js')) }
+    const b = { ...(await copyOfCore()), ...(await import('./redis/index.js')) }
+    expect(a.redisStore).not.toBe(b.redisStore)
+    const console = vi.spyOn(globalThis.console, 'warn')
+    // An ioredis client with the library's defaults (an offline queue, resends), never connected.
+    const client = new Redis({ port: await findFreePort(), lazyConnect: true })
+    try {
+      const policies = b.fixedWindow({ limit: 5, window: '1 m' })
+      const warnings: string[] = []
+      const logger = { warn: (message: string) => void warnings.push(message) }
+      b.createRateLimiter({ policies, store: a.redisStore({ client }), logger })
+      expect(warnings).toEqual([expect.stringMatching(/^\[floodgate\] WARN_FLOODGATE_CLIENT_SETTINGS: /)])
+      // Once per client in the process, whichever copy made its store.
+      a.createRateLimiter({ policies, store: b.redisStore({ client }), logger, prefix: 'other' })
+      expect(warnings).toHaveLength(1)
+      expect(console).not.toHaveBeenCalled()
+    } finally {
+      console.mockRestore()
+      client.disconnect()
+    }
+  })
+
+  it('warn of two limiters sharing counters through two stores of one Redis client, one made by each copy', async () => {
+    const a = { ...(await copyOfCore()), ...(await import('./redis/index.js')) }
+    const b = { ...(await copyOfCore()), ...(await import('./redis/index.js')) }
+    const client = new Redis({ port: await findFreePort(), lazyConnect: true })
+    try {
+      const warnings: string[] = []
+      const logger = { warn: (message: string) => void warnings.push(message) }
+      const first = a.createRateLimiter({
+        policies: a.fixedWindow({ limit: 5, window: '1 m' }),
+        store: a.redisStore({ client, logger: false }),
+        logger,
+      })
+      // A limiter of copy a given the store of copy b: it finds that store's client all the same.
+      const second = a.createRateLimiter({
+        policies: a.fixedWindow({ limit: 5, window: '1 m' }),
+        store: b.redisStore({ client, logger: false }),
+        logger,
+      })
+      expect(warnings).toEqual([expect.stringMatching(/^\[floodgate\] WARN_FLOODGATE_SHARED_COUNTERS: /)])
+      await first.close()
+      await second.close()
+    } finally {
+      client.disconnect()
+    }
   })
 
   it("count a request passing one limiter's mounts from both copies once, and keep a shadow limiter's headers from taking over", async () => {

@@ -70,13 +70,42 @@ describe('warnings', () => {
   it("keeps each code's keys apart: a flood of request-chosen keys cannot silence another code", async () => {
     const { limiter, lines } = limiterWith()
     for (let i = 0; i < 1_000; i++) await limiter.limit('a', { tier: `bogus-${i}` })
-    expect(lines).toHaveLength(KEYS_PER_CODE)
+    // docs/errors.md: an unknown tier is logged once per name, for at most 100 names.
+    expect(lines).toHaveLength(100)
     limiter.warnings.warn(WARNING_CODES.UNKNOWN_CLIENT_IP, 'still logged')
     limiter.warnings.warn(WARNING_CODES.STORE_FAILURE, 'a new store error', 60_000, 'ERR_X')
     expect(lines.slice(KEYS_PER_CODE)).toEqual([
       `[floodgate] ${WARNING_CODES.UNKNOWN_CLIENT_IP}: still logged`,
       `[floodgate] ${WARNING_CODES.STORE_FAILURE}: a new store error`,
     ])
+  })
+
+  it('writes a line given no repeatMs once, however much later it is asked again', () => {
+    const lines: string[] = []
+    let now = 1_700_000_000_000
+    const warnings = new Warnings({ warn: (line) => lines.push(line) }, () => now)
+    warnings.warn(WARNING_CODES.SHARED_COUNTERS, 'under its code')
+    warnings.warn(WARNING_CODES.UNKNOWN_TIER, 'under a key', undefined, 'gold')
+    now += 365 * 86_400_000
+    expect(warnings.warn(WARNING_CODES.SHARED_COUNTERS, 'under its code')).toBe(false)
+    expect(warnings.warn(WARNING_CODES.UNKNOWN_TIER, 'under a key', undefined, 'gold')).toBe(false)
+    expect(lines).toEqual([
+      '[floodgate] WARN_FLOODGATE_SHARED_COUNTERS: under its code',
+      '[floodgate] WARN_FLOODGATE_UNKNOWN_TIER: under a key',
+    ])
+  })
+
+  it("forgets only a key it wrote: forgetting another takes no budget and skips none of its code's", () => {
+    const lines: string[] = []
+    const warnings = new Warnings({ warn: (line) => lines.push(line) })
+    for (let i = 0; i < KEYS_PER_CODE; i++) warnings.warn('W', `key ${i}`, Number.POSITIVE_INFINITY, `k${i}`)
+    warnings.forget('never written')
+    expect(warnings.warn('W', 'over the budget', Number.POSITIVE_INFINITY, 'never written')).toBe(false)
+    expect(lines).toHaveLength(KEYS_PER_CODE)
+    // A key it wrote is written again at once once forgotten, its budget kept.
+    warnings.forget('k0')
+    expect(warnings.warn('W', 'key 0 again', Number.POSITIVE_INFINITY, 'k0')).toBe(true)
+    expect(lines.at(-1)).toBe('[floodgate] W: key 0 again')
   })
 
   it('logs a code under its own key even after its other keys are used up', () => {

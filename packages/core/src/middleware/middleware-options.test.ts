@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
+import { LIMITER_OPTIONS } from '../limiter-options.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { checkMiddlewareOptions, resolveMiddlewareOptions } from './middleware-options.js'
@@ -20,11 +21,34 @@ describe('resolveMiddlewareOptions', () => {
     expect(resolveMiddlewareOptions({ limiter, headers: false }).limiter).toBe(limiter)
   })
 
+  it('hands on the callbacks given, each as it is', () => {
+    const key = () => 'user-1'
+    const tier = () => 'pro'
+    const cost = () => 2
+    const skip = () => false
+    const onLimited = () => {}
+    const resolved = resolveMiddlewareOptions({ policies, key, tier, cost, skip, onLimited })
+    expect(resolved.key).toBe(key)
+    expect(resolved.tier).toBe(tier)
+    expect(resolved.cost).toBe(cost)
+    expect(resolved.skip).toBe(skip)
+    expect(resolved.onLimited).toBe(onLimited)
+  })
+
   it('rejects limiter options beside a given limiter, naming the option', () => {
     const limiter = createRateLimiter({ policies })
     expect(() => resolveMiddlewareOptions({ limiter, policies })).toThrow(
       expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'policies' }),
     )
+    expect(() => resolveMiddlewareOptions({ limiter, prefix: 'api' })).toThrow(
+      'Invalid `prefix`: got "api" together with `limiter`; a given limiter keeps its own configuration, so pass `prefix` where it was made (createRateLimiter(), fromUpstash()) instead.',
+    )
+    // Every limiter option, a false one too (`logger: false`): none is silently dropped.
+    for (const option of LIMITER_OPTIONS) {
+      expect(() => resolveMiddlewareOptions({ limiter, [option]: false })).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option }),
+      )
+    }
     expect(() => resolveMiddlewareOptions({ limiter: {} as never })).toThrow(
       expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'limiter' }),
     )
@@ -63,6 +87,9 @@ describe('resolveMiddlewareOptions', () => {
       expect(() => resolveMiddlewareOptions(null as never, [], where)).toThrow(
         expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: named }),
       )
+      expect(() => checkMiddlewareOptions(null as never, [], where)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: named }),
+      )
     }
   })
 
@@ -70,6 +97,10 @@ describe('resolveMiddlewareOptions', () => {
     expect(() => resolveMiddlewareOptions({ policies, onLimted: () => {} } as never)).toThrow(
       /Unknown option "onLimted" in rateLimit\(\)\. Did you mean `onLimited`\?/,
     )
+    // Named by the call it was given to.
+    expect(() =>
+      resolveMiddlewareOptions({ policies, onLimted: () => {} } as never, [], 'fastifyRateLimit()'),
+    ).toThrow(/Unknown option "onLimted" in fastifyRateLimit\(\)\. Did you mean `onLimited`\?/)
   })
 
   it('accepts the names an adapter handles itself', () => {
@@ -101,6 +132,11 @@ describe('resolveMiddlewareOptions', () => {
       { cost: 2 },
       { skip: true },
       { onLimited: 'json' },
+      { key: null },
+      { tier: null },
+      { cost: null },
+      { skip: null },
+      { onLimited: null },
     ]) {
       expect(() => resolveMiddlewareOptions({ policies, ...bad } as never)).toThrow(
         expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION' }),

@@ -108,6 +108,19 @@ describe("a store's warning about its client", () => {
     )
   })
 
+  it("is silenced by the store's own logger: false, under a limiter that logs and used alone alike", async () => {
+    const console = vi.spyOn(globalThis.console, 'warn').mockImplementation(() => undefined)
+    const client = await riskyClient()
+    const alone = await riskyClient()
+    clients.push(client, alone)
+    const { seen, logger } = lines()
+    createRateLimiter({ policies, store: redisStore({ client, logger: false }), logger })
+    expect(seen).toEqual([])
+    const store = redisStore({ client: alone, logger: false })
+    await store.reset({ prefix: 'p', id: 'a', policies: [] })
+    expect(console).not.toHaveBeenCalled()
+  })
+
   it("checks the store's logger option like the limiter's", async () => {
     const client = await riskyClient()
     clients.push(client)

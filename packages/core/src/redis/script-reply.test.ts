@@ -43,6 +43,8 @@ const garbage: [string, unknown[]][] = [
   ['an allowed flag of 2', [NOW, 2, 9, 1_000, 0]],
   ['a negative count', [NOW, 1, -1, 1_000, 0]],
   ['a fraction', [NOW, 1, 9.5, 1_000, 0]],
+  ['a negative reset', [NOW, 1, 9, -1, 0]],
+  ['an empty string as a count', [NOW, 1, '', 1_000, 0]],
 ]
 
 /**
@@ -146,6 +148,19 @@ describe('a decision script reply that is not whole numbers', () => {
     })
     await limiter.limit('a')
     expect(failures[0]!.message).toContain(`answered [${NOW},1,9,1000,-2]`)
+  })
+
+  it('quotes at most 80 characters of a long reply it could not read', async () => {
+    const failures: Error[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 10, window: '1 m' }),
+      store: upstashStore({ redis: answering([NOW, 'x'.repeat(10_000), 9, 1_000, 0]), logger: false }),
+      onStoreFailure: (error) => void failures.push(error),
+      logger: false,
+    })
+    await limiter.limit('a')
+    // `[1800000000000,"` is 16 characters: 64 of the reply's are left.
+    expect(failures[0]!.message).toContain(`answered [${NOW},"${'x'.repeat(64)}; expected whole numbers.`)
   })
 })
 

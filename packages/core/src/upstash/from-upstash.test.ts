@@ -517,6 +517,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     expect(lines.map((line) => /WARN_FLOODGATE_STORE_\w+/.exec(line)?.[0])).toEqual([
       'WARN_FLOODGATE_STORE_FAILURE',
     ])
+    // It names the Ratelimit and its policy, and says the decision stood.
+    expect(lines[0]).toMatch(
+      / Work done after the Ratelimit \(policy "upstash"\) had answered failed \(analytics, a cached window's count, the IP deny list's refresh or a region's sync\); the decision itself was given\.$/,
+    )
   })
 
   it('logs a failure of work after an answer again exactly a minute after its last line', async () => {
