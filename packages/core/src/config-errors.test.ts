@@ -796,31 +796,6 @@ describe('configuration errors', () => {
       'createRateLimiter()',
       /no fallback limiter/,
     ],
-    // A policy's own options given to the limiter (`createRateLimiter({ limit: 5, window: '1 m' })`).
-    [
-      'window',
-      () => createRateLimiter({ window: '1 m' } as never),
-      'createRateLimiter()',
-      /Limits are policies/,
-    ],
-    [
-      'capacity',
-      () => resolveMiddlewareOptions({ capacity: 10 } as never),
-      'rateLimit()',
-      /Limits are policies/,
-    ],
-    [
-      'refillRate',
-      () => createRateLimiter({ policies: policy, refillRate: 5 } as never),
-      'createRateLimiter()',
-      /Limits are policies/,
-    ],
-    [
-      'interval',
-      () => createRateLimiter({ policies: policy, interval: '1 s' } as never),
-      'createRateLimiter()',
-      /Limits are policies/,
-    ],
     // rate-limiter-flexible's SQL and MongoDB stores: the way to a store of one's own, by the export's name.
     [
       'storeType',
@@ -843,6 +818,42 @@ describe('configuration errors', () => {
       expect(message).toContain(`Unknown option "${name}" in ${where}. It is another rate limiter's option.`)
       expect(message).toMatch(fix)
       expect(message).toContain('See docs/migrating.')
+      expect(message).not.toContain('Did you mean')
+    },
+  )
+
+  // A policy's own options given to the limiter or the middleware (`createRateLimiter({ limit: 5,
+  // window: '1 m' })`): Floodgate's names at the wrong level, not another rate limiter's.
+  const policyOptions: [string, () => unknown, string][] = [
+    ['window', () => createRateLimiter({ window: '1 m' } as never), 'createRateLimiter()'],
+    ['capacity', () => resolveMiddlewareOptions({ capacity: 10 } as never), 'rateLimit()'],
+    [
+      'refillRate',
+      () => createRateLimiter({ policies: policy, refillRate: 5 } as never),
+      'createRateLimiter()',
+    ],
+    [
+      'interval',
+      () => createRateLimiter({ policies: policy, interval: '1 s' } as never),
+      'createRateLimiter()',
+    ],
+  ]
+  it.each(policyOptions)(
+    "a policy's option %s given to %s says it belongs in a policy",
+    (name, construct, where) => {
+      let error: unknown
+      try {
+        construct()
+      } catch (e) {
+        error = e
+      }
+      expect(error).toMatchObject({ code: UNKNOWN_OPTION, option: name })
+      const { message } = error as FloodgateError
+      expect(message).toContain(
+        `Unknown option "${name}" in ${where}. It is a policy's option: \`policies: tokenBucket(`,
+      )
+      expect(message).toContain('See docs/algorithms.md.')
+      expect(message).not.toContain("another rate limiter's option")
       expect(message).not.toContain('Did you mean')
     },
   )

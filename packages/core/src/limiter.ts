@@ -8,6 +8,7 @@ import {
   type ResolvedLimiterOptions,
   resolveLimiterOptions,
 } from './limiter-options.js'
+import { peerHints } from './peer-options.js'
 import { rejectUnknownOptions } from './policies/common.js'
 import type { Policy, PolicyOutcome } from './policies/types.js'
 import { counterSpace, registry } from './process-registry.js'
@@ -715,9 +716,9 @@ function isTime(value: unknown): value is number {
 const LIMIT_OPTIONS = ['cost', 'tier'] as const
 
 /** rate-limiter-flexible's `consume(key, points)`, written as an option. */
-const LIMIT_HINTS: Readonly<Record<string, string>> = Object.freeze({
-  points: 'The units a request takes are `cost`: `limit(id, { cost: 5 })`.',
-})
+const LIMIT_HINTS: Readonly<Record<string, string>> = Object.freeze(
+  peerHints({ points: 'The units a request takes are `cost`: `limit(id, { cost: 5 })`.' }),
+)
 
 /**
  * Refuses `limit()` options that are no object (`limit(id, 5)`), or that give neither `cost` nor

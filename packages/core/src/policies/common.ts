@@ -49,7 +49,7 @@ export function validatePositiveInteger(value: unknown, option: string): number 
 
 /**
  * Reports option names a caller passed that `known` does not list, suggesting the closest; or, for
- * a name in `hints` (another rate limiter's option, say), the fix that hint gives.
+ * a name in `hints` (another rate limiter's option, say), the fix that hint gives, as written.
  */
 export function rejectUnknownOptions(
   options: object,
@@ -59,9 +59,7 @@ export function rejectUnknownOptions(
 ): void {
   for (const name of Object.keys(options)) {
     if (known.includes(name)) continue
-    const hint = Object.hasOwn(hints, name)
-      ? ` It is another rate limiter's option. ${hints[name]} See docs/migrating.`
-      : undefined
+    const hint = Object.hasOwn(hints, name) ? ` ${hints[name]}` : undefined
     const guess = hint === undefined ? closest(name, known) : undefined
     throw new FloodgateError(
       ERROR_CODES.UNKNOWN_OPTION,
