@@ -389,11 +389,14 @@ describe('the denyCache option', () => {
 })
 
 describe('the deny cache in a limiter', () => {
-  /** A remote store (not `local`) that answers at once, from memory, counting its calls. */
-  const countingStore = () => {
-    const counters = memoryStore({ clock: () => 1_700_000_000_000 })
+  /**
+   * A remote store (not `local`) that answers at once, from memory, counting its calls; `another()`
+   * is a second store object on the same counters and count (another process's).
+   */
+  const countingStore = (clock: () => number = () => 1_700_000_000_000) => {
+    const counters = memoryStore({ clock })
     const counted = { calls: 0 }
-    const store: RateLimitStore = {
+    const another = (): RateLimitStore => ({
       name: 'at-once',
       local: false,
       consume: (request) => {
@@ -402,8 +405,8 @@ describe('the deny cache in a limiter', () => {
       },
       reset: (request) => counters.reset(request),
       close: () => undefined,
-    }
-    return { store, counted }
+    })
+    return { store: another(), another, counted }
   }
 
   it('remembers the denials of a remote store that answers at once, and is never made for the memory store', async () => {
@@ -430,24 +433,13 @@ describe('the deny cache in a limiter', () => {
     // its denial said. Only the store knows that, so the slower tier's denial is not kept.
     for (const denyCache of [undefined, true, {}] as const) {
       const clock = manualClock(1_700_000_000_000)
-      const counters = memoryStore({ clock })
-      const counted = { calls: 0 }
-      const remote = (): RateLimitStore => ({
-        name: 'remote',
-        local: false,
-        consume: (request) => {
-          counted.calls += 1
-          return counters.consume(request)
-        },
-        reset: (request) => counters.reset(request),
-        close: () => undefined,
-      })
+      const { store, another, counted } = countingStore(clock)
       const tiers = {
         free: [tokenBucket({ name: 'b', capacity: 10, refillRate: 1, interval: 300 })],
         pro: [tokenBucket({ name: 'b', capacity: 10, refillRate: 5, interval: 300 })],
       }
-      const here = createRateLimiter({ tiers, defaultTier: 'free', store: remote(), denyCache })
-      const elsewhere = createRateLimiter({ tiers, defaultTier: 'free', store: remote(), denyCache: false })
+      const here = createRateLimiter({ tiers, defaultTier: 'free', store, denyCache })
+      const elsewhere = createRateLimiter({ tiers, defaultTier: 'free', store: another(), denyCache: false })
       const free = { tier: 'free', cost: 10 }
       expect((await here.limit('u', free)).allowed).toBe(true)
       expect(await here.limit('u', free)).toMatchObject({ reason: 'limited', retryAfterMs: 3_000 })
