@@ -107,11 +107,6 @@ export function serveUntilSignal(
 export type Route = string | { path: string; header: string }
 
 function serve(name: string, app: RunningExample, routes: readonly Route[]): void {
-  console.log(`${name} example on ${app.url} (store: ${app.store.description})`)
-  for (const route of routes) {
-    if (typeof route === 'string') console.log(`  curl -i ${app.url}${route}`)
-    else console.log(`  curl -i -H '${route.header}' ${app.url}${route.path}`)
-  }
   const stop = () => {
     app.close().then(
       () => process.exit(0),
@@ -121,6 +116,13 @@ function serve(name: string, app: RunningExample, routes: readonly Route[]): voi
       },
     )
   }
+  // Before the first line: a SIGTERM sent as soon as it shows (a supervisor, a test) must close the
+  // app, not kill the process with the default action.
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  console.log(`${name} example on ${app.url} (store: ${app.store.description})`)
+  for (const route of routes) {
+    if (typeof route === 'string') console.log(`  curl -i ${app.url}${route}`)
+    else console.log(`  curl -i -H '${route.header}' ${app.url}${route.path}`)
+  }
 }
