@@ -25,6 +25,8 @@ export function exampleSmokeTests(
   it(`admits 5 of a burst of 8 on the ${store.kind} store and answers the rest with a standard 429`, async () => {
     app = await launch()
     expect(app.store.kind).toBe(store.kind)
+    // Loopback only, unless asked: the examples are for trying out, not for exposing.
+    expect(app.url).toBe(`http://127.0.0.1:${app.port}`)
     const burst = await sendBurst(`${app.url}/api/hello`, 8)
     expect(burst.answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429])
     expectAdmitted(burst.answers[0], 4)

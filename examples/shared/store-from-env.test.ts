@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import { createServer, type Socket } from 'node:net'
-import { describeRedisServer, startRedisServer } from '@floodgate/tools'
+import { describeRedis, describeRedisServer, startRedisServer } from '@floodgate/tools'
 import { Redis } from 'ioredis'
 import { describe, expect, it, vi } from 'vitest'
 import { logClientErrors, redacted, storeFromEnv } from './store-from-env.js'
@@ -57,7 +57,8 @@ describe('storeFromEnv', () => {
     await expect(
       storeFromEnv({ UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1', UPSTASH_REDIS_REST_TOKEN: 'secret' }),
     ).rejects.toThrow(
-      /^Cannot reach Upstash at UPSTASH_REDIS_REST_URL \(http:\/\/127\.0\.0\.1:1\/?\) .*\. Unset both/,
+      // At once, with the refusal itself: no retry (which could count a request twice) outlasts the check.
+      /^Cannot reach Upstash at UPSTASH_REDIS_REST_URL \(http:\/\/127\.0\.0\.1:1\/?\) with UPSTASH_REDIS_REST_TOKEN: fetch failed\. Unset both/,
     )
   })
 
@@ -70,6 +71,18 @@ describe('storeFromEnv', () => {
     ).rejects.toThrow(
       /^UPSTASH_REDIS_REST_URL \(.*\) is not a URL the client takes: .*https:\/\/ \(http:\/\/ for a local server\)/s,
     )
+  })
+
+  it('says why a Redis cannot be reached in the error alone, logging nothing while it starts', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => {})
+    try {
+      await expect(storeFromEnv({ REDIS_URL: 'redis://127.0.0.1:1' })).rejects.toThrow(
+        /^Cannot connect to the Redis at REDIS_URL \(redis:\/\/127\.0\.0\.1:1\/?\): .*ECONNREFUSED.*[^.]\. Unset REDIS_URL/,
+      )
+      expect(errors).not.toHaveBeenCalled()
+    } finally {
+      errors.mockRestore()
+    }
   })
 
   it('logs each client error once until the client is ready again, however they alternate', () => {
@@ -92,6 +105,19 @@ describe('storeFromEnv', () => {
     expect(lines).toHaveLength(3)
     expect(lines[2]).toBe('redis: Command timed out')
   })
+
+  it('remembers at most 64 messages: past them, a message that repeats is logged each time', () => {
+    const client = new EventEmitter()
+    const lines: string[] = []
+    logClientErrors(client, (line) => lines.push(line))
+    for (let i = 0; i < 64; i++) client.emit('error', new Error(`error ${i}`))
+    client.emit('error', new Error('error 0'))
+    client.emit('error', new Error('error 63'))
+    expect(lines).toHaveLength(64)
+    client.emit('error', new Error('error 64'))
+    client.emit('error', new Error('error 64'))
+    expect(lines.slice(64)).toEqual(['redis: error 64', 'redis: error 64'])
+  })
 })
 
 describeRedisServer('storeFromEnv on a Redis', () => {
@@ -104,9 +130,18 @@ describeRedisServer('storeFromEnv on a Redis', () => {
       await expect(storeFromEnv({ REDIS_URL: `redis://:wrong@127.0.0.1:${locked.port}` })).rejects.toThrow(
         /^Cannot connect to the Redis at REDIS_URL \(redis:\/\/127\.0\.0\.1:\d+\/?\): WRONGPASS/,
       )
+      // Redis's own message ends with a full stop: the sentence gets no second one.
+      await expect(storeFromEnv({ REDIS_URL: `redis://:wrong@127.0.0.1:${locked.port}` })).rejects.toThrow(
+        /[^.]\. Unset REDIS_URL to run on the memory store\.$/,
+      )
       await expect(storeFromEnv({ REDIS_URL: `redis://127.0.0.1:${locked.port}` })).rejects.toThrow(
         /: NOAUTH/,
       )
+      // The right password: the store line printed at start does not show it.
+      const store = await storeFromEnv({ REDIS_URL: `redis://:right@127.0.0.1:${locked.port}` })
+      expect(store.kind).toBe('redis')
+      expect(store.description).toMatch(new RegExp(`^redis redis://127\\.0\\.0\\.1:${locked.port}/?$`))
+      await store.close()
     } finally {
       await locked.stop()
     }
@@ -121,5 +156,34 @@ describeRedisServer('storeFromEnv on a Redis', () => {
     const store = await storeFromEnv({ REDIS_URL: server.url })
     await server.stop()
     await expect(store.close()).resolves.toBeUndefined()
+  })
+})
+
+describeRedis('storeFromEnv with REDIS_URL set', (redisUrl) => {
+  it('takes REDIS_URL when the Upstash variables are set too', async () => {
+    const store = await storeFromEnv({
+      REDIS_URL: redisUrl,
+      // Nothing listens here: choosing Upstash would fail the start.
+      UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
+      UPSTASH_REDIS_REST_TOKEN: 'secret',
+    })
+    try {
+      expect(store.kind).toBe('redis')
+      expect(store.store.name).toBe('redis')
+      expect(store.description).toBe(`redis ${redacted(redisUrl)}`)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('takes a REDIS_URL with spaces around it (a copied line in an .env file)', async () => {
+    const store = await storeFromEnv({ REDIS_URL: ` ${redisUrl}\n` })
+    try {
+      expect(store.kind).toBe('redis')
+      expect(store.store.name).toBe('redis')
+      expect(store.description).toBe(`redis ${redacted(redisUrl)}`)
+    } finally {
+      await store.close()
+    }
   })
 })

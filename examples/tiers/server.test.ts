@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, request, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memoryStore } from '@floodgate/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { sendBurst } from '../shared/burst.js'
 import { closeServer } from '../shared/running-example.js'
-import { createApp, start } from './server.js'
+import { API_KEYS, createApp, start } from './server.js'
 
 const NOON_MS = Date.UTC(2030, 0, 1, 12, 0, 0)
 const FREE = { headers: { 'x-api-key': 'demo-free-key' } }
@@ -27,6 +27,48 @@ describe('tiers example', () => {
     server = createServer(app.app).listen(0, '127.0.0.1')
     await new Promise((resolve) => server!.once('listening', resolve))
     return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/data`, clock }
+  }
+
+  it('keeps its counters, unknown keys included, under its prefix: another prefix on the same store counts apart', async () => {
+    const store = memoryStore({ clock: () => NOON_MS })
+    const apps = ['tiers-a', 'tiers-b', 'tiers-a'].map((prefix) => createApp({ store, prefix }))
+    const servers = apps.map((app) => createServer(app.app).listen(0, '127.0.0.1'))
+    try {
+      await Promise.all(servers.map((s) => new Promise((resolve) => s.once('listening', resolve))))
+      const [a, b, a2] = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}/api/data`)
+      expect((await sendBurst(a!, 6, FREE)).admitted).toBe(5)
+      expect((await sendBurst(b!, 1, FREE)).admitted).toBe(1)
+      expect((await sendBurst(a2!, 1, FREE)).limited).toBe(1)
+      // The unknown keys too.
+      for (let i = 0; i < 10; i++) await sendBurst(a!, 1, { headers: { 'x-api-key': `wrong-${i}` } })
+      expect((await sendBurst(b!, 1, PRO)).admitted).toBe(1)
+      const [refused] = (await sendBurst(a2!, 1, PRO)).answers
+      expect(JSON.parse(refused!.body)['violated-policies']).toEqual(['wrong-keys'])
+    } finally {
+      for (const s of servers) await closeServer(s)
+      for (const app of apps) await app.close()
+    }
+  })
+
+  /** One GET from another loopback address than fetch's 127.0.0.1: another client to the app. */
+  function sendFrom(
+    localAddress: string,
+    url: string,
+    apiKey?: string,
+  ): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const headers = apiKey === undefined ? {} : { 'x-api-key': apiKey }
+      request(url, { localAddress, headers, agent: false }, (response) => {
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => {
+          body += chunk
+        })
+        response.on('end', () => resolve({ status: response.statusCode!, body }))
+      })
+        .on('error', reject)
+        .end()
+    })
   }
 
   it('gives a free key a burst of 5 per second, reporting both policies in the headers', async () => {
@@ -54,6 +96,22 @@ describe('tiers example', () => {
     const burst = await sendBurst(url, 22, PRO)
     expect([burst.admitted, burst.limited]).toEqual([20, 2])
     expect(burst.firstLimited!.headers['ratelimit-policy']).toBe('"burst";q=20;w=1, "daily";q=10000;w=86400')
+    expect(JSON.parse(burst.answers[19]!.body)).toEqual({
+      account: 'bob',
+      plan: 'pro',
+      policies: [
+        { name: 'burst', limit: 20, remaining: 0 },
+        { name: 'daily', limit: 10_000, remaining: 9_980 },
+      ],
+    })
+  })
+
+  it('refills a pro burst at 20 per second: 10 more after half a second', async () => {
+    const { url, clock } = await listen()
+    expect((await sendBurst(url, 20, PRO)).admitted).toBe(20)
+    clock.nowMs += 500
+    const after = await sendBurst(url, 11, PRO)
+    expect(after.answers.map((a) => a.status)).toEqual([...Array(10).fill(200), 429])
   })
 
   it('stops a free key at its daily quota of 50, until midnight UTC', async () => {
@@ -70,6 +128,32 @@ describe('tiers example', () => {
     expect((await sendBurst(url, 1, PRO)).admitted).toBe(1)
   })
 
+  it('applies a plan change on the next request, keeping the usage counted so far', async () => {
+    const { url, clock } = await listen()
+    expect((await sendBurst(url, 5, FREE)).admitted).toBe(5)
+    const account = API_KEYS['demo-free-key']!
+    account.plan = 'pro' // what an upgrade in the database does
+    try {
+      // The burst spent on the free plan is spent on the pro plan too, until it refills.
+      const [spent] = (await sendBurst(url, 1, FREE)).answers
+      expect(spent!.status).toBe(429)
+      expect(spent!.headers['ratelimit-policy']).toBe('"burst";q=20;w=1, "daily";q=10000;w=86400')
+      expect(JSON.parse(spent!.body)['violated-policies']).toEqual(['burst'])
+      clock.nowMs += 1_000
+      const [upgraded] = (await sendBurst(url, 1, FREE)).answers
+      expect(upgraded!.status).toBe(200)
+      expect(JSON.parse(upgraded!.body)).toMatchObject({ account: 'alice', plan: 'pro' })
+      // The day's 5 requests count against the pro quota too: this one is the 6th.
+      expect(JSON.parse(upgraded!.body).policies[1]).toEqual({
+        name: 'daily',
+        limit: 10_000,
+        remaining: 9_994,
+      })
+    } finally {
+      account.plan = 'free'
+    }
+  })
+
   it('answers 401 when the API key is missing or unknown, and limits such requests by address', async () => {
     const { url } = await listen()
     const answers = [
@@ -80,7 +164,10 @@ describe('tiers example', () => {
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'constructor' } })).answers,
       ...(await sendBurst(url, 1, { headers: { 'x-api-key': 'toString' } })).answers,
     ]
-    for (const answer of answers) expect(answer.status).toBe(401)
+    for (const answer of answers) {
+      expect(answer.status).toBe(401)
+      expect(JSON.parse(answer.body)).toEqual({ error: 'Send a valid API key in the x-api-key header.' })
+    }
     // Requests without a valid key spend their address's free burst of 5, then are refused.
     const guess = await sendBurst(url, 1, { headers: { 'x-api-key': 'another-guess' } })
     expect(guess.answers[0]!.status).toBe(429)
@@ -113,6 +200,33 @@ describe('tiers example', () => {
     clock.nowMs += 1_000
     expect((await send('demo-pro-key')).status).toBe(200)
   })
+
+  it('checks the unknown keys only of requests that carry a key: one without gets its 401', async () => {
+    const { url, clock } = await listen()
+    for (let i = 0; i < 10; i++) {
+      clock.nowMs += 1_000
+      await sendBurst(url, 1, { headers: { 'x-api-key': `wrong-${i}` } })
+    }
+    clock.nowMs += 1_000
+    const [keyless] = (await sendBurst(url, 1)).answers
+    expect(keyless!.status).toBe(401)
+  })
+
+  it('counts requests without a valid key, and unknown keys, per address: another address keeps its own', async () => {
+    const { url, clock } = await listen()
+    for (let i = 0; i < 10; i++) {
+      clock.nowMs += 1_000
+      expect((await sendFrom('127.0.0.1', url, `wrong-${i}`)).status).toBe(401)
+    }
+    expect((await sendFrom('127.0.0.1', url, 'demo-pro-key')).status).toBe(429)
+    // 127.0.0.2 has sent no unknown key: its right key is answered.
+    expect((await sendFrom('127.0.0.2', url, 'demo-pro-key')).status).toBe(200)
+    // Nor has it spent its burst without a key, which 127.0.0.1 now does (refilled since its last guess).
+    clock.nowMs += 1_000
+    for (let i = 0; i < 5; i++) expect((await sendFrom('127.0.0.1', url)).status).toBe(401)
+    expect((await sendFrom('127.0.0.1', url)).status).toBe(429)
+    expect((await sendFrom('127.0.0.2', url)).status).toBe(401)
+  })
 })
 
 describe('tiers example started from the environment', () => {
@@ -120,6 +234,7 @@ describe('tiers example started from the environment', () => {
     const app = await start({ port: 0, env: {} })
     try {
       expect(app.store.kind).toBe('memory')
+      expect(app.url).toBe(`http://127.0.0.1:${app.port}`) // loopback only, unless asked
       // One request only: the burst bucket refills on the real clock here.
       const [answer] = (await sendBurst(`${app.url}/api/data`, 1, FREE)).answers
       expect(answer!.status).toBe(200)
