@@ -85,6 +85,21 @@ export function bucketTierCases(bucket: PolicyKindCase): ConformanceCase[] {
       },
     },
     {
+      name: "leaves a larger capacity's tokens alone on a denial under a smaller one",
+      run: async (f) => {
+        // A cost above the smaller capacity is denied however many tokens the bucket holds. A store
+        // that writes the refilled state back on a denial too caps it at the smaller capacity then.
+        const [pro, free] = [bucket.make('deny-tier', 12), bucket.make('deny-tier', 4)]
+        await f.step({ id: 'd', policies: [pro] }, 'as pro')
+        f.clock.advance(PERIOD_MS / 4)
+        const denied = await f.step({ id: 'd', policies: [free], cost: 5 }, 'as free, cost 5')
+        expect(denied.outcomes[0]!.allowed).toBe(false)
+        const after = await f.step({ id: 'd', policies: [pro], peek: true }, 'peek as pro')
+        expect(after.outcomes[0]!.remaining).toBe(10)
+        await f.step({ id: 'd', policies: [pro], cost: 11 }, 'as pro, cost 11')
+      },
+    },
+    {
       name: 'refills at the refill rate of the request, not the one the tokens were stored under',
       run: async (f) => {
         const [slow, fast] = [withRate('rate', 6, 1), withRate('rate', 6, 6)]

@@ -88,6 +88,8 @@ export function isolationCases(kind: PolicyKindCase): ConformanceCase[] {
       // Joined naively with ":", (prefix, "scope", "x:y") and (prefix + ":scope", "x", "y") are one key.
       await expectUntouched(f, 'y', kind.make('x', 3), `${f.prefix}:scope`)
       await expectUntouched(f, 'y', policy, `${f.prefix}:x`)
+      // Joined with nothing between them, (prefix + "s", "cope") and (prefix, "scope") are one key.
+      await expectUntouched(f, 'x:y', kind.make('cope', 3), `${f.prefix}s`)
       // A counter belongs to its policy name too: another name on the same identifier is fresh.
       await expectUntouched(f, 'x:y', kind.make('scope2', 3))
       // And a reset under one prefix leaves the other alone.
@@ -125,6 +127,13 @@ export function isolationCases(kind: PolicyKindCase): ConformanceCase[] {
       // Another limit under the same kind and period is the same counter (a plan change, a deploy
       // that raises the limit): the usage stays.
       await f.step({ id: 'u', policies: [kind.make('deploy', 5)] }, 'limit raised')
+      // A reset deletes the counters it names, not every counter of the name (a pattern on it):
+      // the same name under another kind or period keeps its count.
+      await exhaust(f, 'w', before)
+      const others = POLICY_KINDS.filter((k) => k.kind !== kind.kind).map((k) => k.make('deploy', 3))
+      for (const other of [kind.make('deploy', 3, 2 * PERIOD_MS), ...others]) await f.reset('w', [other])
+      const kept = await f.step({ id: 'w', policies: [before], peek: true }, 'after resetting the others')
+      expect(kept.outcomes[0]!.allowed).toBe(false)
     },
   })
   return cases

@@ -26,6 +26,9 @@ type Bug =
   | 'queue-per-instance'
   | 'reorder-by-cost'
   | 'float-weight'
+  | 'joined-without-separator'
+  | 'writes-back-on-denial'
+  | 'reset-by-name'
 
 function globToRegExp(glob: string): RegExp {
   const body = [...glob].map((ch) =>
@@ -56,7 +59,9 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
         ? JSON.stringify([prefix, name, Buffer.from(id).toString('base64')])
         : bug === 'key-cut-at-64'
           ? JSON.stringify([prefix, name, id.slice(0, 64)])
-          : JSON.stringify([prefix, name, id])
+          : bug === 'joined-without-separator'
+            ? JSON.stringify([prefix + name, id])
+            : JSON.stringify([prefix, name, id])
   const decide = async (request: StoreRequest): Promise<StoreResponse> => {
     let nowMs = clock()
     const keys = request.policies.map((p) => keyOf(request.prefix, counterOf(p), request.id))
@@ -91,6 +96,10 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
         else if (bug === 'charges-on-denial') {
           const charged = transition(policy, before[i], request.cost, atMs)
           if (charged.outcome.allowed) states.set(keys[i]!, { id: request.id, state: charged.next, policy })
+        } else if (bug === 'writes-back-on-denial') {
+          // The state brought up to now under the request's policy (a bucket refilled, capped at its
+          // capacity), written back whatever the answer.
+          states.set(keys[i]!, { id: request.id, state: transition(policy, before[i], 0, atMs).next, policy })
         }
       })
     }
@@ -115,6 +124,14 @@ function toyStore(clock: () => number, bug: Bug): RateLimitStore {
     },
     reset(request) {
       for (const policy of request.policies) {
+        if (bug === 'reset-by-name') {
+          // Every counter of the name, whatever its kind or period (a pattern on the key).
+          const start = JSON.stringify([request.prefix, `${policy.name}:`]).slice(0, -2)
+          for (const [key, entry] of states) {
+            if (key.startsWith(start) && entry.id === request.id) states.delete(key)
+          }
+          continue
+        }
         if (bug !== 'glob-reset') {
           states.delete(keyOf(request.prefix, counterOf(policy), request.id))
           continue
@@ -231,6 +248,9 @@ describe('the store conformance kit', () => {
     ['queue-per-instance', 'two stores on one backend', 'token-bucket: admits exactly the limit'],
     ['reorder-by-cost', 'calls in flight', 'applies charges in the order they are made'],
     ['float-weight', 'sliding-window', 'admits exactly at each retry instant under a smaller limit'],
+    ['joined-without-separator', 'sliding-window', 'keeps prefixes and policy names apart'],
+    ['reset-by-name', 'sliding-window', 'counts a policy name apart under another kind or period'],
+    ['writes-back-on-denial', 'token-bucket', "leaves a larger capacity's tokens alone on a denial"],
   ]
   for (const [bug, group, name] of catches) {
     it(`catches a store with the bug "${bug}" in ${group} > ${name}`, async () => {
