@@ -1,4 +1,5 @@
-import { afterEach, expect, it } from 'vitest'
+import { describeRedis, startUpstashServer, type UpstashServer } from '@floodgate/tools'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { sendBurst } from './burst.js'
 import { expectAdmitted, expectStandard429, expectUnlimited } from './expect-limited.js'
 import type { RunningExample, StartOptions } from './running-example.js'
@@ -44,3 +45,32 @@ export function exampleSmokeTests(
 }
 
 export const MEMORY = { kind: 'memory', env: () => ({}) } as const
+
+/**
+ * The smoke test of one framework example on each store it can pick: memory, then Redis from
+ * `REDIS_URL`, then Upstash from `UPSTASH_REDIS_REST_URL` and `_TOKEN` (a local Upstash server).
+ */
+export function exampleSmokeSuites(
+  name: string,
+  start: (options: StartOptions) => Promise<RunningExample>,
+): void {
+  describe(`${name} example`, () => {
+    exampleSmokeTests(start, MEMORY)
+  })
+
+  describeRedis(`${name} example with REDIS_URL set`, (redisUrl) => {
+    exampleSmokeTests(start, { kind: 'redis', env: () => ({ REDIS_URL: redisUrl }) })
+  })
+
+  describeRedis(`${name} example with UPSTASH_REDIS_REST_URL and _TOKEN set`, (redisUrl) => {
+    let upstash: UpstashServer
+    beforeAll(async () => {
+      upstash = await startUpstashServer({ redisUrl })
+    })
+    afterAll(() => upstash.stop())
+    exampleSmokeTests(start, {
+      kind: 'upstash',
+      env: () => ({ UPSTASH_REDIS_REST_URL: upstash.url, UPSTASH_REDIS_REST_TOKEN: upstash.token }),
+    })
+  })
+}
