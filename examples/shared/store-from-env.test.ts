@@ -160,30 +160,28 @@ describeRedisServer('storeFromEnv on a Redis', () => {
 })
 
 describeRedis('storeFromEnv with REDIS_URL set', (redisUrl) => {
+  /** The store `env` selects is the Redis at `redisUrl`, named without its password. */
+  async function expectRedisChosen(env: Record<string, string>): Promise<void> {
+    const store = await storeFromEnv(env)
+    try {
+      expect(store.kind).toBe('redis')
+      expect(store.store.name).toBe('redis')
+      expect(store.description).toBe(`redis ${redacted(redisUrl)}`)
+    } finally {
+      await store.close()
+    }
+  }
+
   it('takes REDIS_URL when the Upstash variables are set too', async () => {
-    const store = await storeFromEnv({
+    await expectRedisChosen({
       REDIS_URL: redisUrl,
       // Nothing listens here: choosing Upstash would fail the start.
       UPSTASH_REDIS_REST_URL: 'http://127.0.0.1:1',
       UPSTASH_REDIS_REST_TOKEN: 'secret',
     })
-    try {
-      expect(store.kind).toBe('redis')
-      expect(store.store.name).toBe('redis')
-      expect(store.description).toBe(`redis ${redacted(redisUrl)}`)
-    } finally {
-      await store.close()
-    }
   })
 
   it('takes a REDIS_URL with spaces around it (a copied line in an .env file)', async () => {
-    const store = await storeFromEnv({ REDIS_URL: ` ${redisUrl}\n` })
-    try {
-      expect(store.kind).toBe('redis')
-      expect(store.store.name).toBe('redis')
-      expect(store.description).toBe(`redis ${redacted(redisUrl)}`)
-    } finally {
-      await store.close()
-    }
+    await expectRedisChosen({ REDIS_URL: ` ${redisUrl}\n` })
   })
 })
