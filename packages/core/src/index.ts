@@ -57,6 +57,7 @@ export {
   type AnswerOutcome,
   bindsBefore,
   createRateLimitHandler,
+  cutOffIfBegun,
   type DecidedOutcome,
   EVERY_HOP,
   EVERY_HOP_PROBE,

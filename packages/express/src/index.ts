@@ -1,6 +1,7 @@
 import {
   callbackFailure,
   createRateLimitHandler,
+  cutOffIfBegun,
   type DecidedOutcome,
   type Decision,
   EVERY_HOP_PROBE,
@@ -110,13 +111,9 @@ export function rateLimit(options: RateLimitOptions): RateLimitMiddleware {
       return next(error)
     }
     if (outcome.action === 'pass') return next()
-    // Denied: the route never runs. A response already sent by an earlier middleware stays as it is;
-    // one only begun (its head written, not ended) is cut off, as Express's final handler cuts off
-    // an error it cannot answer, rather than left open with nothing left to end it.
-    if (res.headersSent) {
-      if (!res.writableEnded) res.destroy()
-      return
-    }
+    // Denied: the route never runs. A response an earlier middleware began gets no answer (cut off
+    // if not ended).
+    if (cutOffIfBegun(res)) return
     if (outcome.action === 'limited' && onLimited !== undefined) {
       limitedBy(onLimited, req, res, next, decision, outcome.body)
       return

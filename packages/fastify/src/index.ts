@@ -3,6 +3,7 @@ import {
   callbackFailure,
   checkMiddlewareOptions,
   createRateLimitHandler,
+  cutOffIfBegun,
   DEFAULT_PREFIX,
   type DecidedOutcome,
   type Decision,
@@ -413,13 +414,10 @@ function onRequest(
       pass(request, done)
       return
     }
-    // Begun through reply.raw by an earlier hook (its head out, its end not): Fastify can send
-    // nothing more (Fastify 4 throws ERR_HTTP_HEADERS_SENT out of the hook, past its error path), so
-    // it is cut off, as Express's adapter does, rather than completed or left open.
-    if (reply.raw.headersSent) {
-      if (!reply.raw.writableEnded) reply.raw.destroy()
-      return
-    }
+    // Begun through reply.raw by an earlier hook: Fastify can send nothing more (Fastify 4 throws
+    // ERR_HTTP_HEADERS_SENT out of the hook, past its error path), so it gets no answer (cut off if
+    // not ended), as on Express.
+    if (cutOffIfBegun(reply.raw)) return
     if (outcome.action === 'limited' && onLimited !== undefined) {
       answerBy(onLimited, request, reply, decision, outcome.body).then(undefined, (error: unknown) => {
         const failure = callbackFailure(error) as Error

@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
@@ -5,7 +7,7 @@ import { fixedWindow } from '../policies/fixed-window.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
-import { bindsBefore, createRateLimitHandler } from './request-handler.js'
+import { bindsBefore, createRateLimitHandler, cutOffIfBegun } from './request-handler.js'
 
 const policies = fixedWindow({ limit: 10, window: '1 m' })
 const request = (): FakeRequest => ({ ip: '192.0.2.7', headers: {} })
@@ -134,5 +136,49 @@ describe('bindsBefore', () => {
     for (const remaining of [undefined, null, '0']) {
       expect(bindsBefore({ limit: 10, used: 10, remaining } as never, admitted)).toBe(false)
     }
+  })
+})
+
+describe('cutOffIfBegun', () => {
+  /** What a client receives when a server's handler does `begin(res)`, then asks cutOffIfBegun. */
+  async function served(begin: (res: import('node:http').ServerResponse) => void) {
+    let said: boolean | undefined
+    const server = createServer((_req, res) => {
+      begin(res)
+      said = cutOffIfBegun(res)
+      if (!said) res.end('answered')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const got = await new Promise<string>((resolve) => {
+        const req = httpRequest(
+          { port: (server.address() as AddressInfo).port, host: '127.0.0.1' },
+          (res) => {
+            let body = ''
+            res.on('data', (chunk) => (body += chunk))
+            res.on('end', () => resolve(`ended: ${body}`))
+            res.on('error', () => resolve(`cut off after: ${body}`))
+          },
+        )
+        req.on('error', () => resolve('cut off'))
+        req.end()
+      })
+      return { said, got }
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+
+  it('leaves a response nobody began to the adapter, closes one begun, and leaves one ended', async () => {
+    expect(await served(() => {})).toEqual({ said: false, got: 'ended: answered' })
+    // Begun (a stream's head and first event) and not ended: closed, whatever of it had gone out.
+    const begun = await served((res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write('data: 1\n\n')
+    })
+    expect(begun.said).toBe(true)
+    expect(begun.got).toMatch(/^cut off/)
+    expect(await served((res) => res.end('earlier'))).toEqual({ said: true, got: 'ended: earlier' })
   })
 })

@@ -217,6 +217,22 @@ export function leavesHeaders(
   )
 }
 
+/**
+ * For a denial (429, 503, or `onLimited`): whether an earlier handler has already begun `response`
+ * (its head written), so that no answer can be sent and the adapter answers nothing more. One begun
+ * and not ended is cut off (`destroy()`), as Express's final handler does with an error it cannot
+ * answer, rather than left open with nothing to end it; one already ended is left as it is.
+ */
+export function cutOffIfBegun(response: {
+  readonly headersSent: boolean
+  readonly writableEnded: boolean
+  destroy(): unknown
+}): boolean {
+  if (!response.headersSent) return false
+  if (!response.writableEnded) response.destroy()
+  return true
+}
+
 const SKIP: RateLimitOutcome = Object.freeze({ action: 'skip' })
 const KEEP: KeepOutcome = Object.freeze({ action: 'keep' })
 const CLEAR_NOTHING: readonly string[] = Object.freeze([])
