@@ -560,16 +560,7 @@ class Limiter implements RateLimiter, DecidingNow {
     }
     if (requested === undefined) return defaultTier
     if (typeof requested === 'string' && tiers.has(requested)) return requested
-    // An unknown tier is never unlimited: it gets the default tier's policies.
-    this.warnings.warn(
-      WARNING_CODES.UNKNOWN_TIER,
-      () =>
-        `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
-      Number.POSITIVE_INFINITY,
-      // Each name once; a long one (it may come from the request) by its start and length, which
-      // costs nothing per request.
-      `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : `${requested.slice(0, 64)}…${requested.length}`}`,
-    )
+    warnUnknownTier(this.warnings, requested, tiers.keys(), defaultTier)
     return defaultTier
   }
 
@@ -741,6 +732,27 @@ function notOptions(options: unknown, where: 'limit' | 'peek'): never {
     `${where}(id, options)`,
     options,
     `an options object, \`{ cost, tier }\`: \`${where}(id, { cost: 5 })\``,
+  )
+}
+
+/**
+ * Says once per name that a requested tier is not configured, so `defaultTier` applies: an unknown
+ * tier is never unlimited.
+ */
+export function warnUnknownTier(
+  warnings: Warnings,
+  requested: unknown,
+  tiers: Iterable<string>,
+  defaultTier: string,
+): void {
+  warnings.warn(
+    WARNING_CODES.UNKNOWN_TIER,
+    () =>
+      `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers].join(', ')}); the default tier "${defaultTier}" applies.`,
+    Number.POSITIVE_INFINITY,
+    // Each name once; a long one (it may come from the request) by its start and length, which
+    // costs nothing per request.
+    `unknown-tier:${typeof requested !== 'string' ? describeValue(requested) : requested.length <= 64 ? requested : `${requested.slice(0, 64)}…${requested.length}`}`,
   )
 }
 

@@ -29,6 +29,23 @@ const requestCallbackCases: AdapterCase[] = [
     },
   },
   {
+    // DESIGN §5: every callback may be async; a cost looked up elsewhere (a price per route) resolves later.
+    name: 'charges the cost an async callback resolves to',
+    run: (driver) => {
+      const f = behaviourFixture()
+      const cost = async (req: RequestWithHeaders) =>
+        Number(await Promise.resolve(req.headers['x-cost'] ?? 1))
+      return withServer(driver, { global: f.options(perMinute(5), { cost }) }, async (server) => {
+        expect(exposedRemaining(await server.get('/', { 'x-cost': '3' }))).toBe(2)
+        const denied = await server.get('/', { 'x-cost': '3' })
+        expect(denied.status).toBe(429)
+        expect(denied.headers.get('retry-after')).toBe('40')
+        expect(exposedRemaining(await server.get('/', { 'x-cost': '2' }))).toBe(0)
+        expect(server.errors).toEqual([])
+      })
+    },
+  },
+  {
     name: 'lets a skipped request through uncounted and without rate-limit headers',
     run: (driver) => {
       const f = behaviourFixture()

@@ -5,6 +5,7 @@ import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClien
 import { MultiRegionRatelimit, Ratelimit } from '@upstash/ratelimit'
 import { type Redis, Redis as UpstashRedis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Decision } from '../decision.js'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
 import { fromUpstash } from './from-upstash.js'
@@ -1205,6 +1206,79 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       remaining: 0,
       retryAfterMs: 5_000,
     })
+  })
+
+  it('gives each tier its own Ratelimit, keeps usage across a plan change, and the default tier to an unknown one', async () => {
+    // DESIGN §2: Upstash users keep their Ratelimit and still get tiers. One prefix and one window:
+    // Ratelimit keys a count by prefix, identifier and window, so a plan change keeps the usage.
+    const prefix = `tiers-${RUN}`
+    const free = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix })
+    const pro = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix })
+    const lines: string[] = []
+    const limiter = fromUpstash(
+      { free, pro },
+      { defaultTier: 'free', window: '60 s', timeout: '5 s', logger: { warn: (line) => lines.push(line) } },
+    )
+    expect(limiter.config.defaultTier).toBe('free')
+    const seen = (d: Decision) => [d.tier, d.allowed, d.limit, d.remaining, d.reason]
+    const pro3 = []
+    for (let i = 0; i < 3; i++) pro3.push(seen(await limiter.limit('u', { tier: 'pro' })))
+    expect(pro3).toEqual([
+      ['pro', true, 5, 4, 'allowed'],
+      ['pro', true, 5, 3, 'allowed'],
+      ['pro', true, 5, 2, 'allowed'],
+    ])
+    // Downgraded: the 3 used count against free's 2 at once, with the default tier for no tier.
+    const downgraded = await limiter.limit('u')
+    expect(seen(downgraded)).toEqual(['free', false, 2, 0, 'limited'])
+    expect(downgraded.retryAfterMs).toBe(30_000)
+    expect(rateLimitHeaders(downgraded, 'draft-8')).toMatchObject({ RateLimit: '"upstash";r=0;t=30' })
+    // An unknown tier is never unlimited: free answers, and it is said once.
+    expect(seen(await limiter.limit('u', { tier: 'gold' }))).toEqual(['free', false, 2, 0, 'limited'])
+    await limiter.limit('u', { tier: 'gold' })
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /WARN_FLOODGATE_UNKNOWN_TIER: Tier "gold" is not configured \(tiers: free, pro\); the default tier "free" applies/,
+    )
+    // Upgraded again: the usage is still there (4: Ratelimit counted free's denial from Redis; its
+    // in-process block answered gold's), and peek gives what a request would leave.
+    expect(seen(await limiter.peek('u', { tier: 'pro' }))).toEqual(['pro', true, 5, 0, 'allowed'])
+    expect(seen(await limiter.limit('u', { tier: 'pro' }))).toEqual(['pro', true, 5, 0, 'allowed'])
+    expect(seen(await limiter.limit('u', { tier: 'pro' }))).toEqual(['pro', false, 5, 0, 'limited'])
+    // A reset clears the identifier for every tier, the block each Ratelimit cached in process too.
+    await limiter.reset('u')
+    expect(seen(await limiter.limit('u', { tier: 'free' }))).toEqual(['free', true, 2, 1, 'allowed'])
+    expect(seen(await limiter.limit('u', { tier: 'pro' }))).toEqual(['pro', true, 5, 3, 'allowed'])
+    expect(seen(await limiter.limit('v', { tier: 'pro' }))).toEqual(['pro', true, 5, 4, 'allowed'])
+  })
+
+  it('takes one Ratelimit per tier only with a defaultTier among them, and a defaultTier only then', () => {
+    const ratelimit = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(3, '60 s') })
+    const tiers = { free: ratelimit, pro: ratelimit }
+    for (const defaultTier of [undefined, 'gold', 1]) {
+      expect(() => fromUpstash(tiers, { window: '60 s', defaultTier: defaultTier as never })).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash.defaultTier' }),
+      )
+    }
+    expect(() => fromUpstash(ratelimit, { window: '60 s', defaultTier: 'free' })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash.defaultTier' }),
+    )
+    expect(() =>
+      fromUpstash({ free: ratelimit, pro: {} } as never, { window: '60 s', defaultTier: 'free' }),
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash(ratelimit).pro' }),
+    )
+    expect(() => fromUpstash([ratelimit] as never, { window: '60 s' })).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash(ratelimit)' }),
+    )
+    const unset = new Ratelimit({
+      redis: new UpstashRedis({ url: '', token: '' }),
+      limiter: Ratelimit.fixedWindow(3, '60 s'),
+    })
+    expect(() =>
+      fromUpstash({ free: ratelimit, pro: unset }, { window: '60 s', defaultTier: 'free' }),
+    ).toThrow(/has a URL and a token/)
+    expect(fromUpstash(tiers, { window: '60 s', defaultTier: 'pro' }).config.defaultTier).toBe('pro')
   })
 
   it('validates its options at construction', () => {

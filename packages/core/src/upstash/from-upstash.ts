@@ -3,7 +3,13 @@ import type { Decision, PolicyDecision } from '../decision.js'
 import { type Duration, parseDuration } from '../duration.js'
 import { describeValue, ERROR_CODES, FloodgateError, invalidOption } from '../errors.js'
 import { boundIdentifier } from '../keys.js'
-import { checkLimitOptions, type LimitOptions, type RateLimiter, warnNoTiers } from '../limiter.js'
+import {
+  checkLimitOptions,
+  type LimitOptions,
+  type RateLimiter,
+  warnNoTiers,
+  warnUnknownTier,
+} from '../limiter.js'
 import { type ResolvedLimiterOptions, resolveLimiterOptions } from '../limiter-options.js'
 import { rejectUnknownOptions, requireObject, validatePolicyName } from '../policies/common.js'
 import { fixedWindow } from '../policies/fixed-window.js'
@@ -45,6 +51,13 @@ export interface UpstashRatelimit {
   resetUsedTokens(identifier: string): Promise<void>
 }
 
+/**
+ * One Ratelimit per tier (plan), for `fromUpstash({ free, pro }, { defaultTier: 'free', ... })`. Give
+ * them one prefix and one window so that a plan change keeps the usage, as Floodgate's tiers do
+ * (Ratelimit keys a count by prefix, identifier and window, not by limit).
+ */
+export type UpstashRatelimitTiers = Readonly<Record<string, UpstashRatelimit>>
+
 /** Options of {@link fromUpstash}. */
 export interface FromUpstashOptions {
   /**
@@ -52,6 +65,11 @@ export interface FromUpstashOptions {
    * where a `cachedFixedWindow` keeps its in-process count (its answers are not Upstash's).
    */
   window: Duration
+  /**
+   * With one Ratelimit per tier: the tier of a request that names none, or one not configured
+   * (never unlimited). Required then, and refused with a single Ratelimit.
+   */
+  defaultTier?: string | undefined
   /** The policy name in headers. Default `"upstash"`. */
   name?: string | undefined
   /** Deadline of each call, on top of the Ratelimit's own `timeout`. Default `"250 ms"`. */
@@ -74,6 +92,7 @@ export interface FromUpstashOptions {
 
 const OPTIONS = [
   'window',
+  'defaultTier',
   'name',
   'timeout',
   'onStoreError',
@@ -137,25 +156,27 @@ const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events', 'ipDenyListStatus']
  * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
  * and dashboard stay; Floodgate's middleware gets decisions and headers from its answers. Its
  * timeout answer (`reason: "timeout"`, limit/remaining/reset 0) becomes a store error, never
- * "blocked" headers. Tiers and peek's exact maths are Floodgate-store features: `peek` here
- * reads `getRemaining`. A `MultiRegionRatelimit`'s `reset()` is refused (docs/stores.md).
+ * "blocked" headers. Tiers: one Ratelimit per tier (`fromUpstash({ free, pro }, { defaultTier })`),
+ * chosen by each call's `tier`. Peek's exact maths is a Floodgate-store feature: `peek` here reads
+ * `getRemaining`. A `MultiRegionRatelimit`'s `reset()` is refused (docs/stores.md).
  */
-export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOptions): RateLimiter {
-  if (ratelimit === null || typeof ratelimit !== 'object' || typeof ratelimit.limit !== 'function') {
-    invalidOption('fromUpstash(ratelimit)', ratelimit, 'a Ratelimit from @upstash/ratelimit')
-  }
-  const context = (ratelimit as { ctx?: { redis?: unknown; regionContexts?: { redis?: unknown }[] } }).ctx
-  const clients = [context?.redis, ...(context?.regionContexts ?? []).map((region) => region?.redis)]
-  if (clients.some(lacksCredentials)) {
-    invalidOption(
-      'fromUpstash(ratelimit)',
-      ratelimit,
-      'a Ratelimit whose @upstash/redis client has a URL and a token (`Redis.fromEnv()` reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: are they set?); without them every call fails',
-    )
-  }
+export function fromUpstash(
+  ratelimit: UpstashRatelimit | UpstashRatelimitTiers,
+  options: FromUpstashOptions,
+): RateLimiter {
+  const { ratelimits, tiered } = ratelimitsOf(ratelimit)
   const o = requireObject(options, 'fromUpstash(ratelimit, options)')
   rejectUnknownOptions(o, OPTIONS, 'fromUpstash()')
-  const { window, name, waitUntil, ...rest } = o as unknown as FromUpstashOptions
+  const { window, name, waitUntil, defaultTier, ...rest } = o as unknown as FromUpstashOptions
+  if (tiered ? typeof defaultTier !== 'string' || !ratelimits.has(defaultTier) : defaultTier !== undefined) {
+    invalidOption(
+      'fromUpstash.defaultTier',
+      defaultTier,
+      tiered
+        ? `one of the tiers given (${[...ratelimits.keys()].join(', ')})`
+        : 'no defaultTier with a single Ratelimit (give one Ratelimit per tier: `fromUpstash({ free, pro }, { defaultTier: "free" })`)',
+    )
+  }
   if (waitUntil !== undefined && typeof waitUntil !== 'function') {
     invalidOption('fromUpstash.waitUntil', waitUntil, "a function, your platform's waitUntil")
   }
@@ -165,8 +186,48 @@ export function fromUpstash(ratelimit: UpstashRatelimit, options: FromUpstashOpt
     limit: 1,
     window: parseDuration(window, 'fromUpstash.window'),
   })
-  const config = { ...resolveLimiterOptions({ ...rest, policies: policy }), decider: 'Upstash Ratelimit' }
-  return new UpstashLimiter(ratelimit, config, policy.windowMs, policy.name, waitUntil)
+  // Every tier has the one policy that stands for its Ratelimit in headers; its limit is the answer's.
+  const limits = tiered
+    ? { tiers: Object.fromEntries([...ratelimits.keys()].map((tier) => [tier, policy])), defaultTier }
+    : { policies: policy }
+  const config = { ...resolveLimiterOptions({ ...rest, ...limits }), decider: 'Upstash Ratelimit' }
+  return new UpstashLimiter(ratelimits, config, policy.windowMs, policy.name, waitUntil)
+}
+
+/** The Ratelimits by tier (`""` for a single one), each checked; refuses anything else. */
+function ratelimitsOf(given: unknown): { ratelimits: Map<string, UpstashRatelimit>; tiered: boolean } {
+  const expected =
+    'a Ratelimit from @upstash/ratelimit, or one per tier (`{ free: Ratelimit, pro: Ratelimit }`)'
+  if (given === null || typeof given !== 'object') invalidOption('fromUpstash(ratelimit)', given, expected)
+  const ratelimits = new Map<string, UpstashRatelimit>()
+  const tiered = typeof (given as Partial<UpstashRatelimit>).limit !== 'function'
+  if (!tiered) {
+    ratelimits.set('', given as UpstashRatelimit)
+  } else if (!Array.isArray(given) && !(given instanceof Map)) {
+    for (const [tier, ratelimit] of Object.entries(given)) {
+      if (
+        ratelimit === null ||
+        typeof ratelimit !== 'object' ||
+        typeof (ratelimit as Partial<UpstashRatelimit>).limit !== 'function'
+      ) {
+        invalidOption(`fromUpstash(ratelimit).${tier}`, ratelimit, 'a Ratelimit from @upstash/ratelimit')
+      }
+      ratelimits.set(tier, ratelimit as UpstashRatelimit)
+    }
+  }
+  if (ratelimits.size === 0) invalidOption('fromUpstash(ratelimit)', given, expected)
+  for (const ratelimit of ratelimits.values()) {
+    const context = (ratelimit as { ctx?: { redis?: unknown; regionContexts?: { redis?: unknown }[] } }).ctx
+    const clients = [context?.redis, ...(context?.regionContexts ?? []).map((region) => region?.redis)]
+    if (clients.some(lacksCredentials)) {
+      invalidOption(
+        'fromUpstash(ratelimit)',
+        ratelimit,
+        'a Ratelimit whose @upstash/redis client has a URL and a token (`Redis.fromEnv()` reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: are they set?); without them every call fails',
+      )
+    }
+  }
+  return { ratelimits, tiered }
 }
 
 class UpstashLimiter implements RateLimiter {
@@ -174,8 +235,8 @@ class UpstashLimiter implements RateLimiter {
   /** Ratelimit's failures and recoveries, as the log tells them. */
   private readonly outage: StoreOutage
   private closed = false
-  /** The quota of Ratelimit's last answer that gave one. */
-  private lastLimit = 0
+  /** Per tier (`""` without tiers), the quota of its Ratelimit's last answer that gave one. */
+  private readonly lastLimits = new Map<string, number>()
   /** Resets begun and still running: a limit() answered after one of them forgets its cached block. */
   private resetsBegun = 0
   private resetsRunning = 0
@@ -183,25 +244,32 @@ class UpstashLimiter implements RateLimiter {
   private failures = 0
 
   constructor(
-    private readonly ratelimit: UpstashRatelimit,
+    /** The Ratelimit of each tier; one, under `""`, without tiers. */
+    private readonly ratelimits: ReadonlyMap<string, UpstashRatelimit>,
     readonly config: ResolvedLimiterOptions,
     private readonly windowMs: number,
     private readonly name: string,
     private readonly waitUntil: ((pending: Promise<unknown>) => void) | undefined,
   ) {
     this.warnings = new Warnings(config.logger, Date.now, config.silencedWarnings)
-    const prefix = (ratelimit as unknown as RatelimitInternals).prefix
+    const prefixes = new Set([...ratelimits.values()].map((r) => (r as unknown as RatelimitInternals).prefix))
+    const [prefix] = prefixes
+    const which =
+      ratelimits.size > 1 ? `the Ratelimits of tiers ${[...ratelimits.keys()].join(', ')}` : 'the Ratelimit'
     this.outage = new StoreOutage(
       this.warnings,
       config,
       'Upstash Ratelimit',
-      typeof prefix === 'string' ? `the Ratelimit with prefix ${JSON.stringify(prefix)}` : 'the Ratelimit',
+      prefixes.size === 1 && typeof prefix === 'string'
+        ? `${which} with prefix ${JSON.stringify(prefix)}`
+        : which,
       true,
     )
   }
 
   async limit(identifier: string, options?: LimitOptions): Promise<Decision> {
-    const { id, cost } = this.check(identifier, options)
+    const { id, cost, tier } = this.check(identifier, options)
+    const ratelimit = this.ratelimits.get(tier ?? '')!
     try {
       // A reset begun before this call and still running may run after it in Redis, as may one
       // begun after it: either way its answer is not to leave a block behind the reset.
@@ -211,17 +279,17 @@ class UpstashLimiter implements RateLimiter {
       // cache, a cachedFixedWindow's count or a blocked identifier ('cacheBlock'), which it gives
       // with Redis down; not one begun before a failure it then came back after (Redis failing
       // meanwhile); nor work done after the answer (analytics), whose failures Ratelimit swallows.
-      const fromCache = this.countedInProcess(id)
+      const fromCache = this.countedInProcess(ratelimit, id)
       const failuresBefore = this.failures
       const startedAt = performance.now()
-      const answered = this.ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
+      const answered = ratelimit.limit(id, cost === 1 ? undefined : { rate: cost })
       // Analytics and multi-region sync settle later, also when the answer itself comes after the
       // deadline below: a failure there (a region answering 500) must not go unhandled.
       void Promise.resolve(answered)
         .then((answer) => {
           // A denial answered after a reset began (late, or after the deadline) has cached a block
           // in Ratelimit that the reset's own forgetting came too early for.
-          if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(id)
+          if (this.resetsBegun !== resetsBefore) this.forgetCachedBlock(ratelimit, id)
           // A cachedFixedWindow's admission from its count: its pending work is its increment to
           // Upstash, which tells whether Upstash answers. Other pending work (the IP deny list's
           // refresh from GitHub, a region's sync) says nothing of it: a failure there is logged and
@@ -249,7 +317,7 @@ class UpstashLimiter implements RateLimiter {
           'Upstash Ratelimit answered with its timeout response (limit 0, remaining 0).',
         )
       }
-      if (answer.limit > 0) this.lastLimit = answer.limit
+      if (answer.limit > 0) this.lastLimits.set(tier ?? '', answer.limit)
       if (answer.reason === 'denyList' && !answer.success) {
         // On Ratelimit's deny list (enableProtection): denied for as long as it stays there, so no
         // time to retry at. Its answer from its in-process cache reads limit 0 and reset 0: the
@@ -260,29 +328,30 @@ class UpstashLimiter implements RateLimiter {
         const windowEnd = (Math.floor(now / this.windowMs) + 1) * this.windowMs
         return this.decision(
           false,
-          this.lastLimit,
+          this.lastLimits.get(tier ?? '') ?? 0,
           0,
           answer.reset > now ? answer.reset : windowEnd,
           cost,
+          tier,
           true,
         )
       }
-      const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost)
+      const decision = this.decision(answer.success, answer.limit, answer.remaining, answer.reset, cost, tier)
       if (answer.reason === undefined && !fromCache && this.failures === failuresBefore)
         this.outage.answered()
       return decision
     } catch (error) {
-      return this.failure(error, cost)
+      return this.failure(error, cost, tier)
     }
   }
 
   // `peek`, `reset` and `close` are own properties, bound, as on createRateLimiter's limiters: a
   // wrapper made by spreading the limiter keeps them, and so does `const { reset } = limiter`.
   readonly peek = async (identifier: string, options?: LimitOptions): Promise<Decision> => {
-    const { id, cost } = this.check(identifier, options, 'peek')
+    const { id, cost, tier } = this.check(identifier, options, 'peek')
     try {
       const r = await withDeadline(
-        this.ratelimit.getRemaining(id),
+        this.ratelimits.get(tier ?? '')!.getRemaining(id),
         this.config.timeoutMs,
         'Upstash Ratelimit',
       )
@@ -297,33 +366,36 @@ class UpstashLimiter implements RateLimiter {
         remaining,
         Math.max(r.reset, Date.now()),
         cost,
+        tier,
       )
       // No recovery told here: a cachedFixedWindow's getRemaining answers from its in-process count.
       return decision
     } catch (error) {
-      return this.failure(error, cost)
+      return this.failure(error, cost, tier)
     }
   }
 
   readonly reset = async (identifier: string): Promise<void> => {
     const { id } = this.check(identifier, undefined)
-    if (isMultiRegion(this.ratelimit)) {
+    // Every tier's Ratelimit: usage belongs to the identifier, whatever its plan.
+    const ratelimits = [...new Set(this.ratelimits.values())]
+    if (ratelimits.some(isMultiRegion)) {
       throw new FloodgateError(
         ERROR_CODES.STORE_ERROR,
         "reset() cannot reset a MultiRegionRatelimit: its resetUsedTokens (@upstash/ratelimit 2.2) returns before any region is reset, leaves a failing region's error unhandled (which ends the process), and its region sync can restore the counts. Reset each region through a single-region Ratelimit on its Redis, or move to upstashStore().",
       )
     }
-    this.assertResettable(id)
+    for (const ratelimit of ratelimits) this.assertResettable(ratelimit, id)
     this.resetsBegun++
     this.resetsRunning++
     try {
-      await this.resetPattern(id)
+      for (const ratelimit of ratelimits) await this.resetPattern(ratelimit, id)
     } finally {
       this.resetsRunning--
     }
   }
 
-  private async resetPattern(id: string): Promise<void> {
+  private async resetPattern(ratelimit: UpstashRatelimit, id: string): Promise<void> {
     // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
     // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
     // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
@@ -331,16 +403,16 @@ class UpstashLimiter implements RateLimiter {
     // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
     // the key it was given, which for an escaped identifier is not the key it blocked: forget that
     // one too, as Ratelimit does (a limit() made while the reset runs is not answered from it).
-    if (pattern !== id) this.forgetCachedBlock(id)
+    if (pattern !== id) this.forgetCachedBlock(ratelimit, id)
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
     try {
-      await withDeadline(this.ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
+      await withDeadline(ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
     } catch (cause) {
       throw resetFailure(cause, 'Upstash Ratelimit', this.config)
     }
     // And after it, for every identifier: a limit() that reached Redis before the reset and was
     // denied cached a block that would outlive the reset until the window's end.
-    this.forgetCachedBlock(id)
+    this.forgetCachedBlock(ratelimit, id)
   }
 
   /**
@@ -348,8 +420,8 @@ class UpstashLimiter implements RateLimiter {
    * characters (it is not escaped by Ratelimit), or an identifier naming Ratelimit's own keys under
    * its prefix (the dynamic limit, the deny list, analytics events).
    */
-  private assertResettable(id: string): void {
-    const prefix = (this.ratelimit as unknown as RatelimitInternals).prefix
+  private assertResettable(ratelimit: UpstashRatelimit, id: string): void {
+    const prefix = (ratelimit as unknown as RatelimitInternals).prefix
     const reason =
       typeof prefix === 'string' && /[*?[\]\\]/.test(prefix)
         ? `its prefix ${JSON.stringify(prefix)} holds glob characters, which Ratelimit's reset pattern does not escape (it would reset other prefixes' counters, or none)`
@@ -365,16 +437,16 @@ class UpstashLimiter implements RateLimiter {
   }
 
   /** Whether a cachedFixedWindow will answer `id` from its in-process count (its window's entry). */
-  private countedInProcess(id: string): boolean {
-    const internals = this.ratelimit as unknown as RatelimitInternals
+  private countedInProcess(ratelimit: UpstashRatelimit, id: string): boolean {
+    const internals = ratelimit as unknown as RatelimitInternals
     const get = internals.ctx?.cache?.get
     if (typeof internals.prefix !== 'string' || typeof get !== 'function') return false
     const key = `${internals.prefix}:${id}:${Math.floor(Date.now() / this.windowMs)}`
     return typeof get.call(internals.ctx!.cache, key) === 'number'
   }
 
-  private forgetCachedBlock(id: string): void {
-    const internals = this.ratelimit as unknown as RatelimitInternals
+  private forgetCachedBlock(ratelimit: UpstashRatelimit, id: string): void {
+    const internals = ratelimit as unknown as RatelimitInternals
     if (typeof internals.prefix !== 'string') return
     const key = `${internals.prefix}:${id}`
     internals.ctx?.cache?.pop?.(key)
@@ -391,19 +463,29 @@ class UpstashLimiter implements RateLimiter {
     identifier: string,
     options: LimitOptions | undefined,
     where: 'limit' | 'peek' = 'limit',
-  ): { id: string; cost: number } {
+  ): { id: string; cost: number; tier: string | undefined } {
     if (this.closed) {
       throw new FloodgateError(ERROR_CODES.CLOSED, 'This rate limiter was closed; create a new one.')
     }
     const id = boundIdentifier(identifier)
+    const { defaultTier } = this.config
+    let tier = defaultTier
     if (options !== undefined && options !== null) {
       checkLimitOptions(options, where)
-      if (options.tier !== undefined) {
-        warnNoTiers(
-          this.warnings,
-          options.tier,
-          "a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request.",
-        )
+      const requested: unknown = options.tier
+      if (requested !== undefined) {
+        if (defaultTier === undefined) {
+          warnNoTiers(
+            this.warnings,
+            requested,
+            "a limiter made by fromUpstash has no tiers: its Ratelimit's limit applies to every request. For plans, give it one Ratelimit per tier (`fromUpstash({ free, pro }, { defaultTier: 'free', window })`).",
+          )
+        } else if (typeof requested === 'string' && this.ratelimits.has(requested)) {
+          tier = requested
+        } else {
+          // An unknown tier is never unlimited: the default tier's Ratelimit answers.
+          warnUnknownTier(this.warnings, requested, this.ratelimits.keys(), defaultTier)
+        }
       }
     }
     const cost = options?.cost ?? 1
@@ -417,7 +499,7 @@ class UpstashLimiter implements RateLimiter {
         },
       )
     }
-    return { id, cost }
+    return { id, cost, tier }
   }
 
   /** `denied`: on Ratelimit's deny list, limited with no time to retry at. */
@@ -427,6 +509,7 @@ class UpstashLimiter implements RateLimiter {
     remaining: number,
     resetMs: number,
     cost: number,
+    tier: string | undefined,
     denied = false,
   ): Decision {
     // Checked as createRateLimiter checks a store's answer: a Ratelimit whose backend misbehaves
@@ -475,7 +558,7 @@ class UpstashLimiter implements RateLimiter {
       resetAtMs,
       retryAfterMs,
       policy: this.name,
-      tier: undefined,
+      tier,
       reason: success
         ? 'allowed'
         : shadow
@@ -489,8 +572,8 @@ class UpstashLimiter implements RateLimiter {
     }
   }
 
-  private failure(cause: unknown, cost: number): Decision {
+  private failure(cause: unknown, cost: number, tier: string | undefined): Decision {
     this.failures++
-    return this.outage.failed(cause, { policy: this.name, tier: undefined, cost })
+    return this.outage.failed(cause, { policy: this.name, tier, cost })
   }
 }
