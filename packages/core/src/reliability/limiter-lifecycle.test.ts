@@ -35,6 +35,20 @@ describe('limiters created and closed by the thousand', () => {
     expect(activeResources()).toEqual(before)
   })
 
+  // A limiter of one policy decides on the memory store's single-policy path, which the limiters of
+  // three policies above never take: it must schedule nothing either (no timer per key).
+  it.each(policies)(
+    'limiters of the one policy $name, used on 1,000 identifiers, leave no active handle behind',
+    async (policy) => {
+      const before = activeResources()
+      const limiter = createRateLimiter({ policies: [policy], logger: false })
+      for (let i = 0; i < 1_000; i++) expect((await limiter.limit(`user-${i}`)).allowed).toBe(true)
+      expect(activeResources()).toEqual(before)
+      await limiter.close()
+      expect(activeResources()).toEqual(before)
+    },
+  )
+
   it('a closed limiter used again rejects with ERR_FLOODGATE_CLOSED, for every call', async () => {
     const limiter = createRateLimiter({ policies, logger: false })
     await limiter.limit('a')
