@@ -459,6 +459,34 @@ describe('the deny cache in a limiter', () => {
     }
   })
 
+  it("answers a repeat denial in a tier from the cache, and sends another tier's request to the store", async () => {
+    for (const answersThroughPromise of [false, true]) {
+      const { store, counted } = countingStore()
+      const limiter = createRateLimiter({
+        tiers: {
+          free: fixedWindow({ name: 'api', limit: 1, window: '1 d' }),
+          pro: fixedWindow({ name: 'api', limit: 2, window: '1 d' }),
+        },
+        defaultTier: 'free',
+        store: answersThroughPromise
+          ? { ...store, consume: (request) => Promise.resolve(store.consume(request)) }
+          : store,
+      })
+      const free = { tier: 'free' }
+      expect((await limiter.limit('u', free)).allowed).toBe(true)
+      expect(await limiter.limit('u', free)).toMatchObject({ reason: 'limited', tier: 'free' })
+      expect(await limiter.limit('u', free)).toMatchObject({ reason: 'limited', tier: 'free' })
+      expect(counted.calls).toBe(2) // the third answer came from the cache
+      // The pro tier's limit is not the one that denied: the store decides.
+      expect(await limiter.limit('u', { tier: 'pro' })).toMatchObject({
+        allowed: true,
+        tier: 'pro',
+        remaining: 0,
+      })
+      expect(counted.calls).toBe(3)
+    }
+  })
+
   it('answers a cached denial as a promise, and never answers peek from the cache', async () => {
     const { store, counted } = countingStore()
     const remote = createRateLimiter({ policies: fixedWindow({ limit: 1, window: '1 d' }), store })
@@ -616,6 +644,15 @@ describe('the deny cache answers as the store would', () => {
       { advanceMs: 0, cost: 2 },
       { advanceMs: 500, cost: 1 },
       { advanceMs: 0, cost: 2 },
+    ])
+  })
+
+  it('gives a larger cost the wait the store gives it after a smaller cost was denied', async () => {
+    await same({ policies: [tokenBucket({ capacity: 2, refillRate: 1, interval: 500 })] }, [
+      { advanceMs: 0, cost: 2 },
+      { advanceMs: 0, cost: 1 },
+      { advanceMs: 0, cost: 2 },
+      { advanceMs: 0, cost: 1 },
     ])
   })
 

@@ -81,6 +81,7 @@ describe('store failures', () => {
     await pending
     expect(settled).toMatchObject({ allowed: false, reason: 'store-error' })
     expect(settled?.error?.code).toBe(ERROR_CODES.STORE_TIMEOUT)
+    expect(settled?.error?.message).toMatch(/^The flaky store did not answer within 250 ms\. /)
     expect(failures.map((e) => e.code)).toEqual([ERROR_CODES.STORE_TIMEOUT])
     expect(rateLimitHeaders(settled!, ['draft-8', 'legacy'])).toEqual({})
   })
@@ -306,6 +307,45 @@ describe('store failures', () => {
           error: { code: ERROR_CODES.STORE_ERROR },
         })
         expect(d.error?.message).toMatch(/^The flaky store failed: an object\. /)
+        expect(d.error?.cause).toBe(cause)
+        await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
+        expect(failures).toHaveLength(2)
+      }
+    }
+  })
+
+  it('gives a decision for an Error whose message is no string or cannot be read, and a reset rejects with it', async () => {
+    // A client's error given a number or an object for its message, or one read through a getter that throws.
+    const causes: [Error, string][] = [
+      [Object.assign(new Error('x'), { message: 503 }), 'Error'],
+      [
+        new Error('fetch failed', { cause: Object.assign(new Error('x'), { message: { status: 502 } }) }),
+        'fetch failed',
+      ],
+      [
+        Object.defineProperty(new Error('x'), 'message', {
+          get: () => {
+            throw new Error('no message')
+          },
+        }),
+        'an object',
+      ],
+    ]
+    for (const [cause, told] of causes) {
+      for (const consume of [
+        () => {
+          throw cause
+        },
+        () => Promise.reject(cause),
+      ]) {
+        const { limiter, failures } = limiterOn({ ...failingStore(consume), reset: consume }, 'deny')
+        const d = await limiter.limit('a')
+        expect(d).toMatchObject({
+          allowed: false,
+          reason: 'store-error',
+          error: { code: ERROR_CODES.STORE_ERROR },
+        })
+        expect(d.error?.message).toMatch(new RegExp(`^The flaky store failed: ${told}\\. `))
         expect(d.error?.cause).toBe(cause)
         await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
         expect(failures).toHaveLength(2)

@@ -59,6 +59,19 @@ describe('tiers', () => {
     expect(warnings).toEqual([])
   })
 
+  it('uses the default tier when none is given, wherever it is listed among the tiers', async () => {
+    const limiter = createRateLimiter({
+      tiers: {
+        free: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
+        pro: fixedWindow({ name: 'api', limit: 100, window: '1 m' }),
+      },
+      defaultTier: 'pro',
+      store: memoryStore({ clock: manualClock(1_000 * 60_000) }),
+    })
+    expect(await limiter.limit('u')).toMatchObject({ tier: 'pro', limit: 100, remaining: 99 })
+    expect(await limiter.peek('u')).toMatchObject({ tier: 'pro', limit: 100, remaining: 98 })
+  })
+
   it('takes a request that gives a cost but no tier as the default tier, with no warning', async () => {
     const { limiter, warnings } = tieredLimiter()
     expect(await limiter.limit('u', { cost: 3 })).toMatchObject({ tier: 'free', limit: 10, remaining: 7 })
@@ -74,6 +87,28 @@ describe('tiers', () => {
     for (let i = 0; i < 10; i++) await limiter.limit('u', { tier: 'pro' })
     await limiter.reset('u')
     expect(await limiter.peek('u', { tier: 'pro' })).toMatchObject({ remaining: 99 })
+  })
+
+  it('resets the counters of a policy that only a tier listed after the first has', async () => {
+    const limiter = createRateLimiter({
+      tiers: {
+        free: fixedWindow({ name: 'api', limit: 10, window: '1 m' }),
+        pro: [
+          fixedWindow({ name: 'api', limit: 100, window: '1 m' }),
+          fixedWindow({ name: 'burst', limit: 2, window: '1 m' }),
+        ],
+      },
+      defaultTier: 'free',
+      store: memoryStore({ clock: manualClock(1_000 * 60_000) }),
+    })
+    for (let i = 0; i < 2; i++) await limiter.limit('u', { tier: 'pro' })
+    expect(await limiter.peek('u', { tier: 'pro' })).toMatchObject({ allowed: false, policy: 'burst' })
+    await limiter.reset('u')
+    expect(await limiter.limit('u', { tier: 'pro' })).toMatchObject({
+      allowed: true,
+      policy: 'burst',
+      remaining: 1,
+    })
   })
 
   it("hands the store one list per tier on every call, and keeps the config's lists frozen", async () => {

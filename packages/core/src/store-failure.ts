@@ -174,24 +174,31 @@ function asStoreError(cause: unknown, storeName: string): FloodgateError {
  * (the Upstash client) keeps ECONNREFUSED, ENOTFOUND or a TLS error two causes down.
  */
 function describeCause(cause: unknown): string {
-  if (!(cause instanceof Error)) {
-    try {
-      return String(cause)
-    } catch {
-      // No string of its own (a null-prototype object, a throwing toString): a failure all the same.
-      return describeValue(cause)
-    }
+  try {
+    return cause instanceof Error ? describeError(cause) : String(cause)
+  } catch {
+    // No string of its own (a null-prototype object, a throwing toString or `message` getter): a
+    // failure all the same.
+    return describeValue(cause)
   }
-  // node-redis's TimeoutError has no message: its name says it.
-  const own = withoutFullStop(withoutCommand(cause.message || cause.name))
+}
+
+function describeError(cause: Error): string {
+  // node-redis's TimeoutError has no message: its name says it. A message that is no string (a
+  // number, an object) says nothing.
+  const own = withoutFullStop(withoutCommand(textOf(cause.message) || textOf(cause.name)))
   let inner: Error = cause
   for (let depth = 0; depth < 8 && inner.cause instanceof Error; depth++) inner = inner.cause
   if (inner === cause) return own
   const code = (inner as { code?: unknown }).code
-  const detail = withoutFullStop(inner.message)
+  const detail = withoutFullStop(textOf(inner.message))
   const named =
     typeof code === 'string' && !detail.includes(code) ? (detail ? `${code}: ${detail}` : code) : detail
   return named && !own.includes(named) ? `${own} (${named})` : own
+}
+
+function textOf(value: unknown): string {
+  return typeof value === 'string' ? value : ''
 }
 
 /**

@@ -1,5 +1,5 @@
 import { expectNoUnhandledRejections } from '@floodgate/tools'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { ERROR_CODES, isFloodgateError } from './errors.js'
 import { createRateLimiter } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
@@ -138,6 +138,23 @@ describe('what reaches the logger, and what a failing logger or hook does', () =
       await limiter.limit('a', { tier })
     }
     expect(lines).toHaveLength(3)
+  })
+
+  it('writes to the console when no logger is given', async () => {
+    const console = vi.spyOn(globalThis.console, 'warn').mockImplementation(() => undefined)
+    try {
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 1, window: '1 m' }),
+        store: failing,
+      })
+      expect((await limiter.limit('a')).reason).toBe('store-error')
+      expect(console).toHaveBeenCalledTimes(1)
+      expect(String(console.mock.calls[0]![0])).toMatch(
+        /^\[floodgate\] WARN_FLOODGATE_STORE_FAILURE: The failing store failed: connection refused\. /,
+      )
+    } finally {
+      console.mockRestore()
+    }
   })
 
   it('still answers when the logger throws', async () => {
