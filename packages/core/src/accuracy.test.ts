@@ -85,3 +85,25 @@ describe('token bucket accuracy', () => {
     expect((await measureAccuracy(bucket(), steady, LIMIT, WINDOW_MS)).admitted).toBe(1099)
   })
 })
+
+describe('measureAccuracy', () => {
+  it('reports arrivals, admissions and the share of the allowed rate over each scenario', async () => {
+    const results = await Promise.all(
+      ACCURACY_SCENARIOS.map((s) => measureAccuracy(fixed(), s, LIMIT, WINDOW_MS)),
+    )
+    expect(results.map((r) => [r.arrived, r.admitted])).toEqual([
+      [4000, 1000],
+      [202, 200],
+      [1100, 200],
+    ])
+    // admitted ÷ (100 per second × the scenario's duration: 10 s, 1.1 s, 2 s)
+    expect(results.map((r) => r.shareOfAllowedRate)).toEqual([1, 200 / 110, 1])
+    expect((await measureAccuracy(sliding(), steady, LIMIT, WINDOW_MS)).shareOfAllowedRate).toBe(0.991)
+  })
+
+  it('measures the share and the busiest window over the policy window given', async () => {
+    // 200 per 2 s is the same rate: every 2 s window of the steady overload admits 200.
+    const r = await measureAccuracy(fixedWindow({ limit: 200, window: 2000 }), steady, 200, 2000)
+    expect(r).toEqual({ arrived: 4000, admitted: 1000, maxInAnyWindow: 200, shareOfAllowedRate: 1 })
+  })
+})

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
+import { callbackFailure, describeValue, ERROR_CODES, FloodgateError, isFloodgateError } from './errors.js'
 
 const docs = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
 
@@ -18,11 +18,21 @@ function anchorOf(heading: string): string {
 
 const headings = [...docs.matchAll(/^## (.+)$/gm)].map((m) => m[1]!)
 
+/** The repository the package names, where its docs are read: `https://github.com/<owner>/<name>`. */
+const repository = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    repository: { url: string }
+  }
+).repository.url
+  .replace(/^git\+/, '')
+  .replace(/\.git$/, '')
+
 describe('FloodgateError', () => {
   it.each(Object.values(ERROR_CODES))('%s links to its own entry in docs/errors.md', (code) => {
     const error = new FloodgateError(code, 'Something is wrong.')
     const anchor = /#([\w-]+)\)$/.exec(error.message)?.[1]
     expect(anchor).toBeDefined()
+    expect(error.message).toContain(`see ${repository}/blob/main/docs/errors.md#${anchor})`)
     expect(headings.map(anchorOf)).toContain(anchor)
     const section = docs.split(/^## /m).find((s) => s.startsWith(`${code}\n`))!
     expect(section).toMatch(/\*\*Meaning\.\*\*/)
@@ -83,5 +93,41 @@ describe('a subclass of FloodgateError', () => {
     }
     expect(new AsField(ERROR_CODES.INVALID_OPTION, 'Invalid.', { value: 1 }).value).toBe('mine')
     expect(new InConstructor().value).toBe(2)
+  })
+})
+
+describe('callbackFailure', () => {
+  it.each([undefined, null, false, 0, '', 'route', 'router'])(
+    'turns %j, which a framework reads as "no error", into ERR_FLOODGATE_CALLBACK_FAILED holding it',
+    (reason) => {
+      const error = callbackFailure(reason) as FloodgateError
+      expect(isFloodgateError(error, ERROR_CODES.CALLBACK_FAILED)).toBe(true)
+      expect(error.value).toBe(reason)
+      expect(error.cause).toBe(reason)
+    },
+  )
+
+  it.each([new Error('broke'), 'routes', 1, true, { code: 'X' }])('passes %j through unchanged', (reason) => {
+    expect(callbackFailure(reason)).toBe(reason)
+  })
+})
+
+describe('describeValue', () => {
+  it.each([
+    ['a'.repeat(60), JSON.stringify('a'.repeat(60))],
+    ['a'.repeat(61), JSON.stringify(`${'a'.repeat(60)}…`)],
+    [12.5, '12.5'],
+    [false, 'false'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+    [12n, '12n'],
+    [() => 1, 'a function'],
+    [[1], 'an array'],
+    [new Map(), 'a Map'],
+    [new Set(), 'a Set'],
+    [Promise.resolve(1), 'a Promise'],
+    [{ toString: () => 'x' }, 'an object'],
+  ])('renders %o as %s', (value, expected) => {
+    expect(describeValue(value)).toBe(expected)
   })
 })

@@ -3,6 +3,7 @@ import { createRateLimiter, DECIDE_NOW, type DecidingNow, type RateLimiter } fro
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { tokenBucket } from './policies/token-bucket.js'
+import type { PolicyOutcome } from './policies/types.js'
 import type { RateLimitStore } from './store.js'
 import { memoryStore } from './stores/memory-store.js'
 import { manualClock } from './testing/manual-clock.js'
@@ -132,6 +133,46 @@ describe('createRateLimiter', () => {
         order.join(', '),
       ).toEqual([true, false, false])
       expect(d, order.join(', ')).toMatchObject({ allowed: false, policy: 'hour', retryAfterMs: 3_600_000 })
+    }
+  })
+
+  it('denies a request any policy denies, whatever figures the store gives the others', async () => {
+    // A store of your own may answer figures the built-in policies never give together: a denial
+    // with no wait, or one with more remaining than a policy that admits. Every denial still denies.
+    const cases: PolicyOutcome[][] = [
+      [
+        { allowed: true, remaining: 5, resetAtMs: 1_000, retryAfterMs: 0 },
+        { allowed: false, remaining: 0, resetAtMs: 1_000, retryAfterMs: 0 },
+      ],
+      [
+        { allowed: false, remaining: 4, resetAtMs: 1_000, retryAfterMs: 500 },
+        { allowed: true, remaining: 1, resetAtMs: 1_000, retryAfterMs: 0 },
+      ],
+    ]
+    for (const outcomes of cases) {
+      const store: RateLimitStore = {
+        name: 'custom',
+        local: false,
+        consume: () => ({ nowMs: 0, outcomes: outcomes.map((o) => ({ ...o })) }),
+        reset: () => {},
+        close: () => {},
+      }
+      const limiter = createRateLimiter({
+        policies: [
+          fixedWindow({ name: 'a', limit: 10, window: '1 m' }),
+          fixedWindow({ name: 'b', limit: 10, window: '1 m' }),
+        ],
+        store,
+        denyCache: false,
+      })
+      const denying = outcomes.findIndex((o) => !o.allowed)
+      expect(await limiter.limit('u')).toMatchObject({
+        allowed: false,
+        reason: 'limited',
+        policy: ['a', 'b'][denying],
+        remaining: outcomes[denying]!.remaining,
+        retryAfterMs: outcomes[denying]!.retryAfterMs,
+      })
     }
   })
 

@@ -77,6 +77,23 @@ describe("a store's warning about its client", () => {
     expect(console).not.toHaveBeenCalled()
   })
 
+  it('is written once per @upstash/redis client too, by whichever of its stores a limiter is given', () => {
+    const console = vi.spyOn(globalThis.console, 'warn')
+    // The library's default retry setting: a lost answer's request is sent again.
+    const redis = new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', enableTelemetry: false })
+    upstashStore({ redis }) // never used
+    const { seen, logger } = lines()
+    createRateLimiter({ policies, store: upstashStore({ redis }), logger })
+    expect(seen).toHaveLength(1)
+    expect(seen[0]).toMatch(
+      /WARN_FLOODGATE_CLIENT_SETTINGS: The @upstash\/redis client given to upstashStore\(\) retries/,
+    )
+    const again = lines()
+    createRateLimiter({ policies, store: upstashStore({ redis }), logger: again.logger, prefix: 'other' })
+    expect(again.seen).toEqual([])
+    expect(console).not.toHaveBeenCalled()
+  })
+
   it("follows the limiter's silenceWarnings and logger: false", async () => {
     const console = vi.spyOn(globalThis.console, 'warn')
     for (const options of [

@@ -103,8 +103,18 @@ describe('redisStore client settings', () => {
       }
       expect(isFloodgateError(caught, 'ERR_FLOODGATE_INVALID_OPTION')).toBe(true)
     }
+    // Options that are not an options object at all.
+    for (const bad of [undefined, null, [], 'redis://localhost']) {
+      expect(() => redisStore(bad as never)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'redisStore(options)' }),
+      )
+    }
     expect(() => redisStore({ client: createClient(), clok: () => 0 } as never)).toThrow(
       /ERR_FLOODGATE_UNKNOWN_OPTION/,
+    )
+    // A limiter's option given to the store is refused too, naming the store's own options.
+    expect(() => redisStore({ client: createClient(), prefix: 'app' } as never)).toThrow(
+      /Unknown option "prefix" in redisStore\(\)\. Known options: client, clock, logger\./,
     )
     expect(() => redisStore({ client: createClient(), clock: 5 as never })).toThrow(
       /ERR_FLOODGATE_INVALID_OPTION/,
@@ -197,6 +207,9 @@ describe('redisStore client settings', () => {
       )
     }
     expect(() => upstashStore({ redis, clok: () => 0 } as never)).toThrow(/ERR_FLOODGATE_UNKNOWN_OPTION/)
+    expect(() => upstashStore({ redis, prefix: 'app' } as never)).toThrow(
+      /Unknown option "prefix" in upstashStore\(\)\. Known options: redis, clock, logger\./,
+    )
     expect(() => upstashStore({ redis, clock: 5 as never })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
     expect(() => upstashStore({ redis, logger: 'pino' as never })).toThrow(/ERR_FLOODGATE_INVALID_OPTION/)
   })
