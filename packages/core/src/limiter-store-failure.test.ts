@@ -42,6 +42,31 @@ afterEach(() => {
   vi.useRealTimers()
 })
 
+/**
+ * A store that fails with `cause`, thrown and rejected, on `consume` and on `reset`: `limit()` gives
+ * a store-error decision whose message tells `told`, and `reset()` rejects with STORE_ERROR.
+ */
+async function expectStoreErrorDecisions(cause: unknown, told: string): Promise<void> {
+  for (const consume of [
+    () => {
+      throw cause
+    },
+    () => Promise.reject(cause),
+  ]) {
+    const { limiter, failures } = limiterOn({ ...failingStore(consume), reset: consume }, 'deny')
+    const d = await limiter.limit('a')
+    expect(d).toMatchObject({
+      allowed: false,
+      reason: 'store-error',
+      error: { code: ERROR_CODES.STORE_ERROR },
+    })
+    expect(d.error?.message).toMatch(new RegExp(`^The flaky store failed: ${told}\\. `))
+    expect(d.error?.cause).toBe(cause)
+    await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
+    expect(failures).toHaveLength(2)
+  }
+}
+
 describe('store failures', () => {
   for (const [how, consume] of ways) {
     for (const onStoreError of ['allow', 'deny'] as const) {
@@ -293,24 +318,7 @@ describe('store failures', () => {
       throw new Error('no string')
     }
     for (const cause of [Object.create(null) as object, { toString: noString }]) {
-      for (const consume of [
-        () => {
-          throw cause
-        },
-        () => Promise.reject(cause),
-      ]) {
-        const { limiter, failures } = limiterOn({ ...failingStore(consume), reset: consume }, 'deny')
-        const d = await limiter.limit('a')
-        expect(d).toMatchObject({
-          allowed: false,
-          reason: 'store-error',
-          error: { code: ERROR_CODES.STORE_ERROR },
-        })
-        expect(d.error?.message).toMatch(/^The flaky store failed: an object\. /)
-        expect(d.error?.cause).toBe(cause)
-        await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
-        expect(failures).toHaveLength(2)
-      }
+      await expectStoreErrorDecisions(cause, 'an object')
     }
   })
 
@@ -331,26 +339,7 @@ describe('store failures', () => {
         'an object',
       ],
     ]
-    for (const [cause, told] of causes) {
-      for (const consume of [
-        () => {
-          throw cause
-        },
-        () => Promise.reject(cause),
-      ]) {
-        const { limiter, failures } = limiterOn({ ...failingStore(consume), reset: consume }, 'deny')
-        const d = await limiter.limit('a')
-        expect(d).toMatchObject({
-          allowed: false,
-          reason: 'store-error',
-          error: { code: ERROR_CODES.STORE_ERROR },
-        })
-        expect(d.error?.message).toMatch(new RegExp(`^The flaky store failed: ${told}\\. `))
-        expect(d.error?.cause).toBe(cause)
-        await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR, cause })
-        expect(failures).toHaveLength(2)
-      }
-    }
+    for (const [cause, told] of causes) await expectStoreErrorDecisions(cause, told)
   })
 
   it('wraps any other error, whatever its own code, as STORE_ERROR', async () => {
