@@ -4,10 +4,11 @@ import { describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
+import type { RateLimitStore } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
-import { bindsBefore, createRateLimitHandler, cutOffIfBegun } from './request-handler.js'
+import { bindsBefore, createRateLimitHandler, cutOffIfBegun, leavesHeaders } from './request-handler.js'
 
 const policies = fixedWindow({ limit: 10, window: '1 m' })
 const request = (): FakeRequest => ({ ip: '192.0.2.7', headers: {} })
@@ -40,6 +41,31 @@ describe('mounts of one limiter on one request', () => {
     expect(plain.decideNow(req)).toMatchObject({ allowed: true, remaining: 9 })
     expect(plain.decideNow(req)).toBeUndefined()
     expect(await c!.decide(req)).toBeUndefined()
+  })
+
+  it('count it once per identifier, tier and cost, each mount on terms of its own', async () => {
+    const limiter = createRateLimiter({
+      tiers: {
+        free: fixedWindow({ name: 'free', limit: 10, window: '1 m' }),
+        pro: fixedWindow({ name: 'pro', limit: 100, window: '1 m' }),
+      },
+      defaultTier: 'free',
+      logger: false,
+    })
+    const mount = (id: string, tier: string, cost: number) =>
+      createRateLimitHandler({ limiter, key: () => id, tier: () => tier, cost: () => cost }, binding)
+    // Each differs from the first in one term only: the tier, the cost, the identifier.
+    const mounts = [
+      mount('user-1', 'pro', 2),
+      mount('user-1', 'free', 2),
+      mount('user-1', 'pro', 3),
+      mount('user-2', 'pro', 2),
+    ]
+    const req = request()
+    const first = []
+    for (const m of mounts) first.push((await m.decide(req))?.remaining)
+    expect(first).toEqual([98, 8, 95, 98])
+    for (const m of mounts) expect(await m.decide(req)).toBeUndefined()
   })
 
   it('count it once under a key the direct path counted first, and once under its own', async () => {
@@ -78,6 +104,37 @@ describe('handle', () => {
       decision: { allowed: true, remaining: 0 },
     })
     expect(await handler.handle(request())).toMatchObject({ action: 'limited', status: 429 })
+  })
+
+  it("answers a store failure with a pass exposing the failure, no headers, under 'allow'; 503 under 'deny'", async () => {
+    const broken: RateLimitStore = {
+      name: 'broken',
+      local: true,
+      consume() {
+        throw new Error('connection refused')
+      },
+      reset() {},
+      close() {},
+    }
+    const allow = createRateLimitHandler({ policies, store: broken, logger: false }, binding)
+    expect(await allow.handle(request())).toEqual({
+      action: 'pass',
+      decision: expect.objectContaining({ allowed: true, reason: 'store-error' }),
+      headers: {},
+      clears: [],
+      ifAbsent: false,
+    })
+    const deny = createRateLimitHandler(
+      { policies, store: broken, logger: false, onStoreError: 'deny' },
+      binding,
+    )
+    expect(await deny.handle(request())).toMatchObject({
+      action: 'unavailable',
+      decision: { allowed: false, reason: 'store-error' },
+      headers: {},
+      clears: [],
+      status: 503,
+    })
   })
 })
 
@@ -139,6 +196,46 @@ describe('bindsBefore', () => {
   })
 })
 
+describe('created while a request is handled', () => {
+  it("is warned of under the adapter's own name for the call", () => {
+    const lines: string[] = []
+    const logger = { warn: (line: string) => void lines.push(line) }
+    // A binding whose request frames match this very stack: as if made inside the framework.
+    createRateLimitHandler(
+      { policies, logger },
+      { ...binding, requestFrames: /handler-edges\.test/ },
+      [],
+      'myLimit()',
+    )
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain('myLimit() was called while a request was being handled')
+  })
+})
+
+describe('leavesHeaders', () => {
+  it("leaves a shadow-mode pass's headers out where the response has any one rate-limit field", async () => {
+    const shadow = createRateLimitHandler({ policies, mode: 'shadow', logger: false }, binding)
+    const decision = await shadow.decide(request())
+    const outcome = shadow.outcome(decision!)
+    const response = (...names: string[]) => ({ hasHeader: (name: string) => names.includes(name) })
+    expect(leavesHeaders(outcome, response())).toBe(false)
+    expect(leavesHeaders(outcome, response('content-type', 'cache-control'))).toBe(false)
+    // Each field of every format another library may have written: draft-6/7/8 and legacy.
+    for (const name of [
+      'ratelimit',
+      'ratelimit-policy',
+      'ratelimit-limit',
+      'ratelimit-remaining',
+      'ratelimit-reset',
+      'x-ratelimit-limit',
+      'x-ratelimit-remaining',
+      'x-ratelimit-reset',
+    ]) {
+      expect([name, leavesHeaders(outcome, response(name))]).toEqual([name, true])
+    }
+  })
+})
+
 describe('cutOffIfBegun', () => {
   /** What a client receives when a server's handler does `begin(res)`, then asks cutOffIfBegun. */
   async function served(begin: (res: import('node:http').ServerResponse) => void) {
@@ -180,5 +277,9 @@ describe('cutOffIfBegun', () => {
     expect(begun.said).toBe(true)
     expect(begun.got).toMatch(/^cut off/)
     expect(await served((res) => res.end('earlier'))).toEqual({ said: true, got: 'ended: earlier' })
+    // Ended with more than the socket takes at once: the rest still goes out, whole.
+    const long = 'x'.repeat(16 * 1024 * 1024)
+    const ended = await served((res) => res.end(long))
+    expect({ said: ended.said, whole: ended.got === `ended: ${long}` }).toEqual({ said: true, whole: true })
   })
 })

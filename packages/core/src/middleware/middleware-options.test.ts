@@ -154,6 +154,9 @@ describe('createRateLimitHandler', () => {
       [{ ...binding, ip: '192.0.2.1' }, 'binding.ip'],
       [{ ip: binding.ip, headers: binding.headers }, 'binding.trustsProxy'],
       [{ ...binding, marks: {} }, 'binding.marks'],
+      [{ ...binding, trustsEveryHop: true }, 'binding.trustsEveryHop'],
+      [{ ...binding, usedForwarded: false }, 'binding.usedForwarded'],
+      [{ ...binding, forwardedHeader: 'x-real-ip' }, 'binding.forwardedHeader'],
       [{ ...binding, requestFrames: 'Layer.handle' }, 'binding.requestFrames'],
       [null, 'binding.ip'],
     ] as const) {
