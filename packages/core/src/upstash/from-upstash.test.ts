@@ -288,6 +288,80 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     }
   })
 
+  // DESIGN §2: reset clears exactly that identifier. Ratelimit's resetUsedTokens deletes by the
+  // SCAN pattern `prefix:id:*` (`prefix:id` for a token bucket): the counts of `a:b` and `a:1`
+  // went with `a`'s.
+  for (const [algorithm, algo] of Object.entries({
+    fixedWindow: Ratelimit.fixedWindow(5, '60 s'),
+    slidingWindow: Ratelimit.slidingWindow(5, '60 s'),
+    tokenBucket: Ratelimit.tokenBucket(1, '60 s', 5),
+    cachedFixedWindow: Ratelimit.cachedFixedWindow(5, '60 s'),
+  })) {
+    it(`resets exactly the identifier, never one that starts with it or with \`id:\`, in one request (${algorithm})`, async () => {
+      const used = { a: 3, 'a:b': 2, 'a:1': 1, ab: 3 }
+      const prefix = `exact-${algorithm}-${RUN}`
+      const pending: Promise<unknown>[] = []
+      const limiter = fromUpstash(new Ratelimit({ redis, limiter: algo, prefix }), {
+        window: '60 s',
+        timeout: '5 s',
+        waitUntil: (work) => pending.push(work),
+      })
+      for (const [id, n] of Object.entries(used)) for (let i = 0; i < n; i++) await limiter.limit(id)
+      await Promise.all(pending) // a cachedFixedWindow's increments, written behind its answers
+      // What Upstash holds, read through a Ratelimit with nothing cached in process: a peek's
+      // quota left after one more request.
+      const stored = async () => {
+        const fresh = fromUpstash(new Ratelimit({ redis, limiter: algo, prefix }), {
+          window: '60 s',
+          timeout: '5 s',
+        })
+        const left: Record<string, number> = {}
+        for (const id of Object.keys(used)) left[id] = (await fresh.peek(id)).remaining
+        return left
+      }
+      expect(await stored()).toEqual({ a: 1, 'a:b': 2, 'a:1': 3, ab: 1 })
+      const requests = upstash.stats.requests
+      await limiter.reset('a')
+      const resetRequests = upstash.stats.requests - requests
+      expect(await stored()).toEqual({ a: 4, 'a:b': 2, 'a:1': 3, ab: 1 })
+      expect(resetRequests).toBe(1)
+      expect((await limiter.limit('a')).remaining).toBe(4)
+      // The identifier named by `a` and its window's number is not `a`.
+      await limiter.reset(`a:${Math.floor(NOW_MS / 60_000)}`)
+      expect((await limiter.peek('a')).remaining).toBe(3)
+    })
+  }
+
+  it("resets a sliding window's previous window too, and only the identifier's", async () => {
+    const algo = Ratelimit.slidingWindow(5, '60 s')
+    const prefix = `exact-sliding-previous-${RUN}`
+    const limiter = fromUpstash(new Ratelimit({ redis, limiter: algo, prefix }), {
+      window: '60 s',
+      timeout: '5 s',
+    })
+    vi.setSystemTime(NOW_MS - 60_000) // the window before
+    for (let i = 0; i < 4; i++) for (const id of ['a', 'a:b']) await limiter.limit(id)
+    vi.setSystemTime(NOW_MS) // half way through the next: half of those 4 still count
+    const fresh = () => fromUpstash(new Ratelimit({ redis, limiter: algo, prefix }), { window: '60 s' })
+    expect((await fresh().peek('a')).remaining).toBe(2)
+    await limiter.reset('a')
+    expect((await fresh().peek('a')).remaining).toBe(4)
+    expect((await fresh().peek('a:b')).remaining).toBe(2)
+  })
+
+  it('resets exactly the identifier through every tier, one request per Ratelimit', async () => {
+    const prefix = `exact-tiers-${RUN}`
+    const free = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix })
+    const pro = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix })
+    const limiter = fromUpstash({ free, pro }, { defaultTier: 'free', window: '60 s', timeout: '5 s' })
+    for (const id of ['a', 'a', 'a:b', 'a:b']) await limiter.limit(id, { tier: 'pro' })
+    const requests = upstash.stats.requests
+    await limiter.reset('a')
+    expect(upstash.stats.requests - requests).toBe(2)
+    expect((await limiter.peek('a', { tier: 'pro' })).remaining).toBe(4)
+    expect((await limiter.peek('a:b', { tier: 'pro' })).remaining).toBe(2)
+  })
+
   it('forgets a block cached by a denial whose answer came after the reset', async () => {
     const limiter = fixedWindowOf(2, 'fu-late-denial')
     const realFetch = globalThis.fetch
@@ -779,6 +853,32 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       expect(decision).toMatchObject({ allowed: true, reason: 'store-error' })
       expect(decision.error).toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
     }
+  })
+
+  it("bounds and reports a reset sent through the Ratelimit's own client as any other", async () => {
+    vi.useRealTimers()
+    const hanging = new Ratelimit({
+      redis: upstashTestClient({ url: blackHoleUrl, token: 'x' }),
+      limiter: Ratelimit.fixedWindow(5, '60 s'),
+      prefix: `reset-hang-${RUN}`,
+    })
+    const bounded = fromUpstash(hanging, { window: '60 s', timeout: 20, logger: false })
+    await expect(bounded.reset('a')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_TIMEOUT' })
+    const failures: unknown[] = []
+    const unauthorized = fromUpstash(
+      new Ratelimit({
+        redis: upstashTestClient({ url: upstash.url, token: 'wrong' }),
+        limiter: Ratelimit.fixedWindow(5, '60 s'),
+        prefix: `reset-fail-${RUN}`,
+      }),
+      { window: '60 s', logger: false, onStoreFailure: (e) => failures.push(e) },
+    )
+    const error = await unauthorized.reset('a').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    expect(failures).toEqual([error])
   })
 
   it("rejects a failed reset() with a store error, and reports it, as a decision's failure is", async () => {

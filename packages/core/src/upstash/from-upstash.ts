@@ -106,6 +106,7 @@ const OPTIONS = [
 interface RatelimitInternals {
   prefix?: unknown
   ctx?: {
+    redis?: { eval?: (script: string, keys: string[], args: string[]) => Promise<unknown> }
     cache?: { pop?: (key: string) => void; get?: (key: string) => unknown }
     regionContexts?: unknown
   }
@@ -148,9 +149,40 @@ function noop(): void {}
 
 /**
  * What Ratelimit 2.2 keeps under its prefix besides counters: `prefix:<name>` and `prefix:<name>:…`
- * (a token bucket resets its identifier's key exactly, the others by `prefix:id:*`).
+ * (refused as identifiers: Ratelimit's own reset, the fallback below, would delete them).
  */
 const RATELIMIT_OWN_KEYS = ['dynamic', 'denyList', 'events', 'ipDenyListStatus']
+
+/**
+ * Deletes exactly one identifier's counters, as Ratelimit 2.x writes them under KEYS[1]
+ * (`prefix:id`): a token bucket's hash at `prefix:id`, a window's (fixed, sliding, cached) counts
+ * at `prefix:id:<window number>`, strings. Another identifier's never match: `prefix:id:1` is the
+ * hash of identifier `id:1`, `prefix:id:b:<n>` a count of `id:b`, and a string `prefix:id` is a
+ * count of a shorter identifier (`x` at `prefix:x:5` for the identifier `x:5`). ARGV[1] is KEYS[1]
+ * with glob characters escaped, for SCAN's MATCH. Answers the number of keys deleted.
+ */
+const EXACT_RESET_SCRIPT = `
+local key = KEYS[1]
+local function kind(k)
+  local t = redis.call('TYPE', k)
+  if type(t) == 'table' then return t.ok end
+  return t
+end
+local deleted = 0
+if kind(key) == 'hash' then deleted = deleted + redis.call('DEL', key) end
+local head = key .. ':'
+local cursor = '0'
+repeat
+  local scanned = redis.call('SCAN', cursor, 'MATCH', ARGV[1] .. ':*', 'COUNT', 1000)
+  cursor = scanned[1]
+  for _, k in ipairs(scanned[2]) do
+    if string.sub(k, 1, #head) == head and string.match(string.sub(k, #head + 1), '^%d+$') and kind(k) == 'string' then
+      deleted = deleted + redis.call('DEL', k)
+    end
+  end
+until cursor == '0'
+return deleted
+`
 
 /**
  * Uses an existing `@upstash/ratelimit` `Ratelimit` as a Floodgate limiter: its keys, analytics
@@ -389,24 +421,37 @@ class UpstashLimiter implements RateLimiter {
     this.resetsBegun++
     this.resetsRunning++
     try {
-      for (const ratelimit of ratelimits) await this.resetPattern(ratelimit, id)
+      for (const ratelimit of ratelimits) await this.resetCounters(ratelimit, id)
     } finally {
       this.resetsRunning--
     }
   }
 
-  private async resetPattern(ratelimit: UpstashRatelimit, id: string): Promise<void> {
-    // Ratelimit resets by the SCAN pattern `prefix:id:*`: escaping glob characters keeps `x*` from
-    // matching `xy`, but identifiers that start with `id:` still match (its pattern, not ours; the
-    // one way this reset is not exact, said in docs/stores.md). Floodgate's own stores never scan.
-    const pattern = id.replace(/[*?[\]\\]/g, '\\$&')
-    // Ratelimit forgets the identifier's block in its in-process cache before it resets, but under
-    // the key it was given, which for an escaped identifier is not the key it blocked: forget that
-    // one too, as Ratelimit does (a limit() made while the reset runs is not answered from it).
-    if (pattern !== id) this.forgetCachedBlock(ratelimit, id)
+  private async resetCounters(ratelimit: UpstashRatelimit, id: string): Promise<void> {
+    const internals = ratelimit as unknown as RatelimitInternals
+    const client = internals.ctx?.redis
+    // SCAN's MATCH reads glob characters: escaped, `x*` matches no `xy`.
+    const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&')
+    const exact = typeof internals.prefix === 'string' && typeof client?.eval === 'function'
+    const pattern = escapeGlob(id)
+    // Forgotten before the reset (a limit() made while it runs is not answered from a cached
+    // block), as Ratelimit's own reset does, under the key it blocked (not the escaped one).
+    if (exact || pattern !== id) this.forgetCachedBlock(ratelimit, id)
     // Bounded like every store call: an Upstash that hangs makes reset() reject, not wait for ever.
     try {
-      await withDeadline(ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
+      if (exact) {
+        // One script, one request, through the Ratelimit's own client: exactly the identifier's
+        // counters. Ratelimit's resetUsedTokens deletes `prefix:id:*`, the identifiers `id:…` too.
+        const key = `${internals.prefix}:${id}`
+        await withDeadline(
+          client!.eval!(EXACT_RESET_SCRIPT, [key], [escapeGlob(key)]),
+          this.config.timeoutMs,
+          'Upstash Ratelimit',
+        )
+      } else {
+        // A Ratelimit without its client's eval: its own reset, by the pattern `prefix:id:*`.
+        await withDeadline(ratelimit.resetUsedTokens(pattern), this.config.timeoutMs, 'Upstash Ratelimit')
+      }
     } catch (cause) {
       throw resetFailure(cause, 'Upstash Ratelimit', this.config)
     }
@@ -416,9 +461,10 @@ class UpstashLimiter implements RateLimiter {
   }
 
   /**
-   * Refuses a reset whose SCAN pattern would reach further than the identifier: a prefix with glob
-   * characters (it is not escaped by Ratelimit), or an identifier naming Ratelimit's own keys under
-   * its prefix (the dynamic limit, the deny list, analytics events).
+   * Refuses a reset that Ratelimit's own (the fallback in `resetCounters`) would carry further than
+   * the identifier: a prefix with glob characters (it is not escaped by Ratelimit), or an
+   * identifier naming Ratelimit's own keys under its prefix (the dynamic limit, the deny list,
+   * analytics events). Refused whichever way the reset is sent, so that it does not depend on it.
    */
   private assertResettable(ratelimit: UpstashRatelimit, id: string): void {
     const prefix = (ratelimit as unknown as RatelimitInternals).prefix
