@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Decision } from '../decision.js'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
-import { fromUpstash } from './from-upstash.js'
+import { fromUpstash, type UpstashRatelimitResponse } from './from-upstash.js'
 
 // @upstash/ratelimit reads Date.now(); a fixed fake date keeps every call inside one window.
 const NOW_MS = Date.UTC(2031, 0, 1, 12, 0, 30)
@@ -1368,6 +1368,11 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
     ).toThrow(
       expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash(ratelimit).pro' }),
     )
+    expect(() =>
+      fromUpstash({ free: ratelimit, pro: null } as never, { window: '60 s', defaultTier: 'free' }),
+    ).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash(ratelimit).pro' }),
+    )
     expect(() => fromUpstash([ratelimit] as never, { window: '60 s' })).toThrow(
       expect.objectContaining({ code: 'ERR_FLOODGATE_INVALID_OPTION', option: 'fromUpstash(ratelimit)' }),
     )
@@ -1379,6 +1384,165 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       fromUpstash({ free: ratelimit, pro: unset }, { window: '60 s', defaultTier: 'free' }),
     ).toThrow(/has a URL and a token/)
     expect(fromUpstash(tiers, { window: '60 s', defaultTier: 'pro' }).config.defaultTier).toBe('pro')
+  })
+
+  it('answers a tier that names no configured one (null, a number) at the default tier, said once each, and only for a call it answers', async () => {
+    const prefix = `tier-kinds-${RUN}`
+    const lines: string[] = []
+    const limiter = fromUpstash(
+      {
+        free: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix }),
+        pro: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix }),
+      },
+      { defaultTier: 'free', window: '60 s', timeout: '5 s', logger: { warn: (line) => lines.push(line) } },
+    )
+    // Its config lists every tier, as createRateLimiter's does.
+    expect([...limiter.config.tiers.keys()]).toEqual(['free', 'pro'])
+    // A call refused for its cost says nothing of its tier, as createRateLimiter's does not.
+    await expect(limiter.limit('u', { tier: 'gold', cost: 0 })).rejects.toMatchObject({
+      code: 'ERR_FLOODGATE_INVALID_COST',
+    })
+    const seen = (d: Decision) => [d.tier, d.limit, d.remaining]
+    expect(seen(await limiter.limit('u', { tier: null as never }))).toEqual(['free', 2, 1])
+    expect(seen(await limiter.peek('u', { tier: 5 as never }))).toEqual(['free', 2, 0])
+    expect(seen(await limiter.limit('u', { tier: undefined }))).toEqual(['free', 2, 0])
+    expect(lines.map((line) => /Tier (.*?) is not configured/.exec(line)?.[1])).toEqual(['null', '5'])
+  })
+
+  it("gives a deny list's decision the tier that answered, with the quota that tier's Ratelimit gave last", async () => {
+    // Ratelimit's in-process cache answers its deny list with limit 0: the quota shown is the last
+    // one the same tier's Ratelimit gave (pro's 5), never another tier's, and 0 before any.
+    const reset = NOW_MS + 30_000
+    const answering = (...answers: UpstashRatelimitResponse[]) => ({
+      limit: async () => answers.shift()!,
+      getRemaining: async () => ({ remaining: 0, reset: 0 }),
+      resetUsedTokens: async () => undefined,
+    })
+    const denied = { success: false, limit: 0, remaining: 0, reset: 0, reason: 'denyList' } as const
+    const limiter = fromUpstash(
+      {
+        free: answering(denied),
+        pro: answering({ success: true, limit: 5, remaining: 4, reset }, denied),
+      },
+      { defaultTier: 'free', window: '60 s', logger: false },
+    )
+    const seen = (d: Decision) => [d.tier, d.allowed, d.limit, d.remaining, d.reason]
+    expect(seen(await limiter.limit('bad-user', { tier: 'pro' }))).toEqual(['pro', true, 5, 4, 'allowed'])
+    expect(seen(await limiter.limit('bad-user'))).toEqual(['free', false, 0, 0, 'limited'])
+    expect(seen(await limiter.limit('bad-user', { tier: 'pro' }))).toEqual(['pro', false, 5, 0, 'limited'])
+  })
+
+  it("gives a failure's decision the tier asked for, and names the tiers' Ratelimits in its line", async () => {
+    const tiersOf = (freePrefix: string, proPrefix: string) => ({
+      free: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: freePrefix }),
+      pro: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: proPrefix }),
+    })
+    const lines: string[] = []
+    const logger = { warn: (line: string) => lines.push(line) }
+    const shared = fromUpstash(tiersOf(`tf-${RUN}`, `tf-${RUN}`), {
+      defaultTier: 'free',
+      window: '60 s',
+      logger,
+    })
+    const apart = fromUpstash(tiersOf(`tf-free-${RUN}`, `tf-pro-${RUN}`), {
+      defaultTier: 'free',
+      window: '60 s',
+      logger,
+    })
+    upstashDown()
+    const seen = (d: Decision) => [d.tier, d.allowed, d.reason]
+    expect(seen(await shared.limit('u', { tier: 'pro' }))).toEqual(['pro', true, 'store-error'])
+    expect(seen(await shared.peek('u', { tier: 'pro' }))).toEqual(['pro', true, 'store-error'])
+    expect(seen(await shared.limit('u', { tier: 'gold' }))).toEqual(['free', true, 'store-error'])
+    expect(seen(await apart.limit('u'))).toEqual(['free', true, 'store-error'])
+    expect(lines.filter((line) => /WARN_FLOODGATE_STORE_FAILURE/.test(line))).toEqual([
+      expect.stringContaining(
+        `Requests of the Ratelimits of tiers free, pro with prefix "tf-${RUN}" (policy "upstash")`,
+      ),
+      expect.stringContaining('Requests of the Ratelimits of tiers free, pro (policy "upstash")'),
+    ])
+  })
+
+  it("logs no recovery for an answer from the in-process count of the tier's own cachedFixedWindow", async () => {
+    const lines: string[] = []
+    const pending: Promise<unknown>[] = []
+    const limiter = fromUpstash(
+      {
+        free: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: `cfw-free-${RUN}` }),
+        pro: new Ratelimit({
+          redis,
+          limiter: Ratelimit.cachedFixedWindow(5, '60 s'),
+          prefix: `cfw-pro-${RUN}`,
+        }),
+      },
+      {
+        defaultTier: 'free',
+        window: '60 s',
+        logger: { warn: (line) => lines.push(line) },
+        waitUntil: (work) => void pending.push(work),
+      },
+    )
+    const settle = () => Promise.all(pending.splice(0))
+    expect((await limiter.limit('user', { tier: 'pro' })).remaining).toBe(4) // counted in pro's process too
+    upstashDown()
+    expect((await limiter.limit('newcomer')).reason).toBe('store-error')
+    // Answered from pro's in-process count (free's Ratelimit has none): no answer of Upstash's.
+    expect((await limiter.limit('user', { tier: 'pro' })).reason).toBe('allowed')
+    await settle()
+    expect(codesOf(lines)).toEqual(['WARN_FLOODGATE_STORE_FAILURE', 'WARN_FLOODGATE_STORE_FAILURE'])
+  })
+
+  it("forgets the block a tier's late denial cached in that tier's Ratelimit", async () => {
+    const prefix = `late-tier-${RUN}`
+    const limiter = fromUpstash(
+      {
+        free: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(1, '60 s'), prefix }),
+        pro: new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix }),
+      },
+      { defaultTier: 'free', window: '60 s', timeout: '5 s' },
+    )
+    const realFetch = globalThis.fetch
+    let hold: { arrived: () => void; release: Promise<void> } | undefined
+    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+      const held = hold
+      hold = undefined
+      const response = await realFetch(...args)
+      if (held !== undefined) {
+        held.arrived()
+        await held.release
+      }
+      return response
+    }) as typeof fetch
+    try {
+      await limiter.limit('u', { tier: 'pro' })
+      await limiter.limit('u', { tier: 'pro' })
+      let release = () => {}
+      const arrived = new Promise<void>((resolve) => {
+        hold = { arrived: resolve, release: new Promise<void>((r) => (release = r)) }
+      })
+      const late = limiter.limit('u', { tier: 'pro' }) // denied by Redis; its answer held on its way back
+      await arrived
+      await limiter.reset('u')
+      release()
+      expect((await late).reason).toBe('limited')
+      expect((await limiter.limit('u', { tier: 'pro' })).reason).toBe('allowed')
+    } finally {
+      globalThis.fetch = realFetch
+    }
+  })
+
+  it("refuses a reset that any tier's Ratelimit cannot make", async () => {
+    const free = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix: `rt-${RUN}` })
+    const multi = new MultiRegionRatelimit({
+      redis: [redis],
+      limiter: MultiRegionRatelimit.fixedWindow(5, '60 s'),
+      prefix: `rt-${RUN}`,
+    })
+    const globbed = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(5, '60 s'), prefix: `rt*-${RUN}` })
+    for (const pro of [multi, globbed]) {
+      const limiter = fromUpstash({ free, pro }, { defaultTier: 'free', window: '60 s', logger: false })
+      await expect(limiter.reset('u')).rejects.toMatchObject({ code: 'ERR_FLOODGATE_STORE_ERROR' })
+    }
   })
 
   it('validates its options at construction', () => {

@@ -514,10 +514,22 @@ class UpstashLimiter implements RateLimiter {
       throw new FloodgateError(ERROR_CODES.CLOSED, 'This rate limiter was closed; create a new one.')
     }
     const id = boundIdentifier(identifier)
+    if (options !== undefined && options !== null) checkLimitOptions(options, where)
+    // The cost before the tier, as createRateLimiter checks them: a refused call says nothing of its tier.
+    const cost = options?.cost ?? 1
+    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
+      throw new FloodgateError(
+        ERROR_CODES.INVALID_COST,
+        `Invalid cost: got ${String(cost)}; expected a whole number of at least 1.`,
+        {
+          option: 'cost',
+          value: cost,
+        },
+      )
+    }
     const { defaultTier } = this.config
     let tier = defaultTier
     if (options !== undefined && options !== null) {
-      checkLimitOptions(options, where)
       const requested: unknown = options.tier
       if (requested !== undefined) {
         if (defaultTier === undefined) {
@@ -533,17 +545,6 @@ class UpstashLimiter implements RateLimiter {
           warnUnknownTier(this.warnings, requested, this.ratelimits.keys(), defaultTier)
         }
       }
-    }
-    const cost = options?.cost ?? 1
-    if (typeof cost !== 'number' || !Number.isSafeInteger(cost) || cost < 1) {
-      throw new FloodgateError(
-        ERROR_CODES.INVALID_COST,
-        `Invalid cost: got ${String(cost)}; expected a whole number of at least 1.`,
-        {
-          option: 'cost',
-          value: cost,
-        },
-      )
     }
     return { id, cost, tier }
   }
