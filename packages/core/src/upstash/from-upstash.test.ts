@@ -8,11 +8,46 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import type { Decision } from '../decision.js'
 import { isFloodgateError } from '../errors.js'
 import { rateLimitHeaders } from '../headers.js'
+import type { RateLimiter } from '../limiter.js'
 import { fromUpstash, type UpstashRatelimitResponse } from './from-upstash.js'
 
 // @upstash/ratelimit reads Date.now(); a fixed fake date keeps every call inside one window.
 const NOW_MS = Date.UTC(2031, 0, 1, 12, 0, 30)
 const RUN = randomUUID().slice(0, 8)
+
+/**
+ * Spends the quota of `u` (a limit of 2) and sends one more request, denied by Redis, whose answer
+ * is held on its way back while `reset('u')` runs: answers that late decision.
+ */
+async function denialAnsweredAfterReset(limiter: RateLimiter, tier?: string): Promise<Decision> {
+  const realFetch = globalThis.fetch
+  let hold: { arrived: () => void; release: Promise<void> } | undefined
+  globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
+    const held = hold
+    hold = undefined
+    const response = await realFetch(...args)
+    if (held !== undefined) {
+      held.arrived()
+      await held.release
+    }
+    return response
+  }) as typeof fetch
+  try {
+    await limiter.limit('u', { tier })
+    await limiter.limit('u', { tier })
+    let release = () => {}
+    const arrived = new Promise<void>((resolve) => {
+      hold = { arrived: resolve, release: new Promise<void>((r) => (release = r)) }
+    })
+    const late = limiter.limit('u', { tier })
+    await arrived
+    await limiter.reset('u')
+    release()
+    return await late
+  } finally {
+    globalThis.fetch = realFetch
+  }
+}
 
 describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   let upstash: UpstashServer
@@ -364,35 +399,9 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
 
   it('forgets a block cached by a denial whose answer came after the reset', async () => {
     const limiter = fixedWindowOf(2, 'fu-late-denial')
-    const realFetch = globalThis.fetch
-    let hold: { arrived: () => void; release: Promise<void> } | undefined
-    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
-      const held = hold
-      hold = undefined
-      const response = await realFetch(...args)
-      if (held !== undefined) {
-        held.arrived()
-        await held.release
-      }
-      return response
-    }) as typeof fetch
-    try {
-      await limiter.limit('u')
-      await limiter.limit('u')
-      let release = () => {}
-      const arrived = new Promise<void>((resolve) => {
-        hold = { arrived: resolve, release: new Promise<void>((r) => (release = r)) }
-      })
-      const late = limiter.limit('u') // denied by Redis; its answer held on its way back
-      await arrived
-      await limiter.reset('u')
-      release()
-      await late
-      expect((await limiter.peek('u')).allowed).toBe(true)
-      expect((await limiter.limit('u')).reason).toBe('allowed')
-    } finally {
-      globalThis.fetch = realFetch
-    }
+    await denialAnsweredAfterReset(limiter)
+    expect((await limiter.peek('u')).allowed).toBe(true)
+    expect((await limiter.limit('u')).reason).toBe('allowed')
   })
 
   it('forgets a block cached by a denial sent while a reset ran and answered after it', async () => {
@@ -1501,34 +1510,8 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       },
       { defaultTier: 'free', window: '60 s', timeout: '5 s' },
     )
-    const realFetch = globalThis.fetch
-    let hold: { arrived: () => void; release: Promise<void> } | undefined
-    globalThis.fetch = (async (...args: Parameters<typeof fetch>) => {
-      const held = hold
-      hold = undefined
-      const response = await realFetch(...args)
-      if (held !== undefined) {
-        held.arrived()
-        await held.release
-      }
-      return response
-    }) as typeof fetch
-    try {
-      await limiter.limit('u', { tier: 'pro' })
-      await limiter.limit('u', { tier: 'pro' })
-      let release = () => {}
-      const arrived = new Promise<void>((resolve) => {
-        hold = { arrived: resolve, release: new Promise<void>((r) => (release = r)) }
-      })
-      const late = limiter.limit('u', { tier: 'pro' }) // denied by Redis; its answer held on its way back
-      await arrived
-      await limiter.reset('u')
-      release()
-      expect((await late).reason).toBe('limited')
-      expect((await limiter.limit('u', { tier: 'pro' })).reason).toBe('allowed')
-    } finally {
-      globalThis.fetch = realFetch
-    }
+    expect((await denialAnsweredAfterReset(limiter, 'pro')).reason).toBe('limited')
+    expect((await limiter.limit('u', { tier: 'pro' })).reason).toBe('allowed')
   })
 
   it("refuses a reset that any tier's Ratelimit cannot make", async () => {
