@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
 import { createRateLimiter, type RateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
-import type { RateLimitStore } from '../store.js'
 import { memoryStore } from '../stores/memory-store.js'
+import { brokenStore } from '../testing/adapter-fixture.js'
 import { manualClock } from '../testing/manual-clock.js'
 import { fakeBinding as binding, type FakeRequest } from './fake-request.js'
 import { bindsBefore, createRateLimitHandler, cutOffIfBegun, leavesHeaders } from './request-handler.js'
@@ -107,15 +107,7 @@ describe('handle', () => {
   })
 
   it("answers a store failure with a pass exposing the failure, no headers, under 'allow'; 503 under 'deny'", async () => {
-    const broken: RateLimitStore = {
-      name: 'broken',
-      local: true,
-      consume() {
-        throw new Error('connection refused')
-      },
-      reset() {},
-      close() {},
-    }
+    const broken = brokenStore()
     const allow = createRateLimitHandler({ policies, store: broken, logger: false }, binding)
     expect(await allow.handle(request())).toEqual({
       action: 'pass',
