@@ -560,7 +560,7 @@ class Limiter implements RateLimiter, DecidingNow {
     }
     if (requested === undefined) return defaultTier
     if (typeof requested === 'string' && tiers.has(requested)) return requested
-    warnUnknownTier(this.warnings, requested, tiers.keys(), defaultTier)
+    warnUnknownTier(this.warnings, requested, tiers, defaultTier)
     return defaultTier
   }
 
@@ -742,13 +742,13 @@ function notOptions(options: unknown, where: 'limit' | 'peek'): never {
 export function warnUnknownTier(
   warnings: Warnings,
   requested: unknown,
-  tiers: Iterable<string>,
+  tiers: ReadonlyMap<string, unknown>,
   defaultTier: string,
 ): void {
   warnings.warn(
     WARNING_CODES.UNKNOWN_TIER,
     () =>
-      `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers].join(', ')}); the default tier "${defaultTier}" applies.`,
+      `Tier ${describeValue(requested)} is not configured (tiers: ${[...tiers.keys()].join(', ')}); the default tier "${defaultTier}" applies.`,
     Number.POSITIVE_INFINITY,
     // Each name once; a long one (it may come from the request) by its start and length, which
     // costs nothing per request.

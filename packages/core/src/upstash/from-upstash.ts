@@ -542,7 +542,7 @@ class UpstashLimiter implements RateLimiter {
           tier = requested
         } else {
           // An unknown tier is never unlimited: the default tier's Ratelimit answers.
-          warnUnknownTier(this.warnings, requested, this.ratelimits.keys(), defaultTier)
+          warnUnknownTier(this.warnings, requested, this.ratelimits, defaultTier)
         }
       }
     }
