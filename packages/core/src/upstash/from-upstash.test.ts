@@ -1389,9 +1389,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       redis: new UpstashRedis({ url: '', token: '' }),
       limiter: Ratelimit.fixedWindow(3, '60 s'),
     })
+    // The error names the tier whose client lacks them.
     expect(() =>
       fromUpstash({ free: ratelimit, pro: unset }, { window: '60 s', defaultTier: 'free' }),
-    ).toThrow(/has a URL and a token/)
+    ).toThrow(/`fromUpstash\(ratelimit\)\.pro`.*has a URL and a token/s)
     expect(fromUpstash(tiers, { window: '60 s', defaultTier: 'pro' }).config.defaultTier).toBe('pro')
   })
 

@@ -248,12 +248,12 @@ function ratelimitsOf(given: unknown): { ratelimits: Map<string, UpstashRatelimi
     }
   }
   if (ratelimits.size === 0) invalidOption('fromUpstash(ratelimit)', given, expected)
-  for (const ratelimit of ratelimits.values()) {
+  for (const [tier, ratelimit] of ratelimits) {
     const context = (ratelimit as { ctx?: { redis?: unknown; regionContexts?: { redis?: unknown }[] } }).ctx
     const clients = [context?.redis, ...(context?.regionContexts ?? []).map((region) => region?.redis)]
     if (clients.some(lacksCredentials)) {
       invalidOption(
-        'fromUpstash(ratelimit)',
+        tiered ? `fromUpstash(ratelimit).${tier}` : 'fromUpstash(ratelimit)',
         ratelimit,
         'a Ratelimit whose @upstash/redis client has a URL and a token (`Redis.fromEnv()` reads UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN: are they set?); without them every call fails',
       )
