@@ -5,16 +5,17 @@ import { spawn } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
+import { tsBlocks } from '../docs/code-blocks.js'
 
 const FRAMEWORKS = ['Express', 'Koa', 'Fastify'] as const
 
 /** The first ```ts block after the line that starts with `**<framework>**`. */
 export function readmeSnippet(readme: string, framework: (typeof FRAMEWORKS)[number]): string {
-  const heading = readme.indexOf(`\n**${framework}**`)
-  if (heading < 0) throw new Error(`README.md has no **${framework}** snippet`)
-  const match = /```ts\n([\s\S]*?)```/.exec(readme.slice(heading))
-  if (!match) throw new Error(`README.md: no \`\`\`ts block after **${framework}**`)
-  return match[1]!
+  const heading = readme.split('\n').findIndex((line) => line.startsWith(`**${framework}**`)) + 1
+  if (heading < 1) throw new Error(`README.md has no **${framework}** snippet`)
+  const block = tsBlocks(readme).find((b) => b.line > heading)
+  if (!block) throw new Error(`README.md: no \`\`\`ts block after **${framework}**`)
+  return `${block.code}\n`
 }
 
 function freePort(): Promise<number> {
