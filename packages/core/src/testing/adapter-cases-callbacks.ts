@@ -384,6 +384,34 @@ function callbackErrorCases(): AdapterCase[] {
     },
   })
   cases.push({
+    name: 'sends a key that is not a string to the error path as ERR_FLOODGATE_INVALID_IDENTIFIER, never to the route',
+    run: (driver) => {
+      const f = behaviourFixture()
+      // A key read from a parsed body (`req.body.user`) is whatever the client sent: were a fresh
+      // object its own bucket, or 42 the bucket of '42', a client would pick its limit.
+      const values: unknown[] = [42, {}, ['user:1'], undefined, null, true]
+      const key = (req: RequestWithHeaders) => {
+        const value = values[Number(req.headers['x-value'])]
+        return req.headers['x-async'] === '1' ? Promise.resolve(value) : value
+      }
+      return withServer(driver, { global: f.options(perMinute(1), { key }) }, async (server) => {
+        let seen = 0
+        for (const async of ['0', '1']) {
+          for (let i = 0; i < values.length; i++) {
+            // Twice each: a limit of 1 would deny the second, were the value ever counted.
+            for (let n = 0; n < 2; n++) {
+              expect((await server.get('/', { 'x-value': String(i), 'x-async': async })).status).toBe(500)
+              seen++
+              expect(server.errors).toHaveLength(seen)
+              expect(server.errors[seen - 1]).toMatchObject({ code: 'ERR_FLOODGATE_INVALID_IDENTIFIER' })
+            }
+          }
+        }
+        expect(server.handled()).toBe(0)
+      })
+    },
+  })
+  cases.push({
     name: 'sends a cost that is not a whole number ≥ 1 to the error path as ERR_FLOODGATE_INVALID_COST',
     run: (driver) => {
       const f = behaviourFixture()
