@@ -110,6 +110,54 @@ describe('the forwarded-header check', () => {
       await limiter.close()
     }
   })
+
+  // docs/security.md §1: "middlewares sharing one `limiter:` log it once between them; one with a
+  // `key` of its own does not look".
+  it('warns once between middlewares that share a limiter', async () => {
+    const warnings: string[] = []
+    const limiter = createRateLimiter({
+      policies: fixedWindow({ limit: 100, window: '1 m' }),
+      store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
+      logger: { warn: (message) => warnings.push(message) },
+    })
+    const binding: RequestBinding<FakeRequest> = {
+      ip: () => '192.0.2.7',
+      headers: (req) => req.headers,
+      trustsProxy: () => false,
+    }
+    const app = createRateLimitHandler({ limiter }, binding)
+    const route = createRateLimitHandler({ limiter }, binding)
+    await app.decide({ headers: forged })
+    await route.decide({ headers: forged })
+    expect(warnings).toEqual([expect.stringContaining('WARN_FLOODGATE_FORWARDED_HEADER_IGNORED')])
+    await limiter.close()
+  })
+
+  it('reads no header and warns of nothing for a middleware with a key of its own', async () => {
+    const warnings: string[] = []
+    let headerReads = 0
+    const binding: RequestBinding<FakeRequest> = {
+      ip: () => '192.0.2.7',
+      headers: (req) => {
+        headerReads++
+        return req.headers
+      },
+      trustsProxy: () => false,
+    }
+    const handler = createRateLimitHandler(
+      {
+        policies: fixedWindow({ limit: 100, window: '1 m' }),
+        store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
+        logger: { warn: (message) => warnings.push(message) },
+        key: () => 'account:1',
+      },
+      binding,
+    )
+    for (let i = 0; i < 3; i++) expect((await handler.decide({ headers: forged }))?.allowed).toBe(true)
+    expect(headerReads).toBe(0)
+    expect(warnings).toEqual([])
+    await handler.limiter.close()
+  })
 })
 
 describe('a framework reading another header than X-Forwarded-For (Koa app.proxyIpHeader)', () => {
