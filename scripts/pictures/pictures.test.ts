@@ -44,6 +44,26 @@ describe('algorithm pictures', () => {
     expect(admittedBetween(slidingRun.requests, 700, 1_300)).toBeLessThan(15)
   })
 
+  it("matches docs/algorithms.md's table of what each policy admits on the trace", async () => {
+    const page = await readFile(fileURLToPath(new URL('../../docs/algorithms.md', import.meta.url)), 'utf8')
+    // | `fixedWindow({ limit: 10, window: '1 s' })` | 50 | 28 | 20 | 10 |
+    const rows = [...page.matchAll(/^\| `(\w+)\(\{[^`]*\}\)` \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$/gm)]
+    expect(rows.map((row) => row[1])).toEqual(['fixedWindow', 'slidingWindow', 'tokenBucket'])
+    for (const [i, policy] of PICTURED_POLICIES.entries()) {
+      const { requests } = await simulate(policy)
+      const admitted = requests.filter((r) => r.allowed).length
+      expect(
+        [
+          admitted,
+          requests.length - admitted,
+          admittedBetween(requests, 700, 1_300),
+          admittedBetween(requests, 1_600, 3_000),
+        ],
+        rows[i]![1],
+      ).toEqual(rows[i]!.slice(2).map(Number))
+    }
+  })
+
   it('samples the quota without changing decisions', async () => {
     const bucket = tokenBucket({ capacity: 2, refillRate: 1, interval: '1 s' })
     const { requests, samples } = await simulate(bucket, [0, 10, 20, 1_020])
