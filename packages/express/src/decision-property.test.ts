@@ -89,6 +89,16 @@ describe.each([
     })
     expect(await bodies(app, ['/before', '/after'])).toEqual(['set before', '4, then set after'])
   })
+
+  it("keeps the decision through `delete req.rateLimit`, and `'rateLimit' in req` holds on every request (the README's caveats)", async () => {
+    const app = express()
+    app.use('/limited', limiterOf())
+    app.get('/:where', (req, res) => {
+      const deleted = delete (req as { rateLimit?: unknown }).rateLimit
+      res.send(`${remainingOf(req)} ${deleted} ${'rateLimit' in req}`)
+    })
+    expect(await bodies(app, ['/limited', '/free'])).toEqual(['4 true true', 'undefined true true'])
+  })
 })
 
 it('works for apps of Express 4 and 5 in one process, each with its own prototype', async () => {
