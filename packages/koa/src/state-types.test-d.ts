@@ -1,8 +1,8 @@
 // Type test (checked by tsc): ctx.state.rateLimit is typed for Koa's DefaultState and, through
 // RateLimitState, for an app with a state type of its own.
 import type { Decision } from '@floodgate/core'
+import { type RateLimitState, rateLimit } from '@floodgate/koa'
 import Koa from 'koa'
-import { type RateLimitState, rateLimit } from './index.js'
 
 interface MyState {
   user?: string
