@@ -150,3 +150,34 @@ describe.each([
     ])
   })
 })
+
+describe.each([
+  ['express 5', express5],
+  ['express 4', express4 as unknown as Express],
+])('%s: rateLimit mounted without being called', (_name, express) => {
+  it('fails each request with an error naming the fix, not an unknown option of the request', async () => {
+    const { rateLimit } = await freshAdapter()
+    const errors: unknown[] = []
+    const app = express()
+    app.use(rateLimit as never)
+    app.get('/', (_req, res) => {
+      res.send('ok')
+    })
+    app.use(
+      (error: unknown, _req: unknown, res: { status(code: number): { end(): void } }, _next: unknown) => {
+        errors.push(error)
+        res.status(500).end()
+      },
+    )
+    expect(await statuses(app, 1)).toEqual([500])
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'ERR_FLOODGATE_INVALID_OPTION',
+        option: 'rateLimit(options)',
+        message: expect.stringMatching(
+          /^Invalid `rateLimit\(options\)`: got a request, so `rateLimit` itself was mounted \(`app\.use\(rateLimit\)`\) and is being called with each request\. Call it once, when the app is set up, and mount what it returns: `app\.use\(rateLimit\(\{ policies: slidingWindow/,
+        ),
+      }),
+    ])
+  })
+})

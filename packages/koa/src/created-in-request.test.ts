@@ -58,3 +58,36 @@ describe.each([
     ])
   })
 })
+
+describe.each([
+  ['koa 3', Koa3],
+  ['koa 2', Koa2 as unknown as typeof Koa3],
+])('%s: rateLimit mounted without being called', (_name, Koa) => {
+  it('fails each request with an error naming the fix, not an unknown option of the context', async () => {
+    vi.resetModules()
+    const { rateLimit } = await import('./index.js')
+    const errors: unknown[] = []
+    const app = new Koa()
+    app.silent = true
+    app.on('error', (error) => errors.push(error))
+    app.use(rateLimit as never)
+    app.use((ctx) => {
+      ctx.body = 'ok'
+    })
+    const server = await serveOnLoopback(createServer(app.callback()))
+    try {
+      expect((await fetch(`${server.base}/`)).status).toBe(500)
+    } finally {
+      await server.close()
+    }
+    expect(errors).toEqual([
+      expect.objectContaining({
+        code: 'ERR_FLOODGATE_INVALID_OPTION',
+        option: 'rateLimit(options)',
+        message: expect.stringMatching(
+          /^Invalid `rateLimit\(options\)`: got a request, so `rateLimit` itself was mounted \(`app\.use\(rateLimit\)`\) and is being called with each request\. Call it once, when the app is set up, and mount what it returns: `app\.use\(rateLimit\(\{ policies: slidingWindow/,
+        ),
+      }),
+    ])
+  })
+})

@@ -103,6 +103,22 @@ describe('resolveMiddlewareOptions', () => {
     ).toThrow(/Unknown option "onLimted" in fastifyRateLimit\(\)\. Did you mean `onLimited`\?/)
   })
 
+  it('takes a request-shaped argument for a request only when it has a name no option has', () => {
+    // A request or a Koa context there means `app.use(rateLimit)`: named as such, with the fix.
+    const request = { socket: {}, headers: {}, method: 'GET', _events: {} }
+    expect(() => checkMiddlewareOptions(request)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_FLOODGATE_INVALID_OPTION',
+        message: expect.stringMatching(
+          /^Invalid `rateLimit\(options\)`: got a request, so `rateLimit` itself was mounted/,
+        ),
+      }),
+    )
+    // Options that inherit those names but have only known ones of their own are options.
+    const options = Object.assign(Object.create({ socket: {}, method: 'GET' }), { policies, headers: false })
+    expect(resolveMiddlewareOptions(options).headerFormats).toEqual([])
+  })
+
   it('accepts the names an adapter handles itself', () => {
     expect(() => checkMiddlewareOptions({ global: false }, ['global'])).not.toThrow()
     // And the limiter built from the same options takes them for the adapter's, not unknown.

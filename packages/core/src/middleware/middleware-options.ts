@@ -112,12 +112,9 @@ export function checkMiddlewareOptions(
   ipv6Subnet: number
 } {
   const o = requireObject(options, argumentOf(where))
-  rejectUnknownOptions(
-    o,
-    [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions],
-    where,
-    MIDDLEWARE_PEER_HINTS,
-  )
+  const known = [...LIMITER_OPTIONS, ...MIDDLEWARE_OPTIONS, ...adapterOptions]
+  if (isRequest(o, known) && where.endsWith('()')) mountedUncalled(o, where)
+  rejectUnknownOptions(o, known, where, MIDDLEWARE_PEER_HINTS)
   for (const name of ['key', 'tier', 'cost', 'skip', 'onLimited']) {
     if (o[name] !== undefined && typeof o[name] !== 'function') invalidOption(name, o[name], 'a function')
   }
@@ -169,6 +166,27 @@ function checkGivenLimiter(o: Record<string, unknown>): void {
       { option: both, value: o[both] },
     )
   }
+}
+
+/**
+ * A request (Express `req`) or a Koa `ctx` where the options go: the factory itself was mounted,
+ * `app.use(rateLimit)`, and the framework calls it with each request. Its first property would
+ * otherwise be named as an unknown option (`"_events"`, `"request"`), which says nothing of the fix.
+ * Options with no unknown name are options, whatever they inherit.
+ */
+function isRequest(o: Record<string, unknown>, known: readonly string[]): boolean {
+  return (
+    'socket' in o && 'headers' in o && 'method' in o && Object.keys(o).some((name) => !known.includes(name))
+  )
+}
+
+function mountedUncalled(request: object, where: string): never {
+  const name = where.slice(0, -2)
+  throw new FloodgateError(
+    ERROR_CODES.INVALID_OPTION,
+    `Invalid \`${argumentOf(where)}\`: got a request, so \`${name}\` itself was mounted (\`app.use(${name})\`) and is being called with each request. Call it once, when the app is set up, and mount what it returns: \`app.use(${name}({ policies: slidingWindow({ limit: 100, window: '1 m' }) }))\`.`,
+    { option: argumentOf(where), value: request },
+  )
 }
 
 /** The options argument of `where`: `rateLimit(options)`; a route's `config.rateLimit` as it is. */

@@ -121,6 +121,48 @@ describe('redisStore client settings', () => {
     )
   })
 
+  it("names the fix for a client given as the options, or under the other store's name", () => {
+    const ioredis = new Redis({ lazyConnect: true })
+    const upstash = new UpstashRedis({ url: 'http://127.0.0.1:1', token: 't', retry: false })
+    for (const client of [ioredis, createClient()]) {
+      expect(() => redisStore(client as never)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_FLOODGATE_INVALID_OPTION',
+          option: 'redisStore(options)',
+          message: expect.stringMatching(
+            /^Invalid `redisStore\(options\)`: got a Redis client; pass it as `client`: `redisStore\(\{ client \}\)`\./,
+          ),
+        }),
+      )
+    }
+    expect(() => upstashStore(upstash as never)).toThrow(
+      /^Invalid `upstashStore\(options\)`: got a Redis client; pass it as `redis`: `upstashStore\(\{ redis \}\)`\./,
+    )
+    expect(() => redisStore({ redis: ioredis } as never)).toThrow(
+      /^Unknown option "redis" in redisStore\(\)\. The client goes in `client`: `redisStore\(\{ client \}\)`/,
+    )
+    expect(() => upstashStore({ client: upstash } as never)).toThrow(
+      /^Unknown option "client" in upstashStore\(\)\. The client goes in `redis`: `upstashStore\(\{ redis \}\)`/,
+    )
+    // The client's own settings given to the store.
+    for (const name of ['url', 'token']) {
+      expect(() => upstashStore({ [name]: 'x' } as never)).toThrow(
+        expect.objectContaining({
+          code: 'ERR_FLOODGATE_UNKNOWN_OPTION',
+          option: name,
+          message: expect.stringMatching(
+            new RegExp(
+              `^Unknown option "${name}" in upstashStore\\(\\)\\. upstashStore takes an @upstash/redis client, not its settings: \`upstashStore\\(\\{ redis: new Redis\\(\\{ url, token, retry: \\{ retries: 0 \\} \\}\\) \\}\\)\`\\.`,
+            ),
+          ),
+        }),
+      )
+    }
+    // Options that hold a client in `client` are options, whatever they inherit.
+    const options = Object.assign(Object.create({ evalsha: () => {} }), { client: ioredis, logger: false })
+    expect(() => redisStore(options)).not.toThrow()
+  })
+
   it('refuses a client of the other store, naming the store it belongs to', () => {
     // Each has `evalsha` (and `eval`) with another signature: accepted, every decision would fail
     // and pass under onStoreError 'allow'.

@@ -4,6 +4,7 @@ import { checkClock } from '../store-clock.js'
 import { checkLogger, type Logger } from '../warnings.js'
 import { detectClient, type RedisClient } from './clients.js'
 import { createScriptStore, MAX_BATCH } from './script-store.js'
+import { REDIS_STORE_HINTS, refuseClientAsOptions } from './store-options.js'
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions {
@@ -32,7 +33,8 @@ const OPTIONS = ['client', 'clock', 'logger'] as const
  */
 export function redisStore(options: RedisStoreOptions): RateLimitStore {
   const o = requireObject(options, 'redisStore(options)')
-  rejectUnknownOptions(o, OPTIONS, 'redisStore()')
+  refuseClientAsOptions(o, 'redisStore')
+  rejectUnknownOptions(o, OPTIONS, 'redisStore()', REDIS_STORE_HINTS)
   const detected = detectClient(o.client)
   const clock = checkClock(o.clock, 'redisStore.clock')
   const logger = checkLogger(o.logger, 'redisStore.logger')

@@ -1,6 +1,7 @@
 import { ERROR_CODES, FloodgateError } from '../errors.js'
 import { rejectUnknownOptions, requireObject } from '../policies/common.js'
 import { createScriptStore } from '../redis/script-store.js'
+import { refuseClientAsOptions, UPSTASH_STORE_HINTS } from '../redis/store-options.js'
 import type { RateLimitStore } from '../store.js'
 import { checkClock } from '../store-clock.js'
 import { checkLogger, type Logger } from '../warnings.js'
@@ -41,7 +42,8 @@ const OPTIONS = ['redis', 'clock', 'logger'] as const
  */
 export function upstashStore(options: UpstashStoreOptions): RateLimitStore {
   const o = requireObject(options, 'upstashStore(options)')
-  rejectUnknownOptions(o, OPTIONS, 'upstashStore()')
+  refuseClientAsOptions(o, 'upstashStore')
+  rejectUnknownOptions(o, OPTIONS, 'upstashStore()', UPSTASH_STORE_HINTS)
   const redis = o.redis as UpstashRedisClient
   const expected =
     '`upstashStore` takes an @upstash/redis client, `new Redis({ url, token, retry: { retries: 0 } })`.'
