@@ -57,4 +57,8 @@ it('typechecks every ```ts block of the docs', () => {
       skipped.map((s) => `\n  skipped ${s}`).join(''),
   )
   expect(errors).toEqual([])
+  // Every fence counted independently of the extraction: a block it missed would go unchecked.
+  const fences = PAGES.flatMap((file) => readFileSync(join(root, file), 'utf8').match(/^```ts\s*$/gm) ?? [])
+  expect(snippets.length + skipped.length).toBe(fences.length)
+  expect(fences.length).toBeGreaterThan(40)
 }, 60_000)
