@@ -3,7 +3,7 @@
 // docs example fails here, naming the page and line. Fragments say what they take from elsewhere
 // on the page with `<!-- snippet: <contexts> -->` (scripts/docs/snippet-contexts.ts); a block that
 // cannot be typechecked says `<!-- snippet: skip: <why> -->`, and the skips are counted.
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
@@ -23,6 +23,9 @@ const PAGES = [
   ...markdownIn('docs'),
   ...markdownIn('docs/migrating'),
   ...readdirSync(join(root, 'packages')).map((name) => `packages/${name}/README.md`),
+  ...readdirSync(join(root, 'examples'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(root, 'examples', entry.name, 'README.md')))
+    .map((entry) => `examples/${entry.name}/README.md`),
 ]
 
 /** The blocks to check, the skipped ones, and the problems with the `snippet:` comments. */
