@@ -8,9 +8,7 @@ import { fastifyRateLimit } from '@floodgate/fastify'
 import {
   type ArgumentsHost,
   Catch,
-  Controller,
   ForbiddenException,
-  Get,
   HttpException,
   HttpStatus,
   type INestApplication,
@@ -20,15 +18,8 @@ import {
 } from '@nestjs/common'
 import { BaseExceptionFilter } from '@nestjs/core'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CatsController } from './app.module.js'
 import { expressApp, fastifyApp, rateLimitFields, send } from './apps.js'
-
-@Controller('cats')
-class CatsController {
-  @Get()
-  list() {
-    return []
-  }
-}
 
 @Module({ controllers: [CatsController] })
 class PlainModule {}

@@ -4,19 +4,12 @@ import { fixedWindow, memoryStore, slidingWindow } from '@floodgate/core'
 import { manualClock } from '@floodgate/core/testing'
 import { rateLimit } from '@floodgate/express'
 import { fastifyRateLimit } from '@floodgate/fastify'
-import { Controller, Get, Module } from '@nestjs/common'
+import { Module } from '@nestjs/common'
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify'
 import { afterEach, describe, expect, it } from 'vitest'
+import { CatsController } from './app.module.js'
 import { fastifyApp, rateLimitFields, send } from './apps.js'
 import { SearchController } from './search.controller.js'
-
-@Controller('cats')
-class CatsController {
-  @Get()
-  list() {
-    return []
-  }
-}
 
 @Module({ controllers: [SearchController, CatsController] })
 class AppModule {}

@@ -9,8 +9,6 @@ import { rateLimit } from '@floodgate/express'
 import { fastifyRateLimit } from '@floodgate/fastify'
 import { describeRedis, findFreePort } from '@floodgate/tools'
 import {
-  Controller,
-  Get,
   Inject,
   Injectable,
   type MiddlewareConsumer,
@@ -22,16 +20,9 @@ import {
 import type { NestExpressApplication } from '@nestjs/platform-express'
 import type { Redis } from 'ioredis'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { CatsController } from './app.module.js'
 import { expressApp, fastifyApp, send } from './apps.js'
 import { REDIS, RedisModule } from './redis.module.js'
-
-@Controller('cats')
-class CatsController {
-  @Get()
-  list() {
-    return []
-  }
-}
 
 /** Whether the app's HTTP server was still listening when each hook ran. */
 const listeningIn: Record<string, boolean> = {}
