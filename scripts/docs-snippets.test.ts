@@ -7,9 +7,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect, it } from 'vitest'
-import { tsBlocks } from './docs/code-blocks.js'
-import { applyContexts } from './docs/snippet-contexts.js'
-import { type Snippet, typecheckSnippets } from './docs/typecheck-snippets.js'
+import { pageSnippets } from './docs/page-snippets.js'
+import { typecheckSnippets } from './docs/typecheck-snippets.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
@@ -26,29 +25,17 @@ const PAGES = [
   ...readdirSync(join(root, 'examples'), { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && existsSync(join(root, 'examples', entry.name, 'README.md')))
     .map((entry) => `examples/${entry.name}/README.md`),
+  'tools/README.md',
 ]
 
 /** The blocks to check, the skipped ones, and the problems with the `snippet:` comments. */
 function collect() {
-  const snippets: Snippet[] = []
-  const skipped: string[] = []
-  const problems: string[] = []
-  for (const file of PAGES) {
-    for (const { line, code, directive } of tsBlocks(readFileSync(join(root, file), 'utf8'))) {
-      if (directive?.startsWith('skip')) {
-        const reason = directive.replace(/^skip:?/, '').trim()
-        if (reason === '') problems.push(`${file}:${line}: a skip says why (<!-- snippet: skip: why -->)`)
-        skipped.push(`${file}:${line}: ${reason}`)
-        continue
-      }
-      const contexts = directive?.split(',').map((name) => name.trim()) ?? []
-      const { prelude, modules, unknown } = applyContexts(contexts, code)
-      for (const name of unknown)
-        problems.push(`${file}:${line}: no snippet context '${name}' in scripts/docs/snippet-contexts.ts`)
-      snippets.push({ file, line, code, prelude, modules })
-    }
+  const pages = PAGES.map((file) => pageSnippets(file, readFileSync(join(root, file), 'utf8')))
+  return {
+    snippets: pages.flatMap((page) => page.snippets),
+    skipped: pages.flatMap((page) => page.skipped),
+    problems: pages.flatMap((page) => page.problems),
   }
-  return { snippets, skipped, problems }
 }
 
 it('typechecks every ```ts block of the docs', () => {
@@ -65,3 +52,15 @@ it('typechecks every ```ts block of the docs', () => {
   expect(snippets.length + skipped.length).toBe(fences.length)
   expect(fences.length).toBeGreaterThan(40)
 }, 60_000)
+
+it('reads every Markdown page of the repo that has a ```ts block', () => {
+  const ignored = new Set(['node_modules', '.git', '.tmp', 'dist', 'coverage'])
+  const withBlocks = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => {
+      const path = dir === '' ? entry.name : `${dir}/${entry.name}`
+      if (entry.isDirectory()) return ignored.has(entry.name) ? [] : withBlocks(path)
+      if (!entry.name.endsWith('.md')) return []
+      return /^```ts\s*$/m.test(readFileSync(join(root, path), 'utf8')) ? [path] : []
+    })
+  expect(withBlocks('').filter((page) => !PAGES.includes(page))).toEqual([])
+})

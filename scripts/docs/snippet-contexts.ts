@@ -146,8 +146,11 @@ export function applyContexts(
 ): { prelude: string; modules: Record<string, string>; unknown: string[] } {
   const names = new Map<string, string>()
   const modules: Record<string, string> = {}
-  const unknown = contexts.filter((name) => CONTEXTS[name] === undefined)
-  for (const context of contexts.flatMap((name) => CONTEXTS[name] ?? [])) {
+  // Own names only: `toString` is no context, though every object has one.
+  const unknown = contexts.filter((name) => !Object.hasOwn(CONTEXTS, name))
+  for (const context of contexts.flatMap((name) =>
+    Object.hasOwn(CONTEXTS, name) ? [CONTEXTS[name]!] : [],
+  )) {
     for (const [name, declaration] of Object.entries(context.names ?? {})) names.set(name, declaration)
     Object.assign(modules, context.modules)
   }
@@ -169,10 +172,16 @@ function topLevelNames(code: string): Set<string> {
       if (bindings && ts.isNamedImports(bindings)) for (const e of bindings.elements) names.add(e.name.text)
     } else if (ts.isVariableStatement(statement)) {
       for (const d of statement.declarationList.declarations)
-        if (ts.isIdentifier(d.name)) names.add(d.name.text)
+        for (const name of bound(d.name)) names.add(name)
     } else if ('name' in statement && statement.name && ts.isIdentifier(statement.name as ts.Node)) {
       names.add((statement.name as ts.Identifier).text) // functions, classes, types, interfaces, enums
     }
   }
   return names
+}
+
+/** The names a declaration binds: `app`, or each of `{ app, limits: [first] }`. */
+function bound(name: ts.BindingName): string[] {
+  if (ts.isIdentifier(name)) return [name.text]
+  return name.elements.flatMap((element) => (ts.isOmittedExpression(element) ? [] : bound(element.name)))
 }

@@ -117,6 +117,21 @@ describe('resolveMiddlewareOptions', () => {
     // Options that inherit those names but have only known ones of their own are options.
     const options = Object.assign(Object.create({ socket: {}, method: 'GET' }), { policies, headers: false })
     expect(resolveMiddlewareOptions(options).headerFormats).toEqual([])
+    // It takes all three of a request's names: options with an unknown name and two of them (one,
+    // `headers`, is an option) have that name reported as unknown.
+    for (const [unknown, given] of [
+      ['method', { headers: false, method: 'GET' }],
+      ['socket', { socket: {}, method: 'GET' }],
+      ['socket', { socket: {}, headers: false }],
+    ] as const) {
+      expect(() => checkMiddlewareOptions(given)).toThrow(
+        expect.objectContaining({ code: 'ERR_FLOODGATE_UNKNOWN_OPTION', option: unknown }),
+      )
+    }
+    // Where the options are no call's argument (a route's config.rateLimit), nothing was mounted.
+    expect(() => checkMiddlewareOptions(request, [], 'the config.rateLimit of route GET /')).toThrow(
+      expect.objectContaining({ code: 'ERR_FLOODGATE_UNKNOWN_OPTION', option: 'socket' }),
+    )
   })
 
   it('accepts the names an adapter handles itself', () => {

@@ -1558,6 +1558,10 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
       /fromUpstash\(ratelimit\).*has a URL and a token.*UPSTASH_REDIS_REST_URL.*ERR_FLOODGATE_INVALID_OPTION/s
     const single = new Ratelimit({ redis: unset, limiter: Ratelimit.fixedWindow(3, '60 s') })
     expect(() => fromUpstash(single, { window: '60 s' })).toThrow(expected)
+    // A single Ratelimit is the argument itself, not a tier of it.
+    expect(() => fromUpstash(single, { window: '60 s' })).toThrow(
+      expect.objectContaining({ option: 'fromUpstash(ratelimit)' }),
+    )
     const regions = new MultiRegionRatelimit({
       redis: [redis, unset],
       limiter: MultiRegionRatelimit.fixedWindow(3, '60 s'),
