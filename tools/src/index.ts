@@ -23,3 +23,4 @@ export {
   redisUrlOrSkip,
   requireRedisUrl,
 } from './vitest-redis.js'
+export { type UpstashSuite, useUpstashServer } from './vitest-upstash.js'

@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { serveOnLoopback } from '@floodgate/core/testing'
 import { fromUpstash } from '@floodgate/core/upstash'
-import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
+import { describeRedis, useUpstashServer } from '@floodgate/tools'
 import { Ratelimit } from '@upstash/ratelimit'
-import type { Redis } from '@upstash/redis'
 import express from 'express'
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, expect, it, vi } from 'vitest'
 import { rateLimit } from './index.js'
 
 // @upstash/ratelimit reads Date.now(); a fixed fake date keeps every request inside one window.
@@ -14,16 +13,8 @@ const NOW_MS = Date.UTC(2031, 0, 1, 12, 0, 30)
 const RUN = randomUUID().slice(0, 8)
 
 describeRedis('rateLimit({ limiter: fromUpstash({ free, pro }) }) on express', (redisUrl) => {
-  let upstash: UpstashServer
-  let redis: Redis
+  const upstash = useUpstashServer(redisUrl)
 
-  beforeAll(async () => {
-    upstash = await startUpstashServer({ redisUrl })
-    redis = upstashTestClient(upstash)
-  })
-  afterAll(async () => {
-    await upstash?.stop()
-  })
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW_MS })
   })
@@ -34,8 +25,8 @@ describeRedis('rateLimit({ limiter: fromUpstash({ free, pro }) }) on express', (
   it("limits each client at its plan's Ratelimit, with that tier's limit in the headers", async () => {
     // One prefix and one window, as docs/stores.md asks of the tiers' Ratelimits.
     const prefix = `express-tiers-${RUN}`
-    const free = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix })
-    const pro = new Ratelimit({ redis, limiter: Ratelimit.fixedWindow(4, '60 s'), prefix })
+    const free = new Ratelimit({ redis: upstash.redis, limiter: Ratelimit.fixedWindow(2, '60 s'), prefix })
+    const pro = new Ratelimit({ redis: upstash.redis, limiter: Ratelimit.fixedWindow(4, '60 s'), prefix })
     const app = express()
     app.use(
       rateLimit({

@@ -1,18 +1,11 @@
-import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
-import { afterAll, beforeAll } from 'vitest'
+import { describeRedis, upstashTestClient, useUpstashServer } from '@floodgate/tools'
 import { upstashStore } from '../upstash/upstash-store.js'
 import { policyProperties } from './policy-properties.js'
 
 // The same properties through the real @upstash/redis client over REST, 1,000 traces per policy.
 
 describeRedis('upstashStore against independent policy models', (redisUrl) => {
-  let upstash: UpstashServer
-  beforeAll(async () => {
-    upstash = await startUpstashServer({ redisUrl })
-  })
-  afterAll(async () => {
-    await upstash?.stop()
-  })
+  const upstash = useUpstashServer(redisUrl)
 
   policyProperties('upstash', (clock) =>
     upstashStore({

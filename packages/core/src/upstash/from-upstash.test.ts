@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net'
-import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
+import { describeRedis, upstashTestClient, useUpstashServer } from '@floodgate/tools'
 import { MultiRegionRatelimit, Ratelimit } from '@upstash/ratelimit'
 import { type Redis, Redis as UpstashRedis } from '@upstash/redis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
@@ -50,7 +50,7 @@ async function denialAnsweredAfterReset(limiter: RateLimiter, tier?: string): Pr
 }
 
 describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
-  let upstash: UpstashServer
+  const upstash = useUpstashServer(redisUrl)
   let redis: Redis
   /** Accepts connections and never answers: an Upstash that hangs. */
   let blackHole: Server
@@ -58,8 +58,7 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   const sockets = new Set<Socket>()
 
   beforeAll(async () => {
-    upstash = await startUpstashServer({ redisUrl })
-    redis = upstashTestClient(upstash)
+    redis = upstash.redis
     blackHole = createServer((socket) => {
       sockets.add(socket)
       socket.on('close', () => sockets.delete(socket))
@@ -71,7 +70,6 @@ describeRedis('fromUpstash(ratelimit)', (redisUrl) => {
   afterAll(async () => {
     for (const socket of sockets) socket.destroy()
     await new Promise((resolve) => blackHole?.close(resolve))
-    await upstash?.stop()
   })
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOW_MS })

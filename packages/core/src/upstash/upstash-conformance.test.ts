@@ -1,23 +1,13 @@
-import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
-import type { Redis } from '@upstash/redis'
-import { afterAll, beforeAll } from 'vitest'
+import { describeRedis, useUpstashServer } from '@floodgate/tools'
 import { runStoreConformance } from '../testing/index.js'
 import { upstashStore } from './upstash-store.js'
 
 describeRedis('upstashStore conformance', (redisUrl) => {
-  let server: UpstashServer
-  let redis: Redis
-  beforeAll(async () => {
-    server = await startUpstashServer({ redisUrl })
-    redis = upstashTestClient(server)
-  })
-  afterAll(async () => {
-    await server?.stop()
-  })
+  const upstash = useUpstashServer(redisUrl)
 
   runStoreConformance({
     name: 'upstash',
     sharedState: true,
-    createStore: ({ clock }) => upstashStore({ redis, clock }),
+    createStore: ({ clock }) => upstashStore({ redis: upstash.redis, clock }),
   })
 })

@@ -1,6 +1,5 @@
-import { describeRedis, startUpstashServer, type UpstashServer, upstashTestClient } from '@floodgate/tools'
-import type { Redis } from '@upstash/redis'
-import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest'
+import { describeRedis, useUpstashServer } from '@floodgate/tools'
+import { afterEach, expect, it, vi } from 'vitest'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { STALL_MS } from '../redis/script-store.js'
@@ -11,16 +10,7 @@ import { type UpstashRedisClient, upstashStore } from './upstash-store.js'
 // The watchdog's interval and clock are faked; the requests are real, to a local Upstash server.
 
 describeRedis('upstashStore with one lost request', (redisUrl) => {
-  let upstash: UpstashServer
-  let redis: Redis
-
-  beforeAll(async () => {
-    upstash = await startUpstashServer({ redisUrl })
-    redis = upstashTestClient(upstash)
-  })
-  afterAll(async () => {
-    await upstash?.stop()
-  })
+  const upstash = useUpstashServer(redisUrl)
   afterEach(() => {
     vi.useRealTimers()
   })
@@ -31,10 +21,10 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
     return {
       evalsha: (sha1, keys, args) => {
         calls++
-        return lost.has(calls) ? new Promise<never>(() => undefined) : redis.evalsha(sha1, keys, args)
+        return lost.has(calls) ? new Promise<never>(() => undefined) : upstash.redis.evalsha(sha1, keys, args)
       },
-      eval: (script, keys, args) => redis.eval(script, keys, args),
-      del: (...keys: string[]) => redis.del(...keys),
+      eval: (script, keys, args) => upstash.redis.eval(script, keys, args),
+      del: (...keys: string[]) => upstash.redis.del(...keys),
     }
   }
 
