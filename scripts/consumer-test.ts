@@ -1,12 +1,12 @@
 // External consumer test: `pnpm test:consumer` (add `--no-build` when dist/ is fresh).
 // Packs every published package, installs the tarballs with npm into a fresh app outside the
 // workspace, and runs a real request through each framework from ESM, CJS and TypeScript
-// (moduleResolution node16, compiled and run; bundler, type-checked), then runs the README's
-// per-framework snippets as pasted. Bounded, and it always removes its temporary directory.
+// (moduleResolution node16, compiled and run; bundler, type-checked; also with TypeScript 5.0 and
+// 7.0), then runs the README's per-framework snippets as pasted. Bounded, and it always removes its temporary directory.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ADAPTERS, type Adapter, appSource } from './consumer/apps.js'
 import { runReadmeSnippets } from './consumer/readme-snippets.js'
@@ -104,6 +104,15 @@ const LIBCHECK_TSCONFIG = {
   files: ['fastify-node16.mts', 'fastify-node16.cts'],
 }
 
+// Core and Express declaration files checked (`skipLibCheck: false`) by every TypeScript the
+// consumer test runs, the oldest included: with skipLibCheck an error inside a declaration file
+// is not reported and the type it breaks becomes `any`. (Koa's typings fail there on Express 5's
+// content-disposition, Fastify 5's need TypeScript 5.4: LIBCHECK_TSCONFIG checks @floodgate/fastify.)
+const LIBCHECK_EXPRESS_TSCONFIG = {
+  compilerOptions: { ...NODE16_TSCONFIG.compilerOptions, skipLibCheck: false, noEmit: true },
+  files: ['express-node16.mts', 'express-node16.cts'],
+}
+
 const BUNDLER_TSCONFIG = {
   compilerOptions: {
     module: 'esnext',
@@ -130,17 +139,37 @@ async function writeApp(dir: string, adapters: readonly Adapter[]): Promise<void
     'app-bundler.ts': appSource('esm', adapters, true),
     'fastify-node16.mts': appSource('esm', ['fastify'], true),
     'fastify-node16.cts': appSource('cjs', ['fastify'], true),
+    'express-node16.mts': appSource('esm', ['express'], true),
+    'express-node16.cts': appSource('cjs', ['express'], true),
     'tsconfig.libcheck.json': JSON.stringify(LIBCHECK_TSCONFIG, null, 2),
+    'tsconfig.libcheck-express.json': JSON.stringify(LIBCHECK_EXPRESS_TSCONFIG, null, 2),
     'tsconfig.node16.json': JSON.stringify(NODE16_TSCONFIG, null, 2),
     'tsconfig.bundler.json': JSON.stringify(BUNDLER_TSCONFIG, null, 2),
   }
   for (const [name, text] of Object.entries(files)) await writeFile(join(dir, name), text)
 }
 
+/**
+ * The oldest and the newest TypeScript the published types are checked with, besides the
+ * workspace's own (`typescript-5.0` and `typescript-7` in the root package.json). 5.0 is the first
+ * with `moduleResolution: bundler`; Fastify 5's own typings need 5.4 (`NoInfer`), so the program
+ * that checks @floodgate/fastify's declaration files runs on the newest only.
+ */
+const OTHER_TYPESCRIPTS = ['typescript-5.0', 'typescript-7'] as const
+
+/** The `tsc` of an installed TypeScript (7 exports no `bin/tsc`, so it is found by its package.json). */
+function tscOf(name: string): string {
+  return join(
+    dirname(createRequire(join(root, 'package.json')).resolve(`${name}/package.json`)),
+    'bin',
+    'tsc',
+  )
+}
+
 async function main(): Promise<void> {
   const build = !process.argv.includes('--no-build')
   const adapters = ADAPTERS
-  const tsc = createRequire(join(root, 'package.json')).resolve('typescript/bin/tsc')
+  const tsc = tscOf('typescript')
   if (build) {
     step('pnpm build')
     await runCommand('pnpm', ['run', 'build'], { cwd: root, timeoutMs: remainingMs(120_000) })
@@ -204,11 +233,35 @@ async function main(): Promise<void> {
       cwd: appDir,
       timeoutMs: remainingMs(60_000),
     })
+    step("TypeScript, node16: @floodgate/core's and @floodgate/express's declarations, skipLibCheck false")
+    await runCommand(process.execPath, [tsc, '-p', 'tsconfig.libcheck-express.json'], {
+      cwd: appDir,
+      timeoutMs: remainingMs(60_000),
+    })
     step('TypeScript, moduleResolution bundler: tsc --noEmit')
     await runCommand(process.execPath, [tsc, '-p', 'tsconfig.bundler.json'], {
       cwd: appDir,
       timeoutMs: remainingMs(60_000),
     })
+    for (const name of OTHER_TYPESCRIPTS) {
+      const other = tscOf(name)
+      const version = JSON.parse(
+        await readFile(join(dirname(dirname(other)), 'package.json'), 'utf8'),
+      ).version
+      const configs = [
+        'node16',
+        'bundler',
+        'libcheck-express',
+        ...(name === 'typescript-7' ? ['libcheck'] : []),
+      ]
+      step(`TypeScript ${version}: ${configs.join(', ')}, --noEmit`)
+      for (const config of configs) {
+        await runCommand(process.execPath, [other, '-p', `tsconfig.${config}.json`, '--noEmit'], {
+          cwd: appDir,
+          timeoutMs: remainingMs(60_000),
+        })
+      }
+    }
     step("The README's Express, Koa and Fastify snippets, pasted into the app")
     const readme = await readFile(join(root, 'README.md'), 'utf8')
     process.stdout.write(await runReadmeSnippets(readme, appDir, remainingMs(30_000)))
