@@ -1,5 +1,10 @@
 import type { AddressInfo } from 'node:net'
-import { type AdapterDriver, type BehaviourApp, runAdapterBehaviour } from '@floodgate/core/testing'
+import {
+  type AdapterDriver,
+  type BehaviourApp,
+  runAdapterBehaviour,
+  runAdapterTraces,
+} from '@floodgate/core/testing'
 import express5, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express'
 import express4 from 'express4'
 import { type RateLimitOptions, rateLimit } from './index.js'
@@ -73,3 +78,4 @@ function driver(name: string, express: ExpressFactory): AdapterDriver {
 
 runAdapterBehaviour(driver('express 5', express5))
 runAdapterBehaviour(driver('express 4', express4 as unknown as ExpressFactory))
+runAdapterTraces([driver('express 5', express5), driver('express 4', express4 as unknown as ExpressFactory)])

@@ -4,6 +4,7 @@ import {
   type BehaviourApp,
   manualClock,
   runAdapterBehaviour,
+  runAdapterTraces,
 } from '@floodgate/core/testing'
 import fastify5, { type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
 import fastify4 from 'fastify4'
@@ -76,6 +77,7 @@ function driver(name: string, fastify: FastifyFactory): AdapterDriver {
 
 runAdapterBehaviour(driver('fastify 5', fastify5))
 runAdapterBehaviour(driver('fastify 4', fastify4 as unknown as FastifyFactory))
+runAdapterTraces([driver('fastify 5', fastify5), driver('fastify 4', fastify4 as unknown as FastifyFactory)])
 
 describe.each([
   ['fastify 5', fastify5],

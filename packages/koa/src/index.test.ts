@@ -1,6 +1,11 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { type AdapterDriver, type BehaviourApp, runAdapterBehaviour } from '@floodgate/core/testing'
+import {
+  type AdapterDriver,
+  type BehaviourApp,
+  runAdapterBehaviour,
+  runAdapterTraces,
+} from '@floodgate/core/testing'
 import Router from '@koa/router'
 import Koa3, { type Context, type Middleware } from 'koa'
 import Koa2 from 'koa2'
@@ -82,3 +87,4 @@ function driver(name: string, Koa: KoaClass): AdapterDriver {
 
 runAdapterBehaviour(driver('koa 3', Koa3))
 runAdapterBehaviour(driver('koa 2', Koa2 as unknown as KoaClass))
+runAdapterTraces([driver('koa 3', Koa3), driver('koa 2', Koa2 as unknown as KoaClass)])

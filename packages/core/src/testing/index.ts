@@ -7,6 +7,7 @@ export {
   runAdapterAttacks,
 } from '../reliability/adapter-attacks.js'
 export * from './adapter-behaviour.js'
+export { runAdapterTraces } from './adapter-traces.js'
 export { TRICKY_IDS } from './cases-isolation.js'
 export { seededRandom } from './cases-traces.js'
 export { runStoreConformance } from './conformance.js'
