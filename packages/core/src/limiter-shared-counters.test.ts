@@ -4,7 +4,7 @@ import { Redis as UpstashRedis } from '@upstash/redis'
 import { Redis } from 'ioredis'
 import { createClient } from 'redis'
 import { describe, expect, it } from 'vitest'
-import { createRateLimiter } from './limiter.js'
+import { createRateLimiter, MAX_SHARED_WARNED, sharedWarnedSize } from './limiter.js'
 import { fixedWindow } from './policies/fixed-window.js'
 import { slidingWindow } from './policies/sliding-window.js'
 import { registry } from './process-registry.js'
@@ -98,6 +98,26 @@ describe('limiters sharing counters', () => {
     const after = createRateLimiter({ policies, store, logger: log.logger })
     expect(log.lines).toEqual([])
     for (const limiter of [...others, after]) await limiter.close()
+  })
+
+  // A limiter per tenant, with the tenant as its prefix, on a store (or Redis client) kept for the
+  // app's life: two open at once for one tenant (a lazy cache's race, one made per request) are
+  // told of sharing, and what was said stayed remembered for every tenant, closed or not.
+  it('remembers at most MAX_SHARED_WARNED counters as said, for 20,000 tenants whose limiters shared one and closed', async () => {
+    const store = memoryStore()
+    const policies = fixedWindow({ limit: 5, window: '1 m' })
+    const log = logger()
+    let most = 0
+    for (let i = 0; i < 20_000; i++) {
+      const pair = [0, 1].map(() =>
+        createRateLimiter({ policies, store, prefix: `tenant-${i}`, logger: i === 0 ? log.logger : false }),
+      )
+      for (const limiter of pair) await limiter.close()
+      most = Math.max(most, sharedWarnedSize(store))
+    }
+    expect(most).toBe(MAX_SHARED_WARNED)
+    expect(shared(log.lines)).toHaveLength(1)
+    expect(registry.countersInUse.get(store)?.size ?? 0).toBe(0)
   })
 
   it('can be silenced by its code', () => {

@@ -38,6 +38,18 @@ const droppedLimiters = new FinalizationRegistry<{ claims: Map<string, number>; 
 /** Per place counters live (see counterSpace), the claims SHARED_COUNTERS has been said for. */
 const sharedWarned = new WeakMap<object, Set<string>>()
 
+/**
+ * Claims remembered per place as said. The place lives as long as the app (a Redis client), and
+ * limiters made per tenant (or per request) with a prefix each name new claims for good: past this
+ * many it starts afresh, and a claim shared again after that is said once more.
+ */
+export const MAX_SHARED_WARNED = 1_024
+
+/** How many claims SHARED_COUNTERS is remembered as said for on `space` (for tests: it must stay bounded). */
+export function sharedWarnedSize(space: object): number {
+  return sharedWarned.get(space)?.size ?? 0
+}
+
 /** Per-request options of `limit()` and `peek()`. */
 export interface LimitOptions {
   /** Units this request costs: a positive safe integer. Default 1. */
@@ -175,6 +187,7 @@ class Limiter implements RateLimiter, DecidingNow {
       const holders = claims.get(claim) ?? 0
       if (holders > 0 && !warned.has(claim)) {
         shared.push(name)
+        if (warned.size >= MAX_SHARED_WARNED) warned.clear()
         warned.add(claim)
       }
       claims.set(claim, holders + 1)

@@ -181,6 +181,30 @@ for (const [name, fastify] of [
       await app.close()
     })
 
+    // Such routes' limiters are found by the route a request matched, never by the path it asked
+    // for: a client choosing its paths must not make the plugin build (and keep) a limiter each.
+    it('builds no limiter per path: 5,000 paths to such a parametric route and 5,000 unknown ones leave one limiter each', async () => {
+      const app = fastify()
+      const store = memoryStore({ clock: manualClock(1_800_000_000_000) })
+      app.get(
+        '/items/:id',
+        { config: { rateLimit: { policies: perMinute(100_000, 'items') } } },
+        async () => 'ok',
+      )
+      const options = { config: { rateLimit: { policies: perMinute(100_000, 'nf') } } } as never
+      app.setNotFoundHandler(options, async (_request, reply) => reply.code(404).send('none'))
+      await app.register(fastifyRateLimit, { policies: perMinute(100_000), store })
+      // One counter per limiter and policy in the store: the route's and the not-found handler's.
+      const counters = () => (Reflect.get(store, 'slots') as Map<string, unknown>).size
+      for (let i = 0; i < 5_000; i++) {
+        expect((await app.inject(`/items/${i}?q=${i}`)).statusCode).toBe(200)
+        expect((await app.inject(`/missing/${i}`)).statusCode).toBe(404)
+      }
+      expect(counters()).toBe(2)
+      expect((await app.inject('/items/x')).headers['ratelimit-policy']).toBe('"items";q=100000;w=60')
+      await app.close()
+    })
+
     it("sends an error onLimited throws on such a route to the app's error handler", async () => {
       const app = fastify()
       app.setErrorHandler((error, _request, reply) => {

@@ -21,6 +21,14 @@ const PROMISE_JOB: Promise<void> = Promise.resolve()
  */
 const storesOfClient = new WeakMap<object, Set<WeakRef<ScriptStore>>>()
 
+/**
+ * How many stores of `client` its entry in {@link storesOfClient} holds, collected ones not swept
+ * yet included (for tests: it must stay bounded).
+ */
+export function storesOfClientSize(client: object): number {
+  return storesOfClient.get(client)?.size ?? 0
+}
+
 /** What a script store needs from a client: run a script by hash or by source, delete keys. */
 export interface ScriptRunner {
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>
@@ -355,14 +363,7 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     // On a Cluster, the hash slot (its node) the call goes to: 0 elsewhere, unused.
     const slot = this.slotSilences === undefined ? 0 : clusterSlot(tag)
     const silence = this.slotSilences === undefined ? this.silence : this.slotSilence(slot)
-    if (silence.stalled && !this.probing(silence)) {
-      throw new FloodgateError(
-        ERROR_CODES.STORE_ERROR,
-        this.probeWhenStalled
-          ? `Upstash has answered none of the requests sent since its last answer for over ${STALL_MS} ms; the ${this.name} store fails calls while it sends one request a second to find out, and answers again from the first reply.`
-          : `${this.slotSilences !== undefined ? "The Redis node of this identifier's hash slot" : 'Redis'} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
-      )
-    }
+    this.refuseIfStalled(silence, true)
     const nowArg = this.clock === undefined ? '' : this.injectedNowMs()
     const atMs = call.atMs ?? 0
     let batch = this.queued
@@ -414,6 +415,20 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
       // Promise jobs run at the same point of the loop, and nothing can fake them.
       PROMISE_JOB.then(this.flushQueued)
     }
+  }
+
+  /**
+   * Throws when `silence`'s connection is taken for silent (see STALL_MS), but for a decision that
+   * goes as a probe (`probeWhenStalled`): only a decision's answer ends the stall.
+   */
+  private refuseIfStalled(silence: Silence, mayProbe: boolean): void {
+    if (!silence.stalled || (mayProbe && this.probing(silence))) return
+    throw new FloodgateError(
+      ERROR_CODES.STORE_ERROR,
+      this.probeWhenStalled
+        ? `Upstash has answered none of the requests sent since its last answer for over ${STALL_MS} ms; the ${this.name} store fails calls while it sends one request a second to find out, and answers again from the first reply.`
+        : `${this.slotSilences !== undefined ? "The Redis node of this identifier's hash slot" : 'Redis'} has answered none of the ${silence.outstanding} commands waiting for over ${STALL_MS} ms; the ${this.name} store sends it nothing more until the client lets go of them.`,
+    )
   }
 
   private readonly flushQueued = (): void => {
@@ -699,6 +714,15 @@ class ScriptStore implements RateLimitStore, SubmittingStore {
     if (this.firstUse !== undefined) this.usedFirst()
     if (request.policies.length === 0) return
     this.runner.assertReady?.()
+    // A silent connection gets no DEL either: each one written would keep a client whose socket
+    // timeout runs from the last write (node-redis) from ever letting go of what it holds. Nor
+    // does a reset take a decision's probe.
+    this.refuseIfStalled(
+      this.slotSilences === undefined
+        ? this.silence
+        : this.slotSilence(clusterSlot(cachedDigest(request.id))),
+      false,
+    )
     // Decisions queued before this reset go first, so Redis sees calls in the order they were made:
     // those queued on other stores of the same client too.
     this.flushSiblings()
@@ -949,7 +973,7 @@ function decodeOutcomes(
  * Reset keys remembered for the NOSCRIPT check; past this many they are forgotten at once (a batch
  * in flight then may run after a reset of its keys: its count survives the reset, nothing worse).
  */
-const MAX_RESET_KEYS = 10_000
+export const MAX_RESET_KEYS = 10_000
 
 /**
  * The failure of a batch that Redis refused with NOSCRIPT or TRYAGAIN (running nothing) after a

@@ -7,10 +7,11 @@ import {
 } from '@floodgate/tools'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Decision } from '../decision.js'
-import { ERROR_CODES } from '../errors.js'
+import { ERROR_CODES, type FloodgateError } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { STALL_MS, WATCH_EVERY_MS } from '../redis/script-store.js'
+import type { RateLimitStore } from '../store.js'
 import { CLIENT_TIMEOUT_MS, connectClient, InFlightCounter, REDIS_LIBRARIES } from './redis-fault-harness.js'
 
 // A partition (the proxy accepts and never answers) is the outage peers never test: quit() fails
@@ -109,5 +110,55 @@ describeRedis('a blackholed Redis', (redisUrl) => {
         }
       })
     }
+
+    // An app may reset an identifier on every request of some kind (a successful login). A DEL
+    // written to a silent connection keeps a socket timeout that runs from the last write
+    // (node-redis's) from firing, so the client held every command for as long as resets came,
+    // and each reset's keys on top.
+    it('refuses reset() once Redis is taken for silent, so a stream of resets neither piles up nor keeps the client from letting go', async () => {
+      const client = await connectClient(library, proxy.url)
+      const store = client.store as RateLimitStore & { readonly commandsHeld: number }
+      const pendingResets = () => (Reflect.get(store, 'pendingResets') as Map<string, unknown>).size
+      const limiter = createRateLimiter({
+        policies: fixedWindow({ limit: 3, window: '1 h' }),
+        store,
+        prefix: `blackhole-${RUN}-${library}-resets`,
+        timeout: TIMEOUT_MS,
+        denyCache: false,
+        logger: false,
+      })
+      try {
+        expect((await limiter.limit('warm')).reason).toBe('allowed')
+        proxy.setMode('blackhole')
+        // The load of the test above, with a reset every fifth request, for five client socket
+        // timeouts past it: the store has long taken Redis for silent by then.
+        const decided: Promise<Decision>[] = []
+        const resets: Promise<unknown>[] = []
+        const loadStart = performance.now()
+        while (performance.now() - loadStart < LOAD_MS + 5 * CLIENT_TIMEOUT_MS) {
+          decided.push(limiter.limit(`id-${decided.length % 7}`))
+          if (decided.length % 5 === 0) {
+            resets.push(
+              limiter.reset(`reset-${resets.length}`).then(
+                () => 'reset',
+                (error: FloodgateError) => error.code,
+              ),
+            )
+          }
+          await new Promise((resolve) => setTimeout(resolve, 10))
+        }
+        // While they still come, the client has let go of every command, and no reset waits on one.
+        expect(store.commandsHeld).toBe(0)
+        expect(pendingResets()).toBe(0)
+        for (const code of new Set(await Promise.all(resets))) {
+          expect([ERROR_CODES.STORE_ERROR, ERROR_CODES.STORE_TIMEOUT]).toContain(code)
+        }
+        for (const decision of await Promise.all(decided)) expect(decision.reason).toBe('store-error')
+      } finally {
+        proxy.setMode('pass')
+        await limiter.close()
+        await client.close()
+      }
+    })
   })
 })

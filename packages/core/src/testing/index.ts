@@ -13,6 +13,13 @@ export { seededRandom } from './cases-traces.js'
 export { runStoreConformance } from './conformance.js'
 export { CONFORMANCE_START_MS, type StoreConformanceOptions } from './conformance-fixture.js'
 export { expectLowercaseHeaderNames } from './header-names.js'
+export {
+  expectSteadyOnKeepAlive,
+  KEEP_ALIVE_CASES,
+  KEEP_ALIVE_REQUESTS,
+  type KeepAliveCase,
+  type KeepAliveRun,
+} from './keep-alive.js'
 export { type LoopbackServer, serveOnLoopback } from './loopback-server.js'
 export { type ManualClock, manualClock } from './manual-clock.js'
 export { type ReferenceModel, referenceModel } from './reference-model.js'

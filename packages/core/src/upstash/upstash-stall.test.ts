@@ -1,5 +1,6 @@
 import { describeRedis, useUpstashServer } from '@floodgate/tools'
 import { afterEach, expect, it, vi } from 'vitest'
+import { ERROR_CODES } from '../errors.js'
 import { createRateLimiter } from '../limiter.js'
 import { fixedWindow } from '../policies/fixed-window.js'
 import { STALL_MS } from '../redis/script-store.js'
@@ -28,12 +29,12 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
     }
   }
 
-  const limiterOn = (client: UpstashRedisClient) =>
+  const limiterOn = (client: UpstashRedisClient, timeout = 50) =>
     createRateLimiter({
       policies: fixedWindow({ limit: 100, window: '1 h' }),
       store: upstashStore({ redis: client, logger: false }),
       prefix: `stall-${Date.now()}-${Math.random()}`,
-      timeout: 50,
+      timeout,
       denyCache: false,
       logger: false,
     })
@@ -62,6 +63,38 @@ describeRedis('upstashStore with one lost request', (redisUrl) => {
     await watchdogLooks(STALL_MS + 200)
     const burst = await Promise.all(['d', 'e', 'f', 'g', 'h'].map((id) => limiter.limit(id)))
     expect(burst.map((d) => d.reason)).toEqual(['allowed', 'allowed', 'allowed', 'allowed', 'allowed'])
+    await limiter.close()
+  })
+
+  // A reset sent to a silent store would pile up with the calls it holds; and a reset answered
+  // ends no stall, so it must not take the one call a STALL_MS that a decision sends to find out.
+  it('refuses resets while taken for silent, and leaves the call a STALL_MS to a decision', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'performance'] })
+    const base = lossy(new Set([1, 2]))
+    let deletes = 0
+    // A second to answer: the calls that must reach the server do so on a busy machine too.
+    const limiter = limiterOn(
+      {
+        ...base,
+        del: (...keys: string[]) => {
+          deletes++
+          return base.del(...keys)
+        },
+      },
+      1_000,
+    )
+    const lost = [limiter.limit('a'), limiter.limit('a')]
+    await watchdogLooks(2 * STALL_MS)
+    await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR })
+    // A STALL_MS on, a call may go out: the reset asked first is refused all the same.
+    await watchdogLooks(STALL_MS)
+    await expect(limiter.reset('a')).rejects.toMatchObject({ code: ERROR_CODES.STORE_ERROR })
+    expect(deletes).toBe(0)
+    expect(await limiter.limit('b')).toMatchObject({ allowed: true, reason: 'allowed', remaining: 99 })
+    // Answered: resets go again.
+    await limiter.reset('a')
+    expect(deletes).toBe(1)
+    for (const decision of await Promise.all(lost)) expect(decision).toMatchObject({ reason: 'store-error' })
     await limiter.close()
   })
 
