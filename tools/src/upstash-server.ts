@@ -56,10 +56,13 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => Math.min(attempt * 50, 500),
-    ...(options.commandTimeoutMs === undefined ? {} : { commandTimeout: options.commandTimeoutMs }),
   })
   redis.on('error', () => {}) // Connection errors surface on the commands; reconnects are automatic.
   await redis.connect()
+  // The commands' deadline, from now on: given to the constructor it also bounded connect()'s ready
+  // check (INFO), and on a loaded machine a 100 ms deadline made the server fail to start
+  // ("Connection is closed.").
+  if (options.commandTimeoutMs !== undefined) redis.options.commandTimeout = options.commandTimeoutMs
   const scripts = new ShebangScripts()
   const stats = { requests: 0, commands: 0 }
 
