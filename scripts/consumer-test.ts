@@ -2,7 +2,8 @@
 // Packs every published package, installs the tarballs with npm into a fresh app outside the
 // workspace, and runs a real request through each framework from ESM, CJS and TypeScript
 // (moduleResolution node16, compiled and run; bundler, type-checked; also with TypeScript 5.0 and
-// 7.0), then runs the README's per-framework snippets as pasted. Bounded, and it always removes its temporary directory.
+// 7.0), the JavaScript apps again on each later Node.js major (scripts/other-nodes.ts), then runs
+// the README's per-framework snippets as pasted. Bounded, and it always removes its temporary directory.
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { ADAPTERS, type Adapter, appSource } from './consumer/apps.js'
 import { runReadmeSnippets } from './consumer/readme-snippets.js'
 import { runCommand } from './consumer/run-command.js'
+import { nodeBinary, npmEnvironment, OTHER_NODE_VERSIONS } from './other-nodes.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const startedAt = Date.now()
@@ -65,15 +67,6 @@ async function olderMajors(adapters: readonly Adapter[]): Promise<string[]> {
     }
   }
   return wanted
-}
-
-/** npm must not inherit pnpm's lifecycle settings (npm_config_*) when run from a pnpm script. */
-function npmEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!/^npm_/i.test(name) || /^npm_config_(registry|cache|userconfig)$/i.test(name)) env[name] = value
-  }
-  return env
 }
 
 // skipLibCheck as `tsc --init` sets it: without it, in this app that also holds Express 5 (whose
@@ -174,6 +167,11 @@ async function main(): Promise<void> {
     step('pnpm build')
     await runCommand('pnpm', ['run', 'build'], { cwd: root, timeoutMs: remainingMs(120_000) })
   }
+  const others = new Map<string, string>()
+  for (const version of OTHER_NODE_VERSIONS) {
+    step(`Node.js ${version} (fetched from the npm registry once)`)
+    others.set(version, await nodeBinary(version))
+  }
   const tmp = await mkdtemp(join(tmpdir(), 'floodgate-consumer-'))
   const cleanup = () => rm(tmp, { recursive: true, force: true })
   process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
@@ -219,6 +217,12 @@ async function main(): Promise<void> {
     process.stdout.write(await node('app.mjs'))
     step('CJS JavaScript')
     process.stdout.write(await node('app.cjs'))
+    for (const [version, other] of others) {
+      step(`ESM and CJS JavaScript on Node.js ${version}`)
+      for (const file of ['app.mjs', 'app.cjs']) {
+        process.stdout.write(await runCommand(other, [file], { cwd: appDir, timeoutMs: remainingMs(30_000) }))
+      }
+    }
     step('TypeScript, moduleResolution node16: tsc, then run the .mjs and .cjs output')
     await runCommand(process.execPath, [tsc, '-p', 'tsconfig.node16.json'], {
       cwd: appDir,
