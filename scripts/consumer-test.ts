@@ -16,8 +16,11 @@ import { nodeBinary, npmEnvironment, OTHER_NODE_VERSIONS } from './other-nodes.j
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const startedAt = Date.now()
-/** The whole run must end well within CI's patience: 3 minutes including the build. */
-const DEADLINE_MS = 175_000
+/**
+ * The whole run must end well within CI's patience: 5 minutes including the build (about 50 s
+ * without it on an idle machine of CI's size, 145 s on one loaded by other jobs).
+ */
+const DEADLINE_MS = 300_000
 
 function remainingMs(capMs: number): number {
   const left = DEADLINE_MS - (Date.now() - startedAt)
