@@ -163,6 +163,14 @@ describeRedisServer('startUpstashServer', () => {
       expect(finalCount).toBe(String(20 * 1 + 20 * 2 + 20 * 3))
     })
 
+    it('advertises a 60 s keep-alive, so the client, not the server, closes an idle connection', async () => {
+      // Under Node's default, 5 s, a server held up past it reset connections requests were already
+      // on: `fetch failed` (read ECONNRESET) under load, in multi-process.test.ts.
+      const response = await post('/', ['PING'])
+      expect(await response.json()).toEqual({ result: 'PONG' })
+      expect(response.headers.get('keep-alive')).toBe('timeout=60')
+    })
+
     it('rejects a body that is not a command array with 400', async () => {
       expect((await post('/', { not: 'a command' })).status).toBe(400)
       expect((await post('/pipeline', [])).status).toBe(400)

@@ -6,6 +6,16 @@ import { ShebangScripts } from './lua-shebang.js'
 import { encodeReply } from './upstash-encoding.js'
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024
+/**
+ * How long an idle keep-alive connection stays open (advertised as `Keep-Alive: timeout=60`).
+ * Node's default, 5 s, lets the server close a connection a client has just sent a request on:
+ * the request arrives while the server's event loop is held up past the 5 s (a loaded machine),
+ * its idle timer fires first, and the close with the request unread resets the connection
+ * (`fetch failed`, caused by `read ECONNRESET`; the client cannot retry a POST). A hosted
+ * endpoint sits behind load balancers that keep idle connections a minute or more, so there the
+ * client, which follows the hint with a margin (undici: 2 s), closes an idle connection first.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 60_000
 
 // These would change the state of the one shared connection, or block it, for every other request.
 const UNSUPPORTED = new Set([
@@ -133,6 +143,7 @@ export async function startUpstashServer(options: StartUpstashServerOptions): Pr
       else res.destroy()
     })
   })
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen({ host: '127.0.0.1', port: options.port ?? 0 }, () => {

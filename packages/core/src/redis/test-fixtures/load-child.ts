@@ -70,6 +70,18 @@ interface Job {
   onStoreError: 'allow' | 'deny'
 }
 
+/** A store error's causes with their codes, e.g. `fetch failed <- ECONNRESET: read ECONNRESET`. */
+function causeChain(error: Error): string {
+  const parts: string[] = []
+  let cause: unknown = error.cause ?? error
+  for (let depth = 0; cause instanceof Error && depth < 5; depth++) {
+    const code = (cause as NodeJS.ErrnoException).code
+    parts.push(typeof code === 'string' ? `${code}: ${cause.message}` : cause.message)
+    cause = cause.cause
+  }
+  return parts.join(' <- ')
+}
+
 process.stdout.write('ready\n')
 for await (const line of createInterface({ input: process.stdin })) {
   if (line === 'exit') break
@@ -91,8 +103,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       const d = await limiter.limit('one-identifier')
       slowestMs = Math.max(slowestMs, performance.now() - start)
       reasons[d.reason] = (reasons[d.reason] ?? 0) + 1
-      if (d.error !== undefined)
-        firstError ??= String((d.error.cause as Error | undefined)?.message ?? d.error.message)
+      if (d.error !== undefined) firstError ??= causeChain(d.error)
     }),
   )
   await limiter.close()

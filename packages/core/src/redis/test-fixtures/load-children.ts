@@ -16,7 +16,7 @@ export interface LoadJob {
 export interface LoadResult {
   reasons: Record<string, number>
   slowestMs: number
-  /** The first store error's message, to explain a failed count. */
+  /** The first store error's causes with their codes, to explain a failed count. */
   firstError?: string
 }
 
