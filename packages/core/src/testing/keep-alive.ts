@@ -98,7 +98,7 @@ function listenerCounts(emitter: NodeJS.EventEmitter): Record<string, number> {
  * to `server` (listening on 127.0.0.1, its route answering 200 behind a middleware made with
  * `run.options`), and expects each answered as `run.status` says, one connection for them all, the
  * same listeners on its socket and on the server after the last request as after the first
- * {@link WARM_UP}, and no MaxListenersExceededWarning. With `run.nextCall` (a store that never
+ * ten (`WARM_UP`), and no MaxListenersExceededWarning. With `run.nextCall` (a store that never
  * answers) it installs fake timers, moves them past the limiter's default timeout for each request,
  * and gives them back itself.
  */
