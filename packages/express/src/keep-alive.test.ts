@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { expectSteadyOnKeepAlive, KEEP_ALIVE_CASES } from '@floodgate/core/testing'
+import { expectSteadyOnKeepAlive, KEEP_ALIVE_CASES, serveOnLoopback } from '@floodgate/core/testing'
 import express5 from 'express'
 import express4 from 'express4'
 import { describe, it } from 'vitest'
@@ -20,12 +20,11 @@ describe.each([
       app.use(rateLimit(run.options))
       app.get('/', (_req, res) => void res.send('route'))
       const server = createServer(app)
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const served = await serveOnLoopback(server)
       try {
         await expectSteadyOnKeepAlive(server, run)
       } finally {
-        server.closeAllConnections()
-        await new Promise((resolve) => server.close(resolve))
+        await served.close()
       }
     },
   )

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http'
-import { expectSteadyOnKeepAlive, KEEP_ALIVE_CASES } from '@floodgate/core/testing'
+import { expectSteadyOnKeepAlive, KEEP_ALIVE_CASES, serveOnLoopback } from '@floodgate/core/testing'
 import Koa3 from 'koa'
 import Koa2 from 'koa2'
 import { describe, it } from 'vitest'
@@ -22,12 +22,11 @@ describe.each([
         ctx.body = 'route'
       })
       const server = createServer(app.callback())
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      const served = await serveOnLoopback(server)
       try {
         await expectSteadyOnKeepAlive(server, run)
       } finally {
-        server.closeAllConnections()
-        await new Promise((resolve) => server.close(resolve))
+        await served.close()
       }
     },
   )
