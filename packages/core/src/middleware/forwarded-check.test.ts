@@ -46,6 +46,17 @@ function setup(trust: 'none' | 'one hop' | 'every hop', read?: string) {
 
 const forged = { 'x-forwarded-for': '198.51.100.1' }
 
+/** A limiter on a store whose clock stands still (a peek finds the same window), and what it logs. */
+function loggedLimiter(limit: number) {
+  const warnings: string[] = []
+  const limiter = createRateLimiter({
+    policies: fixedWindow({ limit, window: '1 m' }),
+    store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
+    logger: { warn: (message) => warnings.push(message) },
+  })
+  return { limiter, warnings }
+}
+
 describe('the forwarded-header check', () => {
   it('stops after FORWARDED_CHECKS requests that carried no forwarding header', () => {
     const s = setup('none')
@@ -85,13 +96,7 @@ describe('the forwarded-header check', () => {
 
   it('counts a forwarded request without a peer address under unknown-client, naming no untrusted peer', async () => {
     for (const address of [undefined, '']) {
-      const warnings: string[] = []
-      const limiter = createRateLimiter({
-        policies: fixedWindow({ limit: 5, window: '1 m' }),
-        // A clock that stands still: the peek finds the request's count in the same window.
-        store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
-        logger: { warn: (message) => warnings.push(message) },
-      })
+      const { limiter, warnings } = loggedLimiter(5)
       // Proxies trusted, but not this peer (a unix socket has no address at all).
       const binding: RequestBinding<FakeRequest> = {
         ip: () => address,
@@ -114,12 +119,7 @@ describe('the forwarded-header check', () => {
   // docs/security.md §1: "middlewares sharing one `limiter:` log it once between them; one with a
   // `key` of its own does not look".
   it('warns once between middlewares that share a limiter', async () => {
-    const warnings: string[] = []
-    const limiter = createRateLimiter({
-      policies: fixedWindow({ limit: 100, window: '1 m' }),
-      store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
-      logger: { warn: (message) => warnings.push(message) },
-    })
+    const { limiter, warnings } = loggedLimiter(100)
     const binding: RequestBinding<FakeRequest> = {
       ip: () => '192.0.2.7',
       headers: (req) => req.headers,
@@ -134,7 +134,7 @@ describe('the forwarded-header check', () => {
   })
 
   it('reads no header and warns of nothing for a middleware with a key of its own', async () => {
-    const warnings: string[] = []
+    const { limiter, warnings } = loggedLimiter(100)
     let headerReads = 0
     const binding: RequestBinding<FakeRequest> = {
       ip: () => '192.0.2.7',
@@ -144,19 +144,11 @@ describe('the forwarded-header check', () => {
       },
       trustsProxy: () => false,
     }
-    const handler = createRateLimitHandler(
-      {
-        policies: fixedWindow({ limit: 100, window: '1 m' }),
-        store: memoryStore({ clock: manualClock(1_700_000_000_000) }),
-        logger: { warn: (message) => warnings.push(message) },
-        key: () => 'account:1',
-      },
-      binding,
-    )
+    const handler = createRateLimitHandler({ limiter, key: () => 'account:1' }, binding)
     for (let i = 0; i < 3; i++) expect((await handler.decide({ headers: forged }))?.allowed).toBe(true)
     expect(headerReads).toBe(0)
     expect(warnings).toEqual([])
-    await handler.limiter.close()
+    await limiter.close()
   })
 })
 
